@@ -1,0 +1,8 @@
+"""Trino's function library as Polars translators; importing the package registers them all."""
+
+from loglake.query.functions import (  # noqa: F401
+    common,
+    conditional,
+    regex,
+    strings,
+)

@@ -1,0 +1,198 @@
+"""Small helpers shared by the function translators: constant folding of literal arguments,
+error reporting at a node's position, and lambda bodies evaluated inside list expressions."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import polars as pl
+from sqlglot import exp
+
+from loglake.errors import SqlError
+from loglake.query.registry import translates
+
+#: Marker returned by :func:`constant` when a node is not a literal known at compile time.
+NOT_CONSTANT = object()
+
+
+def fail(compiler: Any, node: exp.Expression, message: str) -> None:
+    """Raise a SqlError at ``node``'s position (through the compiler when it offers that)."""
+    report = getattr(compiler, "error", None)
+    if report is not None:
+        report(node, message)
+    raise SqlError(message)
+
+
+def constant(node: exp.Expression | None) -> Any:
+    """The Python value of a literal argument, or NOT_CONSTANT.
+
+    Patterns, formats, JSON paths and units must be known when the plan is built, so translators
+    fold them here instead of building a per-row computation.
+    """
+    if node is None:
+        return NOT_CONSTANT
+    if isinstance(node, exp.Paren):
+        return constant(node.this)
+    if isinstance(node, exp.Null):
+        return None
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return node.this
+        text = node.this
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+    if isinstance(node, exp.Neg):
+        inner = constant(node.this)
+        if isinstance(inner, int | float) and not isinstance(inner, bool):
+            return -inner
+        return NOT_CONSTANT
+    if isinstance(node, exp.Var):
+        return node.name
+    if (
+        isinstance(node, exp.Cast)
+        and isinstance(node.this, exp.Literal)
+        and node.to.is_type(*exp.DataType.TEXT_TYPES)
+    ):
+        return node.this.this
+    return NOT_CONSTANT
+
+
+def require_constant(compiler: Any, node: exp.Expression | None, what: str) -> Any:
+    """The literal value of ``node``, or an error saying the argument must be a constant."""
+    value = constant(node)
+    if value is NOT_CONSTANT:
+        fail(compiler, node if node is not None else exp.Null(), f"{what} must be a constant")
+    return value
+
+
+def sql_type(compiler: Any, node: exp.Expression) -> exp.DataType | None:
+    """The SQL type of ``node`` if the compiler or the parser knows it."""
+    type_of = getattr(compiler, "type_of", None)
+    found = None
+    if type_of is not None:
+        with contextlib.suppress(Exception):
+            found = type_of(node)
+    if found is None:
+        found = node.type if isinstance(node, exp.Expression) else None
+    if found is None or found.is_type(exp.DataType.Type.UNKNOWN):
+        return None
+    return found
+
+
+def is_type(compiler: Any, node: exp.Expression, *types: Any) -> bool:
+    found = sql_type(compiler, node)
+    return found is not None and found.is_type(*types)
+
+
+def args_of(node: exp.Expression) -> list[exp.Expression]:
+    """Arguments of an Anonymous call (or of any function node, in declaration order)."""
+    if isinstance(node, exp.Anonymous):
+        return list(node.expressions)
+    out: list[exp.Expression] = []
+    for key in node.arg_types:
+        value = node.args.get(key)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            out.extend(value)
+        elif isinstance(value, exp.Expression):
+            out.append(value)
+    return out
+
+
+def arity(compiler: Any, node: exp.Expression, low: int, high: int | None = None) -> list:
+    """The arguments of ``node``, after checking their count against Trino's signature."""
+    args = args_of(node)
+    high = low if high is None else high
+    if not low <= len(args) <= high:
+        name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+        expected = str(low) if low == high else f"{low} to {high}"
+        fail(compiler, node, f"{name.lower()}() takes {expected} arguments, got {len(args)}")
+    return args
+
+
+def null_if_any_null(result: pl.Expr, *inputs: pl.Expr) -> pl.Expr:
+    """Trino's rule for most scalar functions: a NULL argument gives a NULL result."""
+    if not inputs:
+        return result
+    condition = inputs[0].is_null()
+    for other in inputs[1:]:
+        condition = condition | other.is_null()
+    return pl.when(condition).then(None).otherwise(result)
+
+
+# --- lambdas -------------------------------------------------------------------------------------
+
+
+class LambdaValue(exp.Expression):
+    """A lambda parameter replaced by the Polars expression it stands for (e.g. pl.element())."""
+
+    arg_types = {"this": True}
+
+
+_BOUND: dict[int, pl.Expr] = {}
+
+
+@translates(LambdaValue)
+def _lambda_value(compiler: Any, node: LambdaValue) -> pl.Expr:
+    return _BOUND[id(node)]
+
+
+def bind_lambda(
+    compiler: Any, node: exp.Expression, values: list[pl.Expr], arity_expected: int | None = None
+) -> pl.Expr:
+    """Compile a lambda's body with its parameters bound to the given Polars expressions.
+
+    Parameters become ``LambdaValue`` nodes so the compiler never resolves them as columns.
+    Inside ``list.eval`` only the element is visible: a body that names a table column fails
+    with Polars' own error, which the docs list as a limitation.
+    """
+    if not isinstance(node, exp.Lambda):
+        fail(compiler, node, "expected a lambda expression such as x -> x + 1")
+    params = [p.name.lower() for p in node.expressions]
+    if arity_expected is not None and len(params) != arity_expected:
+        fail(compiler, node, f"lambda must take {arity_expected} argument(s), got {len(params)}")
+    binding = dict(zip(params, values, strict=True))
+    made: list[int] = []
+
+    def replace(sub: exp.Expression) -> exp.Expression:
+        if isinstance(sub, exp.Identifier | exp.Column) and not (
+            isinstance(sub, exp.Column) and sub.table
+        ):
+            name = sub.name.lower()
+            if name in binding and not isinstance(sub.parent, exp.Column):
+                marker = LambdaValue(this=exp.Literal.string(name))
+                _BOUND[id(marker)] = binding[name]
+                made.append(id(marker))
+                return marker
+        return sub
+
+    body = node.this.copy().transform(replace, copy=False)
+    try:
+        return compiler.expr(body)
+    finally:
+        for key in made:
+            _BOUND.pop(key, None)
+
+
+@contextlib.contextmanager
+def no_errors() -> Iterator[None]:
+    """Mark translators compiled inside TRY(...) as lenient (casts and parses give NULL)."""
+    LENIENT.append(True)
+    try:
+        yield
+    finally:
+        LENIENT.pop()
+
+
+LENIENT: list[bool] = []
+
+
+def lenient() -> bool:
+    return bool(LENIENT)

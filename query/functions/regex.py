@@ -1,0 +1,230 @@
+"""Regular-expression functions and LIKE ... ESCAPE.
+
+Trino uses Java's regex syntax; Polars uses Rust's ``regex`` crate. The common syntax (classes,
+quantifiers, groups, named groups, anchors, flags such as ``(?i)``) behaves the same; look-around
+and back-references are not available and raise an error naming the pattern. Replacement strings
+are rewritten from Java's ``$1`` / ``${name}`` / ``\\$`` forms to Rust's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import polars as pl
+from sqlglot import exp
+
+from loglake.query.functions.common import (
+    constant,
+    fail,
+    null_if_any_null,
+    require_constant,
+)
+from loglake.query.registry import function, translates
+
+#: Character that stands in for a match while splitting; it cannot occur in valid UTF-8 text
+#: that users query (NUL), so splitting on it splits exactly at the matches.
+_MARK = "\x00"
+
+
+def _pattern(compiler: Any, node: exp.Expression) -> str | None:
+    """The constant regex of ``node``, checked for syntax Rust's engine cannot run."""
+    pattern = require_constant(compiler, node, "regular expression")
+    if pattern is None:
+        return None
+    if not isinstance(pattern, str):
+        fail(compiler, node, "regular expression must be a string")
+    if re.search(r"\(\?<?[=!]|\\[1-9]", pattern):
+        fail(compiler, node, f"look-around and back-references are not supported: {pattern!r}")
+    return pattern
+
+
+def _group_count(pattern: str) -> int | None:
+    try:
+        return re.compile(pattern).groups
+    except re.error:
+        return None
+
+
+def _group(compiler: Any, node: exp.Expression | None, pattern: str) -> int:
+    if node is None:
+        return 0
+    group = require_constant(compiler, node, "regex group")
+    if not isinstance(group, int) or group < 0:
+        fail(compiler, node, "regex group must be a non-negative integer")
+    count = _group_count(pattern)
+    if count is not None and group > count:
+        fail(compiler, node, f"Pattern has {count} groups. Cannot access group {group}")
+    return group
+
+
+def java_replacement(text: str) -> str:
+    """Rewrite a Java replacement string ($1, ${name}, \\$) into Rust's syntax (${1}, $$)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            out.append("$$" if nxt == "$" else nxt)
+            i += 2
+            continue
+        if ch == "$":
+            named = re.match(r"\$\{(\w+)\}", text[i:])
+            if named:
+                out.append("${" + named.group(1) + "}")
+                i += len(named.group(0))
+                continue
+            digits = re.match(r"\$(\d+)", text[i:])
+            if digits:
+                out.append("${" + digits.group(1) + "}")
+                i += len(digits.group(0))
+                continue
+            raise ValueError("illegal group reference in replacement string")
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _null_str() -> pl.Expr:
+    return pl.lit(None, pl.String)
+
+
+@translates(exp.RegexpLike)
+def regexp_like(compiler: Any, node: exp.RegexpLike) -> pl.Expr:
+    """regexp_like(s, pattern): true when the pattern matches any part of s."""
+    if node.args.get("flag") is not None:
+        fail(compiler, node.args["flag"], "regexp_like() takes two arguments in Trino")
+    pattern = _pattern(compiler, node.expression)
+    if pattern is None:
+        return pl.lit(None, pl.Boolean)
+    return compiler.expr(node.this).str.contains(pattern)
+
+
+@translates(exp.RegexpExtract)
+def regexp_extract(compiler: Any, node: exp.RegexpExtract) -> pl.Expr:
+    """regexp_extract(s, pattern[, group]): first match (or its group); NULL without a match."""
+    pattern = _pattern(compiler, node.expression)
+    if pattern is None:
+        return _null_str()
+    group = _group(compiler, node.args.get("group"), pattern)
+    return compiler.expr(node.this).str.extract(pattern, group)
+
+
+@translates(exp.RegexpExtractAll)
+def regexp_extract_all(compiler: Any, node: exp.RegexpExtractAll) -> pl.Expr:
+    """regexp_extract_all(s, pattern[, group]): every match, or the group of every match.
+
+    A group is taken by matching the pattern again against each whole match, which agrees with
+    Java's answer for patterns whose matches do not depend on the surrounding text.
+    """
+    pattern = _pattern(compiler, node.expression)
+    if pattern is None:
+        return pl.lit(None, pl.List(pl.String))
+    group = _group(compiler, node.args.get("group"), pattern)
+    matches = compiler.expr(node.this).str.extract_all(pattern)
+    if group == 0:
+        return matches
+    return matches.list.eval(pl.element().str.extract(pattern, group))
+
+
+@translates(exp.RegexpReplace)
+def regexp_replace(compiler: Any, node: exp.RegexpReplace) -> pl.Expr:
+    """regexp_replace(s, pattern[, replacement]): every match replaced; $1 / ${name} refer to
+    groups as in Java."""
+    pattern = _pattern(compiler, node.expression)
+    replacement_node = node.args.get("replacement")
+    replacement = "" if replacement_node is None else constant(replacement_node)
+    if isinstance(replacement_node, exp.Lambda):
+        fail(compiler, replacement_node, "regexp_replace() with a lambda is not supported")
+    if pattern is None or replacement is None:
+        return _null_str()
+    s = compiler.expr(node.this)
+    if not isinstance(replacement, str):
+        value = compiler.expr(replacement_node)
+        return null_if_any_null(s.str.replace_all(pattern, value), value)
+    try:
+        rust = java_replacement(replacement)
+    except ValueError as error:
+        fail(compiler, replacement_node, str(error))
+    return s.str.replace_all(pattern, rust)
+
+
+@translates(exp.RegexpCount)
+def regexp_count(compiler: Any, node: exp.RegexpCount) -> pl.Expr:
+    pattern = _pattern(compiler, node.expression)
+    if pattern is None:
+        return pl.lit(None, pl.Int64)
+    return compiler.expr(node.this).str.count_matches(pattern).cast(pl.Int64)
+
+
+@translates(exp.RegexpSplit)
+def regexp_split(compiler: Any, node: exp.RegexpSplit) -> pl.Expr:
+    """regexp_split(s, pattern): the pieces between matches (trailing empty pieces kept)."""
+    pattern = _pattern(compiler, node.expression)
+    if pattern is None:
+        return pl.lit(None, pl.List(pl.String))
+    s = compiler.expr(node.this)
+    return s.str.replace_all(pattern, _MARK).str.split(_MARK)
+
+
+@function("regexp_position")
+def regexp_position(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """regexp_position(s, pattern): 1-based character position of the first match, or -1."""
+    args = node.expressions
+    if len(args) != 2:
+        fail(compiler, node, "regexp_position() is supported with two arguments")
+    pattern = _pattern(compiler, args[1])
+    if pattern is None:
+        return pl.lit(None, pl.Int64)
+    s = compiler.expr(args[0])
+    prefix = s.str.replace(pattern, _MARK).str.split(_MARK).list.first()
+    position = prefix.str.len_chars().cast(pl.Int64) + 1
+    found = pl.when(s.str.contains(pattern)).then(position).otherwise(pl.lit(-1, pl.Int64))
+    return null_if_any_null(found, s)
+
+
+def like_to_regex(pattern: str, escape: str | None) -> str:
+    """Translate a LIKE pattern (% and _, optional escape character) into an anchored regex."""
+    out = ["^(?s:"]
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if escape is not None and ch == escape:
+            if i + 1 >= len(pattern) or pattern[i + 1] not in ("%", "_", escape):
+                raise ValueError(
+                    "Escape character must be followed by '%', '_' or the escape character"
+                )
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    out.append(")$")
+    return "".join(out)
+
+
+@translates(exp.Escape)
+def like_escape(compiler: Any, node: exp.Escape) -> pl.Expr:
+    """s LIKE pattern ESCAPE 'c' (also ILIKE): the escape character makes % and _ literal."""
+    like = node.this
+    if not isinstance(like, exp.Like | exp.ILike):
+        fail(compiler, node, "ESCAPE applies only to LIKE")
+    escape = require_constant(compiler, node.expression, "ESCAPE character")
+    pattern = require_constant(compiler, like.expression, "LIKE pattern")
+    if escape is not None and len(escape) != 1:
+        fail(compiler, node.expression, "Escape string must be a single character")
+    if escape is None or pattern is None:
+        return pl.lit(None, pl.Boolean)
+    try:
+        regex = like_to_regex(pattern, escape)
+    except ValueError as error:
+        fail(compiler, like.expression, str(error))
+    if isinstance(like, exp.ILike):
+        regex = "(?i)" + regex
+    return compiler.expr(like.this).str.contains(regex)

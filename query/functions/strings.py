@@ -1,0 +1,252 @@
+"""String functions with Trino's semantics: 1-based positions, negative starts counted from the end,
+NULL in gives NULL out, and an empty string (not NULL) when a position falls outside the string."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from sqlglot import exp
+
+from loglake.query.functions.common import (
+    NOT_CONSTANT,
+    constant,
+    fail,
+    is_type,
+    null_if_any_null,
+    require_constant,
+)
+from loglake.query.registry import translates
+
+ARRAY = exp.DataType.Type.ARRAY
+
+
+def _int(compiler: Any, node: exp.Expression) -> pl.Expr:
+    return compiler.expr(node).cast(pl.Int64)
+
+
+@translates(exp.Lower)
+def lower(compiler: Any, node: exp.Lower) -> pl.Expr:
+    return compiler.expr(node.this).str.to_lowercase()
+
+
+@translates(exp.Upper)
+def upper(compiler: Any, node: exp.Upper) -> pl.Expr:
+    return compiler.expr(node.this).str.to_uppercase()
+
+
+@translates(exp.Length)
+def length(compiler: Any, node: exp.Length) -> pl.Expr:
+    return compiler.expr(node.this).str.len_chars().cast(pl.Int64)
+
+
+@translates(exp.Substring)
+def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
+    """substr(s, start[, length]): start 0 or beyond either end gives ''; length <= 0 gives ''."""
+    s = compiler.expr(node.this)
+    start = _int(compiler, node.args["start"])
+    size = s.str.len_chars().cast(pl.Int64)
+    offset = pl.when(start > 0).then(start - 1).otherwise(size + start)
+    in_range = (start != 0) & (offset >= 0) & (offset < size)
+    inputs = [s, start]
+    if node.args.get("length") is not None:
+        count = _int(compiler, node.args["length"])
+        inputs.append(count)
+        sliced = s.str.slice(offset.clip(lower_bound=0), count.clip(lower_bound=0))
+        in_range = in_range & (count > 0)
+    else:
+        sliced = s.str.slice(offset.clip(lower_bound=0))
+    return null_if_any_null(pl.when(in_range).then(sliced).otherwise(pl.lit("")), *inputs)
+
+
+def _concat_arrays(compiler: Any, parts: list[exp.Expression]) -> bool:
+    return any(isinstance(p, exp.Array) or is_type(compiler, p, ARRAY) for p in parts)
+
+
+@translates(exp.Concat)
+def concat(compiler: Any, node: exp.Concat) -> pl.Expr:
+    """concat(a, b, ...): NULL if any argument is NULL; arrays concatenate as arrays."""
+    parts = list(node.expressions)
+    if len(parts) < 2:
+        fail(compiler, node, "concat() needs at least two arguments")
+    compiled = [compiler.expr(p) for p in parts]
+    if _concat_arrays(compiler, parts):
+        return null_if_any_null(pl.concat_list(compiled), *compiled)
+    return pl.concat_str([c.cast(pl.String) for c in compiled], ignore_nulls=False)
+
+
+@translates(exp.DPipe)
+def dpipe(compiler: Any, node: exp.DPipe) -> pl.Expr:
+    left, right = node.this, node.expression
+    a, b = compiler.expr(left), compiler.expr(right)
+    if _concat_arrays(compiler, [left, right]):
+        return null_if_any_null(pl.concat_list([a, b]), a, b)
+    return pl.concat_str([a.cast(pl.String), b.cast(pl.String)], ignore_nulls=False)
+
+
+@translates(exp.Trim)
+def trim(compiler: Any, node: exp.Trim) -> pl.Expr:
+    """trim/ltrim/rtrim, with optional characters: trim(s, 'xy') and trim(BOTH 'xy' FROM s)."""
+    s = compiler.expr(node.this)
+    chars_node = node.args.get("expression")
+    chars = compiler.expr(chars_node) if chars_node is not None else None
+    position = (node.text("position") or "BOTH").upper()
+    if position == "LEADING":
+        out = s.str.strip_chars_start(chars)
+    elif position == "TRAILING":
+        out = s.str.strip_chars_end(chars)
+    else:
+        out = s.str.strip_chars(chars)
+    return out if chars is None else null_if_any_null(out, chars)
+
+
+@translates(exp.Replace)
+def replace(compiler: Any, node: exp.Replace) -> pl.Expr:
+    s = compiler.expr(node.this)
+    search = compiler.expr(node.expression)
+    replacement = node.args.get("replacement")
+    value = compiler.expr(replacement) if replacement is not None else pl.lit("")
+    out = s.str.replace_all(search, value, literal=True)
+    return null_if_any_null(out, search, value)
+
+
+@translates(exp.Split)
+def split(compiler: Any, node: exp.Split) -> pl.Expr:
+    """split(s, delimiter[, limit]): with a limit the last element keeps the rest of the string."""
+    s = compiler.expr(node.this)
+    delimiter = constant(node.expression)
+    if delimiter == "":
+        fail(compiler, node.expression, "split(): the delimiter must not be empty")
+    delim = compiler.expr(node.expression)
+    limit_node = node.args.get("limit")
+    if limit_node is None:
+        return null_if_any_null(s.str.split(delim), delim)
+    limit = require_constant(compiler, limit_node, "split() limit")
+    if not isinstance(limit, int) or limit <= 0:
+        fail(compiler, limit_node, "split(): the limit must be a positive integer")
+    if delimiter is NOT_CONSTANT:
+        fail(compiler, node.expression, "split() with a limit needs a constant delimiter")
+    fields = s.str.splitn(delimiter, limit)
+    parts = pl.concat_list([fields.struct.field(f"field_{i}") for i in range(limit)])
+    return pl.when(s.is_null()).then(None).otherwise(parts.list.drop_nulls())
+
+
+@translates(exp.SplitPart)
+def split_part(compiler: Any, node: exp.SplitPart) -> pl.Expr:
+    """split_part(s, delimiter, index): 1-based; an index past the last field gives NULL."""
+    s = compiler.expr(node.this)
+    delim = compiler.expr(node.args["delimiter"])
+    index_node = node.args["part_index"]
+    index_value = constant(index_node)
+    if isinstance(index_value, int) and index_value <= 0:
+        fail(compiler, index_node, "split_part(): index must be greater than zero")
+    index = _int(compiler, index_node)
+    return s.str.split(delim).list.get(index - 1, null_on_oob=True)
+
+
+@translates(exp.StrPosition)
+def strpos(compiler: Any, node: exp.StrPosition) -> pl.Expr:
+    """strpos(s, sub[, instance]): 1-based character position, 0 when absent; a negative
+    instance counts occurrences from the end."""
+    s = compiler.expr(node.this)
+    sub_node = node.args["substr"]
+    sub = compiler.expr(sub_node)
+    instance_node = node.args.get("occurrence")
+    if node.args.get("position") is not None:
+        fail(compiler, node, "strpos() has no start-position argument in Trino")
+    instance = 1
+    if instance_node is not None:
+        instance = require_constant(compiler, instance_node, "strpos() instance")
+        if not isinstance(instance, int) or instance == 0:
+            fail(compiler, instance_node, "strpos(): instance must not be zero")
+    pieces = s.str.split(sub)
+    found = pieces.list.len() > abs(instance)
+    sub_len = sub.str.len_chars().cast(pl.Int64)
+    if instance > 0:
+        before = pieces.list.head(instance)
+    else:
+        before = pieces.list.head(pieces.list.len() + instance)
+    chars = before.list.eval(pl.element().str.len_chars().cast(pl.Int64)).list.sum()
+    position = chars + (before.list.len().cast(pl.Int64) - 1) * sub_len + 1
+    empty_sub = sub_len == 0
+    out = (
+        pl.when(empty_sub)
+        .then(pl.lit(1, pl.Int64) if instance > 0 else s.str.len_chars().cast(pl.Int64) + 1)
+        .when(found)
+        .then(position)
+        .otherwise(pl.lit(0, pl.Int64))
+    )
+    return null_if_any_null(out, s, sub)
+
+
+@translates(exp.StartsWith)
+def starts_with(compiler: Any, node: exp.StartsWith) -> pl.Expr:
+    s = compiler.expr(node.this)
+    prefix = compiler.expr(node.expression)
+    return null_if_any_null(s.str.starts_with(prefix), s, prefix)
+
+
+@translates(exp.EndsWith)
+def ends_with(compiler: Any, node: exp.EndsWith) -> pl.Expr:
+    s = compiler.expr(node.this)
+    suffix = compiler.expr(node.expression)
+    return null_if_any_null(s.str.ends_with(suffix), s, suffix)
+
+
+@translates(exp.Pad)
+def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
+    """lpad/rpad(s, size, padstring): pads with repeats of padstring, or truncates to size."""
+    s = compiler.expr(node.this)
+    size = _int(compiler, node.expression)
+    fill_node = node.args.get("fill_pattern")
+    if fill_node is None:
+        fail(compiler, node, "lpad()/rpad() take three arguments: string, size, padstring")
+    fill_value = constant(fill_node)
+    if fill_value == "":
+        fail(compiler, fill_node, "padding string must not be empty")
+    size_value = constant(node.expression)
+    if isinstance(size_value, int) and size_value < 0:
+        fail(compiler, node.expression, "target length must be non-negative")
+    fill = compiler.expr(fill_node)
+    current = s.str.len_chars().cast(pl.Int64)
+    missing = (size - current).clip(lower_bound=0)
+    fill_len = fill.str.len_chars().cast(pl.Int64)
+    repeats = (missing // fill_len.clip(lower_bound=1)) + 1
+    padding = fill.repeat_by(repeats).list.join("").str.slice(0, missing)
+    if node.args.get("is_left"):
+        padded = pl.concat_str([padding, s])
+    else:
+        padded = pl.concat_str([s, padding])
+    out = pl.when(current >= size).then(s.str.slice(0, size.clip(lower_bound=0))).otherwise(padded)
+    return null_if_any_null(out, s, size, fill)
+
+
+@translates(exp.Reverse)
+def reverse(compiler: Any, node: exp.Reverse) -> pl.Expr:
+    value = compiler.expr(node.this)
+    if isinstance(node.this, exp.Array) or is_type(compiler, node.this, ARRAY):
+        return value.list.reverse()
+    return value.str.reverse()
+
+
+@translates(exp.Chr)
+def chr_(compiler: Any, node: exp.Chr) -> pl.Expr:
+    (arg,) = node.expressions
+    value = require_constant(compiler, arg, "chr() argument")
+    return pl.lit(None, pl.String) if value is None else pl.lit(chr(int(value)))
+
+
+@translates(exp.Translate)
+def translate(compiler: Any, node: exp.Translate) -> pl.Expr:
+    """translate(s, from, to): characters of `from` map to `to`; extra ones are deleted."""
+    s = compiler.expr(node.this)
+    source = require_constant(compiler, node.args["from_"], "translate() from")
+    target = require_constant(compiler, node.args["to"], "translate() to")
+    if source is None or target is None:
+        return pl.lit(None, pl.String)
+    seen: dict[str, str] = {}
+    for i, ch in enumerate(source):
+        seen.setdefault(ch, target[i] if i < len(target) else "")
+    if not seen:
+        return s
+    return s.str.replace_many(list(seen), list(seen.values()))
