@@ -49,3 +49,9 @@ def function(*names: str, aggregate: bool = False) -> Callable[[Translator], Tra
         return fn
 
     return decorate
+
+
+#: Casts owned by the function library (JSON, IPADDRESS, ...): each hook returns a translation of
+#: the exp.Cast node, or None to leave the cast to the core rules. The core cast consults them
+#: first, in order.
+CAST_HOOKS: list[Translator] = []

@@ -1,0 +1,349 @@
+"""JSON functions over strings that hold JSON text (CloudTrail's requestparameters and friends).
+
+A JSON value is carried as its compact text (``{"a":1}``), so json_extract and json_parse return
+strings that print the way Trino prints JSON. Everything runs as Polars string kernels:
+``str.json_path_match`` walks paths; counting and membership work on the compact text after
+nested containers are folded away by a fixed number of regex passes (depth limit below).
+"""
+
+from __future__ import annotations
+
+import json as pyjson
+import re
+from typing import Any
+
+import polars as pl
+from sqlglot import exp
+
+from loglake.query.functions.common import (
+    arity,
+    constant,
+    fail,
+    is_type,
+    lenient,
+    null_if_any_null,
+    require_constant,
+)
+from loglake.query.registry import CAST_HOOKS, function, translates
+
+#: Deepest nesting the counting functions fold (json_array_length, json_size, json_array_contains).
+MAX_DEPTH = 24
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_INNERMOST = r'[\[{](?:[^\[\]{}"]|' + _STRING + r")*[\]}]"
+_ELEMENT = r"(?:" + _STRING + r":)?(?:" + _STRING + r"|[^,]+)"
+_NUMBER = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# --- paths ---------------------------------------------------------------------------------------
+
+
+def _steps(compiler: Any, node: exp.Expression) -> list[str | int]:
+    """The steps of a constant JSONPath ($.a.b, $.a[0], $["key"]) as keys and indexes."""
+    if isinstance(node, exp.JSONPath):
+        steps: list[str | int] = []
+        for part in node.expressions:
+            if isinstance(part, exp.JSONPathRoot):
+                continue
+            key = isinstance(part, exp.JSONPathKey) and isinstance(part.this, str)
+            index = isinstance(part, exp.JSONPathSubscript) and isinstance(part.this, int)
+            if key or index:
+                steps.append(part.this)
+            else:
+                fail(compiler, node, 'only $.key, $[index] and $["key"] JSON paths are supported')
+        return steps
+    text = require_constant(compiler, node, "JSON path")
+    if not isinstance(text, str) or not text.startswith("$"):
+        fail(compiler, node, f"Invalid JSON path: {text!r}")
+    parsed = exp.JSONPath(expressions=[])
+    try:
+        from sqlglot import jsonpath
+
+        parsed = jsonpath.parse(text)
+    except Exception:
+        fail(compiler, node, f"Invalid JSON path: {text!r}")
+    return _steps(compiler, parsed)
+
+
+def _path_text(steps: list[str | int]) -> str:
+    out = "$"
+    for step in steps:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif _IDENT.match(step):
+            out += f".{step}"
+        else:
+            out += "['" + step.replace("\\", "\\\\").replace("'", "\\'") + "']"
+    return out
+
+
+def canonical(text: pl.Expr) -> pl.Expr:
+    """Compact JSON text of a JSON document (NULL when it is not valid JSON).
+
+    Objects and arrays are re-serialised compactly by Polars; scalars keep their own text.
+    """
+    whole = text.str.json_path_match("$")
+    stripped = text.str.strip_chars()
+    container = whole.str.starts_with("{") | whole.str.starts_with("[")
+    scalar_ok = stripped.str.contains(_NUMBER) | stripped.is_in(["true", "false"])
+    scalar_ok = scalar_ok | stripped.str.contains(r'^"(?:[^"\\]|\\.)*"$')
+    return (
+        pl.when(container)
+        .then(whole)
+        .when(stripped == "null")
+        .then(pl.lit("null"))
+        .when(whole.is_not_null() & scalar_ok)
+        .then(stripped)
+        .otherwise(None)
+    )
+
+
+def quote(value: pl.Expr) -> pl.Expr:
+    """JSON string literal for text (backslashes, quotes and control characters escaped)."""
+    escaped = (
+        value.str.replace_all("\\", "\\\\", literal=True)
+        .str.replace_all('"', '\\"', literal=True)
+        .str.replace_all("\n", "\\n", literal=True)
+        .str.replace_all("\r", "\\r", literal=True)
+        .str.replace_all("\t", "\\t", literal=True)
+    )
+    return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
+
+
+def _extract(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
+    """(JSON text, scalar text) of the value at ``steps``; scalar text is NULL for containers."""
+    value = text.str.json_path_match(_path_text(steps))
+    container = (value.str.starts_with("{") & value.str.ends_with("}")) | (
+        value.str.starts_with("[") & value.str.ends_with("]")
+    )
+    container = container & (
+        text.str.json_path_match(_path_text(steps) + ".*").is_not_null() | value.is_in(["{}", "[]"])
+    )
+    looks_plain = value.str.contains(_NUMBER) | value.is_in(["true", "false"])
+    if steps and isinstance(steps[-1], str):
+        parent = _path_text(steps[:-1])
+        key = steps[-1]
+        field = f"@.{key}" if _IDENT.match(key) else None
+        if field is not None:
+            number = text.str.json_path_match(f"{parent}[?({field} > -1e308)]").is_not_null()
+            number = (
+                number | text.str.json_path_match(f"{parent}[?({field} < 1e308)]").is_not_null()
+            )
+            boolean = text.str.json_path_match(f"{parent}[?({field} == true)]").is_not_null()
+            boolean = (
+                boolean | text.str.json_path_match(f"{parent}[?({field} == false)]").is_not_null()
+            )
+            looks_plain = looks_plain & (number | boolean)
+    if not steps:
+        return canonical(text), pl.when(container).then(None).otherwise(value)
+    as_json = (
+        pl.when(value.is_null())
+        .then(None)
+        .when(container | looks_plain)
+        .then(value)
+        .otherwise(quote(value))
+    )
+    scalar = pl.when(container).then(None).otherwise(value)
+    return as_json, scalar
+
+
+@translates(exp.JSONExtract)
+def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
+    """json_extract(json, path): the JSON text at path (strings stay quoted), NULL if absent."""
+    steps = _steps(compiler, node.expression)
+    return _extract(compiler.expr(node.this), steps)[0]
+
+
+@translates(exp.JSONExtractScalar)
+def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
+    """json_extract_scalar(json, path): the scalar at path as varchar; NULL for objects/arrays."""
+    steps = _steps(compiler, node.expression)
+    return _extract(compiler.expr(node.this), steps)[1]
+
+
+@translates(exp.ParseJSON)
+def json_parse(compiler: Any, node: exp.ParseJSON) -> pl.Expr:
+    return canonical(compiler.expr(node.this))
+
+
+@translates(exp.JSONFormat)
+def json_format(compiler: Any, node: exp.JSONFormat) -> pl.Expr:
+    return compiler.expr(node.this)
+
+
+def _folded(text: pl.Expr) -> pl.Expr:
+    """The body of a compact object/array with nested containers folded into ``0``."""
+    inner = text.str.slice(1, text.str.len_chars() - 2)
+    for _ in range(MAX_DEPTH):
+        inner = inner.str.replace_all(_INNERMOST, "0")
+    return inner
+
+
+def _count(text: pl.Expr) -> pl.Expr:
+    inner = _folded(text)
+    return (
+        pl.when(inner == "")
+        .then(pl.lit(0, pl.Int64))
+        .otherwise(inner.str.count_matches(_ELEMENT).cast(pl.Int64))
+    )
+
+
+@function("json_array_length")
+def json_array_length(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """json_array_length(json): number of elements, NULL when the value is not an array."""
+    (arg,) = arity(compiler, node, 1)
+    text = canonical(compiler.expr(arg))
+    return pl.when(text.str.starts_with("[")).then(_count(text)).otherwise(None)
+
+
+@function("json_size")
+def json_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """json_size(json, path): members of the object or array at path; 0 for a scalar."""
+    doc, path = arity(compiler, node, 2)
+    steps = _steps(compiler, path)
+    value = _extract(compiler.expr(doc), steps)[0]
+    container = value.str.starts_with("[") | value.str.starts_with("{")
+    return pl.when(value.is_null()).then(None).when(container).then(_count(value)).otherwise(0)
+
+
+@translates(exp.JSONArrayContains)
+def json_array_contains(compiler: Any, node: exp.JSONArrayContains) -> pl.Expr:
+    """json_array_contains(json, value): a top-level element equals value (string, number or
+    boolean constant)."""
+    text = canonical(compiler.expr(node.this))
+    value = require_constant(compiler, node.expression, "json_array_contains() value")
+    if value is None:
+        return pl.lit(None, pl.Boolean)
+    if isinstance(value, bool):
+        token = "true" if value else "false"
+    elif isinstance(value, int | float):
+        token = pyjson.dumps(value)
+    else:
+        token = pyjson.dumps(value, ensure_ascii=False)
+    inner = _folded(text)
+    found = inner.str.contains("(?:^|,)" + re.escape(token) + "(?:,|$)")
+    if isinstance(value, float) and value.is_integer():
+        alt = re.escape(str(int(value)))
+        found = found | inner.str.contains("(?:^|,)" + alt + r"(?:\.0+)?(?:,|$)")
+    return pl.when(text.str.starts_with("[")).then(found).otherwise(None)
+
+
+@function("json_array_get")
+def json_array_get(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """json_array_get(json, index): element at a constant non-negative 0-based index."""
+    doc, index_node = arity(compiler, node, 2)
+    index = require_constant(compiler, index_node, "json_array_get() index")
+    if not isinstance(index, int) or index < 0:
+        fail(compiler, index_node, "json_array_get() supports constant non-negative indexes")
+    text = canonical(compiler.expr(doc))
+    value = _extract(text, [index])[0]
+    return pl.when(text.str.starts_with("[")).then(value).otherwise(None)
+
+
+@function("is_json_scalar")
+def is_json_scalar(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    (arg,) = arity(compiler, node, 1)
+    text = canonical(compiler.expr(arg))
+    return ~(text.str.starts_with("[") | text.str.starts_with("{"))
+
+
+# --- casts ---------------------------------------------------------------------------------------
+
+JSON_NODES = (exp.JSONExtract, exp.ParseJSON)
+
+
+def is_json(compiler: Any, node: exp.Expression) -> bool:
+    """Whether ``node`` produces a JSON value (by its type or by the function that makes it)."""
+    if isinstance(node, JSON_NODES):
+        return True
+    if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON):
+        return True
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "json_array_get":
+        return True
+    return is_type(compiler, node, exp.DataType.Type.JSON)
+
+
+_POLARS_SCALARS = {
+    exp.DataType.Type.VARCHAR: pl.String,
+    exp.DataType.Type.TEXT: pl.String,
+    exp.DataType.Type.CHAR: pl.String,
+    exp.DataType.Type.BIGINT: pl.Int64,
+    exp.DataType.Type.INT: pl.Int32,
+    exp.DataType.Type.SMALLINT: pl.Int16,
+    exp.DataType.Type.TINYINT: pl.Int8,
+    exp.DataType.Type.DOUBLE: pl.Float64,
+    exp.DataType.Type.FLOAT: pl.Float32,
+    exp.DataType.Type.BOOLEAN: pl.Boolean,
+}
+
+
+def _polars_type(compiler: Any, to: exp.DataType, node: exp.Expression) -> pl.DataType:
+    if to.this in _POLARS_SCALARS:
+        return _POLARS_SCALARS[to.this]
+    if to.is_type(exp.DataType.Type.ARRAY):
+        return pl.List(_polars_type(compiler, to.expressions[0], node))
+    if to.is_type(exp.DataType.Type.MAP):
+        key, value = to.expressions
+        return pl.Map(_polars_type(compiler, key, node), _polars_type(compiler, value, node))
+    if to.is_type(exp.DataType.Type.JSON):
+        return pl.String
+    fail(compiler, node, f"Cannot cast JSON to {to.sql(dialect='athena')}")
+    raise AssertionError
+
+
+def _from_json(compiler: Any, node: exp.Cast) -> pl.Expr:
+    """CAST(json AS varchar/number/boolean/ARRAY(...)/MAP(...))."""
+    to = node.to
+    text = compiler.expr(node.this)
+    if to.is_type(exp.DataType.Type.JSON):
+        return text
+    target = _polars_type(compiler, to, node)
+    if to.is_type(exp.DataType.Type.ARRAY, exp.DataType.Type.MAP):
+        opener = "[" if to.is_type(exp.DataType.Type.ARRAY) else "{"
+        usable = pl.when(text.str.starts_with(opener)).then(text).otherwise(None)
+        return usable.str.json_decode(target)
+    scalar = _extract(text, [])[1]
+    unquoted = (
+        pl.when(text.str.starts_with('"')).then(text.str.json_path_match("$")).otherwise(scalar)
+    )
+    unquoted = pl.when(text == "null").then(None).otherwise(unquoted)
+    if target == pl.Boolean:
+        return unquoted.replace_strict({"true": True, "false": False}, default=None)
+    return unquoted.cast(target, strict=not lenient())
+
+
+def _to_json(compiler: Any, node: exp.Cast) -> pl.Expr:
+    """CAST(x AS JSON): strings become JSON strings, numbers and booleans their text, arrays,
+    maps and rows their JSON encoding."""
+    source = node.this
+    value = compiler.expr(source)
+    if is_json(compiler, source):
+        return value
+    if is_type(compiler, source, *exp.DataType.TEXT_TYPES) or (
+        isinstance(source, exp.Literal) and source.is_string
+    ):
+        return quote(value)
+    if is_type(compiler, source, exp.DataType.Type.BOOLEAN) or isinstance(source, exp.Boolean):
+        return value.cast(pl.String).str.to_lowercase()
+    if (
+        is_type(compiler, source, exp.DataType.Type.ARRAY, exp.DataType.Type.MAP)
+        or is_type(compiler, source, exp.DataType.Type.STRUCT)
+        or isinstance(source, exp.Array | exp.Map | exp.Struct)
+    ):
+        encoded = pl.struct(value.alias("v")).struct.json_encode()
+        return null_if_any_null(encoded.str.slice(5, encoded.str.len_chars() - 6), value)
+    if constant(source) is None:
+        return pl.lit(None, pl.String)
+    return value.cast(pl.String)
+
+
+def json_cast_hook(compiler: Any, node: exp.Cast) -> pl.Expr | None:
+    """Casts to and from JSON; other casts are left to the core rules (returns None)."""
+    if node.to.is_type(exp.DataType.Type.JSON):
+        return _to_json(compiler, node)
+    if is_json(compiler, node.this):
+        return _from_json(compiler, node)
+    return None
+
+
+CAST_HOOKS.append(json_cast_hook)
