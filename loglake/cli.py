@@ -1,0 +1,93 @@
+"""The ``loglake`` command: global lake and storage options, then one sub-command per area."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from loglake.errors import LoglakeError, UserError
+
+#: modules that each add their sub-commands through ``register(subparsers)``
+COMMAND_MODULES = (
+    "loglake.cli_catalog",
+    "loglake.cli_query",
+    "loglake.cli_ingest",
+    "loglake.cli_monitor",
+    "loglake.cli_datasets",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loglake",
+        description="Athena-style SQL, a Glue-style catalog and CloudWatch-style alarms for AWS logs.",
+    )
+    parser.add_argument(
+        "--lake", help="lake root: a folder or s3://bucket/prefix (env LOGLAKE_LAKE)"
+    )
+    parser.add_argument("--database", default="default", help="current database (default: default)")
+    parser.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
+    parser.add_argument("--region", help="AWS region of the bucket")
+    parser.add_argument("--profile", help="AWS profile for credentials")
+    parser.add_argument(
+        "--path-style", action="store_true", default=None, help="path-style S3 addressing (MinIO)"
+    )
+    parser.add_argument("--config", help="config file (TOML) with lake settings")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name == name:
+                continue  # that area has no commands yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def open_lake(args: argparse.Namespace):
+    """The Lake named by the global options (imported late so ``--help`` stays fast)."""
+    from loglake.catalog import StorageSettings
+    from loglake.lake import Lake
+
+    settings = StorageSettings.resolve(
+        args.lake,
+        config_file=args.config,
+        endpoint_url=args.endpoint_url,
+        region=args.region,
+        profile=args.profile,
+        path_style=args.path_style,
+    )
+    return Lake(settings, database=args.database)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        lake = open_lake(args) if getattr(args, "needs_lake", True) else None
+        return int(handler(args, lake) or 0)
+    except (UserError, LoglakeError) as error:
+        if args.debug:
+            raise
+        message = str(error)
+        print(f"loglake: {message}", file=sys.stderr)
+        return 2 if isinstance(error, UserError) else 1
+    except KeyboardInterrupt:
+        print("loglake: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Catalog commands: init, databases, tables, describe, crawl, catalog export."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import polars as pl
+
+
+def print_frame(frame: pl.DataFrame) -> None:
+    """A DataFrame as an aligned text table with every row and full cell contents."""
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        fmt_str_lengths=200,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_formatting="ASCII_MARKDOWN",
+    ):
+        print(frame)
+
+
+def _init(args: argparse.Namespace, lake) -> int:
+    for database in args.databases:
+        lake.catalog.create_database(database, if_not_exists=True)
+    print(
+        f"lake ready at {lake.settings.root} (databases: {', '.join(lake.catalog.list_databases())})"
+    )
+    return 0
+
+
+def _databases(args: argparse.Namespace, lake) -> int:
+    print_frame(pl.DataFrame({"database_name": lake.catalog.list_databases()}))
+    return 0
+
+
+def _tables(args: argparse.Namespace, lake) -> int:
+    databases = [args.database_name] if args.database_name else lake.catalog.list_databases()
+    rows = []
+    for database in databases:
+        for name in lake.catalog.list_tables(database):
+            table = lake.catalog.get_table(database, name)
+            rows.append((database, name, "table", table.format, table.location))
+        for name in lake.catalog.list_views(database):
+            rows.append((database, name, "view", "", ""))
+    print_frame(
+        pl.DataFrame(rows, schema=["database", "name", "kind", "format", "location"], orient="row")
+    )
+    return 0
+
+
+def _describe(args: argparse.Namespace, lake) -> int:
+    from loglake.query.ddl import execute_ddl
+
+    database, _, name = args.table.rpartition(".")
+    qualified = f"{database}.{name}" if database else name
+    frame = execute_ddl(lake.catalog, f"DESCRIBE FORMATTED {qualified}", database=lake.database)
+    print_frame(frame)
+    return 0
+
+
+def _crawl(args: argparse.Namespace, lake) -> int:
+    from loglake.catalog.crawler import crawl
+
+    database, _, name = args.table.rpartition(".")
+    database = database or lake.database
+    lake.catalog.get_database(database)
+    table = crawl(lake.catalog, args.url, database, name, replace=args.replace)
+    partitions = lake.catalog.partitions(table)
+    print(
+        f"registered {table.qualified_name}: {len(table.columns)} columns, "
+        f"{len(table.partition_keys)} partition keys, {len(partitions)} partitions"
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace, lake) -> int:
+    from loglake.catalog.export import export_catalog
+
+    databases = [args.database_name] if args.database_name else lake.catalog.list_databases()
+    tables = [
+        lake.catalog.get_table(db, t) for db in databases for t in lake.catalog.list_tables(db)
+    ]
+    views = [lake.catalog.get_view(db, v) for db in databases for v in lake.catalog.list_views(db)]
+    text = export_catalog(tables, views, args.format)
+    if args.output:
+        with open(args.output, "w") as handle:
+            handle.write(text)
+        print(
+            f"wrote {len(tables)} tables and {len(views)} views to {args.output}", file=sys.stderr
+        )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    init = sub.add_parser("init", help="create the lake and its databases")
+    init.add_argument(
+        "databases", nargs="*", default=["aws"], help="databases to create (default: aws)"
+    )
+    init.set_defaults(handler=_init)
+
+    databases = sub.add_parser("databases", help="list databases")
+    databases.set_defaults(handler=_databases)
+
+    tables = sub.add_parser("tables", help="list tables and views")
+    tables.add_argument("--in", dest="database_name", help="only this database")
+    tables.set_defaults(handler=_tables)
+
+    describe = sub.add_parser("describe", help="columns, partition keys and storage of a table")
+    describe.add_argument("table", help="[database.]table")
+    describe.set_defaults(handler=_describe)
+
+    crawl = sub.add_parser(
+        "crawl", help="infer a Parquet folder's schema and partitions and register it"
+    )
+    crawl.add_argument("url", help="folder or s3:// prefix holding the table's Parquet files")
+    crawl.add_argument("--table", required=True, help="[database.]table to register")
+    crawl.add_argument("--replace", action="store_true", help="replace an existing definition")
+    crawl.set_defaults(handler=_crawl)
+
+    catalog = sub.add_parser("catalog", help="catalog maintenance")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
+    export = catalog_sub.add_parser(
+        "export", help="write table definitions for Glue, Athena/Hive or Spark"
+    )
+    export.add_argument("--format", choices=["glue", "hive", "spark"], required=True)
+    export.add_argument("--in", dest="database_name", help="only this database")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.set_defaults(handler=_export)

@@ -1,0 +1,67 @@
+"""The Lake: one object a notebook or script holds to query, ingest and monitor a lake."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from loglake.catalog import DEFAULT_DATABASE, Catalog, StorageSettings
+
+if TYPE_CHECKING:
+    from loglake.query.engine import Engine
+
+
+class Lake:
+    """A lake root with its catalog; ``sql`` answers Athena SQL, ``ingest`` loads AWS exports."""
+
+    def __init__(self, settings: StorageSettings, database: str = DEFAULT_DATABASE):
+        self.settings = settings
+        self.catalog = Catalog(settings)
+        self.database = database
+        self._engine: Engine | None = None
+
+    def __repr__(self) -> str:
+        return f"Lake({self.settings.root!r})"
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from loglake.query.engine import Engine
+
+            self._engine = Engine(catalog=self.catalog, database=self.database)
+        return self._engine
+
+    def sql(
+        self, text: str, params: list[Any] | tuple[Any, ...] | None = None, *, lazy: bool = False
+    ) -> pl.DataFrame | pl.LazyFrame:
+        """Run one Athena SQL statement; SELECTs return a DataFrame (or LazyFrame if lazy)."""
+        result = self.engine.execute(text, params=params, lazy=lazy)
+        return result.lazy if lazy else result.df
+
+    def explain(self, text: str) -> str:
+        """The plan of a query, with the files it keeps and skips."""
+        return self.engine.explain(text)
+
+    @property
+    def last_query(self) -> Any:
+        """Statistics of the last statement: rows, files scanned and skipped, bytes, time, id."""
+        return self.engine.last_query
+
+    def ingest(self, url: str, **options: Any) -> Any:
+        """Load the AWS exports found under ``url`` into the lake's tables, exactly once."""
+        from loglake.ingest import ingest
+
+        return ingest(self.catalog, url, **options)
+
+    def tables(self, database: str | None = None) -> list[str]:
+        return self.catalog.list_tables(database or self.database)
+
+
+def connect(root: str | None = None, *, database: str = DEFAULT_DATABASE, **settings: Any) -> Lake:
+    """Open (or start) a lake at a folder or ``s3://bucket/prefix``.
+
+    Settings not given here come from the environment (``LOGLAKE_LAKE``, ``AWS_ENDPOINT_URL``,
+    ``AWS_REGION``, the AWS credential chain, ...) and then from ``loglake.toml``.
+    """
+    return Lake(StorageSettings.resolve(root, **settings), database=database)

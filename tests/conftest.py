@@ -1,0 +1,77 @@
+"""Shared fixtures: local lakes, a real S3-compatible server on 127.0.0.1, the samples folder."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO.parent / "shared" / "samples"
+TEST_BUCKET = "loglake-test"
+TEST_CREDENTIALS = {
+    "access_key_id": "testing",
+    "secret_access_key": "testing",
+    "region": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    """The real public log samples kept beside the repository."""
+    assert SAMPLES.is_dir(), f"samples folder missing at {SAMPLES}"
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3 server on a free loopback port, for the whole test session; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        os.environ.pop(variable, None)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=TEST_BUCKET)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(s3_server: str):
+    """Storage settings for a fresh prefix in the test bucket (a clean S3 lake per test)."""
+    from loglake.catalog import StorageSettings
+
+    return StorageSettings.resolve(
+        f"s3://{TEST_BUCKET}/{uuid.uuid4().hex[:12]}",
+        environ={},
+        endpoint_url=s3_server,
+        **TEST_CREDENTIALS,
+    )
+
+
+@pytest.fixture
+def local_settings(tmp_path: Path):
+    from loglake.catalog import StorageSettings
+
+    return StorageSettings.resolve(tmp_path / "lake", environ={})
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake_settings(request: pytest.FixtureRequest):
+    """The same test on a local lake and on an S3 lake served over HTTP on 127.0.0.1."""
+    return request.getfixturevalue(f"{request.param}_settings")
