@@ -153,7 +153,7 @@ def _column_values(
             f"table {table.qualified_name}: projection.{key.name}.type must be enum, integer, "
             f"date or injected (found {kind or 'nothing'})"
         )
-    numeric = key.type in ("int", "bigint", "smallint", "tinyint")
+    numeric = kind == "integer" or key.type in ("int", "bigint", "smallint", "tinyint")
     if constraint is not None:
         values = [v for v in values if constraint.admits(v, numeric)]
     return [v for v in values if v]
