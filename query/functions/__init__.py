@@ -3,6 +3,7 @@
 from loglake.query.functions import (  # noqa: F401
     common,
     conditional,
+    datetime,
     json,
     regex,
     strings,

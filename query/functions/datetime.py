@@ -1,0 +1,527 @@
+"""Date and time functions.
+
+Types: ``date`` is pl.Date, ``timestamp`` a naive pl.Datetime("us") and ``timestamp with time
+zone`` a pl.Datetime("us", zone). A Polars column holds one zone, so values parsed with
+different offsets (``from_iso8601_timestamp``) are converted to UTC, the session zone of Athena.
+Format strings (MySQL style for date_parse/date_format, Joda style for parse_datetime and
+format_datetime) are translated once into chrono patterns and must be constants.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+from sqlglot import exp
+
+from loglake.query.functions.common import (
+    arity,
+    fail,
+    is_type,
+    lenient,
+    require_constant,
+)
+from loglake.query.registry import function, translates
+
+T = exp.DataType.Type
+UTC = "UTC"
+TIMESTAMP = pl.Datetime("us")
+TIMESTAMP_TZ = pl.Datetime("us", UTC)
+
+# --- format strings ------------------------------------------------------------------------------
+
+#: chrono reads unpadded numbers with the padded specifiers
+_PARSE_FORMS = {"%-m": "%m", "%-d": "%d", "%-H": "%H", "%-I": "%I", "%-M": "%M", "%-S": "%S"}
+
+
+def mysql_format(compiler: Any, node: exp.Expression, text: str, parsing: bool) -> str:
+    """The chrono pattern of a date_parse/date_format format.
+
+    sqlglot already rewrites Trino's MySQL specifiers (%i, %s, %W, %e, %T ...) into Python's
+    strftime spelling; what is left is chrono's spelling of fractions and unpadded fields.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "%":
+            out.append(ch)
+            i += 1
+            continue
+        size = 3 if text[i + 1 : i + 2] == "-" else 2
+        spec = text[i : i + size]
+        if len(spec) < size:
+            fail(compiler, node, f"format ends with a lone '%': {text!r}")
+        if spec == "%f":
+            spec = "%6f"
+        elif parsing:
+            spec = _PARSE_FORMS.get(spec, spec)
+        out.append(spec)
+        i += size
+    return "".join(out)
+
+
+def _joda_token(letter: str, count: int, parsing: bool) -> str | None:
+    pad = "" if parsing else "-"
+    table: dict[str, Any] = {
+        "y": lambda n: "%y" if n == 2 else "%Y",
+        "Y": lambda n: "%y" if n == 2 else "%Y",
+        "x": lambda n: "%G",
+        "M": lambda n: {1: f"%{pad}m", 2: "%m", 3: "%b"}.get(n, "%B"),
+        "d": lambda n: "%d" if n >= 2 else f"%{pad}d",
+        "H": lambda n: "%H" if n >= 2 else f"%{pad}H",
+        "k": lambda n: "%H" if n >= 2 else f"%{pad}H",
+        "h": lambda n: "%I" if n >= 2 else f"%{pad}I",
+        "K": lambda n: "%I" if n >= 2 else f"%{pad}I",
+        "m": lambda n: "%M" if n >= 2 else f"%{pad}M",
+        "s": lambda n: "%S" if n >= 2 else f"%{pad}S",
+        "S": lambda n: "%3f" if n <= 3 else ("%6f" if n <= 6 else "%9f"),
+        "a": lambda n: "%p",
+        "E": lambda n: "%A" if n >= 4 else "%a",
+        "e": lambda n: "%u",
+        "D": lambda n: "%j",
+        "w": lambda n: "%V",
+        "Z": lambda n: "%:z" if n == 2 else "%z",
+        "z": lambda n: "%Z",
+    }
+    make = table.get(letter)
+    return None if make is None else make(count)
+
+
+def joda_format(compiler: Any, node: exp.Expression, text: str, parsing: bool) -> str:
+    """Translate a Joda-Time pattern (parse_datetime/format_datetime) into a chrono pattern."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "'":
+            end = text.find("'", i + 1)
+            if end == -1:
+                fail(compiler, node, f"unterminated quote in pattern {text!r}")
+            literal = text[i + 1 : end] if end > i + 1 else "'"
+            out.append(literal.replace("%", "%%"))
+            i = end + 1
+            continue
+        if ch.isalpha():
+            j = i
+            while j < len(text) and text[j] == ch:
+                j += 1
+            token = _joda_token(ch, j - i, parsing)
+            if token is None:
+                fail(compiler, node, f"pattern letter {ch!r} is not supported")
+            out.append(token)  # type: ignore[arg-type]
+            i = j
+            continue
+        out.append("%%" if ch == "%" else ch)
+        i += 1
+    return "".join(out)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _has_zone(compiler: Any, node: exp.Expression) -> bool:
+    if is_type(compiler, node, T.TIMESTAMPTZ, T.TIMESTAMPLTZ):
+        return True
+    return isinstance(
+        node,
+        exp.FromISO8601Timestamp
+        | exp.CurrentTimestamp
+        | exp.UnixToTime
+        | exp.ParseDatetime
+        | exp.AtTimeZone,
+    ) or (isinstance(node, exp.Anonymous) and node.name.lower() in ("at_timezone", "with_timezone"))
+
+
+def _is_date(compiler: Any, node: exp.Expression) -> bool:
+    return is_type(compiler, node, T.DATE) or isinstance(
+        node, exp.FromISO8601Date | exp.CurrentDate | exp.Date
+    )
+
+
+def _zone(compiler: Any, node: exp.Expression) -> str:
+    zone = require_constant(compiler, node, "time zone")
+    if not isinstance(zone, str):
+        fail(compiler, node, "time zone must be a string")
+    if zone.upper() in ("UTC", "Z", "GMT"):
+        return UTC
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(zone)
+    except Exception:
+        fail(compiler, node, f"Time zone not supported: {zone}")
+    return zone
+
+
+def _unit(compiler: Any, node: exp.Expression | None) -> str:
+    unit = require_constant(compiler, node, "unit")
+    if not isinstance(unit, str):
+        fail(compiler, node or exp.Null(), "unit must be a string")
+    unit = unit.lower()
+    aliases = {"dow": "day_of_week", "doy": "day_of_year", "yow": "year_of_week"}
+    return aliases.get(unit, unit.rstrip("s") if unit.endswith("s") and unit != "s" else unit)
+
+
+# --- parsing and formatting ----------------------------------------------------------------------
+
+_ISO_FORMATS_ZONED = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M%#z",
+)
+_ISO_FORMATS_LOCAL = (
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+)
+
+
+@translates(exp.FromISO8601Timestamp)
+def from_iso8601_timestamp(compiler: Any, node: exp.FromISO8601Timestamp) -> pl.Expr:
+    """ISO 8601 text to timestamp with time zone; offsets are applied and values kept in UTC."""
+    s = compiler.expr(node.this).str.strip_chars()
+    parsed = [s.str.to_datetime(f, strict=False, time_unit="us") for f in _ISO_FORMATS_ZONED]
+    parsed = [p.dt.convert_time_zone(UTC) for p in parsed]
+    parsed += [
+        s.str.to_datetime(f, strict=False, time_unit="us").dt.replace_time_zone(UTC)
+        for f in _ISO_FORMATS_LOCAL
+    ]
+    return pl.coalesce(parsed)
+
+
+@translates(exp.FromISO8601Date)
+def from_iso8601_date(compiler: Any, node: exp.FromISO8601Date) -> pl.Expr:
+    return compiler.expr(node.this).str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+
+
+@function("to_iso8601")
+def to_iso8601(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """to_iso8601(x): date as YYYY-MM-DD; timestamps with milliseconds, zoned ones with Z."""
+    (arg,) = arity(compiler, node, 1)
+    value = compiler.expr(arg)
+    if _is_date(compiler, arg):
+        return value.dt.strftime("%Y-%m-%d")
+    if _has_zone(compiler, arg):
+        utc = value.dt.convert_time_zone(UTC)
+        return utc.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+    return value.dt.strftime("%Y-%m-%dT%H:%M:%S%.3f")
+
+
+@translates(exp.StrToTime)
+def date_parse(compiler: Any, node: exp.StrToTime) -> pl.Expr:
+    """date_parse(s, mysql_format) -> timestamp."""
+    text = require_constant(compiler, node.args["format"], "date_parse() format")
+    pattern = mysql_format(compiler, node.args["format"], text, parsing=True)
+    s = compiler.expr(node.this)
+    if "%H" not in pattern and "%I" not in pattern and "%M" not in pattern:
+        return s.str.to_date(pattern, strict=not lenient()).cast(TIMESTAMP)
+    return s.str.to_datetime(pattern, strict=not lenient(), time_unit="us")
+
+
+@translates(exp.TimeToStr)
+def date_format(compiler: Any, node: exp.TimeToStr) -> pl.Expr:
+    """date_format(timestamp, mysql_format) -> varchar."""
+    text = require_constant(compiler, node.args["format"], "date_format() format")
+    pattern = mysql_format(compiler, node.args["format"], text, parsing=False)
+    return compiler.expr(node.this).dt.strftime(pattern)
+
+
+@translates(exp.ParseDatetime)
+def parse_datetime(compiler: Any, node: exp.ParseDatetime) -> pl.Expr:
+    """parse_datetime(s, joda_pattern) -> timestamp with time zone (UTC unless the text has one)."""
+    text = require_constant(compiler, node.args["format"], "parse_datetime() pattern")
+    pattern = joda_format(compiler, node.args["format"], text, parsing=True)
+    s = compiler.expr(node.this)
+    strict = not lenient()
+    if "%z" in pattern or "%:z" in pattern:
+        parsed = s.str.to_datetime(pattern, strict=strict, time_unit="us")
+        return parsed.dt.convert_time_zone(UTC)
+    if "%H" not in pattern and "%I" not in pattern:
+        day = s.str.to_date(pattern, strict=strict)
+        return day.cast(TIMESTAMP).dt.replace_time_zone(UTC)
+    return s.str.to_datetime(pattern, strict=strict, time_unit="us").dt.replace_time_zone(UTC)
+
+
+@function("format_datetime")
+def format_datetime(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    value, fmt = arity(compiler, node, 2)
+    text = require_constant(compiler, fmt, "format_datetime() pattern")
+    pattern = joda_format(compiler, fmt, text, parsing=False)
+    return compiler.expr(value).dt.strftime(pattern)
+
+
+@translates(exp.UnixToTime)
+def from_unixtime(compiler: Any, node: exp.UnixToTime) -> pl.Expr:
+    """from_unixtime(seconds[, zone]) -> timestamp with time zone."""
+    seconds = compiler.expr(node.this).cast(pl.Float64)
+    micros = (seconds * 1_000_000).round(0).cast(pl.Int64)
+    stamp = micros.cast(TIMESTAMP).dt.replace_time_zone(UTC)
+    zone = node.args.get("zone")
+    if zone is not None:
+        stamp = stamp.dt.convert_time_zone(_zone(compiler, zone))
+    for key in ("hours", "minutes", "format", "scale"):
+        if node.args.get(key) is not None:
+            fail(compiler, node, "from_unixtime() supports (seconds) and (seconds, zone)")
+    return stamp
+
+
+@translates(exp.TimeToUnix)
+def to_unixtime(compiler: Any, node: exp.TimeToUnix) -> pl.Expr:
+    value = compiler.expr(node.this)
+    if _is_date(compiler, node.this):
+        value = value.cast(TIMESTAMP)
+    return value.dt.epoch("us").cast(pl.Float64) / 1_000_000
+
+
+# --- arithmetic ----------------------------------------------------------------------------------
+
+_TRUNCATE = {
+    "millisecond": "1ms",
+    "second": "1s",
+    "minute": "1m",
+    "hour": "1h",
+    "day": "1d",
+    "week": "1w",
+    "month": "1mo",
+    "quarter": "1q",
+    "year": "1y",
+}
+
+
+@translates(exp.TimestampTrunc, exp.DateTrunc)
+def date_trunc(compiler: Any, node: exp.Expression) -> pl.Expr:
+    """date_trunc(unit, x): weeks start on Monday, as in Trino."""
+    unit = _unit(compiler, node.args.get("unit"))
+    if unit not in _TRUNCATE:
+        fail(compiler, node, f"'{unit}' is not a valid TIMESTAMP field")
+    if _is_date(compiler, node.this) and unit in ("millisecond", "second", "minute", "hour"):
+        fail(compiler, node, f"'{unit}' is not a valid DATE field")
+    return compiler.expr(node.this).dt.truncate(_TRUNCATE[unit])
+
+
+_OFFSET = {
+    "millisecond": "ms",
+    "second": "s",
+    "minute": "m",
+    "hour": "h",
+    "day": "d",
+    "week": "w",
+    "month": "mo",
+    "quarter": "q",
+    "year": "y",
+}
+
+
+@translates(exp.DateAdd, exp.TimestampAdd)
+def date_add(compiler: Any, node: exp.Expression) -> pl.Expr:
+    """date_add(unit, n, x): months clamp to the last day of the month (Jan 31 + 1 month)."""
+    unit = _unit(compiler, node.args.get("unit"))
+    if unit not in _OFFSET:
+        fail(compiler, node, f"'{unit}' is not a valid unit for date_add")
+    if _is_date(compiler, node.this) and unit in ("millisecond", "second", "minute", "hour"):
+        fail(compiler, node, f"'{unit}' is not a valid DATE field")
+    amount = compiler.expr(node.expression).cast(pl.Int64)
+    offset = pl.concat_str([amount.cast(pl.String), pl.lit(_OFFSET[unit])])
+    return compiler.expr(node.this).dt.offset_by(offset)
+
+
+_MICROS = {
+    "millisecond": 1_000,
+    "second": 1_000_000,
+    "minute": 60_000_000,
+    "hour": 3_600_000_000,
+    "day": 86_400_000_000,
+    "week": 7 * 86_400_000_000,
+}
+
+
+def _trunc_div(value: pl.Expr, divisor: int) -> pl.Expr:
+    return pl.when(value >= 0).then(value // divisor).otherwise(-((-value) // divisor))
+
+
+@translates(exp.DateDiff, exp.TimestampDiff)
+def date_diff(compiler: Any, node: exp.Expression) -> pl.Expr:
+    """date_diff(unit, a, b): whole units from a to b, truncated toward zero."""
+    unit = _unit(compiler, node.args.get("unit"))
+    later = compiler.expr(node.this)
+    earlier = compiler.expr(node.expression)
+    if _is_date(compiler, node.this):
+        later = later.cast(TIMESTAMP)
+    if _is_date(compiler, node.expression):
+        earlier = earlier.cast(TIMESTAMP)
+    if unit in _MICROS:
+        micros = (later - earlier).dt.total_microseconds().cast(pl.Int64)
+        return _trunc_div(micros, _MICROS[unit])
+    if unit not in ("month", "quarter", "year"):
+        fail(compiler, node, f"'{unit}' is not a valid unit for date_diff")
+    months = (later.dt.year() * 12 + later.dt.month()).cast(pl.Int64) - (
+        earlier.dt.year() * 12 + earlier.dt.month()
+    ).cast(pl.Int64)
+
+    def rest(value: pl.Expr) -> pl.Expr:
+        day = value.dt.day().cast(pl.Int64) * 86_400_000_000
+        return day + (value - value.dt.truncate("1d")).dt.total_microseconds().cast(pl.Int64)
+
+    months = (
+        pl.when((months > 0) & (rest(later) < rest(earlier)))
+        .then(months - 1)
+        .when((months < 0) & (rest(later) > rest(earlier)))
+        .then(months + 1)
+        .otherwise(months)
+    )
+    return {"month": months, "quarter": _trunc_div(months, 3), "year": _trunc_div(months, 12)}[unit]
+
+
+# --- fields --------------------------------------------------------------------------------------
+
+
+def field(value: pl.Expr, unit: str) -> pl.Expr | None:
+    """EXTRACT(unit FROM value) and the functions named after the units."""
+    parts = {
+        "year": lambda: value.dt.year(),
+        "quarter": lambda: value.dt.quarter(),
+        "month": lambda: value.dt.month(),
+        "week": lambda: value.dt.week(),
+        "week_of_year": lambda: value.dt.week(),
+        "day": lambda: value.dt.day(),
+        "day_of_month": lambda: value.dt.day(),
+        "day_of_week": lambda: value.dt.weekday(),
+        "day_of_year": lambda: value.dt.ordinal_day(),
+        "year_of_week": lambda: value.dt.iso_year(),
+        "hour": lambda: value.dt.hour(),
+        "minute": lambda: value.dt.minute(),
+        "second": lambda: value.dt.second(),
+        "millisecond": lambda: value.dt.millisecond(),
+    }
+    make = parts.get(unit)
+    return None if make is None else make().cast(pl.Int64)
+
+
+@translates(exp.Extract)
+def extract(compiler: Any, node: exp.Extract) -> pl.Expr:
+    unit = _unit(compiler, node.this)
+    out = field(compiler.expr(node.expression), unit)
+    if out is None:
+        fail(compiler, node.this, f"EXTRACT({unit.upper()}) is not supported")
+    return out  # type: ignore[return-value]
+
+
+def _field_function(unit: str) -> Any:
+    def translate(compiler: Any, node: exp.Expression) -> pl.Expr:
+        return field(compiler.expr(node.this), unit)  # type: ignore[return-value]
+
+    translate.__doc__ = f"{unit}(x)"
+    return translate
+
+
+for _cls, _unit_name in (
+    (exp.Year, "year"),
+    (exp.Quarter, "quarter"),
+    (exp.Month, "month"),
+    (exp.WeekOfYear, "week"),
+    (exp.Day, "day"),
+    (exp.DayOfMonth, "day"),
+    (exp.DayOfWeekIso, "day_of_week"),
+    (exp.DayOfWeek, "day_of_week"),
+    (exp.DayOfYear, "day_of_year"),
+    (exp.YearOfWeek, "year_of_week"),
+    (exp.Hour, "hour"),
+    (exp.Minute, "minute"),
+    (exp.Second, "second"),
+):
+    translates(_cls)(_field_function(_unit_name))
+
+
+@function("millisecond")
+def millisecond(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    (arg,) = arity(compiler, node, 1)
+    return field(compiler.expr(arg), "millisecond")  # type: ignore[return-value]
+
+
+@translates(exp.LastDay)
+def last_day_of_month(compiler: Any, node: exp.LastDay) -> pl.Expr:
+    value = compiler.expr(node.this)
+    if not _is_date(compiler, node.this):
+        value = value.dt.date()
+    return value.dt.month_end()
+
+
+@translates(exp.Date)
+def date_(compiler: Any, node: exp.Date) -> pl.Expr:
+    """date(x): the date part of a timestamp, or an ISO date string parsed."""
+    if len(node.expressions) > 0 or node.args.get("zone") is not None:
+        fail(compiler, node, "date() takes one argument")
+    value = compiler.expr(node.this)
+    if is_type(compiler, node.this, *exp.DataType.TEXT_TYPES) or (
+        isinstance(node.this, exp.Literal) and node.this.is_string
+    ):
+        return value.str.strip_chars().str.to_date("%Y-%m-%d", strict=not lenient())
+    return value.dt.date()
+
+
+# --- now and zones -------------------------------------------------------------------------------
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@translates(exp.CurrentTimestamp)
+def current_timestamp(compiler: Any, node: exp.CurrentTimestamp) -> pl.Expr:
+    """current_timestamp / now(): the query's start time, the same for every row (UTC)."""
+    return pl.lit(_now(), TIMESTAMP).dt.replace_time_zone(UTC)
+
+
+@translates(exp.Localtimestamp)
+def localtimestamp(compiler: Any, node: exp.Localtimestamp) -> pl.Expr:
+    return pl.lit(_now(), TIMESTAMP)
+
+
+@translates(exp.CurrentDate)
+def current_date(compiler: Any, node: exp.CurrentDate) -> pl.Expr:
+    return pl.lit(_now().date(), pl.Date)
+
+
+@translates(exp.CurrentTimezone)
+def current_timezone(compiler: Any, node: exp.CurrentTimezone) -> pl.Expr:
+    return pl.lit(UTC)
+
+
+def _to_zone(compiler: Any, value_node: exp.Expression, zone_node: exp.Expression) -> pl.Expr:
+    value = compiler.expr(value_node)
+    if not _has_zone(compiler, value_node):
+        value = value.dt.replace_time_zone(UTC)
+    return value.dt.convert_time_zone(_zone(compiler, zone_node))
+
+
+@translates(exp.AtTimeZone)
+def at_time_zone(compiler: Any, node: exp.AtTimeZone) -> pl.Expr:
+    """x AT TIME ZONE zone: the same instant seen in another zone (naive values are UTC)."""
+    return _to_zone(compiler, node.this, node.args["zone"])
+
+
+@function("at_timezone")
+def at_timezone(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    value, zone = arity(compiler, node, 2)
+    return _to_zone(compiler, value, zone)
+
+
+@function("with_timezone")
+def with_timezone(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """with_timezone(timestamp, zone): the same wall-clock time, now in ``zone``."""
+    value, zone = arity(compiler, node, 2)
+    return compiler.expr(value).dt.replace_time_zone(_zone(compiler, zone))
+
+
+@function("from_unixtime_nanos")
+def from_unixtime_nanos(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    (arg,) = arity(compiler, node, 1)
+    nanos = compiler.expr(arg).cast(pl.Int64)
+    return (nanos // 1000).cast(TIMESTAMP).dt.replace_time_zone(UTC)
+
+
+@function("to_milliseconds")
+def to_milliseconds(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    (arg,) = arity(compiler, node, 1)
+    return compiler.expr(arg).dt.total_milliseconds().cast(pl.Int64)
