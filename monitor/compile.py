@@ -1,0 +1,670 @@
+"""Compile a parsed filter pattern to one Polars expression.
+
+Two kinds of source:
+
+* `MessageSource(column)`: each row holds one raw log event as text (CloudWatch Logs events). JSON
+  selectors become JSONPath look-ups on the text; JSON types are told apart with JSONPath filters
+  (`$[?(@['k'] >= "")]` only matches strings, and so on), so `"5"` and `5`, `null` and a missing key
+  are distinguished without decoding rows in Python.
+* `TableSource(schema)`: rows of a table whose columns are the event's fields (the CloudTrail
+  table). `$.eventName` reads column `eventname`, `$.userIdentity.type` the struct field, and a path
+  that continues into a string column (`requestparameters`, `responseelements`, ...) is looked up in
+  that column's JSON text. Column names match case-insensitively, JSON keys inside text exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from loglake.monitor.pattern import (
+    And,
+    Comparison,
+    FieldAnd,
+    FieldCondition,
+    FieldExpr,
+    FieldOr,
+    FilterPatternError,
+    IsCheck,
+    JsonExpr,
+    JsonPattern,
+    Number,
+    Or,
+    Pattern,
+    Regex,
+    Segment,
+    Selector,
+    SpacePattern,
+    TermPattern,
+    Text,
+    parse_pattern,
+)
+
+# A space-delimited pattern without `...` and with fewer fields than the event: the current AWS
+# page reads as if the last field takes the rest of the line; an older page as if the event must
+# have exactly as many fields. One switch, documented in docs/monitor.md.
+LAST_FIELD_TAKES_REST = True
+
+_TOKEN_RE = r'\[[^\]]*\]|"[^"]*"|[^ ]+'
+_NUMERIC_DTYPES = (
+    pl.Int8,
+    pl.Int16,
+    pl.Int32,
+    pl.Int64,
+    pl.UInt8,
+    pl.UInt16,
+    pl.UInt32,
+    pl.UInt64,
+    pl.Float32,
+    pl.Float64,
+    pl.Decimal,
+)
+
+
+@dataclass(frozen=True)
+class MessageSource:
+    """Events are raw text in one column."""
+
+    column: str = "message"
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """Events are rows; `schema` maps column names to Polars dtypes."""
+
+    schema: Mapping[str, pl.DataType]
+
+
+Source = MessageSource | TableSource
+
+_FALSE = pl.lit(False)
+_TRUE = pl.lit(True)
+
+
+def _cmp(left: pl.Expr, op: str, right) -> pl.Expr:
+    if op == "=":
+        return left == right
+    if op == "!=":
+        return left != right
+    if op == "<":
+        return left < right
+    if op == "<=":
+        return left <= right
+    if op == ">":
+        return left > right
+    return left >= right
+
+
+def _text_match(text: pl.Expr, value: Text | Regex) -> pl.Expr:
+    """Does a string value match `value` (exact, `*` wildcard at the ends, or a regex search)?"""
+    if isinstance(value, Regex):
+        return text.str.contains(value.rust)
+    t = value.text
+    if t == "*":
+        return text.is_not_null()
+    if len(t) >= 2 and t.startswith("*") and t.endswith("*"):
+        return text.str.contains(t[1:-1], literal=True)
+    if t.startswith("*"):
+        return text.str.ends_with(t[1:])
+    if t.endswith("*"):
+        return text.str.starts_with(t[:-1])
+    return text == t
+
+
+def _number_literal(n: float) -> str:
+    return repr(float(n))
+
+
+# ---------------------------------------------------------------------------------------------
+# Accessors: how to read the value a selector reaches
+
+
+class _Accessor:
+    def compare(self, op: str, value) -> pl.Expr:
+        raise NotImplementedError
+
+    def check(self, what: str) -> pl.Expr:
+        raise NotImplementedError
+
+    def value_text(self) -> pl.Expr:
+        raise NotImplementedError
+
+
+class _Missing(_Accessor):
+    """A selector that reaches nothing in this table (e.g. a column it does not have)."""
+
+    def compare(self, op, value):
+        return _FALSE
+
+    def check(self, what):
+        return _TRUE if what == "NOT EXISTS" else _FALSE
+
+    def value_text(self):
+        return pl.lit(None, dtype=pl.String)
+
+
+def _jsonpath(segments: tuple[Segment, ...] | list[Segment]) -> str:
+    out = "$"
+    for seg in segments:
+        if seg.kind == "key":
+            key = str(seg.key)
+            if "'" in key:
+                raise ValueError("quote in key")
+            out += f"['{key}']"
+        elif seg.kind == "index":
+            out += f"[{seg.key}]"
+    return out
+
+
+class _JsonText(_Accessor):
+    """A path into JSON text held by `text` (a message, or a JSON string column)."""
+
+    def __init__(self, text: pl.Expr, segments: tuple[Segment, ...], selector: Selector | None):
+        self.text = text
+        self.segments = segments
+        self.selector = selector
+        # The root must be an object: a message that is not a JSON object never matches.
+        self.is_object = text.str.strip_chars_start().str.starts_with("{")
+        last_index = max(
+            (i for i, s in enumerate(segments) if s.kind != "key"),
+            default=-1,
+        )
+        self.container = segments[: last_index + 1]
+        self.keys = segments[last_index + 1 :]
+        try:
+            self.path = _jsonpath(segments)
+            self.container_path = _jsonpath(self.container)
+        except ValueError:
+            raise FilterPatternError(
+                "A key containing a quote cannot be selected",
+                None if selector is None else selector.text,
+            ) from None
+
+    def _filter(self, condition: str) -> pl.Expr:
+        keys = "".join(f"['{k.key}']" for k in self.keys)
+        path = f"{self.container_path}[?(@{keys}{condition})]"
+        return self.text.str.json_path_match(path).is_not_null() & self.is_object
+
+    def value_text(self) -> pl.Expr:
+        return pl.when(self.is_object).then(self.text.str.json_path_match(self.path))
+
+    def exists(self) -> pl.Expr:
+        if self.keys:
+            return self._filter("")
+        return self.value_text().is_not_null()
+
+    def is_string(self) -> pl.Expr:
+        if self.keys:
+            return self._filter(' >= ""')
+        return self.value_text().is_not_null() & ~self.value_text().str.contains(r"^[\[{]")
+
+    def is_number(self) -> pl.Expr:
+        if self.keys:
+            return self._filter(" >= -1e308")
+        return self.value_text().cast(pl.Float64, strict=False).is_not_null()
+
+    def is_container(self) -> pl.Expr:
+        vt = self.value_text()
+        return vt.str.contains(r"^[\[{]") & ~self.is_string()
+
+    def compare(self, op: str, value) -> pl.Expr:
+        if isinstance(value, Number):
+            if self.keys:
+                json_op = "==" if op == "=" else op
+                if op == "!=":
+                    return (
+                        self.exists()
+                        & ~self.is_container()
+                        & ~self._filter(f" == {_number_literal(value.value)}")
+                    )
+                return self._filter(f" {json_op} {_number_literal(value.value)}")
+            num = self.value_text().cast(pl.Float64, strict=False)
+            if op == "!=":
+                return self.exists() & ~self.is_container() & (num != value.value).fill_null(True)
+            return _cmp(num, op, value.value).fill_null(False)
+        if isinstance(value, Text) and value.text == "*":
+            matched = self.exists() & ~self.is_container() & self.value_text().is_not_null()
+        elif isinstance(value, Text) and not value.is_wildcard:
+            matched = self.is_string() & (self.value_text() == value.text)
+            if not value.quoted and value.text in ("true", "false"):
+                matched = matched | self._filter(f" == {value.text}")
+        else:
+            scalar = self.is_string() | self.is_number()
+            matched = scalar & _text_match(self.value_text(), value).fill_null(False)
+        if op == "=":
+            return matched
+        if op == "!=":
+            return self.exists() & ~self.is_container() & ~matched
+        raise FilterPatternError(
+            f"Operator {op} needs a number",
+            None if self.selector is None else self.selector.text,
+        )
+
+    def check(self, what: str) -> pl.Expr:
+        if what == "NOT EXISTS":
+            valid = self.text.str.json_path_match("$").is_not_null()
+            return self.is_object & valid & ~self.exists()
+        if what == "NULL":
+            return self.exists() & self.value_text().is_null()
+        literal = "true" if what == "TRUE" else "false"
+        if self.keys:
+            return self._filter(f" == {literal}")
+        return self.value_text() == literal
+
+
+class _JsonWildcard(_Accessor):
+    """`[*]` / `.*` inside JSON text: true when any selected value satisfies the test."""
+
+    _STRINGS = r'"(?:[^"\\]|\\.)*"[,\]\}]'
+    _NUMBERS = r"[:\[,]-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[,\]\}]"
+
+    def __init__(self, text: pl.Expr, segments: tuple[Segment, ...], selector: Selector):
+        w = next(i for i, s in enumerate(segments) if s.kind in ("any_index", "any_key"))
+        self.selector = selector
+        self.prefix = segments[:w]
+        self.suffix = segments[w + 1 :]
+        if any(s.kind != "key" for s in self.suffix):
+            raise FilterPatternError(
+                "Only property names may follow a wildcard in a selector",
+                selector.text,
+            )
+        if segments[w].kind == "any_key" and self.suffix:
+            raise FilterPatternError("A property wildcard .* must end the selector", selector.text)
+        self.text = text
+        self.is_object = text.str.strip_chars_start().str.starts_with("{")
+        self.container = _JsonText(text, self.prefix, selector).value_text()
+
+    def _filter(self, condition: str) -> pl.Expr:
+        keys = "".join(f"['{k.key}']" for k in self.suffix)
+        path = f"{_jsonpath(self.prefix)}[?(@{keys}{condition})]"
+        return self.text.str.json_path_match(path).is_not_null() & self.is_object
+
+    def _strings(self) -> pl.Expr:
+        if self.suffix:
+            key = self.suffix[-1].key
+            return self.container.str.extract_all(rf'"{key}":"(?:[^"\\]|\\.)*"').list.eval(
+                pl.element().str.replace(r'^"[^"]*":"(.*)"$', "${1}")
+            )
+        return self.container.str.extract_all(self._STRINGS).list.eval(
+            pl.element().str.replace(r'^"(.*)"[,\]\}]$', "${1}")
+        )
+
+    def _numbers(self) -> pl.Expr:
+        if self.suffix:
+            key = self.suffix[-1].key
+            return self.container.str.extract_all(
+                rf'"{key}":-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?'
+            ).list.eval(pl.element().str.replace(r"^.*:", "").cast(pl.Float64))
+        return self.container.str.extract_all(self._NUMBERS).list.eval(
+            pl.element().str.slice(1).str.strip_chars_end(",]}").cast(pl.Float64)
+        )
+
+    def compare(self, op: str, value) -> pl.Expr:
+        if op == "!=":
+            raise FilterPatternError(
+                "!= cannot be used with a wildcard selector", self.selector.text
+            )
+        if isinstance(value, Number):
+            if self.suffix:
+                json_op = "==" if op == "=" else op
+                return self._filter(f" {json_op} {_number_literal(value.value)}")
+            return (
+                self._numbers()
+                .list.eval(_cmp(pl.element(), op, value.value))
+                .list.any()
+                .fill_null(False)
+            )
+        if op != "=":
+            raise FilterPatternError(f"Operator {op} needs a number", self.selector.text)
+        strings = self._strings().list.eval(_text_match(pl.element(), value)).list.any()
+        result = strings.fill_null(False)
+        if isinstance(value, Text | Regex):
+            numbers = (
+                self._numbers()
+                .list.eval(
+                    _text_match(pl.element().cast(pl.String).str.replace(r"\.0$", ""), value)
+                )
+                .list.any()
+                .fill_null(False)
+            )
+            result = result | numbers
+        return result & self.is_object
+
+    def check(self, what: str) -> pl.Expr:
+        if what == "NOT EXISTS":
+            raise FilterPatternError(
+                "NOT EXISTS cannot be used with a wildcard selector", self.selector.text
+            )
+        literal = {"TRUE": "true", "FALSE": "false", "NULL": "null"}[what]
+        if self.suffix:
+            key = self.suffix[-1].key
+            return self.container.str.contains(rf'"{key}":{literal}[,\]\}}]').fill_null(False)
+        return self.container.str.contains(rf"[:\[,]{literal}[,\]\}}]").fill_null(False)
+
+    def value_text(self) -> pl.Expr:
+        raise FilterPatternError(
+            "A wildcard selector cannot be used as a metric value or dimension",
+            self.selector.text,
+        )
+
+
+class _Column(_Accessor):
+    """A typed column value (or a struct field, or a list element)."""
+
+    def __init__(self, expr: pl.Expr, dtype: pl.DataType, selector: Selector | None):
+        self.expr = expr
+        self.dtype = dtype
+        self.selector = selector
+
+    def _is_numeric(self) -> bool:
+        return isinstance(self.dtype, _NUMERIC_DTYPES)
+
+    def _is_container(self) -> bool:
+        return isinstance(self.dtype, pl.Struct | pl.List | pl.Array)
+
+    def value_text(self) -> pl.Expr:
+        if self._is_container():
+            return pl.lit(None, dtype=pl.String)
+        if isinstance(self.dtype, pl.Boolean):
+            return pl.when(self.expr).then(pl.lit("true")).when(~self.expr).then(pl.lit("false"))
+        return self.expr.cast(pl.String)
+
+    def compare(self, op: str, value) -> pl.Expr:
+        if self._is_container():
+            return _FALSE
+        if isinstance(value, Number):
+            num = self.expr.cast(pl.Float64, strict=False)
+            if op == "!=":
+                return self.expr.is_not_null() & (num != value.value).fill_null(True)
+            return _cmp(num, op, value.value).fill_null(False)
+        if op not in ("=", "!="):
+            raise FilterPatternError(
+                f"Operator {op} needs a number",
+                None if self.selector is None else self.selector.text,
+            )
+        matched = _text_match(self.value_text(), value).fill_null(False)
+        if op == "=":
+            return matched
+        return self.expr.is_not_null() & ~matched
+
+    def check(self, what: str) -> pl.Expr:
+        if what in ("NOT EXISTS", "NULL"):
+            return self.expr.is_null()
+        literal = what == "TRUE"
+        if isinstance(self.dtype, pl.Boolean):
+            return (self.expr == literal).fill_null(False)
+        if isinstance(self.dtype, pl.String):
+            return (self.expr == ("true" if literal else "false")).fill_null(False)
+        return _FALSE
+
+
+class _ListAny(_Accessor):
+    """`[*]` over a list column: the test applied to each element, any one suffices."""
+
+    def __init__(self, expr: pl.Expr, inner: _Accessor):
+        self.expr = expr
+        self.inner = inner
+
+    def compare(self, op, value):
+        return self.expr.list.eval(self.inner.compare(op, value)).list.any().fill_null(False)
+
+    def check(self, what):
+        if what == "NOT EXISTS":
+            return self.expr.list.eval(self.inner.check(what)).list.all().fill_null(True)
+        return self.expr.list.eval(self.inner.check(what)).list.any().fill_null(False)
+
+    def value_text(self):
+        return self.expr.list.eval(self.inner.value_text()).list.first()
+
+
+def _lookup(names: Mapping[str, object], key: str) -> str | None:
+    if key in names:
+        return key
+    lower = key.lower()
+    for name in names:
+        if name.lower() == lower:
+            return name
+    return None
+
+
+def _column_accessor(
+    expr: pl.Expr, dtype: pl.DataType, segments: tuple[Segment, ...], selector: Selector | None
+) -> _Accessor:
+    for i, seg in enumerate(segments):
+        if isinstance(dtype, pl.Struct):
+            if seg.kind != "key":
+                return _Missing()
+            fields = {f.name: f.dtype for f in dtype.fields}
+            name = _lookup(fields, str(seg.key))
+            if name is None:
+                return _Missing()
+            expr, dtype = expr.struct.field(name), fields[name]
+        elif isinstance(dtype, pl.List | pl.Array):
+            if seg.kind == "index":
+                expr = expr.list.get(int(seg.key), null_on_oob=True)
+                dtype = dtype.inner
+            elif seg.kind == "any_index":
+                inner = _column_accessor(pl.element(), dtype.inner, segments[i + 1 :], selector)
+                return _ListAny(expr, inner)
+            else:
+                return _Missing()
+        elif isinstance(dtype, pl.String):
+            rest = segments[i:]
+            if any(s.kind in ("any_index", "any_key") for s in rest):
+                return _JsonWildcard(expr, rest, selector)
+            return _JsonText(expr, rest, selector)
+        else:
+            return _Missing()
+    return _Column(expr, dtype, selector)
+
+
+def selector_accessor(selector: Selector, source: Source) -> _Accessor:
+    segments = selector.segments
+    if isinstance(source, MessageSource):
+        text = pl.col(source.column)
+        if selector.wildcards:
+            return _JsonWildcard(text, segments, selector)
+        return _JsonText(text, segments, selector)
+    first = segments[0]
+    if first.kind != "key":
+        return _Missing()
+    name = _lookup(source.schema, str(first.key))
+    if name is None:
+        return _Missing()
+    return _column_accessor(pl.col(name), source.schema[name], segments[1:], selector)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compilers per pattern family
+
+
+def _compile_terms(pattern: TermPattern, source: Source) -> pl.Expr:
+    if pattern.match_all:
+        return _TRUE
+    text = _message(source)
+
+    def has(value: Text | Regex) -> pl.Expr:
+        if isinstance(value, Regex):
+            return text.str.contains(value.rust)
+        return text.str.contains(value.text, literal=True)
+
+    required = [has(t.value) for t in pattern.terms if t.kind == "required"]
+    excluded = [~has(t.value) for t in pattern.terms if t.kind == "excluded"]
+    optional = [has(t.value) for t in pattern.terms if t.kind == "optional"]
+    if required or excluded:
+        expr = pl.all_horizontal(required + excluded)
+    else:
+        expr = pl.any_horizontal(optional)
+    return expr.fill_null(False)
+
+
+def _compile_json(expr: JsonExpr, source: Source) -> pl.Expr:
+    if isinstance(expr, And):
+        return pl.all_horizontal([_compile_json(e, source) for e in expr.items])
+    if isinstance(expr, Or):
+        return _compile_or(expr, source)
+    if isinstance(expr, IsCheck):
+        return selector_accessor(expr.selector, source).check(expr.what).fill_null(False)
+    assert isinstance(expr, Comparison)
+    return selector_accessor(expr.selector, source).compare(expr.op, expr.value).fill_null(False)
+
+
+def _compile_or(expr: Or, source: Source) -> pl.Expr:
+    """`||` of exact string equalities on one selector (the CIS shape) becomes one `is_in`."""
+    groups: dict[str, list[str]] = {}
+    selectors: dict[str, Selector] = {}
+    others: list[pl.Expr] = []
+    for item in expr.items:
+        if (
+            isinstance(item, Comparison)
+            and item.op == "="
+            and isinstance(item.value, Text)
+            and not item.value.is_wildcard
+            and item.value.text not in ("true", "false")
+            and not item.selector.wildcards
+        ):
+            key = "/".join(f"{s.kind}:{s.key}" for s in item.selector.segments)
+            groups.setdefault(key, []).append(item.value.text)
+            selectors[key] = item.selector
+        else:
+            others.append(_compile_json(item, source))
+    for key, values in groups.items():
+        acc = selector_accessor(selectors[key], source)
+        if len(values) == 1:
+            others.append(acc.compare("=", Text(values[0])).fill_null(False))
+            continue
+        if isinstance(acc, _JsonText):
+            others.append(acc.is_string() & acc.value_text().is_in(values).fill_null(False))
+        elif isinstance(acc, _Column) and not acc._is_container():
+            others.append(acc.value_text().is_in(values).fill_null(False))
+        else:
+            others.extend(acc.compare("=", Text(v)).fill_null(False) for v in values)
+    return pl.any_horizontal(others)
+
+
+def _message(source: Source) -> pl.Expr:
+    if isinstance(source, MessageSource):
+        return pl.col(source.column)
+    raise FilterPatternError("Term and space-delimited patterns need a table with a message column")
+
+
+def _tokens(source: Source) -> pl.Expr:
+    return (
+        _message(source)
+        .str.extract_all(_TOKEN_RE)
+        .list.eval(pl.element().str.replace(r"^\[(.*)\]$", "${1}").str.replace(r'^"(.*)"$', "${1}"))
+    )
+
+
+@dataclass(frozen=True)
+class _Layout:
+    before: tuple[int, ...]  # field indexes anchored at the start
+    after: tuple[int, ...]  # field indexes anchored at the end
+    ellipsis: bool
+
+
+def _layout(pattern: SpacePattern) -> _Layout:
+    idx = [i for i, f in enumerate(pattern.fields) if f.ellipsis]
+    if len(idx) > 1:
+        raise FilterPatternError("Only one ... is supported in a space-delimited pattern")
+    if not idx:
+        return _Layout(tuple(range(len(pattern.fields))), (), False)
+    e = idx[0]
+    return _Layout(tuple(range(e)), tuple(range(e + 1, len(pattern.fields))), True)
+
+
+def space_field_exprs(pattern: SpacePattern, source: Source) -> tuple[pl.Expr, dict[int, pl.Expr]]:
+    """The match-shape condition and, per field index, the expression for that field's text."""
+    tokens = _tokens(source)
+    n = tokens.list.len()
+    lay = _layout(pattern)
+    fields: dict[int, pl.Expr] = {}
+    k = len(lay.before) + len(lay.after)
+    if not pattern.fields:
+        return _TRUE, fields
+    if not lay.ellipsis:
+        last = len(pattern.fields) - 1
+        for i in lay.before[:-1]:
+            fields[i] = tokens.list.get(i, null_on_oob=True)
+        if LAST_FIELD_TAKES_REST:
+            fields[last] = tokens.list.slice(last).list.join(" ")
+            shape = n >= k
+        else:
+            fields[last] = tokens.list.get(last, null_on_oob=True)
+            shape = n == k
+        return shape, fields
+    for i in lay.before:
+        fields[i] = tokens.list.get(i, null_on_oob=True)
+    for j, i in enumerate(lay.after):
+        fields[i] = tokens.list.get(j - len(lay.after), null_on_oob=True)
+    return n >= k, fields
+
+
+def _field_condition(cond: FieldExpr, text: pl.Expr) -> pl.Expr:
+    if isinstance(cond, FieldAnd):
+        return pl.all_horizontal([_field_condition(c, text) for c in cond.items])
+    if isinstance(cond, FieldOr):
+        return pl.any_horizontal([_field_condition(c, text) for c in cond.items])
+    assert isinstance(cond, FieldCondition)
+    if isinstance(cond.value, Number):
+        num = text.cast(pl.Float64, strict=False)
+        if cond.op == "!=":
+            return (num != cond.value.value).fill_null(True)
+        return _cmp(num, cond.op, cond.value.value).fill_null(False)
+    if cond.op not in ("=", "!="):
+        raise FilterPatternError(f"Operator {cond.op} needs a number")
+    matched = _text_match(text, cond.value).fill_null(False)
+    return matched if cond.op == "=" else ~matched
+
+
+def _compile_space(pattern: SpacePattern, source: Source) -> pl.Expr:
+    shape, fields = space_field_exprs(pattern, source)
+    conds = [shape]
+    for i, spec in enumerate(pattern.fields):
+        if spec.condition is not None:
+            conds.append(_field_condition(spec.condition, fields[i]))
+    return pl.all_horizontal(conds).fill_null(False)
+
+
+def compile_pattern(pattern: Pattern | str, source: Source | None = None) -> pl.Expr:
+    """One boolean Polars expression that is true for the events the pattern matches."""
+    if isinstance(pattern, str):
+        pattern = parse_pattern(pattern)
+    source = source or MessageSource()
+    if isinstance(pattern, TermPattern):
+        return _compile_terms(pattern, source)
+    if isinstance(pattern, JsonPattern):
+        return _compile_json(pattern.expr, source)
+    return _compile_space(pattern, source)
+
+
+def reference_expr(pattern: Pattern, ref: str, source: Source) -> pl.Expr:
+    """The text an event holds for `$.path`, `$name` or `$N` (metric values and dimensions)."""
+    ref = ref.strip()
+    if ref.startswith("$.") or ref.startswith("$["):
+        from loglake.monitor.pattern import _Parser
+
+        p = _Parser(ref)
+        sel = p.parse_selector()
+        if p.pos != len(ref):
+            raise FilterPatternError("Invalid selector", ref, p.pos)
+        return selector_accessor(sel, source).value_text()
+    if not ref.startswith("$") or len(ref) < 2:
+        raise FilterPatternError("A reference must look like $.path, $name or $N", ref, 0)
+    if not isinstance(pattern, SpacePattern):
+        raise FilterPatternError(
+            f"{ref} refers to a space-delimited field but the pattern is not space-delimited",
+            ref,
+            0,
+        )
+    name = ref[1:]
+    _, fields = space_field_exprs(pattern, source)
+    for i, spec in enumerate(pattern.fields):
+        if spec.name == name:
+            return fields[i]
+    if name.isdigit():
+        pos = int(name) - 1
+        return _tokens(source).list.get(pos, null_on_oob=True)
+    raise FilterPatternError(f"The pattern has no field named {name!r}", ref, 0)
