@@ -12,13 +12,10 @@ from loglake.query.functions.common import (
     NOT_CONSTANT,
     constant,
     fail,
-    is_type,
     null_if_any_null,
     require_constant,
 )
 from loglake.query.registry import translates
-
-ARRAY = exp.DataType.Type.ARRAY
 
 
 def _int(compiler: Any, node: exp.Expression) -> pl.Expr:
@@ -59,8 +56,16 @@ def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
     return null_if_any_null(pl.when(in_range).then(sliced).otherwise(pl.lit("")), *inputs)
 
 
-def _concat_arrays(compiler: Any, parts: list[exp.Expression]) -> bool:
-    return any(isinstance(p, exp.Array) or is_type(compiler, p, ARRAY) for p in parts)
+def _concat(values: list[pl.Expr]) -> pl.Expr:
+    """String concatenation, or array concatenation when the first argument is an array."""
+
+    def choose(pairs: list[tuple[pl.Expr, pl.DataType]]) -> pl.Expr:
+        exprs = [e for e, _ in pairs]
+        if any(isinstance(dtype, pl.List) for _, dtype in pairs):
+            return null_if_any_null(pl.concat_list(exprs), *exprs)
+        return pl.concat_str([e.cast(pl.String) for e in exprs], ignore_nulls=False)
+
+    return pl.pipe_with_dtype(values, choose)
 
 
 @translates(exp.Concat)
@@ -69,19 +74,12 @@ def concat(compiler: Any, node: exp.Concat) -> pl.Expr:
     parts = list(node.expressions)
     if len(parts) < 2:
         fail(compiler, node, "concat() needs at least two arguments")
-    compiled = [compiler.expr(p) for p in parts]
-    if _concat_arrays(compiler, parts):
-        return null_if_any_null(pl.concat_list(compiled), *compiled)
-    return pl.concat_str([c.cast(pl.String) for c in compiled], ignore_nulls=False)
+    return _concat([compiler.expr(p) for p in parts])
 
 
 @translates(exp.DPipe)
 def dpipe(compiler: Any, node: exp.DPipe) -> pl.Expr:
-    left, right = node.this, node.expression
-    a, b = compiler.expr(left), compiler.expr(right)
-    if _concat_arrays(compiler, [left, right]):
-        return null_if_any_null(pl.concat_list([a, b]), a, b)
-    return pl.concat_str([a.cast(pl.String), b.cast(pl.String)], ignore_nulls=False)
+    return _concat([compiler.expr(node.this), compiler.expr(node.expression)])
 
 
 @translates(exp.Trim)
@@ -223,10 +221,11 @@ def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
 
 @translates(exp.Reverse)
 def reverse(compiler: Any, node: exp.Reverse) -> pl.Expr:
-    value = compiler.expr(node.this)
-    if isinstance(node.this, exp.Array) or is_type(compiler, node.this, ARRAY):
-        return value.list.reverse()
-    return value.str.reverse()
+
+    def choose(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        return value.list.reverse() if isinstance(dtype, pl.List) else value.str.reverse()
+
+    return compiler.expr(node.this).pipe_with_dtype(choose)
 
 
 @translates(exp.Chr)
