@@ -1,0 +1,508 @@
+"""``ingest(catalog, url)``: discover raw objects, parse them in batches, commit each once."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import datetime as dt
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from loglake.catalog import Catalog
+from loglake.catalog.storage import StorageSettings
+from loglake.errors import CatalogError, UserError
+from loglake.ingest import cloudtrail, cloudwatch, config, vpcflow
+from loglake.ingest.layout import SOURCES, Layout, classify, entry_etag, walk
+from loglake.ingest.quarantine import Quarantine
+from loglake.ingest.raw import BadRecord, Parsed, RawObject
+from loglake.ingest.schemas import PARTITION_COLUMNS, TABLES
+from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter
+
+DEFAULT_DATABASE = "aws"
+#: a batch (one commit) holds at most this many compressed bytes or objects
+BATCH_BYTES = 64 * 1024 * 1024
+BATCH_OBJECTS = 500
+UNRECOGNISED = "_unrecognised"
+CONFIG_VIEW = "aws_config_configuration_snapshot"
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did."""
+
+    url: str
+    objects_seen: int = 0
+    objects_ingested: int = 0
+    objects_skipped: int = 0
+    objects_quarantined: int = 0
+    records_quarantined: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    bytes_read: int = 0
+    seconds: float = 0.0
+    quarantine_ids: list[str] = field(default_factory=list)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    @property
+    def ok(self) -> bool:
+        return self.objects_quarantined == 0 and self.records_quarantined == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "objects_seen": self.objects_seen,
+            "objects_ingested": self.objects_ingested,
+            "objects_skipped": self.objects_skipped,
+            "objects_quarantined": self.objects_quarantined,
+            "records_quarantined": self.records_quarantined,
+            "rows": dict(self.rows),
+            "bytes_read": self.bytes_read,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def __str__(self) -> str:
+        lines = [
+            f"ingest {self.url}",
+            f"  objects: {self.objects_seen} seen, {self.objects_ingested} ingested, "
+            f"{self.objects_skipped} skipped, {self.objects_quarantined} quarantined",
+        ]
+        for table, rows in sorted(self.rows.items()):
+            lines.append(f"  rows: {table}: {rows:,}")
+        rate = self.bytes_read / self.seconds / 1e6 if self.seconds else 0.0
+        lines.append(
+            f"  {self.bytes_read / 1e6:,.1f} MB read in {self.seconds:.2f} s ({rate:,.1f} MB/s)"
+        )
+        if self.records_quarantined or self.objects_quarantined:
+            lines.append(
+                f"  quarantined: {self.records_quarantined} record(s) or object(s); "
+                "see `loglake quarantine list`"
+            )
+        return "\n".join(lines)
+
+
+class Progress:
+    """A one-line progress display on a terminal: objects, bytes, rows and rate."""
+
+    def __init__(self, enabled: bool | None):
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.start = time.perf_counter()
+        self.total_objects = 0
+        self.total_bytes = 0
+        self.objects = 0
+        self.bytes = 0
+        self.rows = 0
+        self._last = 0.0
+
+    def update(self, objects: int = 0, nbytes: int = 0, rows: int = 0, force: bool = False) -> None:
+        self.objects += objects
+        self.bytes += nbytes
+        self.rows += rows
+        now = time.perf_counter()
+        if not self.enabled or (not force and now - self._last < 0.2):
+            return
+        self._last = now
+        elapsed = max(now - self.start, 1e-9)
+        width = 24
+        done = self.bytes / self.total_bytes if self.total_bytes else 1.0
+        bar = "#" * int(width * done) + "-" * (width - int(width * done))
+        sys.stderr.write(
+            f"\r[{bar}] {self.objects}/{self.total_objects} objects  "
+            f"{self.bytes / 1e6:,.1f}/{self.total_bytes / 1e6:,.1f} MB  {self.rows:,} rows  "
+            f"{self.bytes / elapsed / 1e6:,.1f} MB/s  {self.rows / elapsed:,.0f} rows/s "
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.update(force=True)
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _since(value: str | dt.date | dt.datetime | None) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise UserError(f"--since expects a date like 2024-05-10, not {value!r}") from None
+
+
+def source_settings(settings: StorageSettings, url: str) -> StorageSettings:
+    """Settings to read a source URL: the lake's connection pointed at the source's root."""
+    return settings.with_root(url)
+
+
+def discover(
+    settings: StorageSettings,
+    url: str,
+    *,
+    source: str | None = None,
+    since: dt.date | None = None,
+) -> Iterator[tuple[RawObject, Layout | None]]:
+    """Every object under ``url`` with its layout (None when no AWS layout matches)."""
+    src = source_settings(settings, url)
+    fs = src.filesystem()
+    root = src.fs_path(src.root)
+    for entry in walk(fs, root, since=since, skip_dir=_is_lake_internal):
+        name = entry["name"]
+        full = f"s3://{name}" if src.is_s3 else name
+        layout = classify(name, source=source)
+        if layout is not None and since and layout.day and layout.day < since.isoformat():
+            continue
+        raw = RawObject(
+            full, entry_etag(entry), int(entry.get("size") or 0), layout or Layout("marker")
+        )
+        yield raw, layout
+
+
+def _is_lake_internal(path: str) -> bool:
+    return path.rstrip("/").endswith(("/_delta_log", "/_catalog", "/_quarantine", "/_state"))
+
+
+def _parse(kind_group: str, objects: list[RawObject], options: dict[str, Any]) -> Parsed:
+    if kind_group == "cloudtrail":
+        return cloudtrail.parse(objects, "cloudtrail")
+    if kind_group == "cloudtrail_insight":
+        return cloudtrail.parse(objects, "cloudtrail_insights")
+    if kind_group == "vpcflow":
+        return vpcflow.parse(objects)
+    if kind_group == "config":
+        return config.parse(objects)
+    if kind_group == "cloudwatch":
+        return cloudwatch.parse(objects, log_group=options.get("log_group"))
+    raise ValueError(kind_group)
+
+
+def _group_of(layout: Layout) -> str:
+    if layout.kind in ("cloudtrail", "cloudtrail_insight"):
+        return layout.kind
+    return layout.source
+
+
+def _read_and_parse(
+    settings: StorageSettings, url: str, group: str, objects: list[RawObject], options: dict
+) -> tuple[Parsed, int]:
+    """Fetch a batch's bytes and parse them (runs in a worker process when workers > 1)."""
+    src = source_settings(settings, url)
+    fs = src.filesystem()
+    paths = [src.fs_path(o.url) for o in objects]
+    contents = (
+        fs.cat(paths, on_error="return") if len(paths) > 1 else {paths[0]: _cat(fs, paths[0])}
+    )
+    nbytes = 0
+    missing: list[BadRecord] = []
+    present = []
+    for obj, path in zip(objects, paths, strict=True):
+        data = contents.get(path)
+        if isinstance(data, BaseException) or data is None:
+            missing.append(
+                BadRecord(obj.url, obj.etag, f"could not read object: {data}", whole_object=True)
+            )
+            continue
+        obj.data = data
+        nbytes += len(data)
+        present.append(obj)
+    parsed = _parse(group, present, options) if present else Parsed()
+    for obj in objects:
+        obj.data = None
+    for bad in missing:
+        parsed.bad.append(bad)
+        parsed.rows[bad.url] = 0
+    return parsed, nbytes
+
+
+def _cat(fs: Any, path: str) -> bytes | BaseException:
+    try:
+        return fs.cat_file(path)
+    except Exception as error:
+        return error
+
+
+def _batches(objects: list[RawObject]) -> Iterator[list[RawObject]]:
+    batch: list[RawObject] = []
+    size = 0
+    for obj in objects:
+        if batch and (size + obj.size > BATCH_BYTES or len(batch) >= BATCH_OBJECTS):
+            yield batch
+            batch, size = [], 0
+        batch.append(obj)
+        size += obj.size
+    if batch:
+        yield batch
+
+
+def ensure_tables(catalog: Catalog, database: str, names: set[str]) -> dict[str, Any]:
+    """Create the destination tables (and the Config view) the first time they are needed."""
+    catalog.create_database(database, if_not_exists=True)
+    out = {}
+    for name in sorted(names):
+        spec = TABLES[name]
+        for attempt in range(20):
+            try:
+                out[name] = catalog.create_managed_table(
+                    database,
+                    name,
+                    spec.schema,
+                    partition_by=list(PARTITION_COLUMNS),
+                    properties={"loglake.source": name, "loglake.sort_by": spec.sort_by},
+                    comment=spec.comment,
+                    if_not_exists=True,
+                )
+                break
+            except CatalogError:  # two processes created it at once; read the winner's
+                if catalog.table_exists(database, name) or attempt == 19:
+                    out[name] = catalog.get_table(database, name)
+                    break
+                time.sleep(0.05)
+        if name == "config_items":
+            _ensure_config_view(catalog, database)
+    return out
+
+
+def _ensure_config_view(catalog: Catalog, database: str) -> None:
+    if catalog.view_exists(database, CONFIG_VIEW):
+        return
+    with contextlib.suppress(CatalogError):  # a concurrent run created it first
+        catalog.create_view(database, CONFIG_VIEW, config_view_sql(database))
+
+
+def config_view_sql(database: str) -> str:
+    """The nested shape of the Config table AWS documents for Athena, one row per file."""
+    members = [
+        ("configurationitemversion", "configurationItemVersion", "VARCHAR"),
+        ("configurationitemcapturetime", "configurationItemCaptureTime", "VARCHAR"),
+        ("configurationstateid", "configurationStateId", "BIGINT"),
+        ("awsaccountid", "awsAccountId", "VARCHAR"),
+        ("configurationitemstatus", "configurationItemStatus", "VARCHAR"),
+        ("resourcetype", "resourceType", "VARCHAR"),
+        ("resourceid", "resourceId", "VARCHAR"),
+        ("resourcename", "resourceName", "VARCHAR"),
+        ("arn", "ARN", "VARCHAR"),
+        ("awsregion", "awsRegion", "VARCHAR"),
+        ("availabilityzone", "availabilityZone", "VARCHAR"),
+        ("configurationstatemd5hash", "configurationStateMd5Hash", "VARCHAR"),
+        ("configuration", "configuration", "VARCHAR"),
+        ("supplementaryconfiguration", "supplementaryConfiguration", "VARCHAR"),
+        ("tags", "tags", "MAP(VARCHAR, VARCHAR)"),
+        ("resourcecreationtime", "resourceCreationTime", "VARCHAR"),
+    ]
+    values = ", ".join(c for c, _, _ in members)
+    shape = ", ".join(f"{n} {t}" for _, n, t in members)
+    return (
+        "SELECT fileversion, configsnapshotid, "
+        f"array_agg(CAST(ROW({values}) AS ROW({shape}))) AS configurationitems, "
+        "account AS accountid, min(day) AS dt, region, filetype, source_key "
+        f"FROM {database}.config_items "
+        "GROUP BY source_key, fileversion, configsnapshotid, filetype, account, region"
+    )
+
+
+def ingest(
+    catalog: Catalog,
+    url: str,
+    *,
+    source: str | None = None,
+    since: str | dt.date | None = None,
+    database: str = DEFAULT_DATABASE,
+    workers: int = 1,
+    progress: bool | None = None,
+    log_group: str | None = None,
+    only: set[str] | None = None,
+    force: bool = False,
+    on_batch: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """Ingest every AWS export under ``url`` (a folder or s3:// prefix) into the lake, once.
+
+    ``source`` restricts the run to one of cloudtrail, vpcflow, config, cloudwatch (and lets files
+    outside any AWS key layout be read as that source); ``since`` skips delivery dates before it
+    without listing them. ``workers`` > 1 parses in that many processes. ``only`` limits the run
+    to the given object URLs and ``force`` re-reads them even when unchanged (quarantine retry).
+    """
+    if source is not None and source not in SOURCES:
+        raise UserError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")
+    started = time.perf_counter()
+    since_date = _since(since)
+    settings = catalog.settings
+    report = IngestReport(url=url)
+    quarantine = Quarantine(settings)
+    log = IngestLog(settings)
+    bar = Progress(progress)
+
+    found: list[RawObject] = []
+    unrecognised: list[RawObject] = []
+    for obj, layout in discover(settings, url, source=source, since=since_date):
+        if only is not None and obj.url not in only:
+            continue
+        report.objects_seen += 1
+        if layout is None:
+            unrecognised.append(obj)
+        elif layout.table is None:
+            report.objects_skipped += 1  # digests and write probes: not data
+        else:
+            found.append(obj)
+
+    writers: dict[str, TableWriter] = {}
+    if found:
+        definitions = ensure_tables(catalog, database, {o.layout.table for o in found})  # type: ignore[misc]
+        for name, definition in definitions.items():
+            writers[name] = TableWriter(
+                settings,
+                definition.location,
+                f"{database}.{name}",
+                log,
+                since_date.isoformat() if since_date else None,
+            )
+    todo: list[RawObject] = []
+    for obj in found:
+        writer = writers[obj.layout.table]  # type: ignore[index]
+        if writer.is_current(obj.url, obj.etag):
+            if not force:
+                report.objects_skipped += 1
+                continue
+            writer.known.pop(obj.url, None)
+            writer.known[obj.url] = "(forced)"
+        todo.append(obj)
+    _record_unrecognised(unrecognised, log, quarantine, report, force)
+
+    bar.total_objects = len(todo)
+    bar.total_bytes = sum(o.size for o in todo)
+    groups: dict[str, list[RawObject]] = {}
+    for obj in sorted(todo, key=lambda o: o.url):
+        groups.setdefault(_group_of(obj.layout), []).append(obj)
+    jobs = [(group, batch) for group, objs in groups.items() for batch in _batches(objs)]
+    options = {"log_group": log_group}
+
+    def handle(group: str, batch: list[RawObject], parsed: Parsed, nbytes: int) -> None:
+        report.bytes_read += nbytes
+        table = TABLES[batch[0].layout.table].name  # type: ignore[index]
+        bad_count: dict[str, int] = {}
+        for bad in parsed.bad:
+            entry = quarantine.record(bad, kind=batch[0].layout.kind, table=table)
+            report.quarantine_ids.append(entry.id)
+            bad_count[bad.url] = bad_count.get(bad.url, 0) + 1
+            if bad.whole_object:
+                report.objects_quarantined += 1
+            else:
+                report.records_quarantined += 1
+        outcomes = [_outcome(o, parsed.rows.get(o.url, 0), bad_count.get(o.url, 0)) for o in batch]
+        data = parsed.tables.get(table)
+        if data is None:
+            data = TABLES[table].schema.empty_table()
+        committed = writers[table].commit(outcomes, data)
+        rows = sum(o.rows for o in committed)
+        report.objects_ingested += len(committed)
+        report.objects_skipped += len(batch) - len(committed)
+        if rows or table not in report.rows:
+            report.rows[table] = report.rows.get(table, 0) + rows
+        bar.update(objects=len(batch), nbytes=nbytes, rows=rows)
+        if on_batch is not None:
+            on_batch(report)
+
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            for group, batch in jobs:
+                parsed, nbytes = _read_and_parse(settings, url, group, batch, options)
+                handle(group, batch, parsed, nbytes)
+        else:
+            with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+                pending: dict[cf.Future, tuple[str, list[RawObject]]] = {}
+                queue = iter(jobs)
+                for group, batch in queue:
+                    pending[pool.submit(_read_and_parse, settings, url, group, batch, options)] = (
+                        group,
+                        batch,
+                    )
+                    if len(pending) >= workers * 2:
+                        break
+                while pending:
+                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for future in done:
+                        group, batch = pending.pop(future)
+                        parsed, nbytes = future.result()
+                        handle(group, batch, parsed, nbytes)
+                        following = next(queue, None)
+                        if following is not None:
+                            job = pool.submit(
+                                _read_and_parse, settings, url, following[0], following[1], options
+                            )
+                            pending[job] = following
+    finally:
+        bar.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _outcome(obj: RawObject, rows: int, bad: int) -> ObjectOutcome:
+    layout = obj.layout
+    return ObjectOutcome(
+        source_key=obj.url,
+        etag=obj.etag,
+        size=obj.size,
+        rows=rows,
+        bad=bad,
+        kind=layout.kind,
+        account=layout.account,
+        region=layout.region,
+        delivery_day=layout.day,
+        delivery_hour=layout.hour,
+    )
+
+
+def _record_unrecognised(
+    objects: list[RawObject],
+    log: IngestLog,
+    quarantine: Quarantine,
+    report: IngestReport,
+    force: bool,
+) -> None:
+    """Objects in no AWS layout are quarantined once per version and remembered in the log."""
+    if not objects:
+        return
+    known = log.latest(UNRECOGNISED)
+    seen = dict(zip(known["source_key"].to_list(), known["etag"].to_list(), strict=True))
+    rows = []
+    now = dt.datetime.now(dt.UTC)
+    for obj in objects:
+        if seen.get(obj.url) == obj.etag and not force:
+            report.objects_skipped += 1
+            continue
+        bad = BadRecord(
+            obj.url, obj.etag, "unknown key layout: not an AWS log delivery path", whole_object=True
+        )
+        entry = quarantine.record(bad)
+        report.quarantine_ids.append(entry.id)
+        report.objects_quarantined += 1
+        outcome = _outcome(obj, 0, 1)
+        row = dict(
+            zip(
+                (
+                    "source_key",
+                    "etag",
+                    "size",
+                    "rows",
+                    "bad",
+                    "kind",
+                    "account",
+                    "region",
+                    "delivery_day",
+                    "delivery_hour",
+                ),
+                outcome.entry(),
+                strict=True,
+            )
+        )
+        row.update(
+            table=UNRECOGNISED,
+            kind="unknown",
+            data_version=None,
+            ingested_at=now,
+            delivery_day="unknown",
+        )
+        rows.append(row)
+    log.append(rows)

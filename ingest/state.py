@@ -1,0 +1,312 @@
+"""Exactly-once commits: which raw object versions each table already holds.
+
+The truth is the data table's own Delta log. Every ingest commit carries
+
+* the list of the objects it ingested (key, ETag, size, rows, ...) in its commit metadata, and
+* a Delta application transaction ``(loglake.ingest, n)``.
+
+Two writers that commit to the same table from the same snapshot both carry that transaction id,
+so delta-rs rejects the second commit as a concurrent transaction; the loser reloads, learns from
+the winner's commit metadata which objects are now in the table, drops them from its batch and
+tries again. Nothing is lost and nothing is written twice.
+
+The ingest log (a Delta table at ``<root>/_state/ingest_log``) is an index of that metadata for
+fast look-ups and coverage reports. After a crash between a data commit and its log entry, the
+next run copies the missing entries from the data table's history (it tracks how far it got with
+its own application transaction per table), so the log always catches up with the data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+from loglake.catalog.managed import WRITER_PROPERTIES
+from loglake.catalog.storage import StorageSettings
+from loglake.errors import StorageError
+from loglake.ingest.schemas import SOURCE_KEY
+
+APP_ID = "loglake.ingest"
+META_KEY = "loglake.ingest"
+MAX_ATTEMPTS = 50
+
+LOG_SCHEMA = pa.schema(
+    [
+        ("table", pa.string()),
+        ("source_key", pa.string()),
+        ("etag", pa.string()),
+        ("size", pa.int64()),
+        ("rows", pa.int64()),
+        ("bad", pa.int64()),
+        ("kind", pa.string()),
+        ("account", pa.string()),
+        ("region", pa.string()),
+        ("delivery_hour", pa.int32()),
+        ("data_version", pa.int64()),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+        ("delivery_day", pa.string()),
+    ]
+)
+#: the fields of an object entry in commit metadata, in order
+ENTRY_FIELDS = (
+    "source_key",
+    "etag",
+    "size",
+    "rows",
+    "bad",
+    "kind",
+    "account",
+    "region",
+    "delivery_day",
+    "delivery_hour",
+)
+
+
+@dataclass
+class ObjectOutcome:
+    """One raw object version and what parsing it gave."""
+
+    source_key: str
+    etag: str
+    size: int
+    rows: int
+    bad: int
+    kind: str
+    account: str | None
+    region: str | None
+    delivery_day: str | None
+    delivery_hour: int | None
+
+    def entry(self) -> list[Any]:
+        return [getattr(self, f) for f in ENTRY_FIELDS]
+
+
+def _is_conflict(error: Exception) -> bool:
+    text = str(error).lower()
+    return isinstance(error, CommitFailedError) or "concurrent" in text or "conflict" in text
+
+
+class IngestLog:
+    """The ingest log Delta table."""
+
+    def __init__(self, settings: StorageSettings):
+        self.settings = settings
+        self.location = settings.url("_state", "ingest_log")
+        self.options = settings.delta_storage_options() or None
+
+    def table(self) -> DeltaTable:
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                return DeltaTable(self.location, storage_options=self.options)
+            except TableNotFoundError:
+                try:
+                    DeltaTable.create(
+                        self.location,
+                        LOG_SCHEMA,
+                        mode="ignore",
+                        partition_by=["delivery_day"],
+                        storage_options=self.options,
+                    )
+                except Exception:  # another process created it at the same moment
+                    time.sleep(0.05)
+        raise StorageError(f"could not open the ingest log at {self.location}")
+
+    def read(self, table: str | None = None, since: str | None = None) -> pl.DataFrame:
+        """Log entries, newest version of each object last; optionally one table, new days."""
+        try:
+            log = DeltaTable(self.location, storage_options=self.options)
+        except TableNotFoundError:
+            return pl.DataFrame(schema=pl.Schema(pl.from_arrow(LOG_SCHEMA.empty_table()).schema))
+        filters = None
+        if since:  # objects without a delivery day are always looked at
+            filters = [[("delivery_day", ">=", since)], [("delivery_day", "=", "unknown")]]
+        data = log.to_pyarrow_table(filters=filters)
+        frame = pl.from_arrow(data)
+        assert isinstance(frame, pl.DataFrame)
+        if table is not None:
+            frame = frame.filter(pl.col("table") == table)
+        return frame.sort("ingested_at", "data_version", nulls_last=False)
+
+    def latest(self, table: str | None = None, since: str | None = None) -> pl.DataFrame:
+        """One row per (table, object): the version ingested last."""
+        frame = self.read(table, since)
+        return frame.unique(subset=["table", "source_key"], keep="last", maintain_order=True)
+
+    def append(
+        self, rows: list[dict[str, Any]], *, app_id: str | None = None, version: int | None = None
+    ) -> bool:
+        """Append entries; with an app id, False if another process recorded them first."""
+        if not rows:
+            return True
+        data = pa.Table.from_pylist(rows, schema=LOG_SCHEMA)
+        txns = [Transaction(app_id, version)] if app_id is not None else None
+        for _ in range(MAX_ATTEMPTS):
+            log = self.table()
+            if app_id is not None and (log.transaction_version(app_id) or -1) >= (version or 0):
+                return False
+            try:
+                write_deltalake(
+                    log,
+                    data,
+                    mode="append",
+                    commit_properties=CommitProperties(app_transactions=txns),
+                )
+                return True
+            except Exception as error:
+                if not _is_conflict(error):
+                    raise StorageError(f"could not write the ingest log: {error}") from error
+                time.sleep(0.02)
+        raise StorageError("could not write the ingest log: too many concurrent writers")
+
+    def reconcile(self, table: str, data: DeltaTable) -> list[dict[str, Any]]:
+        """Copy entries of data commits the log has not seen yet; returns them."""
+        current = data.version()
+        app = f"reconciled:{table}"
+        done = self.table().transaction_version(app)
+        done = -1 if done is None else done - 1  # stored as version + 1 (versions start at 0)
+        if done >= current:
+            return []
+        rows: list[dict[str, Any]] = []
+        for commit in data.history(limit=current - done):
+            version = commit.get("version", -1)
+            if version <= done or META_KEY not in commit:
+                continue
+            rows.extend(entries_from_metadata(table, commit[META_KEY], version, commit))
+        self.append(rows, app_id=app, version=current + 1)
+        return rows
+
+
+def entries_from_metadata(
+    table: str, meta: str | dict, version: int, commit: dict[str, Any]
+) -> list[dict[str, Any]]:
+    body = orjson.loads(meta) if isinstance(meta, str) else meta
+    stamp = commit.get("timestamp")
+    when = dt.datetime.fromtimestamp(stamp / 1000, dt.UTC) if stamp else dt.datetime.now(dt.UTC)
+    out = []
+    for entry in body.get("objects", []):
+        row = dict(zip(ENTRY_FIELDS, entry, strict=False))
+        row.update(table=table, data_version=version, ingested_at=when)
+        row["delivery_day"] = row.get("delivery_day") or "unknown"
+        out.append(row)
+    return out
+
+
+class TableWriter:
+    """Commits parsed batches to one managed table exactly once."""
+
+    def __init__(
+        self,
+        settings: StorageSettings,
+        location: str,
+        qualified_name: str,
+        log: IngestLog,
+        since: str | None = None,
+    ):
+        self.settings = settings
+        self.location = location
+        self.name = qualified_name
+        self.log = log
+        self.options = settings.delta_storage_options() or None
+        self.known: dict[str, str] = {}
+        self.seen = -1
+        self._loaded = False
+        self._since = since
+
+    def _table(self) -> DeltaTable:
+        return DeltaTable(self.location, storage_options=self.options)
+
+    def load(self) -> None:
+        """What the table holds: the log (caught up with the table's history first)."""
+        data = self._table()
+        self.log.reconcile(self.name, data)
+        latest = self.log.latest(self.name, self._since)
+        self.known = dict(
+            zip(latest["source_key"].to_list(), latest["etag"].to_list(), strict=True)
+        )
+        self.seen = data.version()
+        self._loaded = True
+
+    def is_current(self, source_key: str, etag: str) -> bool:
+        if not self._loaded:
+            self.load()
+        return self.known.get(source_key) == etag
+
+    def _catch_up(self, data: DeltaTable) -> None:
+        """Learn from commits made since we last looked (by anyone) what the table holds."""
+        current = data.version()
+        if current > self.seen:
+            for commit in data.history(limit=current - self.seen):
+                if commit.get("version", -1) > self.seen and META_KEY in commit:
+                    for row in entries_from_metadata(self.name, commit[META_KEY], 0, commit):
+                        self.known[row["source_key"]] = row["etag"]
+            self.seen = current
+        self.log.reconcile(self.name, data)
+
+    def commit(self, outcomes: Iterable[ObjectOutcome], data: pa.Table) -> list[ObjectOutcome]:
+        """Commit the rows of objects the table does not hold yet; returns those committed."""
+        if not self._loaded:
+            self.load()
+        outcomes = list(outcomes)
+        committed: list[ObjectOutcome] = []
+        for _ in range(MAX_ATTEMPTS):
+            table = self._table()
+            self._catch_up(table)
+            todo = [o for o in outcomes if self.known.get(o.source_key) != o.etag]
+            if not todo:
+                return committed
+            # objects seen before with another ETag replace their old rows in their own commit
+            changed = [o for o in todo if o.source_key in self.known]
+            group = changed or todo
+            try:
+                version = (table.transaction_version(APP_ID) or 0) + 1
+                self._write(table, group, data, version, replace=bool(changed))
+            except Exception as error:
+                if not _is_conflict(error):
+                    raise StorageError(f"could not write to {self.location}: {error}") from error
+                time.sleep(0.02)
+                continue
+            committed.extend(group)
+        raise StorageError(f"could not commit to {self.location}: too many concurrent writers")
+
+    def _write(
+        self,
+        table: DeltaTable,
+        outcomes: list[ObjectOutcome],
+        data: pa.Table,
+        version: int,
+        *,
+        replace: bool,
+    ) -> None:
+        keys = [o.source_key for o in outcomes]
+        rows = data.filter(pc.is_in(data[SOURCE_KEY], pa.array(keys, pa.string())))
+        meta = orjson.dumps({"objects": [o.entry() for o in outcomes]}).decode()
+        properties = CommitProperties(
+            custom_metadata={META_KEY: meta},
+            app_transactions=[Transaction(APP_ID, version)],
+            max_commit_retries=MAX_ATTEMPTS,
+        )
+        predicate = None
+        if replace:
+            predicate = f"{SOURCE_KEY} IN ({', '.join(_quote(k) for k in keys)})"
+        write_deltalake(
+            table,
+            rows,
+            mode="overwrite" if replace else "append",
+            predicate=predicate,
+            writer_properties=WRITER_PROPERTIES,
+            commit_properties=properties,
+        )
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
