@@ -17,6 +17,7 @@ from loglake.query.functions.common import (
     bind_lambda,
     constant,
     fail,
+    is_entry_list,
     null_if_any_null,
     require_constant,
 )
@@ -39,7 +40,7 @@ def cardinality(compiler: Any, node: exp.ArraySize) -> pl.Expr:
     def choose(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         if isinstance(dtype, pl.Map):
             return value.map.len().cast(pl.Int64)
-        return value.list.len().cast(pl.Int64)
+        return value.list.len().cast(pl.Int64)  # also the {key, value} list layout of maps
 
     return dtype_switch(compiler.expr(node.this), choose)
 
@@ -80,8 +81,8 @@ def _one_based(compiler: Any, node: exp.Bracket) -> tuple[exp.Expression, bool]:
 def subscript(compiler: Any, node: exp.Bracket) -> pl.Expr:
     """array[i], map[key] and element_at(array | map, i | key).
 
-    element_at counts negative indexes from the end; an index past either end or a missing
-    key gives NULL (Trino fails for array[i] out of bounds; here it is NULL as well).
+    element_at counts negative indexes from the end and gives NULL past either end or for a
+    missing key; array[i] out of bounds fails the query, as in Trino.
     """
     if len(node.expressions) != 1:
         fail(compiler, node, "subscript takes one index")
@@ -94,17 +95,19 @@ def subscript(compiler: Any, node: exp.Bracket) -> pl.Expr:
     def choose(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         if isinstance(dtype, pl.Map):
             return expr.map.get(key)
+        if is_entry_list(dtype):
+            return expr.list.to_map().map.get(key)
         if isinstance(dtype, pl.Struct):
             position = literal + (0 if one_based else 1)
             return expr.struct.field(dtype.fields[position - 1].name)
         if not one_based:
-            return expr.list.get(key.cast(pl.Int64), null_on_oob=True)
+            return expr.list.get(key.cast(pl.Int64), null_on_oob=False)
         if isinstance(literal, int) and literal == 0:
             fail(compiler, index_node, "SQL array indices start at 1")
         if not safe and isinstance(literal, int) and literal < 0:
             fail(compiler, index_node, f"Array subscript is negative: {literal}")
         i = key.cast(pl.Int64)
-        return expr.list.get(pl.when(i > 0).then(i - 1).otherwise(i), null_on_oob=True)
+        return expr.list.get(pl.when(i > 0).then(i - 1).otherwise(i), null_on_oob=safe)
 
     return dtype_switch(container, choose)
 

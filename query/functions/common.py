@@ -21,7 +21,9 @@ def fail(compiler: Any, node: exp.Expression, message: str) -> None:
     """Raise a SqlError at ``node``'s position (through the compiler when it offers that)."""
     report = getattr(compiler, "error", None)
     if report is not None:
-        report(node, message)
+        error = report(node, message)
+        if isinstance(error, BaseException):
+            raise error
     raise SqlError(message)
 
 
@@ -125,6 +127,22 @@ def null_if_any_null(result: pl.Expr, *inputs: pl.Expr) -> pl.Expr:
     for other in inputs[1:]:
         condition = condition | other.is_null()
     return pl.when(condition).then(None).otherwise(result)
+
+
+def is_entry_list(dtype: pl.DataType) -> bool:
+    """A list of {key, value} structs: how some readers hand over SQL maps."""
+    if not isinstance(dtype, pl.List) or not isinstance(dtype.inner, pl.Struct):
+        return False
+    return [f.name for f in dtype.inner.fields] == ["key", "value"]
+
+
+def as_map(value: pl.Expr) -> pl.Expr:
+    """The value as a Polars Map, whichever of the two map layouts it arrives in."""
+
+    def choose(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        return expr.list.to_map() if is_entry_list(dtype) else expr
+
+    return value.pipe_with_dtype(choose)
 
 
 # --- lambdas -------------------------------------------------------------------------------------

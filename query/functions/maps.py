@@ -7,26 +7,26 @@ from typing import Any
 import polars as pl
 from sqlglot import exp
 
-from loglake.query.functions.common import arity, fail, require_constant
+from loglake.query.functions.common import arity, as_map, fail, require_constant
 from loglake.query.registry import function, translates
 
 
 @translates(exp.MapKeys)
 def map_keys(compiler: Any, node: exp.MapKeys) -> pl.Expr:
-    return compiler.expr(node.this).map.keys()
+    return as_map(compiler.expr(node.this)).map.keys()
 
 
 @function("map_values")
 def map_values(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
-    return compiler.expr(arg).map.values()
+    return as_map(compiler.expr(arg)).map.values()
 
 
 @function("map_entries")
 def map_entries(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """map_entries(map): array of (key, value) rows."""
     (arg,) = arity(compiler, node, 1)
-    return compiler.expr(arg).map.entries()
+    return as_map(compiler.expr(arg)).map.entries()
 
 
 def _entries(compiler: Any, keys: exp.Expression, values: exp.Expression) -> pl.Expr:
@@ -90,5 +90,5 @@ def map_concat(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     args = node.expressions
     if len(args) < 2:
         fail(compiler, node, "map_concat() needs at least two maps")
-    entries = [compiler.expr(a).map.entries() for a in args]
+    entries = [as_map(compiler.expr(a)).map.entries() for a in args]
     return pl.concat_list(entries).list.to_map()

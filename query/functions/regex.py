@@ -1,4 +1,4 @@
-"""Regular-expression functions and LIKE ... ESCAPE.
+"""Regular-expression functions.
 
 Trino uses Java's regex syntax; Polars uses Rust's ``regex`` crate. The common syntax (classes,
 quantifiers, groups, named groups, anchors, flags such as ``(?i)``) behaves the same; look-around
@@ -182,49 +182,3 @@ def regexp_position(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     position = prefix.str.len_chars().cast(pl.Int64) + 1
     found = pl.when(s.str.contains(pattern)).then(position).otherwise(pl.lit(-1, pl.Int64))
     return null_if_any_null(found, s)
-
-
-def like_to_regex(pattern: str, escape: str | None) -> str:
-    """Translate a LIKE pattern (% and _, optional escape character) into an anchored regex."""
-    out = ["^(?s:"]
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if escape is not None and ch == escape:
-            if i + 1 >= len(pattern) or pattern[i + 1] not in ("%", "_", escape):
-                raise ValueError(
-                    "Escape character must be followed by '%', '_' or the escape character"
-                )
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if ch == "%":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    out.append(")$")
-    return "".join(out)
-
-
-@translates(exp.Escape)
-def like_escape(compiler: Any, node: exp.Escape) -> pl.Expr:
-    """s LIKE pattern ESCAPE 'c' (also ILIKE): the escape character makes % and _ literal."""
-    like = node.this
-    if not isinstance(like, exp.Like | exp.ILike):
-        fail(compiler, node, "ESCAPE applies only to LIKE")
-    escape = require_constant(compiler, node.expression, "ESCAPE character")
-    pattern = require_constant(compiler, like.expression, "LIKE pattern")
-    if escape is not None and len(escape) != 1:
-        fail(compiler, node.expression, "Escape string must be a single character")
-    if escape is None or pattern is None:
-        return pl.lit(None, pl.Boolean)
-    try:
-        regex = like_to_regex(pattern, escape)
-    except ValueError as error:
-        fail(compiler, like.expression, str(error))
-    if isinstance(like, exp.ILike):
-        regex = "(?i)" + regex
-    return compiler.expr(like.this).str.contains(regex)
