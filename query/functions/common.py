@@ -119,6 +119,15 @@ def arity(compiler: Any, node: exp.Expression, low: int, high: int | None = None
     return args
 
 
+def string_arg(compiler: Any, node: exp.Expression) -> pl.Expr:
+    """A string argument; an untyped NULL becomes a NULL string so string kernels accept it."""
+
+    def choose(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        return expr.cast(pl.String) if dtype == pl.Null else expr
+
+    return compiler.expr(node).pipe_with_dtype(choose)
+
+
 def null_if_any_null(result: pl.Expr, *inputs: pl.Expr) -> pl.Expr:
     """Trino's rule for most scalar functions: a NULL argument gives a NULL result."""
     if not inputs:

@@ -23,6 +23,7 @@ from loglake.query.functions.common import (
     lenient,
     null_if_any_null,
     require_constant,
+    string_arg,
 )
 from loglake.query.registry import CAST_HOOKS, function, translates
 
@@ -151,19 +152,19 @@ def _extract(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
 def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
     """json_extract(json, path): the JSON text at path (strings stay quoted), NULL if absent."""
     steps = _steps(compiler, node.expression)
-    return _extract(compiler.expr(node.this), steps)[0]
+    return _extract(string_arg(compiler, node.this), steps)[0]
 
 
 @translates(exp.JSONExtractScalar)
 def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
     """json_extract_scalar(json, path): the scalar at path as varchar; NULL for objects/arrays."""
     steps = _steps(compiler, node.expression)
-    return _extract(compiler.expr(node.this), steps)[1]
+    return _extract(string_arg(compiler, node.this), steps)[1]
 
 
 @translates(exp.ParseJSON)
 def json_parse(compiler: Any, node: exp.ParseJSON) -> pl.Expr:
-    return canonical(compiler.expr(node.this))
+    return canonical(string_arg(compiler, node.this))
 
 
 @translates(exp.JSONFormat)
@@ -192,7 +193,7 @@ def _count(text: pl.Expr) -> pl.Expr:
 def json_array_length(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """json_array_length(json): number of elements, NULL when the value is not an array."""
     (arg,) = arity(compiler, node, 1)
-    text = canonical(compiler.expr(arg))
+    text = canonical(string_arg(compiler, arg))
     return pl.when(text.str.starts_with("[")).then(_count(text)).otherwise(None)
 
 
@@ -210,7 +211,7 @@ def json_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 def json_array_contains(compiler: Any, node: exp.JSONArrayContains) -> pl.Expr:
     """json_array_contains(json, value): a top-level element equals value (string, number or
     boolean constant)."""
-    text = canonical(compiler.expr(node.this))
+    text = canonical(string_arg(compiler, node.this))
     value = require_constant(compiler, node.expression, "json_array_contains() value")
     if value is None:
         return pl.lit(None, pl.Boolean)
@@ -243,7 +244,7 @@ def json_array_get(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 @function("is_json_scalar")
 def is_json_scalar(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
-    text = canonical(compiler.expr(arg))
+    text = canonical(string_arg(compiler, arg))
     return ~(text.str.starts_with("[") | text.str.starts_with("{"))
 
 

@@ -19,6 +19,7 @@ from loglake.query.functions.common import (
     fail,
     null_if_any_null,
     require_constant,
+    string_arg,
 )
 from loglake.query.registry import function, translates
 
@@ -98,7 +99,7 @@ def regexp_like(compiler: Any, node: exp.RegexpLike) -> pl.Expr:
     pattern = _pattern(compiler, node.expression)
     if pattern is None:
         return pl.lit(None, pl.Boolean)
-    return compiler.expr(node.this).str.contains(pattern)
+    return string_arg(compiler, node.this).str.contains(pattern)
 
 
 @translates(exp.RegexpExtract)
@@ -108,7 +109,7 @@ def regexp_extract(compiler: Any, node: exp.RegexpExtract) -> pl.Expr:
     if pattern is None:
         return _null_str()
     group = _group(compiler, node.args.get("group"), pattern)
-    return compiler.expr(node.this).str.extract(pattern, group)
+    return string_arg(compiler, node.this).str.extract(pattern, group)
 
 
 @translates(exp.RegexpExtractAll)
@@ -122,7 +123,7 @@ def regexp_extract_all(compiler: Any, node: exp.RegexpExtractAll) -> pl.Expr:
     if pattern is None:
         return pl.lit(None, pl.List(pl.String))
     group = _group(compiler, node.args.get("group"), pattern)
-    matches = compiler.expr(node.this).str.extract_all(pattern)
+    matches = string_arg(compiler, node.this).str.extract_all(pattern)
     if group == 0:
         return matches
     return matches.list.eval(pl.element().str.extract(pattern, group))
@@ -139,7 +140,7 @@ def regexp_replace(compiler: Any, node: exp.RegexpReplace) -> pl.Expr:
         fail(compiler, replacement_node, "regexp_replace() with a lambda is not supported")
     if pattern is None or replacement is None:
         return _null_str()
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     if not isinstance(replacement, str):
         value = compiler.expr(replacement_node)
         return null_if_any_null(s.str.replace_all(pattern, value), value)
@@ -155,7 +156,7 @@ def regexp_count(compiler: Any, node: exp.RegexpCount) -> pl.Expr:
     pattern = _pattern(compiler, node.expression)
     if pattern is None:
         return pl.lit(None, pl.Int64)
-    return compiler.expr(node.this).str.count_matches(pattern).cast(pl.Int64)
+    return string_arg(compiler, node.this).str.count_matches(pattern).cast(pl.Int64)
 
 
 @translates(exp.RegexpSplit)
@@ -164,7 +165,7 @@ def regexp_split(compiler: Any, node: exp.RegexpSplit) -> pl.Expr:
     pattern = _pattern(compiler, node.expression)
     if pattern is None:
         return pl.lit(None, pl.List(pl.String))
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     return s.str.replace_all(pattern, _MARK).str.split(_MARK)
 
 
@@ -177,7 +178,7 @@ def regexp_position(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     pattern = _pattern(compiler, args[1])
     if pattern is None:
         return pl.lit(None, pl.Int64)
-    s = compiler.expr(args[0])
+    s = string_arg(compiler, args[0])
     prefix = s.str.replace(pattern, _MARK).str.split(_MARK).list.first()
     position = prefix.str.len_chars().cast(pl.Int64) + 1
     found = pl.when(s.str.contains(pattern)).then(position).otherwise(pl.lit(-1, pl.Int64))

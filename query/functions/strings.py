@@ -14,6 +14,7 @@ from loglake.query.functions.common import (
     fail,
     null_if_any_null,
     require_constant,
+    string_arg,
 )
 from loglake.query.registry import translates
 
@@ -24,23 +25,23 @@ def _int(compiler: Any, node: exp.Expression) -> pl.Expr:
 
 @translates(exp.Lower)
 def lower(compiler: Any, node: exp.Lower) -> pl.Expr:
-    return compiler.expr(node.this).str.to_lowercase()
+    return string_arg(compiler, node.this).str.to_lowercase()
 
 
 @translates(exp.Upper)
 def upper(compiler: Any, node: exp.Upper) -> pl.Expr:
-    return compiler.expr(node.this).str.to_uppercase()
+    return string_arg(compiler, node.this).str.to_uppercase()
 
 
 @translates(exp.Length)
 def length(compiler: Any, node: exp.Length) -> pl.Expr:
-    return compiler.expr(node.this).str.len_chars().cast(pl.Int64)
+    return string_arg(compiler, node.this).str.len_chars().cast(pl.Int64)
 
 
 @translates(exp.Substring)
 def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
     """substr(s, start[, length]): start 0 or beyond either end gives ''; length <= 0 gives ''."""
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     start = _int(compiler, node.args["start"])
     size = s.str.len_chars().cast(pl.Int64)
     offset = pl.when(start > 0).then(start - 1).otherwise(size + start)
@@ -85,7 +86,7 @@ def dpipe(compiler: Any, node: exp.DPipe) -> pl.Expr:
 @translates(exp.Trim)
 def trim(compiler: Any, node: exp.Trim) -> pl.Expr:
     """trim/ltrim/rtrim, with optional characters: trim(s, 'xy') and trim(BOTH 'xy' FROM s)."""
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     chars_node = node.args.get("expression")
     chars = compiler.expr(chars_node) if chars_node is not None else None
     position = (node.text("position") or "BOTH").upper()
@@ -100,7 +101,7 @@ def trim(compiler: Any, node: exp.Trim) -> pl.Expr:
 
 @translates(exp.Replace)
 def replace(compiler: Any, node: exp.Replace) -> pl.Expr:
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     search = compiler.expr(node.expression)
     replacement = node.args.get("replacement")
     value = compiler.expr(replacement) if replacement is not None else pl.lit("")
@@ -111,7 +112,7 @@ def replace(compiler: Any, node: exp.Replace) -> pl.Expr:
 @translates(exp.Split)
 def split(compiler: Any, node: exp.Split) -> pl.Expr:
     """split(s, delimiter[, limit]): with a limit the last element keeps the rest of the string."""
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     delimiter = constant(node.expression)
     if delimiter == "":
         fail(compiler, node.expression, "split(): the delimiter must not be empty")
@@ -132,7 +133,7 @@ def split(compiler: Any, node: exp.Split) -> pl.Expr:
 @translates(exp.SplitPart)
 def split_part(compiler: Any, node: exp.SplitPart) -> pl.Expr:
     """split_part(s, delimiter, index): 1-based; an index past the last field gives NULL."""
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     delim = compiler.expr(node.args["delimiter"])
     index_node = node.args["part_index"]
     index_value = constant(index_node)
@@ -146,7 +147,7 @@ def split_part(compiler: Any, node: exp.SplitPart) -> pl.Expr:
 def strpos(compiler: Any, node: exp.StrPosition) -> pl.Expr:
     """strpos(s, sub[, instance]): 1-based character position, 0 when absent; a negative
     instance counts occurrences from the end."""
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     sub_node = node.args["substr"]
     sub = compiler.expr(sub_node)
     instance_node = node.args.get("occurrence")
@@ -179,14 +180,14 @@ def strpos(compiler: Any, node: exp.StrPosition) -> pl.Expr:
 
 @translates(exp.StartsWith)
 def starts_with(compiler: Any, node: exp.StartsWith) -> pl.Expr:
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     prefix = compiler.expr(node.expression)
     return null_if_any_null(s.str.starts_with(prefix), s, prefix)
 
 
 @translates(exp.EndsWith)
 def ends_with(compiler: Any, node: exp.EndsWith) -> pl.Expr:
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     suffix = compiler.expr(node.expression)
     return null_if_any_null(s.str.ends_with(suffix), s, suffix)
 
@@ -194,7 +195,7 @@ def ends_with(compiler: Any, node: exp.EndsWith) -> pl.Expr:
 @translates(exp.Pad)
 def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
     """lpad/rpad(s, size, padstring): pads with repeats of padstring, or truncates to size."""
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     size = _int(compiler, node.expression)
     fill_node = node.args.get("fill_pattern")
     if fill_node is None:
@@ -238,7 +239,7 @@ def chr_(compiler: Any, node: exp.Chr) -> pl.Expr:
 @translates(exp.Translate)
 def translate(compiler: Any, node: exp.Translate) -> pl.Expr:
     """translate(s, from, to): characters of `from` map to `to`; extra ones are deleted."""
-    s = compiler.expr(node.this)
+    s = string_arg(compiler, node.this)
     source = require_constant(compiler, node.args["from_"], "translate() from")
     target = require_constant(compiler, node.args["to"], "translate() to")
     if source is None or target is None:

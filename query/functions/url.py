@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 from sqlglot import exp
 
-from loglake.query.functions.common import arity, require_constant
+from loglake.query.functions.common import arity, require_constant, string_arg
 from loglake.query.registry import function
 
 _URI = r"^(?:([A-Za-z][A-Za-z0-9+.\-]*):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$"
@@ -21,7 +21,7 @@ _SCHEME, _AUTHORITY, _PATH, _QUERY, _FRAGMENT = 1, 2, 3, 4, 5
 
 def _part(compiler: Any, node: exp.Anonymous, group: int) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
-    return compiler.expr(arg).str.extract(_URI, group)
+    return string_arg(compiler, arg).str.extract(_URI, group)
 
 
 def _host(url: pl.Expr) -> pl.Expr:
@@ -39,7 +39,7 @@ def url_extract_protocol(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 def url_extract_host(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """url_extract_host('https://user@example.com:8443/x') = 'example.com'."""
     (arg,) = arity(compiler, node, 1)
-    host = _host(compiler.expr(arg))
+    host = _host(string_arg(compiler, arg))
     return pl.when(host == "").then(None).otherwise(host)
 
 
@@ -47,7 +47,7 @@ def url_extract_host(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 def url_extract_port(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """The explicit port as bigint; NULL when the URL names none."""
     (arg,) = arity(compiler, node, 1)
-    authority = compiler.expr(arg).str.extract(_URI, _AUTHORITY)
+    authority = string_arg(compiler, arg).str.extract(_URI, _AUTHORITY)
     return authority.str.extract(r":(\d+)$", 1).str.to_integer(strict=False).cast(pl.Int64)
 
 
@@ -72,7 +72,7 @@ def url_extract_parameter(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     bare `name`; NULL when absent."""
     url_node, name_node = arity(compiler, node, 2)
     name = require_constant(compiler, name_node, "parameter name")
-    url = compiler.expr(url_node)
+    url = string_arg(compiler, url_node)
     if name is None:
         return pl.lit(None, pl.String)
     query = url.str.extract(_URI, _QUERY)
