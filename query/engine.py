@@ -1,0 +1,249 @@
+"""The query engine: statements in, results and statistics out.
+
+``Engine.execute`` parses one Athena statement, hands DDL/SHOW/DESCRIBE to ``query/ddl.py``, and
+runs queries (SELECT, WITH, VALUES), EXPLAIN, CTAS, INSERT INTO, CREATE/DROP VIEW and UNLOAD itself.
+Every run gets a query id and statistics (rows, files scanned and skipped, bytes scanned,
+elapsed time), and is appended to the lake's query history when the engine has a catalog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import polars as pl
+from sqlglot import exp
+
+import loglake.query.functions  # noqa: F401  (the function library registers itself on import)
+from loglake.errors import CatalogError, SqlError, UserError
+from loglake.query import expressions as _expressions  # noqa: F401  (registers translators)
+from loglake.query.compiler import Compiler, Output
+from loglake.query.frontend import bind_parameters, parse, qualify_tree
+from loglake.query.tables import MemoryTables, TableProvider
+
+
+@dataclass
+class QueryStats:
+    """What a query cost, as Athena reports it next to the results."""
+
+    query_id: str
+    statement: str = "SELECT"
+    rows: int | None = None
+    files_scanned: int = 0
+    files_skipped: int = 0
+    bytes_scanned: int = 0
+    elapsed_s: float = 0.0
+    compile_s: float = 0.0
+
+    def summary(self) -> str:
+        rows = "?" if self.rows is None else f"{self.rows:,}"
+        return (
+            f"Query {self.query_id}: {rows} rows in {self.elapsed_s:.3f} s, "
+            f"data scanned {_human_bytes(self.bytes_scanned)}, "
+            f"files scanned {self.files_scanned}, skipped {self.files_skipped}"
+        )
+
+
+@dataclass
+class QueryResult:
+    """Result of one statement: an eager DataFrame (or a LazyFrame when lazy=True) and statistics."""
+
+    df: pl.DataFrame | None
+    lazy: pl.LazyFrame | None
+    stats: QueryStats
+    plan: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def query_id(self) -> str:
+        return self.stats.query_id
+
+
+def _human_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\b(\s+ANALYZE\b)?(\s*\([^)]*\))?\s*(?P<rest>.*)$", re.I | re.S)
+_UNLOAD = re.compile(
+    r"^\s*UNLOAD\s*\((?P<query>.*)\)\s*TO\s*'(?P<url>[^']*)'\s*(WITH\s*\((?P<props>.*)\))?\s*;?\s*$",
+    re.I | re.S,
+)
+
+
+class Engine:
+    """Runs Athena SQL over a catalog (``catalog=``) or in-memory frames (``tables=``)."""
+
+    def __init__(
+        self,
+        catalog: Any = None,
+        tables: TableProvider | dict[str, pl.DataFrame | pl.LazyFrame] | None = None,
+        default_database: str | None = None,
+        record_history: bool = True,
+    ):
+        self.catalog = catalog
+        if isinstance(tables, dict) or (tables is None and catalog is None):
+            tables = MemoryTables(tables or {})
+        if tables is None:
+            from loglake.query.catalog_tables import CatalogTables
+
+            tables = CatalogTables(catalog)
+        self.tables: TableProvider = tables
+        if default_database is None:
+            default_database = "default"
+        self.default_database = default_database
+        self.record_history = record_history and catalog is not None
+        self.last_result: QueryResult | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    def execute(
+        self, sql: str, params: list[Any] | tuple[Any, ...] | None = None, lazy: bool = False
+    ) -> QueryResult:
+        """Run one statement; ``params`` fill ``?`` placeholders in order."""
+        started = time.perf_counter()
+        stats = QueryStats(query_id=str(uuid.uuid4()))
+        status = "SUCCEEDED"
+        error = None
+        try:
+            text = bind_parameters(sql, params) if params is not None or "?" in sql else sql
+            result = self._dispatch(text, stats, lazy)
+        except Exception as err:
+            status = "FAILED"
+            error = str(err)
+            stats.elapsed_s = time.perf_counter() - started
+            self._history(sql, stats, status, error)
+            if isinstance(err, UserError):
+                raise
+            if isinstance(err, pl.exceptions.PolarsError):
+                raise SqlError(f"query failed: {err}") from err
+            raise
+        stats.elapsed_s = time.perf_counter() - started
+        if result.df is not None:
+            stats.rows = result.df.height
+        self._history(sql, stats, status, error)
+        self.last_result = result
+        return result
+
+    def compile(self, sql: str) -> tuple[pl.LazyFrame, Compiler]:
+        """Text to LazyFrame without running it (what EXPLAIN and the compile benchmark use)."""
+        tree = parse(sql)
+        return self._compile_query(tree, sql)
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _dispatch(self, sql: str, stats: QueryStats, lazy: bool) -> QueryResult:
+        explain = _EXPLAIN.match(sql)
+        if explain:
+            stats.statement = "EXPLAIN"
+            return self._explain(explain.group("rest"), stats)
+        unload = _UNLOAD.match(sql)
+        if unload:
+            stats.statement = "UNLOAD"
+            from loglake.query.statements import unload as run_unload
+
+            return run_unload(self, sql, unload, stats)
+        tree = parse(sql)
+        if self.catalog is not None:
+            ddl_result = self._ddl(sql, tree)
+            if ddl_result is not None:
+                stats.statement = type(tree).__name__.upper()
+                return QueryResult(ddl_result, None, stats)
+        if isinstance(tree, exp.Query | exp.Values | exp.Subquery):
+            return self._query(tree, sql, stats, lazy)
+        from loglake.query import statements
+
+        return statements.run(self, tree, sql, stats)
+
+    def _ddl(self, sql: str, tree: exp.Expression) -> pl.DataFrame | None:
+        try:
+            from loglake.query.ddl import execute_ddl
+        except ImportError:
+            return None
+        return execute_ddl(self.catalog, sql, tree)
+
+    def _compile_query(self, tree: exp.Expression, sql: str) -> tuple[pl.LazyFrame, Compiler]:
+        qualified = qualify_tree(tree, sql, self.default_database, self.tables.schema)
+        compiler = Compiler(self.tables, sql, view_loader=self._view_loader(sql))
+        out: Output = compiler.query(qualified)
+        return out.renamed(), compiler
+
+    def _view_loader(self, sql: str) -> Any:
+        def load(database: str | None, name: str) -> exp.Expression | None:
+            text = self.tables.view_sql(database, name)
+            if text is None:
+                return None
+            try:
+                return qualify_tree(parse(text), text, self.default_database, self.tables.schema)
+            except SqlError as err:
+                raise SqlError(f"view {name} is invalid: {err.bare_message}") from err
+
+        return load
+
+    def _query(self, tree: exp.Expression, sql: str, stats: QueryStats, lazy: bool) -> QueryResult:
+        t0 = time.perf_counter()
+        lf, compiler = self._compile_query(tree, sql)
+        stats.compile_s = time.perf_counter() - t0
+        self._scan_stats(compiler, stats)
+        if lazy:
+            return QueryResult(None, lf, stats)
+        try:
+            df = lf.collect()
+        except pl.exceptions.ColumnNotFoundError as err:
+            raise SqlError(f"query failed: {err}") from err
+        except pl.exceptions.PolarsError as err:
+            raise SqlError(f"query failed: {_polars_message(err)}") from err
+        return QueryResult(df, None, stats)
+
+    @staticmethod
+    def _scan_stats(compiler: Compiler, stats: QueryStats) -> None:
+        for record in compiler.scans:
+            stats.files_scanned += record.scan.files_scanned
+            stats.files_skipped += len(record.scan.files_skipped)
+            stats.bytes_scanned += record.scan.bytes_scanned
+
+    def _explain(self, rest: str, stats: QueryStats) -> QueryResult:
+        tree = parse(rest)
+        if not isinstance(tree, exp.Query | exp.Values):
+            raise SqlError("EXPLAIN supports queries only")
+        lf, compiler = self._compile_query(tree, rest)
+        self._scan_stats(compiler, stats)
+        lines = ["Scans:"]
+        for record in compiler.scans:
+            scan = record.scan
+            lines.append(
+                f"  {record.table}: {scan.files_scanned} file(s) kept, "
+                f"{len(scan.files_skipped)} skipped, {_human_bytes(scan.bytes_scanned)} to read"
+            )
+            lines += [f"    keep {p}" for p in scan.files_kept[:50]]
+            lines += [f"    skip {p}" for p in scan.files_skipped[:50]]
+        lines.append("Plan:")
+        lines += ["  " + line for line in lf.explain().splitlines()]
+        plan = "\n".join(lines)
+        return QueryResult(pl.DataFrame({"Query Plan": lines}), lf, stats, plan=plan)
+
+    # ------------------------------------------------------------------ history
+
+    def _history(self, sql: str, stats: QueryStats, status: str, error: str | None) -> None:
+        if not self.record_history:
+            return
+        from loglake.query.history import append_history
+
+        with contextlib.suppress(Exception):  # history must never fail a query
+            append_history(self.catalog.settings, sql, stats, status, error)
+
+
+def _polars_message(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+__all__ = ["CatalogError", "Engine", "QueryResult", "QueryStats", "asdict"]

@@ -1,0 +1,761 @@
+"""Scalar operators, literals, casts and the core aggregates, with Trino's semantics.
+
+Each translator is ``(compiler, node) -> pl.Expr`` and is registered in ``query/registry.py``.
+Trino rules that differ from Polars' defaults are spelled out here: integer division truncates
+toward zero, ``%`` takes the sign of the dividend, decimal products keep the sum of the scales,
+comparisons between unrelated types are refused, and ``NULL`` propagates through everything but
+AND/OR (which Polars already evaluates with Kleene logic).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import re
+from typing import Any
+
+import polars as pl
+from sqlglot import exp
+
+from loglake.query import types as T
+from loglake.query.registry import translates
+
+# ---------------------------------------------------------------------- names and literals
+
+
+@translates(exp.Column)
+def _column(c: Any, node: exp.Column) -> pl.Expr:
+    return c.column(node)
+
+
+@translates(exp.Paren)
+def _paren(c: Any, node: exp.Paren) -> pl.Expr:
+    return c.expr(node.this)
+
+
+@translates(exp.Alias)
+def _alias(c: Any, node: exp.Alias) -> pl.Expr:
+    return c.expr(node.this)
+
+
+def decimal_literal(text: str) -> pl.Expr:
+    """A DECIMAL literal with the precision and scale its digits spell (Trino: 0.06 is decimal(2,2))."""
+    value = decimal.Decimal(text)
+    digits = text.lstrip("+-").replace(".", "").lstrip("0") or "0"
+    scale = len(text.split(".", 1)[1]) if "." in text else 0
+    precision = max(len(digits), scale, 1)
+    return pl.lit(value, pl.Decimal(min(38, precision + 1), scale))
+
+
+@translates(exp.Literal)
+def _literal(c: Any, node: exp.Literal) -> pl.Expr:
+    if node.is_string:
+        return pl.lit(node.this, pl.String)
+    text = node.this
+    if re.fullmatch(r"[+-]?\d+", text):
+        value = int(text)
+        if -(2**31) <= value < 2**31:
+            return pl.lit(value, pl.Int32)
+        return pl.lit(value, pl.Int64)
+    if "e" in text.lower():
+        return pl.lit(float(text), pl.Float64)
+    return decimal_literal(text)
+
+
+@translates(exp.Null)
+def _null(c: Any, node: exp.Null) -> pl.Expr:
+    return pl.lit(None)
+
+
+@translates(exp.Boolean)
+def _boolean(c: Any, node: exp.Boolean) -> pl.Expr:
+    return pl.lit(bool(node.this), pl.Boolean)
+
+
+@translates(exp.Placeholder)
+def _placeholder(c: Any, node: exp.Placeholder) -> pl.Expr:
+    raise c.error(node, "query parameter '?' has no value: pass params=[...]")
+
+
+# ---------------------------------------------------------------------- casts and typed literals
+
+
+def _typed_literal(c: Any, text: str, target: pl.DataType, node: exp.Expression) -> pl.Expr:
+    try:
+        if target == pl.Date:
+            return pl.lit(dt.date.fromisoformat(text.strip()), pl.Date)
+        if isinstance(target, pl.Datetime):
+            value = dt.datetime.fromisoformat(text.strip().replace(" UTC", "+00:00"))
+            if target.time_zone is None and value.tzinfo is not None:
+                value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            return pl.lit(value, target)
+        if isinstance(target, pl.Decimal):
+            return decimal_literal(text.strip())
+    except (ValueError, decimal.InvalidOperation) as err:
+        raise c.error(node, f"Value cannot be cast to {T.sql_name(target)}: {text!r}") from err
+    return pl.lit(text).cast(target)
+
+
+def cast(c: Any, value: pl.Expr, source: pl.DataType, target: pl.DataType, strict: bool) -> pl.Expr:
+    """CAST with Trino's rounding and parsing rules where they differ from Polars'."""
+    if source == target:
+        return value
+    if T.is_integer(target) and (T.is_float(source) or T.is_decimal(source)):
+        value = value.cast(pl.Float64) if T.is_decimal(source) else value
+        return value.round(0, mode="half_away_from_zero").cast(target, strict=strict)
+    if target == pl.Boolean and T.is_string(source):
+        low = value.str.strip_chars().str.to_lowercase()
+        mapped = pl.when(low == "true").then(pl.lit(True)).when(low == "false").then(pl.lit(False))
+        if strict:
+            return mapped.otherwise(
+                pl.when(value.is_null()).then(None).otherwise(value.cast(pl.Boolean, strict=True))
+            )
+        return mapped.otherwise(None)
+    if T.is_string(source) and (T.is_integer(target) or T.is_decimal(target) or T.is_float(target)):
+        value = value.str.strip_chars()
+    if isinstance(target, pl.Datetime) and T.is_string(source):
+        parsed = (
+            value.str.strip_chars()
+            .str.replace("T", " ")
+            .str.to_datetime(time_unit=target.time_unit, strict=strict, time_zone=target.time_zone)
+        )
+        return parsed
+    if target == pl.String and T.is_float(source):
+        return value.cast(pl.String)
+    return value.cast(target, strict=strict)
+
+
+def _cast_node(c: Any, node: exp.Cast, strict: bool) -> pl.Expr:
+    try:
+        target = T.polars_type(node.to)
+    except ValueError as err:
+        raise c.error(node, str(err)) from err
+    inner = node.this
+    if isinstance(inner, exp.Literal) and inner.is_string:
+        if isinstance(target, pl.Decimal) and not node.to.expressions:
+            return _typed_literal(c, inner.this, target, node)
+        if (target == pl.Date or isinstance(target, pl.Datetime)) and strict:
+            return _typed_literal(c, inner.this, target, node)
+    value = c.expr(inner)
+    return cast(c, value, c.dtype(value), target, strict)
+
+
+@translates(exp.Cast)
+def _cast(c: Any, node: exp.Cast) -> pl.Expr:
+    return _cast_node(c, node, strict=True)
+
+
+@translates(exp.TryCast)
+def _try_cast(c: Any, node: exp.TryCast) -> pl.Expr:
+    return _cast_node(c, node, strict=False)
+
+
+# ---------------------------------------------------------------------- arithmetic
+
+
+def _operands(c: Any, node: exp.Binary) -> tuple[pl.Expr, pl.Expr, pl.DataType, pl.DataType]:
+    left, right = c.expr(node.this), c.expr(node.expression)
+    return left, right, c.dtype(left), c.dtype(right)
+
+
+def _check_numeric(c: Any, node: exp.Binary, op: str, lt: pl.DataType, rt: pl.DataType) -> None:
+    for t in (lt, rt):
+        if not (T.is_numeric(t) or t == pl.Null):
+            raise c.error(
+                node,
+                f"Cannot apply operator: {T.sql_name(lt).lower()} {op} {T.sql_name(rt).lower()}",
+            )
+
+
+def _interval(c: Any, node: exp.Interval, negate: bool = False) -> str:
+    """Polars offset string ('3mo', '-90d') of an INTERVAL literal."""
+    value = node.this
+    text = value.this if isinstance(value, exp.Literal) else None
+    if text is None:
+        raise c.error(node, "INTERVAL needs a literal value")
+    unit_node = node.args.get("unit")
+    unit = (unit_node.name if unit_node is not None else "DAY").upper()
+    parts = str(text).strip().split()
+    if len(parts) == 2 and not unit_node:
+        text, unit = parts[0], parts[1].upper()
+    units = {
+        "YEAR": "y",
+        "MONTH": "mo",
+        "WEEK": "w",
+        "DAY": "d",
+        "HOUR": "h",
+        "MINUTE": "m",
+        "SECOND": "s",
+        "MILLISECOND": "ms",
+    }
+    suffix = units.get(unit.rstrip("S") if unit.endswith("S") and unit != "MS" else unit)
+    if suffix is None:
+        raise c.error(node, f"unsupported INTERVAL unit {unit}")
+    amount = decimal.Decimal(str(text).strip())
+    if negate:
+        amount = -amount
+    if amount != amount.to_integral_value():
+        if suffix == "s":
+            return f"{int(amount * 1_000_000)}us"
+        raise c.error(node, "fractional intervals are only supported in seconds")
+    return f"{int(amount)}{suffix}"
+
+
+def _shift(c: Any, base_node: exp.Expression, interval: exp.Interval, negate: bool) -> pl.Expr:
+    base = c.expr(base_node)
+    offset = _interval(c, interval, negate)
+    dtype = c.dtype(base)
+    if not T.is_temporal(dtype):
+        raise c.error(base_node, f"Cannot add an interval to {T.sql_name(dtype).lower()}")
+    if dtype == pl.Date and offset[-1] in "hms" and not offset.endswith("mo"):
+        base = base.cast(pl.Datetime("us"))
+    shifted = base.dt.offset_by(offset)
+    if isinstance(base_node, exp.Cast) and isinstance(base_node.this, exp.Literal):
+        # constant date arithmetic folds to a literal, so scans can prune on it
+        value = pl.select(shifted).item()
+        return pl.lit(value, c.dtype(shifted))
+    return shifted
+
+
+def _decimal_operands(
+    left: pl.Expr, right: pl.Expr, lt: pl.DataType, rt: pl.DataType
+) -> tuple[pl.Expr, pl.Expr, pl.DataType, pl.DataType]:
+    """Give integer operands of decimal arithmetic an explicit decimal(38,0) type."""
+    if T.is_decimal(lt) and T.is_integer(rt):
+        return left, right.cast(pl.Decimal(38, 0)), lt, pl.Decimal(38, 0)
+    if T.is_decimal(rt) and T.is_integer(lt):
+        return left.cast(pl.Decimal(38, 0)), right, pl.Decimal(38, 0), rt
+    return left, right, lt, rt
+
+
+@translates(exp.Add)
+def _add(c: Any, node: exp.Add) -> pl.Expr:
+    if isinstance(node.expression, exp.Interval):
+        return _shift(c, node.this, node.expression, False)
+    if isinstance(node.this, exp.Interval):
+        return _shift(c, node.expression, node.this, False)
+    left, right, lt, rt = _operands(c, node)
+    _check_numeric(c, node, "+", lt, rt)
+    return left + right
+
+
+@translates(exp.Sub)
+def _sub(c: Any, node: exp.Sub) -> pl.Expr:
+    if isinstance(node.expression, exp.Interval):
+        return _shift(c, node.this, node.expression, True)
+    left, right, lt, rt = _operands(c, node)
+    if T.is_temporal(lt) and T.is_temporal(rt):
+        return left.cast(pl.Datetime("us")) - right.cast(pl.Datetime("us"))
+    _check_numeric(c, node, "-", lt, rt)
+    return left - right
+
+
+@translates(exp.Mul)
+def _mul(c: Any, node: exp.Mul) -> pl.Expr:
+    left, right, lt, rt = _operands(c, node)
+    _check_numeric(c, node, "*", lt, rt)
+    if T.is_decimal(lt) or T.is_decimal(rt):
+        left, right, lt, rt = _decimal_operands(left, right, lt, rt)
+        if T.is_decimal(lt) and T.is_decimal(rt):
+            scale = min(38, T.decimal_scale(lt) + T.decimal_scale(rt))
+            if scale != max(T.decimal_scale(lt), T.decimal_scale(rt)):
+                left = left.cast(pl.Decimal(38, scale))
+    return left * right
+
+
+def truncated_div(left: pl.Expr, right: pl.Expr) -> pl.Expr:
+    """Integer division rounding toward zero (Trino), where Polars' // floors."""
+    quotient = left.abs() // right.abs()
+    negative = (left < 0) ^ (right < 0)
+    return pl.when(negative).then(-quotient).otherwise(quotient)
+
+
+@translates(exp.Div)
+def _div(c: Any, node: exp.Div) -> pl.Expr:
+    left, right, lt, rt = _operands(c, node)
+    _check_numeric(c, node, "/", lt, rt)
+    if T.is_integer(lt) and T.is_integer(rt):
+        return truncated_div(left, right)
+    if T.is_decimal(lt) or T.is_decimal(rt):
+        left, right, lt, rt = _decimal_operands(left, right, lt, rt)
+        if T.is_decimal(lt) and T.is_decimal(rt):
+            scale = max(T.decimal_scale(lt), T.decimal_scale(rt))
+            return (left / right).cast(pl.Decimal(38, scale))
+    return left / right
+
+
+@translates(exp.IntDiv)
+def _intdiv(c: Any, node: exp.IntDiv) -> pl.Expr:
+    left, right, _lt, _rt = _operands(c, node)
+    return truncated_div(left, right)
+
+
+@translates(exp.Mod)
+def _mod(c: Any, node: exp.Mod) -> pl.Expr:
+    left, right, lt, rt = _operands(c, node)
+    _check_numeric(c, node, "%", lt, rt)
+    if T.is_integer(lt) and T.is_integer(rt):
+        return left - right * truncated_div(left, right)
+    remainder = left % right
+    # Trino's remainder has the sign of the dividend
+    return (
+        pl.when((remainder != 0) & ((remainder < 0) != (left < 0)))
+        .then(remainder - right)
+        .otherwise(remainder)
+    )
+
+
+@translates(exp.Neg)
+def _neg(c: Any, node: exp.Neg) -> pl.Expr:
+    return -c.expr(node.this)
+
+
+@translates(exp.DPipe)
+def _concat(c: Any, node: exp.DPipe) -> pl.Expr:
+    parts = []
+    for child in (node.this, node.expression):
+        e = c.expr(child)
+        t = c.dtype(e)
+        parts.append(e if T.is_string(t) or t == pl.Null else e.cast(pl.String))
+    return pl.concat_str(parts)
+
+
+# ---------------------------------------------------------------------- comparisons and logic
+
+
+def _compare_operands(c: Any, node: exp.Binary, op: str) -> tuple[pl.Expr, pl.Expr]:
+    left, right, lt, rt = _operands(c, node)
+    if not T.comparable(lt, rt):
+        raise c.error(
+            node,
+            f"Cannot apply operator: {T.sql_name(lt).lower()} {op} {T.sql_name(rt).lower()}",
+        )
+    if lt == pl.Date and isinstance(rt, pl.Datetime):
+        left = left.cast(rt)
+    elif rt == pl.Date and isinstance(lt, pl.Datetime):
+        right = right.cast(lt)
+    return left, right
+
+
+def _comparison(op: str, fn: Any) -> Any:
+    def translate(c: Any, node: exp.Binary) -> pl.Expr:
+        left, right = _compare_operands(c, node, op)
+        return fn(left, right)
+
+    return translate
+
+
+for _cls, _op, _fn in (
+    (exp.EQ, "=", lambda a, b: a == b),
+    (exp.NEQ, "<>", lambda a, b: a != b),
+    (exp.LT, "<", lambda a, b: a < b),
+    (exp.LTE, "<=", lambda a, b: a <= b),
+    (exp.GT, ">", lambda a, b: a > b),
+    (exp.GTE, ">=", lambda a, b: a >= b),
+    (exp.NullSafeEQ, "IS NOT DISTINCT FROM", lambda a, b: a.eq_missing(b)),
+    (exp.NullSafeNEQ, "IS DISTINCT FROM", lambda a, b: a.ne_missing(b)),
+):
+    translates(_cls)(_comparison(_op, _fn))
+
+
+def _boolean_operand(c: Any, node: exp.Expression, op: str) -> pl.Expr:
+    e = c.expr(node)
+    t = c.dtype(e)
+    if t not in (pl.Boolean, pl.Null):
+        raise c.error(node, f"{op} operand must be boolean, found {T.sql_name(t).lower()}")
+    return e
+
+
+@translates(exp.And)
+def _and(c: Any, node: exp.And) -> pl.Expr:
+    return _boolean_operand(c, node.this, "AND") & _boolean_operand(c, node.expression, "AND")
+
+
+@translates(exp.Or)
+def _or(c: Any, node: exp.Or) -> pl.Expr:
+    return _boolean_operand(c, node.this, "OR") | _boolean_operand(c, node.expression, "OR")
+
+
+@translates(exp.Not)
+def _not(c: Any, node: exp.Not) -> pl.Expr:
+    return ~_boolean_operand(c, node.this, "NOT")
+
+
+@translates(exp.Is)
+def _is(c: Any, node: exp.Is) -> pl.Expr:
+    value = c.expr(node.this)
+    target = node.expression
+    if isinstance(target, exp.Null):
+        return value.is_null()
+    if isinstance(target, exp.Boolean):
+        return value.eq_missing(pl.lit(bool(target.this)))
+    raise c.error(node, "IS expects NULL, TRUE or FALSE")
+
+
+@translates(exp.Between)
+def _between(c: Any, node: exp.Between) -> pl.Expr:
+    value = c.expr(node.this)
+    low, high = c.expr(node.args["low"]), c.expr(node.args["high"])
+    vt = c.dtype(value)
+    for bound, bnode in ((low, node.args["low"]), (high, node.args["high"])):
+        bt = c.dtype(bound)
+        if not T.comparable(vt, bt):
+            raise c.error(
+                bnode,
+                f"Cannot check if {T.sql_name(vt).lower()} is BETWEEN {T.sql_name(bt).lower()} values",
+            )
+    return (value >= low) & (value <= high)
+
+
+@translates(exp.In)
+def _in(c: Any, node: exp.In) -> pl.Expr:
+    if node.args.get("query") is not None:
+        raise c.error(node, "IN (subquery) is only supported in WHERE, SELECT and HAVING")
+    value = c.expr(node.this)
+    vt = c.dtype(value)
+    items = node.expressions
+    literals: list[Any] = []
+    has_null = False
+    constant = True
+    compiled = []
+    for item in items:
+        e = c.expr(item)
+        t = c.dtype(e)
+        if not T.comparable(vt, t):
+            raise c.error(
+                item,
+                f"IN value and list items must be the same type: {T.sql_name(vt).lower()} vs {T.sql_name(t).lower()}",
+            )
+        compiled.append(e)
+        if isinstance(item, exp.Null):
+            has_null = True
+        elif isinstance(item, exp.Literal | exp.Cast | exp.Neg | exp.Boolean) and constant:
+            try:
+                literals.append(pl.select(e).item())
+            except Exception:
+                constant = False
+        else:
+            constant = False
+    if constant:
+        if T.is_decimal(vt):
+            literals = [decimal.Decimal(str(v)) for v in literals]
+        series = pl.Series(literals)
+        if series.dtype != vt and vt != pl.Null:
+            with contextlib.suppress(Exception):
+                series = series.cast(vt)
+        hit = value.is_in(series.implode())
+        if has_null:
+            return pl.when(hit).then(pl.lit(True)).otherwise(pl.lit(None, pl.Boolean))
+        return hit
+    result = None
+    for e in compiled:
+        term = value == e
+        result = term if result is None else result | term
+    return result if result is not None else pl.lit(False)
+
+
+_LIKE_CACHE: dict[tuple[str, str | None], tuple[str, str]] = {}
+
+
+def like_plan(pattern: str, escape: str | None) -> tuple[str, str]:
+    """How to evaluate a LIKE pattern: ('eq'|'starts'|'ends'|'contains'|'regex', argument)."""
+    key = (pattern, escape)
+    if key in _LIKE_CACHE:
+        return _LIKE_CACHE[key]
+    tokens: list[tuple[str, str]] = []  # ("lit", ch) | ("any", "%") | ("one", "_")
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if escape and ch == escape:
+            if i + 1 >= len(pattern):
+                raise ValueError(
+                    "Escape character must be followed by '%', '_' or the escape character"
+                )
+            tokens.append(("lit", pattern[i + 1]))
+            i += 2
+            continue
+        if ch == "%":
+            tokens.append(("any", ch))
+        elif ch == "_":
+            tokens.append(("one", ch))
+        else:
+            tokens.append(("lit", ch))
+        i += 1
+    kinds = [k for k, _ in tokens]
+    literal = "".join(v for k, v in tokens if k == "lit")
+    plan: tuple[str, str]
+    if "one" not in kinds:
+        inner = kinds
+        lead = bool(inner) and inner[0] == "any"
+        trail = bool(inner) and inner[-1] == "any"
+        core = inner[int(lead) : len(inner) - int(trail)] if inner else []
+        if "any" not in core:
+            if lead and trail:
+                plan = ("contains", literal)
+            elif lead:
+                plan = ("ends", literal)
+            elif trail:
+                plan = ("starts", literal)
+            else:
+                plan = ("eq", literal)
+            _LIKE_CACHE[key] = plan
+            return plan
+    regex = "".join(
+        re.escape(v) if k == "lit" else (".*" if k == "any" else ".") for k, v in tokens
+    )
+    plan = ("regex", f"(?s)^{regex}$")
+    _LIKE_CACHE[key] = plan
+    return plan
+
+
+def _like(c: Any, node: exp.Like, escape: str | None) -> pl.Expr:
+    value = c.expr(node.this)
+    pattern = node.expression
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        raise c.error(pattern, "LIKE pattern must be a string literal")
+    vt = c.dtype(value)
+    if not (T.is_string(vt) or vt == pl.Null):
+        raise c.error(node, f"Cannot apply LIKE to {T.sql_name(vt).lower()}")
+    try:
+        kind, arg = like_plan(pattern.this, escape)
+    except ValueError as err:
+        raise c.error(pattern, str(err)) from err
+    result = _like_match(value, kind, arg)
+    return ~result if node.args.get("negate") else result
+
+
+def _like_match(value: pl.Expr, kind: str, arg: str) -> pl.Expr:
+    if kind == "eq":
+        return value == arg
+    if kind == "starts":
+        return value.str.starts_with(arg)
+    if kind == "ends":
+        return value.str.ends_with(arg)
+    if kind == "contains":
+        return value.str.contains(arg, literal=True)
+    return value.str.contains(arg)
+
+
+@translates(exp.Like)
+def _like_plain(c: Any, node: exp.Like) -> pl.Expr:
+    return _like(c, node, None)
+
+
+@translates(exp.Escape)
+def _like_escape(c: Any, node: exp.Escape) -> pl.Expr:
+    like = node.this
+    esc = node.expression
+    if not isinstance(like, exp.Like) or not isinstance(esc, exp.Literal):
+        raise c.error(node, "ESCAPE applies to LIKE with a literal escape character")
+    if len(esc.this) != 1:
+        raise c.error(esc, "Escape string must be a single character")
+    return _like(c, like, esc.this)
+
+
+# ---------------------------------------------------------------------- conditionals
+
+
+@translates(exp.Case)
+def _case(c: Any, node: exp.Case) -> pl.Expr:
+    operand = node.this
+    base = c.expr(operand) if operand is not None else None
+    chain: Any = None
+    for branch in node.args.get("ifs") or []:
+        cond = c.expr(branch.this)
+        if base is not None:
+            cond = base == cond
+        value = c.expr(branch.args["true"])
+        chain = pl.when(cond).then(value) if chain is None else chain.when(cond).then(value)
+    default = node.args.get("default")
+    if chain is None:
+        return c.expr(default) if default is not None else pl.lit(None)
+    return chain.otherwise(c.expr(default) if default is not None else pl.lit(None))
+
+
+@translates(exp.If)
+def _if(c: Any, node: exp.If) -> pl.Expr:
+    false = node.args.get("false")
+    return (
+        pl.when(c.expr(node.this))
+        .then(c.expr(node.args["true"]))
+        .otherwise(c.expr(false) if false is not None else pl.lit(None))
+    )
+
+
+@translates(exp.Coalesce)
+def _coalesce(c: Any, node: exp.Coalesce) -> pl.Expr:
+    return pl.coalesce([c.expr(node.this), *[c.expr(e) for e in node.expressions]])
+
+
+@translates(exp.Nullif)
+def _nullif(c: Any, node: exp.Nullif) -> pl.Expr:
+    value = c.expr(node.this)
+    return pl.when(value == c.expr(node.expression)).then(None).otherwise(value)
+
+
+# ---------------------------------------------------------------------- nested data
+
+
+@translates(exp.Dot)
+def _dot(c: Any, node: exp.Dot) -> pl.Expr:
+    base = c.expr(node.this)
+    dtype = c.dtype(base)
+    name = node.expression.name
+    if not isinstance(dtype, pl.Struct):
+        raise c.error(node, f"Expression {node.this.sql('trino')} is not of type ROW")
+    for f in dtype.fields:
+        if f.name.lower() == name.lower():
+            return base.struct.field(f.name)
+    fields = [f.name for f in dtype.fields]
+    from loglake.query.tables import suggest
+
+    raise c.error(node.expression, f"Field '{name}' not found in row." + suggest(name, fields))
+
+
+@translates(exp.Bracket)
+def _bracket(c: Any, node: exp.Bracket) -> pl.Expr:
+    base = c.expr(node.this)
+    dtype = c.dtype(base)
+    index_node = node.expressions[0]
+    safe = bool(node.args.get("safe"))
+    if T.is_map(dtype):
+        try:
+            key_value = c.literal_value(index_node)
+        except Exception as err:
+            raise c.error(index_node, "map subscripts need a constant key") from err
+        return (
+            base.list.eval(pl.element().filter(pl.element().struct.field("key") == key_value))
+            .list.first()
+            .struct.field("value")
+        )
+    if isinstance(dtype, pl.Struct):
+        position = c.literal_value(index_node)
+        return base.struct[int(position)]
+    if not isinstance(dtype, pl.List | pl.Array):
+        raise c.error(node, f"Cannot use subscript on {T.sql_name(dtype).lower()}")
+    offset = node.args.get("offset")
+    if offset is None and isinstance(index_node, exp.Literal) and not index_node.is_string:
+        zero_based: Any = int(index_node.this)
+        index = pl.lit(zero_based)
+    else:
+        index = c.expr(index_node) - (int(offset) if offset is not None else 1)
+    if safe:
+        # element_at: NULL when out of bounds; negative positions count from the end
+        raw = c.expr(index_node)
+        index = pl.when(raw < 0).then(raw).otherwise(raw - 1)
+        return base.list.get(index, null_on_oob=True)
+    return base.list.get(index, null_on_oob=False)
+
+
+@translates(exp.Array)
+def _array(c: Any, node: exp.Array) -> pl.Expr:
+    if not node.expressions:
+        return pl.lit([], pl.List(pl.Null))
+    return pl.concat_list([c.expr(e) for e in node.expressions])
+
+
+# ---------------------------------------------------------------------- functions the relational core needs
+
+
+@translates(exp.Extract)
+def _extract(c: Any, node: exp.Extract) -> pl.Expr:
+    part = node.this.name.upper()
+    value = c.expr(node.expression)
+    parts = {
+        "YEAR": lambda v: v.dt.year(),
+        "QUARTER": lambda v: v.dt.quarter(),
+        "MONTH": lambda v: v.dt.month(),
+        "WEEK": lambda v: v.dt.week(),
+        "DAY": lambda v: v.dt.day(),
+        "DAY_OF_MONTH": lambda v: v.dt.day(),
+        "DAY_OF_WEEK": lambda v: v.dt.weekday(),
+        "DOW": lambda v: v.dt.weekday(),
+        "DAY_OF_YEAR": lambda v: v.dt.ordinal_day(),
+        "DOY": lambda v: v.dt.ordinal_day(),
+        "HOUR": lambda v: v.dt.hour(),
+        "MINUTE": lambda v: v.dt.minute(),
+        "SECOND": lambda v: v.dt.second(),
+    }
+    if part not in parts:
+        raise c.error(node, f"unsupported EXTRACT field {part}")
+    return parts[part](value).cast(pl.Int64)
+
+
+@translates(exp.Substring)
+def _substring(c: Any, node: exp.Substring) -> pl.Expr:
+    value = c.expr(node.this)
+    start = c.expr(node.args["start"]).cast(pl.Int64)
+    length = node.args.get("length")
+    # Trino: 1-based; a negative start counts from the end
+    n = value.str.len_chars()
+    offset = pl.when(start > 0).then(start - 1).otherwise(n + start)
+    if length is None:
+        return pl.when(start == 0).then(pl.lit("")).otherwise(value.str.slice(offset))
+    return (
+        pl.when(start == 0)
+        .then(pl.lit(""))
+        .otherwise(value.str.slice(offset, c.expr(length).cast(pl.Int64)))
+    )
+
+
+# ---------------------------------------------------------------------- core aggregates
+
+
+@translates(exp.Count, aggregate=True)
+def _count(c: Any, node: exp.Count) -> pl.Expr:
+    arg = node.this
+    if arg is None or isinstance(arg, exp.Star):
+        return pl.len().cast(pl.Int64)
+    if isinstance(arg, exp.Distinct):
+        return c.expr(arg.expressions[0]).drop_nulls().n_unique().cast(pl.Int64)
+    return c.expr(arg).count().cast(pl.Int64)
+
+
+def _agg_arg(c: Any, node: exp.Expression) -> tuple[pl.Expr, bool]:
+    arg = node.this
+    if isinstance(arg, exp.Distinct):
+        return c.expr(arg.expressions[0]), True
+    return c.expr(arg), False
+
+
+@translates(exp.Sum, aggregate=True)
+def _sum(c: Any, node: exp.Sum) -> pl.Expr:
+    value, distinct = _agg_arg(c, node)
+    dtype = c.dtype(value)
+    if distinct:
+        value = value.unique()
+    total = value.sum()
+    if T.is_integer(dtype):
+        total = total.cast(pl.Int64)
+    return pl.when(value.count() > 0).then(total)
+
+
+@translates(exp.Avg, aggregate=True)
+def _avg(c: Any, node: exp.Avg) -> pl.Expr:
+    value, distinct = _agg_arg(c, node)
+    dtype = c.dtype(value)
+    if distinct:
+        value = value.unique()
+    if T.is_decimal(dtype):
+        scale = T.decimal_scale(dtype)
+        return pl.when(value.count() > 0).then(
+            (value.sum() / value.count().cast(pl.Decimal(38, 0))).cast(pl.Decimal(38, scale))
+        )
+    return value.cast(pl.Float64).mean()
+
+
+@translates(exp.Min, aggregate=True)
+def _min(c: Any, node: exp.Min) -> pl.Expr:
+    if node.expressions:
+        raise c.error(node, "min(x, n) is not supported")
+    value, _ = _agg_arg(c, node)
+    return value.min()
+
+
+@translates(exp.Max, aggregate=True)
+def _max(c: Any, node: exp.Max) -> pl.Expr:
+    if node.expressions:
+        raise c.error(node, "max(x, n) is not supported")
+    value, _ = _agg_arg(c, node)
+    return value.max()

@@ -1,0 +1,216 @@
+"""Parsing, parameter binding and name qualification: SQL text to a qualified sqlglot tree.
+
+Only sqlglot's ``qualify`` runs (names, aliases, star expansion, identifier normalisation): the
+compiler does its own predicate placement and join ordering, so the rest of sqlglot's optimiser
+would cost compile time without making the Polars plan faster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, ParseError, TokenError
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
+from sqlglot.tokens import TokenType
+
+from loglake.errors import SqlError
+from loglake.query import types as T
+from loglake.query.tables import PSEUDO_COLUMNS, suggest
+
+DIALECT = "athena"
+
+
+def offset_of(sql: str, line: int, col: int) -> int:
+    """Character offset of a 1-based line and column."""
+    lines = sql.split("\n")
+    line = max(1, min(line, len(lines)))
+    return sum(len(x) + 1 for x in lines[: line - 1]) + max(0, col - 1)
+
+
+def sql_literal(value: Any) -> str:
+    """A parameter value as Trino literal text (EXECUTE ... USING)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"DOUBLE '{value!r}'"
+    if isinstance(value, decimal.Decimal):
+        return f"DECIMAL '{value}'"
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, list | tuple):
+        return "ARRAY[" + ", ".join(sql_literal(v) for v in value) + "]"
+    raise SqlError(f"unsupported parameter type {type(value).__name__}")
+
+
+def bind_parameters(sql: str, params: list[Any] | tuple[Any, ...] | None) -> str:
+    """Replace each ``?`` placeholder (outside strings and comments) by a literal, in order."""
+    tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(sql)
+    holes = [t for t in tokens if t.token_type == TokenType.PLACEHOLDER and t.text == "?"]
+    params = list(params or [])
+    if len(holes) != len(params):
+        start = holes[len(params)].start if len(holes) > len(params) else None
+        raise SqlError(
+            f"query has {len(holes)} parameter(s) but {len(params)} value(s) were given",
+            sql,
+            start,
+            start + 1 if start is not None else None,
+        )
+    out = sql
+    for token, value in sorted(zip(holes, params, strict=True), key=lambda p: -p[0].start):
+        out = out[: token.start] + sql_literal(value) + out[token.end + 1 :]
+    return out
+
+
+def parse(sql: str) -> exp.Expression:
+    """Parse one Athena statement; syntax errors point at the offending token."""
+    try:
+        trees = [t for t in sqlglot.parse(sql, read=DIALECT) if t is not None]
+    except ParseError as err:
+        info = err.errors[0] if err.errors else {}
+        line, col = info.get("line"), info.get("col")
+        highlight = info.get("highlight") or ""
+        start = None
+        if line is not None and col is not None:
+            end = offset_of(sql, line, col)
+            start = max(0, end - len(highlight))
+            message = info.get("description") or str(err)
+            raise SqlError(f"syntax error: {message}", sql, start, end) from None
+        raise SqlError(f"syntax error: {err}") from None
+    except TokenError as err:
+        raise SqlError(f"syntax error: {err}") from None
+    if not trees:
+        raise SqlError("empty statement")
+    if len(trees) > 1:
+        raise SqlError("only one statement can be run at a time")
+    return trees[0]
+
+
+def _name_unnamed_columns(tree: exp.Expression) -> None:
+    """Trino names unaliased expression columns _col0, _col1, ... by position."""
+    for select in tree.find_all(exp.Select):
+        items = select.expressions
+        changed = False
+        for i, item in enumerate(items):
+            if not isinstance(item, exp.Alias | exp.Column | exp.Dot | exp.Star):
+                items[i] = exp.alias_(item, f"_col{i}", quoted=False)
+                changed = True
+        if changed:
+            select.set("expressions", items)
+
+
+def referenced_tables(tree: exp.Expression) -> list[exp.Table]:
+    """Tables (not CTEs) a statement reads."""
+    cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    out = []
+    for table in tree.find_all(exp.Table):
+        if isinstance(table.this, exp.Values) or not table.name:
+            continue
+        if not table.db and table.name.lower() in cte_names:
+            continue
+        if isinstance(table.parent, exp.Create | exp.Insert | exp.Drop | exp.Schema):
+            continue
+        out.append(table)
+    return out
+
+
+def qualify_tree(
+    tree: exp.Expression,
+    sql: str,
+    default_db: str,
+    schema_of: Callable[[str | None, str], pl.Schema],
+) -> exp.Expression:
+    """Resolve every column to its table and expand stars against the tables' schemas."""
+    _name_unnamed_columns(tree)
+    wants_pseudo = {p for p in PSEUDO_COLUMNS if p in sql}
+    mapping: dict[str, dict[str, dict[str, str]]] = {}
+    known_columns: list[str] = []
+    for table in referenced_tables(tree):
+        db = (table.db or default_db).lower()
+        name = table.name.lower()
+        if name in mapping.get(db, {}):
+            continue
+        try:
+            schema = schema_of(table.db.lower() or None, name)
+        except SqlError:
+            raise
+        except Exception as err:
+            start, end = _span(table)
+            raise SqlError(str(err), sql, start, end) from None
+        columns = {_quote(c.lower()): T.schema_type_string(t) for c, t in schema.items()}
+        for p in wants_pseudo:
+            columns[_quote(p)] = T.schema_type_string(PSEUDO_COLUMNS[p])
+        known_columns += list(schema)
+        mapping.setdefault(db, {})[name] = columns
+    try:
+        qualified = qualify(
+            tree,
+            schema=MappingSchema(mapping, dialect=DIALECT) if mapping else None,
+            db=default_db,
+            dialect=DIALECT,
+            quote_identifiers=False,
+            validate_qualify_columns=True,
+            isolate_tables=False,
+        )
+    except OptimizeError as err:
+        message = str(err)
+        match = re.search(r"Line: (\d+), Col: (\d+)", message)
+        bare = re.sub(r"\s*Line: \d+, Col: \d+\.?", "", message).rstrip(".")
+        col_match = re.search(r"Column '([^']+)' could not be resolved", bare)
+        if col_match:
+            bare = f"Column '{col_match.group(1)}' cannot be resolved." + suggest(
+                col_match.group(1).split(".")[-1], known_columns
+            )
+        if match:
+            end = offset_of(sql, int(match.group(1)), int(match.group(2)))
+            name = col_match.group(1).split(".")[-1] if col_match else ""
+            start = max(0, end - len(name))
+            raise SqlError(bare, sql, start, end) from None
+        raise SqlError(bare, sql) from None
+    if wants_pseudo:
+        _drop_star_pseudo_columns(qualified)
+    return qualified
+
+
+def _drop_star_pseudo_columns(tree: exp.Expression) -> None:
+    """``SELECT *`` never includes $path / $file_size; only explicit mentions (which keep positions) do."""
+    for select in tree.find_all(exp.Select):
+        kept = []
+        for item in select.expressions:
+            inner = item.this if isinstance(item, exp.Alias) else item
+            if (
+                isinstance(inner, exp.Column)
+                and inner.name in PSEUDO_COLUMNS
+                and "start" not in (inner.this.meta or {})
+            ):
+                continue
+            kept.append(item)
+        if len(kept) != len(select.expressions):
+            select.set("expressions", kept)
+
+
+def _span(node: exp.Expression) -> tuple[int | None, int | None]:
+    for ident in [node, *node.find_all(exp.Identifier)]:
+        meta = getattr(ident, "_meta", None) or {}
+        if "start" in meta:
+            return meta["start"], meta["end"] + 1
+    return None, None
+
+
+def _quote(name: str) -> str:
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else f'"{name}"'

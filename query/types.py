@@ -1,0 +1,226 @@
+"""SQL types as the query layer sees them: Polars dtypes, Trino type names and sqlglot DataTypes.
+
+Frames carry Polars dtypes; sqlglot's qualifier needs a schema of Trino type names; CAST targets
+arrive as sqlglot DataTypes. This module converts between the three and holds Trino's rules for
+which implicit coercions exist (and which it refuses).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from sqlglot import exp
+
+INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
+FLOATS = (pl.Float32, pl.Float64)
+
+_SQL_NAMES: dict[type, str] = {
+    pl.Int8: "TINYINT",
+    pl.Int16: "SMALLINT",
+    pl.Int32: "INTEGER",
+    pl.Int64: "BIGINT",
+    pl.UInt8: "SMALLINT",
+    pl.UInt16: "INTEGER",
+    pl.UInt32: "BIGINT",
+    pl.UInt64: "BIGINT",
+    pl.Float32: "REAL",
+    pl.Float64: "DOUBLE",
+    pl.String: "VARCHAR",
+    pl.Boolean: "BOOLEAN",
+    pl.Date: "DATE",
+    pl.Binary: "VARBINARY",
+    pl.Null: "UNKNOWN",
+    pl.Time: "TIME",
+}
+
+
+def sql_name(dtype: pl.DataType) -> str:
+    """The Trino spelling of a Polars dtype (``array(row(arn varchar))``-style nesting)."""
+    base = dtype.base_type()
+    if base in _SQL_NAMES:
+        return _SQL_NAMES[base]
+    if isinstance(dtype, pl.Decimal):
+        return f"DECIMAL({dtype.precision or 38}, {dtype.scale or 0})"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMP" if dtype.time_zone is None else "TIMESTAMP WITH TIME ZONE"
+    if isinstance(dtype, pl.Duration):
+        return "INTERVAL DAY TO SECOND"
+    if is_map(dtype):
+        fields = dtype.inner.fields  # type: ignore[union-attr]
+        return f"MAP({sql_name(fields[0].dtype)}, {sql_name(fields[1].dtype)})"
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return f"ARRAY({sql_name(dtype.inner)})"  # type: ignore[arg-type]
+    if isinstance(dtype, pl.Struct):
+        inner = ", ".join(f'"{f.name}" {sql_name(f.dtype)}' for f in dtype.fields)
+        return f"ROW({inner})"
+    if isinstance(dtype, pl.Categorical | pl.Enum):
+        return "VARCHAR"
+    return "UNKNOWN"
+
+
+def schema_type_string(dtype: pl.DataType) -> str:
+    """Type text for sqlglot's MappingSchema (only nesting matters to the qualifier)."""
+    if isinstance(dtype, pl.Struct):
+        inner = ", ".join(f'"{f.name}" {schema_type_string(f.dtype)}' for f in dtype.fields)
+        return f"STRUCT<{inner}>"
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return f"ARRAY<{schema_type_string(dtype.inner)}>"  # type: ignore[arg-type]
+    if isinstance(dtype, pl.Decimal):
+        return "DECIMAL"
+    return "VARCHAR" if sql_name(dtype) == "UNKNOWN" else sql_name(dtype).split("(")[0]
+
+
+def is_map(dtype: pl.DataType) -> bool:
+    """Arrow maps arrive in Polars as lists of {key, value} structs."""
+    if not isinstance(dtype, pl.List):
+        return False
+    inner = dtype.inner
+    return (
+        isinstance(inner, pl.Struct)
+        and len(inner.fields) == 2
+        and inner.fields[0].name == "key"
+        and inner.fields[1].name == "value"
+    )
+
+
+def is_integer(dtype: pl.DataType | None) -> bool:
+    return dtype is not None and dtype.base_type() in INTEGERS
+
+
+def is_float(dtype: pl.DataType | None) -> bool:
+    return dtype is not None and dtype.base_type() in FLOATS
+
+
+def is_decimal(dtype: pl.DataType | None) -> bool:
+    return isinstance(dtype, pl.Decimal)
+
+
+def is_numeric(dtype: pl.DataType | None) -> bool:
+    return is_integer(dtype) or is_float(dtype) or is_decimal(dtype)
+
+
+def is_string(dtype: pl.DataType | None) -> bool:
+    return dtype is not None and (
+        dtype.base_type() in (pl.String, pl.Categorical, pl.Enum) or dtype == pl.String
+    )
+
+
+def is_temporal(dtype: pl.DataType | None) -> bool:
+    return dtype is not None and (dtype == pl.Date or isinstance(dtype, pl.Datetime))
+
+
+def type_family(dtype: pl.DataType | None) -> str:
+    """The coercion family Trino uses: numbers coerce among themselves, and so on."""
+    if dtype is None or dtype == pl.Null:
+        return "unknown"
+    if is_numeric(dtype):
+        return "number"
+    if is_string(dtype):
+        return "string"
+    if is_temporal(dtype):
+        return "temporal"
+    if dtype == pl.Boolean:
+        return "boolean"
+    return sql_name(dtype)
+
+
+def comparable(left: pl.DataType | None, right: pl.DataType | None) -> bool:
+    """Whether Trino compares the two types without an explicit CAST."""
+    a, b = type_family(left), type_family(right)
+    return a == "unknown" or b == "unknown" or a == b
+
+
+def decimal_scale(dtype: pl.DataType) -> int:
+    if isinstance(dtype, pl.Decimal):
+        return dtype.scale or 0
+    return 0
+
+
+def common_supertype(left: pl.DataType, right: pl.DataType) -> pl.DataType | None:
+    """The type two join keys or set-operation columns are unified to (None: incompatible)."""
+    if left == right:
+        return left
+    if left == pl.Null:
+        return right
+    if right == pl.Null:
+        return left
+    if is_integer(left) and is_integer(right):
+        return pl.Int64 if pl.Int64 in (left, right) or not _fits32(left, right) else pl.Int32
+    if is_numeric(left) and is_numeric(right):
+        if is_float(left) or is_float(right):
+            return pl.Float64
+        if is_decimal(left) and is_decimal(right):
+            return pl.Decimal(38, max(decimal_scale(left), decimal_scale(right)))
+        return pl.Decimal(38, max(decimal_scale(left), decimal_scale(right)))
+    if is_string(left) and is_string(right):
+        return pl.String
+    if is_temporal(left) and is_temporal(right):
+        return left if isinstance(left, pl.Datetime) else right
+    return None
+
+
+def _fits32(left: pl.DataType, right: pl.DataType) -> bool:
+    small = (pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16)
+    return left.base_type() in small and right.base_type() in small
+
+
+_CAST_TARGETS: dict[exp.DataType.Type, pl.DataType] = {
+    exp.DataType.Type.TINYINT: pl.Int8,
+    exp.DataType.Type.SMALLINT: pl.Int16,
+    exp.DataType.Type.INT: pl.Int32,
+    exp.DataType.Type.BIGINT: pl.Int64,
+    exp.DataType.Type.FLOAT: pl.Float32,
+    exp.DataType.Type.DOUBLE: pl.Float64,
+    exp.DataType.Type.VARCHAR: pl.String,
+    exp.DataType.Type.CHAR: pl.String,
+    exp.DataType.Type.TEXT: pl.String,
+    exp.DataType.Type.BOOLEAN: pl.Boolean,
+    exp.DataType.Type.DATE: pl.Date,
+    exp.DataType.Type.TIMESTAMP: pl.Datetime("us"),
+    exp.DataType.Type.TIMESTAMPTZ: pl.Datetime("us", "UTC"),
+    exp.DataType.Type.VARBINARY: pl.Binary,
+    exp.DataType.Type.BINARY: pl.Binary,
+    exp.DataType.Type.JSON: pl.String,
+    exp.DataType.Type.TIME: pl.Time,
+}
+
+
+def polars_type(data_type: exp.DataType) -> pl.DataType:
+    """The Polars dtype for a SQL type (CAST targets, typed literals, CTAS columns)."""
+    kind = data_type.this
+    if kind in _CAST_TARGETS:
+        return _CAST_TARGETS[kind]
+    if kind == exp.DataType.Type.DECIMAL:
+        params = [
+            int(p.this.this) for p in data_type.expressions if isinstance(p.this, exp.Literal)
+        ]
+        precision = params[0] if params else 38
+        scale = params[1] if len(params) > 1 else 0
+        return pl.Decimal(precision, scale)
+    if kind == exp.DataType.Type.ARRAY:
+        inner = data_type.expressions[0] if data_type.expressions else exp.DataType.build("varchar")
+        return pl.List(polars_type(inner))
+    if kind == exp.DataType.Type.MAP:
+        key, value = data_type.expressions
+        return pl.List(pl.Struct({"key": polars_type(key), "value": polars_type(value)}))
+    if kind == exp.DataType.Type.STRUCT:
+        fields = {}
+        for i, member in enumerate(data_type.expressions):
+            if isinstance(member, exp.ColumnDef):
+                fields[member.name] = polars_type(member.args["kind"])
+            else:
+                fields[f"field{i}"] = polars_type(member)
+        return pl.Struct(fields)
+    raise ValueError(f"type {data_type.sql('trino')} is not supported")
+
+
+def sqlglot_type(dtype: pl.DataType) -> exp.DataType:
+    """A sqlglot DataType for a Polars dtype (what ``compiler.type_of`` reports)."""
+    return exp.DataType.build(sql_name(dtype), dialect="trino")
+
+
+def polars_schema_from_arrow(schema: object) -> pl.Schema:
+    """Polars schema of an Arrow schema (maps become lists of key/value structs)."""
+    import pyarrow as pa
+
+    assert isinstance(schema, pa.Schema)
+    return pl.from_arrow(schema.empty_table()).schema  # type: ignore[union-attr]

@@ -1,0 +1,245 @@
+"""Window functions: ``f(...) OVER (PARTITION BY ... ORDER BY ... frame)`` as Polars expressions.
+
+With an ORDER BY the frame is sorted by partition and order keys first, so that running and
+offset functions become cumulative or shifted expressions evaluated ``over`` the partition; peer
+rows (equal order keys) share the value at the end of their group, as SQL's default RANGE frame
+requires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from sqlglot import exp
+
+from loglake.query import types as T
+
+_MAX_ROWS_FRAME = 1000
+
+
+def _bound(value: Any, side: Any) -> float | int | None:
+    """Frame bound as a row offset: negative preceding, positive following, None unbounded."""
+    text = value if isinstance(value, str) else None
+    if text is not None and text.upper() == "UNBOUNDED":
+        return float("-inf") if str(side).upper() == "PRECEDING" else float("inf")
+    if text is not None and text.upper() == "CURRENT ROW":
+        return 0
+    if isinstance(value, exp.Literal):
+        n = int(value.this)
+        return -n if str(side).upper() == "PRECEDING" else n
+    return None
+
+
+def _frame(spec: exp.WindowSpec | None, ordered: bool) -> tuple[str, float | int, float | int]:
+    if spec is None:
+        if ordered:
+            return "range", float("-inf"), 0
+        return "rows", float("-inf"), float("inf")
+    kind = str(spec.args.get("kind") or "range").lower()
+    start = _bound(spec.args.get("start"), spec.args.get("start_side"))
+    end_value = spec.args.get("end")
+    end = _bound(end_value, spec.args.get("end_side")) if end_value is not None else 0
+    if start is None or end is None:
+        raise ValueError("window frame bounds must be UNBOUNDED, CURRENT ROW or a number of rows")
+    return kind, start, end
+
+
+def compile_window(c: Any, lf: pl.LazyFrame, node: exp.Window, out: str) -> pl.LazyFrame:
+    """Add the window expression ``node`` to ``lf`` as column ``out``."""
+    fn = node.this
+    part_nodes = node.args.get("partition_by") or []
+    order = node.args.get("order")
+    ordered_items = order.expressions if order is not None else []
+    temps: list[str] = []
+    part_cols: list[str] = []
+    key_cols: list[str] = []
+    prep: list[pl.Expr] = []
+    for p in part_nodes:
+        name = c.fresh("_wp")
+        prep.append(c.expr(p).alias(name))
+        part_cols.append(name)
+    descending, nulls_last = [], []
+    for o in ordered_items:
+        name = c.fresh("_wk")
+        prep.append(c.expr(o.this).alias(name))
+        key_cols.append(name)
+        descending.append(bool(o.args.get("desc")))
+        nulls_last.append(not o.args.get("nulls_first"))
+    temps = part_cols + key_cols
+    if prep:
+        lf = lf.with_columns(prep)
+    if key_cols:
+        lf = lf.sort(
+            part_cols + key_cols,
+            descending=[False] * len(part_cols) + descending,
+            nulls_last=[True] * len(part_cols) + nulls_last,
+            maintain_order=True,
+        )
+    try:
+        kind, start, end = _frame(node.args.get("spec"), bool(key_cols))
+    except ValueError as err:
+        raise c.error(node, str(err)) from err
+
+    def over(e: pl.Expr, extra: list[str] | None = None) -> pl.Expr:
+        cols = part_cols + (extra or [])
+        return e.over(cols) if cols else e
+
+    c.schema = {**c.schema, **dict(lf.collect_schema())}
+    row_number = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    if isinstance(fn, exp.RowNumber):
+        return lf.with_columns(over(row_number).alias(out)).drop(temps)
+    if isinstance(fn, exp.Rank | exp.PercentRank | exp.CumeDist | exp.DenseRank | exp.Ntile):
+        if isinstance(fn, exp.Ntile):
+            buckets = int(c.literal_value(fn.this))
+            n = pl.len()
+            i = pl.int_range(0, pl.len(), dtype=pl.Int64)
+            size = n // buckets
+            rem = n % buckets
+            bucket = (
+                pl.when(size == 0)
+                .then(i + 1)
+                .when(i < rem * (size + 1))
+                .then(i // (size + 1) + 1)
+                .otherwise((i - rem) // pl.when(size == 0).then(1).otherwise(size) + 1)
+            )
+            return lf.with_columns(over(bucket).alias(out)).drop(temps)
+        if isinstance(fn, exp.DenseRank):
+            run = pl.struct(key_cols).rle_id() if key_cols else pl.lit(0, pl.UInt32)
+            return lf.with_columns(over(run.cast(pl.Int64) + 1).alias(out)).drop(temps)
+        rn = c.fresh("_rn")
+        lf = lf.with_columns(over(row_number).alias(rn))
+        if isinstance(fn, exp.Rank):
+            value = over(pl.col(rn).min(), key_cols)
+        elif isinstance(fn, exp.PercentRank):
+            rank = over(pl.col(rn).min(), key_cols).cast(pl.Float64)
+            total = over(pl.len()).cast(pl.Float64)
+            value = pl.when(total > 1).then((rank - 1) / (total - 1)).otherwise(0.0)
+        else:
+            peers_end = over(pl.col(rn).max(), key_cols).cast(pl.Float64)
+            value = peers_end / over(pl.len()).cast(pl.Float64)
+        return lf.with_columns(value.alias(out)).drop([*temps, rn])
+    if isinstance(fn, exp.Lag | exp.Lead):
+        value = c.expr(fn.this)
+        offset = int(c.literal_value(fn.args["offset"])) if fn.args.get("offset") else 1
+        default = fn.args.get("default")
+        shift = offset if isinstance(fn, exp.Lag) else -offset
+        fill = c.expr(default) if default is not None else None
+        shifted = value.shift(shift, fill_value=fill) if fill is not None else value.shift(shift)
+        return lf.with_columns(over(shifted).alias(out)).drop(temps)
+    if isinstance(fn, exp.FirstValue | exp.LastValue | exp.NthValue):
+        value = c.expr(fn.this)
+        if isinstance(fn, exp.FirstValue):
+            if start == float("-inf"):
+                result = over(value.first())
+            elif kind == "rows" and start <= 0 <= end:
+                result = over(value.shift(-int(start)))
+            else:
+                raise c.error(node, "this window frame is not supported for first_value")
+        elif isinstance(fn, exp.LastValue):
+            if end == float("inf") or not key_cols:
+                result = over(value.last())
+            elif kind == "range" and end == 0:
+                result = over(value.last(), key_cols)
+            elif kind == "rows" and start <= end:
+                result = over(value.shift(-int(end)))
+            else:
+                raise c.error(node, "this window frame is not supported for last_value")
+        else:
+            n = int(c.literal_value(fn.args["offset"]))
+            nth = over(value.gather(pl.lit(n - 1)).first()) if n >= 1 else pl.lit(None)
+            rn = c.fresh("_rn")
+            lf = lf.with_columns(over(row_number).alias(rn))
+            temps.append(rn)
+            reach = over(pl.col(rn).max(), key_cols) if kind == "range" and end == 0 else pl.col(rn)
+            if end == float("inf") or not key_cols:
+                result = over(
+                    pl.when(pl.len() >= n).then(
+                        value.gather(min(n - 1, 0) if n < 1 else n - 1).first()
+                    )
+                )
+            else:
+                result = pl.when(reach >= n).then(nth)
+        return lf.with_columns(result.alias(out)).drop(temps)
+    return _aggregate_window(
+        c, lf, node, fn, out, kind, start, end, part_cols, key_cols, temps, over
+    )
+
+
+def _aggregate_window(
+    c: Any,
+    lf: pl.LazyFrame,
+    node: exp.Window,
+    fn: exp.Expression,
+    out: str,
+    kind: str,
+    start: float | int,
+    end: float | int,
+    part_cols: list[str],
+    key_cols: list[str],
+    temps: list[str],
+    over: Any,
+) -> pl.LazyFrame:
+    whole = start == float("-inf") and end == float("inf")
+    if whole or (not key_cols and kind == "range"):
+        return lf.with_columns(over(c.expr(fn)).alias(out)).drop(temps)
+    core = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
+    if not isinstance(fn, core):
+        raise c.error(
+            node, f"{fn.sql_name().lower()} with an ordered window frame is not supported"
+        )
+    arg = fn.this
+    if isinstance(arg, exp.Distinct):
+        raise c.error(node, "DISTINCT aggregates over an ordered window are not supported")
+    star = arg is None or isinstance(arg, exp.Star)
+    value = pl.lit(1, pl.Int64) if star else c.expr(arg)
+    dtype = pl.Int64 if star else c.dtype(value)
+    if isinstance(fn, exp.Avg) and not T.is_decimal(dtype):
+        value = value.cast(pl.Float64)
+    present = value.is_not_null().cast(pl.Int64)
+    if (start == float("-inf") and end == 0) or (start == 0 and end == float("inf")):
+        reverse = start == 0
+        count = present.cum_sum(reverse=reverse)
+        if isinstance(fn, exp.Count):
+            running = count
+        elif isinstance(fn, exp.Min):
+            running = value.cum_min(reverse=reverse).fill_null(
+                strategy="backward" if reverse else "forward"
+            )
+        elif isinstance(fn, exp.Max):
+            running = value.cum_max(reverse=reverse).fill_null(
+                strategy="backward" if reverse else "forward"
+            )
+        else:
+            total = value.fill_null(0).cum_sum(reverse=reverse)
+            if isinstance(fn, exp.Avg):
+                total = total / count
+            running = pl.when(count > 0).then(total)
+        tmp = c.fresh("_run")
+        lf = lf.with_columns(over(running).alias(tmp))
+        if kind == "range":
+            peer = pl.col(tmp).first() if reverse else pl.col(tmp).last()
+            lf = lf.with_columns(over(peer, key_cols).alias(out))
+        else:
+            lf = lf.with_columns(pl.col(tmp).alias(out))
+        return lf.drop([*temps, tmp])
+    if kind != "rows" or start == float("-inf") or end == float("inf"):
+        raise c.error(node, "this window frame is not supported (use ROWS with bounded offsets)")
+    lo, hi = int(start), int(end)
+    if hi < lo or hi - lo > _MAX_ROWS_FRAME:
+        raise c.error(node, "window frame is empty or too wide")
+    shifted = [over(value.shift(-k)) for k in range(lo, hi + 1)]
+    flags = [over(present.shift(-k)).fill_null(0) for k in range(lo, hi + 1)]
+    count = pl.sum_horizontal(flags)
+    if isinstance(fn, exp.Count):
+        result = count
+    elif isinstance(fn, exp.Min):
+        result = pl.min_horizontal(shifted)
+    elif isinstance(fn, exp.Max):
+        result = pl.max_horizontal(shifted)
+    else:
+        total = pl.sum_horizontal(shifted)
+        if isinstance(fn, exp.Avg):
+            total = total / count
+        result = pl.when(count > 0).then(total)
+    return lf.with_columns(result.alias(out)).drop(temps)
