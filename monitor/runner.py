@@ -1,0 +1,473 @@
+"""Metric filters as incremental queries over managed tables.
+
+Each filter's checkpoint is the version of its source table it has read up to. A run reads only
+the files committed after that version (`ManagedTable.files_added_since`, which skips compaction
+commits), evaluates every filter that reads the same table and checkpoint in one pass, and appends
+the datapoints to `_monitor.metrics` in one Delta commit that also records each filter's new
+checkpoint as a Delta application transaction. The data and the checkpoint move together, so a
+run killed at any point is simply repeated: nothing is counted twice or lost.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import sqlglot
+from deltalake import DeltaTable
+from sqlglot import exp
+
+from loglake.catalog import Catalog, DataFile, ManagedTable
+from loglake.catalog.catalog import DEFAULT_DATABASE
+from loglake.errors import CatalogError, UserError
+from loglake.monitor.compile import MessageSource, Source, TableSource, compile_pattern
+from loglake.monitor.filters import transformation_exprs, validate_metric_filter
+from loglake.monitor.metrics import METRICS_SCHEMA, MetricsStore
+from loglake.monitor.pattern import parse_pattern
+from loglake.monitor.state import MonitorState
+from loglake.query.engine import Engine
+
+#: columns tried, in order, for an event's time when a filter does not name one
+TIME_COLUMNS = ("eventtime", "timestamp", "start", "configurationitemcapturetime")
+CLOUDWATCH_LOGS_TABLE = "cloudwatch_logs"
+
+
+def app_id(filter_name: str) -> str:
+    return f"metric-filter:{filter_name}"
+
+
+def split_table(ref: str) -> tuple[str, str]:
+    database, _, name = ref.rpartition(".")
+    return (database or DEFAULT_DATABASE), name
+
+
+# ---------------------------------------------------------------------------------------------
+# definitions
+
+
+def resolve_table(catalog: Catalog, definition: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """(database, table, SQL condition) a filter reads.
+
+    A filter names a `table` (loglake's extension); a plain `logGroupName` reads the CloudWatch
+    Logs table restricted to that group.
+    """
+    if definition.get("table"):
+        database, name = split_table(definition["table"])
+        return database, name, definition.get("condition")
+    group = definition["logGroupName"]
+    if catalog.table_exists(DEFAULT_DATABASE, CLOUDWATCH_LOGS_TABLE):
+        condition = "loggroup = '" + group.replace("'", "''") + "'"
+        if definition.get("condition"):
+            condition = f"({definition['condition']}) AND {condition}"
+        return DEFAULT_DATABASE, CLOUDWATCH_LOGS_TABLE, condition
+    raise UserError(
+        f"Metric filter {definition.get('filterName')!r}: log group {group!r} has no table; "
+        "give the filter a table (e.g. --table cloudtrail)"
+    )
+
+
+def put_metric_filter(
+    catalog: Catalog, definition: Mapping[str, Any], *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Create or replace a metric filter; it counts events committed from now on.
+
+    Replacing a filter keeps its checkpoint (CloudWatch never re-reads old events either).
+    """
+    d = validate_metric_filter(definition)
+    database, name, condition = resolve_table(catalog, d)
+    d["table"] = f"{database}.{name}"
+    if condition:
+        d["condition"] = condition
+    state = MonitorState(catalog)
+    existing = state.get("filters", d["filterName"])
+    try:
+        table = catalog.managed(database, name)
+        version = table.version()
+    except CatalogError:
+        table, version = None, -1  # the table does not exist yet: all it will hold is new
+    if table is not None:
+        check_condition(resolve_table(catalog, d)[2], pl.Schema(table.schema()))
+    d["creationTime"] = (
+        existing[0]["creationTime"]
+        if existing
+        else int((now or datetime.now(UTC)).timestamp() * 1000)
+    )
+    d["createdVersion"] = existing[0]["createdVersion"] if existing else version
+    state.put("filters", d["filterName"], d)
+    return d
+
+
+def list_metric_filters(catalog: Catalog, prefix: str | None = None) -> list[dict[str, Any]]:
+    out = MonitorState(catalog).list("filters")
+    return [f for f in out if not prefix or f["filterName"].startswith(prefix)]
+
+
+def delete_metric_filter(catalog: Catalog, name: str) -> None:
+    MonitorState(catalog).delete("filters", name)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading a table's files
+
+
+def scan_files(
+    table: ManagedTable, files: Sequence[DataFile], columns: Sequence[str]
+) -> pl.LazyFrame:
+    """The rows of some data files (with their partition columns), reading only `columns`."""
+    schema = pl.Schema(table.schema())
+    partition_cols = set(table.partition_columns())
+    wanted = [c for c in columns if c in schema]
+    data_cols = [c for c in wanted if c not in partition_cols]
+    options = table.settings.polars_storage_options()
+    by_partition: dict[tuple, list[str]] = defaultdict(list)
+    for f in files:
+        by_partition[tuple(sorted(f.partition.items()))].append(f.path)
+    frames = []
+    for partition, paths in by_partition.items():
+        lf = pl.scan_parquet(
+            paths,
+            storage_options=options,
+            schema={c: schema[c] for c in schema if c not in partition_cols},
+            missing_columns="insert",
+            extra_columns="ignore",
+        ).select(data_cols)
+        values = dict(partition)
+        lf = lf.with_columns(
+            pl.lit(values.get(c), dtype=schema[c]).alias(c) for c in wanted if c in partition_cols
+        )
+        frames.append(lf.select(wanted))
+    if not frames:
+        return pl.LazyFrame(schema={c: schema[c] for c in wanted})
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def time_expr(schema: Mapping[str, pl.DataType], column: str | None = None) -> pl.Expr:
+    """An event's time as a UTC datetime, from the table's time column."""
+    candidates = [column] if column else list(TIME_COLUMNS)
+    for name in candidates:
+        if name is None or name not in schema:
+            continue
+        dtype = schema[name]
+        col = pl.col(name)
+        if isinstance(dtype, pl.Datetime):
+            return (
+                col.dt.replace_time_zone(None).dt.cast_time_unit("us").dt.replace_time_zone("UTC")
+                if dtype.time_zone is None
+                else col.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+            )
+        if isinstance(dtype, pl.String):
+            return (
+                col.str.slice(0, 19)
+                .str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us")
+                .dt.replace_time_zone("UTC")
+            )
+        if dtype.is_integer():
+            seconds = pl.when(col > 100_000_000_000).then(col // 1000).otherwise(col)
+            return (
+                pl.from_epoch(seconds, time_unit="s")
+                .dt.cast_time_unit("us")
+                .dt.replace_time_zone("UTC")
+            )
+    if column:
+        raise UserError(f"Time column {column!r} is not in the table")
+    return pl.lit(datetime.now(UTC)).dt.cast_time_unit("us")
+
+
+def source_for(schema: Mapping[str, pl.DataType]) -> Source:
+    """Raw text in a `message` column is matched as text; otherwise the columns are the fields."""
+    if "message" in schema and isinstance(schema["message"], pl.String):
+        return MessageSource("message")
+    return TableSource(dict(schema))
+
+
+def condition_columns(condition: str | None) -> set[str]:
+    """Lower-case names of the columns a SQL condition reads."""
+    if not condition:
+        return set()
+    try:
+        tree = sqlglot.parse_one(condition, read="athena")
+    except sqlglot.errors.ParseError as error:
+        raise UserError(f"Invalid condition {condition!r}: {error}") from None
+    return {c.name.lower() for c in tree.find_all(exp.Column)}
+
+
+def with_condition(lf: pl.LazyFrame, condition: str, alias: str) -> pl.LazyFrame:
+    """Add a boolean column: the filter's SQL condition, compiled by the query engine."""
+    engine = Engine(tables={"t": lf}, record_history=False)
+    return engine.execute(f'SELECT *, ({condition}) AS "{alias}" FROM t', lazy=True).lazy
+
+
+def check_condition(condition: str | None, schema: Mapping[str, pl.DataType]) -> None:
+    """Compile a condition against a table's columns so a mistake is reported at `put` time."""
+    if condition:
+        with_condition(pl.LazyFrame(schema=dict(schema)), condition, "__c").collect_schema()
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+@dataclass
+class FilterRun:
+    """What one run did for one filter."""
+
+    filter_name: str
+    from_version: int
+    to_version: int
+    files: int = 0
+    events: int = 0
+    matches: int = 0
+    datapoints: int = 0
+
+
+@dataclass
+class RunReport:
+    runs: list[FilterRun] = field(default_factory=list)
+
+    @property
+    def matches(self) -> dict[str, int]:
+        return {r.filter_name: r.matches for r in self.runs}
+
+
+def _compiled(definition: Mapping[str, Any], schema: Mapping[str, pl.DataType]):
+    pattern = parse_pattern(definition["filterPattern"])
+    source = source_for(schema)
+    match = compile_pattern(pattern, source)
+    t = definition["metricTransformations"][0]
+    value, dims = transformation_exprs(t, pattern, source)
+    return match, value, dims
+
+
+def evaluate_filters(
+    lf: pl.LazyFrame,
+    schema: Mapping[str, pl.DataType],
+    definitions: Sequence[Mapping[str, Any]],
+    time_column: str | None = None,
+) -> tuple[pl.DataFrame, dict[str, tuple[int, int]]]:
+    """Datapoint rows for several filters over the same rows, computed in one pass.
+
+    Returns the rows (metrics-table schema) and per filter (events, matches).
+    """
+    minute = time_expr(schema, time_column).dt.truncate("1m").alias("__minute")
+    exprs: list[pl.Expr] = [minute]
+    plans = []
+    compiled = []
+    for i, d in enumerate(definitions):
+        match, value, dims = _compiled(d, schema)
+        if d.get("condition"):
+            lf = with_condition(lf, d["condition"], f"__c{i}")
+            match = match & pl.col(f"__c{i}").fill_null(False)
+        compiled.append((match, value, dims))
+        if d.get("condition"):
+            exprs.append(pl.col(f"__c{i}").fill_null(False).alias(f"__c{i}"))
+        exprs.append(match.alias(f"__m{i}"))
+        exprs.append(value.alias(f"__v{i}"))
+        exprs.extend(expr.alias(f"__d{i}_{k}") for k, expr in enumerate(dims.values()))
+    base = lf.select(exprs)
+    any_match = pl.any_horizontal([pl.col(f"__m{i}") for i in range(len(definitions))])
+    plans.append(base.group_by("__minute").agg(pl.len().alias("__events")))
+    plans.append(base.filter(any_match))
+    with_cond = [i for i, d in enumerate(definitions) if d.get("condition")]
+    plans.extend(
+        base.filter(pl.col(f"__c{i}")).group_by("__minute").agg(pl.len().alias("__events"))
+        for i in with_cond
+    )
+    minutes, matched, *per_filter = pl.collect_all(plans)
+    conditioned = dict(zip(with_cond, per_filter, strict=True))
+    total_events = int(minutes["__events"].sum() or 0)
+    frames = []
+    counts: dict[str, tuple[int, int]] = {}
+    for i, d in enumerate(definitions):
+        t = d["metricTransformations"][0]
+        dim_names = list((t.get("dimensions") or {}).keys())
+        rows = matched.filter(pl.col(f"__m{i}"))
+        counts[d["filterName"]] = (total_events, rows.height)
+        dim_cols = [f"__d{i}_{k}" for k in range(len(dim_names))]
+        rows = rows.filter(pl.col(f"__v{i}").is_not_null())
+        if dim_cols:
+            rows = rows.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in dim_cols]))
+        order = sorted(range(len(dim_names)), key=lambda k: dim_names[k])
+        if dim_cols:
+            dims_json = pl.struct(
+                [pl.col(dim_cols[k]).alias(dim_names[k]) for k in order]
+            ).struct.json_encode()
+        else:
+            dims_json = pl.lit("{}")
+        agg = (
+            rows.group_by(["__minute", *dim_cols, f"__v{i}"])
+            .agg(pl.len().cast(pl.Float64).alias("sample_count"))
+            .with_columns(dims_json.alias("dimensions"), pl.col(f"__v{i}").alias("value"))
+        )
+        if t.get("defaultValue") is not None:
+            hit = agg.select("__minute").unique()
+            seen = minutes
+            if d.get("condition"):  # only minutes in which the filter's own events arrived
+                seen = conditioned[i]
+            idle = seen.join(hit, on="__minute", how="anti").select(
+                "__minute",
+                pl.lit("{}").alias("dimensions"),
+                pl.lit(float(t["defaultValue"])).alias("value"),
+                pl.lit(1.0).alias("sample_count"),
+            )
+            agg = pl.concat([agg.select(idle.columns), idle])
+        frames.append(
+            agg.select(
+                pl.lit(t["metricNamespace"]).alias("namespace"),
+                pl.lit(t["metricName"]).alias("metric_name"),
+                pl.col("dimensions"),
+                pl.lit(t.get("unit") or "None").alias("unit"),
+                pl.lit(60, dtype=pl.Int32).alias("storage_resolution"),
+                pl.col("__minute").alias("timestamp"),
+                pl.col("value"),
+                pl.col("sample_count"),
+                (pl.col("value") * pl.col("sample_count")).alias("sum"),
+                pl.col("value").alias("minimum"),
+                pl.col("value").alias("maximum"),
+                pl.lit(app_id(d["filterName"])).alias("source"),
+            )
+        )
+    schema_out = pl.Schema(METRICS_SCHEMA)
+    if frames:
+        rows_out = pl.concat([f.cast(dict(schema_out)) for f in frames])
+    else:
+        rows_out = pl.DataFrame(schema=schema_out)
+    return rows_out, counts
+
+
+def _needed_columns(
+    definitions: Sequence[Mapping[str, Any]], schema: Mapping[str, pl.DataType]
+) -> list[str]:
+    names: set[str] = set()
+    for d in definitions:
+        match, value, dims = _compiled(d, schema)
+        for e in (match, value, *dims.values()):
+            names.update(e.meta.root_names())
+        names |= condition_columns(d.get("condition"))
+        tc = d.get("timeColumn")
+        if tc:
+            names.add(tc)
+    for c in TIME_COLUMNS:
+        if c in schema:
+            names.add(c)
+            break
+    lowered = {c.lower(): c for c in schema}
+    return [lowered[n.lower()] for n in names if n.lower() in lowered]
+
+
+def _checkpoint(metrics: MetricsStore, definition: Mapping[str, Any]) -> int:
+    done = metrics.checkpoint(app_id(definition["filterName"]))
+    created = int(definition.get("createdVersion", -1))
+    return created if done is None else max(done, created)
+
+
+def run_metric_filters(
+    catalog: Catalog, names: Sequence[str] | None = None, *, metrics: MetricsStore | None = None
+) -> RunReport:
+    """Bring every metric filter (or the named ones) up to date with its table."""
+    metrics = metrics or MetricsStore(catalog)
+    definitions = MonitorState(catalog).list("filters")
+    if names is not None:
+        missing = set(names) - {d["filterName"] for d in definitions}
+        if missing:
+            raise UserError(f"There is no metric filter named {sorted(missing)[0]!r}")
+        definitions = [d for d in definitions if d["filterName"] in names]
+    report = RunReport()
+    by_table: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for d in definitions:
+        database, name, _ = resolve_table(catalog, d)
+        by_table[(database, name)].append(d)
+    for (database, name), defs in by_table.items():
+        if not catalog.table_exists(database, name):
+            continue
+        table = catalog.managed(database, name)
+        by_cp: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for d in defs:
+            by_cp[_checkpoint(metrics, d)].append(d)
+        for cp, group in sorted(by_cp.items()):
+            report.runs.extend(_run_group(table, group, cp, metrics))
+    return report
+
+
+def _pinned_files(table: ManagedTable, since: int) -> tuple[list[DataFile], int]:
+    """Files added after `since` and the version they are complete up to (retry on a race)."""
+    for _ in range(10):
+        before = table.version()
+        files = table.files_added_since(since)
+        if table.version() == before:
+            return files, before
+    raise CatalogError(f"{table.location} keeps changing; try the run again")
+
+
+def _run_group(
+    table: ManagedTable, group: list[dict[str, Any]], cp: int, metrics: MetricsStore
+) -> list[FilterRun]:
+    files, version = _pinned_files(table, cp)
+    runs = [FilterRun(d["filterName"], cp, version, len(files)) for d in group]
+    if version <= cp:
+        return runs
+    schema = pl.Schema(table.schema())
+    rows = pl.DataFrame(schema=pl.Schema(METRICS_SCHEMA))
+    counts: dict[str, tuple[int, int]] = {}
+    if files:
+        columns = _needed_columns(group, schema)
+        lf = scan_files(table, files, columns)
+        rows, counts = evaluate_filters(lf, schema, group, group[0].get("timeColumn"))
+    metrics.write(rows, {app_id(d["filterName"]): version for d in group})
+    for run in runs:
+        run.events, run.matches = counts.get(run.filter_name, (0, 0))
+        run.datapoints = rows.filter(pl.col("source") == app_id(run.filter_name)).height
+    return runs
+
+
+def backfill_metric_filter(
+    catalog: Catalog,
+    name: str,
+    start: datetime,
+    end: datetime,
+    *,
+    metrics: MetricsStore | None = None,
+) -> FilterRun:
+    """Count the events of [start, end) that were committed before the filter existed.
+
+    Reads the table as it was when the filter was created (later events are the incremental
+    run's). Running the same backfill twice is a no-op.
+    """
+    metrics = metrics or MetricsStore(catalog)
+    d, _ = MonitorState(catalog).require("filters", name)
+    database, table_name, _ = resolve_table(catalog, d)
+    table = catalog.managed(database, table_name)
+    created = int(d.get("createdVersion", -1))
+    key = f"{app_id(name)}:backfill:{start.isoformat()}/{end.isoformat()}"
+    run = FilterRun(name, -1, created)
+    if created < 0 or metrics.checkpoint(key) is not None:
+        return run
+    snapshot = DeltaTable(
+        table.location,
+        version=created,
+        storage_options=table.settings.delta_storage_options() or None,
+    )
+    actions = pa.table(snapshot.get_add_actions(flatten=True)).to_pylist()
+    files = [
+        DataFile(
+            path=table._absolute(a["path"]),
+            size=a["size_bytes"],
+            partition={k.split(".", 1)[1]: v for k, v in a.items() if k.startswith("partition.")},
+        )
+        for a in actions
+    ]
+    schema = pl.Schema(table.schema())
+    columns = _needed_columns([d], schema)
+    lf = scan_files(table, files, columns)
+    when = time_expr(schema, d.get("timeColumn"))
+    lf = lf.filter((when >= start) & (when < end))
+    rows, counts = evaluate_filters(lf, schema, [d], d.get("timeColumn"))
+    metrics.write(rows, {key: 1})
+    run.files = len(files)
+    run.events, run.matches = counts.get(name, (0, 0))
+    run.datapoints = rows.height
+    return run

@@ -1,0 +1,168 @@
+"""The watch loop: ingest new objects, run metric filters, evaluate alarms, deliver actions.
+
+All state lives in the lake (filter checkpoints in the metrics table's commit log, alarm state and
+the actions outbox in versioned documents), so the loop can be killed at any moment and restarted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from loglake.catalog import Catalog
+from loglake.errors import UserError
+from loglake.monitor.alarmstore import AlarmStore
+from loglake.monitor.runner import RunReport, put_metric_filter, run_metric_filters
+
+log = logging.getLogger("loglake.monitor")
+
+
+@dataclass
+class CycleReport:
+    """What one cycle of the loop did."""
+
+    started: datetime
+    ingested: Any = None
+    ingest_error: str | None = None
+    filters: RunReport | None = None
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_cycle(
+    catalog: Catalog,
+    ingest_new: Callable[[], object] | None = None,
+    *,
+    now: datetime | None = None,
+    alarms: AlarmStore | None = None,
+) -> CycleReport:
+    """One pass: ingest, metric filters, alarms (with their actions)."""
+    report = CycleReport(started=now or datetime.now(UTC))
+    if ingest_new is not None:
+        try:
+            report.ingested = ingest_new()
+        except Exception as error:  # a bad object must not stop monitoring of the rest
+            report.ingest_error = f"{type(error).__name__}: {error}"
+            log.warning("ingest failed: %s", report.ingest_error)
+    report.filters = run_metric_filters(catalog)
+    alarms = alarms or AlarmStore(catalog)
+    report.transitions = alarms.evaluate(now=now or datetime.now(UTC))
+    return report
+
+
+def watch(
+    catalog: Catalog,
+    ingest_new: Callable[[], object] | None = None,
+    *,
+    interval: float = 60,
+    once: bool = False,
+    cycles: int | None = None,
+    on_cycle: Callable[[CycleReport], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[CycleReport]:
+    """Run cycles every `interval` seconds (one with `once`, or `cycles` of them)."""
+    if interval <= 0:
+        raise UserError("--interval must be positive")
+    reports: list[CycleReport] = []
+    while True:
+        started = time.monotonic()
+        report = run_cycle(catalog, ingest_new)
+        reports.append(report)
+        if on_cycle is not None:
+            on_cycle(report)
+        if once or (cycles is not None and len(reports) >= cycles):
+            return reports
+        sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+# ---------------------------------------------------------------------------------------------
+# packs and imports
+
+
+def pack(name: str) -> dict[str, Any]:
+    """A packaged set of metric filters and alarms (`cis`)."""
+    if name != "cis":
+        raise UserError(f"Unknown pack {name!r} (available: cis)")
+    return json.loads(resources.files("loglake.monitor").joinpath("cis.json").read_text())
+
+
+def install_pack(
+    catalog: Catalog,
+    name: str = "cis",
+    *,
+    table: str = "cloudtrail",
+    actions: Sequence[str] = (),
+    now: datetime | None = None,
+) -> dict[str, list[str]]:
+    """Create the pack's metric filters (on `table`) and alarms (notifying `actions`)."""
+    data = pack(name)
+    alarms = AlarmStore(catalog)
+    created: dict[str, list[str]] = {"filters": [], "alarms": []}
+    for control in data["controls"]:
+        put_metric_filter(
+            catalog,
+            {
+                "filterName": control["filterName"],
+                "table": table,
+                "filterPattern": control["filterPattern"],
+                "metricTransformations": control["metricTransformations"],
+            },
+            now=now,
+        )
+        created["filters"].append(control["filterName"])
+        alarm = dict(control["alarm"])
+        alarm["AlarmActions"] = list(actions)
+        alarms.put_alarm(alarm, now=now)
+        created["alarms"].append(alarm["AlarmName"])
+    return created
+
+
+def import_metric_filters(
+    catalog: Catalog, document: Mapping[str, Any], *, table: str | None = None
+) -> list[str]:
+    """Create the filters of `aws logs describe-metric-filters` output."""
+    items = document.get("metricFilters") if isinstance(document, Mapping) else None
+    if not isinstance(items, list):
+        raise UserError("Expected the JSON of `aws logs describe-metric-filters` (metricFilters)")
+    names = []
+    for item in items:
+        d = {k: v for k, v in item.items() if k not in ("creationTime",)}
+        if table:
+            d["table"] = table
+        put_metric_filter(catalog, d)
+        names.append(d["filterName"])
+    return names
+
+
+def import_alarms(
+    catalog: Catalog,
+    document: Mapping[str, Any],
+    *,
+    action_map: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Create the alarms of `aws cloudwatch describe-alarms` output (composites after metrics).
+
+    `action_map` replaces action ARNs (e.g. an SNS topic) with local targets.
+    """
+    if not isinstance(document, Mapping) or not (
+        "MetricAlarms" in document or "CompositeAlarms" in document
+    ):
+        raise UserError("Expected the JSON of `aws cloudwatch describe-alarms`")
+    store = AlarmStore(catalog)
+    names = []
+    mapping = dict(action_map or {})
+    for item in [*document.get("MetricAlarms", []), *document.get("CompositeAlarms", [])]:
+        d = dict(item)
+        for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+            if key in d:
+                d[key] = [mapping.get(a, a) for a in d[key]]
+        if d.get("Metrics"):
+            raise UserError(f"Alarm {d.get('AlarmName')!r}: metric math alarms are not supported")
+        store.put_alarm(d)
+        names.append(d["AlarmName"])
+    return names
