@@ -1,4 +1,4 @@
-"""Conditional functions: TRY, GREATEST, LEAST (IF, COALESCE, NULLIF, CASE and TRY_CAST are
+"""Conditional functions: IF, TRY, GREATEST, LEAST (COALESCE, NULLIF, CASE and TRY_CAST are
 compiled by the core expression module)."""
 
 from __future__ import annotations
@@ -10,6 +10,16 @@ from sqlglot import exp
 
 from loglake.query.functions.common import fail, no_errors
 from loglake.query.registry import translates
+
+
+@translates(exp.If)
+def if_(compiler: Any, node: exp.If) -> pl.Expr:
+    """IF(condition, a[, b]): a NULL condition (even an untyped NULL) takes the ELSE branch."""
+    condition = compiler.expr(node.this).cast(pl.Boolean).fill_null(False)
+    then = compiler.expr(node.args["true"])
+    false_node = node.args.get("false")
+    otherwise = compiler.expr(false_node) if false_node is not None else pl.lit(None)
+    return pl.when(condition).then(then).otherwise(otherwise)
 
 
 @translates(exp.Try)
