@@ -1,0 +1,148 @@
+"""JSON functions over JSON text, the way CloudTrail's requestparameters are queried."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pytest
+from test_functions_support import assert_matches_duckdb, column, run, scalar
+
+from loglake.errors import SqlError
+
+DOC = (
+    '{"store": {"book": [{"author": "Nigel Rees", "price": 8.95}, '
+    '{"author": "Evelyn Waugh", "price": 12.99, "isbn": "0-553"}], "open": true}, '
+    '"count": 2, "code": "42", "flag": "true", "none": null, "tags": [], '
+    '"policy": "{\\"Version\\":\\"2012-10-17\\"}", "key with space": "v"}'
+)
+EVENTS = pl.DataFrame(
+    {
+        "id": [1, 2, 3, 4, 5],
+        "eventname": ["CreateBucket", "PutObject", "CreateBucket", "RunInstances", "GetObject"],
+        "requestparameters": [
+            '{"bucketName": "logs", "host": ["logs.s3.amazonaws.com"]}',
+            '{"bucketName": "logs", "key": "a/b.txt", "size": 10}',
+            '{"bucketName": "data", "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}}',
+            '{"instancesSet": {"items": [{"imageId": "ami-1", "minCount": 1}, {"imageId": "ami-2"}]}}',
+            None,
+        ],
+    }
+)
+
+
+def events(sql: str) -> list[Any]:
+    return column(sql, {"cloudtrail": EVENTS})
+
+
+LITERAL_CASES: list[tuple[str, Any]] = [
+    ("json_extract_scalar('[1, 2, 3]', '$[2]')", "3"),
+    (f"json_extract_scalar('{DOC}', '$.store.book[0].author')", "Nigel Rees"),
+    (f"json_extract_scalar('{DOC}', '$.store.book[1].price')", "12.99"),
+    (f"json_extract_scalar('{DOC}', '$.store.book')", None),
+    (f"json_extract_scalar('{DOC}', '$.missing')", None),
+    (f"json_extract_scalar('{DOC}', '$.none')", None),
+    (f"json_extract_scalar('{DOC}', '$[\"key with space\"]')", "v"),
+    (f"json_extract_scalar('{DOC}', '$.policy')", '{"Version":"2012-10-17"}'),
+    (f"json_extract('{DOC}', '$.store.book[0]')", '{"author":"Nigel Rees","price":8.95}'),
+    (f"json_extract('{DOC}', '$.store.book[0].author')", '"Nigel Rees"'),
+    (f"json_extract('{DOC}', '$.count')", "2"),
+    (f"json_extract('{DOC}', '$.code')", '"42"'),
+    (f"json_extract('{DOC}', '$.flag')", '"true"'),
+    (f"json_extract('{DOC}', '$.store.open')", "true"),
+    (f"json_extract('{DOC}', '$.tags')", "[]"),
+    (f"json_extract('{DOC}', '$.policy')", '"{\\"Version\\":\\"2012-10-17\\"}"'),
+    ("json_extract('not json', '$.a')", None),
+    ("json_extract(NULL, '$.a')", None),
+    ("json_array_length('[1, 2, 3]')", 3),
+    ("json_array_length('[]')", 0),
+    ('json_array_length(\'[1, "a,b", [2, [3, 4]], {"x": [5, 6]}]\')', 4),
+    ("json_array_length('{\"a\": 1}')", None),
+    ("json_array_contains('[1, 2, 3]', 2)", True),
+    ("json_array_contains('[1, 2, 3]', 4)", False),
+    ("json_array_contains('[\"a\", \"b\"]', 'b')", True),
+    ("json_array_contains('[[\"b\"], \"c\"]', 'b')", False),
+    ("json_array_contains('[true, false]', true)", True),
+    ('json_array_get(\'["a", [3, 9], "c"]\', 0)', '"a"'),
+    ('json_array_get(\'["a", [3, 9], "c"]\', 1)', "[3,9]"),
+    ('json_array_get(\'["a", [3, 9], "c"]\', 10)', None),
+    ('json_size(\'{"x": {"a": 1, "b": 2}}\', \'$.x\')', 2),
+    ("json_size('{\"x\": [1, 2, 3]}', '$.x')", 3),
+    ('json_size(\'{"x": {"a": 1, "b": 2}}\', \'$.x.a\')', 0),
+    ('json_size(\'{"x": {"a": "p,q", "b": [1,2]}}\', \'$.x\')', 2),
+    ("json_format(JSON '[1, 2, 3]')", "[1,2,3]"),
+    ('json_format(json_parse(\'{"a": 1, "b": [true, null]}\'))', '{"a":1,"b":[true,null]}'),
+    ("json_parse('\"abc\"')", '"abc"'),
+    ("json_parse('not json')", None),
+    ("is_json_scalar('1')", True),
+    ("is_json_scalar('[1, 2, 3]')", False),
+    ("CAST(JSON '[1,23,456]' AS ARRAY(INTEGER))", [1, 23, 456]),
+    ('CAST(json_parse(\'["a", "b"]\') AS ARRAY(VARCHAR))', ["a", "b"]),
+    ('CAST(JSON \'{"k1":1,"k2":23}\' AS MAP(VARCHAR, INTEGER))', {"k1": 1, "k2": 23}),
+    ("CAST(ARRAY[1, 23, 456] AS JSON)", "[1,23,456]"),
+    ("CAST('abc' AS JSON)", '"abc"'),
+    ("CAST('say \"hi\"' AS JSON)", '"say \\"hi\\""'),
+    ("CAST(true AS JSON)", "true"),
+    ("CAST(12 AS JSON)", "12"),
+    ("CAST(json_extract('{\"s\": \"hi\"}', '$.s') AS VARCHAR)", "hi"),
+    ("CAST(json_extract('{\"n\": 5}', '$.n') AS BIGINT)", 5),
+    ("CAST(json_extract('{\"b\": true}', '$.b') AS BOOLEAN)", True),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), LITERAL_CASES)
+def test_trino_documented_result(expression: str, expected: Any) -> None:
+    assert scalar(f"SELECT {expression}") == expected
+
+
+def test_cloudtrail_request_parameters() -> None:
+    assert events(
+        "SELECT json_extract_scalar(requestparameters, '$.bucketName') FROM cloudtrail ORDER BY id"
+    ) == ["logs", "logs", "data", None, None]
+    assert events(
+        "SELECT json_extract_scalar(requestparameters, "
+        "'$.instancesSet.items[1].imageId') FROM cloudtrail ORDER BY id"
+    ) == [None, None, None, "ami-2", None]
+    assert events(
+        "SELECT json_array_length(json_extract(requestparameters, '$.instancesSet.items')) "
+        "FROM cloudtrail ORDER BY id"
+    ) == [None, None, None, 2, None]
+
+
+def test_group_by_a_json_field() -> None:
+    frame = run(
+        "SELECT json_extract_scalar(requestparameters, '$.bucketName') AS bucket, count(*) AS n "
+        "FROM cloudtrail WHERE eventname LIKE '%Bucket%' OR eventname = 'PutObject' "
+        "GROUP BY 1 ORDER BY 1",
+        {"cloudtrail": EVENTS},
+    )
+    assert frame.rows() == [("data", 1), ("logs", 2)]
+
+
+DUCKDB_CASES = [
+    "SELECT id, json_extract_scalar(requestparameters, '$.bucketName') FROM cloudtrail ORDER BY id",
+    "SELECT id, json_extract_scalar(requestparameters, '$.size') FROM cloudtrail ORDER BY id",
+    "SELECT id, json_extract(requestparameters, '$.key') FROM cloudtrail ORDER BY id",
+    "SELECT id, json_extract(requestparameters, '$.CreateBucketConfiguration') "
+    "FROM cloudtrail ORDER BY id",
+    "SELECT id, json_array_length(json_extract(requestparameters, '$.host')) "
+    "FROM cloudtrail ORDER BY id",
+]
+
+
+@pytest.mark.parametrize("sql", DUCKDB_CASES)
+def test_same_as_duckdb(sql: str) -> None:
+    assert_matches_duckdb(sql, {"cloudtrail": EVENTS})
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT json_extract('{}', eventname) FROM cloudtrail", "JSON path must be a constant"),
+        ("SELECT json_extract('{}', '$..a')", "JSON path"),
+        ("SELECT json_array_get('[1]', -1)", "non-negative"),
+    ],
+)
+def test_invalid_paths_are_errors(sql: str, message: str) -> None:
+    with pytest.raises(SqlError, match=message):
+        run(sql, {"cloudtrail": EVENTS})
