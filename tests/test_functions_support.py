@@ -75,7 +75,9 @@ def duckdb_rows(sql: str, tables: dict[str, pl.DataFrame] | None = None) -> list
     for name, frame in (tables if tables is not None else {"t": T}).items():
         con.register(name, frame.to_arrow())
     text = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
-    return [_normal(list(row)) for row in con.execute(text).fetchall()]
+    result = pl.from_arrow(con.sql(text).to_arrow_table())
+    assert isinstance(result, pl.DataFrame)
+    return [_normal(list(row)) for row in result.rows()]
 
 
 def assert_matches_duckdb(sql: str, tables: dict[str, pl.DataFrame] | None = None) -> None:

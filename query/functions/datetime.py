@@ -21,6 +21,7 @@ from loglake.query.functions.common import (
     is_type,
     lenient,
     require_constant,
+    string_arg,
 )
 from loglake.query.registry import function, translates
 
@@ -180,7 +181,7 @@ _ISO_FORMATS_LOCAL = (
 @translates(exp.FromISO8601Timestamp)
 def from_iso8601_timestamp(compiler: Any, node: exp.FromISO8601Timestamp) -> pl.Expr:
     """ISO 8601 text to timestamp with time zone; offsets are applied and values kept in UTC."""
-    s = compiler.expr(node.this).str.strip_chars()
+    s = string_arg(compiler, node.this).str.strip_chars()
     parsed = [s.str.to_datetime(f, strict=False, time_unit="us") for f in _ISO_FORMATS_ZONED]
     parsed = [p.dt.convert_time_zone(UTC) for p in parsed]
     parsed += [
@@ -192,7 +193,7 @@ def from_iso8601_timestamp(compiler: Any, node: exp.FromISO8601Timestamp) -> pl.
 
 @translates(exp.FromISO8601Date)
 def from_iso8601_date(compiler: Any, node: exp.FromISO8601Date) -> pl.Expr:
-    return compiler.expr(node.this).str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+    return string_arg(compiler, node.this).str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
 
 
 @function("to_iso8601")
@@ -213,10 +214,19 @@ def date_parse(compiler: Any, node: exp.StrToTime) -> pl.Expr:
     """date_parse(s, mysql_format) -> timestamp."""
     text = require_constant(compiler, node.args["format"], "date_parse() format")
     pattern = mysql_format(compiler, node.args["format"], text, parsing=True)
-    s = compiler.expr(node.this)
-    if "%H" not in pattern and "%I" not in pattern and "%M" not in pattern:
-        return s.str.to_date(pattern, strict=not lenient()).cast(TIMESTAMP)
-    return s.str.to_datetime(pattern, strict=not lenient(), time_unit="us")
+    return _parse_local(string_arg(compiler, node.this), pattern)
+
+
+def _parse_local(s: pl.Expr, pattern: str) -> pl.Expr:
+    """Text to a naive timestamp; missing time fields are zero, as in Trino."""
+    strict = not lenient()
+    has_hour = any(f in pattern for f in ("%H", "%I", "%k", "%l"))
+    if not has_hour and "%M" not in pattern:
+        return s.str.to_date(pattern, strict=strict).cast(TIMESTAMP)
+    if "%M" not in pattern:
+        # chrono needs minutes whenever hours are parsed
+        s, pattern = pl.concat_str([s, pl.lit("\x0100")]), pattern + "\x01%M"
+    return s.str.to_datetime(pattern, strict=strict, time_unit="us")
 
 
 @translates(exp.TimeToStr)
@@ -232,15 +242,11 @@ def parse_datetime(compiler: Any, node: exp.ParseDatetime) -> pl.Expr:
     """parse_datetime(s, joda_pattern) -> timestamp with time zone (UTC unless the text has one)."""
     text = require_constant(compiler, node.args["format"], "parse_datetime() pattern")
     pattern = joda_format(compiler, node.args["format"], text, parsing=True)
-    s = compiler.expr(node.this)
-    strict = not lenient()
+    s = string_arg(compiler, node.this)
     if "%z" in pattern or "%:z" in pattern:
-        parsed = s.str.to_datetime(pattern, strict=strict, time_unit="us")
+        parsed = s.str.to_datetime(pattern, strict=not lenient(), time_unit="us")
         return parsed.dt.convert_time_zone(UTC)
-    if "%H" not in pattern and "%I" not in pattern:
-        day = s.str.to_date(pattern, strict=strict)
-        return day.cast(TIMESTAMP).dt.replace_time_zone(UTC)
-    return s.str.to_datetime(pattern, strict=strict, time_unit="us").dt.replace_time_zone(UTC)
+    return _parse_local(s, pattern).dt.replace_time_zone(UTC)
 
 
 @function("format_datetime")

@@ -1,0 +1,210 @@
+"""Date and time functions: Trino's documented examples, log-style timestamps, DuckDB checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+from test_functions_support import assert_matches_duckdb, column, run, scalar
+
+from loglake.errors import SqlError
+
+UTC = dt.UTC
+LOGS = pl.DataFrame(
+    {
+        "id": [1, 2, 3, 4, 5],
+        "eventtime": [
+            "2024-01-31T10:04:05Z",
+            "2024-02-29T23:59:59.500Z",
+            "2024-03-01T00:00:00+02:00",
+            None,
+            "2023-12-31T12:00:00Z",
+        ],
+        "start": [1706695445, 1709251199, 1709244000, None, 1704024000],
+    }
+)
+
+
+def at(*parts: int, tz: Any = None) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=tz)
+
+
+LITERAL_CASES: list[tuple[str, Any]] = [
+    ("date_trunc('hour', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 22, 3)),
+    ("date_trunc('minute', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 22, 3, 4)),
+    ("date_trunc('day', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 22)),
+    ("date_trunc('week', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 20)),
+    ("date_trunc('month', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 1)),
+    ("date_trunc('quarter', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 7, 1)),
+    ("date_trunc('year', DATE '2001-08-22')", dt.date(2001, 1, 1)),
+    ("date_add('second', 86, TIMESTAMP '2020-03-01 00:00:00')", at(2020, 3, 1, 0, 1, 26)),
+    ("date_add('hour', 9, TIMESTAMP '2020-03-01 00:00:00')", at(2020, 3, 1, 9)),
+    ("date_add('day', -1, DATE '2020-03-01')", dt.date(2020, 2, 29)),
+    ("date_add('month', 1, DATE '2024-01-31')", dt.date(2024, 2, 29)),
+    ("date_add('year', 1, DATE '2024-02-29')", dt.date(2025, 2, 28)),
+    ("date_add('week', 2, DATE '2024-01-01')", dt.date(2024, 1, 15)),
+    (
+        "date_diff('second', TIMESTAMP '2020-03-01 00:00:00', TIMESTAMP '2020-03-02 00:00:00')",
+        86400,
+    ),
+    ("date_diff('hour', TIMESTAMP '2020-03-01 00:00:00', TIMESTAMP '2020-03-02 00:00:00')", 24),
+    ("date_diff('day', DATE '2020-03-01', DATE '2020-03-02')", 1),
+    ("date_diff('day', DATE '2020-03-02', DATE '2020-03-01')", -1),
+    (
+        "date_diff('millisecond', TIMESTAMP '2020-06-01 12:30:45', "
+        "TIMESTAMP '2020-06-02 12:30:45.123')",
+        86400123,
+    ),
+    ("date_diff('hour', TIMESTAMP '2020-01-01 00:00', TIMESTAMP '2020-01-01 05:59')", 5),
+    ("date_diff('hour', TIMESTAMP '2020-01-01 05:59', TIMESTAMP '2020-01-01 00:00')", -5),
+    ("date_diff('month', DATE '2024-01-15', DATE '2024-02-14')", 0),
+    ("date_diff('month', DATE '2024-01-15', DATE '2024-03-15')", 2),
+    ("date_diff('year', DATE '2020-06-01', DATE '2024-05-31')", 3),
+    ("date_diff('quarter', DATE '2024-01-01', DATE '2024-12-31')", 3),
+    ("date_format(TIMESTAMP '2022-10-20 05:10:00', '%m-%d-%Y %H')", "10-20-2022 05"),
+    (
+        "date_format(TIMESTAMP '2022-10-20 05:10:07.123', '%Y-%m-%d %H:%i:%s.%f')",
+        "2022-10-20 05:10:07.123000",
+    ),
+    (
+        "date_format(TIMESTAMP '2022-10-20 15:10:00', '%W %M %e %r')",
+        "Thursday October 20 03:10:00 PM",
+    ),
+    ("date_parse('2022/10/20/05', '%Y/%m/%d/%H')", at(2022, 10, 20, 5)),
+    ("date_parse('20/10/2022', '%d/%m/%Y')", at(2022, 10, 20)),
+    ("date_parse('2022-10-20 05:10:07', '%Y-%m-%d %H:%i:%s')", at(2022, 10, 20, 5, 10, 7)),
+    (
+        "format_datetime(TIMESTAMP '2020-01-05 10:11:12', 'yyyy-MM-dd HH:mm:ss')",
+        "2020-01-05 10:11:12",
+    ),
+    ("format_datetime(TIMESTAMP '2020-01-05 10:11:12', 'EEE, d MMM yyyy')", "Sun, 5 Jan 2020"),
+    ("format_datetime(TIMESTAMP '2020-01-05 10:11:12.345', 'HH:mm:ss.SSS')", "10:11:12.345"),
+    ("parse_datetime('2020-01-05 10:11', 'yyyy-MM-dd HH:mm')", at(2020, 1, 5, 10, 11, tz=UTC)),
+    ("parse_datetime('05/01/2020', 'dd/MM/yyyy')", at(2020, 1, 5, tz=UTC)),
+    ("from_unixtime(0)", at(1970, 1, 1, tz=UTC)),
+    ("from_unixtime(1700000000.5)", at(2023, 11, 14, 22, 13, 20, 500000, tz=UTC)),
+    ("to_unixtime(from_iso8601_timestamp('1970-01-02T00:00:00Z'))", 86400.0),
+    ("from_iso8601_timestamp('2020-05-11T11:15:05')", at(2020, 5, 11, 11, 15, 5, tz=UTC)),
+    (
+        "from_iso8601_timestamp('2020-05-11T11:15:05.055+01:00')",
+        at(2020, 5, 11, 10, 15, 5, 55000, tz=UTC),
+    ),
+    ("from_iso8601_timestamp('2020-05-11')", at(2020, 5, 11, tz=UTC)),
+    ("from_iso8601_timestamp(NULL)", None),
+    ("from_iso8601_date('2020-05-11')", dt.date(2020, 5, 11)),
+    ("to_iso8601(DATE '2020-05-11')", "2020-05-11"),
+    ("to_iso8601(from_iso8601_timestamp('2020-05-11T11:15:05Z'))", "2020-05-11T11:15:05.000Z"),
+    ("to_iso8601(TIMESTAMP '2020-05-11 11:15:05.123')", "2020-05-11T11:15:05.123"),
+    ("year(DATE '2024-02-29')", 2024),
+    ("month(DATE '2024-02-29')", 2),
+    ("day(DATE '2024-02-29')", 29),
+    ("day_of_week(DATE '2024-01-07')", 7),
+    ("dow(DATE '2024-01-08')", 1),
+    ("day_of_year(DATE '2024-12-31')", 366),
+    ("week(DATE '2024-01-01')", 1),
+    ("week_of_year(DATE '2021-01-01')", 53),
+    ("year_of_week(DATE '2021-01-01')", 2020),
+    ("quarter(DATE '2024-08-01')", 3),
+    ("hour(TIMESTAMP '2020-01-01 13:14:15.678')", 13),
+    ("minute(TIMESTAMP '2020-01-01 13:14:15.678')", 14),
+    ("second(TIMESTAMP '2020-01-01 13:14:15.678')", 15),
+    ("millisecond(TIMESTAMP '2020-01-01 13:14:15.678')", 678),
+    ("extract(YEAR FROM DATE '2024-02-29')", 2024),
+    ("extract(DOW FROM DATE '2024-01-07')", 7),
+    ("extract(HOUR FROM TIMESTAMP '2020-01-01 13:14:15')", 13),
+    ("last_day_of_month(DATE '2024-02-10')", dt.date(2024, 2, 29)),
+    ("date(TIMESTAMP '2024-02-10 23:59:59')", dt.date(2024, 2, 10)),
+    ("date('2024-02-10')", dt.date(2024, 2, 10)),
+    (
+        "from_iso8601_timestamp('2012-10-31T01:00:00Z') AT TIME ZONE 'America/Los_Angeles'",
+        at(2012, 10, 30, 18, tz=ZoneInfo("America/Los_Angeles")),
+    ),
+    (
+        "at_timezone(from_iso8601_timestamp('2012-10-31T01:00:00Z'), 'Asia/Tokyo')",
+        at(2012, 10, 31, 10, tz=ZoneInfo("Asia/Tokyo")),
+    ),
+    (
+        "with_timezone(TIMESTAMP '2001-08-22 03:04:05.321', 'America/Los_Angeles')",
+        at(2001, 8, 22, 3, 4, 5, 321000, tz=ZoneInfo("America/Los_Angeles")),
+    ),
+    ("hour(from_iso8601_timestamp('2012-10-31T01:00:00Z') AT TIME ZONE 'Asia/Tokyo')", 10),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), LITERAL_CASES)
+def test_trino_documented_result(expression: str, expected: Any) -> None:
+    assert scalar(f"SELECT {expression}") == expected
+
+
+def test_current_time_is_the_query_start() -> None:
+    before = dt.datetime.now(UTC)
+    frame = run("SELECT current_timestamp AS ts, now() AS n, current_date AS d")
+    after = dt.datetime.now(UTC)
+    ts, n, day = frame.row(0)
+    assert before <= ts <= after and before <= n <= after
+    assert day in (before.date(), after.date())
+
+
+def logs(sql: str) -> list[Any]:
+    return column(sql, {"cloudtrail": LOGS})
+
+
+def test_cloudtrail_event_times() -> None:
+    assert logs(
+        "SELECT date_format(from_iso8601_timestamp(eventtime), '%Y-%m-%d %H:%i') "
+        "FROM cloudtrail ORDER BY id"
+    ) == ["2024-01-31 10:04", "2024-02-29 23:59", "2024-02-29 22:00", None, "2023-12-31 12:00"]
+    assert logs(
+        "SELECT count(*) FROM cloudtrail "
+        "WHERE from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp('2024-02-01T00:00:00Z')"
+    ) == [2]
+    assert logs(
+        "SELECT date_trunc('day', from_iso8601_timestamp(eventtime)) AS d FROM cloudtrail "
+        "WHERE eventtime IS NOT NULL GROUP BY 1 ORDER BY 1"
+    ) == [at(2023, 12, 31, tz=UTC), at(2024, 1, 31, tz=UTC), at(2024, 2, 29, tz=UTC)]
+
+
+DUCKDB_CASES = [
+    "SELECT id, from_unixtime(start) FROM cloudtrail ORDER BY id",
+    "SELECT id, date_trunc('hour', from_unixtime(start)) FROM cloudtrail ORDER BY id",
+    "SELECT id, date_trunc('month', from_unixtime(start)) FROM cloudtrail ORDER BY id",
+    "SELECT id, year(from_unixtime(start)), month(from_unixtime(start)), "
+    "day(from_unixtime(start)) FROM cloudtrail ORDER BY id",
+    "SELECT id, hour(from_unixtime(start)), minute(from_unixtime(start)) FROM cloudtrail ORDER BY id",
+    "SELECT id, day_of_week(from_unixtime(start)), day_of_year(from_unixtime(start)) "
+    "FROM cloudtrail ORDER BY id",
+    "SELECT id, to_unixtime(from_unixtime(start)) FROM cloudtrail ORDER BY id",
+    "SELECT id, date_add('hour', 5, from_unixtime(start)) FROM cloudtrail ORDER BY id",
+    "SELECT id, date_add('month', 1, from_unixtime(start)) FROM cloudtrail ORDER BY id",
+    "SELECT id, date_diff('minute', from_unixtime(start), from_unixtime(1709251199)) "
+    "FROM cloudtrail ORDER BY id",
+    "SELECT id, date_diff('day', from_unixtime(start), from_unixtime(1709251199)) "
+    "FROM cloudtrail ORDER BY id",
+    "SELECT id, date_format(from_unixtime(start), '%Y-%m-%d %H:%i:%s') FROM cloudtrail ORDER BY id",
+    "SELECT date_trunc('day', from_unixtime(start)) AS d, count(*) FROM cloudtrail "
+    "GROUP BY 1 ORDER BY 1",
+]
+
+
+@pytest.mark.parametrize("sql", DUCKDB_CASES)
+def test_same_as_duckdb(sql: str) -> None:
+    assert_matches_duckdb(sql, {"cloudtrail": LOGS})
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT date_trunc('fortnight', DATE '2020-01-01')", "not a valid"),
+        ("SELECT date_trunc('hour', DATE '2020-01-01')", "not a valid DATE field"),
+        ("SELECT date_add('eon', 1, DATE '2020-01-01')", "not a valid unit"),
+        ("SELECT from_unixtime(0) AT TIME ZONE 'Mars/Olympus'", "Time zone not supported"),
+        ("SELECT format_datetime(TIMESTAMP '2020-01-01 00:00', 'yyyy-qq')", "pattern letter"),
+        ("SELECT date_parse('x', '%Y')", "query failed"),
+    ],
+)
+def test_invalid_arguments_are_errors(sql: str, message: str) -> None:
+    with pytest.raises(SqlError, match=message):
+        run(sql)
