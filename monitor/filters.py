@@ -174,13 +174,13 @@ def test_metric_filter(
     1-based event numbers; with a transformation each match also carries `metricValue`
     (None when the referenced value is absent or not a number) and `dimensions`.
     """
+    parsed = parse_pattern(pattern)
     messages = list(messages)
     if not 1 <= len(messages) <= MAX_TEST_MESSAGES:
         raise UserError(f"Give between 1 and {MAX_TEST_MESSAGES} messages to test")
     for i, m in enumerate(messages, start=1):
         if not isinstance(m, str) or not m:
             raise UserError(f"Message {i} is empty (each message needs at least 1 character)")
-    parsed = parse_pattern(pattern)
     source = MessageSource("message")
     cols = [
         pl.col("message"),

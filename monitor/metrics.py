@@ -82,6 +82,13 @@ def _utc(ts: Any) -> datetime:
     raise UserError(f"Invalid timestamp {ts!r}")
 
 
+def align(start: datetime, period: int) -> datetime:
+    """Round a start time down as CloudWatch does: to the minute, or to the period below one."""
+    step = 60 if period >= 60 else period
+    seconds = int(start.timestamp()) // step * step
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 def statistic_names(stats: Iterable[str]) -> list[str]:
     out = []
     for s in stats:
@@ -368,7 +375,7 @@ class MetricsStore:
             raise UserError(f"Statistics: 1-5 of {', '.join(BASIC)}")
         if len(extended) > 10 or any(not _PERCENTILE.match(s) for s in extended):
             raise UserError("ExtendedStatistics: 1-10 percentiles like p99")
-        start, end = _utc(StartTime), _utc(EndTime)
+        start, end = align(_utc(StartTime), Period), _utc(EndTime)
         if (end - start).total_seconds() / Period > MAX_DATAPOINTS:
             raise UserError(f"The request would return more than {MAX_DATAPOINTS} datapoints")
         frame = self.statistics(
@@ -418,13 +425,14 @@ class MetricsStore:
             ms = q["MetricStat"]
             metric = ms["Metric"]
             stat = ms["Stat"]
+            period = int(ms.get("Period") or q.get("Period") or 60)
             frame = self.statistics(
                 metric["Namespace"],
                 metric["MetricName"],
                 metric.get("Dimensions"),
-                start,
+                align(start, period),
                 end,
-                int(ms.get("Period") or q.get("Period") or 60),
+                period,
                 [stat],
                 ms.get("Unit"),
             )
