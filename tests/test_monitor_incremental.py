@@ -265,8 +265,7 @@ def test_filters_on_one_table_share_one_commit(lake):
     put_metric_filter(lake, BYTES_FILTER)
     append(lake, [record(random.Random(6), BASE) for _ in range(10)])
     metrics = MetricsStore(lake)
-    metrics.table  # create it
-    before = metrics.table.version()
+    before = metrics.table.version()  # creates the table
     run_metric_filters(lake)
     assert metrics.table.version() == before + 1
     assert metrics.checkpoint("metric-filter:trail-changes") == 1
