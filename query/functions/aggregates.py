@@ -13,7 +13,7 @@ import polars as pl
 from sqlglot import exp
 
 from loglake.query.functions.common import arity, fail, require_constant
-from loglake.query.registry import function, translates
+from loglake.query.registry import EXPRESSIONS, NAMED_FUNCTIONS, function, translates
 
 
 def _argument(compiler: Any, node: exp.Expression) -> tuple[pl.Expr, bool]:
@@ -28,6 +28,34 @@ def _argument(compiler: Any, node: exp.Expression) -> tuple[pl.Expr, bool]:
 
 def _none_if_empty(value: pl.Expr, inputs: pl.Expr) -> pl.Expr:
     return pl.when(inputs.count() > 0).then(value).otherwise(None)
+
+
+class _FilteredInputs:
+    """The compiler, except that an aggregate's arguments keep only the rows FILTER selects."""
+
+    def __init__(self, compiler: Any, condition: pl.Expr):
+        self._compiler = compiler
+        self._condition = condition
+
+    def expr(self, node: exp.Expression) -> pl.Expr:
+        return self._compiler.expr(node).filter(self._condition)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._compiler, name)
+
+
+@translates(exp.Filter)
+def aggregate_filter(compiler: Any, node: exp.Filter) -> pl.Expr:
+    """agg(...) FILTER (WHERE condition) for the library's aggregates."""
+    where = node.expression
+    condition = compiler.expr(where.this if isinstance(where, exp.Where) else where)
+    inner = node.this
+    translator = EXPRESSIONS.get(type(inner))
+    if translator is None and isinstance(inner, exp.Anonymous):
+        translator = NAMED_FUNCTIONS.get(inner.name.lower())
+    if translator is None:
+        fail(compiler, node, "FILTER applies only to aggregate functions")
+    return translator(_FilteredInputs(compiler, condition.fill_null(False)), inner)
 
 
 @translates(exp.CountIf, aggregate=True)
@@ -81,7 +109,7 @@ def array_agg(compiler: Any, node: exp.ArrayAgg) -> pl.Expr:
         value = value.sort_by(keys, descending=descending, nulls_last=nulls_last)
     if distinct:
         value = value.unique(maintain_order=True)
-    return pl.when(pl.len() > 0).then(value.implode()).otherwise(None)
+    return pl.when(value.len() > 0).then(value.implode()).otherwise(None)
 
 
 @translates(exp.GroupConcat, aggregate=True)
