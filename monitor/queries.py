@@ -80,7 +80,7 @@ def save_query(
     if not name or "/" in name:
         raise UserError("A saved query needs a name without '/'")
     if table:
-        database, tname = split_table(table)
+        database, tname = split_table(table, catalog)
     else:
         tables = [t for t in _tables_in(sql) if catalog.table_exists(*t)]
         managed = [t for t in tables if catalog.get_table(*t).is_managed]
@@ -111,7 +111,7 @@ def run_saved_query(catalog: Catalog, name: str) -> pl.DataFrame:
     """The query's results over the rows committed since its last run."""
     state = MonitorState(catalog)
     body, _ = state.require("queries", name)
-    database, tname = split_table(body["table"])
+    database, tname = split_table(body["table"], catalog)
     table = catalog.managed(database, tname)
     app = f"saved-query:{name}"
     dest = None

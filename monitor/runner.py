@@ -41,9 +41,25 @@ def app_id(filter_name: str) -> str:
     return f"metric-filter:{filter_name}"
 
 
-def split_table(ref: str) -> tuple[str, str]:
+#: where a bare table name is looked for: the default database, then the one ingest writes to
+SEARCH_DATABASES = (DEFAULT_DATABASE, "aws")
+
+
+def split_table(ref: str, catalog: Catalog | None = None) -> tuple[str, str]:
+    """`db.table`, or a bare name found in the default database or `aws` (ingest's database).
+
+    A bare name that exists nowhere yet (a filter installed before the first ingest) is taken
+    to be in `aws`.
+    """
     database, _, name = ref.rpartition(".")
-    return (database or DEFAULT_DATABASE), name
+    if database:
+        return database.lower(), name.lower()
+    if catalog is None:
+        return DEFAULT_DATABASE, name.lower()
+    for candidate in SEARCH_DATABASES:
+        if catalog.table_exists(candidate, name):
+            return candidate, name.lower()
+    return SEARCH_DATABASES[-1], name.lower()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,14 +73,15 @@ def resolve_table(catalog: Catalog, definition: Mapping[str, Any]) -> tuple[str,
     Logs table restricted to that group.
     """
     if definition.get("table"):
-        database, name = split_table(definition["table"])
+        database, name = split_table(definition["table"], catalog)
         return database, name, definition.get("condition")
     group = definition["logGroupName"]
-    if catalog.table_exists(DEFAULT_DATABASE, CLOUDWATCH_LOGS_TABLE):
+    database, name = split_table(CLOUDWATCH_LOGS_TABLE, catalog)
+    if catalog.table_exists(database, name):
         condition = "loggroup = '" + group.replace("'", "''") + "'"
         if definition.get("condition"):
             condition = f"({definition['condition']}) AND {condition}"
-        return DEFAULT_DATABASE, CLOUDWATCH_LOGS_TABLE, condition
+        return database, name, condition
     raise UserError(
         f"Metric filter {definition.get('filterName')!r}: log group {group!r} has no table; "
         "give the filter a table (e.g. --table cloudtrail)"
