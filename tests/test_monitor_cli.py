@@ -249,6 +249,7 @@ def test_install_pack_and_watch_once_without_source(tmp_path, capsys):
         pa.Table.from_pylist([{"eventtime": when, "eventname": "CreateVpc"}], schema=schema)
     )
     code, out, _ = run(capsys, "--lake", lake, "watch", "--once")
+    assert code == 0
     cycle = json.loads(out.strip().splitlines()[-1])
     assert cycle["matches"] == {"CIS-VPCChanges": 1}
     assert {t["alarm"] for t in cycle["transitions"] if t["to"] == "ALARM"} == {
