@@ -118,6 +118,8 @@ class Compiler:
         self.replacements: dict[exp.Expression, pl.Expr] = {}
         self.aggregated = False
         self._frames: dict[tuple[Any, ...], pl.LazyFrame] = {}
+        # (inner key nodes, outer key frame, its column names) for the next SELECT compiled
+        self._magic: tuple[list[exp.Expression], pl.LazyFrame, list[str]] | None = None
 
     # ------------------------------------------------------------------ helpers for translators
 
@@ -237,6 +239,10 @@ class Compiler:
         finally:
             self.scope, self.schema, self.replacements, self.aggregated = saved
 
+    def rel_dtype(self, rel: Rel, expr: pl.Expr) -> pl.DataType:
+        with self.context(rel.scope, rel.schema):
+            return self.dtype(expr)
+
     def rel_expr(self, rel: Rel, node: exp.Expression) -> pl.Expr:
         with self.context(rel.scope, rel.schema):
             return self.expr(node)
@@ -316,9 +322,26 @@ class Compiler:
     # ------------------------------------------------------------------ SELECT
 
     def select(self, node: exp.Select) -> Output:
+        magic, self._magic = self._magic, None
         where = node.args.get("where")
         conjuncts = list(_conjuncts(where.this)) if where else []
         rel, conjuncts = self.from_clause(node, conjuncts)
+        if magic is not None:
+            # only the groups the outer query will look up are worth aggregating
+            inner_nodes, keys_lf, key_names = magic
+            with self.context(rel.scope, rel.schema):
+                inner = [self.expr(n) for n in inner_nodes]
+            keys_lf = keys_lf.select(
+                [
+                    pl.col(k).cast(self.rel_dtype(rel, e))
+                    for k, e in zip(key_names, inner, strict=True)
+                ]
+            )
+            rel = Rel(
+                rel.lf.join(keys_lf, left_on=inner, right_on=key_names, how="semi"),
+                rel.schema,
+                rel.scope,
+            )
 
         plain = [c for c in conjuncts if not _has_subquery(c)]
         with_subqueries = [c for c in conjuncts if _has_subquery(c)]
@@ -897,6 +920,8 @@ class Compiler:
                 key_cols.append(col)
                 pre_schema[col] = self.dtype(compiled)
             aggs: list[pl.Expr] = []
+            self._agg_inputs: list[tuple[pl.Expr, str]] = []
+            self._agg_counts: dict[tuple[str, bool], str] = {}
             finals: dict[exp.Expression, pl.Expr] = {}
             seen: dict[exp.Expression, pl.Expr] = {}
             for node in aggregates:
@@ -1038,9 +1063,12 @@ class Compiler:
                     target,
                     f"Unexpected parameters ({T.sql_name(dtype).lower()}) for function {target.sql_name().lower()}",
                 )
-            src = self.fresh("_i")
-            pre.append(compiled.alias(src))
-            pre_schema[src] = dtype
+            src = next((n for e, n in self._agg_inputs if e.meta.eq(compiled)), None)
+            if src is None:
+                src = self.fresh("_i")
+                self._agg_inputs.append((compiled, src))
+                pre.append(compiled.alias(src))
+                pre_schema[src] = dtype
             col = pl.col(src)
             if distinct:
                 col = col.unique()
@@ -1051,8 +1079,10 @@ class Compiler:
             if isinstance(target, exp.Min | exp.Max):
                 aggs.append((col.min() if isinstance(target, exp.Min) else col.max()).alias(out))
                 return pl.col(out)
-            count = self.fresh("_a")
-            aggs.append(col.count().alias(count))
+            count = self._agg_counts.get((src, distinct))
+            if count is None:
+                count = self._agg_counts[(src, distinct)] = self.fresh("_a")
+                aggs.append(col.count().alias(count))
             if isinstance(target, exp.Sum):
                 summed = col.sum()
                 if T.is_integer(dtype):
@@ -1390,7 +1420,21 @@ class Compiler:
                 group = stripped.args.get("group")
                 existing = list(group.expressions) if group else []
                 stripped.set("group", exp.Group(expressions=existing + [k[0].copy() for k in keys]))
-        out, cols = self._sub_output(stripped, [k[0] for k in keys])
+        if keys and isinstance(stripped, exp.Select) and stripped.args.get("group"):
+            key_names = [self.fresh("_mk") for _ in keys]
+            with self.context(rel.scope, rel.schema):
+                outer_keys = [
+                    self.expr(k[1]).alias(n) for k, n in zip(keys, key_names, strict=True)
+                ]
+            self._magic = (
+                [k[0] for k in keys],
+                rel.lf.select(outer_keys).unique(),
+                key_names,
+            )
+        try:
+            out, cols = self._sub_output(stripped, [k[0] for k in keys])
+        finally:
+            self._magic = None
         if len(out.internal) - len(keys) != 1:
             raise self.error(sub, "Multiple columns returned by subquery are not supported")
         value = cols[0]

@@ -1,0 +1,277 @@
+"""Statements that write: CTAS, INSERT INTO, CREATE/DROP VIEW and UNLOAD.
+
+They compile their query with the engine like any SELECT, then hand the rows to the catalog
+(managed Delta tables, views) or to storage (UNLOAD), and answer with a one-row summary.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+from sqlglot import exp
+
+from loglake.catalog import Column
+from loglake.catalog.types import from_arrow
+from loglake.errors import SqlError
+
+if TYPE_CHECKING:
+    from loglake.query.engine import Engine, QueryResult, QueryStats
+
+
+def arrow_table(df: pl.DataFrame) -> pa.Table:
+    """Arrow data with the plain (non-view, non-large) types Hive type strings describe."""
+    table = df.to_arrow(compat_level=pl.CompatLevel.oldest())
+    return table.cast(pa.schema([pa.field(f.name, _plain(f.type)) for f in table.schema]))
+
+
+def _plain(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return pa.binary()
+    if pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_list(t):
+        return pa.list_(_plain(t.value_type))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _plain(f.type)) for f in t])
+    if pa.types.is_map(t):
+        return pa.map_(_plain(t.key_type), _plain(t.item_type))
+    return t
+
+
+def hive_type(dtype: pl.DataType) -> str:
+    """The Hive type string of a Polars dtype (for view and CTAS column documentation)."""
+    arrow = pl.Series([], dtype=dtype).to_arrow(compat_level=pl.CompatLevel.oldest()).type
+    return from_arrow(_plain(arrow))
+
+
+def _require_catalog(engine: Engine, what: str) -> Any:
+    if engine.catalog is None:
+        raise SqlError(f"{what} needs a lake catalog (this engine reads in-memory tables)")
+    return engine.catalog
+
+
+def _names(engine: Engine, table: exp.Table) -> tuple[str, str]:
+    return (table.db or engine.default_database).lower(), table.name.lower()
+
+
+def _summary(engine: Engine, stats: QueryStats, statement: str, **values: Any) -> QueryResult:
+    from loglake.query.engine import QueryResult
+
+    stats.statement = statement
+    return QueryResult(pl.DataFrame({k: [v] for k, v in values.items()}), None, stats)
+
+
+def _run_query(engine: Engine, query: exp.Expression, sql: str, stats: QueryStats) -> pl.DataFrame:
+    result = engine._query(query, sql, stats, lazy=False)
+    assert result.df is not None
+    return result.df
+
+
+def run(engine: Engine, tree: exp.Expression, sql: str, stats: QueryStats) -> QueryResult:
+    """Dispatch a non-query statement."""
+    if isinstance(tree, exp.Create):
+        kind = (tree.args.get("kind") or "").upper()
+        if kind == "VIEW":
+            return create_view(engine, tree, sql, stats)
+        if kind == "TABLE" and tree.expression is not None:
+            return create_table_as(engine, tree, sql, stats)
+    if isinstance(tree, exp.Insert):
+        return insert_into(engine, tree, sql, stats)
+    if isinstance(tree, exp.Drop) and (tree.args.get("kind") or "").upper() == "VIEW":
+        catalog = _require_catalog(engine, "DROP VIEW")
+        dropped = []
+        for table in tree.args.get("tables") or [tree.this]:
+            db, name = _names(engine, table)
+            catalog.drop_view(db, name, if_exists=bool(tree.args.get("exists")))
+            dropped.append(f"{db}.{name}")
+        return _summary(engine, stats, "DROP VIEW", result=f"dropped view {', '.join(dropped)}")
+    first = sql.strip().split(None, 1)[0].upper() if sql.strip() else ""
+    raise SqlError(f"unsupported statement: {first}", sql, 0, len(first))
+
+
+def _properties(tree: exp.Create) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    node = tree.args.get("properties")
+    for prop in node.expressions if node is not None else []:
+        if isinstance(prop, exp.FileFormatProperty):
+            props["format"] = (
+                prop.this.name if isinstance(prop.this, exp.Expression) else str(prop.this)
+            )
+        elif isinstance(prop, exp.PartitionedByProperty):
+            value = prop.this
+            items = (
+                value.expressions
+                if isinstance(value, exp.Array | exp.Schema | exp.Tuple)
+                else [value]
+            )
+            props["partitioned_by"] = [i.name.lower() for i in items]
+        elif isinstance(prop, exp.LocationProperty):
+            props["location"] = prop.this.name
+        elif isinstance(prop, exp.Property):
+            key = prop.name.lower()
+            value = prop.args.get("value")
+            if isinstance(value, exp.Array):
+                props[key] = [v.name for v in value.expressions]
+            elif isinstance(value, exp.Expression):
+                props[key] = value.name
+    return props
+
+
+def create_table_as(engine: Engine, tree: exp.Create, sql: str, stats: QueryStats) -> QueryResult:
+    """``CREATE TABLE t WITH (format='PARQUET', partitioned_by=ARRAY['dt']) AS SELECT ...``."""
+    catalog = _require_catalog(engine, "CREATE TABLE AS")
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    db, name = _names(engine, target)
+    props = _properties(tree)
+    fmt = str(props.pop("format", "PARQUET")).upper()
+    if fmt not in ("PARQUET", "DELTA"):
+        raise SqlError(f"tables created by CTAS are stored as Parquet (Delta Lake), not {fmt}")
+    if "location" in props or "external_location" in props:
+        raise SqlError("CTAS creates managed tables; external_location is not supported")
+    partitioned_by = props.pop("partitioned_by", [])
+    if tree.args.get("exists") and catalog.table_exists(db, name):
+        return _summary(engine, stats, "CREATE TABLE AS", rows=0)
+    df = _run_query(engine, tree.expression, sql, stats)
+    missing = [p for p in partitioned_by if p not in df.columns]
+    if missing:
+        raise SqlError(f"partition column(s) {missing} are not in the query's columns")
+    data = arrow_table(df)
+    catalog.create_managed_table(
+        db,
+        name,
+        schema=data.schema,
+        partition_by=partitioned_by,
+        properties={k: str(v) for k, v in props.items()},
+    )
+    with_data = not re.search(r"WITH\s+NO\s+DATA\s*;?\s*$", sql, re.I)
+    if with_data and data.num_rows:
+        catalog.managed(db, name).append(data)
+    return _summary(engine, stats, "CREATE TABLE AS", rows=data.num_rows if with_data else 0)
+
+
+def insert_into(engine: Engine, tree: exp.Insert, sql: str, stats: QueryStats) -> QueryResult:
+    """``INSERT INTO t [(columns)] SELECT ...`` appends to a managed table (by position)."""
+    catalog = _require_catalog(engine, "INSERT INTO")
+    target = tree.this
+    columns: list[str] | None = None
+    if isinstance(target, exp.Schema):
+        columns = [c.name.lower() for c in target.expressions]
+        target = target.this
+    db, name = _names(engine, target)
+    table = catalog.get_table(db, name)
+    if not table.is_managed:
+        raise SqlError(f"INSERT INTO writes managed tables; {db}.{name} is external")
+    schema = table.arrow_schema()
+    names = [f.name for f in schema]
+    df = _run_query(engine, tree.expression, sql, stats)
+    columns = columns or names
+    if len(columns) != df.width:
+        raise SqlError(
+            f"Insert query has {df.width} columns but table {db}.{name} expects {len(columns)}"
+        )
+    unknown = [c for c in columns if c not in names]
+    if unknown:
+        raise SqlError(f"Insert column(s) {unknown} do not exist in {db}.{name}")
+    target_schema = pl.Schema(
+        pl.from_arrow(schema.empty_table()).schema  # type: ignore[union-attr]
+    )
+    exprs = []
+    by_name = dict(zip(columns, df.columns, strict=True))
+    for column in names:
+        dtype = target_schema[column]
+        if column in by_name:
+            exprs.append(pl.col(by_name[column]).cast(dtype).alias(column))
+        else:
+            exprs.append(pl.lit(None, dtype).alias(column))
+    try:
+        shaped = df.select(exprs)
+    except pl.exceptions.PolarsError as err:
+        raise SqlError(f"Insert query has mismatched column types: {err}") from err
+    data = arrow_table(shaped).cast(schema)
+    if data.num_rows:
+        catalog.managed(db, name).append(data)
+    return _summary(engine, stats, "INSERT", rows=data.num_rows)
+
+
+_VIEW_BODY = re.compile(
+    r"^\s*CREATE\s+(OR\s+REPLACE\s+)?VIEW\s+[^\s(]+\s+AS\s+(?P<body>.*?)\s*;?\s*$", re.I | re.S
+)
+
+
+def create_view(engine: Engine, tree: exp.Create, sql: str, stats: QueryStats) -> QueryResult:
+    """``CREATE [OR REPLACE] VIEW v AS SELECT ...``: checked by compiling it, stored as text."""
+    catalog = _require_catalog(engine, "CREATE VIEW")
+    db, name = _names(engine, tree.this)
+    match = _VIEW_BODY.match(sql)
+    body = match.group("body") if match else tree.expression.sql(dialect="athena")
+    lf, _ = engine.compile(body)
+    schema = lf.collect_schema()
+    columns = [Column(c, hive_type(t)) for c, t in schema.items()]
+    catalog.create_view(db, name, body, columns, replace=bool(tree.args.get("replace")))
+    return _summary(engine, stats, "CREATE VIEW", result=f"created view {db}.{name}")
+
+
+# ---------------------------------------------------------------------- UNLOAD
+
+
+_PROPERTY = re.compile(
+    r"(?P<key>\w+)\s*=\s*(?:'(?P<text>(?:[^']|'')*)'|ARRAY\s*\[(?P<array>[^\]]*)\])", re.I
+)
+
+
+def unload(engine: Engine, sql: str, match: re.Match[str], stats: QueryStats) -> QueryResult:
+    """``UNLOAD (SELECT ...) TO 's3://...' WITH (format = 'PARQUET', partitioned_by = ARRAY[...])``."""
+    from loglake.catalog import StorageSettings
+    from loglake.query.frontend import parse
+
+    query_text = match.group("query")
+    url = match.group("url").rstrip("/")
+    props: dict[str, Any] = {}
+    for prop in _PROPERTY.finditer(match.group("props") or ""):
+        key = prop.group("key").lower()
+        if prop.group("array") is not None:
+            props[key] = [
+                v.strip().strip("'").lower() for v in prop.group("array").split(",") if v.strip()
+            ]
+        else:
+            props[key] = prop.group("text").replace("''", "'")
+    fmt = str(props.get("format", "PARQUET")).upper()
+    if fmt not in ("PARQUET", "JSON", "TEXTFILE", "CSV"):
+        raise SqlError(f"UNLOAD format {fmt} is not supported (PARQUET, JSON, TEXTFILE)")
+    df = _run_query(engine, parse(query_text), query_text, stats)
+    if engine.catalog is not None:
+        settings = engine.catalog.settings.with_root(url)
+    else:
+        settings = StorageSettings.resolve(url)
+    fs = settings.filesystem()
+    root = settings.fs_path(url)
+    if fs.exists(root) and fs.find(root):
+        raise SqlError(f"UNLOAD destination {url} is not empty")
+    partitioned_by = props.get("partitioned_by") or []
+    missing = [p for p in partitioned_by if p not in df.columns]
+    if missing:
+        raise SqlError(f"partition column(s) {missing} are not in the query's columns")
+    extension = {"PARQUET": "parquet", "JSON": "json", "TEXTFILE": "csv", "CSV": "csv"}[fmt]
+    written: list[str] = []
+    groups = (
+        df.partition_by(partitioned_by, as_dict=True, include_key=False)
+        if partitioned_by
+        else {(): df}
+    )
+    for values, part in groups.items():
+        folder = root + "".join(f"/{k}={v}" for k, v in zip(partitioned_by, values, strict=True))
+        fs.makedirs(folder, exist_ok=True)
+        path = f"{folder}/{stats.query_id}.{extension}"
+        with fs.open(path, "wb") as handle:
+            if fmt == "PARQUET":
+                part.write_parquet(handle)
+            elif fmt == "JSON":
+                part.write_ndjson(handle)
+            else:
+                delimiter = props.get("field_delimiter", ",")
+                part.write_csv(handle, separator=delimiter, include_header=False)
+        written.append(path if not settings.is_s3 else f"s3://{path}")
+    return _summary(engine, stats, "UNLOAD", rows=df.height, files=len(written), location=url)
