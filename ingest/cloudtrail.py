@@ -1,32 +1,33 @@
 """CloudTrail log files (``{"Records": [...]}``) to rows of the Athena CloudTrail schema.
 
-The hot path per batch: inflate and parse each file with orjson (the floor any reader pays),
-write the records back out as NDJSON with one C call per record, and let Polars read all of them
-in one native pass with the declared schema. Objects inside ``requestParameters`` and friends are
-kept as JSON text by the reader, as Athena's JsonSerDe does. Python never touches a field.
+The hot path per batch: inflate and parse each file with orjson (the floor any reader pays), then
+hand the parsed records to Arrow's C++ converter in one call per batch with the declared nested
+type, so no Python code touches a field. Members that Athena declares as JSON text
+(``requestParameters`` and friends) are serialised back with one orjson call per value through
+``map`` and split into an Arrow column natively. Unknown members are found with one C-level set
+union per batch; only when a batch holds some are its rows visited to keep them.
 """
 
 from __future__ import annotations
 
 import bisect
+import gc
 import itertools
+import json
+import uuid
 
 import orjson
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from loglake.ingest.raw import (
     BadRecord,
     GzipError,
     Parsed,
     RawObject,
-    fix_json_text,
     gunzip,
-    json_to_map,
-    read_ndjson_isolating,
-    replace_child,
+    rename_like,
     snippet,
-    to_arrow_column,
 )
 from loglake.ingest.schemas import (
     CLOUDTRAIL_FIELDS,
@@ -35,14 +36,30 @@ from loglake.ingest.schemas import (
     EXTRA_FIELDS,
     SOURCE_KEY,
     USER_IDENTITY,
-    conform,
+    _pl_to_arrow,
 )
 
-READ_SCHEMA = {f.key: f.polars_read_type() for f in CLOUDTRAIL_FIELDS}
-KNOWN_KEYS = frozenset(READ_SCHEMA)
+
+def _map_at(t: pa.DataType, path: tuple[str, ...]) -> pa.DataType:
+    """``t`` with the member at ``path`` (JSON keys) typed MAP<STRING,STRING>."""
+    if not path:
+        return pa.map_(pa.string(), pa.string())
+    return pa.struct(
+        [pa.field(f.name, _map_at(f.type, path[1:]) if f.name == path[0] else f.type) for f in t]
+    )
+
+
+JSON_FIELDS = [f for f in CLOUDTRAIL_FIELDS if f.name in CLOUDTRAIL_JSON_COLUMNS]
+FLAG_FIELDS = [f for f in CLOUDTRAIL_FIELDS if f.key in ("readOnly", "managementEvent")]
+STRUCT_FIELDS = [f for f in CLOUDTRAIL_FIELDS if f not in JSON_FIELDS and f not in FLAG_FIELDS]
+#: the nested Arrow type records are converted to, with the JSON keys as member names
+READ_TYPE = _map_at(
+    pa.struct([pa.field(f.key, _pl_to_arrow(f.polars_read_type())) for f in STRUCT_FIELDS]),
+    ("userIdentity", "sessionContext", "webIdFederationData", "attributes"),
+)
+KNOWN_KEYS = frozenset(f.key for f in CLOUDTRAIL_FIELDS)
 KNOWN_IDENTITY_KEYS = frozenset(f.key for f in USER_IDENTITY)
 _TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
-_WEBID_PATH = ("sessioncontext", "webidfederationdata", "attributes")
 
 
 def load_records(obj: RawObject, data: bytes) -> tuple[list | None, BadRecord | None]:
@@ -94,12 +111,97 @@ class _Unparsed:
 
 def _dump(record: object) -> bytes:
     if isinstance(record, _Unparsed):
-        return record.line.replace(b"\n", b" ")
-    return orjson.dumps(record)
+        return record.line
+    try:
+        return orjson.dumps(record)
+    except TypeError:  # integers beyond 64 bits
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def convert_isolating(records: list, arrow_type: pa.DataType) -> tuple[pa.Array, list[int], dict]:
+    """Convert records to ``arrow_type`` in one native call; isolate the ones that do not fit.
+
+    Returns the array, the indices of the records it holds and {index: error} for the others.
+    Only a failing batch is split (in halves, down to the bad records).
+    """
+    bad: dict[int, str] = {}
+
+    def find(start: int, end: int) -> None:
+        try:
+            pa.array(records[start:end], type=arrow_type)
+        except (pa.ArrowException, TypeError, ValueError) as error:
+            if end - start == 1:
+                bad[start] = f"wrong shape: {str(error).splitlines()[0][:300]}"
+                return
+            middle = (start + end) // 2
+            find(start, middle)
+            find(middle, end)
+
+    try:
+        return pa.array(records, type=arrow_type), list(range(len(records))), bad
+    except (pa.ArrowException, TypeError, ValueError):
+        find(0, len(records))
+    keep = [i for i in range(len(records)) if i not in bad]
+    return pa.array([records[i] for i in keep], type=arrow_type), keep, bad
+
+
+def json_text_column(values: list) -> pa.Array:
+    """Each value as compact JSON text (null stays null), serialised by orjson in one call.
+
+    The values are written as one JSON array with a random sentinel string between them, and
+    the text is split on the sentinel natively; the sentinel cannot occur unescaped inside a
+    value, and the split count is checked anyway.
+    """
+    sentinel = f"\u0001{uuid.uuid4().hex}\u0001"
+    separator = "," + orjson.dumps(sentinel).decode() + ","
+    interleaved = list(itertools.chain.from_iterable(zip(values, itertools.repeat(sentinel))))
+    try:
+        text = orjson.dumps(interleaved).decode()
+    except TypeError:
+        text = "[" + separator.join(_dump(v).decode() for v in values) + separator[:-1] + "]"
+    body = text[1 : -(len(separator) - 1 + 1)]  # drop "[" and the last sentinel with "]"
+    column = pc.split_pattern(pa.array([body]), separator).flatten()
+    if len(column) != len(values):
+        column = pa.array([_dump(v).decode() for v in values], pa.string())
+    return pc.if_else(pc.equal(column, "null"), pa.scalar(None, pa.string()), column)
+
+
+def flag_column(values: list, as_text: bool) -> pa.Array:
+    """readOnly (Athena: STRING "true"/"false") and managementEvent (BOOLEAN)."""
+    try:
+        column = pa.array(values)
+    except (pa.ArrowException, TypeError, ValueError):
+        column = pa.array([None if v is None else str(v).lower() for v in values], pa.string())
+    if pa.types.is_null(column.type):
+        column = column.cast(pa.string())
+    if as_text:
+        return column.cast(pa.string())
+    if pa.types.is_boolean(column.type):
+        return column
+    text = pc.utf8_lower(column.cast(pa.string()))
+    return pc.if_else(
+        pc.equal(text, "true"), True, pc.if_else(pc.equal(text, "false"), False, None)
+    )
+
+
+def _member(records: list, key: str) -> list:
+    """``[r.get(key) for r in records]`` without a Python-level loop."""
+    return list(map(dict.get, records, itertools.repeat(key)))
 
 
 def parse(objects: list[RawObject], table_name: str = "cloudtrail") -> Parsed:
     """Parse a batch of CloudTrail files into one Arrow table of the CloudTrail schema."""
+    # the batch's records are acyclic and short-lived: collector passes over them only cost time
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(objects, table_name)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse(objects: list[RawObject], table_name: str) -> Parsed:
     parsed = Parsed()
     record_lists: list[list] = []
     owners: list[RawObject] = []
@@ -116,147 +218,105 @@ def parse(objects: list[RawObject], table_name: str = "cloudtrail") -> Parsed:
         parsed.rows[obj.url] = n
     if sum(counts) == 0:
         return parsed
-
-    lines: list[bytes] = []
-    for records in record_lists:
-        lines.extend(map(_dump, records))
-    frame, bad_lines = read_ndjson_isolating(lines, READ_SCHEMA)
-
     starts = [0, *itertools.accumulate(counts)][:-1]
+    records = list(itertools.chain.from_iterable(record_lists))
 
-    def locate(line: int) -> tuple[RawObject, int, list]:
-        index = bisect.bisect_right(starts, line) - 1
-        while counts[index] == 0:  # files without records share their start with the next
-            index += 1
-        return owners[index], line - starts[index], record_lists[index]
+    def locate(index: int) -> tuple[RawObject, int]:
+        owner = bisect.bisect_right(starts, index) - 1
+        while counts[owner] == 0:  # files without records share their start with the next
+            owner += 1
+        return owners[owner], index - starts[owner]
 
-    bad_rows: list[tuple[int, str]] = list(bad_lines)
-    # a record without a usable event time cannot be placed in a day partition
-    times = frame["eventTime"]
-    invalid = frame.filter(~times.str.contains(_TIME).fill_null(False))
-    if invalid.height:
-        bad_rows.extend((int(i), "eventTime missing or not ISO-8601") for i in invalid["__line"])
-        frame = frame.filter(times.str.contains(_TIME).fill_null(False))
-    for line, error in sorted(bad_rows):
-        obj, index, records = locate(line)
+    struct, keep, bad_rows = convert_isolating(records, READ_TYPE)
+    if bad_rows:
+        records = [records[i] for i in keep]
+    eventtime = struct.field("eventTime")
+    valid = pc.fill_null(pc.match_substring_regex(eventtime, _TIME), False)
+    if not pc.all(valid).as_py():
+        # a record without a usable event time cannot be placed in a day partition
+        for position in pc.indices_nonzero(pc.invert(valid)).to_pylist():
+            bad_rows[keep[position]] = "eventTime missing or not ISO-8601"
+    for index, error in sorted(bad_rows.items()):
+        obj, position = locate(index)
         parsed.bad.append(
             BadRecord(
                 obj.url,
                 obj.etag,
-                f"record {index}: {error}",
-                record_index=index,
-                text=snippet(_dump(records[index])),
+                f"record {position}: {error}",
+                record_index=position,
+                text=snippet(_dump(record_lists[owners.index(obj)][position])),
             )
         )
         parsed.rows[obj.url] -= 1
-    if frame.height == 0:
+    if len(keep) == len(bad_rows):
         return parsed
 
-    owner_of_line = (
-        pl.Series(range(len(owners)), dtype=pl.Int64)
-        .repeat_by(pl.Series(counts, dtype=pl.UInt32))
-        .explode()
+    owner_index = pa.array(
+        [bisect.bisect_right(starts, i) - 1 for i in keep]
+        if bad_rows
+        else list(
+            itertools.chain.from_iterable(itertools.repeat(i, n) for i, n in enumerate(counts))
+        ),
+        pa.int32(),
     )
-    owner_index = owner_of_line.gather(frame["__line"])
-    extras = _extra_fields(record_lists, owner_index, frame["__line"], starts)
-    accounts = pl.Series([o.layout.account or "" for o in owners], dtype=pl.String)
-    regions = pl.Series([o.layout.region or "" for o in owners], dtype=pl.String)
-    urls = pl.Series([o.url for o in owners], dtype=pl.String).gather(owner_index)
-    accounts, regions = accounts.gather(owner_index), regions.gather(owner_index)
 
-    frame = frame.with_columns(
-        [
-            fix_json_text(pl.col(f.key)).alias(f.key)
-            for f in CLOUDTRAIL_FIELDS
-            if f.name in CLOUDTRAIL_JSON_COLUMNS
-        ]
-    ).with_columns(
-        pl.Series(SOURCE_KEY, urls, dtype=pl.String),
-        pl.Series("__account", accounts, dtype=pl.String),
-        pl.Series("__region", regions, dtype=pl.String),
-        pl.Series(EXTRA_FIELDS, extras, dtype=pl.String),
-    )
-    frame = frame.with_columns(
-        pl.when(pl.col("__account") == "")
-        .then(pl.col("recipientAccountId"))
-        .otherwise(pl.col("__account"))
-        .fill_null("unknown")
-        .alias("account"),
-        pl.when(pl.col("__region") == "")
-        .then(pl.col("awsRegion"))
-        .otherwise(pl.col("__region"))
-        .fill_null("unknown")
-        .alias("region"),
-        pl.col("eventTime").str.slice(0, 10).alias("day"),
-    ).sort(["account", "region", "day", "eventTime"])
+    def per_owner(values: list) -> pa.Array:
+        return pa.array(values, pa.string()).take(owner_index)
 
     columns: dict[str, pa.Array] = {}
-    for f in CLOUDTRAIL_FIELDS:
-        target = CLOUDTRAIL_SCHEMA.field(f.name).type
-        if f.name == "useridentity":
-            columns[f.name] = _useridentity(frame[f.key], target)
+    for f in STRUCT_FIELDS:
+        columns[f.name] = struct.field(f.key)
+    keys = set().union(*map(dict.keys, records))
+    for f in JSON_FIELDS + FLAG_FIELDS:
+        if f.key not in keys:  # absent from the whole batch: no need to look at any record
+            columns[f.name] = pa.nulls(len(records), CLOUDTRAIL_SCHEMA.field(f.name).type)
+        elif f in JSON_FIELDS:
+            columns[f.name] = json_text_column(_member(records, f.key))
         else:
-            columns[f.name] = to_arrow_column(frame[f.key], target)
-    for name in (EXTRA_FIELDS, SOURCE_KEY, "account", "region", "day"):
-        columns[name] = to_arrow_column(frame[name], pa.string())
-    parsed.add(table_name, conform(pa.table(columns), CLOUDTRAIL_SCHEMA))
+            columns[f.name] = flag_column(_member(records, f.key), as_text=f.name == "readonly")
+    columns[EXTRA_FIELDS] = pa.array(_extra_fields(records, keys), pa.string())
+    columns[SOURCE_KEY] = per_owner([o.url for o in owners])
+    account = per_owner([o.layout.account for o in owners])
+    region = per_owner([o.layout.region for o in owners])
+    columns["account"] = pc.fill_null(
+        pc.coalesce(account, struct.field("recipientAccountId")), "unknown"
+    )
+    columns["region"] = pc.fill_null(pc.coalesce(region, struct.field("awsRegion")), "unknown")
+    columns["day"] = pc.utf8_slice_codeunits(eventtime, 0, 10)
+    table = pa.table(columns)
+    if not pc.all(valid).as_py():
+        table = table.filter(valid)
+    table = table.take(
+        pc.sort_indices(
+            table,
+            sort_keys=[(c, "ascending") for c in ("account", "region", "day", "eventtime")],
+        )
+    )
+    out = {}
+    for field in CLOUDTRAIL_SCHEMA:
+        column = table.column(field.name).combine_chunks()
+        out[field.name] = rename_like(column, field.type)
+    parsed.add(table_name, pa.Table.from_arrays(list(out.values()), schema=CLOUDTRAIL_SCHEMA))
     return parsed
 
 
-def _useridentity(series: pl.Series, target: pa.DataType) -> pa.Array:
-    """useridentity with web identity attributes turned from JSON text into a map."""
-    read_target = pa.struct(
-        [pa.field(f.name, f.type) for f in target]  # same shape, attributes still a string
-    )
-    read_target = _with_string_at(read_target, _WEBID_PATH)
-    array = to_arrow_column(series, read_target)
-    leaf = array
-    for name in _WEBID_PATH:
-        leaf = leaf.field(name)
-    return replace_child(array, _WEBID_PATH, json_to_map(leaf))
-
-
-def _with_string_at(t: pa.DataType, path: tuple[str, ...]) -> pa.DataType:
-    if not path:
-        return pa.string()
-    return pa.struct(
-        [
-            pa.field(f.name, _with_string_at(f.type, path[1:]) if f.name == path[0] else f.type)
-            for f in t
-        ]
-    )
-
-
-def _extra_fields(
-    record_lists: list[list], owners: pl.Series, lines: pl.Series, starts: list[int]
-) -> list[str | None]:
+def _extra_fields(records: list, keys: set[str]) -> list[str | None]:
     """JSON text of the members no column holds, per row (None when there are none).
 
     The set of keys of a whole batch is computed in C; rows are visited only when some record
     of the batch carries a key the schema does not know.
     """
-    unknown: set[str] = set()
-    identity_unknown: set[str] = set()
-    for records in record_lists:
-        try:
-            unknown |= set().union(*map(dict.keys, records)) - KNOWN_KEYS
-        except TypeError:  # a record that is not an object; it is quarantined elsewhere
-            unknown |= set().union(*(r.keys() for r in records if isinstance(r, dict))) - KNOWN_KEYS
-        identities = [r.get("userIdentity") for r in records if isinstance(r, dict)]
-        identity_unknown |= (
-            set().union(*(i.keys() for i in identities if isinstance(i, dict)))
-            - KNOWN_IDENTITY_KEYS
-        )
+    unknown = keys - KNOWN_KEYS
+    identities = _member(records, "userIdentity")
+    identity_unknown = set().union(*map(dict.keys, filter(None, identities))) - KNOWN_IDENTITY_KEYS
     if not unknown and not identity_unknown:
-        return [None] * len(lines)
+        return [None] * len(records)
     out: list[str | None] = []
-    for owner, line in zip(owners.to_list(), lines.to_list(), strict=True):
-        record = record_lists[owner][line - starts[owner]]
+    for record, identity in zip(records, identities, strict=True):
         extra = {k: record[k] for k in unknown if k in record}
-        identity = record.get("userIdentity")
-        if identity_unknown and isinstance(identity, dict):
+        if identity_unknown and identity:
             members = {k: identity[k] for k in identity_unknown if k in identity}
             if members:
                 extra["userIdentity"] = members
-        out.append(orjson.dumps(extra).decode() if extra else None)
+        out.append(_dump(extra).decode() if extra else None)
     return out

@@ -185,29 +185,32 @@ def _group_of(layout: Layout) -> str:
     return layout.source
 
 
-def _read_and_parse(
-    settings: StorageSettings, url: str, group: str, objects: list[RawObject], options: dict
-) -> tuple[Parsed, int]:
-    """Fetch a batch's bytes and parse them (runs in a worker process when workers > 1)."""
+def _fetch(settings: StorageSettings, url: str, objects: list[RawObject]) -> list[BadRecord]:
+    """Read the bytes of a batch's objects into them; objects that cannot be read are returned."""
     src = source_settings(settings, url)
     fs = src.filesystem()
     paths = [src.fs_path(o.url) for o in objects]
-    contents = (
-        fs.cat(paths, on_error="return") if len(paths) > 1 else {paths[0]: _cat(fs, paths[0])}
-    )
-    nbytes = 0
-    missing: list[BadRecord] = []
-    present = []
+    if len(paths) > 1:
+        contents = fs.cat(paths, on_error="return")
+    else:
+        contents = {paths[0]: _cat(fs, paths[0])}
+    missing = []
     for obj, path in zip(objects, paths, strict=True):
         data = contents.get(path)
         if isinstance(data, BaseException) or data is None:
             missing.append(
                 BadRecord(obj.url, obj.etag, f"could not read object: {data}", whole_object=True)
             )
-            continue
-        obj.data = data
-        nbytes += len(data)
-        present.append(obj)
+        else:
+            obj.data = data
+    return missing
+
+
+def _parse_batch(
+    group: str, objects: list[RawObject], missing: list[BadRecord], options: dict
+) -> tuple[Parsed, int]:
+    present = [o for o in objects if o.data is not None]
+    nbytes = sum(len(o.data or b"") for o in present)
     parsed = _parse(group, present, options) if present else Parsed()
     for obj in objects:
         obj.data = None
@@ -215,6 +218,13 @@ def _read_and_parse(
         parsed.bad.append(bad)
         parsed.rows[bad.url] = 0
     return parsed, nbytes
+
+
+def _read_and_parse(
+    settings: StorageSettings, url: str, group: str, objects: list[RawObject], options: dict
+) -> tuple[Parsed, int]:
+    """Fetch a batch's bytes and parse them (the unit of work of a worker process)."""
+    return _parse_batch(group, objects, _fetch(settings, url, objects), options)
 
 
 def _cat(fs: Any, path: str) -> bytes | BaseException:
@@ -406,9 +416,7 @@ def ingest(
 
     try:
         if workers <= 1 or len(jobs) <= 1:
-            for group, batch in jobs:
-                parsed, nbytes = _read_and_parse(settings, url, group, batch, options)
-                handle(group, batch, parsed, nbytes)
+            _run_pipelined(settings, url, jobs, options, handle)
         else:
             with cf.ProcessPoolExecutor(max_workers=workers) as pool:
                 pending: dict[cf.Future, tuple[str, list[RawObject]]] = {}
@@ -436,6 +444,34 @@ def ingest(
         bar.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _run_pipelined(
+    settings: StorageSettings,
+    url: str,
+    jobs: list[tuple[str, list[RawObject]]],
+    options: dict,
+    handle: Callable[[str, list[RawObject], Parsed, int], None],
+) -> None:
+    """One process, three stages: fetch the next batches, parse this one, commit the last one.
+
+    Fetching (I/O, inflating) and committing (Parquet encoding in delta-rs) run in threads while
+    the main thread parses, so the stages overlap on a machine with more than one core.
+    """
+    ahead = 2
+    with cf.ThreadPoolExecutor(ahead) as fetchers, cf.ThreadPoolExecutor(1) as committer:
+        fetched = [fetchers.submit(_fetch, settings, url, batch) for _, batch in jobs[:ahead]]
+        last: cf.Future | None = None
+        for index, (group, batch) in enumerate(jobs):
+            missing = fetched[index].result()
+            if index + ahead < len(jobs):
+                fetched.append(fetchers.submit(_fetch, settings, url, jobs[index + ahead][1]))
+            parsed, nbytes = _parse_batch(group, batch, missing, options)
+            if last is not None:
+                last.result()
+            last = committer.submit(handle, group, batch, parsed, nbytes)
+        if last is not None:
+            last.result()
 
 
 def _outcome(obj: RawObject, rows: int, bad: int) -> ObjectOutcome:
