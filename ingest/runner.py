@@ -79,8 +79,8 @@ class IngestReport:
         )
         if self.records_quarantined or self.objects_quarantined:
             lines.append(
-                f"  quarantined: {self.records_quarantined} record(s) or object(s); "
-                "see `loglake quarantine list`"
+                f"  quarantined: {self.objects_quarantined} object(s), "
+                f"{self.records_quarantined} record(s); see `loglake quarantine list`"
             )
         return "\n".join(lines)
 

@@ -1,0 +1,190 @@
+"""Commands of the ingest area: ingest, quarantine, coverage, optimize, vacuum, trail validate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from loglake.errors import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ingest = sub.add_parser(
+        "ingest",
+        help="load AWS exports (CloudTrail, VPC flow logs, Config, CloudWatch Logs) exactly once",
+        description="Walk a folder or s3:// prefix, recognise AWS delivery layouts and load every "
+        "new or changed object into the lake's tables. Exit code 1 if anything was quarantined.",
+    )
+    ingest.add_argument("url", help="a folder or s3://bucket/prefix holding AWSLogs/ or exports")
+    ingest.add_argument(
+        "--source",
+        choices=["cloudtrail", "vpcflow", "config", "cloudwatch"],
+        help="only this source (and read files outside AWS layouts as this source)",
+    )
+    ingest.add_argument("--since", help="skip delivery dates before this day (YYYY-MM-DD)")
+    ingest.add_argument(
+        "--target-database", default="aws", help="database of the tables (default: aws)"
+    )
+    ingest.add_argument("--workers", type=int, default=1, help="parser processes (default: 1)")
+    ingest.add_argument("--log-group", help="log group of CloudWatch Logs export chunks")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ingest.set_defaults(handler=_ingest)
+
+    quarantine = sub.add_parser("quarantine", help="inputs that could not be ingested")
+    qsub = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
+    qlist = qsub.add_parser("list", help="list quarantined objects and records")
+    qlist.add_argument("--json", action="store_true", help="print entries as JSON lines")
+    qlist.set_defaults(handler=_quarantine_list)
+    retry = qsub.add_parser("retry", help="read quarantined objects again (after fixing them)")
+    retry.add_argument("--target-database", default="aws")
+    retry.add_argument("--log-group", help="log group of CloudWatch Logs export chunks")
+    retry.set_defaults(handler=_quarantine_retry)
+
+    cover = sub.add_parser("coverage", help="objects and rows per source, account, region and day")
+    cover.add_argument("--source", choices=["cloudtrail", "vpcflow", "config", "cloudwatch"])
+    cover.set_defaults(handler=_coverage)
+
+    optimize = sub.add_parser("optimize", help="merge small files of a table (~128 MB files)")
+    optimize.add_argument("table", help="table name, e.g. cloudtrail or aws.cloudtrail")
+    optimize.add_argument("--where", help="partition filter, e.g. \"day = '2024-05-10'\"")
+    optimize.add_argument("--target-database", default="aws")
+    optimize.set_defaults(handler=_optimize)
+
+    vacuum = sub.add_parser("vacuum", help="delete data files no table version needs any more")
+    vacuum.add_argument("table")
+    vacuum.add_argument("--retention-hours", type=float, default=168)
+    vacuum.add_argument("--dry-run", action="store_true")
+    vacuum.add_argument("--target-database", default="aws")
+    vacuum.set_defaults(handler=_vacuum)
+
+    trail = sub.add_parser("trail", help="CloudTrail tools")
+    tsub = trail.add_subparsers(dest="trail_command", metavar="ACTION", required=True)
+    validate = tsub.add_parser(
+        "validate", help="validate log files against their digest chain (validate-logs)"
+    )
+    validate.add_argument("url", help="folder or s3:// prefix holding AWSLogs/")
+    validate.add_argument("--start", required=True, help="start time, e.g. 2024-05-10T00:00:00Z")
+    validate.add_argument("--end", help="end time (default: now)")
+    validate.add_argument(
+        "--public-keys",
+        required=True,
+        help="PEM/DER public key(s) or the JSON of `aws cloudtrail list-public-keys`",
+    )
+    validate.add_argument("--account-id", help="only this account (organization trails)")
+    validate.add_argument("--trail-region", help="only digests delivered by this region")
+    validate.add_argument("--trail-name", help="only this trail")
+    validate.add_argument("--verbose", action="store_true", help="also list valid files")
+    validate.set_defaults(handler=_validate, needs_lake=False)
+
+
+def _ingest(args: argparse.Namespace, lake: Any) -> int:
+    from loglake.ingest import ingest
+
+    report = ingest(
+        lake.catalog,
+        args.url,
+        source=args.source,
+        since=args.since,
+        database=args.target_database,
+        workers=args.workers,
+        progress=False if args.no_progress else None,
+        log_group=args.log_group,
+    )
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    return 0 if report.ok else 1
+
+
+def _quarantine_list(args: argparse.Namespace, lake: Any) -> int:
+    from loglake.ingest.quarantine import Quarantine
+
+    entries = Quarantine(lake.settings).entries()
+    if args.json:
+        for entry in entries:
+            print(json.dumps(entry.to_json()))
+        return 0
+    if not entries:
+        print("quarantine is empty")
+        return 0
+    for entry in entries:
+        print(f"{entry.id}  {entry.source_key}  [{entry.where()}]  {entry.error}")
+    print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
+    return 0
+
+
+def _quarantine_retry(args: argparse.Namespace, lake: Any) -> int:
+    from loglake.ingest.retry import retry_quarantine
+
+    report = retry_quarantine(lake.catalog, database=args.target_database, log_group=args.log_group)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _coverage(args: argparse.Namespace, lake: Any) -> int:
+    from loglake.ingest.coverage import coverage
+
+    print(coverage(lake.settings, source=args.source))
+    return 0
+
+
+def _optimize(args: argparse.Namespace, lake: Any) -> int:
+    from loglake.ingest.compaction import optimize
+
+    metrics = optimize(lake.catalog, args.table, where=args.where, database=args.target_database)
+    added = metrics.get("numFilesAdded", 0)
+    removed = metrics.get("numFilesRemoved", 0)
+    print(f"optimize {args.table}: {removed} file(s) merged into {added}")
+    return 0
+
+
+def _vacuum(args: argparse.Namespace, lake: Any) -> int:
+    from loglake.ingest.compaction import vacuum
+
+    removed = vacuum(
+        lake.catalog,
+        args.table,
+        retention_hours=args.retention_hours,
+        dry_run=args.dry_run,
+        database=args.target_database,
+    )
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"vacuum {args.table}: {verb} {len(removed)} file(s)")
+    for path in removed if args.dry_run else []:
+        print(f"  {path}")
+    return 0
+
+
+def _validate(args: argparse.Namespace, lake: Any) -> int:
+    from loglake.catalog import StorageSettings
+    from loglake.ingest.digest import load_public_keys, validate_trail
+
+    settings = StorageSettings.resolve(
+        args.url,
+        config_file=args.config,
+        endpoint_url=args.endpoint_url,
+        region=args.region,
+        profile=args.profile,
+        path_style=args.path_style,
+    )
+    try:
+        keys = load_public_keys(args.public_keys)
+    except FileNotFoundError:
+        raise UserError(f"public keys file {args.public_keys} does not exist") from None
+    report = validate_trail(
+        settings,
+        args.url,
+        start=args.start,
+        end=args.end,
+        public_keys=keys,
+        account=args.account_id,
+        region=args.trail_region,
+        trail=args.trail_name,
+    )
+    print(f"Validating log files between {args.start} and {args.end or 'now'}")
+    text = report.summary(verbose=args.verbose)
+    for line in text.splitlines():
+        stream = sys.stderr if "\tINVALID" in line else sys.stdout
+        print(line, file=stream)
+    return 0 if report.ok else 1
