@@ -265,14 +265,31 @@ def _read(fs: Any, path: str) -> bytes | None:
         return None
 
 
-def _signature_from_metadata(fs: Any, path: str) -> str | None:
-    if not hasattr(fs, "metadata"):
+#: where a local copy of a bucket keeps each digest's S3 metadata: <root>/digest-metadata/<key>.json
+SIDECAR_PREFIX = "digest-metadata"
+
+
+def _signature_from_metadata(fs: Any, path: str, root: str | None, key: str) -> str | None:
+    """The signature in the digest's S3 metadata, or in a sidecar next to a local copy."""
+    if hasattr(fs, "metadata"):
+        try:
+            meta = fs.metadata(path)
+        except Exception:
+            meta = {}
+        signature = meta.get("signature") or meta.get("x-amz-meta-signature")
+        if signature:
+            return signature
+    if root is None:
+        return None
+    raw = _read(
+        fs, f"{root}/{SIDECAR_PREFIX}/{key}.json" if root else f"{SIDECAR_PREFIX}/{key}.json"
+    )
+    if raw is None:
         return None
     try:
-        meta = fs.metadata(path)
-    except Exception:
+        return orjson.loads(raw).get("signature")
+    except (orjson.JSONDecodeError, AttributeError):
         return None
-    return meta.get("signature") or meta.get("x-amz-meta-signature")
 
 
 def _bucket_root(src: StorageSettings, digest: _Digest, recorded_key: str) -> str | None:
@@ -328,7 +345,7 @@ def _validate_chain(
         status = VALID
         if (src.is_s3 and digest.path != f"{bucket}/{key}") or root is None:
             status = "INVALID: has been moved from its original location"
-        signature = _signature_from_metadata(fs, digest.path)
+        signature = _signature_from_metadata(fs, digest.path, root, key)
         if signature is None and expected_next is not None:
             signature = expected_next[2]
         if (

@@ -74,6 +74,11 @@ _CONFIG = re.compile(
 )
 _CONFIG_MARKER = re.compile(r"(?:^|/)ConfigWritabilityCheckFile$")
 _EXPORT_MARKER = re.compile(r"(?:^|/)aws-logs-write-test$")
+#: files loglake itself keeps next to raw exports: digest signatures of local copies (S3 keeps
+#: them in object metadata), CloudTrail public keys, the generator's answer key
+_SIDECAR = re.compile(
+    r"(?:^|/)(?:digest-metadata/.+\.json|cloudtrail-public-keys/.+|ground_truth\.json)$"
+)
 _EXPORT = re.compile(r"(?:^|/)(?P<task>[^/]+)/(?P<stream>[^/]+)/\d{6}\.gz$")
 _FIREHOSE = re.compile(
     r"(?:^|/)[^/]+-\d+-(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})-(?P<h>\d{2})-\d{2}-\d{2}-"
@@ -116,6 +121,8 @@ def classify(key: str, *, source: str | None = None) -> Layout | None:
 
 
 def _classify(key: str) -> Layout | None:
+    if _SIDECAR.search(key):
+        return Layout("marker")
     if (m := _CLOUDTRAIL.search(key)) is not None:
         kind = {
             "CloudTrail-Insight": "cloudtrail_insight",
@@ -152,7 +159,7 @@ def _classify(key: str) -> Layout | None:
             _stamp_hour(m["name"]),
             detail=m["detail"],
         )
-    if _CONFIG_MARKER.search(key) or _EXPORT_MARKER.search(key):
+    if _CONFIG_MARKER.search(key) or _EXPORT_MARKER.search(key) or _SIDECAR.search(key):
         return Layout("marker")
     if (m := _FIREHOSE.search(key)) is not None:
         return Layout("firehose", day=_day(m["y"], m["m"], m["d"]), hour=int(m["h"]))

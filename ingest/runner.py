@@ -234,11 +234,13 @@ def _cat(fs: Any, path: str) -> bytes | BaseException:
         return error
 
 
-def _batches(objects: list[RawObject]) -> Iterator[list[RawObject]]:
+def _batches(
+    objects: list[RawObject], max_objects: int = BATCH_OBJECTS, max_bytes: int = BATCH_BYTES
+) -> Iterator[list[RawObject]]:
     batch: list[RawObject] = []
     size = 0
     for obj in objects:
-        if batch and (size + obj.size > BATCH_BYTES or len(batch) >= BATCH_OBJECTS):
+        if batch and (size + obj.size > max_bytes or len(batch) >= max_objects):
             yield batch
             batch, size = [], 0
         batch.append(obj)
@@ -325,6 +327,7 @@ def ingest(
     log_group: str | None = None,
     only: set[str] | None = None,
     force: bool = False,
+    batch_objects: int | None = None,
     on_batch: Callable[[IngestReport], None] | None = None,
 ) -> IngestReport:
     """Ingest every AWS export under ``url`` (a folder or s3:// prefix) into the lake, once.
@@ -333,6 +336,7 @@ def ingest(
     outside any AWS key layout be read as that source); ``since`` skips delivery dates before it
     without listing them. ``workers`` > 1 parses in that many processes. ``only`` limits the run
     to the given object URLs and ``force`` re-reads them even when unchanged (quarantine retry).
+    Each commit holds at most ``batch_objects`` objects (default 500) or 64 MB of input.
     """
     if source is not None and source not in SOURCES:
         raise UserError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")
@@ -385,7 +389,11 @@ def ingest(
     groups: dict[str, list[RawObject]] = {}
     for obj in sorted(todo, key=lambda o: o.url):
         groups.setdefault(_group_of(obj.layout), []).append(obj)
-    jobs = [(group, batch) for group, objs in groups.items() for batch in _batches(objs)]
+    jobs = [
+        (group, batch)
+        for group, objs in groups.items()
+        for batch in _batches(objs, batch_objects or BATCH_OBJECTS)
+    ]
     options = {"log_group": log_group}
 
     def handle(group: str, batch: list[RawObject], parsed: Parsed, nbytes: int) -> None:

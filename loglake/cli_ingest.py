@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ingest.add_argument("--workers", type=int, default=1, help="parser processes (default: 1)")
     ingest.add_argument("--log-group", help="log group of CloudWatch Logs export chunks")
+    ingest.add_argument(
+        "--batch-objects", type=int, help="objects per commit (default: 500, or 64 MB of input)"
+    )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
     ingest.set_defaults(handler=_ingest)
@@ -71,7 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     validate.add_argument(
         "--public-keys",
         required=True,
-        help="PEM/DER public key(s) or the JSON of `aws cloudtrail list-public-keys`",
+        action="append",
+        help="PEM/DER public key(s) or the JSON of `aws cloudtrail list-public-keys` "
+        "(repeat for the keys of several regions)",
     )
     validate.add_argument("--account-id", help="only this account (organization trails)")
     validate.add_argument("--trail-region", help="only digests delivered by this region")
@@ -92,6 +97,7 @@ def _ingest(args: argparse.Namespace, lake: Any) -> int:
         workers=args.workers,
         progress=False if args.no_progress else None,
         log_group=args.log_group,
+        batch_objects=args.batch_objects,
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return 0 if report.ok else 1
@@ -168,10 +174,12 @@ def _validate(args: argparse.Namespace, lake: Any) -> int:
         profile=args.profile,
         path_style=args.path_style,
     )
-    try:
-        keys = load_public_keys(args.public_keys)
-    except FileNotFoundError:
-        raise UserError(f"public keys file {args.public_keys} does not exist") from None
+    keys = {}
+    for path in args.public_keys:
+        try:
+            keys.update(load_public_keys(path))
+        except FileNotFoundError:
+            raise UserError(f"public keys file {path} does not exist") from None
     report = validate_trail(
         settings,
         args.url,
