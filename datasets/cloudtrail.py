@@ -566,26 +566,29 @@ class WindowRenderer:
             self.cum[cls] = cum
         self._second_cache: tuple[int, list[str]] | None = None
 
-    def render(self, window_start: float, counts: dict[str, int], rng: random.Random) -> list[str]:
+    def render(
+        self, window_start: float, counts: dict[str, int], rng: random.Random
+    ) -> tuple[list[str], float, float]:
+        """The window's events, and the times of its oldest and newest event."""
         picks: list[Template] = []
         for cls, n in counts.items():
             if n and self.by_class[cls]:
                 picks.extend(rng.choices(self.by_class[cls], cum_weights=self.cum[cls], k=n))
         n = len(picks)
         if not n:
-            return []
+            return [], window_start, window_start
         start = int(window_start)
         times = window_times(start)
         eids = uuids(rng, n)
         rids = uuids(rng, n)
         bits = [rng.getrandbits(64) for _ in range(n)]
+        secs = [x % WINDOW for x in bits]
         out = []
         append = out.append
         for i in range(n):
             tp = picks[i]
-            x = bits[i]
-            sec = x % WINDOW
-            x >>= 9
+            x = bits[i] >> 9
+            sec = secs[i]
             if (x & 0xFFFF) < tp.err_threshold:
                 mid, res, tls = tp.errors[(x >> 16) % len(tp.errors)]
                 res = tp.variants[0][1]
@@ -611,7 +614,7 @@ class WindowRenderer:
                     tls,
                 )
             )
-        return out
+        return out, start + min(secs), start + max(secs)
 
 
 def file_key(

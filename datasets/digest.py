@@ -1,6 +1,6 @@
 """CloudTrail digest files: hourly, chained, signed with SHA256withRSA like CloudTrail signs them.
 
-The RSA key of each region is derived from the seed (so the same seed gives the same bytes) and
+The RSA key of each region is derived from its name (so the same seed gives the same bytes) and
 written next to the data as PEM files plus the JSON ``aws cloudtrail list-public-keys`` prints.
 S3 keeps the signature of a digest in object metadata (``x-amz-meta-signature``); a local folder
 has no metadata, so every digest also gets a small JSON sidecar under ``digest-metadata/`` with the
@@ -53,9 +53,13 @@ def _probable_prime(rng: random.Random, bits: int) -> int:
 
 
 @functools.lru_cache(maxsize=32)
-def signing_key(seed: int, region: str, bits: int = 2048) -> rsa.RSAPrivateKey:
-    """The region's RSA key for a seed (deterministic: derived, not drawn from the OS)."""
-    rng = rng_for(seed, "cloudtrail-digest-key", region)
+def signing_key(region: str, bits: int = 2048) -> rsa.RSAPrivateKey:
+    """The region's RSA key, derived from the region name rather than drawn from the OS.
+
+    Like CloudTrail's, one key per region serves every account (and every seed), and the same
+    name always gives the same key, so outputs are reproducible byte for byte.
+    """
+    rng = rng_for("loglake-datasets", "cloudtrail-digest-key", region, bits)
     e = 65537
     while True:
         p = _probable_prime(rng, bits // 2)
@@ -91,7 +95,7 @@ def write_keys(
     """PEM files and the list-public-keys JSON of every region; returns the keys written."""
     written = []
     for region in regions:
-        key = signing_key(seed, region)
+        key = signing_key(region)
         base = f"{KEYS_PREFIX}/{region}"
         private = key.private_bytes(
             serialization.Encoding.PEM,
@@ -159,7 +163,7 @@ class DigestChain:
             0, 240
         )
         self.window_start = self.start
-        self.key = signing_key(self.seed, self.region)
+        self.key = signing_key(self.region)
         self.fp = fingerprint(self.key)
 
     def add(self, entry: LogFileEntry) -> None:

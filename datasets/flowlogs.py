@@ -14,7 +14,16 @@ from dataclasses import dataclass
 
 from ._util import compact, date_parts, rng_for
 from .state import WorldState
-from .world import HOME_CIDRS, INTERNET_CIDRS, OFFICE_CIDRS, Instance, RegionEnv, az_id, random_ip
+from .world import (
+    HOME_CIDRS,
+    INTERNET_CIDRS,
+    OFFICE_CIDRS,
+    Instance,
+    RegionEnv,
+    Rule,
+    az_id,
+    random_ip,
+)
 
 V2_FIELDS = [
     "version",
@@ -135,11 +144,16 @@ def allowed(
     src: str,
     src_groups: set[str],
     t: float,
-) -> bool:
-    return any(
-        rule.allows(port, proto, src, src_groups)
-        for sg in inst.sg_ids
-        for rule in state.rules_at(sg, t)
+) -> Rule | None:
+    """The first rule (as the groups are at ``t``) that lets the traffic in, if any."""
+    return next(
+        (
+            rule
+            for sg in inst.sg_ids
+            for rule in state.rules_at(sg, t)
+            if rule.allows(port, proto, src, src_groups)
+        ),
+        None,
     )
 
 
@@ -170,7 +184,10 @@ def connection(
     client_groups = set(client.sg_ids) if client else set()
     ok = True
     if server is not None:
-        ok = allowed(state, server, dport, proto, client_ip, client_groups, t)
+        rule = allowed(state, server, dport, proto, client_ip, client_groups, t)
+        ok = rule is not None
+        if rule is not None and rule.tag and tag is None:
+            tag = rule.tag
     out: list[Flow] = []
     if not ok:
         # the server's security group drops the SYN: one rejected ingress record, nothing back

@@ -254,6 +254,7 @@ def generate(
                         log_events_per_day,
                         counts,
                         wanted,
+                        {r.name: r for r in records},
                     )
                 if "config" in wanted:
                     _config_day(
@@ -409,8 +410,8 @@ def _cloudtrail_day(
             if ws <= gap.start < we + ct.WINDOW and not chain.active and gap.start < we:
                 chain.restart(gap.start)
         rng = rng_for(seed, "ct", acct.id, env.region, int(ws))
-        events = renderer.render(ws, window_counts[w], rng)
-        times = [ws, we - 1] if events else []
+        events, oldest, newest = renderer.render(ws, window_counts[w], rng)
+        times = [oldest, newest] if events else []
         for inj in by_window.get(w, ()):
             text = ct.dumps(inj.event)
             events.insert(rng.randrange(len(events) + 1), text)
@@ -461,6 +462,7 @@ def _network_day(
     log_events_per_day: int,
     counts: dict[str, int],
     wanted: set[str],
+    scenario_records: dict[str, ScenarioRecord],
 ) -> None:
     acct = env.account
     seed = world.seed
@@ -486,11 +488,7 @@ def _network_day(
             writer.submit("vpcflowlogs", key, body)
             counts["vpcflowlogs"] += len(flows)
             for line_no, f, line in tagged:
-                rec = next(
-                    fi.scenario
-                    for fi in by_window[w]
-                    if fi.scenario is not None and fi.scenario.name == f.tag
-                )
+                rec = scenario_records[f.tag]
                 rec.flow_records.append({"key": key, "line": line_no, "record": line})
         if export is not None:
             # each served HTTP request becomes log lines; ``ratio`` tunes lines per request

@@ -653,6 +653,7 @@ def _open_ssh(world: World, at: float, rng: random.Random) -> Planned:
         22,
         cidr="0.0.0.0/0",
         description="temp ssh",
+        tag="security_group_open_ssh",
         rule_id="sgr-" + rng.randbytes(9).hex()[:17],
     )
     rid = uuid1(rng)

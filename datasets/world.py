@@ -99,6 +99,7 @@ class Rule:
     group_id: str | None = None
     description: str | None = None
     rule_id: str = ""
+    tag: str | None = None  # scenario that added the rule: traffic it lets in belongs to it
 
     def allows(self, port: int, protocol: int, src_ip: str | None, src_groups: set[str]) -> bool:
         proto = {"tcp": 6, "udp": 17, "icmp": 1}.get(self.protocol, -1)
