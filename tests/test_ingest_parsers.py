@@ -317,7 +317,7 @@ def test_cloudtrail_structs_flags_and_maps():
     )
     row = rows(cloudtrail.parse([obj(TRAIL_KEY, _records(record))]), "cloudtrail")[0]
     context = row["useridentity"]["sessioncontext"]
-    arrow = parsed_table = cloudtrail.parse([obj(TRAIL_KEY, _records(record))]).tables["cloudtrail"]
+    arrow = cloudtrail.parse([obj(TRAIL_KEY, _records(record))]).tables["cloudtrail"]
     assert pa.types.is_map(
         arrow.schema.field("useridentity")
         .type.field("sessioncontext")
@@ -325,7 +325,6 @@ def test_cloudtrail_structs_flags_and_maps():
         .type.field("attributes")
         .type
     )
-    del parsed_table
     assert dict(context["webidfederationdata"]["attributes"]) == {
         "accounts.google.com:aud": "app.example"
     }
