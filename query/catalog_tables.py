@@ -63,7 +63,9 @@ class CatalogTables:
         schema = T.polars_schema_from_arrow(table.arrow_schema())
         keys = [c.name for c in table.partition_keys]
         constraints = partition_constraints(predicates, set(keys))
-        files = self.catalog.files(table, constraints or None)
+        # a managed table's file list is in its Delta log anyway: prune it here so that the
+        # skipped files are counted; other tables list only the partitions the predicates admit
+        files = self.catalog.files(table, None if table.is_managed else constraints or None)
         kept, skipped = [], []
         for f in files:
             (kept if file_may_match(f, predicates, keys, schema) else skipped).append(f)

@@ -388,7 +388,13 @@ class Compiler:
                 internal.append(target)
                 exprs.append(self.expr(item.unalias()).alias(target))
             order_keys, hidden = self._order_keys(order, selects, internal, names)
-        lf = rel.lf.select(exprs + hidden) if exprs else rel.lf.select(pl.lit(1).alias("_c"))
+        every = exprs + hidden
+        if any(not e.meta.root_names() for e in every) and not aggregated:
+            # a projection of constants only must keep the input's row count (Polars would
+            # broadcast it to one row)
+            lf = rel.lf.with_columns(every).select([e.meta.output_name() for e in every])
+        else:
+            lf = rel.lf.select(every)
         schema = dict(zip(internal, [None] * len(internal), strict=True))
         if node.args.get("distinct"):
             if hidden:
@@ -840,6 +846,10 @@ class Compiler:
         with self.context(rel.scope, rel.schema):
             compiled = [self.expr(a) for a in arrays]
             dtypes = [self.dtype(c) for c in compiled]
+            for i, d in enumerate(dtypes):
+                if isinstance(d, pl.Map):
+                    compiled[i] = compiled[i].map.entries()
+                    dtypes[i] = self.dtype(compiled[i])
         for a, d in zip(arrays, dtypes, strict=True):
             if not isinstance(d, pl.List | pl.Array):
                 raise self.error(a, f"Cannot unnest type: {T.sql_name(d)}")

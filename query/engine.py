@@ -92,6 +92,7 @@ class Engine:
         tables: TableProvider | dict[str, pl.DataFrame | pl.LazyFrame] | None = None,
         default_database: str | None = None,
         record_history: bool = True,
+        database: str | None = None,
     ):
         self.catalog = catalog
         if isinstance(tables, dict) or (tables is None and catalog is None):
@@ -99,10 +100,9 @@ class Engine:
         if tables is None:
             from loglake.query.catalog_tables import CatalogTables
 
-            tables = CatalogTables(catalog)
+            tables = CatalogTables(catalog, default_database or database or "default")
         self.tables: TableProvider = tables
-        if default_database is None:
-            default_database = "default"
+        default_database = default_database or database or "default"
         self.default_database = default_database
         self.record_history = record_history and catalog is not None
         self.last_result: QueryResult | None = None
@@ -136,6 +136,17 @@ class Engine:
         self._history(sql, stats, status, error)
         self.last_result = result
         return result
+
+    @property
+    def last_query(self) -> QueryStats | None:
+        """Statistics of the last statement that succeeded."""
+        return self.last_result.stats if self.last_result is not None else None
+
+    def explain(self, sql: str) -> str:
+        """The plan of a query with the files it keeps and skips (what EXPLAIN returns)."""
+        plan = self.execute(f"EXPLAIN {sql}").plan
+        assert plan is not None
+        return plan
 
     def compile(self, sql: str) -> tuple[pl.LazyFrame, Compiler]:
         """Text to LazyFrame without running it (what EXPLAIN and the compile benchmark use)."""

@@ -87,7 +87,7 @@ def parse(sql: str) -> exp.Expression:
         highlight = info.get("highlight") or ""
         start = None
         if line is not None and col is not None:
-            end = offset_of(sql, line, col)
+            end = min(len(sql), offset_of(sql, line, col) + 1)
             start = max(0, end - len(highlight))
             message = info.get("description") or str(err)
             raise SqlError(f"syntax error: {message}", sql, start, end) from None
@@ -177,7 +177,7 @@ def qualify_tree(
                 col_match.group(1).split(".")[-1], known_columns
             )
         if match:
-            end = offset_of(sql, int(match.group(1)), int(match.group(2)))
+            end = offset_of(sql, int(match.group(1)), int(match.group(2))) + 1
             name = col_match.group(1).split(".")[-1] if col_match else ""
             start = max(0, end - len(name))
             raise SqlError(bare, sql, start, end) from None

@@ -44,6 +44,8 @@ def sql_name(dtype: pl.DataType) -> str:
         return "TIMESTAMP" if dtype.time_zone is None else "TIMESTAMP WITH TIME ZONE"
     if isinstance(dtype, pl.Duration):
         return "INTERVAL DAY TO SECOND"
+    if isinstance(dtype, pl.Map):
+        return f"MAP({sql_name(dtype.key)}, {sql_name(dtype.value)})"
     if is_map(dtype):
         fields = dtype.inner.fields  # type: ignore[union-attr]
         return f"MAP({sql_name(fields[0].dtype)}, {sql_name(fields[1].dtype)})"
@@ -62,6 +64,8 @@ def schema_type_string(dtype: pl.DataType) -> str:
     if isinstance(dtype, pl.Struct):
         inner = ", ".join(f'"{f.name}" {schema_type_string(f.dtype)}' for f in dtype.fields)
         return f"STRUCT<{inner}>"
+    if isinstance(dtype, pl.Map):
+        return f"MAP<{schema_type_string(dtype.key)}, {schema_type_string(dtype.value)}>"
     if isinstance(dtype, (pl.List, pl.Array)):
         return f"ARRAY<{schema_type_string(dtype.inner)}>"  # type: ignore[arg-type]
     if isinstance(dtype, pl.Decimal):
@@ -70,7 +74,9 @@ def schema_type_string(dtype: pl.DataType) -> str:
 
 
 def is_map(dtype: pl.DataType) -> bool:
-    """Arrow maps arrive in Polars as lists of {key, value} structs."""
+    """A Polars Map, or a list of {key, value} structs (how map entries are often spelt)."""
+    if isinstance(dtype, pl.Map):
+        return True
     if not isinstance(dtype, pl.List):
         return False
     inner = dtype.inner
@@ -201,7 +207,7 @@ def polars_type(data_type: exp.DataType) -> pl.DataType:
         return pl.List(polars_type(inner))
     if kind == exp.DataType.Type.MAP:
         key, value = data_type.expressions
-        return pl.List(pl.Struct({"key": polars_type(key), "value": polars_type(value)}))
+        return pl.Map(polars_type(key), polars_type(value))
     if kind == exp.DataType.Type.STRUCT:
         fields = {}
         for i, member in enumerate(data_type.expressions):

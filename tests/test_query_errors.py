@@ -1,0 +1,94 @@
+"""SQL errors point at the offending text and suggest what was probably meant."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from loglake.errors import SqlError
+from loglake.query.engine import Engine
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    events = pl.DataFrame(
+        {
+            "eventname": ["ConsoleLogin", "GetObject"],
+            "eventsource": ["signin.amazonaws.com", "s3.amazonaws.com"],
+            "useridentity": [{"arn": "a", "type": "Root"}, {"arn": "b", "type": "IAMUser"}],
+        }
+    )
+    return Engine(tables={"events": events})
+
+
+def error_of(engine: Engine, sql: str) -> SqlError:
+    with pytest.raises(SqlError) as info:
+        engine.execute(sql)
+    return info.value
+
+
+def underlined(err: SqlError) -> str:
+    assert err.sql is not None and err.start is not None and err.end is not None
+    return err.sql[err.start : err.end]
+
+
+def test_unknown_column_points_at_it_and_suggests_close_names(engine: Engine) -> None:
+    err = error_of(engine, "SELECT eventnam FROM events")
+    assert "eventnam" in err.bare_message
+    assert "eventname" in err.bare_message  # the suggestion
+    assert underlined(err) == "eventnam"
+    assert (err.line, err.column) == (1, 8)
+    assert "^^^^^^^^" in str(err)
+
+
+def test_unknown_column_on_a_later_line(engine: Engine) -> None:
+    err = error_of(engine, "SELECT eventname\nFROM events\nWHERE eventsorce = 'x'")
+    assert err.line == 3 and err.column == 7
+    assert underlined(err) == "eventsorce"
+    assert "eventsource" in err.bare_message
+
+
+def test_unknown_table_suggests_tables(engine: Engine) -> None:
+    err = error_of(engine, "SELECT * FROM event")
+    assert "event" in err.bare_message and "events" in err.bare_message
+    assert underlined(err) == "event"
+
+
+def test_unknown_function_is_named_with_its_position(engine: Engine) -> None:
+    err = error_of(engine, "SELECT no_such_fn(eventname) FROM events")
+    assert "no_such_fn" in err.bare_message
+    assert underlined(err) == "no_such_fn"
+
+
+def test_syntax_error_has_a_position(engine: Engine) -> None:
+    err = error_of(engine, "SELECT eventname FROM events WHERE")
+    assert err.line == 1 and err.column is not None
+    assert "syntax error" in err.bare_message.lower()
+
+
+def test_unknown_struct_field_suggests_fields(engine: Engine) -> None:
+    err = error_of(engine, "SELECT useridentity.typ FROM events")
+    assert "typ" in err.bare_message and "type" in err.bare_message
+
+
+def test_non_grouped_column_is_refused(engine: Engine) -> None:
+    err = error_of(engine, "SELECT eventname, eventsource FROM events GROUP BY eventname")
+    assert "GROUP BY" in err.bare_message
+    assert underlined(err).endswith("eventsource")
+
+
+def test_set_operation_width_mismatch(engine: Engine) -> None:
+    err = error_of(
+        engine, "SELECT eventname FROM events UNION SELECT eventname, eventsource FROM events"
+    )
+    assert "number of fields" in err.bare_message
+
+
+def test_runtime_cast_failure_is_a_sql_error(engine: Engine) -> None:
+    err = error_of(engine, "SELECT CAST(eventname AS INTEGER) FROM events")
+    assert "query failed" in err.bare_message
+
+
+def test_unsupported_statement(engine: Engine) -> None:
+    err = error_of(engine, "DELETE FROM events WHERE eventname = 'x'")
+    assert "DELETE" in err.bare_message
