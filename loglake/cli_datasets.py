@@ -95,22 +95,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-progress", dest="progress", action="store_false", help="never show the progress bar"
     )
     gen.add_argument("--json", action="store_true", help="print the summary as JSON")
-    gen.set_defaults(handler=_generate)
+    gen.set_defaults(handler=_generate, needs_lake=False)
 
     lst = commands.add_parser("scenarios", help="list the incident scenarios")
-    lst.set_defaults(handler=_scenarios)
+    lst.set_defaults(handler=_scenarios, needs_lake=False)
 
 
-def _filesystem(out: str, lake: Any) -> Any:
-    """The lake's S3 filesystem when OUT is on S3 too (same endpoint and credentials)."""
-    if not out.startswith(("s3://", "s3a://")):
+def _filesystem(args: argparse.Namespace, lake: Any) -> Any:
+    """An S3 filesystem for OUT built from the global storage options (endpoint, region, profile,
+    path style, config file), so a MinIO or AWS bucket is reached the way the lake would be."""
+    if not args.out.startswith(("s3://", "s3a://")):
         return None
-    settings = getattr(lake, "settings", None)
-    if settings is None or not hasattr(settings, "filesystem"):
-        return None
-    fs = settings.filesystem()
-    protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
-    return fs if any(p in ("s3", "s3a") for p in protocols) else None
+    from loglake.catalog.storage import StorageSettings
+
+    settings = StorageSettings.resolve(
+        args.out,
+        config_file=getattr(args, "config", None),
+        endpoint_url=getattr(args, "endpoint_url", None),
+        region=getattr(args, "region", None),
+        profile=getattr(args, "profile", None),
+        path_style=getattr(args, "path_style", None),
+    )
+    return settings.filesystem()
 
 
 def _generate(args: argparse.Namespace, lake: Any) -> int:
@@ -125,7 +131,7 @@ def _generate(args: argparse.Namespace, lake: Any) -> int:
             seed=args.seed,
             scenarios=args.scenario,
             start=args.start,
-            filesystem=_filesystem(args.out, lake),
+            filesystem=_filesystem(args, lake),
             progress=args.progress,
             flows_per_day=args.flows_per_day,
             log_events_per_day=args.log_events_per_day,

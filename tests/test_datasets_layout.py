@@ -210,3 +210,85 @@ def test_cloudwatch_export_lines_and_firehose_members(lake: tuple[Path, object])
                 delivered += 1
     assert delivered == summary.events["cloudwatch"]
     assert control >= 1
+
+
+def test_cli_generate_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from loglake.cli import main
+
+    out = tmp_path / "cli"
+    code = main(
+        [
+            "datasets",
+            "generate",
+            str(out),
+            "--accounts=1",
+            "--regions=1",
+            "--days=1",
+            "--events-per-day=200",
+            "--scenario=kms_key_deletion@2024-05-06T08:00:00Z",
+            "--sources=cloudtrail,config",
+            "--json",
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["scenarios"] == ["kms_key_deletion"]
+    assert summary["files"]["vpcflowlogs"] == 0 and summary["files"]["config"] > 0
+    truth = json.loads((out / "ground_truth.json").read_text())
+    assert truth["scenarios"][0]["startTime"] == "2024-05-06T08:00:00Z"
+    assert main(["datasets", "scenarios"]) == 0
+    assert "console_brute_force" in capsys.readouterr().out
+    # a user mistake is one line on stderr and exit code 2
+    assert main(["datasets", "generate", str(out), "--scenario=bogus", "--days=1"]) == 2
+    assert "unknown scenario 'bogus'" in capsys.readouterr().err
+
+
+def test_generate_to_s3_sets_digest_metadata(tmp_path: Path, s3_settings) -> None:
+    import boto3
+
+    fs = s3_settings.filesystem()
+    bucket_prefix = s3_settings.root[len("s3://") :]
+    out = f"s3://{bucket_prefix}/raw"
+    args = dict(accounts=1, regions=1, days=1, events_per_day=150, seed=4, progress=False)
+    remote = generate(out, filesystem=fs, sources=["cloudtrail"], **args)
+    local = generate(tmp_path / "local", sources=["cloudtrail"], **args)
+    assert remote.files == local.files and remote.events == local.events
+    bucket, prefix = bucket_prefix.split("/", 1)
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_settings.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    keys = []
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=f"{prefix}/raw/"
+    ):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    digests = [k for k in keys if "/CloudTrail-Digest/" in k and "/digest-metadata/" not in k]
+    logs = [k for k in keys if "/CloudTrail/" in k]
+    assert (
+        len(digests) == remote.files["cloudtrail_digest"]
+        and len(logs) == remote.files["cloudtrail"]
+    )
+    for key in digests:
+        head = client.head_object(Bucket=bucket, Key=key)
+        assert head["Metadata"]["signature-algorithm"] == "SHA256withRSA"
+        body = json.loads(gzip.decompress(client.get_object(Bucket=bucket, Key=key)["Body"].read()))
+        # the digest names where it really is
+        assert (body["digestS3Bucket"], body["digestS3Object"]) == (bucket, key)
+        rel = key[len(f"{prefix}/raw/") :]
+        side = json.loads(
+            client.get_object(Bucket=bucket, Key=f"{prefix}/raw/digest-metadata/{rel}.json")[
+                "Body"
+            ].read()
+        )
+        assert side["signature"] == head["Metadata"]["signature"]
+    # log files are byte for byte the ones written locally
+    for key in logs:
+        rel = key[len(f"{prefix}/raw/") :]
+        assert (
+            client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            == (tmp_path / "local" / rel).read_bytes()
+        )
