@@ -1,0 +1,135 @@
+"""Query commands: ``query`` (run SQL, print or save the result), ``explain`` and ``history``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from loglake.errors import UserError
+
+
+def _print_table(frame: pl.DataFrame, max_rows: int) -> None:
+    with pl.Config(
+        tbl_rows=max_rows,
+        tbl_cols=-1,
+        fmt_str_lengths=120,
+        tbl_width_chars=2000,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_formatting="ASCII_MARKDOWN",
+    ):
+        print(frame)
+
+
+def _read_sql(args: argparse.Namespace) -> str:
+    if args.file:
+        return Path(args.file).read_text()
+    if args.sql == "-" or args.sql is None:
+        text = sys.stdin.read()
+        if not text.strip():
+            raise UserError("no SQL given: pass it as an argument, with --file, or on stdin")
+        return text
+    return args.sql
+
+
+def _params(values: list[str] | None) -> list[Any] | None:
+    """``--param`` values: integers and decimals as numbers, everything else as text."""
+    if values is None:
+        return None
+    out: list[Any] = []
+    for value in values:
+        try:
+            out.append(int(value))
+        except ValueError:
+            try:
+                out.append(float(value))
+            except ValueError:
+                out.append(value)
+    return out
+
+
+def _write(frame: pl.DataFrame, fmt: str, output: str | None) -> None:
+    if fmt == "table":
+        _print_table(frame, -1 if output else 200)
+        return
+    target: Any = output if output else sys.stdout.buffer if fmt == "parquet" else sys.stdout
+    if fmt == "csv":
+        frame.write_csv(target)
+    elif fmt == "json":
+        if output:
+            frame.write_ndjson(output)
+        else:
+            sys.stdout.write(frame.write_ndjson())
+    elif fmt == "parquet":
+        if not output:
+            raise UserError("--format parquet needs --output FILE")
+        frame.write_parquet(output)
+
+
+def _query(args: argparse.Namespace, lake: Any) -> int:
+    sql = _read_sql(args)
+    result = lake.engine.execute(sql, params=_params(args.param))
+    frame = result.df if result.df is not None else pl.DataFrame()
+    _write(frame, args.format, args.output)
+    if not args.quiet:
+        print(result.stats.summary(), file=sys.stderr if args.format != "table" else sys.stdout)
+    return 0
+
+
+def _explain(args: argparse.Namespace, lake: Any) -> int:
+    print(lake.engine.explain(_read_sql(args)))
+    return 0
+
+
+def _history(args: argparse.Namespace, lake: Any) -> int:
+    from loglake.query.history import read_history
+
+    records = read_history(lake.settings)[-args.limit :]
+    columns = ["query_id", "submitted_at", "status", "rows", "bytes_scanned", "elapsed_s", "query"]
+    frame = pl.DataFrame(
+        [{c: r.get(c) for c in columns} for r in records],
+        schema={
+            "query_id": pl.String,
+            "submitted_at": pl.String,
+            "status": pl.String,
+            "rows": pl.Int64,
+            "bytes_scanned": pl.Int64,
+            "elapsed_s": pl.Float64,
+            "query": pl.String,
+        },
+    ).with_columns(pl.col("query").str.replace_all(r"\s+", " "))
+    _print_table(frame, -1)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    query = sub.add_parser("query", help="run one Athena SQL statement")
+    query.add_argument("sql", nargs="?", help="the statement ('-' or omitted: read stdin)")
+    query.add_argument("--file", "-f", help="read the statement from a file")
+    query.add_argument(
+        "--format",
+        choices=["table", "csv", "json", "parquet"],
+        default="table",
+        help="output format",
+    )
+    query.add_argument("--output", "-o", help="write the result to this file")
+    query.add_argument(
+        "--param", "-p", action="append", help="value for the next ? placeholder (repeatable)"
+    )
+    query.add_argument(
+        "--quiet", "-q", action="store_true", help="do not print the statistics line"
+    )
+    query.set_defaults(handler=_query)
+
+    explain = sub.add_parser("explain", help="show a query's plan and the files it reads")
+    explain.add_argument("sql", nargs="?", help="the query ('-' or omitted: read stdin)")
+    explain.add_argument("--file", "-f", help="read the query from a file")
+    explain.set_defaults(handler=_explain)
+
+    history = sub.add_parser("history", help="recent statements from the lake's query history")
+    history.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    history.set_defaults(handler=_history)
