@@ -148,6 +148,9 @@ class Principal:
     s3_ip: str | None = None  # address S3 sees (gateway endpoint) for workloads
     vpce: str | None = None
     console: bool = False
+    # how each new session is obtained: ("ec2.amazonaws.com" | "lambda.amazonaws.com" | ... |
+    # "web-identity", role name, session name); None when no STS call precedes the session
+    session_start: tuple[str, str, str] | None = None
     _cache: dict[int, str] = field(default_factory=dict)
 
     def identity_json(self, t: float) -> str:
@@ -275,6 +278,7 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
             lambda t: ids.assumed_role(acct, gha, "GitHubActions", seed, t),
             session_seconds=3600,
             arn=f"arn:aws:sts::{acct.id}:assumed-role/{gha.name}/GitHubActions",
+            session_start=("web-identity", gha.name, "GitHubActions"),
         )
     )
     for inst in env.instances:
@@ -297,6 +301,7 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
                 arn=f"arn:aws:sts::{acct.id}:assumed-role/{role.name}/{inst.id}",
                 s3_ip=inst.private_ip,
                 vpce=env.s3_endpoint,
+                session_start=("ec2.amazonaws.com", role.name, inst.id),
             )
         )
         out.append(
@@ -326,6 +331,7 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
             lambda t: ids.assumed_role(acct, lam, env.lambda_functions[0], seed, t),
             session_seconds=2 * 3600,
             arn=f"arn:aws:sts::{acct.id}:assumed-role/{lam.name}/{env.lambda_functions[0]}",
+            session_start=("lambda.amazonaws.com", lam.name, env.lambda_functions[0]),
         )
     )
     cfg = acct.roles["AWSServiceRoleForConfig"]
@@ -342,8 +348,119 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
             ),
             session_seconds=3600,
             invoked_by="config.amazonaws.com",
+            session_start=("config.amazonaws.com", cfg.name, "AWSConfig-Describe"),
         )
     )
+    return out
+
+
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def java_date(t: float) -> str:
+    """Dates as STS and IAM print them in responseElements (``May 6, 2024, 6:57:43 PM``)."""
+    tm = time.gmtime(int(t))
+    hour = tm.tm_hour % 12 or 12
+    half = "AM" if tm.tm_hour < 12 else "PM"
+    return f"{_MONTHS[tm.tm_mon - 1]} {tm.tm_mday}, {tm.tm_year}, {hour}:{tm.tm_min:02d}:{tm.tm_sec:02d} {half}"
+
+
+def session_events(
+    world: World, env: RegionEnv, principals: list[Principal], day_start: float
+) -> list[tuple[float, dict[str, Any]]]:
+    """The STS calls that start each role session used during a day (AssumeRole by the EC2,
+    Lambda or Config service, AssumeRoleWithWebIdentity by GitHub Actions); their credentials are
+    the ``accessKeyId`` the session's events carry."""
+    acct = env.account
+    out: list[tuple[float, dict[str, Any]]] = []
+    for p in principals:
+        if p.session_start is None or not p.session_seconds:
+            continue
+        via, role_name, session = p.session_start
+        role = acct.roles[role_name]
+        role_arn = ids.role_arn(acct, role)
+        first = int(day_start // p.session_seconds)
+        for block in range(first, first + 86400 // p.session_seconds + 2):
+            created = block * p.session_seconds - 137
+            if not day_start <= created < day_start + 86400:
+                continue
+            rng = rng_for(world.seed, "sts", acct.id, env.region, p.name, block)
+            key = ids.assumed_role(acct, role, session, world.seed, created)["accessKeyId"]
+            token = "IQoJb3JpZ2luX2Vj" + "".join(
+                rng.choices(
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", k=340
+                )
+            )
+            credentials = {
+                "accessKeyId": key,
+                "sessionToken": token,
+                "expiration": java_date(created + p.session_seconds + 3600),
+            }
+            assumed = {
+                "assumedRoleId": f"{role.role_id}:{session}",
+                "arn": f"arn:aws:sts::{acct.id}:assumed-role/{role.name}/{session}",
+            }
+            request: dict[str, Any] = {"roleArn": role_arn, "roleSessionName": session}
+            if via == "web-identity":
+                subject = "repo:acme/infrastructure:ref:refs/heads/main"
+                provider = (
+                    f"arn:aws:iam::{acct.id}:oidc-provider/token.actions.githubusercontent.com"
+                )
+                identity = {
+                    "type": "WebIdentityUser",
+                    "principalId": f"{provider}:sts.amazonaws.com:{subject}",
+                    "userName": subject,
+                    "identityProvider": provider,
+                }
+                name = "AssumeRoleWithWebIdentity"
+                ip = p.ips[block % len(p.ips)]
+                ua = p.user_agents[0].replace("{service}", "sts")
+                response = {
+                    "credentials": credentials,
+                    "subjectFromWebIdentityToken": subject,
+                    "assumedRoleUser": assumed,
+                    "provider": provider,
+                    "audience": "sts.amazonaws.com",
+                }
+                tls = f"sts.{env.region}.amazonaws.com"
+            else:
+                identity = ids.aws_service(via)
+                name = "AssumeRole"
+                ip = ua = via
+                request["durationSeconds"] = p.session_seconds + 3600
+                response = {"credentials": credentials, "assumedRoleUser": assumed}
+                tls = None
+            ev = record(
+                identity=identity,
+                event_time=created,
+                source="sts.amazonaws.com",
+                name=name,
+                region=env.region,
+                ip=ip,
+                user_agent=ua,
+                request=request,
+                response=response,
+                account_id=acct.id,
+                event_id=uuids(rng, 1)[0],
+                request_id=uuids(rng, 1)[0],
+                read_only=True,
+                resources=[{"accountId": acct.id, "type": "AWS::IAM::Role", "ARN": role_arn}],
+                tls_host=tls,
+                version="1.08",
+            )
+            if via != "web-identity":
+                # the service's call and the role's session are one cross-account pair
+                ev = _with_shared_id(ev, uuids(rng, 1)[0])
+            out.append((created, ev))
+    return out
+
+
+def _with_shared_id(ev: dict[str, Any], shared: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in ev.items():
+        if k == "eventCategory":
+            out["sharedEventID"] = shared
+        out[k] = v
     return out
 
 
@@ -370,11 +487,13 @@ def _escape(text: str) -> str:
     return text.replace("%", "%%")
 
 
-def compile_templates(world: World, env: RegionEnv) -> dict[str, list[Template]]:
+def compile_templates(
+    world: World, env: RegionEnv, principals: list[Principal]
+) -> dict[str, list[Template]]:
     """All templates of one account and region, grouped by rhythm class."""
     by_class: dict[str, list[Template]] = {c: [] for c in CLASS_SHARE}
     acct = env.account
-    for p in principals_for(world, env):
+    for p in principals:
         total = sum(p.actions.values())
         for action_name, w in p.actions.items():
             action = ACTIONS[action_name]
@@ -555,7 +674,8 @@ class WindowRenderer:
     def __init__(self, world: World, env: RegionEnv) -> None:
         self.world = world
         self.env = env
-        self.by_class = compile_templates(world, env)
+        self.principals = principals_for(world, env)
+        self.by_class = compile_templates(world, env, self.principals)
         self.cum: dict[str, list[float]] = {}
         for cls, tpls in self.by_class.items():
             acc = 0.0

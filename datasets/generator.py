@@ -401,6 +401,9 @@ def _cloudtrail_day(
     by_window: dict[int, list[Injection]] = defaultdict(list)
     for inj in injections:
         by_window[int((inj.time - day_start) // ct.WINDOW)].append(inj)
+    if events_per_day:
+        for t, ev in ct.session_events(world, env, renderer.principals, day_start):
+            by_window[int((t - day_start) // ct.WINDOW)].append(Injection(t, acct, env.index, ev))
     my_gaps = [g for g in gaps if g.account_id == acct.id]
     total = 0
     for w in range(86400 // ct.WINDOW):

@@ -18,7 +18,7 @@ from . import identities as ids
 from ._util import iso_seconds, parse_time, rng_for, uuid1, uuids
 from .actions import s3_object_call
 from .changes import console_login, sg_authorize_response, sg_permission_request, sg_touch
-from .cloudtrail import record
+from .cloudtrail import java_date, record
 from .flowlogs import Flow, connection
 from .plan import ConfigTouch, FlowInjection, Injection, LoggingGap, ScenarioRecord
 from .state import WorldState
@@ -355,7 +355,7 @@ def _compromised_key(world: World, at: float, rng: random.Random) -> Planned:
     t += rng.randrange(20, 90)
     victim = acct.users["backup-operator"]
     new_key = "AKIA" + "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", k=16))
-    created = iso_seconds(t)
+    created = java_date(t)
     create_key = _call(
         acct,
         "us-east-1",
@@ -796,7 +796,7 @@ def _kms_deletion(world: World, at: float, rng: random.Random) -> Planned:
         resources=res,
         response={
             "keyId": key.arn,
-            "deletionDate": _java_date(t + 7 * 86400),
+            "deletionDate": java_date(t + 7 * 86400),
             "keyState": "PendingDeletion",
             "pendingWindowInDays": 7,
         },
@@ -817,15 +817,6 @@ def _kms_deletion(world: World, at: float, rng: random.Random) -> Planned:
         [],
         rec,
     )
-
-
-def _java_date(t: float) -> str:
-    import time
-
-    tm = time.gmtime(int(t))
-    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-    hour = tm.tm_hour % 12 or 12
-    return f"{months[tm.tm_mon - 1]} {tm.tm_mday}, {tm.tm_year}, {hour}:{tm.tm_min:02d}:{tm.tm_sec:02d} {'AM' if tm.tm_hour < 12 else 'PM'}"
 
 
 @scenario(
