@@ -599,7 +599,7 @@ def _template(
         cls=p.cls,
         weight=0.0,
         principal=p,
-        variants=[(_escape_none(m), r, t) for m, r, t in variants],
+        variants=variants,
         errors=errors,
         err_threshold=threshold,
         ips=ips,
@@ -607,10 +607,6 @@ def _template(
         s3_request_id=action.service == "s3",
         action=f"{action.service}:{action.name}",
     )
-
-
-def _escape_none(text: str) -> str:
-    return text
 
 
 # ---------------------------------------------------------------- rhythm

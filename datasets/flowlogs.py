@@ -314,7 +314,6 @@ def connection(
 def window_flows(
     env: RegionEnv,
     state: WorldState,
-    seed: int,
     window_start: float,
     n_connections: int,
     rng: random.Random,

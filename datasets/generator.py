@@ -3,7 +3,6 @@ CloudWatch Logs, day by day and file by file so memory stays flat for any size."
 
 from __future__ import annotations
 
-import bisect
 import os
 import time
 from collections import defaultdict
@@ -17,7 +16,7 @@ import orjson
 from . import cloudtrail as ct
 from . import config as cfg
 from . import cwlogs, flowlogs
-from ._util import gzip_bytes, iso_millis, iso_seconds, parse_time, rng_for, sha256_hex, uuid1
+from ._util import gzip_bytes, iso_seconds, parse_time, rng_for, sha256_hex, uuid1
 from .changes import plan_day
 from .digest import DigestChain, LogFileEntry, write_keys
 from .plan import ConfigTouch, FlowInjection, Injection, LoggingGap, ScenarioRecord
@@ -107,10 +106,6 @@ class _Writer:
         for fut in self.pending:
             fut.result()
         self.pool.shutdown(wait=True)
-
-
-class _CountingSink(Sink):
-    """Lets digests and keys written straight through the sink be counted per source."""
 
 
 def generate(
@@ -279,11 +274,10 @@ def generate(
                     pending_ci[key],
                     history_done,
                     key,
-                    t_end + 2 * HOUR_WINDOWS,
+                    t_end + 2 * cfg.HISTORY_WINDOW,
                     None,
                     counts,
                 )
-        writer.close()
         for chain in chains.values():
             chain.advance(t_end + 2 * 3600)
             counts["cloudtrail_digests"] += len(chain.written)
@@ -312,9 +306,6 @@ def generate(
     summary.bytes = sink.bytes
     summary.elapsed_seconds = round(time.monotonic() - began, 3)
     return summary
-
-
-HOUR_WINDOWS = cfg.HISTORY_WINDOW
 
 
 def _apply_changes(
@@ -474,7 +465,6 @@ def _network_day(
     by_window: dict[int, list[FlowInjection]] = defaultdict(list)
     for fi in injections:
         by_window[int((fi.time - day_start) // ct.WINDOW)].append(fi)
-    requests: list[tuple[int, Any, str, str]] = []
     ratio = log_events_per_day / max(1, flows_per_day * 0.45)
     hour_requests: list[tuple[int, Any, str, str]] = []
     export = _ExportDay(world, env, writer, day_start, counts) if "cloudwatch" in wanted else None
@@ -482,7 +472,7 @@ def _network_day(
         ws = day_start + w * ct.WINDOW
         rng = rng_for(seed, "flows", acct.id, env.region, int(ws))
         n = int(rhythm[w] * scale + rng.random())
-        flows, reqs = flowlogs.window_flows(env, state, seed, ws, n, rng)
+        flows, reqs = flowlogs.window_flows(env, state, ws, n, rng)
         for fi in by_window.get(w, ()):
             flows += fi.build(rng, env, state, int(fi.time))
         if "vpcflowlogs" in wanted and flows:
@@ -503,7 +493,6 @@ def _network_day(
                     )
             if (w + 1) % 12 == 0:
                 export.add_hour(hour_requests, ws + ct.WINDOW - 3600)
-                requests.clear()
                 hour_requests = []
     if export is not None:
         export.close()
@@ -685,4 +674,4 @@ def _ground_truth(
     }
 
 
-__all__ = ["DEFAULT_START", "GROUND_TRUTH", "GenerationSummary", "bisect", "generate", "iso_millis"]
+__all__ = ["DEFAULT_START", "GROUND_TRUTH", "SOURCES", "GenerationSummary", "generate"]

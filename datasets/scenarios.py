@@ -15,11 +15,11 @@ from typing import Any
 
 from . import config as cfg
 from . import identities as ids
-from ._util import iso_seconds, parse_time, rng_for, uuid1, uuids
+from ._util import iso_seconds, parse_time, rng_for, uuid1
 from .actions import s3_object_call
 from .changes import console_login, sg_authorize_response, sg_permission_request, sg_touch
 from .cloudtrail import java_date, record
-from .flowlogs import Flow, connection
+from .flowlogs import connection
 from .plan import ConfigTouch, FlowInjection, Injection, LoggingGap, ScenarioRecord
 from .state import WorldState
 from .world import (
@@ -864,8 +864,4 @@ def _brute_force(world: World, at: float, rng: random.Random) -> Planned:
     return Planned(out, [], [], rec)
 
 
-def flow_tag_of(flow: Flow) -> str | None:
-    return flow.tag
-
-
-__all__ = ["SCENARIOS", "ScenarioSpec", "parse_scenarios", "plan_scenarios", "uuids"]
+__all__ = ["SCENARIOS", "ScenarioSpec", "parse_scenarios", "plan_scenarios"]
