@@ -279,7 +279,13 @@ class Catalog:
     def find_relation(
         self, name: str, database: str | None = None, current_database: str = DEFAULT_DATABASE
     ) -> TableDefinition | ViewDefinition:
-        """A table or view by name; an unqualified name found in exactly one database resolves too."""
+        """A table or view by name; an unqualified name found in exactly one database resolves too.
+
+        A name qualified with the current database counts as unqualified, because SQL front ends
+        qualify bare names with it before the catalog sees them.
+        """
+        if database is not None and database.lower() == current_database.lower():
+            database = None
         candidates = [database] if database else [current_database]
         for db in candidates:
             if self.table_exists(db, name):

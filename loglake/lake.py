@@ -29,7 +29,7 @@ class Lake:
         if self._engine is None:
             from loglake.query.engine import Engine
 
-            self._engine = Engine(catalog=self.catalog, database=self.database)
+            self._engine = Engine(catalog=self.catalog, default_database=self.database)
         return self._engine
 
     def sql(
