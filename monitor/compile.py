@@ -70,11 +70,53 @@ class MessageSource:
     column: str = "message"
 
 
+class MembershipIndex:
+    """Set-membership tests of many patterns on one column, answered with one look-up per row.
+
+    `$.eventName = A || $.eventName = B || ...` in each of several filters becomes a bit test on
+    one integer column that maps each value to the bits of every set containing it (one hash
+    look-up per row for all filters instead of one per filter). The caller adds `columns()` to the
+    frame before evaluating the compiled patterns.
+    """
+
+    def __init__(self) -> None:
+        self._sets: dict[str, tuple[pl.Expr, list[frozenset[str]]]] = {}
+
+    def member(self, value: pl.Expr, values: list[str]) -> pl.Expr:
+        key = str(value)
+        _, sets = self._sets.setdefault(key, (value, []))
+        wanted = frozenset(values)
+        if wanted not in sets:
+            sets.append(wanted)
+        bit = sets.index(wanted)
+        column = f"__member{list(self._sets).index(key)}_{bit // 63}"
+        return (pl.col(column) & (1 << (bit % 63))) != 0
+
+    def columns(self) -> list[pl.Expr]:
+        out = []
+        for n, (expr, sets) in enumerate(self._sets.values()):
+            for word in range((len(sets) + 62) // 63):
+                mapping: dict[str, int] = {}
+                for b, group in enumerate(sets[word * 63 : (word + 1) * 63]):
+                    for v in group:
+                        mapping[v] = mapping.get(v, 0) | (1 << b)
+                out.append(
+                    expr.replace_strict(
+                        list(mapping), list(mapping.values()), default=0, return_dtype=pl.Int64
+                    ).alias(f"__member{n}_{word}")
+                )
+        return out
+
+
 @dataclass(frozen=True)
 class TableSource:
-    """Events are rows; `schema` maps column names to Polars dtypes."""
+    """Events are rows; `schema` maps column names to Polars dtypes.
+
+    With an `index`, membership tests are shared between patterns (see MembershipIndex).
+    """
 
     schema: Mapping[str, pl.DataType]
+    index: MembershipIndex | None = None
 
 
 Source = MessageSource | TableSource
@@ -209,25 +251,31 @@ class _JsonText(_Accessor):
         vt = self.value_text()
         return vt.str.contains(r"^[\[{]") & ~self.is_string()
 
+    def _scalar(self) -> pl.Expr:
+        """A string, number or boolean is there (JSON null, a missing key or a container: not)."""
+        return self.value_text().is_not_null() & ~self.is_container()
+
     def compare(self, op: str, value) -> pl.Expr:
+        # `!=` needs a non-null value node (string, number, boolean): a missing key, a JSON null,
+        # an array or an object never matches `!=`, as none matches `=`.
         if isinstance(value, Number):
             if self.keys:
                 json_op = "==" if op == "=" else op
                 if op == "!=":
-                    return (
-                        self.exists()
-                        & ~self.is_container()
-                        & ~self._filter(f" == {_number_literal(value.value)}")
-                    )
+                    return self._scalar() & ~self._filter(f" == {_number_literal(value.value)}")
                 return self._filter(f" {json_op} {_number_literal(value.value)}")
             num = self.value_text().cast(pl.Float64, strict=False)
             if op == "!=":
-                return self.exists() & ~self.is_container() & (num != value.value).fill_null(True)
+                return self._scalar() & (num != value.value).fill_null(True)
             return _cmp(num, op, value.value).fill_null(False)
         if isinstance(value, Text) and value.text == "*":
-            matched = self.exists() & ~self.is_container() & self.value_text().is_not_null()
+            matched = self._scalar()
         elif isinstance(value, Text) and not value.is_wildcard:
-            matched = self.is_string() & (self.value_text() == value.text)
+            if self.keys and not any(c in value.text for c in '"\\'):
+                # one typed JSONPath test: equal and a string
+                matched = self._filter(f' == "{value.text}"')
+            else:
+                matched = self.is_string() & (self.value_text() == value.text)
             if not value.quoted and value.text in ("true", "false"):
                 matched = matched | self._filter(f" == {value.text}")
         else:
@@ -236,7 +284,7 @@ class _JsonText(_Accessor):
         if op == "=":
             return matched
         if op == "!=":
-            return self.exists() & ~self.is_container() & ~matched
+            return self._scalar() & ~matched
         raise FilterPatternError(
             f"Operator {op} needs a number",
             None if self.selector is None else self.selector.text,
@@ -538,7 +586,11 @@ def _compile_or(expr: Or, source: Source) -> pl.Expr:
         if isinstance(acc, _JsonText):
             others.append(acc.is_string() & acc.value_text().is_in(values).fill_null(False))
         elif isinstance(acc, _Column) and not acc._is_container():
-            others.append(acc.value_text().is_in(values).fill_null(False))
+            index = getattr(source, "index", None)
+            if index is not None:
+                others.append(index.member(acc.value_text(), values))
+            else:
+                others.append(acc.value_text().is_in(values).fill_null(False))
         else:
             others.extend(acc.compare("=", Text(v)).fill_null(False) for v in values)
     return pl.any_horizontal(others)
@@ -638,6 +690,59 @@ def compile_pattern(pattern: Pattern | str, source: Source | None = None) -> pl.
     if isinstance(pattern, JsonPattern):
         return _compile_json(pattern.expr, source)
     return _compile_space(pattern, source)
+
+
+def _is_cheap(accessor: _Accessor) -> bool:
+    if isinstance(accessor, _ListAny):
+        return _is_cheap(accessor.inner)
+    return isinstance(accessor, _Column | _Missing)
+
+
+def _all_cheap(expr: JsonExpr, source: Source) -> bool:
+    if isinstance(expr, And | Or):
+        return all(_all_cheap(e, source) for e in expr.items)
+    return _is_cheap(selector_accessor(expr.selector, source))
+
+
+def _necessary(expr: JsonExpr, source: Source) -> pl.Expr | None:
+    """A cheap condition every match satisfies (None: no cheap test exists)."""
+    if _all_cheap(expr, source):
+        return _compile_json(expr, source)
+    if isinstance(expr, And):
+        parts = [p for p in (_necessary(e, source) for e in expr.items) if p is not None]
+        return pl.all_horizontal(parts) if parts else None
+    if isinstance(expr, Or):
+        parts = [_necessary(e, source) for e in expr.items]
+        if any(p is None for p in parts):
+            return None
+        return pl.any_horizontal(parts)
+    if not _is_cheap(selector_accessor(expr.selector, source)):
+        return None
+    return _compile_json(expr, source)
+
+
+def prefilter(pattern: Pattern | str, source: Source) -> pl.Expr | None:
+    """A condition on plain columns that every event the pattern matches satisfies.
+
+    On a table, the JSON look-ups into text columns cost far more than column comparisons; a
+    caller evaluates this first and runs the full pattern only on the rows that pass it.
+    """
+    if isinstance(pattern, str):
+        pattern = parse_pattern(pattern)
+    if isinstance(pattern, JsonPattern) and isinstance(source, TableSource):
+        return _necessary(pattern.expr, source)
+    return None
+
+
+def only_columns(pattern: Pattern | str, source: Source) -> bool:
+    """True when the pattern reads plain columns only (its prefilter is the whole test)."""
+    if isinstance(pattern, str):
+        pattern = parse_pattern(pattern)
+    return (
+        isinstance(pattern, JsonPattern)
+        and isinstance(source, TableSource)
+        and _all_cheap(pattern.expr, source)
+    )
 
 
 def reference_expr(pattern: Pattern, ref: str, source: Source) -> pl.Expr:

@@ -25,7 +25,15 @@ from sqlglot import exp
 from loglake.catalog import Catalog, DataFile, ManagedTable
 from loglake.catalog.catalog import DEFAULT_DATABASE
 from loglake.errors import CatalogError, UserError
-from loglake.monitor.compile import MessageSource, Source, TableSource, compile_pattern
+from loglake.monitor.compile import (
+    MembershipIndex,
+    MessageSource,
+    Source,
+    TableSource,
+    compile_pattern,
+    only_columns,
+    prefilter,
+)
 from loglake.monitor.filters import transformation_exprs, validate_metric_filter
 from loglake.monitor.metrics import METRICS_SCHEMA, MetricsStore
 from loglake.monitor.pattern import parse_pattern
@@ -195,6 +203,30 @@ def time_expr(schema: Mapping[str, pl.DataType], column: str | None = None) -> p
     return pl.lit(datetime.now(UTC)).dt.cast_time_unit("us")
 
 
+def minute_key(
+    schema: Mapping[str, pl.DataType], column: str | None = None
+) -> tuple[pl.Expr, bool]:
+    """A per-minute grouping key; for ISO text times the text itself (parsed once per minute)."""
+    candidates = [column] if column else list(TIME_COLUMNS)
+    for name in candidates:
+        if name in schema and isinstance(schema[name], pl.String):
+            return pl.col(name).str.slice(0, 16), True
+    return time_expr(schema, column).dt.truncate("1m"), False
+
+
+def _minutes_to_time(frame: pl.DataFrame, textual: bool) -> pl.DataFrame:
+    if not textual:
+        return frame
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    parsed = (
+        pl.col("__minute")
+        .str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us")
+        .dt.replace_time_zone("UTC")
+        .fill_null(pl.lit(now).dt.cast_time_unit("us"))
+    )
+    return frame.with_columns(parsed.alias("__minute"))
+
+
 def source_for(schema: Mapping[str, pl.DataType]) -> Source:
     """Raw text in a `message` column is matched as text; otherwise the columns are the fields."""
     if "message" in schema and isinstance(schema["message"], pl.String):
@@ -251,9 +283,13 @@ class RunReport:
         return {r.filter_name: r.matches for r in self.runs}
 
 
-def _compiled(definition: Mapping[str, Any], schema: Mapping[str, pl.DataType]):
+def _compiled(
+    definition: Mapping[str, Any],
+    schema: Mapping[str, pl.DataType],
+    source: Source | None = None,
+):
     pattern = parse_pattern(definition["filterPattern"])
-    source = source_for(schema)
+    source = source or source_for(schema)
     match = compile_pattern(pattern, source)
     t = definition["metricTransformations"][0]
     value, dims = transformation_exprs(t, pattern, source)
@@ -270,39 +306,74 @@ def evaluate_filters(
 
     Returns the rows (metrics-table schema) and per filter (events, matches).
     """
-    minute = time_expr(schema, time_column).dt.truncate("1m").alias("__minute")
-    exprs: list[pl.Expr] = [minute]
-    plans = []
-    compiled = []
+    key, textual = minute_key(schema, time_column)
+    keyed = lf.with_columns(key.alias("__minute"))
+    cheap: list[pl.Expr | None] = []
+    simple: list[bool] = []
+    matches: list[pl.Expr] = []
+    outputs: list[list[pl.Expr]] = []
+    source = source_for(schema)
+    index = MembershipIndex()
+    if isinstance(source, TableSource):
+        source = TableSource(source.schema, index)
     for i, d in enumerate(definitions):
-        match, value, dims = _compiled(d, schema)
+        pattern = parse_pattern(d["filterPattern"])
+        match, value, dims = _compiled(d, schema, source)
+        pre = prefilter(pattern, source)
+        simple.append(only_columns(pattern, source))
         if d.get("condition"):
-            lf = with_condition(lf, d["condition"], f"__c{i}")
-            match = match & pl.col(f"__c{i}").fill_null(False)
-        compiled.append((match, value, dims))
-        if d.get("condition"):
-            exprs.append(pl.col(f"__c{i}").fill_null(False).alias(f"__c{i}"))
-        exprs.append(match.alias(f"__m{i}"))
-        exprs.append(value.alias(f"__v{i}"))
-        exprs.extend(expr.alias(f"__d{i}_{k}") for k, expr in enumerate(dims.values()))
-    base = lf.select(exprs)
-    any_match = pl.any_horizontal([pl.col(f"__m{i}") for i in range(len(definitions))])
-    plans.append(base.group_by("__minute").agg(pl.len().alias("__events")))
-    plans.append(base.filter(any_match))
+            keyed = with_condition(keyed, d["condition"], f"__c{i}")
+            cond = pl.col(f"__c{i}").fill_null(False)
+            match = match & cond
+            pre = cond if pre is None else pre & cond
+        cheap.append(pre)
+        matches.append(match)
+        outputs.append(
+            [value.alias(f"__v{i}")]
+            + [expr.alias(f"__d{i}_{k}") for k, expr in enumerate(dims.values())]
+        )
+    # Each filter runs its cheap column tests first and its full pattern (JSON look-ups into text
+    # columns) only on the rows that pass them; the plans share one scan.
+    # One scan: the rows are read once with each filter's cheap column test as a flag; the full
+    # patterns (JSON look-ups into text columns) then run only on the rows their flag keeps.
     with_cond = [i for i, d in enumerate(definitions) if d.get("condition")]
-    plans.extend(
-        base.filter(pl.col(f"__c{i}")).group_by("__minute").agg(pl.len().alias("__events"))
+    flags = [
+        pre.fill_null(False).alias(f"__p{i}") for i, pre in enumerate(cheap) if pre is not None
+    ]
+    frame = keyed.with_columns(index.columns()).with_columns(flags).collect()
+    total_events = frame.height
+    minutes = _minutes_to_time(frame.lazy().select(pl.col("__minute").unique()).collect(), textual)
+    conditioned = {
+        i: _minutes_to_time(
+            frame.lazy()
+            .filter(pl.col(f"__c{i}").fill_null(False))
+            .select(pl.col("__minute").unique())
+            .collect(),
+            textual,
+        )
         for i in with_cond
-    )
-    minutes, matched, *per_filter = pl.collect_all(plans)
-    conditioned = dict(zip(with_cond, per_filter, strict=True))
-    total_events = int(minutes["__events"].sum() or 0)
+    }
+    matched_per_filter = []
+    for i, pre in enumerate(cheap):
+        wanted = ["__minute", *outputs[i]]
+        if pre is not None and simple[i]:
+            rows = frame.lazy().filter(pl.col(f"__p{i}")).select(wanted).collect()
+        else:
+            subset = frame if pre is None else frame.filter(pl.col(f"__p{i}"))
+            rows = (
+                subset.lazy()
+                .with_columns(matches[i].alias("__m"))
+                .filter(pl.col("__m"))
+                .select(wanted)
+                .collect()
+            )
+        matched_per_filter.append(_minutes_to_time(rows, textual))
     frames = []
     counts: dict[str, tuple[int, int]] = {}
     for i, d in enumerate(definitions):
         t = d["metricTransformations"][0]
         dim_names = list((t.get("dimensions") or {}).keys())
-        rows = matched.filter(pl.col(f"__m{i}"))
+        rows = matched_per_filter[i]
         counts[d["filterName"]] = (total_events, rows.height)
         dim_cols = [f"__d{i}_{k}" for k in range(len(dim_names))]
         rows = rows.filter(pl.col(f"__v{i}").is_not_null())
