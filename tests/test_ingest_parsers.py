@@ -361,10 +361,10 @@ def test_cloudtrail_one_bad_record_is_quarantined_alone():
     ("data", "error", "where"),
     [
         (b"", "0-byte object", {"byte_offset": 0}),
-        (gzip.compress(b""), "empty object", {"byte_offset": 0}),
-        (gzip.compress(b'{"Records":[{"eventTime":')[:-9], "truncated gzip", None),
-        (gzip.compress(b'{"Records":[\n{"eventTime": oops}]}'), "invalid JSON", {"line": 2}),
-        (gzip.compress(b'{"logs": []}'), "not a CloudTrail log file", {"byte_offset": 0}),
+        (gzip.compress(b"", mtime=0), "empty object", {"byte_offset": 0}),
+        (gzip.compress(b'{"Records":[{"eventTime":', mtime=0)[:-9], "truncated gzip", None),
+        (gzip.compress(b'{"Records":[\n{"eventTime": oops}]}', mtime=0), "invalid JSON", {"line": 2}),
+        (gzip.compress(b'{"logs": []}', mtime=0), "not a CloudTrail log file", {"byte_offset": 0}),
     ],
 )
 def test_cloudtrail_whole_file_failures(data, error, where):
