@@ -326,3 +326,53 @@ def test_write_failure_is_a_storage_error(lake, monkeypatch):
     monkeypatch.setattr(metrics_module, "write_deltalake", broken)
     with pytest.raises(StorageError, match="disk full"):
         run_metric_filters(lake)
+
+
+def test_saved_query_returns_only_new_rows(lake):
+    from loglake.monitor.queries import list_queries, run_saved_query, save_query
+
+    rng = random.Random(11)
+    append(lake, [dict(record(rng, BASE), eventname="StopLogging") for _ in range(3)])
+    save_query(
+        lake,
+        "stops",
+        "SELECT eventname, count(*) AS n FROM cloudtrail WHERE eventname = 'StopLogging' "
+        "GROUP BY eventname",
+    )
+    assert run_saved_query(lake, "stops").rows() == []  # nothing new since it was saved
+    append(lake, [dict(record(rng, BASE), eventname="StopLogging") for _ in range(2)])
+    append(lake, [dict(record(rng, BASE), eventname="GetObject")])
+    assert run_saved_query(lake, "stops").rows() == [("StopLogging", 2)]
+    assert run_saved_query(lake, "stops").rows() == []
+    assert [q["name"] for q in list_queries(lake)] == ["stops"]
+
+
+def test_saved_query_with_destination_is_exactly_once(lake, monkeypatch):
+    from loglake.monitor import queries
+    from loglake.monitor.queries import run_saved_query, save_query
+
+    rng = random.Random(12)
+    save_query(
+        lake,
+        "trail-log",
+        "SELECT eventtime, eventname FROM cloudtrail WHERE eventname IN ('StopLogging', 'CreateTrail')",
+        destination="findings.trail_changes",
+        from_start=True,
+    )
+    append(
+        lake,
+        [dict(record(rng, BASE + timedelta(seconds=i)), eventname="CreateTrail") for i in range(2)],
+    )
+    assert run_saved_query(lake, "trail-log").height == 2
+    append(lake, [dict(record(rng, BASE + timedelta(minutes=1)), eventname="StopLogging")])
+
+    def crash(*args, **kwargs):
+        raise Crash("killed after the append, before the checkpoint document")
+
+    monkeypatch.setattr(queries.MonitorState, "update", crash)
+    with pytest.raises(Crash):
+        run_saved_query(lake, "trail-log")
+    monkeypatch.undo()
+    assert run_saved_query(lake, "trail-log").height == 0  # the destination's commit said so
+    stored = pl.scan_delta(lake.managed("findings", "trail_changes").location).collect()
+    assert sorted(stored["eventname"].to_list()) == ["CreateTrail", "CreateTrail", "StopLogging"]
