@@ -44,6 +44,7 @@ def ensure_data(scale: float) -> Path:
 
 
 def median_time(fn: Callable[[], object], runs: int) -> float:
+    fn()  # warm-up: file cache and lazy initialisation are not what is measured
     times = []
     for _ in range(runs):
         start = time.perf_counter()

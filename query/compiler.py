@@ -120,6 +120,8 @@ class Compiler:
         self._frames: dict[tuple[Any, ...], pl.LazyFrame] = {}
         # (inner key nodes, outer key frame, its column names) for the next SELECT compiled
         self._magic: tuple[list[exp.Expression], pl.LazyFrame, list[str]] | None = None
+        # (bitmask column, grouping keys) of the SELECT being compiled, for grouping()
+        self._grouping_col: tuple[str, list[exp.Expression]] | None = None
 
     # ------------------------------------------------------------------ helpers for translators
 
@@ -360,13 +362,16 @@ class Compiler:
         aggregates = _find_aggregates(scan_exprs)
         replacements: dict[exp.Expression, pl.Expr] = {}
         aggregated = False
+        self._grouping_col = None
         if group is not None or aggregates:
             rel, replacements = self.aggregate(rel, group, aggregates)
             aggregated = True
+        grouping = self._grouping_col
         # scalar subqueries in the select list / HAVING / ORDER BY become joined columns
         for e in scan_exprs:
             for sub in _subqueries(e):
                 rel, replacements = self.attach_subquery(rel, sub, replacements, aggregated)
+        self._grouping_col = grouping
         if having is not None:
             with self.context(rel.scope, rel.schema, replacements, aggregated):
                 cond = self.expr(having.this)
@@ -378,6 +383,7 @@ class Compiler:
         names: list[str] = []
         internal: list[str] = []
         exprs: list[pl.Expr] = []
+        self._grouping_col = grouping
         with self.context(rel.scope, rel.schema, replacements, aggregated):
             for i, item in enumerate(selects):
                 if isinstance(item, exp.Star):
@@ -1513,6 +1519,13 @@ def _walk_scope(node: exp.Expression) -> Iterator[exp.Expression]:
 
 
 def _has_subquery(node: exp.Expression) -> bool:
+    cached = node.meta.get("_has_subquery")
+    if cached is None:
+        cached = node.meta["_has_subquery"] = _find_subquery(node)
+    return cached
+
+
+def _find_subquery(node: exp.Expression) -> bool:
     return any(
         isinstance(n, exp.Subquery | exp.Exists) or (isinstance(n, exp.In) and n.args.get("query"))
         for n in _walk_scope(node)
@@ -1533,7 +1546,13 @@ def _subqueries(node: exp.Expression) -> list[exp.Expression]:
 
 
 def _referenced_aliases(node: exp.Expression) -> set[str]:
-    return {c.table.lower() for c in _walk_scope(node) if isinstance(c, exp.Column) and c.table}
+    """Table aliases an expression reads (memoised on the node: join planning asks often)."""
+    cached = node.meta.get("_aliases")
+    if cached is None:
+        cached = node.meta["_aliases"] = frozenset(
+            c.table.lower() for c in _walk_scope(node) if isinstance(c, exp.Column) and c.table
+        )
+    return set(cached)
 
 
 def _declared_aliases(select: exp.Select) -> set[str]:

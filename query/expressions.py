@@ -251,10 +251,41 @@ def _sub(c: Any, node: exp.Sub) -> pl.Expr:
     return left - right
 
 
+def _arith_sql(c: Any, node: exp.Expression) -> str | None:
+    """SQL text of an arithmetic term over frame columns and integer literals, or None."""
+    if isinstance(node, exp.Paren):
+        inner = _arith_sql(c, node.this)
+        return None if inner is None else f"({inner})"
+    if isinstance(node, exp.Literal):
+        return node.this if not node.is_string and node.this.isdigit() else None
+    if isinstance(node, exp.Column):
+        expr = c.expr(node)
+        if not expr.meta.is_column():
+            return None
+        name = expr.meta.output_name()
+        return '"' + name.replace('"', '""') + '"'
+    ops = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*"}
+    op = ops.get(type(node))
+    if op is None:
+        return None
+    left, right = _arith_sql(c, node.this), _arith_sql(c, node.expression)
+    if left is None or right is None:
+        return None
+    return f"({left} {op} {right})"
+
+
 @translates(exp.Mul)
 def _mul(c: Any, node: exp.Mul) -> pl.Expr:
     left, right, lt, rt = _operands(c, node)
     _check_numeric(c, node, "*", lt, rt)
+    if (T.is_decimal(lt) or T.is_decimal(rt)) and not c.replacements:
+        # Polars' SQL layer multiplies decimals keeping the sum of the scales (Trino's rule)
+        # without rescaling the operands first, which is much faster than casting them
+        text = _arith_sql(c, node)
+        if text is not None:
+            fast = pl.sql_expr(text)
+            if c.dtype(fast) == _decimal_product_type(lt, rt):
+                return fast
     if T.is_decimal(lt) or T.is_decimal(rt):
         left, right, lt, rt = _decimal_operands(left, right, lt, rt)
         if T.is_decimal(lt) and T.is_decimal(rt):
@@ -262,6 +293,12 @@ def _mul(c: Any, node: exp.Mul) -> pl.Expr:
             if scale != max(T.decimal_scale(lt), T.decimal_scale(rt)):
                 left = left.cast(pl.Decimal(38, scale))
     return left * right
+
+
+def _decimal_product_type(lt: pl.DataType, rt: pl.DataType) -> pl.DataType | None:
+    if not (T.is_decimal(lt) or T.is_decimal(rt)) or T.is_float(lt) or T.is_float(rt):
+        return None
+    return pl.Decimal(38, min(38, T.decimal_scale(lt) + T.decimal_scale(rt)))
 
 
 def truncated_div(left: pl.Expr, right: pl.Expr) -> pl.Expr:
@@ -430,6 +467,8 @@ def _in(c: Any, node: exp.In) -> pl.Expr:
         compiled.append(e)
         if isinstance(item, exp.Null):
             has_null = True
+        elif isinstance(item, exp.Literal) and constant:
+            literals.append(_python_literal(item))
         elif isinstance(item, exp.Literal | exp.Cast | exp.Neg | exp.Boolean) and constant:
             try:
                 literals.append(pl.select(e).item())
@@ -453,6 +492,17 @@ def _in(c: Any, node: exp.In) -> pl.Expr:
         term = value == e
         result = term if result is None else result | term
     return result if result is not None else pl.lit(False)
+
+
+def _python_literal(node: exp.Literal) -> Any:
+    if node.is_string:
+        return node.this
+    text = node.this
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if "e" in text.lower():
+        return float(text)
+    return decimal.Decimal(text)
 
 
 _LIKE_CACHE: dict[tuple[str, str | None], tuple[str, str]] = {}
@@ -697,6 +747,24 @@ def _substring(c: Any, node: exp.Substring) -> pl.Expr:
         .then(pl.lit(""))
         .otherwise(value.str.slice(offset, c.expr(length).cast(pl.Int64)))
     )
+
+
+@translates(exp.Grouping)
+def _grouping(c: Any, node: exp.Grouping) -> pl.Expr:
+    """grouping(a, b, ...): a bit per argument, set when that key is not in the row's grouping set."""
+    info = c._grouping_col
+    args = node.expressions
+    if info is None:
+        return pl.lit(0, pl.Int64)
+    column, keys = info
+    result: pl.Expr = pl.lit(0, pl.Int64)
+    for j, arg in enumerate(args):
+        if arg not in keys:
+            raise c.error(arg, "grouping() arguments must be GROUP BY expressions")
+        shift = len(keys) - 1 - keys.index(arg)
+        bit = (pl.col(column) // (1 << shift)) % 2
+        result = result + bit * (1 << (len(args) - 1 - j))
+    return result
 
 
 # ---------------------------------------------------------------------- core aggregates

@@ -170,6 +170,8 @@ QUERIES = [
     "SELECT g, h, count(*) FROM t GROUP BY GROUPING SETS ((g), (h), ())",
     "SELECT g, h, sum(x) FROM t GROUP BY ROLLUP (g, h)",
     "SELECT g, h, count(*) FROM t GROUP BY CUBE (g, h)",
+    "SELECT g, h, grouping(g, h) AS gid, count(*) FROM t GROUP BY ROLLUP (g, h)",
+    "SELECT g, sum(x), grouping(g) FROM t GROUP BY GROUPING SETS ((g), ())",
     "SELECT d, count(*) FROM t GROUP BY d",
     "SELECT flag, count(*) FROM t GROUP BY flag",
     "SELECT g, sum(x) + count(*) AS mixed FROM t GROUP BY g",
