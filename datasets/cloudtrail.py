@@ -148,6 +148,7 @@ class Principal:
     s3_ip: str | None = None  # address S3 sees (gateway endpoint) for workloads
     vpce: str | None = None
     console: bool = False
+    current: str = ""  # identity JSON of the window being rendered
     # how each new session is obtained: ("ec2.amazonaws.com" | "lambda.amazonaws.com" | ... |
     # "web-identity", role name, session name); None when no STS call precedes the session
     session_start: tuple[str, str, str] | None = None
@@ -699,6 +700,9 @@ class WindowRenderer:
         rids = uuids(rng, n)
         bits = [rng.getrandbits(64) for _ in range(n)]
         secs = [x % WINDOW for x in bits]
+        # sessions start on hour boundaries, so a window sees one identity per principal
+        for p in self.principals:
+            p.current = p.identity_json(start)
         out = []
         append = out.append
         for i in range(n):
@@ -712,14 +716,13 @@ class WindowRenderer:
             else:
                 mid, res, tls = tp.variants[(x >> 16) % len(tp.variants)]
             x >>= 24
-            p = tp.principal
             rid = rids[i]
             if tp.s3_request_id:
                 rid = (rid[:8] + rid[9:13] + rid[14:18]).upper()
             append(
                 tp.fmt
                 % (
-                    p.identity_json(start + sec),
+                    tp.principal.current,
                     times[sec],
                     tp.ips[x % len(tp.ips)],
                     tp.uas[(x >> 8) % len(tp.uas)],

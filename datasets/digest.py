@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,19 +26,35 @@ from .sink import Sink
 
 SIDE_PREFIX = "digest-metadata"
 KEYS_PREFIX = "cloudtrail-public-keys"
-_SMALL_PRIMES = [p for p in range(3, 2000) if all(p % d for d in range(2, int(p**0.5) + 1))]
+_SIEVE_LIMIT = 30_000
+
+
+def _small_primes(limit: int) -> list[int]:
+    flags = bytearray([1]) * limit
+    flags[0:2] = b"\x00\x00"
+    for i in range(2, int(limit**0.5) + 1):
+        if flags[i]:
+            flags[i * i :: i] = bytearray(len(flags[i * i :: i]))
+    return [i for i in range(3, limit) if flags[i]]
+
+
+# one gcd with the product of the small odd primes replaces thousands of trial divisions
+_PRIMORIAL = math.prod(_small_primes(_SIEVE_LIMIT))
 
 
 def _probable_prime(rng: random.Random, bits: int) -> int:
+    n = rng.getrandbits(bits) | (1 << (bits - 1)) | (1 << (bits - 2)) | 1
     while True:
-        n = rng.getrandbits(bits) | (1 << (bits - 1)) | (1 << (bits - 2)) | 1
-        if any(n % p == 0 for p in _SMALL_PRIMES):
+        n += 2
+        if n.bit_length() > bits:
+            n = rng.getrandbits(bits) | (1 << (bits - 1)) | (1 << (bits - 2)) | 1
+        if math.gcd(n, _PRIMORIAL) != 1:
             continue
         d, s = n - 1, 0
         while d % 2 == 0:
             d //= 2
             s += 1
-        for _ in range(24):
+        for _ in range(16):
             a = rng.randrange(2, n - 2)
             x = pow(a, d, n)
             if x in (1, n - 1):

@@ -9,8 +9,10 @@ them.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import random
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,9 +80,20 @@ WORKLOAD_UAS = [
 LAMBDA_UA = "Boto3/1.34.42 md/Botocore#1.34.42 ua/2.0 os/linux#5.10.214-223.801.amzn2.x86_64 md/arch#x86_64 lang/python#3.12.2 md/pyimpl#CPython exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy Botocore/1.34.42"
 
 
-def random_ip(rng: random.Random, cidr: str) -> str:
+@functools.lru_cache(maxsize=1024)
+def network(cidr: str) -> tuple[int, int]:
+    """First address (as an integer) and size of an IPv4 CIDR block."""
     net = ipaddress.ip_network(cidr)
-    return str(net.network_address + rng.randrange(1, net.num_addresses - 1))
+    return int(net.network_address), net.num_addresses
+
+
+def ip_int(address: str) -> int:
+    return int.from_bytes(socket.inet_aton(address), "big")
+
+
+def random_ip(rng: random.Random, cidr: str) -> str:
+    base, size = network(cidr)
+    return socket.inet_ntoa((base + rng.randrange(1, size - 1)).to_bytes(4, "big"))
 
 
 def az_id(region: str, az: str) -> str:
@@ -111,7 +124,8 @@ class Rule:
             return self.group_id in src_groups
         if self.cidr is None or src_ip is None:
             return False
-        return ipaddress.ip_address(src_ip) in ipaddress.ip_network(self.cidr)
+        base, size = network(self.cidr)
+        return 0 <= ip_int(src_ip) - base < size
 
     def config_shape(self) -> dict[str, Any]:
         perm: dict[str, Any] = {"ipProtocol": self.protocol}
