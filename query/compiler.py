@@ -879,7 +879,7 @@ class Compiler:
             lf = lf.with_columns(
                 pl.int_ranges(1, pl.col(tmp[0]).list.len() + 1, dtype=pl.Int64).alias(ord_col)
             )
-        lf = lf.explode([*tmp, *([ord_col] if ord_col else [])])
+        lf = lf.explode([*tmp, *([ord_col] if ord_col else [])], empty_as_null=left)
         # output columns: struct elements expand into their fields, maps into key and value
         outputs: list[tuple[pl.Expr, pl.DataType]] = []
         for t, d in zip(tmp, dtypes, strict=True):
@@ -1472,6 +1472,10 @@ class Compiler:
                 out.lf, left_on=left_keys, right_on=right_keys, how="left", coalesce=False
             )
             lf = lf.drop(cols[1:])
+            first = stripped.expressions[0].unalias() if isinstance(stripped, exp.Select) else None
+            if isinstance(first, exp.Count):
+                # no matching rows: count() is 0, not NULL
+                lf = lf.with_columns(pl.col(value).fill_null(0))
         else:
             # an empty subquery yields one NULL, never zero rows
             one = pl.concat(

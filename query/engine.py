@@ -128,7 +128,7 @@ class Engine:
             if isinstance(err, UserError):
                 raise
             if isinstance(err, pl.exceptions.PolarsError):
-                raise SqlError(f"query failed: {err}") from err
+                raise SqlError(f"query failed: {_polars_message(err)}") from err
             raise
         stats.elapsed_s = time.perf_counter() - started
         if result.df is not None:

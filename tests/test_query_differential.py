@@ -236,6 +236,7 @@ QUERIES = [
     "SELECT id, (SELECT max(z) FROM u WHERE u.g = t.g) AS mz FROM t",
     "SELECT id FROM t WHERE x > (SELECT avg(z) FROM u WHERE u.g = t.g)",
     "SELECT id FROM t WHERE (SELECT count(*) FROM u WHERE u.tid = t.id) > 0",
+    "SELECT id, (SELECT count(*) FROM u WHERE u.tid = t.id) AS matches FROM t",
     "SELECT id, (SELECT min(x) FROM e) AS m FROM t",
     "SELECT g, (SELECT count(*) FROM u) AS c FROM t GROUP BY g",
     "SELECT g, count(*) FROM t GROUP BY g HAVING count(*) > (SELECT count(*) FROM u) / 3",

@@ -234,3 +234,13 @@ def test_lazy_results(engine: Engine) -> None:
     lf = engine.execute("SELECT id FROM t WHERE x > 1", lazy=True).lazy
     assert isinstance(lf, pl.LazyFrame)
     assert sorted(lf.collect().to_series().to_list()) == [1, 4]
+
+
+def test_left_join_unnest_keeps_rows_with_empty_arrays() -> None:
+    engine = Engine(tables={"t": pl.DataFrame({"id": [1, 2], "arr": [[1, 2], []]})})
+    df = engine.execute(
+        "SELECT id, x FROM t LEFT JOIN UNNEST(arr) AS u(x) ON TRUE ORDER BY id, x"
+    ).df
+    assert df is not None and df.rows() == [(1, 1), (1, 2), (2, None)]
+    df = engine.execute("SELECT id, x FROM t CROSS JOIN UNNEST(arr) AS u(x) ORDER BY id, x").df
+    assert df is not None and df.rows() == [(1, 1), (1, 2)]
