@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -117,7 +118,7 @@ def generate(
     events_per_day: int = 200_000,
     seed: int = 42,
     scenarios: Iterable[str | ScenarioSpec] = (),
-    start: str | float = DEFAULT_START,
+    start: str | float | datetime = DEFAULT_START,
     filesystem: Any = None,
     storage_options: dict[str, Any] | None = None,
     progress: bool | None = None,
@@ -141,7 +142,7 @@ def generate(
         raise ValueError(f"unknown sources {sorted(unknown)}; choose from {list(SOURCES)}")
     if days < 1 or events_per_day < 0:
         raise ValueError("days must be >= 1 and events_per_day >= 0")
-    t0 = float(int(parse_time(start)) // 86400 * 86400) if isinstance(start, str) else float(start)
+    t0 = float(int(parse_time(start)) // 86400 * 86400)  # whole UTC days
     t_end = t0 + days * 86400
     flows_per_day = events_per_day // 10 if flows_per_day is None else flows_per_day
     log_events_per_day = events_per_day // 10 if log_events_per_day is None else log_events_per_day
@@ -430,6 +431,8 @@ def _cloudtrail_day(
             chain.add(LogFileEntry(key, delivered, min(times), max(times), fut))
             total += len(events)
             for inj in by_window.get(w, ()):
+                if any(g.stop + 1 <= int(inj.time) < g.start for g in active_gaps):
+                    continue  # made while the trail was stopped: never delivered
                 if inj.scenario is not None and inj.event is not None:
                     for ev in inj.scenario.events:
                         if ev["eventID"] == inj.event["eventID"]:
@@ -615,6 +618,9 @@ def _config_day(
 
 
 def _finish_record(r: ScenarioRecord) -> None:
+    """Keep only delivered events (a stopped trail swallows calls made meanwhile)."""
+    r.suppressed = [e for e in r.events if "key" not in e]
+    r.events = [e for e in r.events if "key" in e]
     times = [parse_time(e["eventTime"]) for e in r.events]
     if times:
         r.start = min([r.start, *times])
@@ -667,6 +673,7 @@ def _ground_truth(
                 "cloudtrailEvents": r.events,
                 "flowRecords": r.flow_records,
                 "configChanges": r.config_changes,
+                "notDeliveredEvents": r.suppressed,
                 "loggingGaps": r.logging_gaps,
             }
             for r in records

@@ -41,6 +41,7 @@ class ScenarioRecord:
     flow_records: list[dict[str, Any]] = field(default_factory=list)
     config_changes: list[dict[str, Any]] = field(default_factory=list)
     logging_gaps: list[dict[str, str]] = field(default_factory=list)
+    suppressed: list[dict[str, Any]] = field(default_factory=list)  # made while logging was off
 
 
 @dataclass

@@ -247,3 +247,29 @@ def test_scenarios_can_be_placed_and_chosen(tmp_path: Path) -> None:
             scenarios=["root_console_login@2030-01-01T00:00:00Z"],
             progress=False,
         )
+
+
+def test_calls_made_while_the_trail_is_stopped_are_not_in_the_truth(tmp_path: Path) -> None:
+    generate(
+        tmp_path,
+        accounts=1,
+        regions=1,
+        days=1,
+        events_per_day=300,
+        seed=2,
+        sources=["cloudtrail"],
+        scenarios=[
+            "cloudtrail_tampering@2024-05-06T10:00:00Z",
+            "root_console_login@2024-05-06T10:10:00Z",
+        ],
+        progress=False,
+    )
+    truth = {
+        s["name"]: s for s in json.loads((tmp_path / "ground_truth.json").read_text())["scenarios"]
+    }
+    root = truth["root_console_login"]
+    assert root["cloudtrailEventIds"] == []
+    assert [e["eventName"] for e in root["notDeliveredEvents"]][0] == "ConsoleLogin"
+    delivered = {ev["eventID"] for _, ev in cloudtrail(tmp_path)}
+    assert not delivered & {e["eventID"] for e in root["notDeliveredEvents"]}
+    assert set(truth["cloudtrail_tampering"]["cloudtrailEventIds"]) <= delivered
