@@ -269,7 +269,7 @@ def test_calls_made_while_the_trail_is_stopped_are_not_in_the_truth(tmp_path: Pa
     }
     root = truth["root_console_login"]
     assert root["cloudtrailEventIds"] == []
-    assert [e["eventName"] for e in root["notDeliveredEvents"]][0] == "ConsoleLogin"
+    assert root["notDeliveredEvents"][0]["eventName"] == "ConsoleLogin"
     delivered = {ev["eventID"] for _, ev in cloudtrail(tmp_path)}
     assert not delivered & {e["eventID"] for e in root["notDeliveredEvents"]}
     assert set(truth["cloudtrail_tampering"]["cloudtrailEventIds"]) <= delivered
