@@ -177,13 +177,41 @@ class IngestLog:
         if done >= current:
             return []
         rows: list[dict[str, Any]] = []
-        for commit in data.history(limit=current - done):
-            version = commit.get("version", -1)
-            if version <= done or META_KEY not in commit:
-                continue
-            rows.extend(entries_from_metadata(table, commit[META_KEY], version, commit))
+        for version, commit in commit_infos(self.settings, data.table_uri, done, current):
+            if META_KEY in commit:
+                rows.extend(entries_from_metadata(table, commit[META_KEY], version, commit))
         self.append(rows, app_id=app, version=current + 1)
         return rows
+
+
+def commit_infos(
+    settings: StorageSettings, location: str, after: int, upto: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """The commitInfo of each commit in ``(after, upto]``, read from the Delta log files.
+
+    Commits whose log file was already cleaned up are skipped; they were reconciled long ago.
+    """
+    if upto <= after:
+        return []
+    fs = settings.filesystem()
+    base = location.rstrip("/")
+    if base.startswith("file://"):
+        base = base[len("file://") :]
+    paths = {
+        settings.fs_path(f"{base}/_delta_log/{version:020d}.json"): version
+        for version in range(after + 1, upto + 1)
+    }
+    contents = fs.cat(list(paths), on_error="omit")
+    out = []
+    for path, raw in contents.items():
+        version = paths.get(path) or paths.get(path.lstrip("/")) or paths.get("/" + path)
+        if version is None:
+            continue
+        for line in raw.splitlines():
+            if b'"commitInfo"' in line:
+                out.append((version, orjson.loads(line)["commitInfo"]))
+                break
+    return sorted(out, key=lambda item: item[0])
 
 
 def entries_from_metadata(
@@ -245,8 +273,8 @@ class TableWriter:
         """Learn from commits made since we last looked (by anyone) what the table holds."""
         current = data.version()
         if current > self.seen:
-            for commit in data.history(limit=current - self.seen):
-                if commit.get("version", -1) > self.seen and META_KEY in commit:
+            for _, commit in commit_infos(self.settings, self.location, self.seen, current):
+                if META_KEY in commit:
                     for row in entries_from_metadata(self.name, commit[META_KEY], 0, commit):
                         self.known[row["source_key"]] = row["etag"]
             self.seen = current
