@@ -30,9 +30,20 @@ class CatalogTables:
     def __init__(self, catalog: Any, default_database: str = DEFAULT_DATABASE):
         self.catalog = catalog
         self.default_database = default_database
+        self._relations: dict[tuple[str | None, str], Any] = {}
+
+    def reset(self) -> None:
+        """Forget looked-up definitions (the engine calls this before each statement)."""
+        self._relations.clear()
 
     def _relation(self, database: str | None, name: str) -> Any:
-        return self.catalog.find_relation(name, database, current_database=self.default_database)
+        # one statement asks several times per table (qualify, views, scan): read it once
+        key = (database, name)
+        if key not in self._relations:
+            self._relations[key] = self.catalog.find_relation(
+                name, database, current_database=self.default_database
+            )
+        return self._relations[key]
 
     def schema(self, database: str | None, name: str) -> pl.Schema:
         relation = self._relation(database, name)

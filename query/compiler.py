@@ -401,7 +401,6 @@ class Compiler:
             lf = rel.lf.with_columns(every).select([e.meta.output_name() for e in every])
         else:
             lf = rel.lf.select(every)
-        schema = dict(zip(internal, [None] * len(internal), strict=True))
         if node.args.get("distinct"):
             if hidden:
                 raise self.error(
@@ -413,13 +412,7 @@ class Compiler:
         lf = self._limit(node, lf)
         if hidden:
             lf = lf.select(internal)
-        out_schema = self._output_schema(lf, internal, schema)
-        return Output(lf, names, internal, out_schema)
-
-    def _output_schema(
-        self, lf: pl.LazyFrame, internal: list[str], schema: dict[str, Any]
-    ) -> dict[str, pl.DataType]:
-        return dict(lf.collect_schema())
+        return Output(lf, names, internal, dict(lf.collect_schema()))
 
     def _order_keys(
         self,
@@ -1266,7 +1259,7 @@ class Compiler:
             stripped.set("distinct", None)
         extra = [k[0] for k in keys] + residual_cols
         out, cols = self._sub_output(stripped, extra)
-        base = 1 if True else 0
+        base = 1  # the first output is the IN value or EXISTS' constant
         value_col = cols[0] if probe is not None else None
         key_cols = cols[base : base + len(keys)]
         res_cols = cols[base + len(keys) :]

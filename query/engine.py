@@ -117,6 +117,9 @@ class Engine:
         stats = QueryStats(query_id=str(uuid.uuid4()))
         status = "SUCCEEDED"
         error = None
+        reset = getattr(self.tables, "reset", None)
+        if reset is not None:
+            reset()
         try:
             text = bind_parameters(sql, params) if params is not None or "?" in sql else sql
             result = self._dispatch(text, stats, lazy)

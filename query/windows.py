@@ -147,18 +147,17 @@ def compile_window(c: Any, lf: pl.LazyFrame, node: exp.Window, out: str) -> pl.L
                 raise c.error(node, "this window frame is not supported for last_value")
         else:
             n = int(c.literal_value(fn.args["offset"]))
-            nth = over(value.gather(pl.lit(n - 1)).first()) if n >= 1 else pl.lit(None)
-            rn = c.fresh("_rn")
-            lf = lf.with_columns(over(row_number).alias(rn))
-            temps.append(rn)
-            reach = over(pl.col(rn).max(), key_cols) if kind == "range" and end == 0 else pl.col(rn)
+            if n < 1:
+                raise c.error(fn, "nth_value position must be at least 1")
+            nth = over(value.get(n - 1, null_on_oob=True))
             if end == float("inf") or not key_cols:
-                result = over(
-                    pl.when(pl.len() >= n).then(
-                        value.gather(min(n - 1, 0) if n < 1 else n - 1).first()
-                    )
-                )
+                result = nth
             else:
+                # the frame ends at the current row's peers (RANGE) or the row itself (ROWS)
+                rn = c.fresh("_rn")
+                lf = lf.with_columns(over(row_number).alias(rn))
+                temps.append(rn)
+                reach = over(pl.col(rn).max(), key_cols) if kind == "range" else pl.col(rn)
                 result = pl.when(reach >= n).then(nth)
         return lf.with_columns(result.alias(out)).drop(temps)
     return _aggregate_window(

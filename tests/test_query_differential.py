@@ -259,6 +259,7 @@ QUERIES = [
     "SELECT id, lag(x) OVER (ORDER BY id) AS prev, lead(x) OVER (ORDER BY id) AS nxt FROM t",
     "SELECT id, lag(x, 2, 0) OVER (PARTITION BY h ORDER BY id) AS prev2 FROM t",
     "SELECT id, first_value(x) OVER (PARTITION BY g ORDER BY id) AS fv FROM t",
+    "SELECT id, nth_value(x, 2) OVER (PARTITION BY g ORDER BY id) AS nv FROM t",
     "SELECT id, last_value(x) OVER (PARTITION BY g ORDER BY id) AS lv FROM t",
     "SELECT id, last_value(x) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS lv FROM t",
     "SELECT id, sum(x) OVER (PARTITION BY g) AS total FROM t",
