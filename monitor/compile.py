@@ -75,8 +75,8 @@ class MembershipIndex:
 
     `$.eventName = A || $.eventName = B || ...` in each of several filters becomes a bit test on
     one integer column that maps each value to the bits of every set containing it (one hash
-    look-up per row for all filters instead of one per filter). The caller adds `columns()` to the
-    frame before evaluating the compiled patterns.
+    look-up per row for all filters instead of one per filter). The caller passes the frame
+    through `apply()` before evaluating the compiled patterns.
     """
 
     def __init__(self) -> None:
@@ -92,20 +92,25 @@ class MembershipIndex:
         column = f"__member{list(self._sets).index(key)}_{bit // 63}"
         return (pl.col(column) & (1 << (bit % 63))) != 0
 
-    def columns(self) -> list[pl.Expr]:
-        out = []
+    def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        """Add the membership columns to a frame (a hash join against one small table each)."""
         for n, (expr, sets) in enumerate(self._sets.values()):
             for word in range((len(sets) + 62) // 63):
                 mapping: dict[str, int] = {}
                 for b, group in enumerate(sets[word * 63 : (word + 1) * 63]):
                     for v in group:
                         mapping[v] = mapping.get(v, 0) | (1 << b)
-                out.append(
-                    expr.replace_strict(
-                        list(mapping), list(mapping.values()), default=0, return_dtype=pl.Int64
-                    ).alias(f"__member{n}_{word}")
+                name = f"__member{n}_{word}"
+                table = pl.LazyFrame(
+                    {f"{name}_key": list(mapping), name: list(mapping.values())},
+                    schema={f"{name}_key": pl.String, name: pl.Int64},
                 )
-        return out
+                lf = (
+                    lf.join(table, left_on=expr, right_on=f"{name}_key", how="left")
+                    .with_columns(pl.col(name).fill_null(0))
+                    .drop(f"{name}_key", strict=False)
+                )
+        return lf
 
 
 @dataclass(frozen=True)

@@ -332,17 +332,32 @@ def evaluate_filters(
             [value.alias(f"__v{i}")]
             + [expr.alias(f"__d{i}_{k}") for k, expr in enumerate(dims.values())]
         )
-    # Each filter runs its cheap column tests first and its full pattern (JSON look-ups into text
-    # columns) only on the rows that pass them; the plans share one scan.
-    # One scan: the rows are read once with each filter's cheap column test as a flag; the full
-    # patterns (JSON look-ups into text columns) then run only on the rows their flag keeps.
+    # One scan: the rows are read once with each filter's cheap column test as a flag. Filters
+    # whose whole test is that flag and whose value is a constant without dimensions are counted
+    # together (one group-by with one sum per filter); the others run their full pattern (JSON
+    # look-ups into text columns) only on the rows their flag keeps.
     with_cond = [i for i, d in enumerate(definitions) if d.get("condition")]
     flags = [
         pre.fill_null(False).alias(f"__p{i}") for i, pre in enumerate(cheap) if pre is not None
     ]
-    frame = keyed.with_columns(index.columns()).with_columns(flags).collect()
+    frame = index.apply(keyed).with_columns(flags).collect()
     total_events = frame.height
-    minutes = _minutes_to_time(frame.lazy().select(pl.col("__minute").unique()).collect(), textual)
+    counted = [
+        i
+        for i, d in enumerate(definitions)
+        if cheap[i] is not None
+        and simple[i]
+        and not d["metricTransformations"][0].get("dimensions")
+        and not d["metricTransformations"][0]["metricValue"].startswith("$")
+    ]
+    per_minute = _minutes_to_time(
+        frame.lazy()
+        .group_by("__minute")
+        .agg(pl.col(f"__p{i}").sum().alias(f"__n{i}") for i in counted)
+        .collect(),
+        textual,
+    )
+    minutes = per_minute.select("__minute")
     conditioned = {
         i: _minutes_to_time(
             frame.lazy()
@@ -353,49 +368,26 @@ def evaluate_filters(
         )
         for i in with_cond
     }
-    matched_per_filter = []
-    for i, pre in enumerate(cheap):
-        wanted = ["__minute", *outputs[i]]
-        if pre is not None and simple[i]:
-            rows = frame.lazy().filter(pl.col(f"__p{i}")).select(wanted).collect()
-        else:
-            subset = frame if pre is None else frame.filter(pl.col(f"__p{i}"))
-            rows = (
-                subset.lazy()
-                .with_columns(matches[i].alias("__m"))
-                .filter(pl.col("__m"))
-                .select(wanted)
-                .collect()
-            )
-        matched_per_filter.append(_minutes_to_time(rows, textual))
     frames = []
     counts: dict[str, tuple[int, int]] = {}
     for i, d in enumerate(definitions):
         t = d["metricTransformations"][0]
-        dim_names = list((t.get("dimensions") or {}).keys())
-        rows = matched_per_filter[i]
-        counts[d["filterName"]] = (total_events, rows.height)
-        dim_cols = [f"__d{i}_{k}" for k in range(len(dim_names))]
-        rows = rows.filter(pl.col(f"__v{i}").is_not_null())
-        if dim_cols:
-            rows = rows.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in dim_cols]))
-        order = sorted(range(len(dim_names)), key=lambda k: dim_names[k])
-        if dim_cols:
-            dims_json = pl.struct(
-                [pl.col(dim_cols[k]).alias(dim_names[k]) for k in order]
-            ).struct.json_encode()
+        if i in counted:
+            hits = per_minute.filter(pl.col(f"__n{i}") > 0)
+            counts[d["filterName"]] = (total_events, int(hits[f"__n{i}"].sum() or 0))
+            agg = hits.select(
+                "__minute",
+                pl.lit("{}").alias("dimensions"),
+                pl.lit(float(t["metricValue"])).alias("value"),
+                pl.col(f"__n{i}").cast(pl.Float64).alias("sample_count"),
+            )
         else:
-            dims_json = pl.lit("{}")
-        agg = (
-            rows.group_by(["__minute", *dim_cols, f"__v{i}"])
-            .agg(pl.len().cast(pl.Float64).alias("sample_count"))
-            .with_columns(dims_json.alias("dimensions"), pl.col(f"__v{i}").alias("value"))
-        )
+            agg, matched = _aggregate_matches(frame, i, cheap[i], matches[i], outputs[i], t)
+            agg = _minutes_to_time(agg, textual)
+            counts[d["filterName"]] = (total_events, matched)
         if t.get("defaultValue") is not None:
             hit = agg.select("__minute").unique()
-            seen = minutes
-            if d.get("condition"):  # only minutes in which the filter's own events arrived
-                seen = conditioned[i]
+            seen = conditioned[i] if d.get("condition") else minutes
             idle = seen.join(hit, on="__minute", how="anti").select(
                 "__minute",
                 pl.lit("{}").alias("dimensions"),
@@ -425,6 +417,48 @@ def evaluate_filters(
     else:
         rows_out = pl.DataFrame(schema=schema_out)
     return rows_out, counts
+
+
+def _aggregate_matches(
+    frame: pl.DataFrame,
+    i: int,
+    pre: pl.Expr | None,
+    match: pl.Expr,
+    outputs: list[pl.Expr],
+    t: Mapping[str, Any],
+) -> tuple[pl.DataFrame, int]:
+    """Per minute, dimension set and value: how many events of `frame` match filter `i`."""
+    subset = frame if pre is None else frame.filter(pl.col(f"__p{i}"))
+    rows = (
+        subset.lazy()
+        .with_columns(match.alias("__m"))
+        .filter(pl.col("__m"))
+        .select(["__minute", *outputs])
+        .collect()
+    )
+    matched = rows.height
+    dim_names = list((t.get("dimensions") or {}).keys())
+    dim_cols = [f"__d{i}_{k}" for k in range(len(dim_names))]
+    rows = rows.filter(pl.col(f"__v{i}").is_not_null())
+    if dim_cols:
+        rows = rows.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in dim_cols]))
+        order = sorted(range(len(dim_names)), key=lambda k: dim_names[k])
+        dims_json = pl.struct(
+            [pl.col(dim_cols[k]).alias(dim_names[k]) for k in order]
+        ).struct.json_encode()
+    else:
+        dims_json = pl.lit("{}")
+    agg = (
+        rows.group_by(["__minute", *dim_cols, f"__v{i}"])
+        .agg(pl.len().cast(pl.Float64).alias("sample_count"))
+        .select(
+            "__minute",
+            dims_json.alias("dimensions"),
+            pl.col(f"__v{i}").alias("value"),
+            "sample_count",
+        )
+    )
+    return agg, matched
 
 
 def _needed_columns(
