@@ -80,7 +80,14 @@ class Output:
     lf: pl.LazyFrame
     names: list[str]
     internal: list[str]
-    schema: dict[str, pl.DataType]
+    known_schema: dict[str, pl.DataType] | None = None
+
+    @property
+    def schema(self) -> dict[str, pl.DataType]:
+        """Column dtypes, resolved only when a consumer needs them (it costs a plan walk)."""
+        if self.known_schema is None:
+            self.known_schema = dict(self.lf.collect_schema())
+        return self.known_schema
 
     def renamed(self) -> pl.LazyFrame:
         """The frame with user-facing column names (duplicates get a numeric suffix)."""
@@ -173,6 +180,10 @@ class Compiler:
 
     def dtype(self, expr: pl.Expr) -> pl.DataType:
         """The dtype ``expr`` has over the current frame."""
+        if expr.meta.is_column():
+            known = self.schema.get(expr.meta.output_name())
+            if known is not None:
+                return known
         roots = sorted(set(expr.meta.root_names()))
         key = tuple((r, self.schema.get(r)) for r in roots)
         frame = self._frames.get(key)
@@ -285,7 +296,7 @@ class Compiler:
                     [c.name for c in cte.args["alias"].columns] if cte.args.get("alias") else []
                 )
                 if columns:
-                    out = Output(out.lf, columns, out.internal, out.schema)
+                    out = Output(out.lf, columns, out.internal, out.known_schema)
                 frame[cte.alias_or_name.lower()] = out
             yield
         finally:
@@ -412,7 +423,7 @@ class Compiler:
         lf = self._limit(node, lf)
         if hidden:
             lf = lf.select(internal)
-        return Output(lf, names, internal, dict(lf.collect_schema()))
+        return Output(lf, names, internal)
 
     def _order_keys(
         self,
@@ -498,7 +509,7 @@ class Compiler:
             if hidden:
                 lf = lf.select(out.internal)
         lf = self._limit(node, lf)
-        return Output(lf, out.names, out.internal, out.schema)
+        return Output(lf, out.names, out.internal, out.known_schema)
 
     # ------------------------------------------------------------------ set operations
 
@@ -541,7 +552,7 @@ class Compiler:
                 raise self.error(node, f"{node.key.upper()} ALL is not supported")
             how = "semi" if isinstance(node, exp.Intersect) else "anti"
             lf = lf_l.unique().join(lf_r, on=left.internal, how=how, nulls_equal=True)
-        out = Output(lf, left.names, left.internal, dict(lf.collect_schema()))
+        out = Output(lf, left.names, left.internal)
         return self._modifiers(node, out)
 
     # ------------------------------------------------------------------ FROM and joins
@@ -815,11 +826,13 @@ class Compiler:
             raise
         except Exception as err:
             raise self.error(node, str(err)) from err
-        pseudo = {
-            c.name
-            for c in (node.parent_select or node.root()).find_all(exp.Column)
-            if c.name in PSEUDO_COLUMNS and c.table.lower() == alias
-        }
+        pseudo = set()
+        if any(p in self.sql for p in PSEUDO_COLUMNS):
+            pseudo = {
+                c.name
+                for c in (node.parent_select or node.root()).find_all(exp.Column)
+                if c.name in PSEUDO_COLUMNS and c.table.lower() == alias
+            }
         predicates = [p for p in (_pruning_predicate(c) for c in hints) if p is not None]
         scan = self.tables.scan(db, name, predicates, pseudo)
         self.scans.append(ScanRecord(f"{db}.{name}" if db else name, scan))
