@@ -208,3 +208,56 @@ def test_cloudtrail_fields_and_types_match_real_records(trail: Path) -> None:
         if attrs:
             assert attrs["mfaAuthenticated"] in ("true", "false")
             assert attrs["creationDate"] <= ev["eventTime"]
+
+
+# Keys newer configuration items carry that the (older) reference items predate; each comes from
+# the corresponding Describe/Get API (e.g. describe-volumes has Throughput, MultiAttachEnabled).
+NEWER_CONFIG_KEYS = {
+    "AWS::EC2::Instance": {"iamInstanceProfile"},
+    "AWS::EC2::Volume": {"throughput", "multiAttachEnabled"},
+    "AWS::EC2::VPC": {"cidrBlockAssociationSet", "ownerId"},
+    "AWS::S3::Bucket": {"PublicAccessBlockConfiguration", "ServerSideEncryptionConfiguration"},
+    "AWS::IAM::User": {"permissionsBoundary", "tags"},
+    "AWS::IAM::Role": {"permissionsBoundary", "tags", "roleLastUsed"},
+}
+# S3-file spelling of the item keys (the reference items mostly use the API spelling)
+S3_FILE_KEYS = {"configurationItemVersion", "awsAccountId", "ARN", "configurationStateMd5Hash"}
+
+
+def test_config_items_match_reference_items(tmp_path: Path) -> None:
+    generate(
+        tmp_path,
+        accounts=1,
+        regions=1,
+        days=1,
+        events_per_day=100,
+        seed=2,
+        sources=["config"],
+        progress=False,
+    )
+    reference: dict[str, tuple[set[str], set[str], set[str]]] = {}
+    for path in (SAMPLES / "aws-config-rdk-example-ci" / "example_ci").glob("*.json"):
+        try:
+            loaded = json.loads(path.read_text())
+        except ValueError:
+            continue  # the sample set keeps two broken files on purpose
+        for item in loaded if isinstance(loaded, list) else [loaded]:
+            ci = item.get("configurationItem", item)  # notifications wrap the item
+            if "resourceType" not in ci:
+                continue
+            top, conf, supp = reference.setdefault(ci["resourceType"], (set(), set(), set()))
+            top |= set(ci)
+            conf |= set(ci["configuration"])
+            supp |= set(ci["supplementaryConfiguration"])
+    all_top = set().union(*(r[0] for r in reference.values())) | S3_FILE_KEYS
+    seen = set()
+    for path in tmp_path.glob("AWSLogs/*/Config/*/*/*/*/*/*.json.gz"):
+        for ci in json.loads(gzip.decompress(path.read_bytes()))["configurationItems"]:
+            rtype = ci["resourceType"]
+            seen.add(rtype)
+            _, conf, supp = reference[rtype]
+            newer = NEWER_CONFIG_KEYS.get(rtype, set())
+            assert set(ci) <= all_top
+            assert set(ci["configuration"]) - conf <= newer, rtype
+            assert set(ci["supplementaryConfiguration"]) - supp <= newer, rtype
+    assert len(seen) == 7
