@@ -164,3 +164,64 @@ def test_external_parquet_table_with_partitions(local_settings) -> None:  # type
     assert result.stats.files_scanned == 1
     full = engine.execute("SELECT count(*) FROM flows").df
     assert full is not None and full.item() == 3
+
+
+def test_projected_json_table_reads_only_the_admitted_folders(local_settings) -> None:  # type: ignore[no-untyped-def]
+    from loglake.catalog import Column, TableDefinition
+
+    catalog = Catalog(local_settings)
+    base = local_settings.url("raw", "trail")
+    fs = local_settings.filesystem()
+    for region in ("us-east-1", "eu-west-1"):
+        for day in ("2024/02/09", "2024/02/10"):
+            folder = local_settings.fs_path(f"{base}/{region}/{day}")
+            fs.makedirs(folder, exist_ok=True)
+            rows = [{"eventname": f"{region}-{day}-{i}", "n": i} for i in range(3)]
+            with fs.open(f"{folder}/events.json", "wb") as handle:
+                pl.DataFrame(rows).write_ndjson(handle)
+    catalog.create_table(
+        TableDefinition(
+            database="default",
+            name="trail",
+            columns=(Column("eventname", "string"), Column("n", "bigint")),
+            partition_keys=(Column("region", "string"), Column("day", "string")),
+            location=base,
+            format="json",
+            properties={
+                "projection.enabled": "true",
+                "projection.region.type": "enum",
+                "projection.region.values": "us-east-1,eu-west-1",
+                "projection.day.type": "date",
+                "projection.day.format": "yyyy/MM/dd",
+                "projection.day.range": "2024/02/01,2024/02/29",
+                "storage.location.template": base + "/${region}/${day}",
+            },
+        )
+    )
+    engine = Engine(catalog=catalog)
+    result = engine.execute(
+        "SELECT eventname, n, region, day FROM trail "
+        "WHERE region = 'eu-west-1' AND day = '2024/02/10' ORDER BY n"
+    )
+    assert result.df is not None
+    assert result.df["eventname"].to_list() == [f"eu-west-1-2024/02/10-{i}" for i in range(3)]
+    assert set(result.df["region"]) == {"eu-west-1"}
+    assert result.stats.files_scanned == 1
+    everything = engine.execute("SELECT region, count(*) FROM trail GROUP BY region ORDER BY 1").df
+    assert everything is not None and everything.rows() == [("eu-west-1", 6), ("us-east-1", 6)]
+
+
+def test_csv_external_table_skips_the_header(local_settings) -> None:  # type: ignore[no-untyped-def]
+    catalog = Catalog(local_settings)
+    root = local_settings.url("raw", "csv")
+    fs = local_settings.filesystem()
+    fs.makedirs(local_settings.fs_path(root), exist_ok=True)
+    with fs.open(local_settings.fs_path(f"{root}/a.csv"), "wb") as handle:
+        handle.write(b"name,qty\nbolt,3\nnut,5\n")
+    engine = Engine(catalog=catalog)
+    engine.execute(
+        "CREATE EXTERNAL TABLE parts (name string, qty int) ROW FORMAT DELIMITED "
+        f"FIELDS TERMINATED BY ',' LOCATION '{root}' TBLPROPERTIES ('skip.header.line.count'='1')"
+    )
+    df = engine.execute("SELECT name, qty * 2 AS double_qty FROM parts ORDER BY name").df
+    assert df is not None and df.rows() == [("bolt", 6), ("nut", 10)]
