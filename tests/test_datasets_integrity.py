@@ -261,3 +261,27 @@ def test_config_items_match_reference_items(tmp_path: Path) -> None:
             assert set(ci["configuration"]) - conf <= newer, rtype
             assert set(ci["supplementaryConfiguration"]) - supp <= newer, rtype
     assert len(seen) == 7
+
+
+def test_bytes_do_not_depend_on_the_process(tmp_path: Path) -> None:
+    """Another interpreter with another string-hash seed writes the same bytes."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from loglake.datasets import generate\n"
+        "generate(sys.argv[1], accounts=1, regions=2, days=1, events_per_day=300, seed=8,"
+        " scenarios=['all'], progress=False)\n"
+    )
+    trees = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / hash_seed
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True, env=env)
+        trees.append(
+            {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        )
+    assert trees[0] == trees[1]
+    assert len(trees[0]) > 100
