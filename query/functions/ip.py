@@ -2,8 +2,12 @@
 
 As in Trino, an address is a point in the IPv6 space and IPv4 addresses are IPv4-mapped
 (``::ffff:a.b.c.d``), so one rule covers both families. An address is handled as eight 16-bit
-groups computed with string and integer kernels; an IPADDRESS value is carried as its canonical
-text (dotted IPv4, RFC 5952 IPv6), so equality and grouping compare text.
+groups; an IPADDRESS value is carried as its canonical text (dotted IPv4, RFC 5952 IPv6), so
+equality and grouping compare text.
+
+Parsing takes a dozen dependent steps, so each function works on a whole batch as a small frame:
+every step is one Polars column computed from the previous ones (no per-row Python), instead of
+one expression tree that would repeat each earlier step wherever it is used.
 """
 
 from __future__ import annotations
@@ -13,168 +17,238 @@ from typing import Any
 import polars as pl
 from sqlglot import exp
 
-from loglake.query.functions.common import arity
+from loglake.query.functions.common import arity, string_arg
 from loglake.query.registry import CAST_HOOKS, function
 
 _V4 = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
 _V4_TAIL = r":(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$"
 _HEX_GROUP = r"^[0-9a-f]{1,4}$"
+_PREFIX = r"^([^/]+)/(\d{1,3})$"
 
 
-def _octets(text: pl.Expr) -> list[pl.Expr]:
-    parts = text.str.split(".")
-    return [parts.list.get(i, null_on_oob=True).str.to_integer(strict=False) for i in range(4)]
+def _parse(frame: pl.LazyFrame, source: str, out: str) -> pl.LazyFrame:
+    """Add ``{out}_g0..7`` (16-bit groups), ``{out}_t0..7`` (IPv6 group text) and ``{out}_ok``."""
 
+    def c(name: str) -> pl.Expr:
+        return pl.col(f"{out}_{name}")
 
-def _valid_octets(octets: list[pl.Expr]) -> pl.Expr:
-    return pl.all_horizontal([(o <= 255).fill_null(False) for o in octets])
+    def octet(parts: pl.Expr, i: int) -> pl.Expr:
+        return parts.list.get(i, null_on_oob=True).str.to_integer(strict=False).cast(pl.Int64)
 
+    def octets_ok(prefix: str) -> pl.Expr:
+        return pl.all_horizontal([(c(f"{prefix}{i}") <= 255).fill_null(False) for i in range(4)])
 
-def _v6_group_texts(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(list of 8 hex group strings, validity) for IPv6 text without an IPv4 tail."""
-    halves = text.str.split("::")
-    n_halves = halves.list.len()
-    left = halves.list.get(0, null_on_oob=True)
-    right = halves.list.get(1, null_on_oob=True).fill_null("")
-    left_groups = (
-        pl.when(left == "").then(left.str.split("").list.head(0)).otherwise(left.str.split(":"))
+    empty = pl.lit([], pl.List(pl.String))
+    frame = frame.with_columns(
+        pl.col(source).str.strip_chars().str.to_lowercase().alias(f"{out}_text")
     )
-    right_groups = (
-        pl.when(right == "").then(right.str.split("").list.head(0)).otherwise(right.str.split(":"))
+    frame = frame.with_columns(
+        c("text").str.contains(_V4).alias(f"{out}_is_v4"),
+        c("text").str.extract(_V4_TAIL, 1).alias(f"{out}_tail"),
+        c("text").str.replace(_V4_TAIL, ":0:0").str.split("::").alias(f"{out}_halves"),
     )
-    used = left_groups.list.len().cast(pl.Int64) + right_groups.list.len().cast(pl.Int64)
-    zeros = (8 - used).clip(lower_bound=0)
-    filler = pl.lit("0").repeat_by(zeros)
-    compressed = n_halves == 2
-    groups = pl.when(compressed).then(pl.concat_list([left_groups, filler, right_groups]))
-    groups = groups.otherwise(left_groups)
-    well_formed = groups.list.eval(pl.element().str.contains(_HEX_GROUP)).list.all()
-    valid = (
-        (n_halves <= 2)
-        & (groups.list.len() == 8)
-        & well_formed
-        & pl.when(compressed).then(used <= 7).otherwise(used == 8)
+    frame = frame.with_columns(
+        *(octet(c("text").str.split("."), i).alias(f"{out}_v{i}") for i in range(4)),
+        *(octet(c("tail").str.split("."), i).alias(f"{out}_w{i}") for i in range(4)),
+        c("halves").list.len().alias(f"{out}_n_halves"),
+        c("halves").list.get(0, null_on_oob=True).alias(f"{out}_left"),
+        c("halves").list.get(1, null_on_oob=True).fill_null("").alias(f"{out}_right"),
     )
-    return groups, valid.fill_null(False)
-
-
-def parse(address: pl.Expr) -> tuple[list[pl.Expr], list[pl.Expr], pl.Expr]:
-    """(eight 16-bit groups, eight group texts, validity) of IPv4 or IPv6 address text."""
-    text = address.str.strip_chars().str.to_lowercase()
-    is_v4 = text.str.contains(_V4)
-    v4 = _octets(text)
+    frame = frame.with_columns(
+        pl.when(c("left") == "").then(empty).otherwise(c("left").str.split(":")).alias(f"{out}_l"),
+        pl.when(c("right") == "")
+        .then(empty)
+        .otherwise(c("right").str.split(":"))
+        .alias(f"{out}_r"),
+    )
+    frame = frame.with_columns(
+        (c("l").list.len().cast(pl.Int64) + c("r").list.len().cast(pl.Int64)).alias(f"{out}_used")
+    )
+    filler = pl.lit("0").repeat_by((8 - c("used")).clip(lower_bound=0))
+    frame = frame.with_columns(
+        pl.when(c("n_halves") == 2)
+        .then(pl.concat_list([c("l"), filler, c("r")]))
+        .otherwise(c("l"))
+        .alias(f"{out}_texts")
+    )
+    has_tail = c("tail").is_not_null()
+    v6_ok = (
+        (c("n_halves") <= 2)
+        & (c("texts").list.len() == 8)
+        & c("texts").list.eval(pl.element().str.contains(_HEX_GROUP)).list.all()
+        & pl.when(c("n_halves") == 2).then(c("used") <= 7).otherwise(c("used") == 8)
+        & pl.when(has_tail).then(octets_ok("w")).otherwise(True)
+        & ~c("text").str.contains("/")
+    ).fill_null(False)
+    frame = frame.with_columns(
+        *(c("texts").list.get(i, null_on_oob=True).alias(f"{out}_t{i}") for i in range(8)),
+        pl.when(c("is_v4"))
+        .then(octets_ok("v"))
+        .otherwise(v6_ok)
+        .and_(pl.col(source).is_not_null())
+        .alias(f"{out}_ok"),
+    )
     v4_groups = [pl.lit(0, pl.Int64)] * 5 + [
         pl.lit(0xFFFF, pl.Int64),
-        v4[0] * 256 + v4[1],
-        v4[2] * 256 + v4[3],
+        c("v0") * 256 + c("v1"),
+        c("v2") * 256 + c("v3"),
     ]
-    tail_text = text.str.extract(_V4_TAIL, 1)
-    has_tail = tail_text.is_not_null()
-    tail = _octets(tail_text)
-    head = text.str.replace(_V4_TAIL, ":0:0")
-    texts, v6_valid = _v6_group_texts(head)
-    v6_groups = [
-        texts.list.get(i, null_on_oob=True).str.to_integer(base=16, strict=False) for i in range(8)
-    ]
-    v6_groups[6] = pl.when(has_tail).then(tail[0] * 256 + tail[1]).otherwise(v6_groups[6])
-    v6_groups[7] = pl.when(has_tail).then(tail[2] * 256 + tail[3]).otherwise(v6_groups[7])
-    tail_ok = pl.when(has_tail).then(_valid_octets(tail)).otherwise(True)
-    valid = (
-        pl.when(is_v4)
-        .then(_valid_octets(v4))
-        .otherwise(v6_valid & tail_ok & ~text.str.contains("/"))
+    v6_groups = [c(f"t{i}").str.to_integer(base=16, strict=False).cast(pl.Int64) for i in range(8)]
+    v6_groups[6] = pl.when(has_tail).then(c("w0") * 256 + c("w1")).otherwise(v6_groups[6])
+    v6_groups[7] = pl.when(has_tail).then(c("w2") * 256 + c("w3")).otherwise(v6_groups[7])
+    return frame.with_columns(
+        pl.when(c("is_v4")).then(a).otherwise(b).alias(f"{out}_g{i}")
+        for i, (a, b) in enumerate(zip(v4_groups, v6_groups, strict=True))
     )
-    groups = [
-        pl.when(is_v4).then(a).otherwise(b).cast(pl.Int64)
-        for a, b in zip(v4_groups, v6_groups, strict=True)
-    ]
-    group_texts = [texts.list.get(i, null_on_oob=True) for i in range(8)]
-    return groups, group_texts, valid & address.is_not_null()
 
 
-def _prefix(prefix: pl.Expr) -> tuple[list[pl.Expr], pl.Expr, pl.Expr]:
-    """(network groups, prefix length in the IPv6 space, validity) of 'address/length'."""
-    text = prefix.str.strip_chars()
-    address = text.str.extract(r"^([^/]+)/\d{1,3}$", 1)
-    length = text.str.extract(r"/(\d{1,3})$", 1).str.to_integer(strict=False).cast(pl.Int64)
-    groups, _, valid = parse(address)
-    is_v4 = address.str.contains(_V4)
-    bits = pl.when(is_v4).then(length + 96).otherwise(length)
-    limit = pl.when(is_v4).then(32).otherwise(128)
-    ok = valid & (length <= limit).fill_null(False)
-    return groups, bits, ok
+def _parse_prefix(frame: pl.LazyFrame, source: str, out: str) -> pl.LazyFrame:
+    """Add the network's groups (as _parse), ``{out}_bits`` (length in IPv6 space) and ok."""
+    frame = frame.with_columns(
+        pl.col(source).str.strip_chars().str.extract(_PREFIX, 1).alias(f"{out}_addr"),
+        pl.col(source)
+        .str.strip_chars()
+        .str.extract(_PREFIX, 2)
+        .str.to_integer(strict=False)
+        .cast(pl.Int64)
+        .alias(f"{out}_len"),
+    )
+    frame = _parse(frame, f"{out}_addr", out)
+    is_v4 = pl.col(f"{out}_is_v4")
+    length = pl.col(f"{out}_len")
+    return frame.with_columns(
+        pl.when(is_v4).then(length + 96).otherwise(length).alias(f"{out}_bits"),
+        (
+            pl.col(f"{out}_ok")
+            & (length <= pl.when(is_v4).then(32).otherwise(128)).fill_null(False)
+        ).alias(f"{out}_pok"),
+    )
 
 
-def _same_prefix(a: list[pl.Expr], b: list[pl.Expr], bits: pl.Expr) -> pl.Expr:
+def _same_prefix(a: str, b: str, bits: pl.Expr) -> pl.Expr:
+    """The first ``bits`` bits of the addresses parsed as ``a`` and ``b`` agree."""
     checks = []
     for i in range(8):
         compared = (bits - 16 * i).clip(0, 16)
         scale = pl.lit(2, pl.Int64).pow(16 - compared).cast(pl.Int64)
-        checks.append((a[i] // scale) == (b[i] // scale))
+        checks.append((pl.col(f"{a}_g{i}") // scale) == (pl.col(f"{b}_g{i}") // scale))
     return pl.all_horizontal(checks)
 
 
-def prefix_contains(prefix: pl.Expr, address: pl.Expr) -> pl.Expr:
-    """contains(prefix, address): address lies inside the CIDR prefix."""
-    net, bits, prefix_ok = _prefix(prefix)
-    groups, _, address_ok = parse(address)
-    inside = _same_prefix(net, groups, bits)
-    out = pl.when(prefix_ok & address_ok).then(inside).otherwise(None)
-    return pl.when(prefix.is_null() | address.is_null()).then(None).otherwise(out)
-
-
-def canonical(address: pl.Expr) -> pl.Expr:
-    """Canonical text of an address: dotted IPv4 (also for IPv4-mapped IPv6), else RFC 5952."""
-    groups, texts, valid = parse(address)
+def _canonical_batch(batch: pl.Series) -> pl.Series:
+    frame = _parse(batch.cast(pl.String).to_frame("value").lazy(), "value", "a")
+    groups = [pl.col(f"a_g{i}") for i in range(8)]
     mapped = pl.all_horizontal([g == 0 for g in groups[:5]]) & (groups[5] == 0xFFFF)
     dotted = pl.concat_str(
         [
             (groups[6] // 256).cast(pl.String),
-            pl.lit("."),
             (groups[6] % 256).cast(pl.String),
-            pl.lit("."),
             (groups[7] // 256).cast(pl.String),
-            pl.lit("."),
             (groups[7] % 256).cast(pl.String),
-        ]
+        ],
+        separator=".",
     )
-    trimmed = [
-        pl.when(t.str.strip_chars_start("0") == "")
-        .then(pl.lit("0"))
-        .otherwise(t.str.strip_chars_start("0"))
-        for t in texts
-    ]
-    full = pl.concat_str(trimmed, separator=":")
+    trimmed = [pl.col(f"a_t{i}").str.strip_chars_start("0") for i in range(8)]
+    frame = frame.with_columns(
+        mapped.alias("mapped"),
+        dotted.alias("dotted"),
+        pl.concat_str(
+            [pl.when(t == "").then(pl.lit("0")).otherwise(t) for t in trimmed], separator=":"
+        ).alias("full"),
+    )
+    full = pl.col("full")
     compressed = pl.when(pl.lit(False)).then(full)
-    for run in range(8, 1, -1):
+    for run in range(8, 1, -1):  # the longest run of zero groups, leftmost on ties (RFC 5952)
         zeros = r"(?:^|:)0" + r"(?::0)" * (run - 1) + r"(?::|$)"
         compressed = compressed.when(full.str.contains(zeros)).then(full.str.replace(zeros, "::"))
-    v6 = compressed.otherwise(full)
-    return pl.when(~valid).then(None).when(mapped).then(dotted).otherwise(v6)
+    result = (
+        pl.when(~pl.col("a_ok"))
+        .then(None)
+        .when(pl.col("mapped"))
+        .then(pl.col("dotted"))
+        .otherwise(compressed.otherwise(full))
+    )
+    return frame.select(result.alias(batch.name)).collect().to_series()
+
+
+def canonical(address: pl.Expr) -> pl.Expr:
+    """Canonical text of addresses: dotted IPv4 (also for IPv4-mapped IPv6), else RFC 5952."""
+    return address.map_batches(_canonical_batch, return_dtype=pl.String, is_elementwise=True)
+
+
+def _contains_batch(batch: pl.Series) -> pl.Series:
+    frame = batch.struct.unnest().lazy()
+    frame = _parse_prefix(frame, "prefix", "n")
+    frame = _parse(frame, "address", "x")
+    inside = _same_prefix("n", "x", pl.col("n_bits"))
+    result = (
+        pl.when(pl.col("prefix").is_null() | pl.col("address").is_null())
+        .then(None)
+        .when(pl.col("n_pok") & pl.col("x_ok"))
+        .then(inside)
+        .otherwise(None)
+    )
+    return frame.select(result.alias(batch.name)).collect().to_series()
+
+
+def prefix_contains(prefix: pl.Expr, address: pl.Expr) -> pl.Expr:
+    """contains(prefix, address): the address lies inside the CIDR prefix."""
+    pair = pl.struct(
+        prefix.cast(pl.String).alias("prefix"), address.cast(pl.String).alias("address")
+    )
+    return pair.map_batches(_contains_batch, return_dtype=pl.Boolean, is_elementwise=True)
+
+
+def _subnet_batch(batch: pl.Series) -> pl.Series:
+    frame = batch.struct.unnest().lazy()
+    frame = _parse_prefix(frame, "outer", "n")
+    frame = _parse_prefix(frame, "inner", "m")
+    frame = _parse(frame, "inner", "x")
+    bits = pl.col("n_bits")
+    as_prefix = (
+        pl.col("n_pok")
+        & pl.col("m_pok")
+        & (pl.col("m_bits") >= bits)
+        & _same_prefix("n", "m", bits)
+    )
+    as_address = (
+        pl.when(pl.col("n_pok") & pl.col("x_ok")).then(_same_prefix("n", "x", bits)).otherwise(None)
+    )
+    result = (
+        pl.when(pl.col("outer").is_null() | pl.col("inner").is_null())
+        .then(None)
+        .when(pl.col("inner").str.contains("/"))
+        .then(as_prefix)
+        .otherwise(as_address)
+    )
+    return frame.select(result.alias(batch.name)).collect().to_series()
 
 
 @function("is_subnet_of")
 def is_subnet_of(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """is_subnet_of(prefix, address | prefix)."""
     outer_node, inner_node = arity(compiler, node, 2)
-    outer = compiler.expr(outer_node)
-    inner = compiler.expr(inner_node)
-    net, bits, ok = _prefix(outer)
-    inner_net, inner_bits, inner_ok = _prefix(inner)
-    as_prefix = ok & inner_ok & (inner_bits >= bits) & _same_prefix(net, inner_net, bits)
-    is_prefix = inner.str.contains("/")
-    out = pl.when(is_prefix).then(as_prefix).otherwise(prefix_contains(outer, inner))
-    return pl.when(outer.is_null() | inner.is_null()).then(None).otherwise(out)
+    pair = pl.struct(
+        string_arg(compiler, outer_node).alias("outer"),
+        string_arg(compiler, inner_node).alias("inner"),
+    )
+    return pair.map_batches(_subnet_batch, return_dtype=pl.Boolean, is_elementwise=True)
+
+
+def _prefix_batch(batch: pl.Series) -> pl.Series:
+    frame = _parse_prefix(batch.cast(pl.String).to_frame("value").lazy(), "value", "p")
+    text = pl.col("value").str.strip_chars().str.to_lowercase()
+    result = pl.when(pl.col("p_pok")).then(text).otherwise(None)
+    return frame.select(result.alias(batch.name)).collect().to_series()
 
 
 def ip_cast_hook(compiler: Any, node: exp.Cast) -> pl.Expr | None:
-    """CAST(x AS IPADDRESS) gives canonical text; IPPREFIX keeps 'address/length' text."""
+    """CAST(x AS IPADDRESS) gives canonical text; IPPREFIX keeps valid 'address/length' text."""
     if node.to.is_type(exp.DataType.Type.IPADDRESS):
-        return canonical(compiler.expr(node.this))
+        return canonical(string_arg(compiler, node.this))
     if node.to.is_type(exp.DataType.Type.IPPREFIX):
-        value = compiler.expr(node.this).str.strip_chars()
-        _, _, ok = _prefix(value)
-        return pl.when(ok).then(value.str.to_lowercase()).otherwise(None)
+        value = string_arg(compiler, node.this)
+        return value.map_batches(_prefix_batch, return_dtype=pl.String, is_elementwise=True)
     return None
 
 
