@@ -92,25 +92,23 @@ class MembershipIndex:
         column = f"__member{list(self._sets).index(key)}_{bit // 63}"
         return (pl.col(column) & (1 << (bit % 63))) != 0
 
-    def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
-        """Add the membership columns to a frame (a hash join against one small table each)."""
+    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Add the membership columns to a frame (one hash join of the key column each)."""
         for n, (expr, sets) in enumerate(self._sets.values()):
+            keys = frame.select(expr.alias("__key"))
             for word in range((len(sets) + 62) // 63):
                 mapping: dict[str, int] = {}
                 for b, group in enumerate(sets[word * 63 : (word + 1) * 63]):
                     for v in group:
                         mapping[v] = mapping.get(v, 0) | (1 << b)
                 name = f"__member{n}_{word}"
-                table = pl.LazyFrame(
-                    {f"{name}_key": list(mapping), name: list(mapping.values())},
-                    schema={f"{name}_key": pl.String, name: pl.Int64},
+                table = pl.DataFrame(
+                    {"__key": list(mapping), name: list(mapping.values())},
+                    schema={"__key": pl.String, name: pl.Int64},
                 )
-                lf = (
-                    lf.join(table, left_on=expr, right_on=f"{name}_key", how="left")
-                    .with_columns(pl.col(name).fill_null(0))
-                    .drop(f"{name}_key", strict=False)
-                )
-        return lf
+                bits = keys.join(table, on="__key", how="left", maintain_order="left")[name]
+                frame = frame.with_columns(bits.fill_null(0))
+        return frame
 
 
 @dataclass(frozen=True)

@@ -340,7 +340,7 @@ def evaluate_filters(
     flags = [
         pre.fill_null(False).alias(f"__p{i}") for i, pre in enumerate(cheap) if pre is not None
     ]
-    frame = index.apply(keyed).with_columns(flags).collect()
+    frame = index.apply(keyed.collect()).with_columns(flags)
     total_events = frame.height
     counted = [
         i
