@@ -1,19 +1,17 @@
 """Shared tables and runners for the function-library tests, and the library-wide checks.
 
 Each ``test_functions_*`` file states queries side by side with Trino's documented answer, or
-runs them on DuckDB too (where DuckDB's semantics agree with Trino's) and compares.
+runs them on DuckDB too through ``tests/difftest.py`` (where DuckDB's semantics agree with
+Trino's) and compares.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from typing import Any
 
-import duckdb
 import polars as pl
 import pytest
-import sqlglot
+from difftest import DiffTester
 
 from loglake.errors import SqlError
 from loglake.query.engine import Engine
@@ -56,33 +54,18 @@ def scalar(sql: str, tables: dict[str, pl.DataFrame] | None = None) -> Any:
     return frame.to_series(0).to_list()[0]
 
 
-def _normal(value: Any) -> Any:
-    if isinstance(value, float):
-        return None if math.isnan(value) else round(value, 9)
-    if isinstance(value, list | tuple):
-        return [_normal(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _normal(v) for k, v in value.items()}
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
-
-
-def duckdb_rows(sql: str, tables: dict[str, pl.DataFrame] | None = None) -> list[list[Any]]:
-    """The same query on DuckDB (transpiled from Athena SQL by sqlglot) over the same frames."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    for name, frame in (tables if tables is not None else {"t": T}).items():
-        con.register(name, frame.to_arrow())
-    text = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
-    result = pl.from_arrow(con.sql(text).to_arrow_table())
-    assert isinstance(result, pl.DataFrame)
-    return [_normal(list(row)) for row in result.rows()]
+_TESTERS: dict[tuple[tuple[str, int], ...], DiffTester] = {}
 
 
 def assert_matches_duckdb(sql: str, tables: dict[str, pl.DataFrame] | None = None) -> None:
-    ours = [_normal(list(row)) for row in run(sql, tables).rows()]
-    assert ours == duckdb_rows(sql, tables), sql
+    """Run ``sql`` on loglake and on DuckDB (through the differential harness) and compare."""
+    tables = tables if tables is not None else {"t": T}
+    key = tuple(sorted((name, id(frame)) for name, frame in tables.items()))
+    tester = _TESTERS.get(key)
+    if tester is None:
+        tester = _TESTERS[key] = DiffTester(tables)
+        tester.duck.execute("SET TimeZone = 'UTC'")
+    tester.check(sql)
 
 
 # --- library-wide checks -------------------------------------------------------------------------

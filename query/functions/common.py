@@ -4,7 +4,7 @@ error reporting at a node's position, and lambda bodies evaluated inside list ex
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import polars as pl
@@ -126,6 +126,22 @@ def string_arg(compiler: Any, node: exp.Expression) -> pl.Expr:
         return expr.cast(pl.String) if dtype == pl.Null else expr
 
     return compiler.expr(node).pipe_with_dtype(choose)
+
+
+def batched(value: pl.Expr, build: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:
+    """``build(value)`` evaluated over each batch as a small frame of its own.
+
+    A translator whose formula uses its input many times would otherwise copy the input's whole
+    expression tree into each use, which multiplies when such functions nest
+    (json_array_length(json_extract(json_parse(...)))). The batch is still processed by Polars
+    kernels, column at a time.
+    """
+
+    def run(batch: pl.Series) -> pl.Series:
+        frame = batch.to_frame("v").lazy()
+        return frame.select(build(pl.col("v")).alias(batch.name)).collect().to_series()
+
+    return value.map_batches(run, return_dtype=dtype, is_elementwise=True)
 
 
 def null_if_any_null(result: pl.Expr, *inputs: pl.Expr) -> pl.Expr:

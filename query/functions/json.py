@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from loglake.query.functions.common import (
     arity,
+    batched,
     constant,
     fail,
     is_type,
@@ -152,19 +153,21 @@ def _extract(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
 def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
     """json_extract(json, path): the JSON text at path (strings stay quoted), NULL if absent."""
     steps = _steps(compiler, node.expression)
-    return _extract(string_arg(compiler, node.this), steps)[0]
+    source = string_arg(compiler, node.this)
+    return batched(source, lambda v: _extract(v, steps)[0], pl.String)
 
 
 @translates(exp.JSONExtractScalar)
 def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
     """json_extract_scalar(json, path): the scalar at path as varchar; NULL for objects/arrays."""
     steps = _steps(compiler, node.expression)
-    return _extract(string_arg(compiler, node.this), steps)[1]
+    source = string_arg(compiler, node.this)
+    return batched(source, lambda v: _extract(v, steps)[1], pl.String)
 
 
 @translates(exp.ParseJSON)
 def json_parse(compiler: Any, node: exp.ParseJSON) -> pl.Expr:
-    return canonical(string_arg(compiler, node.this))
+    return batched(string_arg(compiler, node.this), canonical, pl.String)
 
 
 @translates(exp.JSONFormat)
@@ -193,8 +196,12 @@ def _count(text: pl.Expr) -> pl.Expr:
 def json_array_length(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """json_array_length(json): number of elements, NULL when the value is not an array."""
     (arg,) = arity(compiler, node, 1)
-    text = canonical(string_arg(compiler, arg))
-    return pl.when(text.str.starts_with("[")).then(_count(text)).otherwise(None)
+
+    def build(v: pl.Expr) -> pl.Expr:
+        text = canonical(v)
+        return pl.when(text.str.starts_with("[")).then(_count(text)).otherwise(None)
+
+    return batched(string_arg(compiler, arg), build, pl.Int64)
 
 
 @function("json_size")
@@ -202,16 +209,20 @@ def json_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """json_size(json, path): members of the object or array at path; 0 for a scalar."""
     doc, path = arity(compiler, node, 2)
     steps = _steps(compiler, path)
-    value = _extract(compiler.expr(doc), steps)[0]
-    container = value.str.starts_with("[") | value.str.starts_with("{")
-    return pl.when(value.is_null()).then(None).when(container).then(_count(value)).otherwise(0)
+
+    def build(v: pl.Expr) -> pl.Expr:
+        value = _extract(v, steps)[0]
+        container = value.str.starts_with("[") | value.str.starts_with("{")
+        size = pl.when(container).then(_count(value)).otherwise(pl.lit(0, pl.Int64))
+        return pl.when(value.is_null()).then(None).otherwise(size)
+
+    return batched(string_arg(compiler, doc), build, pl.Int64)
 
 
 @translates(exp.JSONArrayContains)
 def json_array_contains(compiler: Any, node: exp.JSONArrayContains) -> pl.Expr:
     """json_array_contains(json, value): a top-level element equals value (string, number or
     boolean constant)."""
-    text = canonical(string_arg(compiler, node.this))
     value = require_constant(compiler, node.expression, "json_array_contains() value")
     if value is None:
         return pl.lit(None, pl.Boolean)
@@ -221,12 +232,16 @@ def json_array_contains(compiler: Any, node: exp.JSONArrayContains) -> pl.Expr:
         token = pyjson.dumps(value)
     else:
         token = pyjson.dumps(value, ensure_ascii=False)
-    inner = _folded(text)
-    found = inner.str.contains("(?:^|,)" + re.escape(token) + "(?:,|$)")
+    element = "(?:^|,)" + re.escape(token) + "(?:,|$)"
     if isinstance(value, float) and value.is_integer():
-        alt = re.escape(str(int(value)))
-        found = found | inner.str.contains("(?:^|,)" + alt + r"(?:\.0+)?(?:,|$)")
-    return pl.when(text.str.starts_with("[")).then(found).otherwise(None)
+        element = "(?:^|,)" + re.escape(str(int(value))) + r"(?:\.0+)?(?:,|$)"
+
+    def build(v: pl.Expr) -> pl.Expr:
+        text = canonical(v)
+        found = _folded(text).str.contains(element)
+        return pl.when(text.str.starts_with("[")).then(found).otherwise(None)
+
+    return batched(string_arg(compiler, node.this), build, pl.Boolean)
 
 
 @function("json_array_get")
@@ -236,16 +251,23 @@ def json_array_get(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     index = require_constant(compiler, index_node, "json_array_get() index")
     if not isinstance(index, int) or index < 0:
         fail(compiler, index_node, "json_array_get() supports constant non-negative indexes")
-    text = canonical(compiler.expr(doc))
-    value = _extract(text, [index])[0]
-    return pl.when(text.str.starts_with("[")).then(value).otherwise(None)
+
+    def build(v: pl.Expr) -> pl.Expr:
+        text = canonical(v)
+        return pl.when(text.str.starts_with("[")).then(_extract(text, [index])[0]).otherwise(None)
+
+    return batched(string_arg(compiler, doc), build, pl.String)
 
 
 @function("is_json_scalar")
 def is_json_scalar(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
-    text = canonical(string_arg(compiler, arg))
-    return ~(text.str.starts_with("[") | text.str.starts_with("{"))
+
+    def build(v: pl.Expr) -> pl.Expr:
+        text = canonical(v)
+        return ~(text.str.starts_with("[") | text.str.starts_with("{"))
+
+    return batched(string_arg(compiler, arg), build, pl.Boolean)
 
 
 # --- casts ---------------------------------------------------------------------------------------
@@ -303,11 +325,14 @@ def _from_json(compiler: Any, node: exp.Cast) -> pl.Expr:
         opener = "[" if to.is_type(exp.DataType.Type.ARRAY) else "{"
         usable = pl.when(text.str.starts_with(opener)).then(text).otherwise(None)
         return usable.str.json_decode(target)
-    scalar = _extract(text, [])[1]
-    unquoted = (
-        pl.when(text.str.starts_with('"')).then(text.str.json_path_match("$")).otherwise(scalar)
-    )
-    unquoted = pl.when(text == "null").then(None).otherwise(unquoted)
+
+    def build(v: pl.Expr) -> pl.Expr:
+        scalar = _extract(v, [])[1]
+        quoted = v.str.starts_with('"')
+        unquoted = pl.when(quoted).then(v.str.json_path_match("$")).otherwise(scalar)
+        return pl.when(v == "null").then(None).otherwise(unquoted)
+
+    unquoted = batched(text, build, pl.String)
     if target == pl.Boolean:
         return unquoted.replace_strict({"true": True, "false": False}, default=None)
     return unquoted.cast(target, strict=not lenient())
