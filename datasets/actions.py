@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._util import stable_hash
 from .world import RegionEnv
 
 Params = Callable[[RegionEnv, random.Random], Any]
@@ -528,17 +529,17 @@ for _a in (
         "elasticloadbalancing",
         "DescribeTargetHealth",
         request=lambda e, r: {
-            "targetGroupArn": f"arn:aws:elasticloadbalancing:{e.region}:{e.account.id}:targetgroup/web-tg/{r.randbytes(8).hex()}"
+            "targetGroupArn": f"arn:aws:elasticloadbalancing:{e.region}:{e.account.id}:targetgroup/web-tg/{stable_hash(e.vpc_id, length=16)}"
         },
     ),
     Action(
         "s3",
         "GetObject",
         data_event=True,
-        variants=48,
+        variants=160,
         errors=((0.01, "NoSuchKey", "The specified key does not exist."),),
     ),
-    Action("s3", "PutObject", read_only=False, data_event=True, variants=48),
+    Action("s3", "PutObject", read_only=False, data_event=True, variants=96),
     Action(
         "s3",
         "HeadObject",

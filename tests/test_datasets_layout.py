@@ -292,3 +292,14 @@ def test_generate_to_s3_sets_digest_metadata(tmp_path: Path, s3_settings) -> Non
             client.get_object(Bucket=bucket, Key=key)["Body"].read()
             == (tmp_path / "local" / rel).read_bytes()
         )
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = dict(accounts=1, regions=1, days=2, events_per_day=50, sources=["config"])
+    generate(tmp_path / "quiet", **args)  # stderr is not a terminal here
+    assert capsys.readouterr().err == ""
+    generate(tmp_path / "loud", progress=True, **args)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "CloudTrail events" in err
