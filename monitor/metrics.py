@@ -413,41 +413,102 @@ class MetricsStore:
         EndTime: Any,
         ScanBy: str = "TimestampDescending",
     ) -> dict[str, Any]:
-        """GetMetricData for MetricStat queries (metric math expressions are not supported)."""
+        """GetMetricData: MetricStat queries and arithmetic expressions over them.
+
+        An `Expression` may combine other query ids and numbers with + - * / and parentheses
+        (e.g. `100 * errors / requests`); a period missing from any operand is left out.
+        """
         start, end = _utc(StartTime), _utc(EndTime)
-        results = []
+        series: dict[str, pl.DataFrame] = {}
+        labels: dict[str, str] = {}
         for q in MetricDataQueries:
             qid = q.get("Id")
             if not isinstance(qid, str) or not re.fullmatch(r"[a-z][A-Za-z0-9_]*", qid):
                 raise UserError(f"Invalid query Id {qid!r}: start with a lower-case letter")
-            if "MetricStat" not in q:
-                raise UserError(f"Query {qid}: only MetricStat queries are supported")
-            ms = q["MetricStat"]
-            metric = ms["Metric"]
-            stat = ms["Stat"]
-            period = int(ms.get("Period") or q.get("Period") or 60)
-            frame = self.statistics(
-                metric["Namespace"],
-                metric["MetricName"],
-                metric.get("Dimensions"),
-                align(start, period),
-                end,
-                period,
-                [stat],
-                ms.get("Unit"),
-            )
-            frame = frame.filter(pl.col(stat).is_not_null())
-            if ScanBy == "TimestampDescending":
-                frame = frame.sort("timestamp", descending=True)
+            if qid in series:
+                raise UserError(f"Query Id {qid!r} is used twice")
+            if "MetricStat" in q:
+                ms = q["MetricStat"]
+                metric = ms["Metric"]
+                stat = ms["Stat"]
+                period = int(ms.get("Period") or q.get("Period") or 60)
+                frame = self.statistics(
+                    metric["Namespace"],
+                    metric["MetricName"],
+                    metric.get("Dimensions"),
+                    align(start, period),
+                    end,
+                    period,
+                    [stat],
+                    ms.get("Unit"),
+                )
+                series[qid] = frame.select("timestamp", pl.col(stat).alias("value")).filter(
+                    pl.col("value").is_not_null()
+                )
+                labels[qid] = q.get("Label") or metric["MetricName"]
+            elif "Expression" in q:
+                series[qid] = _expression(q["Expression"], series, qid)
+                labels[qid] = q.get("Label") or qid
+            else:
+                raise UserError(f"Query {qid}: give MetricStat or Expression")
+        results = []
+        for q in MetricDataQueries:
             if q.get("ReturnData", True) is False:
                 continue
+            frame = series[q["Id"]].sort("timestamp", descending=ScanBy == "TimestampDescending")
             results.append(
                 {
-                    "Id": qid,
-                    "Label": q.get("Label") or metric["MetricName"],
+                    "Id": q["Id"],
+                    "Label": labels[q["Id"]],
                     "Timestamps": [t.isoformat() for t in frame["timestamp"]],
-                    "Values": frame[stat].to_list(),
+                    "Values": frame["value"].to_list(),
                     "StatusCode": "Complete",
                 }
             )
         return {"MetricDataResults": results, "Messages": []}
+
+
+def _expression(text: str, series: Mapping[str, pl.DataFrame], qid: str) -> pl.DataFrame:
+    """Evaluate simple metric math (ids, numbers, + - * /, parentheses) period by period."""
+    import ast
+
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError as error:
+        raise UserError(f"Query {qid}: invalid Expression {text!r} ({error.msg})") from None
+    names: list[str] = []
+
+    def build(node: ast.AST) -> pl.Expr:
+        if isinstance(node, ast.BinOp) and isinstance(
+            node.op, ast.Add | ast.Sub | ast.Mult | ast.Div
+        ):
+            left, right = build(node.left), build(node.right)
+            if isinstance(node.op, ast.Add):
+                return left + right
+            if isinstance(node.op, ast.Sub):
+                return left - right
+            if isinstance(node.op, ast.Mult):
+                return left * right
+            return pl.when(right != 0).then(left / right)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            inner = build(node.operand)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return pl.lit(float(node.value))
+        if isinstance(node, ast.Name):
+            if node.id not in series:
+                raise UserError(f"Query {qid}: {node.id!r} is not an earlier query id")
+            if node.id not in names:
+                names.append(node.id)
+            return pl.col(node.id)
+        raise UserError(
+            f"Query {qid}: only ids, numbers, + - * / and parentheses are supported in {text!r}"
+        )
+
+    expr = build(tree)
+    if not names:
+        raise UserError(f"Query {qid}: the Expression refers to no metric")
+    joined = series[names[0]].rename({"value": names[0]})
+    for name in names[1:]:
+        joined = joined.join(series[name].rename({"value": name}), on="timestamp", how="inner")
+    return joined.select("timestamp", expr.alias("value")).filter(pl.col("value").is_not_null())

@@ -427,3 +427,54 @@ def test_composite_alarm(catalog, tmp_path):
         store.delete_alarm("a")
     with pytest.raises(UserError):
         store.put_alarm({"AlarmName": "bad", "AlarmRule": "ALARM(a) AND"})
+
+
+def test_get_metric_data_expressions(catalog):
+    store = MetricsStore(catalog)
+    t0 = NOW - timedelta(minutes=10)
+    store.put_metric_data(
+        "Web",
+        [
+            {"MetricName": "Requests", "Value": 200, "Timestamp": t0},
+            {"MetricName": "Errors", "Value": 10, "Timestamp": t0},
+            {"MetricName": "Requests", "Value": 50, "Timestamp": t0 + timedelta(minutes=1)},
+            {"MetricName": "Errors", "Value": 0, "Timestamp": t0 + timedelta(minutes=1)},
+            {"MetricName": "Requests", "Value": 10, "Timestamp": t0 + timedelta(minutes=2)},
+        ],
+        now=NOW,
+    )
+
+    def stat(qid: str, name: str) -> dict:
+        return {
+            "Id": qid,
+            "MetricStat": {
+                "Metric": {"Namespace": "Web", "MetricName": name},
+                "Period": 60,
+                "Stat": "Sum",
+            },
+            "ReturnData": False,
+        }
+
+    out = store.get_metric_data(
+        MetricDataQueries=[
+            stat("errors", "Errors"),
+            stat("requests", "Requests"),
+            {"Id": "rate", "Expression": "100 * errors / requests", "Label": "Error rate"},
+        ],
+        StartTime=t0,
+        EndTime=NOW,
+        ScanBy="TimestampAscending",
+    )
+    (result,) = out["MetricDataResults"]
+    assert (result["Id"], result["Label"]) == ("rate", "Error rate")
+    assert result["Values"] == [5.0, 0.0]  # the third minute has no Errors datapoint
+    with pytest.raises(UserError, match="only ids, numbers"):
+        store.get_metric_data(
+            MetricDataQueries=[stat("a", "Errors"), {"Id": "b", "Expression": "__import__('os')"}],
+            StartTime=t0,
+            EndTime=NOW,
+        )
+    with pytest.raises(UserError, match="not an earlier query id"):
+        store.get_metric_data(
+            MetricDataQueries=[{"Id": "b", "Expression": "zz * 2"}], StartTime=t0, EndTime=NOW
+        )
