@@ -144,6 +144,41 @@ def batched(value: pl.Expr, build: Callable[[pl.Expr], pl.Expr], dtype: pl.DataT
     return value.map_batches(run, return_dtype=dtype, is_elementwise=True)
 
 
+def batched_many(
+    values: list[pl.Expr], build: Callable[..., pl.Expr], dtype: pl.DataType
+) -> pl.Expr:
+    """:func:`batched` for a function of several inputs (``build`` gets one column each)."""
+    names = [f"v{i}" for i in range(len(values))]
+
+    def run(batch: pl.Series) -> pl.Series:
+        frame = batch.struct.unnest().lazy()
+        out = build(*(pl.col(n) for n in names)).alias(batch.name)
+        return frame.select(out).collect().to_series()
+
+    inputs = pl.struct([v.alias(n) for v, n in zip(values, names, strict=True)])
+    return inputs.map_batches(run, return_dtype=dtype, is_elementwise=True)
+
+
+_LEAVES = (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Neg, exp.Paren)
+
+
+def combine(
+    nodes: list[exp.Expression | None],
+    values: list[pl.Expr],
+    build: Callable[..., pl.Expr],
+    dtype: pl.DataType,
+) -> pl.Expr:
+    """``build(*values)`` inline when the inputs are columns or constants, else per batch.
+
+    Formulas that use an input several times stay one flat expression over plain columns; when
+    an input is itself a computed expression they run through :func:`batched_many` so nesting
+    does not copy that computation into every use.
+    """
+    if all(n is None or isinstance(n, _LEAVES) for n in nodes):
+        return build(*values)
+    return batched_many(values, build, dtype)
+
+
 def null_if_any_null(result: pl.Expr, *inputs: pl.Expr) -> pl.Expr:
     """Trino's rule for most scalar functions: a NULL argument gives a NULL result."""
     if not inputs:

@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from loglake.query.functions.common import (
     arity,
+    combine,
     fail,
     is_type,
     lenient,
@@ -181,14 +182,20 @@ _ISO_FORMATS_LOCAL = (
 @translates(exp.FromISO8601Timestamp)
 def from_iso8601_timestamp(compiler: Any, node: exp.FromISO8601Timestamp) -> pl.Expr:
     """ISO 8601 text to timestamp with time zone; offsets are applied and values kept in UTC."""
-    s = string_arg(compiler, node.this).str.strip_chars()
-    parsed = [s.str.to_datetime(f, strict=False, time_unit="us") for f in _ISO_FORMATS_ZONED]
-    parsed = [p.dt.convert_time_zone(UTC) for p in parsed]
-    parsed += [
-        s.str.to_datetime(f, strict=False, time_unit="us").dt.replace_time_zone(UTC)
-        for f in _ISO_FORMATS_LOCAL
-    ]
-    return pl.coalesce(parsed)
+
+    def build(text: pl.Expr) -> pl.Expr:
+        s = text.str.strip_chars()
+        parsed = [
+            s.str.to_datetime(f, strict=False, time_unit="us").dt.convert_time_zone(UTC)
+            for f in _ISO_FORMATS_ZONED
+        ]
+        parsed += [
+            s.str.to_datetime(f, strict=False, time_unit="us").dt.replace_time_zone(UTC)
+            for f in _ISO_FORMATS_LOCAL
+        ]
+        return pl.coalesce(parsed)
+
+    return combine([node.this], [string_arg(compiler, node.this)], build, TIMESTAMP_TZ)
 
 
 @translates(exp.FromISO8601Date)
@@ -356,27 +363,34 @@ def date_diff(compiler: Any, node: exp.Expression) -> pl.Expr:
         later = later.cast(TIMESTAMP)
     if _is_date(compiler, node.expression):
         earlier = earlier.cast(TIMESTAMP)
-    if unit in _MICROS:
-        micros = (later - earlier).dt.total_microseconds().cast(pl.Int64)
-        return _trunc_div(micros, _MICROS[unit])
-    if unit not in ("month", "quarter", "year"):
+    if unit not in _MICROS and unit not in ("month", "quarter", "year"):
         fail(compiler, node, f"'{unit}' is not a valid unit for date_diff")
-    months = (later.dt.year() * 12 + later.dt.month()).cast(pl.Int64) - (
-        earlier.dt.year() * 12 + earlier.dt.month()
-    ).cast(pl.Int64)
 
-    def rest(value: pl.Expr) -> pl.Expr:
-        day = value.dt.day().cast(pl.Int64) * 86_400_000_000
-        return day + (value - value.dt.truncate("1d")).dt.total_microseconds().cast(pl.Int64)
+    def build(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
+        if unit in _MICROS:
+            micros = (later - earlier).dt.total_microseconds().cast(pl.Int64)
+            return _trunc_div(micros, _MICROS[unit])
+        months = (later.dt.year() * 12 + later.dt.month()).cast(pl.Int64) - (
+            earlier.dt.year() * 12 + earlier.dt.month()
+        ).cast(pl.Int64)
+        months = (
+            pl.when((months > 0) & (_rest(later) < _rest(earlier)))
+            .then(months - 1)
+            .when((months < 0) & (_rest(later) > _rest(earlier)))
+            .then(months + 1)
+            .otherwise(months)
+        )
+        return {"month": months, "quarter": _trunc_div(months, 3), "year": _trunc_div(months, 12)}[
+            unit
+        ]
 
-    months = (
-        pl.when((months > 0) & (rest(later) < rest(earlier)))
-        .then(months - 1)
-        .when((months < 0) & (rest(later) > rest(earlier)))
-        .then(months + 1)
-        .otherwise(months)
-    )
-    return {"month": months, "quarter": _trunc_div(months, 3), "year": _trunc_div(months, 12)}[unit]
+    return combine([node.this, node.expression], [later, earlier], build, pl.Int64)
+
+
+def _rest(value: pl.Expr) -> pl.Expr:
+    """Position inside the month (day and time of day), to see whether a month is complete."""
+    day = value.dt.day().cast(pl.Int64) * 86_400_000_000
+    return day + (value - value.dt.truncate("1d")).dt.total_microseconds().cast(pl.Int64)
 
 
 # --- fields --------------------------------------------------------------------------------------

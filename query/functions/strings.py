@@ -10,6 +10,7 @@ from sqlglot import exp
 
 from loglake.query.functions.common import (
     NOT_CONSTANT,
+    combine,
     constant,
     fail,
     null_if_any_null,
@@ -38,23 +39,28 @@ def length(compiler: Any, node: exp.Length) -> pl.Expr:
     return string_arg(compiler, node.this).str.len_chars().cast(pl.Int64)
 
 
-@translates(exp.Substring)
-def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
-    """substr(s, start[, length]): start 0 or beyond either end gives ''; length <= 0 gives ''."""
-    s = string_arg(compiler, node.this)
-    start = _int(compiler, node.args["start"])
+def _substr(s: pl.Expr, start: pl.Expr, count: pl.Expr | None = None) -> pl.Expr:
     size = s.str.len_chars().cast(pl.Int64)
     offset = pl.when(start > 0).then(start - 1).otherwise(size + start)
     in_range = (start != 0) & (offset >= 0) & (offset < size)
-    inputs = [s, start]
-    if node.args.get("length") is not None:
-        count = _int(compiler, node.args["length"])
-        inputs.append(count)
-        sliced = s.str.slice(offset.clip(lower_bound=0), count.clip(lower_bound=0))
-        in_range = in_range & (count > 0)
-    else:
+    if count is None:
         sliced = s.str.slice(offset.clip(lower_bound=0))
-    return null_if_any_null(pl.when(in_range).then(sliced).otherwise(pl.lit("")), *inputs)
+        return null_if_any_null(pl.when(in_range).then(sliced).otherwise(pl.lit("")), s, start)
+    sliced = s.str.slice(offset.clip(lower_bound=0), count.clip(lower_bound=0))
+    in_range = in_range & (count > 0)
+    out = pl.when(in_range).then(sliced).otherwise(pl.lit(""))
+    return null_if_any_null(out, s, start, count)
+
+
+@translates(exp.Substring)
+def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
+    """substr(s, start[, length]): start 0 or beyond either end gives ''; length <= 0 gives ''."""
+    nodes = [node.this, node.args["start"]]
+    values = [string_arg(compiler, node.this), _int(compiler, node.args["start"])]
+    if node.args.get("length") is not None:
+        nodes.append(node.args["length"])
+        values.append(_int(compiler, node.args["length"]))
+    return combine(nodes, values, _substr, pl.String)
 
 
 def _concat(values: list[pl.Expr]) -> pl.Expr:
@@ -158,24 +164,28 @@ def strpos(compiler: Any, node: exp.StrPosition) -> pl.Expr:
         instance = require_constant(compiler, instance_node, "strpos() instance")
         if not isinstance(instance, int) or instance == 0:
             fail(compiler, instance_node, "strpos(): instance must not be zero")
-    pieces = s.str.split(sub)
-    found = pieces.list.len() > abs(instance)
-    sub_len = sub.str.len_chars().cast(pl.Int64)
-    if instance > 0:
-        before = pieces.list.head(instance)
-    else:
-        before = pieces.list.head(pieces.list.len() + instance)
-    chars = before.list.eval(pl.element().str.len_chars().cast(pl.Int64)).list.sum()
-    position = chars + (before.list.len().cast(pl.Int64) - 1) * sub_len + 1
-    empty_sub = sub_len == 0
-    out = (
-        pl.when(empty_sub)
-        .then(pl.lit(1, pl.Int64) if instance > 0 else s.str.len_chars().cast(pl.Int64) + 1)
-        .when(found)
-        .then(position)
-        .otherwise(pl.lit(0, pl.Int64))
-    )
-    return null_if_any_null(out, s, sub)
+
+    def build(s: pl.Expr, sub: pl.Expr) -> pl.Expr:
+        pieces = s.str.split(sub)
+        found = pieces.list.len() > abs(instance)
+        sub_len = sub.str.len_chars().cast(pl.Int64)
+        if instance > 0:
+            before = pieces.list.head(instance)
+        else:
+            before = pieces.list.head(pieces.list.len() + instance)
+        chars = before.list.eval(pl.element().str.len_chars().cast(pl.Int64)).list.sum()
+        position = chars + (before.list.len().cast(pl.Int64) - 1) * sub_len + 1
+        empty = pl.lit(1, pl.Int64) if instance > 0 else s.str.len_chars().cast(pl.Int64) + 1
+        out = (
+            pl.when(sub_len == 0)
+            .then(empty)
+            .when(found)
+            .then(position)
+            .otherwise(pl.lit(0, pl.Int64))
+        )
+        return null_if_any_null(out, s, sub)
+
+    return combine([node.this, sub_node], [s, sub], build, pl.Int64)
 
 
 @translates(exp.StartsWith)
@@ -207,17 +217,21 @@ def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
     if isinstance(size_value, int) and size_value < 0:
         fail(compiler, node.expression, "target length must be non-negative")
     fill = compiler.expr(fill_node)
-    current = s.str.len_chars().cast(pl.Int64)
-    missing = (size - current).clip(lower_bound=0)
-    fill_len = fill.str.len_chars().cast(pl.Int64)
-    repeats = (missing // fill_len.clip(lower_bound=1)) + 1
-    padding = fill.repeat_by(repeats).list.join("").str.slice(0, missing)
-    if node.args.get("is_left"):
-        padded = pl.concat_str([padding, s])
-    else:
-        padded = pl.concat_str([s, padding])
-    out = pl.when(current >= size).then(s.str.slice(0, size.clip(lower_bound=0))).otherwise(padded)
-    return null_if_any_null(out, s, size, fill)
+    left = bool(node.args.get("is_left"))
+
+    def build(s: pl.Expr, size: pl.Expr, fill: pl.Expr) -> pl.Expr:
+        current = s.str.len_chars().cast(pl.Int64)
+        missing = (size - current).clip(lower_bound=0)
+        fill_len = fill.str.len_chars().cast(pl.Int64)
+        repeats = (missing // fill_len.clip(lower_bound=1)) + 1
+        padding = fill.repeat_by(repeats).list.join("").str.slice(0, missing)
+        padded = pl.concat_str([padding, s] if left else [s, padding])
+        truncated = s.str.slice(0, size.clip(lower_bound=0))
+        out = pl.when(current >= size).then(truncated).otherwise(padded)
+        return null_if_any_null(out, s, size, fill)
+
+    nodes = [node.this, node.expression, fill_node]
+    return combine(nodes, [s, size, fill], build, pl.String)
 
 
 @translates(exp.Reverse)
