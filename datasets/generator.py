@@ -142,6 +142,10 @@ def generate(
         raise ValueError(f"unknown sources {sorted(unknown)}; choose from {list(SOURCES)}")
     if days < 1 or events_per_day < 0:
         raise ValueError("days must be >= 1 and events_per_day >= 0")
+    if (flows_per_day or 0) < 0 or (log_events_per_day or 0) < 0:
+        raise ValueError("flows_per_day and log_events_per_day must be >= 0")
+    if not 1 <= compresslevel <= 9:
+        raise ValueError(f"compresslevel must be between 1 and 9, not {compresslevel}")
     t0 = float(int(parse_time(start)) // 86400 * 86400)  # whole UTC days
     t_end = t0 + days * 86400
     flows_per_day = events_per_day // 10 if flows_per_day is None else flows_per_day
@@ -653,6 +657,10 @@ def _ground_truth(
                         "vpcId": e.vpc_id,
                         "flowLogId": e.flow_log_id,
                         "flowLogFormat": e.flow_format,
+                        "exportPrefixes": {
+                            group: cwlogs.export_prefix(e, group)
+                            for group in (cwlogs.ACCESS_GROUP, cwlogs.APP_GROUP)
+                        },
                     }
                     for e in a.regions
                 ],
