@@ -128,18 +128,47 @@ def string_arg(compiler: Any, node: exp.Expression) -> pl.Expr:
     return compiler.expr(node).pipe_with_dtype(choose)
 
 
+_STEPS: list[list[tuple[str, pl.Expr]]] = []
+
+
+def materialize(value: pl.Expr) -> pl.Expr:
+    """Inside a batched build, compute ``value`` once as a column and refer to it by name.
+
+    Polars does not share a sub-expression used in several branches of a formula, so a JSON
+    path walk used four times would run four times; outside a batched build this is a no-op.
+    """
+    if not _STEPS:
+        return value
+    steps = _STEPS[-1]
+    name = f"_step{len(steps)}"
+    steps.append((name, value))
+    return pl.col(name)
+
+
+def _run_staged(frame: pl.LazyFrame, build: Callable[..., pl.Expr], names: list[str]) -> pl.Expr:
+    _STEPS.append([])
+    try:
+        out = build(*(pl.col(n) for n in names))
+        steps = _STEPS[-1]
+    finally:
+        _STEPS.pop()
+    for name, value in steps:
+        frame = frame.with_columns(value.alias(name))
+    return frame.select(out).collect().to_series()
+
+
 def batched(value: pl.Expr, build: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:
     """``build(value)`` evaluated over each batch as a small frame of its own.
 
     A translator whose formula uses its input many times would otherwise copy the input's whole
     expression tree into each use, which multiplies when such functions nest
     (json_array_length(json_extract(json_parse(...)))). The batch is still processed by Polars
-    kernels, column at a time.
+    kernels, column at a time, and ``materialize`` inside ``build`` computes shared parts once.
     """
 
     def run(batch: pl.Series) -> pl.Series:
-        frame = batch.to_frame("v").lazy()
-        return frame.select(build(pl.col("v")).alias(batch.name)).collect().to_series()
+        series = _run_staged(batch.to_frame("v").lazy(), build, ["v"])
+        return series.alias(batch.name)
 
     return value.map_batches(run, return_dtype=dtype, is_elementwise=True)
 
@@ -151,9 +180,7 @@ def batched_many(
     names = [f"v{i}" for i in range(len(values))]
 
     def run(batch: pl.Series) -> pl.Series:
-        frame = batch.struct.unnest().lazy()
-        out = build(*(pl.col(n) for n in names)).alias(batch.name)
-        return frame.select(out).collect().to_series()
+        return _run_staged(batch.struct.unnest().lazy(), build, names).alias(batch.name)
 
     inputs = pl.struct([v.alias(n) for v, n in zip(values, names, strict=True)])
     return inputs.map_batches(run, return_dtype=dtype, is_elementwise=True)

@@ -17,10 +17,12 @@ from sqlglot import exp
 
 from loglake.query.functions.common import (
     arity,
+    batched,
     combine,
     fail,
     is_type,
     lenient,
+    materialize,
     require_constant,
     string_arg,
 )
@@ -183,19 +185,24 @@ _ISO_FORMATS_LOCAL = (
 def from_iso8601_timestamp(compiler: Any, node: exp.FromISO8601Timestamp) -> pl.Expr:
     """ISO 8601 text to timestamp with time zone; offsets are applied and values kept in UTC."""
 
-    def build(text: pl.Expr) -> pl.Expr:
-        s = text.str.strip_chars()
-        parsed = [
-            s.str.to_datetime(f, strict=False, time_unit="us").dt.convert_time_zone(UTC)
-            for f in _ISO_FORMATS_ZONED
-        ]
-        parsed += [
-            s.str.to_datetime(f, strict=False, time_unit="us").dt.replace_time_zone(UTC)
-            for f in _ISO_FORMATS_LOCAL
-        ]
-        return pl.coalesce(parsed)
+    formats = [(f, True) for f in _ISO_FORMATS_ZONED] + [(f, False) for f in _ISO_FORMATS_LOCAL]
 
-    return combine([node.this], [string_arg(compiler, node.this)], build, TIMESTAMP_TZ)
+    def build(text: pl.Expr) -> pl.Expr:
+        # each later format parses only the rows the earlier ones could not
+        s = materialize(text.str.strip_chars())
+        result: pl.Expr | None = None
+        for fmt, zoned in formats:
+            todo = s if result is None else materialize(pl.when(result.is_null()).then(s))
+            parsed = todo.str.to_datetime(fmt, strict=False, time_unit="us")
+            if zoned:
+                parsed = parsed.dt.convert_time_zone(UTC)
+            else:
+                parsed = parsed.dt.replace_time_zone(UTC)
+            result = materialize(parsed if result is None else pl.coalesce(result, parsed))
+        assert result is not None
+        return result
+
+    return batched(string_arg(compiler, node.this), build, TIMESTAMP_TZ)
 
 
 @translates(exp.FromISO8601Date)

@@ -22,6 +22,7 @@ from loglake.query.functions.common import (
     fail,
     is_type,
     lenient,
+    materialize,
     null_if_any_null,
     require_constant,
     string_arg,
@@ -84,8 +85,9 @@ def canonical(text: pl.Expr) -> pl.Expr:
 
     Objects and arrays are re-serialised compactly by Polars; scalars keep their own text.
     """
-    whole = text.str.json_path_match("$")
-    stripped = text.str.strip_chars()
+    text = materialize(text)
+    whole = materialize(text.str.json_path_match("$"))
+    stripped = materialize(text.str.strip_chars())
     container = whole.str.starts_with("{") | whole.str.starts_with("[")
     scalar_ok = stripped.str.contains(_NUMBER) | stripped.is_in(["true", "false"])
     scalar_ok = scalar_ok | stripped.str.contains(r'^"(?:[^"\\]|\\.)*"$')
@@ -114,28 +116,38 @@ def quote(value: pl.Expr) -> pl.Expr:
 
 def _extract(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
     """(JSON text, scalar text) of the value at ``steps``; scalar text is NULL for containers."""
-    value = text.str.json_path_match(_path_text(steps))
-    container = (value.str.starts_with("{") & value.str.ends_with("}")) | (
-        value.str.starts_with("[") & value.str.ends_with("]")
+    text = materialize(text)
+    value = materialize(text.str.json_path_match(_path_text(steps)))
+    # Extra path walks run only on the rows that need them (a NULL document is skipped cheaply):
+    # '.*' tells an object/array from a string that merely looks like one, and the filters tell
+    # a number or boolean from a string that spells one.
+    bracketed = materialize(
+        (value.str.starts_with("{") & value.str.ends_with("}"))
+        | (value.str.starts_with("[") & value.str.ends_with("]"))
     )
-    container = container & (
-        text.str.json_path_match(_path_text(steps) + ".*").is_not_null() | value.is_in(["{}", "[]"])
+    probe = materialize(pl.when(bracketed).then(text).otherwise(None))
+    container = materialize(
+        bracketed
+        & (
+            probe.str.json_path_match(_path_text(steps) + ".*").is_not_null()
+            | value.is_in(["{}", "[]"])
+        )
     )
-    looks_plain = value.str.contains(_NUMBER) | value.is_in(["true", "false"])
+    looks_plain = materialize(value.str.contains(_NUMBER) | value.is_in(["true", "false"]))
     if steps and isinstance(steps[-1], str):
         parent = _path_text(steps[:-1])
         key = steps[-1]
         field = f"@.{key}" if _IDENT.match(key) else None
         if field is not None:
-            number = text.str.json_path_match(f"{parent}[?({field} > -1e308)]").is_not_null()
-            number = (
-                number | text.str.json_path_match(f"{parent}[?({field} < 1e308)]").is_not_null()
+            plain = materialize(pl.when(looks_plain).then(text).otherwise(None))
+
+            def matches(condition: str) -> pl.Expr:
+                return plain.str.json_path_match(f"{parent}[?({field} {condition})]").is_not_null()
+
+            typed = (
+                matches("> -1e308") | matches("< 1e308") | matches("== true") | matches("== false")
             )
-            boolean = text.str.json_path_match(f"{parent}[?({field} == true)]").is_not_null()
-            boolean = (
-                boolean | text.str.json_path_match(f"{parent}[?({field} == false)]").is_not_null()
-            )
-            looks_plain = looks_plain & (number | boolean)
+            looks_plain = materialize(looks_plain & typed)
     if not steps:
         return canonical(text), pl.when(container).then(None).otherwise(value)
     as_json = (
@@ -184,7 +196,7 @@ def _folded(text: pl.Expr) -> pl.Expr:
 
 
 def _count(text: pl.Expr) -> pl.Expr:
-    inner = _folded(text)
+    inner = materialize(_folded(text))
     return (
         pl.when(inner == "")
         .then(pl.lit(0, pl.Int64))
