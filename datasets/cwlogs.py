@@ -28,7 +28,7 @@ PATHS = [
     ("GET", "/api/orders/{id}", 200),
     ("GET", "/static/app.{id}.js", 200),
     ("GET", "/static/app.{id}.css", 304),
-    ("GET", "/healthz", 200),
+    ("GET", "/search?q=item{id}", 200),
     ("GET", "/wp-login.php", 404),
     ("GET", "/.env", 404),
 ]
@@ -36,7 +36,7 @@ CLIENT_UAS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
-    "ELB-HealthChecker/2.0",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
     "python-requests/2.31.0",
 ]
 LOGGERS = ["orders", "cart", "catalog", "payments", "auth"]
