@@ -212,6 +212,8 @@ def walk(
     Date folders that end before ``since`` are never listed, so a daily run reads the listing of
     the new days only, not years of history.
     """
+    if hasattr(fs, "invalidate_cache"):
+        fs.invalidate_cache(root)  # listings cached by an earlier run in this process are stale
     try:
         info = fs.info(root)
     except FileNotFoundError:

@@ -84,6 +84,7 @@ class Quarantine:
 
     def entries(self, source_key: str | None = None) -> list[QuarantineEntry]:
         fs = self.settings.filesystem()
+        fs.invalidate_cache(self.settings.fs_path(self.folder))
         try:
             names = fs.ls(self.settings.fs_path(self.folder), detail=False)
         except FileNotFoundError:
