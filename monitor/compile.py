@@ -70,56 +70,11 @@ class MessageSource:
     column: str = "message"
 
 
-class MembershipIndex:
-    """Set-membership tests of many patterns on one column, answered with one look-up per row.
-
-    `$.eventName = A || $.eventName = B || ...` in each of several filters becomes a bit test on
-    one integer column that maps each value to the bits of every set containing it (one hash
-    look-up per row for all filters instead of one per filter). The caller passes the frame
-    through `apply()` before evaluating the compiled patterns.
-    """
-
-    def __init__(self) -> None:
-        self._sets: dict[str, tuple[pl.Expr, list[frozenset[str]]]] = {}
-
-    def member(self, value: pl.Expr, values: list[str]) -> pl.Expr:
-        key = str(value)
-        _, sets = self._sets.setdefault(key, (value, []))
-        wanted = frozenset(values)
-        if wanted not in sets:
-            sets.append(wanted)
-        bit = sets.index(wanted)
-        column = f"__member{list(self._sets).index(key)}_{bit // 63}"
-        return (pl.col(column) & (1 << (bit % 63))) != 0
-
-    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Add the membership columns to a frame (one hash join of the key column each)."""
-        for n, (expr, sets) in enumerate(self._sets.values()):
-            keys = frame.select(expr.alias("__key"))
-            for word in range((len(sets) + 62) // 63):
-                mapping: dict[str, int] = {}
-                for b, group in enumerate(sets[word * 63 : (word + 1) * 63]):
-                    for v in group:
-                        mapping[v] = mapping.get(v, 0) | (1 << b)
-                name = f"__member{n}_{word}"
-                table = pl.DataFrame(
-                    {"__key": list(mapping), name: list(mapping.values())},
-                    schema={"__key": pl.String, name: pl.Int64},
-                )
-                bits = keys.join(table, on="__key", how="left", maintain_order="left")[name]
-                frame = frame.with_columns(bits.fill_null(0))
-        return frame
-
-
 @dataclass(frozen=True)
 class TableSource:
-    """Events are rows; `schema` maps column names to Polars dtypes.
-
-    With an `index`, membership tests are shared between patterns (see MembershipIndex).
-    """
+    """Events are rows; `schema` maps column names to Polars dtypes."""
 
     schema: Mapping[str, pl.DataType]
-    index: MembershipIndex | None = None
 
 
 Source = MessageSource | TableSource
@@ -589,11 +544,7 @@ def _compile_or(expr: Or, source: Source) -> pl.Expr:
         if isinstance(acc, _JsonText):
             others.append(acc.is_string() & acc.value_text().is_in(values).fill_null(False))
         elif isinstance(acc, _Column) and not acc._is_container():
-            index = getattr(source, "index", None)
-            if index is not None:
-                others.append(index.member(acc.value_text(), values))
-            else:
-                others.append(acc.value_text().is_in(values).fill_null(False))
+            others.append(acc.value_text().is_in(values).fill_null(False))
         else:
             others.extend(acc.compare("=", Text(v)).fill_null(False) for v in values)
     return pl.any_horizontal(others)

@@ -26,7 +26,6 @@ from loglake.catalog import Catalog, DataFile, ManagedTable
 from loglake.catalog.catalog import DEFAULT_DATABASE
 from loglake.errors import CatalogError, UserError
 from loglake.monitor.compile import (
-    MembershipIndex,
     MessageSource,
     Source,
     TableSource,
@@ -313,9 +312,6 @@ def evaluate_filters(
     matches: list[pl.Expr] = []
     outputs: list[list[pl.Expr]] = []
     source = source_for(schema)
-    index = MembershipIndex()
-    if isinstance(source, TableSource):
-        source = TableSource(source.schema, index)
     for i, d in enumerate(definitions):
         pattern = parse_pattern(d["filterPattern"])
         match, value, dims = _compiled(d, schema, source)
@@ -332,16 +328,11 @@ def evaluate_filters(
             [value.alias(f"__v{i}")]
             + [expr.alias(f"__d{i}_{k}") for k, expr in enumerate(dims.values())]
         )
-    # One scan: the rows are read once with each filter's cheap column test as a flag. Filters
-    # whose whole test is that flag and whose value is a constant without dimensions are counted
-    # together (one group-by with one sum per filter); the others run their full pattern (JSON
-    # look-ups into text columns) only on the rows their flag keeps.
+    # One pass over the rows: filters whose whole test is on plain columns and whose value is a
+    # constant without dimensions are counted together (one group-by, one sum per filter). The
+    # others read only the rows their column tests keep (pushed down to the file reader), and run
+    # their full pattern (JSON look-ups into text columns) on those rows alone.
     with_cond = [i for i, d in enumerate(definitions) if d.get("condition")]
-    flags = [
-        pre.fill_null(False).alias(f"__p{i}") for i, pre in enumerate(cheap) if pre is not None
-    ]
-    frame = index.apply(keyed.collect()).with_columns(flags)
-    total_events = frame.height
     counted = [
         i
         for i, d in enumerate(definitions)
@@ -350,24 +341,29 @@ def evaluate_filters(
         and not d["metricTransformations"][0].get("dimensions")
         and not d["metricTransformations"][0]["metricValue"].startswith("$")
     ]
-    per_minute = _minutes_to_time(
-        frame.lazy()
-        .group_by("__minute")
-        .agg(pl.col(f"__p{i}").sum().alias(f"__n{i}") for i in counted)
-        .collect(),
-        textual,
+    others = [i for i in range(len(definitions)) if i not in counted]
+    plans = [
+        keyed.group_by("__minute").agg(
+            pl.len().alias("__events"),
+            *(cheap[i].fill_null(False).sum().alias(f"__n{i}") for i in counted),
+        )
+    ]
+    plans.extend(
+        keyed.filter(pl.col(f"__c{i}").fill_null(False)).select(pl.col("__minute").unique())
+        for i in with_cond
     )
+    plans.extend(
+        keyed if cheap[i] is None else keyed.filter(cheap[i].fill_null(False)) for i in others
+    )
+    per_minute, *rest = pl.collect_all(plans)
+    per_minute = _minutes_to_time(per_minute, textual)
+    total_events = int(per_minute["__events"].sum() or 0)
     minutes = per_minute.select("__minute")
     conditioned = {
-        i: _minutes_to_time(
-            frame.lazy()
-            .filter(pl.col(f"__c{i}").fill_null(False))
-            .select(pl.col("__minute").unique())
-            .collect(),
-            textual,
-        )
-        for i in with_cond
+        i: _minutes_to_time(frame, textual)
+        for i, frame in zip(with_cond, rest[: len(with_cond)], strict=True)
     }
+    candidates = dict(zip(others, rest[len(with_cond) :], strict=True))
     frames = []
     counts: dict[str, tuple[int, int]] = {}
     for i, d in enumerate(definitions):
@@ -382,7 +378,7 @@ def evaluate_filters(
                 pl.col(f"__n{i}").cast(pl.Float64).alias("sample_count"),
             )
         else:
-            agg, matched = _aggregate_matches(frame, i, cheap[i], matches[i], outputs[i], t)
+            agg, matched = _aggregate_matches(candidates[i], i, matches[i], outputs[i], t)
             agg = _minutes_to_time(agg, textual)
             counts[d["filterName"]] = (total_events, matched)
         if t.get("defaultValue") is not None:
@@ -420,15 +416,13 @@ def evaluate_filters(
 
 
 def _aggregate_matches(
-    frame: pl.DataFrame,
+    subset: pl.DataFrame,
     i: int,
-    pre: pl.Expr | None,
     match: pl.Expr,
     outputs: list[pl.Expr],
     t: Mapping[str, Any],
 ) -> tuple[pl.DataFrame, int]:
-    """Per minute, dimension set and value: how many events of `frame` match filter `i`."""
-    subset = frame if pre is None else frame.filter(pl.col(f"__p{i}"))
+    """Per minute, dimension set and value: how many events of `subset` match filter `i`."""
     rows = (
         subset.lazy()
         .with_columns(match.alias("__m"))
