@@ -478,3 +478,23 @@ def test_get_metric_data_expressions(catalog):
         store.get_metric_data(
             MetricDataQueries=[{"Id": "b", "Expression": "zz * 2"}], StartTime=t0, EndTime=NOW
         )
+
+
+def test_watch_loop_survives_a_failing_ingest(catalog):
+    from loglake.monitor.watch import watch
+
+    calls: list[int] = []
+    slept: list[float] = []
+
+    def ingest_new() -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("bucket unreachable")
+        return {"objects": 0}
+
+    reports = watch(catalog, ingest_new, interval=30, cycles=3, sleep=slept.append)
+    assert [r.ingest_error for r in reports] == ["OSError: bucket unreachable", None, None]
+    assert [r.ingested for r in reports] == [None, {"objects": 0}, {"objects": 0}]
+    assert len(slept) == 2 and all(0 <= s <= 30 for s in slept)
+    with pytest.raises(UserError, match="interval"):
+        watch(catalog, None, interval=0, once=True)
