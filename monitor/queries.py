@@ -17,7 +17,7 @@ from sqlglot import exp
 from loglake.catalog import Catalog
 from loglake.catalog.catalog import DEFAULT_DATABASE
 from loglake.errors import UserError
-from loglake.monitor.runner import _pinned_files, scan_files, split_table
+from loglake.monitor.runner import pinned_files, scan_files, split_table
 from loglake.monitor.state import MonitorState
 from loglake.query.engine import Engine
 from loglake.query.tables import Predicate, Scan, TableProvider
@@ -121,7 +121,7 @@ def run_saved_query(catalog: Catalog, name: str) -> pl.DataFrame:
         if catalog.table_exists(ddb, dname):
             dest = catalog.managed(ddb, dname)
             checkpoint = max(checkpoint, dest.app_version(app) or -1)
-    files, version = _pinned_files(table, checkpoint)
+    files, version = pinned_files(table, checkpoint)
     schema = pl.Schema(table.schema())
     frame = scan_files(table, files, list(schema))
     engine = Engine(catalog, record_history=False)

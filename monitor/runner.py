@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 import polars as pl
 import pyarrow as pa
@@ -179,11 +180,12 @@ def time_expr(schema: Mapping[str, pl.DataType], column: str | None = None) -> p
         dtype = schema[name]
         col = pl.col(name)
         if isinstance(dtype, pl.Datetime):
-            return (
-                col.dt.replace_time_zone(None).dt.cast_time_unit("us").dt.replace_time_zone("UTC")
+            utc = (
+                col.dt.replace_time_zone("UTC")
                 if dtype.time_zone is None
-                else col.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+                else col.dt.convert_time_zone("UTC")
             )
+            return utc.dt.cast_time_unit("us")
         if isinstance(dtype, pl.String):
             return (
                 col.str.slice(0, 19)
@@ -509,7 +511,7 @@ def run_metric_filters(
     return report
 
 
-def _pinned_files(table: ManagedTable, since: int) -> tuple[list[DataFile], int]:
+def pinned_files(table: ManagedTable, since: int) -> tuple[list[DataFile], int]:
     """Files added after `since` and the version they are complete up to (retry on a race)."""
     for _ in range(10):
         before = table.version()
@@ -522,7 +524,7 @@ def _pinned_files(table: ManagedTable, since: int) -> tuple[list[DataFile], int]
 def _run_group(
     table: ManagedTable, group: list[dict[str, Any]], cp: int, metrics: MetricsStore
 ) -> list[FilterRun]:
-    files, version = _pinned_files(table, cp)
+    files, version = pinned_files(table, cp)
     runs = [FilterRun(d["filterName"], cp, version, len(files)) for d in group]
     if version <= cp:
         return runs
@@ -570,7 +572,7 @@ def backfill_metric_filter(
     actions = pa.table(snapshot.get_add_actions(flatten=True)).to_pylist()
     files = [
         DataFile(
-            path=table._absolute(a["path"]),
+            path=a["path"] if "://" in a["path"] else f"{table.location}/{unquote(a['path'])}",
             size=a["size_bytes"],
             partition={k.split(".", 1)[1]: v for k, v in a.items() if k.startswith("partition.")},
         )
