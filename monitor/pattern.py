@@ -425,6 +425,8 @@ class _Parser:
                 self.pos,
                 self.pos + 1,
             )
+        if op == "!=" and selector.wildcards:
+            raise self.error("!= cannot be used with a wildcard selector", selector.start, self.pos)
         self.skip_ws()
         vstart = self.pos
         value = self.parse_value(json=True)
@@ -434,6 +436,10 @@ class _Parser:
 
     def parse_is(self, selector: Selector) -> IsCheck:
         start = self.pos
+        if selector.wildcards and self.src.startswith("NOT", start):
+            raise self.error(
+                "NOT EXISTS cannot be used with a wildcard selector", selector.start, start + 10
+            )
         m = re.match(r"IS\s+(TRUE|FALSE|NULL)\b", self.src[self.pos :])
         if m:
             self.pos += m.end()
@@ -493,6 +499,15 @@ class _Parser:
         sel = Selector(tuple(segments), self.src[start : self.pos], start)
         if sel.wildcards > 1:
             raise self.error("At most one wildcard per selector", start, self.pos)
+        if sel.wildcards:
+            w = next(i for i, s in enumerate(segments) if s.kind in ("any_index", "any_key"))
+            after = segments[w + 1 :]
+            if any(s.kind != "key" for s in after):
+                raise self.error(
+                    "Only property names may follow a wildcard in a selector", start, self.pos
+                )
+            if segments[w].kind == "any_key" and after:
+                raise self.error("A property wildcard .* must end the selector", start, self.pos)
         if sel.wildcards:
             self.wildcard_selectors += 1
             if self.wildcard_selectors > MAX_WILDCARD_SELECTORS:
@@ -562,6 +577,12 @@ class _Parser:
         self.skip_ws()
         if not self.at_end():
             raise self.error("Unexpected text after the closing ]", self.pos, len(self.src))
+        ellipses = [f for f in fields if f.ellipsis]
+        if len(ellipses) > 1:
+            second = self.src.find("...", self.src.find("...") + 3)
+            raise self.error(
+                "Only one ... is supported in a space-delimited pattern", second, second + 3
+            )
         names = [f.name for f in fields if f.name]
         dup = {n for n in names if names.count(n) > 1}
         if dup:

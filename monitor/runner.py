@@ -116,7 +116,9 @@ def put_metric_filter(
     except CatalogError:
         table, version = None, -1  # the table does not exist yet: all it will hold is new
     if table is not None:
-        check_condition(resolve_table(catalog, d)[2], pl.Schema(table.schema()))
+        schema = pl.Schema(table.schema())
+        check_condition(resolve_table(catalog, d)[2], schema)
+        _needed_columns([d], schema)  # compiles the pattern against the table's columns
     d["creationTime"] = (
         existing[0]["creationTime"]
         if existing

@@ -376,3 +376,11 @@ def test_saved_query_with_destination_is_exactly_once(lake, monkeypatch):
     assert run_saved_query(lake, "trail-log").height == 0  # the destination's commit said so
     stored = pl.scan_delta(lake.managed("findings", "trail_changes").location).collect()
     assert sorted(stored["eventname"].to_list()) == ["CreateTrail", "CreateTrail", "StopLogging"]
+
+
+def test_put_checks_the_pattern_against_the_table(lake):
+    from loglake.monitor.pattern import FilterPatternError
+
+    with pytest.raises(FilterPatternError, match="message column"):
+        put_metric_filter(lake, dict(TRAIL_FILTER, filterPattern="StopLogging"))
+    assert list_metric_filters(lake) == []

@@ -399,3 +399,25 @@ def test_table_source_missing_column_and_case() -> None:
     assert df.filter(compile_pattern("{ $.nosuchcolumn NOT EXISTS }", src)).height == 2
     assert df.filter(compile_pattern("{ $.nosuchcolumn = x }", src)).height == 0
     assert df.filter(compile_pattern("{ $.readOnly IS TRUE }", src))["eventname"].to_list() == ["A"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fragment"),
+    [
+        ("{ $.a[*][0] = 1 }", "Only property names may follow a wildcard"),
+        ("{ $.a.*.b = 1 }", "must end the selector"),
+        ("{ $.a[*] != 1 }", "!= cannot be used with a wildcard"),
+        ("{ $.a[*] NOT EXISTS }", "NOT EXISTS cannot be used with a wildcard"),
+        ("{ $.a[*] = 1 && $.b[*] = 1 && $.c[*] = 1 && $.d[*] = 1 }", "At most 3 wildcard"),
+        ("[a, ..., b, ..., c]", "Only one ..."),
+    ],
+)
+def test_unsupported_selector_shapes_are_reported_at_parse_time(pattern: str, fragment: str):
+    with pytest.raises(FilterPatternError, match=fragment.replace(".", r"\.").replace("*", r"\*")):
+        parse_pattern(pattern)
+
+
+def test_term_pattern_needs_a_message_column() -> None:
+    table = pl.DataFrame({"eventname": ["a"]})
+    with pytest.raises(FilterPatternError, match="message column"):
+        compile_pattern("ERROR", TableSource(dict(table.schema)))
