@@ -17,6 +17,7 @@ def print_frame(frame: pl.DataFrame) -> None:
         tbl_hide_dataframe_shape=True,
         tbl_hide_column_data_types=True,
         tbl_formatting="ASCII_MARKDOWN",
+        tbl_width_chars=1000,
     ):
         print(frame)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO.parent / "shared" / "samples"
 TEST_BUCKET = "loglake-test"
+# the S3 test server logs every request; keep test output readable
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
 TEST_CREDENTIALS = {
     "access_key_id": "testing",
     "secret_access_key": "testing",
