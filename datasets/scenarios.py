@@ -526,7 +526,9 @@ def _root_login(world: World, at: float, rng: random.Random) -> Planned:
     session = dict(root)
     session["accessKeyId"] = "ASIA" + "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", k=16))
     session["sessionContext"] = {
-        "attributes": {"creationDate": iso_seconds(at), "mfaAuthenticated": "false"}
+        "sessionIssuer": {},
+        "webIdFederationData": {},
+        "attributes": {"creationDate": iso_seconds(at), "mfaAuthenticated": "false"},
     }
     for source, name, req in (
         ("iam.amazonaws.com", "GetAccountSummary", None),
