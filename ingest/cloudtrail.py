@@ -10,7 +10,6 @@ union per batch; only when a batch holds some are its rows visited to keep them.
 
 from __future__ import annotations
 
-import bisect
 import gc
 import itertools
 import json
@@ -202,102 +201,86 @@ def parse(objects: list[RawObject], table_name: str = "cloudtrail") -> Parsed:
 
 
 def _parse(objects: list[RawObject], table_name: str) -> Parsed:
+    """Each object is converted on its own (its Python objects are freed before the next one is
+    parsed, so memory stays bounded by one file); the batch is sorted once at the end."""
     parsed = Parsed()
-    record_lists: list[list] = []
-    owners: list[RawObject] = []
+    tables = []
     for obj in objects:
         records, bad = load_records(obj, obj.data or b"")
         if bad is not None:
             parsed.bad.append(bad)
             parsed.rows[obj.url] = 0
             continue
-        record_lists.append(records)  # type: ignore[arg-type]
-        owners.append(obj)
-    counts = [len(r) for r in record_lists]
-    for obj, n in zip(owners, counts, strict=True):
-        parsed.rows[obj.url] = n
-    if sum(counts) == 0:
+        table = _convert(obj, records, parsed)  # type: ignore[arg-type]
+        del records
+        if table is not None:
+            tables.append(table)
+    if not tables:
         return parsed
-    starts = [0, *itertools.accumulate(counts)][:-1]
-    records = list(itertools.chain.from_iterable(record_lists))
-
-    def locate(index: int) -> tuple[RawObject, int]:
-        owner = bisect.bisect_right(starts, index) - 1
-        while counts[owner] == 0:  # files without records share their start with the next
-            owner += 1
-        return owners[owner], index - starts[owner]
-
-    struct, keep, bad_rows = convert_isolating(records, READ_TYPE)
-    if bad_rows:
-        records = [records[i] for i in keep]
-    eventtime = struct.field("eventTime")
-    valid = pc.fill_null(pc.match_substring_regex(eventtime, _TIME), False)
-    if not pc.all(valid).as_py():
-        # a record without a usable event time cannot be placed in a day partition
-        for position in pc.indices_nonzero(pc.invert(valid)).to_pylist():
-            bad_rows[keep[position]] = "eventTime missing or not ISO-8601"
-    for index, error in sorted(bad_rows.items()):
-        obj, position = locate(index)
-        parsed.bad.append(
-            BadRecord(
-                obj.url,
-                obj.etag,
-                f"record {position}: {error}",
-                record_index=position,
-                text=snippet(_dump(record_lists[owners.index(obj)][position])),
-            )
-        )
-        parsed.rows[obj.url] -= 1
-    if len(keep) == len(bad_rows):
-        return parsed
-
-    owner_index = pa.array(
-        [bisect.bisect_right(starts, i) - 1 for i in keep]
-        if bad_rows
-        else list(
-            itertools.chain.from_iterable(itertools.repeat(i, n) for i, n in enumerate(counts))
-        ),
-        pa.int32(),
-    )
-
-    def per_owner(values: list) -> pa.Array:
-        return pa.array(values, pa.string()).take(owner_index)
-
-    columns: dict[str, pa.Array] = {}
-    for f in STRUCT_FIELDS:
-        columns[f.name] = struct.field(f.key)
-    keys = set().union(*map(dict.keys, records))
-    for f in JSON_FIELDS + FLAG_FIELDS:
-        if f.key not in keys:  # absent from the whole batch: no need to look at any record
-            columns[f.name] = pa.nulls(len(records), CLOUDTRAIL_SCHEMA.field(f.name).type)
-        elif f in JSON_FIELDS:
-            columns[f.name] = json_text_column(_member(records, f.key))
-        else:
-            columns[f.name] = flag_column(_member(records, f.key), as_text=f.name == "readonly")
-    columns[EXTRA_FIELDS] = pa.array(_extra_fields(records, keys), pa.string())
-    columns[SOURCE_KEY] = per_owner([o.url for o in owners])
-    account = per_owner([o.layout.account for o in owners])
-    region = per_owner([o.layout.region for o in owners])
-    columns["account"] = pc.fill_null(
-        pc.coalesce(account, struct.field("recipientAccountId")), "unknown"
-    )
-    columns["region"] = pc.fill_null(pc.coalesce(region, struct.field("awsRegion")), "unknown")
-    columns["day"] = pc.utf8_slice_codeunits(eventtime, 0, 10)
-    table = pa.table(columns)
-    if not pc.all(valid).as_py():
-        table = table.filter(valid)
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     table = table.take(
         pc.sort_indices(
             table,
             sort_keys=[(c, "ascending") for c in ("account", "region", "day", "eventtime")],
         )
     )
-    out = {}
-    for field in CLOUDTRAIL_SCHEMA:
-        column = table.column(field.name).combine_chunks()
-        out[field.name] = rename_like(column, field.type)
-    parsed.add(table_name, pa.Table.from_arrays(list(out.values()), schema=CLOUDTRAIL_SCHEMA))
+    out = [rename_like(table.column(f.name).combine_chunks(), f.type) for f in CLOUDTRAIL_SCHEMA]
+    parsed.add(table_name, pa.Table.from_arrays(out, schema=CLOUDTRAIL_SCHEMA))
     return parsed
+
+
+def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
+    """The records of one object as an Arrow table (columns still named as read)."""
+    parsed.rows[obj.url] = len(records)
+    if not records:
+        return None
+    struct, keep, bad_rows = convert_isolating(records, READ_TYPE)
+    original = records
+    if bad_rows:
+        records = [records[i] for i in keep]
+    eventtime = struct.field("eventTime")
+    valid = pc.fill_null(pc.match_substring_regex(eventtime, _TIME), False)
+    all_valid = pc.all(valid).as_py()
+    if not all_valid:
+        # a record without a usable event time cannot be placed in a day partition
+        for position in pc.indices_nonzero(pc.invert(valid)).to_pylist():
+            bad_rows[keep[position]] = "eventTime missing or not ISO-8601"
+    for index, error in sorted(bad_rows.items()):
+        parsed.bad.append(
+            BadRecord(
+                obj.url,
+                obj.etag,
+                f"record {index}: {error}",
+                record_index=index,
+                text=snippet(_dump(original[index])),
+            )
+        )
+        parsed.rows[obj.url] -= 1
+    if not records or parsed.rows[obj.url] == 0:
+        return None
+    n = len(records)
+    columns: dict[str, pa.Array] = {f.name: struct.field(f.key) for f in STRUCT_FIELDS}
+    keys = set().union(*map(dict.keys, records))
+    for f in JSON_FIELDS + FLAG_FIELDS:
+        if f.key not in keys:  # absent from the whole file: no need to look at any record
+            columns[f.name] = pa.nulls(n, CLOUDTRAIL_SCHEMA.field(f.name).type)
+        elif f in JSON_FIELDS:
+            columns[f.name] = json_text_column(_member(records, f.key))
+        else:
+            columns[f.name] = flag_column(_member(records, f.key), as_text=f.name == "readonly")
+    columns[EXTRA_FIELDS] = pa.array(_extra_fields(records, keys), pa.string())
+    columns[SOURCE_KEY] = pa.nulls(n, pa.string()).fill_null(obj.url)
+    account = struct.field("recipientAccountId")
+    region = struct.field("awsRegion")
+    if obj.layout.account:
+        account = pa.nulls(n, pa.string()).fill_null(obj.layout.account)
+    if obj.layout.region:
+        region = pa.nulls(n, pa.string()).fill_null(obj.layout.region)
+    columns["account"] = pc.fill_null(account, "unknown")
+    columns["region"] = pc.fill_null(region, "unknown")
+    columns["day"] = pc.utf8_slice_codeunits(eventtime, 0, 10)
+    table = pa.table(columns)
+    return table if all_valid else table.filter(valid)
 
 
 def _extra_fields(records: list, keys: set[str]) -> list[str | None]:

@@ -23,7 +23,7 @@ from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter
 
 DEFAULT_DATABASE = "aws"
 #: a batch (one commit) holds at most this many compressed bytes or objects
-BATCH_BYTES = 64 * 1024 * 1024
+BATCH_BYTES = 16 * 1024 * 1024
 BATCH_OBJECTS = 500
 UNRECOGNISED = "_unrecognised"
 CONFIG_VIEW = "aws_config_configuration_snapshot"
@@ -336,7 +336,7 @@ def ingest(
     outside any AWS key layout be read as that source); ``since`` skips delivery dates before it
     without listing them. ``workers`` > 1 parses in that many processes. ``only`` limits the run
     to the given object URLs and ``force`` re-reads them even when unchanged (quarantine retry).
-    Each commit holds at most ``batch_objects`` objects (default 500) or 64 MB of input.
+    Each commit holds at most ``batch_objects`` objects (default 500) or 16 MB of input.
     """
     if source is not None and source not in SOURCES:
         raise UserError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")

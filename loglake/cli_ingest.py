@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ingest.add_argument("--workers", type=int, default=1, help="parser processes (default: 1)")
     ingest.add_argument("--log-group", help="log group of CloudWatch Logs export chunks")
     ingest.add_argument(
-        "--batch-objects", type=int, help="objects per commit (default: 500, or 64 MB of input)"
+        "--batch-objects", type=int, help="objects per commit (default: 500, or 16 MB of input)"
     )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
