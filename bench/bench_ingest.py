@@ -67,7 +67,9 @@ def build(folder: Path, events: int, files: int, seed: int = 7) -> list[Path]:
             record["awsRegion"] = region
             record["sourceIPAddress"] = f"198.51.100.{rng.randrange(1, 255)}"
             records.append(record)
-        folder_path = folder / "AWSLogs" / account / "CloudTrail" / region / day.strftime("%Y/%m/%d")
+        folder_path = (
+            folder / "AWSLogs" / account / "CloudTrail" / region / day.strftime("%Y/%m/%d")
+        )
         folder_path.mkdir(parents=True, exist_ok=True)
         name = f"{account}_CloudTrail_{region}_{stamp:%Y%m%dT%H%M}Z_{uuid.uuid4().hex[:16]}.json.gz"
         path = folder_path / name
@@ -117,7 +119,9 @@ def main() -> None:
         paths = sorted(raw.rglob("*.json.gz"))
         compressed = sum(p.stat().st_size for p in paths) / 1e6
         raw_mb = sum(len(gzip.decompress(p.read_bytes())) for p in paths) / 1e6
-        print(f"{len(paths)} files, {compressed:.1f} MB gzip, {raw_mb:.1f} MB JSON, cpus={os.cpu_count()}")
+        print(
+            f"{len(paths)} files, {compressed:.1f} MB gzip, {raw_mb:.1f} MB JSON, cpus={os.cpu_count()}"
+        )
 
         f1, n = floor(paths, 1)
         f2, _ = floor(paths, 2)
@@ -149,7 +153,9 @@ def main() -> None:
         )
         q = time.perf_counter() - started
         total = pl.scan_delta(str(table)).select(pl.len()).collect().item()
-        print(f"1-day 1-account query: {q * 1000:.0f} ms, {result['len'].sum():,} of {total:,} rows")
+        print(
+            f"1-day 1-account query: {q * 1000:.0f} ms, {result['len'].sum():,} of {total:,} rows"
+        )
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

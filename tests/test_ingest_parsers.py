@@ -363,7 +363,11 @@ def test_cloudtrail_one_bad_record_is_quarantined_alone():
         (b"", "0-byte object", {"byte_offset": 0}),
         (gzip.compress(b"", mtime=0), "empty object", {"byte_offset": 0}),
         (gzip.compress(b'{"Records":[{"eventTime":', mtime=0)[:-9], "truncated gzip", None),
-        (gzip.compress(b'{"Records":[\n{"eventTime": oops}]}', mtime=0), "invalid JSON", {"line": 2}),
+        (
+            gzip.compress(b'{"Records":[\n{"eventTime": oops}]}', mtime=0),
+            "invalid JSON",
+            {"line": 2},
+        ),
         (gzip.compress(b'{"logs": []}', mtime=0), "not a CloudTrail log file", {"byte_offset": 0}),
     ],
 )
