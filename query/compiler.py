@@ -464,7 +464,7 @@ class Compiler:
             [k[0] for k in keys],
             descending=[k[1] for k in keys],
             nulls_last=[k[2] for k in keys],
-            maintain_order=True,
+            maintain_order=False,
         )
 
     def _limit(self, node: exp.Expression, lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -581,6 +581,8 @@ class Compiler:
             current, remaining = self._flush(current, pool, remaining, use_where=not outer)
             pool = []
             if lateral:
+                if isinstance(target, exp.Lateral):
+                    raise self.error(target, "LATERAL subqueries are not supported")
                 current = self.unnest(current, target, left=join.side == "LEFT")
                 continue
             right = self.source(target, table_hints, None)

@@ -74,7 +74,7 @@ def compile_window(c: Any, lf: pl.LazyFrame, node: exp.Window, out: str) -> pl.L
             part_cols + key_cols,
             descending=[False] * len(part_cols) + descending,
             nulls_last=[True] * len(part_cols) + nulls_last,
-            maintain_order=True,
+            maintain_order=False,
         )
     try:
         kind, start, end = _frame(node.args.get("spec"), bool(key_cols))
