@@ -43,14 +43,23 @@ def ensure_data(scale: float) -> Path:
     return out
 
 
-def median_time(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm-up: file cache and lazy initialisation are not what is measured
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def median_times(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float | None]:
+    """Median time of each engine; runs are interleaved so that load changes hit all alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    failed: set[str] = set()
+    for run in range(runs + 1):  # the first round warms file caches and is not counted
+        for name, fn in fns.items():
+            if name in failed:
+                continue
+            start = time.perf_counter()
+            try:
+                fn()
+            except Exception:
+                failed.add(name)
+                continue
+            if run:
+                times[name].append(time.perf_counter() - start)
+    return {n: None if n in failed else statistics.median(t) for n, t in times.items()}
 
 
 def main() -> None:
@@ -82,14 +91,17 @@ def main() -> None:
         sql = path.read_text()
         duck_sql = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
         pl_sql = sqlglot.transpile(sql, read="athena", write="postgres")[0]
-        ours = median_time(lambda sql=sql: engine.execute(sql), args.runs)
-        theirs = median_time(lambda q=duck_sql: duck.sql(q).pl(), args.runs)
-        try:
-            polars_time: float | None = median_time(
-                lambda q=pl_sql: ctx.execute(q).collect(), args.runs
-            )
-        except Exception:
-            polars_time = None
+        measured = median_times(
+            {
+                "loglake": lambda sql=sql: engine.execute(sql),
+                "duckdb": lambda q=duck_sql: duck.sql(q).pl(),
+                "polars": lambda q=pl_sql: ctx.execute(q).collect(),
+            },
+            args.runs,
+        )
+        ours, theirs, polars_time = measured["loglake"], measured["duckdb"], measured["polars"]
+        assert ours is not None and theirs is not None, f"{path.stem} failed"
+        if polars_time is None:
             polars_complete = False
         totals["loglake"] += ours
         totals["duckdb"] += theirs
