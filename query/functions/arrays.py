@@ -58,7 +58,8 @@ def contains(compiler: Any, node: exp.ArrayContains) -> pl.Expr:
 
     def choose(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         if dtype in (pl.String, pl.Null) and not isinstance(dtype, pl.List):
-            return ip.prefix_contains(expr, value)
+            prefix = constant(node.this)
+            return ip.prefix_contains(expr, value, prefix if isinstance(prefix, str) else None)
         found = expr.list.contains(value)
         return null_if_any_null(
             pl.when(found).then(True).when(_has_null(expr)).then(None).otherwise(False),

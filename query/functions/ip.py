@@ -12,12 +12,14 @@ one expression tree that would repeat each earlier step wherever it is used.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
-from loglake.query.functions.common import arity, string_arg
+from loglake.query.functions.common import arity, batched, materialize, string_arg
 from loglake.query.registry import CAST_HOOKS, function
 
 _V4 = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
@@ -176,31 +178,109 @@ def canonical(address: pl.Expr) -> pl.Expr:
     return address.map_batches(_canonical_batch, return_dtype=pl.String, is_elementwise=True)
 
 
-def _contains_batch(batch: pl.Series) -> pl.Series:
-    frame = batch.struct.unnest().lazy()
+def _present_only(frame: pl.DataFrame, name: str, compute: Any) -> pl.Series:
+    """Run ``compute`` (unnested frame -> Series) on the rows whose inputs are all non-NULL.
+
+    Rows with a NULL input give NULL; skipping them matters when a caller sends only the few
+    rows that need this general path and leaves the rest NULL.
+    """
+    present = pl.all_horizontal(pl.all().is_not_null())
+    mask = frame.select(present).to_series()
+    if mask.all():
+        return compute(frame.lazy()).alias(name)
+    result = pl.Series(name, [None] * len(frame), dtype=pl.Boolean)
+    if not mask.any():
+        return result
+    values = compute(frame.filter(mask).lazy())
+    return result.scatter(mask.arg_true(), values)
+
+
+def _contains_rows(frame: pl.LazyFrame) -> pl.Series:
     frame = _parse_prefix(frame, "prefix", "n")
     frame = _parse(frame, "address", "x")
     inside = _same_prefix("n", "x", pl.col("n_bits"))
-    result = (
-        pl.when(pl.col("prefix").is_null() | pl.col("address").is_null())
-        .then(None)
-        .when(pl.col("n_pok") & pl.col("x_ok"))
-        .then(inside)
-        .otherwise(None)
-    )
-    return frame.select(result.alias(batch.name)).collect().to_series()
+    result = pl.when(pl.col("n_pok") & pl.col("x_ok")).then(inside).otherwise(None)
+    return frame.select(result).collect().to_series()
 
 
-def prefix_contains(prefix: pl.Expr, address: pl.Expr) -> pl.Expr:
-    """contains(prefix, address): the address lies inside the CIDR prefix."""
+def _contains_batch(batch: pl.Series) -> pl.Series:
+    return _present_only(batch.struct.unnest(), batch.name, _contains_rows)
+
+
+def _contains_constant(prefix: str) -> Any:
+    """Batch function testing addresses against one constant prefix (parsed once per batch)."""
+
+    def run(batch: pl.Series) -> pl.Series:
+        present = batch.drop_nulls()
+        frame = pl.DataFrame({"prefix": [prefix] * len(present), "address": present})
+        if len(present) == len(batch):
+            return _contains_rows(frame.lazy()).alias(batch.name)
+        result = pl.Series(batch.name, [None] * len(batch), dtype=pl.Boolean)
+        if len(present) == 0:
+            return result
+        return result.scatter(batch.is_not_null().arg_true(), _contains_rows(frame.lazy()))
+
+    return run
+
+
+def prefix_contains(prefix: pl.Expr, address: pl.Expr, constant: str | None = None) -> pl.Expr:
+    """contains(prefix, address): the address lies inside the CIDR prefix.
+
+    With a constant IPv4 prefix (the usual ``contains('10.0.0.0/8', srcaddr)``) dotted addresses
+    are tested as 32-bit integers; only addresses written as IPv6 take the general path.
+    """
+    fast = _ipv4_network(constant) if constant is not None else None
+    if fast is not None and constant is not None:
+        return _contains_ipv4(fast, address.cast(pl.String), constant)
     pair = pl.struct(
         prefix.cast(pl.String).alias("prefix"), address.cast(pl.String).alias("address")
     )
     return pair.map_batches(_contains_batch, return_dtype=pl.Boolean, is_elementwise=True)
 
 
-def _subnet_batch(batch: pl.Series) -> pl.Series:
-    frame = batch.struct.unnest().lazy()
+def _ipv4_network(text: str) -> tuple[int, int] | None:
+    """(network as an integer, prefix length) of a valid IPv4 CIDR text, else None."""
+    if not re.match(r"^\s*\d{1,3}(?:\.\d{1,3}){3}/\d{1,2}\s*$", text):
+        return None
+    try:
+        network = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return None
+    return int(network.network_address), network.prefixlen
+
+
+def _contains_ipv4(network: tuple[int, int], address: pl.Expr, text: str) -> pl.Expr:
+    net, length = network
+    scale = 2 ** (32 - length)
+
+    def build(value: pl.Expr) -> pl.Expr:
+        groups = materialize(
+            value.str.strip_chars().str.extract_groups(
+                r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
+            )
+        )
+        octets = [
+            materialize(groups.struct.field(str(i)).str.to_integer(strict=False).cast(pl.Int64))
+            for i in range(1, 5)
+        ]
+        as_int = octets[0] * 16777216 + octets[1] * 65536 + octets[2] * 256 + octets[3]
+        valid = pl.all_horizontal([(o <= 255).fill_null(False) for o in octets])
+        others = pl.when(value.str.contains(":")).then(value).otherwise(None)
+        general = others.map_batches(
+            _contains_constant(text), return_dtype=pl.Boolean, is_elementwise=True
+        )
+        return (
+            pl.when(value.is_null())
+            .then(None)
+            .when(valid)
+            .then((as_int // scale) == (net // scale))
+            .otherwise(general)
+        )
+
+    return batched(address, build, pl.Boolean)
+
+
+def _subnet_rows(frame: pl.LazyFrame) -> pl.Series:
     frame = _parse_prefix(frame, "outer", "n")
     frame = _parse_prefix(frame, "inner", "m")
     frame = _parse(frame, "inner", "x")
@@ -214,14 +294,12 @@ def _subnet_batch(batch: pl.Series) -> pl.Series:
     as_address = (
         pl.when(pl.col("n_pok") & pl.col("x_ok")).then(_same_prefix("n", "x", bits)).otherwise(None)
     )
-    result = (
-        pl.when(pl.col("outer").is_null() | pl.col("inner").is_null())
-        .then(None)
-        .when(pl.col("inner").str.contains("/"))
-        .then(as_prefix)
-        .otherwise(as_address)
-    )
-    return frame.select(result.alias(batch.name)).collect().to_series()
+    result = pl.when(pl.col("inner").str.contains("/")).then(as_prefix).otherwise(as_address)
+    return frame.select(result).collect().to_series()
+
+
+def _subnet_batch(batch: pl.Series) -> pl.Series:
+    return _present_only(batch.struct.unnest(), batch.name, _subnet_rows)
 
 
 @function("is_subnet_of")

@@ -24,10 +24,12 @@ def _part(compiler: Any, node: exp.Anonymous, group: int) -> pl.Expr:
     return string_arg(compiler, arg).str.extract(_URI, group)
 
 
+#: scheme, '//', optional user info, then the host (a bracketed IPv6 literal or a name)
+_HOST = r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//(?:[^@/?#]*@)?(\[[^\]/?#]*\]|[^:/?#]*)"
+
+
 def _host(url: pl.Expr) -> pl.Expr:
-    authority = url.str.extract(_URI, _AUTHORITY)
-    without_user = authority.str.replace(r"^[^@]*@", "")
-    return without_user.str.replace(r":\d*$", "")
+    return url.str.extract(_HOST, 1)
 
 
 @function("url_extract_protocol")
