@@ -1432,6 +1432,7 @@ class Compiler:
             raise self.error(
                 sub, "correlated scalar subquery with non-equality conditions is not supported"
             )
+        has_agg = False
         if keys:
             if aggregated:
                 raise self.error(
@@ -1439,7 +1440,7 @@ class Compiler:
                 )
             assert isinstance(stripped, exp.Select)
             stripped = stripped.copy()
-            has_agg = bool(_find_aggregates(stripped.expressions)) or stripped.args.get("group")
+            has_agg = bool(_find_aggregates(stripped.expressions) or stripped.args.get("group"))
             if has_agg:
                 group = stripped.args.get("group")
                 existing = list(group.expressions) if group else []
@@ -1476,8 +1477,10 @@ class Compiler:
                             oe, ie = oe.cast(target), ie.cast(target)
                     left_keys.append(oe)
                     right_keys.append(ie)
+            # at most one value per key (the first, where an unaggregated subquery has several)
+            values = out.lf if has_agg else out.lf.unique(subset=cols[1:], keep="any")
             lf = rel.lf.join(
-                out.lf, left_on=left_keys, right_on=right_keys, how="left", coalesce=False
+                values, left_on=left_keys, right_on=right_keys, how="left", coalesce=False
             )
             lf = lf.drop(cols[1:])
             first = stripped.expressions[0].unalias() if isinstance(stripped, exp.Select) else None
