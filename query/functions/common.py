@@ -4,6 +4,7 @@ error reporting at a node's position, and lambda bodies evaluated inside list ex
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -128,7 +129,16 @@ def string_arg(compiler: Any, node: exp.Expression) -> pl.Expr:
     return compiler.expr(node).pipe_with_dtype(choose)
 
 
-_STEPS: list[list[tuple[str, pl.Expr]]] = []
+class _Staging(threading.local):
+    """Per-thread state: steps recorded by :func:`materialize` (Polars may run batches in
+    parallel) and the depth of TRY(...) being compiled."""
+
+    def __init__(self) -> None:
+        self.stack: list[list[tuple[str, pl.Expr]]] = []
+        self.lenient = 0
+
+
+_STAGING = _Staging()
 
 
 def materialize(value: pl.Expr) -> pl.Expr:
@@ -137,21 +147,21 @@ def materialize(value: pl.Expr) -> pl.Expr:
     Polars does not share a sub-expression used in several branches of a formula, so a JSON
     path walk used four times would run four times; outside a batched build this is a no-op.
     """
-    if not _STEPS:
+    if not _STAGING.stack:
         return value
-    steps = _STEPS[-1]
+    steps = _STAGING.stack[-1]
     name = f"_step{len(steps)}"
     steps.append((name, value))
     return pl.col(name)
 
 
 def _run_staged(frame: pl.LazyFrame, build: Callable[..., pl.Expr], names: list[str]) -> pl.Expr:
-    _STEPS.append([])
+    _STAGING.stack.append([])
     try:
         out = build(*(pl.col(n) for n in names))
-        steps = _STEPS[-1]
+        steps = _STAGING.stack[-1]
     finally:
-        _STEPS.pop()
+        _STAGING.stack.pop()
     for name, value in steps:
         frame = frame.with_columns(value.alias(name))
     return frame.select(out).collect().to_series()
@@ -289,15 +299,12 @@ def bind_lambda(
 @contextlib.contextmanager
 def no_errors() -> Iterator[None]:
     """Mark translators compiled inside TRY(...) as lenient (casts and parses give NULL)."""
-    LENIENT.append(True)
+    _STAGING.lenient += 1
     try:
         yield
     finally:
-        LENIENT.pop()
-
-
-LENIENT: list[bool] = []
+        _STAGING.lenient -= 1
 
 
 def lenient() -> bool:
-    return bool(LENIENT)
+    return _STAGING.lenient > 0
