@@ -1,8 +1,9 @@
-"""CloudWatch Logs of the web application, as an export task and as Firehose subscription output.
+"""CloudWatch Logs of the web application, as export tasks and as Firehose subscription output.
 
-The web tier writes HTTP access lines (``/acme/web/access``) and the application tier JSON lines
-(``/acme/web/app``); one log stream per instance. The requests are the ones the flow logs show
-reaching those instances, so client addresses agree across sources.
+The web tier writes HTTP access lines (``/acme/web/access``), the application tier JSON lines
+(``/acme/web/app``) and the batch worker JSON job records (``/acme/batch/jobs``); one log stream
+per instance. The requests are the ones the flow logs show reaching those instances, so client
+addresses agree across sources.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from .world import RegionEnv
 
 ACCESS_GROUP = "/acme/web/access"
 APP_GROUP = "/acme/web/app"
+WORKER_GROUP = "/acme/batch/jobs"
+EXPORTED_GROUPS = (ACCESS_GROUP, WORKER_GROUP)  # the app log goes through Firehose instead
+JOBS = ["export-invoices", "rebuild-search-index", "sync-crm", "purge-sessions", "daily-report"]
 PATHS = [
     ("GET", "/", 200),
     ("GET", "/products", 200),
@@ -76,6 +80,21 @@ def app_line(rng: random.Random, t_ms: int, client_ip: str) -> str:
         "path": f"/internal/{logger}",
         "status": status,
         "latencyMs": int(rng.lognormvariate(3, 0.8)),
+    }
+    return orjson.dumps(doc).decode()
+
+
+def job_line(rng: random.Random, t_ms: int) -> str:
+    job = rng.choice(JOBS)
+    failed = rng.random() < 0.02
+    doc = {
+        "timestamp": iso_millis(t_ms),
+        "level": "ERROR" if failed else "INFO",
+        "job": job,
+        "jobId": rng.randbytes(6).hex(),
+        "message": "job failed: connection reset by peer" if failed else "job finished",
+        "records": rng.randrange(10, 50_000),
+        "durationMs": int(rng.lognormvariate(8, 1.0)),
     }
     return orjson.dumps(doc).decode()
 

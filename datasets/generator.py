@@ -474,7 +474,9 @@ def _network_day(
         by_window[int((fi.time - day_start) // ct.WINDOW)].append(fi)
     ratio = log_events_per_day / max(1, flows_per_day * 0.45)
     hour_requests: list[tuple[int, Any, str, str]] = []
-    export = _ExportDay(world, env, writer, day_start, counts) if "cloudwatch" in wanted else None
+    export = (
+        _ExportDay(world, env, writer, day_start, counts, state) if "cloudwatch" in wanted else None
+    )
     for w in range(288):
         ws = day_start + w * ct.WINDOW
         rng = rng_for(seed, "flows", acct.id, env.region, int(ws))
@@ -506,7 +508,9 @@ def _network_day(
 
 
 class _ExportDay:
-    """One day of application logs: an export task per log group, Firehose objects per hour."""
+    """One day of application logs. The web access log and the batch worker's job log reach S3
+    through daily export tasks; the application's JSON log through a subscription filter and
+    Firehose (hourly objects). Each event is delivered once."""
 
     def __init__(
         self,
@@ -515,14 +519,16 @@ class _ExportDay:
         writer: _Writer,
         day_start: float,
         counts: dict[str, int],
+        state: WorldState,
     ) -> None:
+        self.state = state
         self.world = world
         self.env = env
         self.writer = writer
         self.day_start = day_start
         self.counts = counts
         rng = rng_for(world.seed, "export-task", env.account.id, env.region, int(day_start))
-        self.task_ids = {cwlogs.ACCESS_GROUP: uuid1(rng), cwlogs.APP_GROUP: uuid1(rng)}
+        self.task_ids = {group: uuid1(rng) for group in cwlogs.EXPORTED_GROUPS}
         self.buffers: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
         self.chunks: dict[tuple[str, str], int] = defaultdict(int)
         if day_start == world.start:
@@ -547,16 +553,27 @@ class _ExportDay:
                 per_stream[(cwlogs.ACCESS_GROUP, inst.id)].append(
                     (t_ms, cwlogs.access_line(rng, t_ms, client))
                 )
+        worker = env.instance_by_tier("batch")[0]
+        n_jobs = max(1, len(requests) // 12)
+        for _ in range(n_jobs):
+            t_ms = int(hour_start * 1000) + rng.randrange(0, 3_600_000)
+            if self.state.running(worker.id, t_ms / 1000):
+                per_stream[(cwlogs.WORKER_GROUP, worker.id)].append(
+                    (t_ms, cwlogs.job_line(rng, t_ms))
+                )
         messages: list[dict[str, Any]] = []
         if hour_start == self.world.start:
             messages.append(cwlogs.control_message(int(hour_start * 1000) + 1500))
         for (group, stream), events in sorted(per_stream.items()):
+            events.sort()
             self.counts["cloudwatch"] += len(events)
-            buf = self.buffers[(group, stream)]
-            buf.extend(events)
-            if len(buf) >= EXPORT_CHUNK_LINES:
-                self._flush(group, stream)
-            # Firehose receives a subscription record roughly every minute per stream
+            if group in cwlogs.EXPORTED_GROUPS:
+                buf = self.buffers[(group, stream)]
+                buf.extend(events)
+                if len(buf) >= EXPORT_CHUNK_LINES:
+                    self._flush(group, stream)
+                continue
+            # Firehose receives a subscription record every few seconds per stream
             for i in range(0, len(events), 200):
                 messages.append(
                     cwlogs.data_message(env.account.id, group, stream, events[i : i + 200], rng)
@@ -659,8 +676,9 @@ def _ground_truth(
                         "flowLogFormat": e.flow_format,
                         "exportPrefixes": {
                             group: cwlogs.export_prefix(e, group)
-                            for group in (cwlogs.ACCESS_GROUP, cwlogs.APP_GROUP)
+                            for group in cwlogs.EXPORTED_GROUPS
                         },
+                        "firehoseLogGroups": [cwlogs.APP_GROUP],
                     }
                     for e in a.regions
                 ],
