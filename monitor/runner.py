@@ -280,6 +280,7 @@ class FilterRun:
 @dataclass
 class RunReport:
     runs: list[FilterRun] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)  # tables another process was running
 
     @property
     def matches(self) -> dict[str, int]:
@@ -501,15 +502,24 @@ def run_metric_filters(
     for d in definitions:
         database, name, _ = resolve_table(catalog, d)
         by_table[(database, name)].append(d)
+    state = MonitorState(catalog)
     for (database, name), defs in by_table.items():
         if not catalog.table_exists(database, name):
             continue
-        table = catalog.managed(database, name)
-        by_cp: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for d in defs:
-            by_cp[_checkpoint(metrics, d)].append(d)
-        for cp, group in sorted(by_cp.items()):
-            report.runs.extend(_run_group(table, group, cp, metrics))
+        lease = f"metric-filters:{database}.{name}"
+        token = state.acquire(lease)
+        if token is None:  # another process is running these filters right now
+            report.busy.append(f"{database}.{name}")
+            continue
+        try:
+            table = catalog.managed(database, name)
+            by_cp: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            for d in defs:
+                by_cp[_checkpoint(metrics, d)].append(d)
+            for cp, group in sorted(by_cp.items()):
+                report.runs.extend(_run_group(table, group, cp, metrics))
+        finally:
+            state.release(lease, token)
     return report
 
 

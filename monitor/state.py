@@ -7,7 +7,10 @@ crash never leaves half a document and two writers never overwrite each other si
 
 from __future__ import annotations
 
+import contextlib
+import time
 import urllib.parse
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +18,9 @@ from loglake.catalog import Catalog
 from loglake.catalog.documents import DocumentStore
 from loglake.errors import ConflictError, UserError
 
-KINDS = ("filters", "alarms", "queries")
+KINDS = ("filters", "alarms", "queries", "leases")
+#: how long a lease holds when its holder dies without releasing it
+LEASE_SECONDS = 600.0
 
 
 def _folder_name(name: str) -> str:
@@ -83,3 +88,28 @@ class MonitorState:
             if doc is not None and not doc.body.get("deleted"):
                 out.append(doc.body)
         return sorted(out, key=lambda b: b.get("filterName") or b.get("AlarmName") or b.get("name"))
+
+    # ------------------------------------------------------------------ leases
+    def acquire(self, name: str, seconds: float = LEASE_SECONDS) -> tuple[str, int] | None:
+        """Take the lease `name` unless another holder's lease is still running.
+
+        Returns a token for `release`, or None when someone else holds it. One writer per
+        lease is what keeps two monitor processes from counting the same files twice.
+        """
+        now = time.time()
+        found = self.get("leases", name)
+        if found is not None and found[0].get("expires", 0) > now:
+            return None
+        owner = uuid.uuid4().hex
+        body = {"name": name, "owner": owner, "expires": now + seconds}
+        try:
+            version = self.put("leases", name, body, 0 if found is None else found[1])
+        except ConflictError:
+            return None
+        return owner, version
+
+    def release(self, name: str, token: tuple[str, int]) -> None:
+        owner, version = token
+        # if it expired and someone else took it, there is nothing of ours to release
+        with contextlib.suppress(ConflictError):
+            self.put("leases", name, {"name": name, "owner": owner, "expires": 0}, version)

@@ -384,3 +384,22 @@ def test_put_checks_the_pattern_against_the_table(lake):
     with pytest.raises(FilterPatternError, match="message column"):
         put_metric_filter(lake, dict(TRAIL_FILTER, filterPattern="StopLogging"))
     assert list_metric_filters(lake) == []
+
+
+def test_a_second_runner_waits_for_the_first(lake):
+    from loglake.monitor.state import MonitorState
+
+    put_metric_filter(lake, TRAIL_FILTER)
+    append(lake, [dict(record(random.Random(13), BASE), eventname="StopLogging")])
+    state = MonitorState(lake)
+    token = state.acquire("metric-filters:default.cloudtrail")  # another process is running
+    assert token is not None
+    report = run_metric_filters(lake)
+    assert (report.runs, report.busy) == ([], ["default.cloudtrail"])
+    assert sums(lake, "TrailChanges") == {}
+    state.release("metric-filters:default.cloudtrail", token)
+    assert run_metric_filters(lake).matches == {"trail-changes": 1}
+    # a holder that died without releasing is taken over once its lease expires
+    assert state.acquire("metric-filters:default.cloudtrail", seconds=-1) is not None
+    assert run_metric_filters(lake).busy == []
+    assert sums(lake, "TrailChanges") == {BASE: (1.0, 1.0)}
