@@ -138,15 +138,18 @@ def generate(
     began = time.monotonic()
     wanted = set(sources)
     unknown = wanted - set(SOURCES)
-    if unknown:
-        raise ValueError(f"unknown sources {sorted(unknown)}; choose from {list(SOURCES)}")
+    if unknown or not wanted:
+        raise ValueError(f"unknown or no sources {sorted(unknown)}; choose from {list(SOURCES)}")
     if days < 1 or events_per_day < 0:
         raise ValueError("days must be >= 1 and events_per_day >= 0")
     if (flows_per_day or 0) < 0 or (log_events_per_day or 0) < 0:
         raise ValueError("flows_per_day and log_events_per_day must be >= 0")
     if not 1 <= compresslevel <= 9:
         raise ValueError(f"compresslevel must be between 1 and 9, not {compresslevel}")
-    t0 = float(int(parse_time(start)) // 86400 * 86400)  # whole UTC days
+    try:
+        t0 = float(int(parse_time(start)) // 86400 * 86400)  # whole UTC days
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"start {start!r} is not an ISO-8601 date or time") from exc
     t_end = t0 + days * 86400
     flows_per_day = events_per_day // 10 if flows_per_day is None else flows_per_day
     log_events_per_day = events_per_day // 10 if log_events_per_day is None else log_events_per_day

@@ -239,6 +239,10 @@ def test_scenarios_can_be_placed_and_chosen(tmp_path: Path) -> None:
     assert summary.files["vpcflowlogs"] == 0
     with pytest.raises(ValueError, match="unknown scenario"):
         generate(tmp_path / "x", days=1, events_per_day=10, scenarios=["nope"], progress=False)
+    with pytest.raises(ValueError, match="not an ISO-8601 date"):
+        generate(tmp_path / "z", days=1, start="yesterday", progress=False)
+    with pytest.raises(ValueError, match="no sources"):
+        generate(tmp_path / "z", days=1, sources=[], progress=False)
     with pytest.raises(ValueError, match="outside the generated period"):
         generate(
             tmp_path / "y",
