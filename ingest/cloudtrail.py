@@ -201,8 +201,8 @@ def parse(objects: list[RawObject], table_name: str = "cloudtrail") -> Parsed:
 
 
 def _parse(objects: list[RawObject], table_name: str) -> Parsed:
-    """Each object is converted on its own (its Python objects are freed before the next one is
-    parsed, so memory stays bounded by one file); the batch is sorted once at the end."""
+    """Each object is converted on its own, so its Python objects are freed before the next one
+    is parsed and memory stays bounded by one file."""
     parsed = Parsed()
     tables = []
     for obj in objects:
@@ -214,18 +214,14 @@ def _parse(objects: list[RawObject], table_name: str) -> Parsed:
         table = _convert(obj, records, parsed)  # type: ignore[arg-type]
         del records
         if table is not None:
-            tables.append(table)
-    if not tables:
-        return parsed
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    table = table.take(
-        pc.sort_indices(
-            table,
-            sort_keys=[(c, "ascending") for c in ("account", "region", "day", "eventtime")],
-        )
-    )
-    out = [rename_like(table.column(f.name).combine_chunks(), f.type) for f in CLOUDTRAIL_SCHEMA]
-    parsed.add(table_name, pa.Table.from_arrays(out, schema=CLOUDTRAIL_SCHEMA))
+            out = [
+                rename_like(table.column(f.name).combine_chunks(), f.type)
+                for f in CLOUDTRAIL_SCHEMA
+            ]
+            tables.append(pa.Table.from_arrays(out, schema=CLOUDTRAIL_SCHEMA))
+    if tables:
+        # chunked, not copied; the committer sorts the batch (see runner.sort_for_commit)
+        parsed.add(table_name, pa.concat_tables(tables))
     return parsed
 
 

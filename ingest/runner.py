@@ -11,6 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from loglake.catalog import Catalog
 from loglake.catalog.storage import StorageSettings
 from loglake.errors import CatalogError, UserError
@@ -410,8 +413,7 @@ def ingest(
                 report.records_quarantined += 1
         outcomes = [_outcome(o, parsed.rows.get(o.url, 0), bad_count.get(o.url, 0)) for o in batch]
         data = parsed.tables.get(table)
-        if data is None:
-            data = TABLES[table].schema.empty_table()
+        data = TABLES[table].schema.empty_table() if data is None else sort_for_commit(table, data)
         committed = writers[table].commit(outcomes, data)
         rows = sum(o.rows for o in committed)
         report.objects_ingested += len(committed)
@@ -480,6 +482,17 @@ def _run_pipelined(
             last = committer.submit(handle, group, batch, parsed, nbytes)
         if last is not None:
             last.result()
+
+
+def sort_for_commit(table: str, data: pa.Table) -> pa.Table:
+    """Rows by partition, then event time, so each file's min/max statistics are tight.
+
+    Runs in the committing thread: Arrow sorts without holding the interpreter, so it overlaps
+    with the parsing of the next batch.
+    """
+    keys = [*PARTITION_COLUMNS, TABLES[table].sort_by]
+    order = pc.sort_indices(data, sort_keys=[(k, "ascending") for k in keys])
+    return data.take(order)
 
 
 def _outcome(obj: RawObject, rows: int, bad: int) -> ObjectOutcome:

@@ -199,8 +199,6 @@ def test_cloudtrail_invictus_files_as_delivered():
         # partitions: account and region from the key, day from the event time
         assert row["account"] == "218007301253" and row["region"] == "us-east-1"
         assert row["day"] == event["eventTime"][:10]
-    # rows are sorted by event time inside a partition
-    assert frame["eventtime"].to_list() == sorted(frame["eventtime"].to_list())
 
 
 def test_cloudtrail_stratus_arrays_read_with_source_option():
