@@ -393,6 +393,7 @@ def _watch(args: argparse.Namespace, lake) -> int:
                     "cycle": cycle.started.isoformat(),
                     "ingestError": cycle.ingest_error,
                     "matches": {r.filter_name: r.matches for r in runs if r.matches},
+                    "busy": cycle.filters.busy if cycle.filters else [],
                     "transitions": cycle.transitions,
                 },
                 default=str,
