@@ -94,6 +94,7 @@ LITERAL_CASES: list[tuple[str, Any]] = [
     ),
     ("from_iso8601_timestamp('2020-05-11')", at(2020, 5, 11, tz=UTC)),
     ("from_iso8601_timestamp(NULL)", None),
+    ("try(from_iso8601_timestamp('yesterday'))", None),
     ("from_iso8601_date('2020-05-11')", dt.date(2020, 5, 11)),
     ("to_iso8601(DATE '2020-05-11')", "2020-05-11"),
     ("to_iso8601(from_iso8601_timestamp('2020-05-11T11:15:05Z'))", "2020-05-11T11:15:05.000Z"),
@@ -203,6 +204,10 @@ def test_same_as_duckdb(sql: str) -> None:
         ("SELECT from_unixtime(0) AT TIME ZONE 'Mars/Olympus'", "Time zone not supported"),
         ("SELECT format_datetime(TIMESTAMP '2020-01-01 00:00', 'yyyy-qq')", "pattern letter"),
         ("SELECT date_parse('x', '%Y')", "query failed"),
+        (
+            "SELECT from_iso8601_timestamp('2024-13-01')",
+            "Invalid format for from_iso8601_timestamp",
+        ),
     ],
 )
 def test_invalid_arguments_are_errors(sql: str, message: str) -> None:

@@ -18,6 +18,10 @@ from loglake.query.registry import translates
 NOT_CONSTANT = object()
 
 
+class InvalidValue(SqlError):
+    """A value the query's function cannot read (raised while the query runs)."""
+
+
 def fail(compiler: Any, node: exp.Expression, message: str) -> None:
     """Raise a SqlError at ``node``'s position (through the compiler when it offers that)."""
     report = getattr(compiler, "error", None)
@@ -167,17 +171,30 @@ def _run_staged(frame: pl.LazyFrame, build: Callable[..., pl.Expr], names: list[
     return frame.select(out).collect().to_series()
 
 
-def batched(value: pl.Expr, build: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:
+def batched(
+    value: pl.Expr,
+    build: Callable[[pl.Expr], pl.Expr],
+    dtype: pl.DataType,
+    invalid: str | None = None,
+) -> pl.Expr:
     """``build(value)`` evaluated over each batch as a small frame of its own.
 
     A translator whose formula uses its input many times would otherwise copy the input's whole
     expression tree into each use, which multiplies when such functions nest
     (json_array_length(json_extract(json_parse(...)))). The batch is still processed by Polars
     kernels, column at a time, and ``materialize`` inside ``build`` computes shared parts once.
+
+    With ``invalid`` (and outside TRY), a non-NULL input that gives NULL fails the query with
+    that message and the first offending value, as Trino's parsing functions do.
     """
+    strict = invalid is not None and not lenient()
 
     def run(batch: pl.Series) -> pl.Series:
         series = _run_staged(batch.to_frame("v").lazy(), build, ["v"])
+        if strict:
+            bad = batch.is_not_null() & series.is_null()
+            if bad.any():
+                raise InvalidValue(f"{invalid}: {batch.filter(bad)[0]!r}")
         return series.alias(batch.name)
 
     return value.map_batches(run, return_dtype=dtype, is_elementwise=True)

@@ -202,7 +202,8 @@ def from_iso8601_timestamp(compiler: Any, node: exp.FromISO8601Timestamp) -> pl.
         assert result is not None
         return result
 
-    return batched(string_arg(compiler, node.this), build, TIMESTAMP_TZ)
+    message = "Invalid format for from_iso8601_timestamp"
+    return batched(string_arg(compiler, node.this), build, TIMESTAMP_TZ, invalid=message)
 
 
 @translates(exp.FromISO8601Date)

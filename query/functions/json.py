@@ -179,7 +179,12 @@ def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
 
 @translates(exp.ParseJSON)
 def json_parse(compiler: Any, node: exp.ParseJSON) -> pl.Expr:
-    return batched(string_arg(compiler, node.this), canonical, pl.String)
+    return batched(
+        string_arg(compiler, node.this),
+        canonical,
+        pl.String,
+        invalid="Cannot convert value to JSON",
+    )
 
 
 @translates(exp.JSONFormat)
