@@ -550,12 +550,12 @@ def _template(
         err = (
             ',"errorCode":' + dumps(code) + (',"errorMessage":' + dumps(message) if message else "")
         )
-        # errors carry the same request and a null response
-        base_mid = variants[len(errors) % len(variants)][0]
+        base_mid, base_res, base_tls = variants[len(errors) % len(variants)]
         req_part = base_mid.split(',"responseElements":', 1)[0]
         tail = base_mid.split(',"additionalEventData":', 1)
         add_part = ',"additionalEventData":' + tail[1] if len(tail) == 2 else ""
-        errors.append((err + req_part + ',"responseElements":null' + add_part, "", ""))
+        # same request, resources and host as the variant it failed on, and a null response
+        errors.append((err + req_part + ',"responseElements":null' + add_part, base_res, base_tls))
         threshold += int(prob * 65536)
     use_vpce = p.vpce is not None and action.service == "s3"
     ips = [p.s3_ip] if use_vpce and p.s3_ip else p.ips
@@ -711,8 +711,6 @@ class WindowRenderer:
             sec = secs[i]
             if (x & 0xFFFF) < tp.err_threshold:
                 mid, res, tls = tp.errors[(x >> 16) % len(tp.errors)]
-                res = tp.variants[0][1]
-                tls = tp.variants[0][2]
             else:
                 mid, res, tls = tp.variants[(x >> 16) % len(tp.variants)]
             x >>= 24

@@ -201,6 +201,17 @@ def test_cloudtrail_fields_and_types_match_real_records(trail: Path) -> None:
         assert ev["managementEvent"] is (ev["eventCategory"] == "Management")
         for res in ev.get("resources", []):
             assert set(res) <= {"ARN", "accountId", "type"} and "ARN" in res
+        if ev["eventCategory"] == "Data":
+            req = ev["requestParameters"]
+            arns = [r["ARN"] for r in ev["resources"]]
+            assert arns == [
+                f"arn:aws:s3:::{req['bucketName']}/{req['key']}",
+                f"arn:aws:s3:::{req['bucketName']}",
+            ]
+            if "tlsDetails" in ev:
+                assert ev["tlsDetails"]["clientProvidedHostHeader"] == req["Host"]
+            if "errorCode" in ev:
+                assert ev["responseElements"] is None
         ident = ev["userIdentity"]
         if ident["type"] == "AWSService" or ident.get("invokedBy"):
             assert ev["sourceIPAddress"].endswith(".amazonaws.com")
