@@ -1325,6 +1325,8 @@ class Compiler:
                 }
             )
             key_names = [self.fresh("_ck") for _ in left_keys]
+            # the outer rows feed both the probe and the final join: compute them once
+            rel = Rel(rel.lf.cache(), rel.schema, rel.scope)
             probe = rel.lf.select(
                 [k.alias(n) for k, n in zip(left_keys, key_names, strict=True)]
                 + [pl.col(c) for c in outer_cols]
@@ -1451,6 +1453,8 @@ class Compiler:
                 outer_keys = [
                     self.expr(k[1]).alias(n) for k, n in zip(keys, key_names, strict=True)
                 ]
+            # the outer rows feed both the key filter and the final join: compute them once
+            rel = Rel(rel.lf.cache(), rel.schema, rel.scope)
             self._magic = (
                 [k[0] for k in keys],
                 rel.lf.select(outer_keys).unique(),
