@@ -229,6 +229,30 @@ def _decimal_operands(
     return left, right, lt, rt
 
 
+def _constant(node: exp.Expression) -> bool:
+    """Literal arithmetic (``DECIMAL '0.06' - DECIMAL '0.01'``) that can be folded at compile time."""
+    if isinstance(node, exp.Literal):
+        return True
+    if isinstance(node, exp.Paren | exp.Neg):
+        return _constant(node.this)
+    if isinstance(node, exp.Cast):
+        return isinstance(node.this, exp.Literal)
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul):
+        return _constant(node.this) and _constant(node.expression)
+    return False
+
+
+def _folded(c: Any, node: exp.Expression, expr: pl.Expr) -> pl.Expr:
+    """A constant expression as one literal, so scans can use it against file statistics."""
+    if c.replacements or not _constant(node):
+        return expr
+    try:
+        value = pl.select(expr.alias("v"))
+    except pl.exceptions.PolarsError:
+        return expr
+    return pl.lit(value.item(), value.dtypes[0])
+
+
 @translates(exp.Add)
 def _add(c: Any, node: exp.Add) -> pl.Expr:
     if isinstance(node.expression, exp.Interval):
@@ -237,7 +261,7 @@ def _add(c: Any, node: exp.Add) -> pl.Expr:
         return _shift(c, node.expression, node.this, False)
     left, right, lt, rt = _operands(c, node)
     _check_numeric(c, node, "+", lt, rt)
-    return left + right
+    return _folded(c, node, left + right)
 
 
 @translates(exp.Sub)
@@ -248,7 +272,7 @@ def _sub(c: Any, node: exp.Sub) -> pl.Expr:
     if T.is_temporal(lt) and T.is_temporal(rt):
         return left.cast(pl.Datetime("us")) - right.cast(pl.Datetime("us"))
     _check_numeric(c, node, "-", lt, rt)
-    return left - right
+    return _folded(c, node, left - right)
 
 
 def _arith_sql(c: Any, node: exp.Expression) -> str | None:
