@@ -58,6 +58,7 @@ class Parsed:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)  # url -> rows ingested
     bad: list[BadRecord] = field(default_factory=list)
+    sorted: bool = False  # tables already in commit order (sorted by a worker process)
 
     def add(self, table_name: str, table: pa.Table) -> None:
         if table.num_rows == 0:

@@ -226,8 +226,11 @@ def _parse_batch(
 def _read_and_parse(
     settings: StorageSettings, url: str, group: str, objects: list[RawObject], options: dict
 ) -> tuple[Parsed, int]:
-    """Fetch a batch's bytes and parse them (the unit of work of a worker process)."""
-    return _parse_batch(group, objects, _fetch(settings, url, objects), options)
+    """Fetch, parse and sort a batch (the unit of work of a worker process)."""
+    parsed, nbytes = _parse_batch(group, objects, _fetch(settings, url, objects), options)
+    parsed.tables = {name: sort_for_commit(name, t) for name, t in parsed.tables.items()}
+    parsed.sorted = True
+    return parsed, nbytes
 
 
 def _cat(fs: Any, path: str) -> bytes | BaseException:
@@ -413,7 +416,10 @@ def ingest(
                 report.records_quarantined += 1
         outcomes = [_outcome(o, parsed.rows.get(o.url, 0), bad_count.get(o.url, 0)) for o in batch]
         data = parsed.tables.get(table)
-        data = TABLES[table].schema.empty_table() if data is None else sort_for_commit(table, data)
+        if data is None:
+            data = TABLES[table].schema.empty_table()
+        elif not parsed.sorted:
+            data = sort_for_commit(table, data)
         committed = writers[table].commit(outcomes, data)
         rows = sum(o.rows for o in committed)
         report.objects_ingested += len(committed)
