@@ -658,3 +658,34 @@ def test_firehose_objects_with_several_payloads():
     assert got[0]["subscriptionfilters"] == ["to-s3"] and got[0]["source"] == "subscription"
     assert len(parsed.bad) == 1 and parsed.bad[0].record_index == 2
     assert parsed.bad[0].byte_offset > 0
+
+
+def test_insights_events_go_to_their_own_table():
+    key = (
+        "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/05/10/"
+        "111122223333_CloudTrail-Insight_us-east-1_20240510T1620Z_abc.json.gz"
+    )
+    insight = {
+        "eventVersion": "1.08",
+        "eventTime": "2024-05-10T16:00:00Z",
+        "awsRegion": "us-east-1",
+        "eventID": "ins-1",
+        "eventType": "AwsCloudTrailInsight",
+        "recipientAccountId": "111122223333",
+        "sharedEventID": "pair-1",
+        "insightDetails": {
+            "state": "Start",
+            "eventSource": "iam.amazonaws.com",
+            "eventName": "DeleteUser",
+            "insightType": "ApiCallRateInsight",
+            "insightContext": {"statistics": {"baseline": {"average": 0.01}}},
+        },
+        "eventCategory": "Insight",
+    }
+    layout = classify(key)
+    assert layout is not None and layout.table == "cloudtrail_insights"
+    parsed = cloudtrail.parse([obj(key, _records(insight))], "cloudtrail_insights")
+    row = rows(parsed, "cloudtrail_insights")[0]
+    assert row["useridentity"] is None and row["eventname"] is None
+    assert orjson.loads(row["insightdetails"])["insightType"] == "ApiCallRateInsight"
+    assert (row["sharedeventid"], row["eventcategory"]) == ("pair-1", "Insight")
