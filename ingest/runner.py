@@ -152,6 +152,10 @@ def discover(
     src = source_settings(settings, url)
     fs = src.filesystem()
     root = src.fs_path(src.root)
+    if hasattr(fs, "invalidate_cache"):
+        fs.invalidate_cache(root)
+    if not fs.exists(root):
+        raise UserError(f"nothing to ingest: {url} does not exist")
     for entry in walk(fs, root, since=since, skip_dir=_is_lake_internal):
         name = entry["name"]
         full = f"s3://{name}" if src.is_s3 else name

@@ -425,3 +425,12 @@ def test_cli_optimize_and_vacuum(tmp_path, capsys):
     )
     assert "would remove 3 file(s)" in capsys.readouterr().out
     shutil.rmtree(raw)
+
+
+def test_missing_source_is_a_user_error(local_settings, tmp_path, capsys):
+    from loglake.errors import UserError
+
+    with pytest.raises(UserError, match="does not exist"):
+        ingest(Catalog(local_settings), str(tmp_path / "nowhere"), progress=False)
+    assert cli(["--lake", str(tmp_path / "lake"), "ingest", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
