@@ -126,14 +126,15 @@ def generate(
     log_events_per_day: int | None = None,
     organization_trail: bool = False,
     bucket: str | None = None,
-    compresslevel: int = 6,
+    compresslevel: int = 3,
     sources: Iterable[str] = SOURCES,
 ) -> GenerationSummary:
     """Generate raw AWS exports under ``out`` (folder or ``s3://bucket/prefix``).
 
     ``events_per_day`` is the baseline CloudTrail volume per account and region;
     ``flows_per_day`` (connections) and ``log_events_per_day`` (application log lines) default to
-    a tenth of it. The same arguments always produce the same bytes.
+    a tenth of it. ``compresslevel`` 3 compresses twice as fast as 6 for files about a third
+    larger; readers cannot tell. The same arguments always produce the same bytes.
     """
     began = time.monotonic()
     wanted = set(sources)

@@ -73,10 +73,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "--compress-level",
         type=int,
-        default=6,
+        default=3,
         choices=range(1, 10),
         metavar="1-9",
-        help="gzip level (default 6)",
+        help="gzip level (default 3)",
     )
     gen.add_argument(
         "--sources",
