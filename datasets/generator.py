@@ -287,6 +287,8 @@ def generate(
                     None,
                     counts,
                 )
+        if "cloudtrail" in wanted:
+            _write_insights(seed, records, writer, org_id)
         for chain in chains.values():
             chain.advance(t_end + 2 * 3600)
             counts["cloudtrail_digests"] += len(chain.written)
@@ -301,6 +303,7 @@ def generate(
     summary.files = {
         "cloudtrail": writer.files["cloudtrail"],
         "cloudtrail_digest": counts["cloudtrail_digests"],
+        "cloudtrail_insight": writer.files["cloudtrail_insight"],
         "vpcflowlogs": writer.files["vpcflowlogs"],
         "config": writer.files["config"],
         "cloudwatch_export": writer.files["cloudwatch_export"],
@@ -642,6 +645,30 @@ def _config_day(
         counts["config"] += len(items)
 
 
+def _write_insights(
+    seed: int, records: list[ScenarioRecord], writer: _Writer, org_id: str | None
+) -> None:
+    """Insights events of the scenarios, one file each under ``CloudTrail-Insight``."""
+    for r in records:
+        for delivered, ev in r.insights:
+            rng = rng_for(seed, "insight-name", ev["eventID"])
+            unique = "".join(
+                rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", k=16)
+            )
+            key = ct.file_key(
+                r.account_id, ev["awsRegion"], delivered, unique, org_id, kind="CloudTrail-Insight"
+            )
+            writer.submit("cloudtrail_insight", key, ct.wrap([ct.dumps(ev)]))
+            r.insight_events.append(
+                {
+                    "eventID": ev["eventID"],
+                    "eventTime": ev["eventTime"],
+                    "state": ev["insightDetails"]["state"],
+                    "key": key,
+                }
+            )
+
+
 def _finish_record(r: ScenarioRecord) -> None:
     """Keep only delivered events (a stopped trail swallows calls made meanwhile)."""
     r.suppressed = [e for e in r.events if "key" not in e]
@@ -704,6 +731,7 @@ def _ground_truth(
                 "flowRecords": r.flow_records,
                 "configChanges": r.config_changes,
                 "notDeliveredEvents": r.suppressed,
+                "insightEvents": r.insight_events,
                 "loggingGaps": r.logging_gaps,
             }
             for r in records

@@ -42,6 +42,10 @@ class ScenarioRecord:
     config_changes: list[dict[str, Any]] = field(default_factory=list)
     logging_gaps: list[dict[str, str]] = field(default_factory=list)
     suppressed: list[dict[str, Any]] = field(default_factory=list)  # made while logging was off
+    insights: list[tuple[float, dict[str, Any]]] = field(
+        default_factory=list
+    )  # (delivered, record)
+    insight_events: list[dict[str, Any]] = field(default_factory=list)  # as written
 
 
 @dataclass

@@ -863,7 +863,80 @@ def _brute_force(world: World, at: float, rng: random.Random) -> Planned:
     )
     rec.end = t
     rec.details = {"sourceIp": ip, "attempts": attempts, "userAgent": ua}
+    rec.insights = _call_rate_insight(acct, at, t, attempts, ua, rng)
     return Planned(out, [], [], rec)
+
+
+def _call_rate_insight(
+    acct: Account, first: float, last: float, calls: int, user_agent: str, rng: random.Random
+) -> list[tuple[float, dict[str, Any]]]:
+    """The CloudTrail Insights pair (Start, End) an unusual rate of ConsoleLogin calls raises.
+
+    Insights compare the per-minute rate of a write API with its weekly baseline; the events go to
+    ``CloudTrail-Insight`` about half an hour after the minute they describe.
+    """
+    start = int(first // 60 * 60)
+    end = int(last // 60 * 60) + 60
+    minutes = max(1, (end - start) // 60)
+    baseline = {"average": 0.0021}
+    insight = {"average": round(calls / minutes, 4)}
+    shared = uuid1(rng)
+    records = []
+    for state, t in (("Start", start), ("End", end)):
+        context: dict[str, Any] = {"statistics": {"baseline": baseline, "insight": insight}}
+        if state == "End":
+            context["statistics"]["insightDuration"] = minutes
+            context["statistics"]["baselineDuration"] = 10080
+            context["attributions"] = [
+                {
+                    "attribute": "userIdentityArn",
+                    "insight": [
+                        {
+                            "value": f"arn:aws:iam::{acct.id}:user/HIDDEN_DUE_TO_SECURITY_REASONS",
+                            "average": insight["average"],
+                        }
+                    ],
+                    "baseline": [
+                        {
+                            "value": f"arn:aws:iam::{acct.id}:user/{next(iter(acct.users))}",
+                            "average": baseline["average"],
+                        }
+                    ],
+                },
+                {
+                    "attribute": "userAgent",
+                    "insight": [{"value": user_agent, "average": insight["average"]}],
+                    "baseline": [{"value": BROWSER_UAS[0], "average": baseline["average"]}],
+                },
+                {
+                    "attribute": "errorCode",
+                    "insight": [{"value": "null", "average": insight["average"]}],
+                    "baseline": [{"value": "null", "average": baseline["average"]}],
+                },
+            ]
+        records.append(
+            (
+                t + 1800 + rng.randrange(0, 300),
+                {
+                    "eventVersion": "1.08",
+                    "eventTime": iso_seconds(t),
+                    "awsRegion": "us-east-1",
+                    "eventID": uuid1(rng),
+                    "eventType": "AwsCloudTrailInsight",
+                    "recipientAccountId": acct.id,
+                    "sharedEventID": shared,
+                    "insightDetails": {
+                        "state": state,
+                        "eventSource": "signin.amazonaws.com",
+                        "eventName": "ConsoleLogin",
+                        "insightType": "ApiCallRateInsight",
+                        "insightContext": context,
+                    },
+                    "eventCategory": "Insight",
+                },
+            )
+        )
+    return records
 
 
 __all__ = ["SCENARIOS", "ScenarioSpec", "parse_scenarios", "plan_scenarios"]

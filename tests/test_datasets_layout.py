@@ -16,6 +16,10 @@ CT_KEY = re.compile(
     r"^AWSLogs/(?:o-[a-z0-9]{10}/)?(\d{12})/CloudTrail/([a-z]{2}-[a-z]+-\d)/(\d{4})/(\d{2})/(\d{2})/"
     r"\1_CloudTrail_\2_(\d{8})T(\d{4})Z_[A-Za-z0-9]{16}\.json\.gz$"
 )
+INSIGHT_KEY = re.compile(
+    r"^AWSLogs/(?:o-[a-z0-9]{10}/)?(\d{12})/CloudTrail-Insight/([a-z]{2}-[a-z]+-\d)/(\d{4})/(\d{2})/(\d{2})/"
+    r"\1_CloudTrail-Insight_\2_(\d{8})T(\d{4})Z_[A-Za-z0-9]{16}\.json\.gz$"
+)
 DIGEST_KEY = re.compile(
     r"^AWSLogs/(?:o-[a-z0-9]{10}/)?(\d{12})/CloudTrail-Digest/([a-z]{2}-[a-z]+-\d)/(\d{4})/(\d{2})/(\d{2})/"
     r"\1_CloudTrail-Digest_\2_[A-Za-z0-9._-]+_[a-z]{2}-[a-z]+-\d_(\d{8})T(\d{6})Z\.json\.gz$"
@@ -66,7 +70,14 @@ def test_every_object_has_a_known_aws_layout(lake: tuple[Path, object]) -> None:
     unknown = []
     for key in _keys(root):
         if key.startswith("AWSLogs/"):
-            patterns = (CT_KEY, DIGEST_KEY, FLOW_KEY, CONFIG_HISTORY_KEY, CONFIG_SNAPSHOT_KEY)
+            patterns = (
+                CT_KEY,
+                INSIGHT_KEY,
+                DIGEST_KEY,
+                FLOW_KEY,
+                CONFIG_HISTORY_KEY,
+                CONFIG_SNAPSHOT_KEY,
+            )
             if key.endswith("/Config/ConfigWritabilityCheckFile"):
                 continue
             if not any(p.match(key) for p in patterns):
@@ -113,6 +124,35 @@ def test_cloudtrail_files_are_gzip_records_in_their_window(lake: tuple[Path, obj
             else:
                 assert ev["awsRegion"] == region
     assert total == summary.events["cloudtrail"]
+
+
+def test_insights_events_have_the_insight_shape(lake: tuple[Path, object]) -> None:
+    root, summary = lake
+    found = []
+    for key in _keys(root):
+        if INSIGHT_KEY.match(key):
+            found += json.loads(gzip.decompress((root / key).read_bytes()))["Records"]
+    assert len(found) == summary.files["cloudtrail_insight"] == 2
+    for ev in found:
+        # Insights events have no caller: no userIdentity, eventSource or eventName at the top
+        assert set(ev) == {
+            "eventVersion",
+            "eventTime",
+            "awsRegion",
+            "eventID",
+            "eventType",
+            "recipientAccountId",
+            "sharedEventID",
+            "insightDetails",
+            "eventCategory",
+        }
+        assert (ev["eventType"], ev["eventCategory"]) == ("AwsCloudTrailInsight", "Insight")
+        details = ev["insightDetails"]
+        assert details["insightType"] in ("ApiCallRateInsight", "ApiErrorRateInsight")
+        stats = details["insightContext"]["statistics"]
+        assert stats["insight"]["average"] > stats["baseline"]["average"]
+    assert sorted(e["insightDetails"]["state"] for e in found) == ["End", "Start"]
+    assert len({e["sharedEventID"] for e in found}) == 1
 
 
 def test_flow_logs_have_a_header_and_fields_per_format(lake: tuple[Path, object]) -> None:

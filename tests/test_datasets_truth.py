@@ -151,6 +151,12 @@ def test_ground_truth_names_existing_events_and_covers_signatures(incident: Path
         assert ids <= scenario_ids, f"{name}: signature matched outside the scenario"
     brute = by_name["console_brute_force"]
     assert len(matched["console_brute_force"]) == brute["details"]["attempts"]
+    # the burst also raised a CloudTrail Insights pair, named in the ground truth
+    for insight in brute["insightEvents"]:
+        records = json.loads(gzip.decompress((incident / insight["key"]).read_bytes()))["Records"]
+        assert [r["eventID"] for r in records] == [insight["eventID"]]
+        assert records[0]["insightDetails"]["eventName"] == "ConsoleLogin"
+    assert sorted(i["state"] for i in brute["insightEvents"]) == ["End", "Start"]
 
 
 def test_ground_truth_flows_and_config_changes_exist(incident: Path) -> None:
