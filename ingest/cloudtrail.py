@@ -72,7 +72,7 @@ def load_records(obj: RawObject, data: bytes) -> tuple[list | None, BadRecord | 
     except GzipError as error:
         return bad(str(error), byte_offset=error.byte_offset)
     if not text.strip():
-        return bad("empty object" if data else "0-byte object", byte_offset=0)
+        return bad("empty object" if obj.size else "0-byte object", byte_offset=0)
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as error:

@@ -85,7 +85,7 @@ def _export(obj: RawObject, parsed: Parsed, log_group: str | None) -> pl.DataFra
         _whole(obj, parsed, str(error), error.byte_offset)
         return None
     if not text.strip():
-        _whole(obj, parsed, "empty object" if data else "0-byte object")
+        _whole(obj, parsed, "empty object" if obj.size else "0-byte object")
         return None
     decoded = text.decode("utf-8", "replace")
     if decoded.endswith("\n"):
@@ -130,7 +130,7 @@ def _export(obj: RawObject, parsed: Parsed, log_group: str | None) -> pl.DataFra
 def _firehose(obj: RawObject, parsed: Parsed) -> pl.DataFrame | None:
     data = obj.data or b""
     if not data.strip():
-        _whole(obj, parsed, "empty object" if data else "0-byte object")
+        _whole(obj, parsed, "empty object" if obj.size else "0-byte object")
         return None
     payloads: list[tuple[int, bytes]] = []
     if is_gzip(data):

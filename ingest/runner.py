@@ -20,7 +20,7 @@ from loglake.errors import CatalogError, UserError
 from loglake.ingest import cloudtrail, cloudwatch, config, vpcflow
 from loglake.ingest.layout import SOURCES, Layout, classify, entry_etag, walk
 from loglake.ingest.quarantine import Quarantine
-from loglake.ingest.raw import BadRecord, Parsed, RawObject
+from loglake.ingest.raw import BadRecord, GzipError, Parsed, RawObject, gunzip, is_gzip
 from loglake.ingest.schemas import PARTITION_COLUMNS, TABLES
 from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter
 
@@ -209,15 +209,34 @@ def _fetch(settings: StorageSettings, url: str, objects: list[RawObject]) -> lis
                 BadRecord(obj.url, obj.etag, f"could not read object: {data}", whole_object=True)
             )
         else:
-            obj.data = data
+            obj.size = len(data)
+            obj.data = _inflate(obj, data)
     return missing
+
+
+#: kinds whose objects are one gzip stream (Firehose objects are split into members later)
+_INFLATE_EARLY = frozenset(
+    {"cloudtrail", "cloudtrail_insight", "vpcflow", "config", "cloudwatch_export"}
+)
+
+
+def _inflate(obj: RawObject, data: bytes) -> bytes:
+    """Inflate in the fetching thread (zlib runs without the interpreter lock), so it overlaps
+    with parsing; a damaged stream is left as it is for the parser to quarantine with its
+    position."""
+    if obj.layout.kind not in _INFLATE_EARLY or not is_gzip(data):
+        return data
+    try:
+        return gunzip(data)
+    except GzipError:
+        return data
 
 
 def _parse_batch(
     group: str, objects: list[RawObject], missing: list[BadRecord], options: dict
 ) -> tuple[Parsed, int]:
     present = [o for o in objects if o.data is not None]
-    nbytes = sum(len(o.data or b"") for o in present)
+    nbytes = sum(o.size for o in present)
     parsed = _parse(group, present, options) if present else Parsed()
     for obj in objects:
         obj.data = None

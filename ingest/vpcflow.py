@@ -56,7 +56,7 @@ def _text(obj: RawObject, parsed: Parsed) -> pl.DataFrame | None:
         )
         return None
     if not text.strip():
-        error = "empty object" if data else "0-byte object"
+        error = "empty object" if obj.size else "0-byte object"
         parsed.bad.append(BadRecord(obj.url, obj.etag, error, byte_offset=0, whole_object=True))
         return None
     decoded = text.decode("utf-8", "replace")
