@@ -162,8 +162,8 @@ def insert_into(engine: Engine, tree: exp.Insert, sql: str, stats: QueryStats) -
         target = target.this
     db, name = _names(engine, target)
     table = catalog.get_table(db, name)
-    if not table.is_managed:
-        raise SqlError(f"INSERT INTO writes managed tables; {db}.{name} is external")
+    if not table.is_managed and table.format not in ("parquet", "json"):
+        raise SqlError(f"INSERT INTO {db}.{name}: tables stored as {table.format} are read-only")
     schema = table.arrow_schema()
     names = [f.name for f in schema]
     df = _run_query(engine, tree.expression, sql, stats)
@@ -191,9 +191,39 @@ def insert_into(engine: Engine, tree: exp.Insert, sql: str, stats: QueryStats) -
     except pl.exceptions.PolarsError as err:
         raise SqlError(f"Insert query has mismatched column types: {err}") from err
     data = arrow_table(shaped).cast(schema)
-    if data.num_rows:
+    if data.num_rows and table.is_managed:
         catalog.managed(db, name).append(data)
+    elif data.num_rows:
+        _write_external(catalog, table, shaped, stats.query_id)
     return _summary(engine, stats, "INSERT", rows=data.num_rows)
+
+
+def _write_external(catalog: Any, table: Any, df: pl.DataFrame, query_id: str) -> None:
+    """Add files (one per partition) under an external table's location, as Athena's INSERT does."""
+    from loglake.catalog import Partition
+
+    settings = catalog.settings
+    fs = settings.filesystem()
+    keys = [c.name for c in table.partition_keys]
+    groups = df.partition_by(keys, as_dict=True, include_key=False) if keys else {(): df}
+    added = []
+    for values, part in groups.items():
+        texts = tuple("__HIVE_DEFAULT_PARTITION__" if v is None else str(v) for v in values)
+        folder = table.location.rstrip("/") + "".join(
+            f"/{k}={v}" for k, v in zip(keys, texts, strict=True)
+        )
+        path = settings.fs_path(folder)
+        fs.makedirs(path, exist_ok=True)
+        extension = "parquet" if table.format == "parquet" else "json"
+        with fs.open(f"{path}/{query_id}.{extension}", "wb") as handle:
+            if table.format == "parquet":
+                part.write_parquet(handle)
+            else:
+                part.write_ndjson(handle)
+        if keys:
+            added.append(Partition(texts, folder))
+    if added and not table.projection_enabled:
+        catalog.add_partitions(table, added, if_not_exists=True)
 
 
 _VIEW_BODY = re.compile(

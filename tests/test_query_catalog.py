@@ -164,6 +164,16 @@ def test_external_parquet_table_with_partitions(local_settings) -> None:  # type
     assert result.stats.files_scanned == 1
     full = engine.execute("SELECT count(*) FROM flows").df
     assert full is not None and full.item() == 3
+    engine.execute("INSERT INTO flows SELECT 40, 'REJECT', '2024-01-03'")
+    after = engine.execute(
+        "SELECT day, sum(bytes), min(action) FROM flows GROUP BY day ORDER BY day"
+    ).df
+    assert after is not None
+    assert after.rows() == [
+        ("2024-01-01", 3, "ACCEPT"),
+        ("2024-01-02", 3, "ACCEPT"),
+        ("2024-01-03", 40, "REJECT"),
+    ]
 
 
 def test_projected_json_table_reads_only_the_admitted_folders(local_settings) -> None:  # type: ignore[no-untyped-def]
