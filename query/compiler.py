@@ -1491,6 +1491,15 @@ class Compiler:
             if isinstance(first, exp.Count):
                 # no matching rows: count() is 0, not NULL
                 lf = lf.with_columns(pl.col(value).fill_null(0))
+        elif (
+            isinstance(stripped, exp.Select)
+            and not stripped.args.get("group")
+            and not stripped.args.get("having")
+            and not stripped.args.get("limit")
+            and _find_aggregates(stripped.expressions)
+        ):
+            # a global aggregate always has exactly one row
+            lf = rel.lf.join(out.lf.select(value), how="cross")
         else:
             # an empty subquery yields one NULL, never zero rows
             one = pl.concat(
