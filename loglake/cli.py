@@ -49,20 +49,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_lake(args: argparse.Namespace):
-    """The Lake named by the global options (imported late so ``--help`` stays fast)."""
+def storage_settings(args: argparse.Namespace, root: str | None = None):
+    """Storage settings from the global flags, for the lake or for another ``root`` URL."""
     from loglake.catalog import StorageSettings
-    from loglake.lake import Lake
 
-    settings = StorageSettings.resolve(
-        args.lake,
+    return StorageSettings.resolve(
+        root if root is not None else args.lake,
         config_file=args.config,
         endpoint_url=args.endpoint_url,
         region=args.region,
         profile=args.profile,
         path_style=args.path_style,
     )
-    return Lake(settings, database=args.database)
+
+
+def open_lake(args: argparse.Namespace):
+    """The Lake named by the global options (imported late so ``--help`` stays fast)."""
+    from loglake.lake import Lake
+
+    return Lake(storage_settings(args), database=args.database)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

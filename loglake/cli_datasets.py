@@ -106,17 +106,9 @@ def _filesystem(args: argparse.Namespace, lake: Any) -> Any:
     path style, config file), so a MinIO or AWS bucket is reached the way the lake would be."""
     if not args.out.startswith(("s3://", "s3a://")):
         return None
-    from loglake.catalog.storage import StorageSettings
+    from loglake.cli import storage_settings
 
-    settings = StorageSettings.resolve(
-        args.out,
-        config_file=getattr(args, "config", None),
-        endpoint_url=getattr(args, "endpoint_url", None),
-        region=getattr(args, "region", None),
-        profile=getattr(args, "profile", None),
-        path_style=getattr(args, "path_style", None),
-    )
-    return settings.filesystem()
+    return storage_settings(args, args.out).filesystem()
 
 
 def _generate(args: argparse.Namespace, lake: Any) -> int:

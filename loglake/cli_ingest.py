@@ -163,17 +163,10 @@ def _vacuum(args: argparse.Namespace, lake: Any) -> int:
 
 
 def _validate(args: argparse.Namespace, lake: Any) -> int:
-    from loglake.catalog import StorageSettings
+    from loglake.cli import storage_settings
     from loglake.ingest.digest import load_public_keys, validate_trail
 
-    settings = StorageSettings.resolve(
-        args.url,
-        config_file=args.config,
-        endpoint_url=args.endpoint_url,
-        region=args.region,
-        profile=args.profile,
-        path_style=args.path_style,
-    )
+    settings = storage_settings(args, args.url)
     keys = {}
     for path in args.public_keys:
         try:
