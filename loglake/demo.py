@@ -148,7 +148,8 @@ def run(out: Path, *, events_per_day: int, days: int, seed: int) -> int:
         f"in {time.perf_counter() - began:.0f} s"
     )
     for source, events in summary.events.items():
-        _say(f"   {source:12} {events:>10,} records in {summary.files.get(source, 0):>5} objects")
+        objects = sum(n for kind, n in summary.files.items() if kind.split("_")[0] == source)
+        _say(f"   {source:12} {events:>10,} records in {objects:>5} objects")
 
     lake = loglake.connect(str(out))
     _heading("2. Installing the CIS AWS Foundations monitoring pack (14 metric filters + alarms)")
