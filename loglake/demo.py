@@ -147,9 +147,8 @@ def run(out: Path, *, events_per_day: int, days: int, seed: int) -> int:
         f"   {raw}/: {sum(summary.files.values())} objects, {summary.bytes / 1e6:.1f} MB "
         f"in {time.perf_counter() - began:.0f} s"
     )
-    for source, events in summary.events.items():
-        objects = sum(n for kind, n in summary.files.items() if kind.split("_")[0] == source)
-        _say(f"   {source:12} {events:>10,} records in {objects:>5} objects")
+    _say("   records: " + ", ".join(f"{k} {v:,}" for k, v in summary.events.items()))
+    _say("   objects: " + ", ".join(f"{k} {v:,}" for k, v in summary.files.items() if v))
 
     lake = loglake.connect(str(out))
     _heading("2. Installing the CIS AWS Foundations monitoring pack (14 metric filters + alarms)")
