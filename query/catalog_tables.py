@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -31,10 +32,14 @@ class CatalogTables:
         self.catalog = catalog
         self.default_database = default_database
         self._relations: dict[tuple[str | None, str], Any] = {}
+        self._view_schemas: dict[tuple[str | None, str], pl.Schema] = {}
+        # set by the engine: the output schema of a view's SQL (for views stored without columns)
+        self.view_schema: Callable[[str], pl.Schema] | None = None
 
     def reset(self) -> None:
         """Forget looked-up definitions (the engine calls this before each statement)."""
         self._relations.clear()
+        self._view_schemas.clear()
 
     def _relation(self, database: str | None, name: str) -> Any:
         # one statement asks several times per table (qualify, views, scan): read it once
@@ -49,10 +54,23 @@ class CatalogTables:
         relation = self._relation(database, name)
         if isinstance(relation, TableDefinition):
             return T.polars_schema_from_arrow(relation.arrow_schema())
+        if not relation.columns and self.view_schema is not None:
+            return self._derived_view_schema(database, name, relation.sql)
         import pyarrow as pa
 
         fields = [pa.field(c.name, to_arrow(c.type)) for c in relation.columns]
         return T.polars_schema_from_arrow(pa.schema(fields))
+
+    def _derived_view_schema(self, database: str | None, name: str, sql: str) -> pl.Schema:
+        """A view stored without its columns (created through the catalog API) gets them by
+        compiling its SQL, once per statement."""
+        key = (database, name)
+        if key not in self._view_schemas:
+            if self.view_schema is None:
+                raise CatalogError(f"view {name} has no column list")
+            self._view_schemas[key] = pl.Schema()  # a view that reads itself finds no columns
+            self._view_schemas[key] = self.view_schema(sql)
+        return self._view_schemas[key]
 
     def view_sql(self, database: str | None, name: str) -> str | None:
         try:

@@ -101,6 +101,7 @@ class Engine:
             from loglake.query.catalog_tables import CatalogTables
 
             tables = CatalogTables(catalog, default_database or database or "default")
+            tables.view_schema = lambda text: self.compile(text)[0].collect_schema()
         self.tables: TableProvider = tables
         default_database = default_database or database or "default"
         self.default_database = default_database

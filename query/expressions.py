@@ -123,7 +123,36 @@ def cast(c: Any, value: pl.Expr, source: pl.DataType, target: pl.DataType, stric
         return parsed
     if target == pl.String and T.is_float(source):
         return value.cast(pl.String)
+    if isinstance(target, pl.Struct) and isinstance(source, pl.Struct):
+        return _cast_row(c, value, source, target, strict)
+    if (
+        isinstance(target, pl.List)
+        and isinstance(source, pl.List)
+        and isinstance(target.inner, pl.Struct)
+        and isinstance(source.inner, pl.Struct)
+    ):
+        return value.list.eval(_cast_row(c, pl.element(), source.inner, target.inner, strict))
+    if isinstance(target, pl.Map) and T.is_map(source) and not isinstance(source, pl.Map):
+        # a map spelt as a list of {key, value} entries already has the map's shape
+        entry = pl.Struct({"key": target.key, "value": target.value})  # type: ignore[attr-defined]
+        return value if source == pl.List(entry) else value.cast(pl.List(entry), strict=strict)
     return value.cast(target, strict=strict)
+
+
+def _cast_row(
+    c: Any, value: pl.Expr, source: pl.Struct, target: pl.Struct, strict: bool
+) -> pl.Expr:
+    """CAST(row AS ROW(name type, ...)): fields are matched by position and renamed."""
+    if len(source.fields) != len(target.fields):
+        raise c.error(
+            None,
+            f"Cannot cast {T.sql_name(source).lower()} to {T.sql_name(target).lower()}",
+        )
+    members = [
+        cast(c, value.struct.field(s.name), s.dtype, t.dtype, strict).alias(t.name)
+        for s, t in zip(source.fields, target.fields, strict=True)
+    ]
+    return pl.when(value.is_null()).then(None).otherwise(pl.struct(members))
 
 
 def _cast_node(c: Any, node: exp.Cast, strict: bool) -> pl.Expr:
@@ -138,7 +167,13 @@ def _cast_node(c: Any, node: exp.Cast, strict: bool) -> pl.Expr:
         if (target == pl.Date or isinstance(target, pl.Datetime)) and strict:
             return _typed_literal(c, inner.this, target, node)
     value = c.expr(inner)
-    return cast(c, value, c.dtype(value), target, strict)
+    source = c.dtype(value)
+    rows = isinstance(source, pl.Struct) and isinstance(target, pl.Struct)
+    if rows and len(source.fields) != len(target.fields):  # type: ignore[union-attr]
+        raise c.error(
+            node, f"Cannot cast {T.sql_name(source).lower()} to {T.sql_name(target).lower()}"
+        )
+    return cast(c, value, source, target, strict)
 
 
 @translates(exp.Cast)
@@ -392,15 +427,40 @@ def _compare_operands(c: Any, node: exp.Binary, op: str) -> tuple[pl.Expr, pl.Ex
             node,
             f"Cannot apply operator: {T.sql_name(lt).lower()} {op} {T.sql_name(rt).lower()}",
         )
-    if lt == pl.Date and isinstance(rt, pl.Datetime):
-        left = left.cast(rt)
-    elif rt == pl.Date and isinstance(lt, pl.Datetime):
-        right = right.cast(lt)
+    left, right = T.unify_temporal([left, right], [lt, rt])
     return left, right
+
+
+def _row_comparison(c: Any, node: exp.Binary, op: str, fn: Any) -> pl.Expr | None:
+    """ROW = ROW and ROW <> ROW compare field by field (by position), with SQL's NULL logic."""
+    left, right, lt, rt = _operands(c, node)
+    if not (isinstance(lt, pl.Struct) and isinstance(rt, pl.Struct)):
+        return None
+    pairs = list(zip(lt.fields, rt.fields, strict=False))
+    if op not in ("=", "<>") or len(lt.fields) != len(rt.fields):
+        raise c.error(
+            node,
+            f"Cannot apply operator: {T.sql_name(lt).lower()} {op} {T.sql_name(rt).lower()}",
+        )
+    terms = []
+    for a, b in pairs:
+        if not T.comparable(a.dtype, b.dtype):
+            raise c.error(
+                node,
+                f"Cannot apply operator: {T.sql_name(lt).lower()} {op} {T.sql_name(rt).lower()}",
+            )
+        x, y = T.unify_temporal(
+            [left.struct.field(a.name), right.struct.field(b.name)], [a.dtype, b.dtype]
+        )
+        terms.append(fn(x, y))
+    return pl.all_horizontal(terms) if op == "=" else pl.any_horizontal(terms)
 
 
 def _comparison(op: str, fn: Any) -> Any:
     def translate(c: Any, node: exp.Binary) -> pl.Expr:
+        rows = _row_comparison(c, node, op, fn) if op in ("=", "<>") else None
+        if rows is not None:
+            return rows
         left, right = _compare_operands(c, node, op)
         return fn(left, right)
 
@@ -459,13 +519,16 @@ def _between(c: Any, node: exp.Between) -> pl.Expr:
     value = c.expr(node.this)
     low, high = c.expr(node.args["low"]), c.expr(node.args["high"])
     vt = c.dtype(value)
+    types = [vt]
     for bound, bnode in ((low, node.args["low"]), (high, node.args["high"])):
         bt = c.dtype(bound)
+        types.append(bt)
         if not T.comparable(vt, bt):
             raise c.error(
                 bnode,
                 f"Cannot check if {T.sql_name(vt).lower()} is BETWEEN {T.sql_name(bt).lower()} values",
             )
+    value, low, high = T.unify_temporal([value, low, high], types)
     return (value >= low) & (value <= high)
 
 
@@ -488,7 +551,7 @@ def _in(c: Any, node: exp.In) -> pl.Expr:
                 item,
                 f"IN value and list items must be the same type: {T.sql_name(vt).lower()} vs {T.sql_name(t).lower()}",
             )
-        compiled.append(e)
+        compiled.append((e, t))
         if isinstance(item, exp.Null):
             has_null = True
         elif isinstance(item, exp.Literal) and constant:
@@ -512,8 +575,9 @@ def _in(c: Any, node: exp.In) -> pl.Expr:
             return pl.when(hit).then(pl.lit(True)).otherwise(pl.lit(None, pl.Boolean))
         return hit
     result = None
-    for e in compiled:
-        term = value == e
+    for e, t in compiled:
+        left, right = T.unify_temporal([value, e], [vt, t])
+        term = left == right
         result = term if result is None else result | term
     return result if result is not None else pl.lit(False)
 
@@ -635,16 +699,26 @@ def _case(c: Any, node: exp.Case) -> pl.Expr:
     operand = node.this
     base = c.expr(operand) if operand is not None else None
     chain: Any = None
-    for branch in node.args.get("ifs") or []:
+    branches = node.args.get("ifs") or []
+    default = node.args.get("default")
+    results = unify_results(
+        c, [b.args["true"] for b in branches] + ([default] if default is not None else [])
+    )
+    for branch, value in zip(branches, results, strict=False):
         cond = c.expr(branch.this)
         if base is not None:
             cond = base == cond
-        value = c.expr(branch.args["true"])
         chain = pl.when(cond).then(value) if chain is None else chain.when(cond).then(value)
-    default = node.args.get("default")
+    otherwise = results[-1] if default is not None else pl.lit(None)
     if chain is None:
-        return c.expr(default) if default is not None else pl.lit(None)
-    return chain.otherwise(c.expr(default) if default is not None else pl.lit(None))
+        return otherwise
+    return chain.otherwise(otherwise)
+
+
+def unify_results(c: Any, nodes: list[exp.Expression]) -> list[pl.Expr]:
+    """Compile the values one expression may return, with dates and timestamps made alike."""
+    exprs = [c.expr(n) for n in nodes]
+    return T.unify_temporal(exprs, [c.dtype(e) for e in exprs])
 
 
 @translates(exp.If)
@@ -659,7 +733,7 @@ def _if(c: Any, node: exp.If) -> pl.Expr:
 
 @translates(exp.Coalesce)
 def _coalesce(c: Any, node: exp.Coalesce) -> pl.Expr:
-    return pl.coalesce([c.expr(node.this), *[c.expr(e) for e in node.expressions]])
+    return pl.coalesce(unify_results(c, [node.this, *node.expressions]))
 
 
 @translates(exp.Nullif)
@@ -720,6 +794,24 @@ def _bracket(c: Any, node: exp.Bracket) -> pl.Expr:
         index = pl.when(raw < 0).then(raw).otherwise(raw - 1)
         return base.list.get(index, null_on_oob=True)
     return base.list.get(index, null_on_oob=False)
+
+
+@translates(exp.Struct)
+def _row(c: Any, node: exp.Struct) -> pl.Expr:
+    """ROW(a, b, ...): an anonymous row whose fields are named field0, field1, ... ."""
+    members = []
+    for i, item in enumerate(node.expressions):
+        if isinstance(item, exp.PropertyEQ | exp.Alias):
+            members.append(
+                c.expr(item.expression if isinstance(item, exp.PropertyEQ) else item.this).alias(
+                    item.name
+                )
+            )
+        else:
+            members.append(c.expr(item).alias(f"field{i}"))
+    if not members:
+        raise c.error(node, "ROW needs at least one field")
+    return pl.struct(members)
 
 
 @translates(exp.Array)

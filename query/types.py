@@ -160,8 +160,35 @@ def common_supertype(left: pl.DataType, right: pl.DataType) -> pl.DataType | Non
     if is_string(left) and is_string(right):
         return pl.String
     if is_temporal(left) and is_temporal(right):
+        if isinstance(left, pl.Datetime) and isinstance(right, pl.Datetime):
+            return _datetime_target([left, right])
         return left if isinstance(left, pl.Datetime) else right
     return None
+
+
+def _datetime_target(dtypes: list[pl.DataType]) -> pl.Datetime:
+    """The one datetime type a mix of dates and (zoned) timestamps is compared in.
+
+    A plain timestamp or date meets a zoned one in the session zone (UTC), as Trino does; two
+    different zones meet in UTC, which keeps every instant."""
+    zones = {t.time_zone for t in dtypes if isinstance(t, pl.Datetime) and t.time_zone}
+    zone = zones.pop() if len(zones) == 1 else ("UTC" if zones else None)
+    return pl.Datetime("us", zone)
+
+
+def unify_temporal(exprs: list[pl.Expr], dtypes: list[pl.DataType]) -> list[pl.Expr]:
+    """Cast dates and timestamps that meet in one comparison or result to a common type.
+
+    Polars refuses to compare or combine a zoned timestamp with a plain one; Trino reads the
+    plain side in the session time zone (UTC here). Other types are returned unchanged."""
+    stamps = [t for t in dtypes if isinstance(t, pl.Datetime)]
+    if not stamps or len(set(dtypes) - {pl.Null}) < 2:
+        return exprs
+    target = _datetime_target(stamps)
+    return [
+        e.cast(target) if (isinstance(t, pl.Datetime) or t == pl.Date) and t != target else e
+        for e, t in zip(exprs, dtypes, strict=True)
+    ]
 
 
 def _fits32(left: pl.DataType, right: pl.DataType) -> bool:
@@ -212,7 +239,10 @@ def polars_type(data_type: exp.DataType) -> pl.DataType:
         fields = {}
         for i, member in enumerate(data_type.expressions):
             if isinstance(member, exp.ColumnDef):
-                fields[member.name] = polars_type(member.args["kind"])
+                # unquoted field names fold to lower case, like every other identifier
+                quoted = member.this.args.get("quoted") if member.this is not None else False
+                name = member.name if quoted else member.name.lower()
+                fields[name] = polars_type(member.args["kind"])
             else:
                 fields[f"field{i}"] = polars_type(member)
         return pl.Struct(fields)

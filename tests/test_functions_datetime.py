@@ -213,3 +213,76 @@ def test_same_as_duckdb(sql: str) -> None:
 def test_invalid_arguments_are_errors(sql: str, message: str) -> None:
     with pytest.raises(SqlError, match=message):
         run(sql)
+
+
+def test_zoned_and_plain_timestamps_compare_in_the_session_zone() -> None:
+    """Trino reads the plain side of `timestamp with time zone` vs `timestamp` in the session
+    zone (UTC): the +02:00 event at midnight is the instant 22:00 UTC the day before."""
+    ts = "from_iso8601_timestamp(eventtime)"
+    where = "SELECT id FROM cloudtrail WHERE {} ORDER BY id"
+    assert logs(where.format(f"{ts} > TIMESTAMP '2024-02-01 00:00:00'")) == [2, 3]
+    assert logs(where.format(f"TIMESTAMP '2024-02-01 00:00:00' >= {ts}")) == [1, 5]
+    assert logs(where.format(f"{ts} = TIMESTAMP '2024-02-29 22:00:00'")) == [3]
+    assert logs(
+        where.format(
+            f"{ts} BETWEEN TIMESTAMP '2024-01-01 00:00:00' AND TIMESTAMP '2024-02-29 22:00:00'"
+        )
+    ) == [1, 3]
+    assert logs(where.format(f"{ts} NOT BETWEEN DATE '2024-01-01' AND DATE '2024-03-01'")) == [5]
+    assert logs(where.format(f"{ts} IN (TIMESTAMP '2023-12-31 12:00:00', {ts})")) == [1, 2, 3, 5]
+    assert logs(where.format(f"{ts} + INTERVAL '1' DAY > TIMESTAMP '2024-03-01 00:00:00'")) == [
+        2,
+        3,
+    ]
+    assert logs(f"SELECT {ts} + INTERVAL '1' DAY FROM cloudtrail WHERE id = 1") == [
+        at(2024, 2, 1, 10, 4, 5, tz=UTC)
+    ]
+
+
+def test_hourly_buckets_of_zoned_times_meet_plain_timestamps() -> None:
+    hour = "date_trunc('hour', from_iso8601_timestamp(eventtime))"
+    assert logs(
+        f"SELECT {hour} AS h, count(*) FROM cloudtrail WHERE eventtime IS NOT NULL "
+        f"GROUP BY 1 HAVING {hour} >= TIMESTAMP '2024-02-29 22:00:00' ORDER BY 1"
+    ) == [at(2024, 2, 29, 22, tz=UTC), at(2024, 2, 29, 23, tz=UTC)]
+    assert logs(
+        f"SELECT count(*) FROM cloudtrail WHERE {hour} = TIMESTAMP '2024-01-31 10:00:00'"
+    ) == [1]
+
+
+def test_zoned_and_plain_timestamps_share_one_result_type() -> None:
+    """COALESCE, CASE, IF and GREATEST over both kinds return `timestamp with time zone`."""
+    ts = "from_iso8601_timestamp(eventtime)"
+    default = "TIMESTAMP '2000-01-01 00:00:00'"
+    assert logs(f"SELECT coalesce({ts}, {default}) FROM cloudtrail WHERE id = 4") == [
+        at(2000, 1, 1, tz=UTC)
+    ]
+    assert logs(
+        f"SELECT CASE WHEN id = 1 THEN {default} ELSE {ts} END FROM cloudtrail "
+        "WHERE id IN (1, 5) ORDER BY id"
+    ) == [at(2000, 1, 1, tz=UTC), at(2023, 12, 31, 12, tz=UTC)]
+    assert logs(f"SELECT if(id = 4, {default}, {ts}) FROM cloudtrail WHERE id = 4") == [
+        at(2000, 1, 1, tz=UTC)
+    ]
+    assert logs(
+        f"SELECT greatest({ts}, TIMESTAMP '2024-02-01 00:00:00') FROM cloudtrail "
+        "WHERE id IN (1, 3) ORDER BY id"
+    ) == [at(2024, 2, 1, tz=UTC), at(2024, 2, 29, 22, tz=UTC)]
+
+
+def test_recent_events_relative_to_now() -> None:
+    now = dt.datetime.now(UTC)
+    recent = pl.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "eventtime": [
+                (now - dt.timedelta(days=d)).strftime("%Y-%m-%dT%H:%M:%SZ") for d in (1, 6, 30)
+            ],
+        }
+    )
+    for bound in ("now()", "current_timestamp"):
+        sql = (
+            "SELECT id FROM cloudtrail "
+            f"WHERE from_iso8601_timestamp(eventtime) > {bound} - INTERVAL '7' DAY ORDER BY id"
+        )
+        assert column(sql, {"cloudtrail": recent}) == [1, 2]

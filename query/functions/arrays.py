@@ -75,6 +75,9 @@ def _one_based(compiler: Any, node: exp.Bracket) -> tuple[exp.Expression, bool]:
     (index,) = node.expressions
     if node.args.get("offset") == 1:
         return index, True
+    base_type = node.this.type
+    if base_type is not None and base_type.is_type(exp.DataType.Type.STRUCT):
+        return index, True  # a subscript of a known ROW is left as written
     return index, not (isinstance(index, exp.Literal) and not index.is_string)
 
 
@@ -99,7 +102,10 @@ def subscript(compiler: Any, node: exp.Bracket) -> pl.Expr:
         if is_entry_list(dtype):
             return expr.list.to_map().map.get(key)
         if isinstance(dtype, pl.Struct):
-            position = literal + (0 if one_based else 1)
+            position = literal + (0 if one_based else 1) if isinstance(literal, int) else None
+            if position is None or not 1 <= position <= len(dtype.fields):
+                shown = index_node.sql("trino") if position is None else position
+                fail(compiler, index_node, f"Invalid field index {shown} for a row")
             return expr.struct.field(dtype.fields[position - 1].name)
         if not one_based:
             return expr.list.get(key.cast(pl.Int64), null_on_oob=False)

@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 from sqlglot import exp
 
+from loglake.query.expressions import unify_results
 from loglake.query.functions.common import fail, no_errors
 from loglake.query.registry import translates
 
@@ -16,9 +17,11 @@ from loglake.query.registry import translates
 def if_(compiler: Any, node: exp.If) -> pl.Expr:
     """IF(condition, a[, b]): a NULL condition (even an untyped NULL) takes the ELSE branch."""
     condition = compiler.expr(node.this).cast(pl.Boolean).fill_null(False)
-    then = compiler.expr(node.args["true"])
     false_node = node.args.get("false")
-    otherwise = compiler.expr(false_node) if false_node is not None else pl.lit(None)
+    if false_node is not None:
+        then, otherwise = unify_results(compiler, [node.args["true"], false_node])
+    else:
+        then, otherwise = compiler.expr(node.args["true"]), pl.lit(None)
     return pl.when(condition).then(then).otherwise(otherwise)
 
 
@@ -34,7 +37,7 @@ def _extreme(compiler: Any, node: exp.Expression, largest: bool) -> pl.Expr:
     args = [node.this, *node.expressions]
     if len(args) < 2:
         fail(compiler, node, f"{node.sql_name().lower()}() needs at least two arguments")
-    values = [compiler.expr(a) for a in args]
+    values = unify_results(compiler, args)
     combined = pl.max_horizontal(values) if largest else pl.min_horizontal(values)
     any_null = pl.any_horizontal([v.is_null() for v in values])
     return pl.when(any_null).then(None).otherwise(combined)
