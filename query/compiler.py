@@ -688,8 +688,22 @@ class Compiler:
                 lk, rk = lk.cast(target), rk.cast(target)
             lkeys.append(lk)
             rkeys.append(rk)
-        lf = left.lf.join(right.lf, left_on=lkeys, right_on=rkeys, how=how, coalesce=False)
-        return Rel(lf, schema, scope)
+        # computed keys become columns first: Polars joins only on elementwise expressions, and
+        # some casts and parsers (a string's timestamp format is inferred) are not
+        lframe, rframe, temporary = left.lf, right.lf, []
+        for keyset, side in ((lkeys, "l"), (rkeys, "r")):
+            for i, key in enumerate(keyset):
+                if key.meta.is_column():
+                    continue
+                name = self.fresh(f"_jk{side}")
+                temporary.append(name)
+                if side == "l":
+                    lframe = lframe.with_columns(key.alias(name))
+                else:
+                    rframe = rframe.with_columns(key.alias(name))
+                keyset[i] = pl.col(name)
+        lf = lframe.join(rframe, left_on=lkeys, right_on=rkeys, how=how, coalesce=False)
+        return Rel(lf.drop(temporary) if temporary else lf, schema, scope)
 
     def join(self, left: Rel, right: Rel, join: exp.Join) -> Rel:
         side = (join.side or "").upper()

@@ -286,3 +286,25 @@ def test_recent_events_relative_to_now() -> None:
             f"WHERE from_iso8601_timestamp(eventtime) > {bound} - INTERVAL '7' DAY ORDER BY id"
         )
         assert column(sql, {"cloudtrail": recent}) == [1, 2]
+
+
+def test_zoned_times_join_union_and_diff_with_plain_timestamps() -> None:
+    hours = pl.DataFrame(
+        {"h": ["2024-01-31 10:00:00", "2023-12-31 12:00:00", "2020-01-01 00:00:00"]}
+    )
+    tables = {"cloudtrail": LOGS, "hours": hours}
+    assert column(
+        "SELECT c.id FROM cloudtrail c JOIN hours ON "
+        "date_trunc('hour', from_iso8601_timestamp(c.eventtime)) = CAST(hours.h AS TIMESTAMP) "
+        "ORDER BY c.id",
+        tables,
+    ) == [1, 5]
+    assert column(
+        "SELECT x FROM (SELECT from_iso8601_timestamp(eventtime) AS x FROM cloudtrail WHERE id = 3 "
+        "UNION ALL SELECT TIMESTAMP '2000-01-01 00:00:00') ORDER BY x",
+        tables,
+    ) == [at(2000, 1, 1, tz=UTC), at(2024, 2, 29, 22, tz=UTC)]
+    assert logs(
+        "SELECT date_diff('hour', TIMESTAMP '2024-02-29 00:00:00', "
+        "from_iso8601_timestamp(eventtime)) FROM cloudtrail WHERE id IN (2, 3) ORDER BY id"
+    ) == [23, 22]

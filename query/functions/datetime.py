@@ -27,6 +27,7 @@ from loglake.query.functions.common import (
     string_arg,
 )
 from loglake.query.registry import function, translates
+from loglake.query.types import unify_temporal
 
 T = exp.DataType.Type
 UTC = "UTC"
@@ -373,6 +374,9 @@ def date_diff(compiler: Any, node: exp.Expression) -> pl.Expr:
         earlier = earlier.cast(TIMESTAMP)
     if unit not in _MICROS and unit not in ("month", "quarter", "year"):
         fail(compiler, node, f"'{unit}' is not a valid unit for date_diff")
+    later, earlier = unify_temporal(
+        [later, earlier], [compiler.dtype(later), compiler.dtype(earlier)]
+    )
 
     def build(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
         if unit in _MICROS:
