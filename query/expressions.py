@@ -739,7 +739,8 @@ def _coalesce(c: Any, node: exp.Coalesce) -> pl.Expr:
 @translates(exp.Nullif)
 def _nullif(c: Any, node: exp.Nullif) -> pl.Expr:
     value = c.expr(node.this)
-    return pl.when(value == c.expr(node.expression)).then(None).otherwise(value)
+    left, right = unify_results(c, [node.this, node.expression])
+    return pl.when(left == right).then(None).otherwise(value)
 
 
 # ---------------------------------------------------------------------- nested data

@@ -261,6 +261,10 @@ def test_zoned_and_plain_timestamps_share_one_result_type() -> None:
         f"SELECT CASE WHEN id = 1 THEN {default} ELSE {ts} END FROM cloudtrail "
         "WHERE id IN (1, 5) ORDER BY id"
     ) == [at(2000, 1, 1, tz=UTC), at(2023, 12, 31, 12, tz=UTC)]
+    assert logs(
+        f"SELECT nullif({ts}, TIMESTAMP '2023-12-31 12:00:00') FROM cloudtrail "
+        "WHERE id IN (1, 5) ORDER BY id"
+    ) == [at(2024, 1, 31, 10, 4, 5, tz=UTC), None]
     assert logs(f"SELECT if(id = 4, {default}, {ts}) FROM cloudtrail WHERE id = 4") == [
         at(2000, 1, 1, tz=UTC)
     ]
