@@ -163,3 +163,19 @@ def test_rows_aggregate_cast_and_unnest() -> None:
 def test_row_errors(sql: str, message: str) -> None:
     with pytest.raises(SqlError, match=message):
         rows_engine().execute(sql)
+
+
+def test_athena_documented_config_query_shape(lake) -> None:
+    """The camel-case spelling of AWS's example query resolves the same fields."""
+    engine, items = lake
+    frame = engine.execute(
+        "SELECT configurationItem.resourceType, configurationItem.resourceName, "
+        "cardinality(configurationItem.tags) AS tag_count, "
+        "element_at(configurationItem.tags, 'Name') AS name_tag "
+        "FROM aws.aws_config_configuration_snapshot "
+        "CROSS JOIN UNNEST(configurationitems) AS t(configurationItem) "
+        "WHERE accountid = '264683526309' ORDER BY 1"
+    ).df
+    expected = sorted((i["resourceType"], i.get("resourceName"), len(i["tags"])) for i in items)
+    assert [r[:3] for r in frame.rows()] == expected
+    assert frame["name_tag"].to_list() == [None, None]
