@@ -50,10 +50,25 @@ def _status(message: str) -> pl.DataFrame:
 class DdlExecutor:
     """Runs one catalog statement against a catalog, in the context of a current database."""
 
-    def __init__(self, catalog: Catalog, sql: str, database: str = DEFAULT_DATABASE):
+    def __init__(
+        self,
+        catalog: Catalog,
+        sql: str,
+        database: str = DEFAULT_DATABASE,
+        view_columns: Callable[[str], tuple[Column, ...]] | None = None,
+    ):
         self.catalog = catalog
         self.sql = sql
         self.database = database
+        self.view_columns = view_columns
+
+    def _columns(self, relation: TableDefinition | ViewDefinition) -> tuple[Column, ...]:
+        """A relation's columns; a view stored without them gets them from its SQL."""
+        if isinstance(relation, TableDefinition):
+            return relation.all_columns
+        if not relation.columns and self.view_columns is not None:
+            return self.view_columns(relation.sql)
+        return relation.columns
 
     def error(self, message: str, needle: str | None = None) -> SqlError:
         start = self.sql.lower().find(needle.lower()) if needle else 0
@@ -300,7 +315,7 @@ class DdlExecutor:
     def describe(self, node: exp.Describe) -> pl.DataFrame:
         table = node.this
         relation = self.catalog.find_relation(table.name, table.db or None, self.database)
-        rows = [(c.name, c.type, c.comment or "") for c in _columns(relation)]
+        rows = [(c.name, c.type, c.comment or "") for c in self._columns(relation)]
         if isinstance(relation, TableDefinition) and relation.partition_keys:
             rows += [
                 ("", "", ""),
@@ -323,7 +338,7 @@ class DdlExecutor:
         relation = self._relation(match)
         if match.group(3) and match.group(2) is None:
             relation = self.catalog.find_relation(_ident(match.group(1)), _ident(match.group(3)))
-        return pl.DataFrame({"field": [c.name for c in _columns(relation)]})
+        return pl.DataFrame({"field": [c.name for c in self._columns(relation)]})
 
     def show_create(self, match: re.Match) -> pl.DataFrame:
         relation = self._relation(match)
@@ -446,10 +461,6 @@ class DdlExecutor:
         return _status(f"{len(dropped)} partition(s) dropped from {table.qualified_name}")
 
 
-def _columns(relation: TableDefinition | ViewDefinition) -> tuple[Column, ...]:
-    return relation.all_columns if isinstance(relation, TableDefinition) else relation.columns
-
-
 def _like(names: list[str], pattern: str) -> list[str]:
     """Athena's SHOW ... LIKE: ``*`` any characters, ``|`` alternatives."""
     alternatives = [p.strip().lower() for p in pattern.split("|")]
@@ -461,11 +472,14 @@ def execute_ddl(
     sql: str,
     expression: exp.Expression | None = None,
     database: str = DEFAULT_DATABASE,
+    view_columns: Callable[[str], tuple[Column, ...]] | None = None,
 ) -> pl.DataFrame | None:
-    """Run a catalog statement and return its result rows, or None if ``sql`` is not one."""
+    """Run a catalog statement and return its result rows, or None if ``sql`` is not one.
+
+    ``view_columns`` gives the columns of a view's SQL, for views stored without them."""
     if expression is None:
         try:
             expression = sqlglot.parse_one(sql, read="athena")
         except sqlglot.errors.ParseError:
             expression = None
-    return DdlExecutor(catalog, sql, database).run(expression)
+    return DdlExecutor(catalog, sql, database, view_columns).run(expression)

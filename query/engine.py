@@ -187,7 +187,20 @@ class Engine:
             from loglake.query.ddl import execute_ddl
         except ImportError:
             return None
-        return execute_ddl(self.catalog, sql, tree, database=self.default_database)
+        return execute_ddl(
+            self.catalog,
+            sql,
+            tree,
+            database=self.default_database,
+            view_columns=self._view_columns,
+        )
+
+    def _view_columns(self, sql: str) -> tuple[Any, ...]:
+        from loglake.catalog import Column
+        from loglake.query.statements import hive_type
+
+        schema = self.compile(sql)[0].collect_schema()
+        return tuple(Column(name, hive_type(dtype)) for name, dtype in schema.items())
 
     def _compile_query(self, tree: exp.Expression, sql: str) -> tuple[pl.LazyFrame, Compiler]:
         qualified = qualify_tree(tree, sql, self.default_database, self.tables.schema)

@@ -179,3 +179,20 @@ def test_athena_documented_config_query_shape(lake) -> None:
     expected = sorted((i["resourceType"], i.get("resourceName"), len(i["tags"])) for i in items)
     assert [r[:3] for r in frame.rows()] == expected
     assert frame["name_tag"].to_list() == [None, None]
+
+
+def test_describe_view_stored_without_columns(lake) -> None:
+    """The view is registered by ingest without a column list: DESCRIBE derives it."""
+    engine, _ = lake
+    rows = dict(
+        (name, kind)
+        for name, kind, _ in engine.execute(
+            "DESCRIBE aws.aws_config_configuration_snapshot"
+        ).df.rows()
+    )
+    assert list(rows)[:3] == ["fileversion", "configsnapshotid", "configurationitems"]
+    items = rows["configurationitems"]
+    assert items.startswith("array<struct<configurationitemversion:string,")
+    assert "configurationstateid:bigint" in items and "tags:map<string,string>" in items
+    shown = engine.execute("SHOW COLUMNS FROM aws.aws_config_configuration_snapshot").df
+    assert shown["field"].to_list() == list(rows)
