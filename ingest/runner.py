@@ -28,6 +28,8 @@ DEFAULT_DATABASE = "aws"
 #: a batch (one commit) holds at most this many compressed bytes or objects
 BATCH_BYTES = 16 * 1024 * 1024
 BATCH_OBJECTS = 500
+#: a small run is cut into batches no smaller than this (see _batch_bytes)
+MIN_BATCH_BYTES = 2 * 1024 * 1024
 UNRECOGNISED = "_unrecognised"
 CONFIG_VIEW = "aws_config_configuration_snapshot"
 
@@ -278,6 +280,16 @@ def _batches(
         yield batch
 
 
+def _batch_bytes(total: int, workers: int) -> int:
+    """Batch size for a run of ``total`` compressed bytes.
+
+    The first fetch and the last commit do not overlap with anything, and a worker without a
+    batch idles; so a run smaller than a few full batches is cut finer (at least four batches
+    per parser), while a large run keeps full-sized commits.
+    """
+    return max(MIN_BATCH_BYTES, min(BATCH_BYTES, total // (4 * max(workers, 1))))
+
+
 def ensure_tables(catalog: Catalog, database: str, names: set[str]) -> dict[str, Any]:
     """Create the destination tables (and the Config view) the first time they are needed."""
     catalog.create_database(database, if_not_exists=True)
@@ -418,10 +430,11 @@ def ingest(
     groups: dict[str, list[RawObject]] = {}
     for obj in sorted(todo, key=lambda o: o.url):
         groups.setdefault(_group_of(obj.layout), []).append(obj)
+    size = _batch_bytes(bar.total_bytes, workers)
     jobs = [
         (group, batch)
         for group, objs in groups.items()
-        for batch in _batches(objs, batch_objects or BATCH_OBJECTS)
+        for batch in _batches(objs, batch_objects or BATCH_OBJECTS, size)
     ]
     options = {"log_group": log_group}
 
@@ -521,6 +534,8 @@ def sort_for_commit(table: str, data: pa.Table) -> pa.Table:
     """
     keys = [*PARTITION_COLUMNS, TABLES[table].sort_by]
     order = pc.sort_indices(data, sort_keys=[(k, "ascending") for k in keys])
+    if pc.all(pc.equal(order, pa.arange(0, len(order)))).as_py() is not False:
+        return data  # already in order (or empty)
     return data.take(order)
 
 
