@@ -28,10 +28,9 @@ import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
-from loglake.catalog.managed import WRITER_PROPERTIES
 from loglake.catalog.storage import StorageSettings
 from loglake.errors import StorageError
 from loglake.ingest.schemas import SOURCE_KEY
@@ -39,6 +38,9 @@ from loglake.ingest.schemas import SOURCE_KEY
 APP_ID = "loglake.ingest"
 META_KEY = "loglake.ingest"
 MAX_ATTEMPTS = 50
+#: zstd level 1: on CloudTrail text it compresses as well as level 3 (slightly better, in fact)
+#: and encodes faster, which matters on the commit path of every batch
+WRITER_PROPERTIES = WriterProperties(compression="ZSTD", compression_level=1)
 
 LOG_SCHEMA = pa.schema(
     [
