@@ -318,7 +318,9 @@ class TableWriter:
         replace: bool,
     ) -> None:
         keys = [o.source_key for o in outcomes]
-        rows = data.filter(pc.is_in(data[SOURCE_KEY], pa.array(keys, pa.string())))
+        wanted = pc.is_in(data[SOURCE_KEY], pa.array(keys, pa.string()))
+        # usually every row is wanted: filtering would copy the whole batch for nothing
+        rows = data if pc.all(wanted).as_py() is not False else data.filter(wanted)
         meta = orjson.dumps({"objects": [o.entry() for o in outcomes]}).decode()
         properties = CommitProperties(
             custom_metadata={META_KEY: meta},
