@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -35,7 +35,7 @@ from loglake.catalog.model import (
 )
 from loglake.catalog.projection import Constraints, projected_partitions
 from loglake.catalog.storage import StorageSettings
-from loglake.errors import CatalogError
+from loglake.errors import CatalogError, ConflictError
 
 DEFAULT_DATABASE = "default"
 #: files that are never data (Spark/Hadoop markers, Delta log, hidden and temporary files)
@@ -339,10 +339,12 @@ class Catalog:
             return []
         return [Partition(tuple(p["values"]), p["location"]) for p in document.body["partitions"]]
 
-    def _write_partitions(self, table: TableDefinition, change) -> list[Partition]:
+    def _write_partitions(
+        self,
+        table: TableDefinition,
+        change: Callable[[list[Partition]], tuple[list[Partition] | None, list[Partition]]],
+    ) -> list[Partition]:
         """Read-modify-write the partition document, retrying when another writer got there first."""
-        from loglake.errors import ConflictError
-
         folder = f"{table.database}/partitions/{table.name}"
         for _ in range(20):
             document = self.documents.read(folder)
