@@ -60,13 +60,11 @@ class DocumentStore:
     def children(self, folder: str = "") -> list[str]:
         """Names of sub-folders (documents or groups) of a folder."""
         path = self._path(folder) if folder else self.settings.fs_path(self.root)
+        self._invalidate_path(path)
         try:
-            entries = self.fs.ls(path, detail=True, refresh=True)
-        except (FileNotFoundError, TypeError):
-            try:
-                entries = self.fs.ls(path, detail=True)
-            except FileNotFoundError:
-                return []
+            entries = self.fs.ls(path, detail=True)
+        except FileNotFoundError:
+            return []
         return sorted(
             os.path.basename(e["name"].rstrip("/")) for e in entries if e.get("type") == "directory"
         )
@@ -115,9 +113,13 @@ class DocumentStore:
 
     # ------------------------------------------------------------------ internals
     def _invalidate(self, folder: str) -> None:
+        self._invalidate_path(self._path(folder))
+
+    def _invalidate_path(self, path: str) -> None:
+        """Forget s3fs's cached listing, so another process's writes are seen."""
         invalidate = getattr(self.fs, "invalidate_cache", None)
         if invalidate is not None:
-            invalidate(self._path(folder))
+            invalidate(path)
 
     def _create_exclusive(self, target: str, data: bytes) -> bool:
         if self.settings.is_s3:
@@ -131,9 +133,7 @@ class DocumentStore:
                 if isinstance(error, FileExistsError):
                     return False
                 raise StorageError(f"could not write {target}: {error}") from error
-            invalidate = getattr(self.fs, "invalidate_cache", None)
-            if invalidate is not None:
-                invalidate(os.path.dirname(target))
+            self._invalidate_path(os.path.dirname(target))
             return True
         directory = os.path.dirname(target)
         os.makedirs(directory, exist_ok=True)
