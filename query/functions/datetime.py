@@ -298,30 +298,7 @@ def to_unixtime(compiler: Any, node: exp.TimeToUnix) -> pl.Expr:
 
 # --- arithmetic ----------------------------------------------------------------------------------
 
-_TRUNCATE = {
-    "millisecond": "1ms",
-    "second": "1s",
-    "minute": "1m",
-    "hour": "1h",
-    "day": "1d",
-    "week": "1w",
-    "month": "1mo",
-    "quarter": "1q",
-    "year": "1y",
-}
-
-
-@translates(exp.TimestampTrunc, exp.DateTrunc)
-def date_trunc(compiler: Any, node: exp.Expression) -> pl.Expr:
-    """date_trunc(unit, x): weeks start on Monday, as in Trino."""
-    unit = _unit(compiler, node.args.get("unit"))
-    if unit not in _TRUNCATE:
-        fail(compiler, node, f"'{unit}' is not a valid TIMESTAMP field")
-    if _is_date(compiler, node.this) and unit in ("millisecond", "second", "minute", "hour"):
-        fail(compiler, node, f"'{unit}' is not a valid DATE field")
-    return compiler.expr(node.this).dt.truncate(_TRUNCATE[unit])
-
-
+#: Polars duration suffix of each Trino date/time unit
 _OFFSET = {
     "millisecond": "ms",
     "second": "s",
@@ -333,16 +310,30 @@ _OFFSET = {
     "quarter": "q",
     "year": "y",
 }
+_TIME_OF_DAY_UNITS = ("millisecond", "second", "minute", "hour")
+
+
+def _checked_unit(compiler: Any, node: exp.Expression, invalid: str) -> str:
+    """The node's unit, refused when unknown or when it is a time-of-day unit on a DATE."""
+    unit = _unit(compiler, node.args.get("unit"))
+    if unit not in _OFFSET:
+        fail(compiler, node, invalid.format(unit=unit))
+    if _is_date(compiler, node.this) and unit in _TIME_OF_DAY_UNITS:
+        fail(compiler, node, f"'{unit}' is not a valid DATE field")
+    return unit
+
+
+@translates(exp.TimestampTrunc, exp.DateTrunc)
+def date_trunc(compiler: Any, node: exp.Expression) -> pl.Expr:
+    """date_trunc(unit, x): weeks start on Monday, as in Trino."""
+    unit = _checked_unit(compiler, node, "'{unit}' is not a valid TIMESTAMP field")
+    return compiler.expr(node.this).dt.truncate("1" + _OFFSET[unit])
 
 
 @translates(exp.DateAdd, exp.TimestampAdd)
 def date_add(compiler: Any, node: exp.Expression) -> pl.Expr:
     """date_add(unit, n, x): months clamp to the last day of the month (Jan 31 + 1 month)."""
-    unit = _unit(compiler, node.args.get("unit"))
-    if unit not in _OFFSET:
-        fail(compiler, node, f"'{unit}' is not a valid unit for date_add")
-    if _is_date(compiler, node.this) and unit in ("millisecond", "second", "minute", "hour"):
-        fail(compiler, node, f"'{unit}' is not a valid DATE field")
+    unit = _checked_unit(compiler, node, "'{unit}' is not a valid unit for date_add")
     amount = compiler.expr(node.expression).cast(pl.Int64)
     offset = pl.concat_str([amount.cast(pl.String), pl.lit(_OFFSET[unit])])
     return compiler.expr(node.this).dt.offset_by(offset)
