@@ -1,11 +1,13 @@
 """CloudTrail log files (``{"Records": [...]}``) to rows of the Athena CloudTrail schema.
 
-The hot path per batch: inflate and parse each file with orjson (the floor any reader pays), then
-hand the parsed records to Arrow's C++ converter in one call per batch with the declared nested
-type, so no Python code touches a field. Members that Athena declares as JSON text
-(``requestParameters`` and friends) are serialised back with one orjson call per value through
-``map`` and split into an Arrow column natively. Unknown members are found with one C-level set
-union per batch; only when a batch holds some are its rows visited to keep them.
+Two paths give the same rows. The typed path (every file AWS delivers) decodes a file straight
+into slotted structs of the declared schema with msgspec, keeps the JSON-text members
+(``requestParameters`` and friends) as the file's own bytes, and builds the Arrow columns a member
+at a time (see ``typed_json``): no dict per record, no re-serialisation. A file the typed path
+refuses (a member the schema does not know, a value of an unexpected JSON type, a pretty-printed
+or NDJSON file, invalid JSON) takes the general path: orjson to dicts, Arrow's converter with
+bad records isolated, JSON-text members serialised back by orjson, unknown members kept in
+``extrafields``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from loglake.ingest.raw import (
     Parsed,
     RawObject,
     gunzip,
+    is_gzip,
     rename_like,
     snippet,
 )
@@ -37,6 +40,7 @@ from loglake.ingest.schemas import (
     USER_IDENTITY,
     _pl_to_arrow,
 )
+from loglake.ingest.typed_json import NotTyped, TypedRecords
 
 
 def _map_at(t: pa.DataType, path: tuple[str, ...]) -> pa.DataType:
@@ -56,8 +60,17 @@ READ_TYPE = _map_at(
     pa.struct([pa.field(f.key, _pl_to_arrow(f.polars_read_type())) for f in STRUCT_FIELDS]),
     ("userIdentity", "sessionContext", "webIdFederationData", "attributes"),
 )
+#: every member of a record, for the typed path: JSON-text members raw, flags as read
+TYPED = TypedRecords(
+    pa.struct([*READ_TYPE, *(pa.field(f.key, pa.string()) for f in JSON_FIELDS + FLAG_FIELDS)]),
+    raw={f.key for f in JSON_FIELDS},
+    loose={f.key for f in FLAG_FIELDS},
+    container="Records",
+)
 KNOWN_KEYS = frozenset(f.key for f in CLOUDTRAIL_FIELDS)
 KNOWN_IDENTITY_KEYS = frozenset(f.key for f in USER_IDENTITY)
+#: how much of a file shows whether it was written compactly (see is_compact)
+STYLE_PREFIX = 1 << 16
 _TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 
 
@@ -206,13 +219,10 @@ def _parse(objects: list[RawObject], table_name: str) -> Parsed:
     parsed = Parsed()
     tables = []
     for obj in objects:
-        records, bad = load_records(obj, obj.data or b"")
-        if bad is not None:
-            parsed.bad.append(bad)
-            parsed.rows[obj.url] = 0
-            continue
-        table = _convert(obj, records, parsed)  # type: ignore[arg-type]
-        del records
+        try:
+            table = _convert_typed(obj, parsed)
+        except (NotTyped, pa.ArrowException, TypeError, ValueError):
+            table = _convert_general(obj, parsed)
         if table is not None:
             out = [
                 rename_like(table.column(f.name).combine_chunks(), f.type)
@@ -223,6 +233,54 @@ def _parse(objects: list[RawObject], table_name: str) -> Parsed:
         # chunked, not copied; the committer sorts the batch (see runner.sort_for_commit)
         parsed.add(table_name, pa.concat_tables(tables))
     return parsed
+
+
+def is_compact(text: bytes) -> bool:
+    """Written without whitespace between tokens, as AWS writes its files: then JSON-text members
+    can be kept byte for byte and match what the general path writes. Pretty-printed files (line
+    breaks) and ``json.dumps``-style files (``": `` after each key, so within the first bytes)
+    take the general path, which re-serialises compactly.
+
+    A raw line break can only be whitespace between tokens; inside a string a quote is escaped,
+    so ``\\": `` (common in policy documents held as strings) is not a separator.
+    """
+    newline = text.find(b"\n")
+    if newline != -1 and text[newline:].strip():
+        return False
+    head = text[:STYLE_PREFIX]
+    return head.count(b'": ') == head.count(b'\\": ')
+
+
+def _convert_typed(obj: RawObject, parsed: Parsed) -> pa.Table | None:
+    """The typed path; raises ``NotTyped`` (or an Arrow error) for a file it does not take."""
+    text = obj.data or b""
+    if is_gzip(text) or not is_compact(text):
+        raise NotTyped("not a plain compact JSON document")
+    records = TYPED.decode(text)
+    if not records:
+        raise NotTyped("no records")  # the general path tells an empty file from a bad one
+    members = TYPED.columns(records)
+    eventtime = members["eventTime"]
+    if not pc.all(pc.fill_null(pc.match_substring_regex(eventtime, _TIME), False)).as_py():
+        raise NotTyped("a record without a usable event time")  # quarantined by the general path
+    n = len(records)
+    del records
+    columns = {f.name: members[f.key] for f in STRUCT_FIELDS + JSON_FIELDS}
+    for f in FLAG_FIELDS:
+        columns[f.name] = flag_column(members[f.key], as_text=f.name == "readonly")
+    columns[EXTRA_FIELDS] = pa.nulls(n, pa.string())  # the typed path refuses unknown members
+    parsed.rows[obj.url] = n
+    return _with_partitions(obj, columns, n, eventtime)
+
+
+def _convert_general(obj: RawObject, parsed: Parsed) -> pa.Table | None:
+    """The general path: orjson to dicts, bad records isolated, unknown members kept."""
+    records, bad = load_records(obj, obj.data or b"")
+    if bad is not None:
+        parsed.bad.append(bad)
+        parsed.rows[obj.url] = 0
+        return None
+    return _convert(obj, records, parsed)  # type: ignore[arg-type]
 
 
 def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
@@ -265,9 +323,18 @@ def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
         else:
             columns[f.name] = flag_column(_member(records, f.key), as_text=f.name == "readonly")
     columns[EXTRA_FIELDS] = pa.array(_extra_fields(records, keys), pa.string())
+    table = _with_partitions(obj, columns, n, eventtime)
+    return table if all_valid else table.filter(valid)
+
+
+def _with_partitions(
+    obj: RawObject, columns: dict[str, pa.Array], n: int, eventtime: pa.Array
+) -> pa.Table:
+    """Add lineage and the partition columns (account and region from the key when it has
+    them, as AWS's delivery path is authoritative; the day from the event time)."""
     columns[SOURCE_KEY] = pa.nulls(n, pa.string()).fill_null(obj.url)
-    account = struct.field("recipientAccountId")
-    region = struct.field("awsRegion")
+    account = columns["recipientaccountid"]
+    region = columns["awsregion"]
     if obj.layout.account:
         account = pa.nulls(n, pa.string()).fill_null(obj.layout.account)
     if obj.layout.region:
@@ -275,8 +342,7 @@ def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
     columns["account"] = pc.fill_null(account, "unknown")
     columns["region"] = pc.fill_null(region, "unknown")
     columns["day"] = pc.utf8_slice_codeunits(eventtime, 0, 10)
-    table = pa.table(columns)
-    return table if all_valid else table.filter(valid)
+    return pa.table(columns)
 
 
 def _extra_fields(records: list, keys: set[str]) -> list[str | None]:
