@@ -254,8 +254,13 @@ def is_compact(text: bytes) -> bool:
 def _convert_typed(obj: RawObject, parsed: Parsed) -> pa.Table | None:
     """The typed path; raises ``NotTyped`` (or an Arrow error) for a file it does not take."""
     text = obj.data or b""
-    if is_gzip(text) or not is_compact(text):
-        raise NotTyped("not a plain compact JSON document")
+    if is_gzip(text):
+        try:
+            text = gunzip(text)
+        except GzipError as error:
+            raise NotTyped(str(error)) from None
+    if not is_compact(text):
+        raise NotTyped("not a compact JSON document")
     records = TYPED.decode(text)
     if not records:
         raise NotTyped("no records")  # the general path tells an empty file from a bad one

@@ -1,0 +1,204 @@
+"""The typed CloudTrail path against the general one: same rows, and refusals fall back."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pytest
+
+from loglake.ingest import cloudtrail
+from loglake.ingest.layout import classify
+from loglake.ingest.raw import RawObject
+from loglake.ingest.schemas import CLOUDTRAIL_JSON_COLUMNS
+from loglake.ingest.typed_json import NotTyped, TypedRecords, raw_text_column, to_arrow
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+KEY = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/10/111122223333_CloudTrail_us-east-1_20240510T1620Z_{}.json.gz"
+
+
+def objects(payloads: list[bytes]) -> list[RawObject]:
+    out = []
+    for index, payload in enumerate(payloads):
+        key = KEY.format(f"{index:016d}")
+        out.append(RawObject(key, "e1", len(payload), classify(key), gzip.compress(payload)))
+    return out
+
+
+def parse_both(payloads: list[bytes], monkeypatch) -> tuple:
+    """Parse with the typed path enabled (counting the files it took) and with it disabled."""
+    taken = []
+    typed = cloudtrail._convert_typed
+
+    def spy(obj, parsed):
+        table = typed(obj, parsed)
+        taken.append(obj.url)
+        return table
+
+    monkeypatch.setattr(cloudtrail, "_convert_typed", spy)
+    fast = cloudtrail.parse(objects(payloads))
+
+    def refuse(obj, parsed):
+        raise NotTyped("disabled")
+
+    monkeypatch.setattr(cloudtrail, "_convert_typed", refuse)
+    general = cloudtrail.parse(objects(payloads))
+    return fast, general, len(taken)
+
+
+def assert_same(fast, general) -> None:
+    assert fast.rows == general.rows
+    assert [(b.url, b.error, b.record_index) for b in fast.bad] == [
+        (b.url, b.error, b.record_index) for b in general.bad
+    ]
+    a, b = fast.tables.get("cloudtrail"), general.tables.get("cloudtrail")
+    assert (a is None) == (b is None)
+    if a is not None:
+        assert a.schema == b.schema
+        for name in a.column_names:
+            x, y = a[name].to_pylist(), b[name].to_pylist()
+            if name in CLOUDTRAIL_JSON_COLUMNS:  # the typed path keeps AWS's spelling of numbers
+                x, y = [loads(v) for v in x], [loads(v) for v in y]
+            assert x == y, name
+
+
+def loads(text: str | None) -> object:
+    return None if text is None else orjson.loads(text)
+
+
+def test_real_trail_files_take_the_typed_path_and_give_the_same_rows(monkeypatch):
+    files = sorted((SAMPLES / "invictus-aws-dataset" / "CloudTrail").glob("*.json"))
+    assert len(files) == 55
+    fast, general, taken = parse_both([f.read_bytes() for f in files], monkeypatch)
+    assert taken == 55
+    assert fast.tables["cloudtrail"].num_rows == 2900
+    assert_same(fast, general)
+
+
+def event(**extra) -> dict:
+    base = {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "arn": "arn:aws:sts::111122223333:assumed-role/admin/alice",
+            "sessionContext": {
+                "sessionIssuer": {"type": "Role", "userName": "admin"},
+                "attributes": {"mfaAuthenticated": "true", "creationDate": "2024-05-10T10:00:00Z"},
+                "webIdFederationData": {"federatedProvider": "cognito", "attributes": {"k": "v"}},
+            },
+        },
+        "eventTime": "2024-05-10T16:01:02Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "PutBucketPolicy",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7",
+        "requestParameters": {
+            "bucketName": "b",
+            "policy": '{\n  "Version": "2012-10-17",\n  "Statement": []\n}',
+            "nested": {"list": [1, 2.5, None, True], "text": "caf\u00e9 \u2603"},
+        },
+        "responseElements": None,
+        "resources": [{"ARN": "arn:aws:s3:::b", "type": "AWS::S3::Bucket"}, {"type": "x"}],
+        "readOnly": False,
+        "managementEvent": True,
+        "eventID": "id-0",
+        "recipientAccountId": "111122223333",
+        "tlsDetails": {"tlsVersion": "TLSv1.3"},
+    }
+    base.update(extra)
+    return base
+
+
+def records(*events: dict, style: str = "compact") -> bytes:
+    document = {"Records": list(events)}
+    if style == "pretty":
+        return json.dumps(document, indent=2).encode()
+    if style == "python":
+        return json.dumps(document).encode()
+    return orjson.dumps(document)
+
+
+@pytest.mark.parametrize(
+    ("case", "payload", "typed"),
+    [
+        ("every kind of member", records(event(), event(eventID="id-1", userIdentity=None)), 1),
+        ("absent members", records({"eventTime": "2024-05-10T00:00:00Z", "eventID": "e"}), 1),
+        ("pretty-printed", records(event(), style="pretty"), 0),
+        ("json.dumps style", records(event(), style="python"), 0),
+        ("unknown top-level member", records(event(brandNew={"a": 1})), 0),
+        ("unknown identity member", records(event(userIdentity={"type": "Root", "new": 1})), 0),
+        ("number where text is declared", records(event(), event(eventID=7)), 0),
+        ("event time missing", records(event(), event(eventTime=None, eventID="x")), 0),
+        ("readOnly as text", records(event(readOnly="true"), event(readOnly=None)), 1),
+        ("empty Records", b'{"Records":[]}', 0),
+        ("not JSON", b'{"Records":[{"eventTime":', 0),
+    ],
+)
+def test_typed_and_general_paths_agree(case, payload, typed, monkeypatch):
+    fast, general, taken = parse_both([payload], monkeypatch)
+    assert taken == typed, case
+    assert_same(fast, general)
+
+
+def test_unknown_members_are_kept_by_the_fallback(monkeypatch):
+    fast, _, taken = parse_both([records(event(brandNew={"a": 1}))], monkeypatch)
+    assert taken == 0
+    assert fast.tables["cloudtrail"]["extrafields"].to_pylist() == ['{"brandNew":{"a":1}}']
+
+
+def test_json_text_members_keep_the_files_own_bytes():
+    text = (
+        b'{"Records":[{"eventTime":"2024-05-10T00:00:00Z","requestParameters":'
+        b'{"size":1.50,"name":"caf\\u00e9"},"responseElements":null}]}'
+    )
+    parsed = cloudtrail.parse(objects([text]))
+    table = parsed.tables["cloudtrail"]
+    assert table["requestparameters"].to_pylist() == ['{"size":1.50,"name":"caf\\u00e9"}']
+    assert table["responseelements"].to_pylist() == [None]
+
+
+@pytest.mark.parametrize(
+    ("text", "compact"),
+    [
+        (b'{"Records":[{"a":"x"}]}', True),
+        (b'{"Records":[{"a":"x"}]}\n', True),
+        (b'{"Records":[{"p":"{\\"Version\\": \\"1\\"}"}]}', True),
+        (b'{"Records": [{"a": "x"}]}', False),
+        (b'{\n  "Records": []\n}', False),
+    ],
+)
+def test_compact_style_is_told_from_the_bytes(text, compact):
+    assert cloudtrail.is_compact(text) is compact
+
+
+def test_typed_records_to_arrow_columns():
+    shape = pa.struct(
+        [
+            ("name", pa.string()),
+            ("flags", pa.list_(pa.bool_())),
+            ("inner", pa.struct([("n", pa.int64()), ("tags", pa.map_(pa.string(), pa.string()))])),
+            ("items", pa.list_(pa.struct([("k", pa.string())]))),
+            ("doc", pa.string()),
+        ]
+    )
+    decoder = TypedRecords(shape, raw={"doc"})
+    rows = decoder.decode(
+        b'[{"name":"a","flags":[true,false],"inner":{"n":1,"tags":{"x":"y"}},'
+        b'"items":[{"k":"1"},{"k":null}],"doc":{"z":[1, 2]}},'
+        b'{"name":null,"inner":null,"items":[],"doc":null},{}]'
+    )
+    columns = decoder.columns(rows)
+    assert columns["name"].to_pylist() == ["a", None, None]
+    assert columns["flags"].to_pylist() == [[True, False], None, None]
+    assert columns["inner"].to_pylist() == [{"n": 1, "tags": [("x", "y")]}, None, None]
+    assert columns["items"].to_pylist() == [[{"k": "1"}, {"k": None}], [], None]
+    assert columns["doc"].to_pylist() == ['{"z":[1, 2]}', None, None]
+    with pytest.raises(NotTyped):
+        decoder.decode(b'[{"name":"a","other":1}]')
+    with pytest.raises(NotTyped):
+        decoder.decode(b'[{"name":1}]')
+    assert to_arrow([], shape).to_pylist() == []
+    assert raw_text_column([]).to_pylist() == []
