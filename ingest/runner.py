@@ -468,15 +468,14 @@ def ingest(
                 report.records_quarantined += 1
         outcomes = [_outcome(o, parsed.rows.get(o.url, 0), bad_count.get(o.url, 0)) for o in batch]
         data = parsed.tables.get(table)
-        files = parsed.files.get(table)
-        if files is None:
+        if table in parsed.files:
+            committed = writers[table].commit(outcomes, files=parsed.files[table])
+        else:
             if data is None:
                 data = TABLES[table].schema.empty_table()
             elif not parsed.sorted:
                 data = sort_for_commit(table, data)
-            if data.num_rows:
-                files = write_data_files(settings, writers[table].location, data)
-        committed = writers[table].commit(outcomes, data, files=files or None)
+            committed = writers[table].commit(outcomes, data)
         rows = sum(o.rows for o in committed)
         report.objects_ingested += len(committed)
         report.objects_skipped += len(batch) - len(committed)
