@@ -251,12 +251,17 @@ def is_compact(text: bytes) -> bool:
     return head.count(b'": ') == head.count(b'\\": ')
 
 
+def usable_times(eventtime: pa.Array) -> pa.Array:
+    """Which records have an ISO-8601 event time (needed to place them in a day partition)."""
+    return pc.fill_null(pc.match_substring_regex(eventtime, _TIME), False)
+
+
 def _convert_typed(obj: RawObject, parsed: Parsed) -> pa.Table | None:
     """The typed path; raises ``NotTyped`` (or an Arrow error) for a file it does not take."""
     text = obj.data or b""
     if is_gzip(text):
         try:
-            text = gunzip(text)
+            text = obj.data = gunzip(text)  # kept inflated, should the general path take it
         except GzipError as error:
             raise NotTyped(str(error)) from None
     if not is_compact(text):
@@ -266,7 +271,7 @@ def _convert_typed(obj: RawObject, parsed: Parsed) -> pa.Table | None:
         raise NotTyped("no records")  # the general path tells an empty file from a bad one
     members = TYPED.columns(records)
     eventtime = members["eventTime"]
-    if not pc.all(pc.fill_null(pc.match_substring_regex(eventtime, _TIME), False)).as_py():
+    if not pc.all(usable_times(eventtime)).as_py():
         raise NotTyped("a record without a usable event time")  # quarantined by the general path
     n = len(records)
     del records
@@ -298,7 +303,7 @@ def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
     if bad_rows:
         records = [records[i] for i in keep]
     eventtime = struct.field("eventTime")
-    valid = pc.fill_null(pc.match_substring_regex(eventtime, _TIME), False)
+    valid = usable_times(eventtime)
     all_valid = pc.all(valid).as_py()
     if not all_valid:
         # a record without a usable event time cannot be placed in a day partition

@@ -150,15 +150,13 @@ def _filler(values: Sequence) -> Any:
 
 
 def _lists(values: Sequence, t: pa.ListType) -> pa.Array:
-    n = len(values)
+    if not values:
+        return pa.array([], t)
     nulls = list(map(operator.is_, values, itertools.repeat(None)))
     lengths = [0 if v is None else len(v) for v in values]
     offsets = pa.array(list(itertools.accumulate(lengths, initial=0)), pa.int32())
-    items = list(itertools.chain.from_iterable(v for v in values if v))
-    child = to_arrow(items, t.value_type)
+    child = to_arrow(list(itertools.chain.from_iterable(filter(None, values))), t.value_type)
     mask = pa.array(nulls, pa.bool_()) if any(nulls) else None
-    if n == 0:
-        return pa.array([], t)
     return pa.ListArray.from_arrays(offsets, child, type=t, mask=mask)
 
 
