@@ -140,7 +140,10 @@ def main() -> None:
         print(line("loglake ingest, 1 process", i1))
         print(line("loglake ingest, 2 workers", i2))
         print(f"ratio ingest/floor, 1 process:            {f1 / i1:.2f}x (goal >= 0.6x)")
-        print(f"ratio ingest 2 workers / floor 1 process: {f1 / i2:.2f}x (goal >= 1.6x)")
+        print(
+            f"ratio ingest 2 workers / floor 1 process: {f1 / i2:.2f}x "
+            "(goal >= 0.96x, i.e. 1.6 x the 0.6x goal)"
+        )
 
         table = base / "lake1" / "aws" / "cloudtrail"
         started = time.perf_counter()
