@@ -59,6 +59,8 @@ class Parsed:
     rows: dict[str, int] = field(default_factory=dict)  # url -> rows ingested
     bad: list[BadRecord] = field(default_factory=list)
     sorted: bool = False  # tables already in commit order (sorted by a worker process)
+    #: tables a worker process wrote as uncommitted files: their Delta add actions
+    files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def add(self, table_name: str, table: pa.Table) -> None:
         if table.num_rows == 0:

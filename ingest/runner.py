@@ -5,6 +5,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import datetime as dt
+import multiprocessing
+import multiprocessing.forkserver
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +24,7 @@ from loglake.ingest.layout import SOURCES, Layout, classify, entry_etag, walk
 from loglake.ingest.quarantine import Quarantine
 from loglake.ingest.raw import BadRecord, GzipError, Parsed, RawObject, gunzip, is_gzip
 from loglake.ingest.schemas import PARTITION_COLUMNS, TABLES
-from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter
+from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter, write_data_files
 
 DEFAULT_DATABASE = "aws"
 #: a batch (one commit) holds at most this many compressed bytes or objects
@@ -251,10 +253,20 @@ def _parse_batch(
 def _read_and_parse(
     settings: StorageSettings, url: str, group: str, objects: list[RawObject], options: dict
 ) -> tuple[Parsed, int]:
-    """Fetch, parse and sort a batch (the unit of work of a worker process)."""
+    """Fetch, parse, sort and write a batch (the unit of work of a worker process).
+
+    The Parquet files are written here, in parallel, and only their add actions go back to the
+    parent, which commits them; rows travel back only when files cannot be used.
+    """
     parsed, nbytes = _parse_batch(group, objects, _fetch(settings, url, objects), options)
     parsed.tables = {name: sort_for_commit(name, t) for name, t in parsed.tables.items()}
     parsed.sorted = True
+    for name, data in list(parsed.tables.items()):
+        location = options.get("locations", {}).get(name)
+        files = write_data_files(settings, location, data) if location else None
+        if files:
+            parsed.files[name] = files
+            del parsed.tables[name]
     return parsed, nbytes
 
 
@@ -388,6 +400,7 @@ def ingest(
     quarantine = Quarantine(settings)
     log = IngestLog(settings)
     bar = Progress(progress)
+    context = _worker_context() if workers > 1 else None  # the server starts during discovery
 
     found: list[RawObject] = []
     unrecognised: list[RawObject] = []
@@ -436,7 +449,10 @@ def ingest(
         for group, objs in groups.items()
         for batch in _batches(objs, batch_objects or BATCH_OBJECTS, size)
     ]
-    options = {"log_group": log_group}
+    options = {
+        "log_group": log_group,
+        "locations": {name: writer.location for name, writer in writers.items()},
+    }
 
     def handle(group: str, batch: list[RawObject], parsed: Parsed, nbytes: int) -> None:
         report.bytes_read += nbytes
@@ -452,11 +468,14 @@ def ingest(
                 report.records_quarantined += 1
         outcomes = [_outcome(o, parsed.rows.get(o.url, 0), bad_count.get(o.url, 0)) for o in batch]
         data = parsed.tables.get(table)
-        if data is None:
-            data = TABLES[table].schema.empty_table()
-        elif not parsed.sorted:
-            data = sort_for_commit(table, data)
-        committed = writers[table].commit(outcomes, data)
+        if table in parsed.files:
+            committed = writers[table].commit(outcomes, files=parsed.files[table])
+        else:
+            if data is None:
+                data = TABLES[table].schema.empty_table()
+            elif not parsed.sorted:
+                data = sort_for_commit(table, data)
+            committed = writers[table].commit(outcomes, data)
         rows = sum(o.rows for o in committed)
         report.objects_ingested += len(committed)
         report.objects_skipped += len(batch) - len(committed)
@@ -470,7 +489,7 @@ def ingest(
         if workers <= 1 or len(jobs) <= 1:
             _run_pipelined(settings, url, jobs, options, handle)
         else:
-            with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 pending: dict[cf.Future, tuple[str, list[RawObject]]] = {}
                 queue = iter(jobs)
                 for group, batch in queue:
@@ -496,6 +515,19 @@ def ingest(
         bar.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers start from a fork server that imported loglake before any thread pool existed.
+
+    Forking the caller itself is unsafe: Polars, Arrow and delta-rs keep thread pools whose
+    threads a forked child does not inherit, so a child that uses them can wait forever. The
+    server is started once per process; each worker is then a cheap fork of it.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["loglake.ingest.runner"])
+    multiprocessing.forkserver.ensure_running()  # returns at once; the server imports meanwhile
+    return context
 
 
 def _run_pipelined(

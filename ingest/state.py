@@ -19,7 +19,10 @@ its own application transaction per table), so the log always catches up with th
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import re
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,12 +31,14 @@ import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.transaction import AddAction
 
 from loglake.catalog.storage import StorageSettings
 from loglake.errors import StorageError
-from loglake.ingest.schemas import SOURCE_KEY
+from loglake.ingest.schemas import PARTITION_COLUMNS, SOURCE_KEY
 
 APP_ID = "loglake.ingest"
 META_KEY = "loglake.ingest"
@@ -231,6 +236,78 @@ def entries_from_metadata(
     return out
 
 
+#: partition values written into folder names as they are (anything else is left to delta-rs)
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9._-]+$")
+#: string statistics longer than this are left out rather than truncated
+MAX_STAT_LENGTH = 64
+
+
+def write_data_files(
+    settings: StorageSettings, location: str, data: pa.Table
+) -> list[dict[str, Any]] | None:
+    """Write a batch (sorted by partition) as one Parquet file per partition, uncommitted.
+
+    Worker processes call this so that encoding runs in parallel; the parent then commits the
+    files (``TableWriter.commit(files=...)``) with no data passing between processes. Returns the
+    Delta add actions as dicts, or None when a partition value needs escaping (the caller then
+    hands the rows over instead). Files a crash leaves uncommitted are removed by ``vacuum``.
+    """
+    if data.num_rows == 0:
+        return []
+    keys = pc.binary_join_element_wise(*(data[c] for c in PARTITION_COLUMNS), "\x00")
+    changes = pc.indices_nonzero(pc.not_equal(keys[1:], keys[:-1])).to_pylist()
+    starts = [0, *(i + 1 for i in changes), data.num_rows]
+    fs = settings.filesystem()
+    stored = data.drop_columns(list(PARTITION_COLUMNS))
+    actions = []
+    for begin, end in itertools.pairwise(starts):
+        values = {c: data[c][begin].as_py() for c in PARTITION_COLUMNS}
+        if not all(isinstance(v, str) and _PLAIN_VALUE.match(v) for v in values.values()):
+            return None
+        actions.append((values, stored.slice(begin, end - begin)))
+    out = []
+    for values, rows in actions:
+        folder = "/".join(f"{c}={values[c]}" for c in PARTITION_COLUMNS)
+        relative = f"{folder}/part-00000-{uuid.uuid4()}-c000.zstd.parquet"
+        path = settings.fs_path(f"{location.rstrip('/')}/{relative}")
+        if not settings.is_s3:
+            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        with fs.open(path, "wb") as handle:
+            pq.write_table(rows, handle, compression="zstd", compression_level=1)
+        out.append(
+            {
+                "path": relative,
+                "size": fs.size(path),
+                "partition_values": values,
+                "modification_time": int(time.time() * 1000),
+                "stats": file_stats(rows),
+            }
+        )
+    return out
+
+
+def file_stats(rows: pa.Table) -> str:
+    """Delta statistics of a data file: row count, nulls and min/max of top-level columns."""
+    minimum: dict[str, Any] = {}
+    maximum: dict[str, Any] = {}
+    nulls: dict[str, int] = {}
+    for name, column in zip(rows.column_names, rows.columns, strict=True):
+        kind = column.type
+        if pa.types.is_struct(kind) or pa.types.is_map(kind) or pa.types.is_list(kind):
+            continue
+        nulls[name] = column.null_count
+        if not (pa.types.is_string(kind) or pa.types.is_integer(kind)):
+            continue
+        bounds = pc.min_max(column).as_py()
+        low, high = bounds["min"], bounds["max"]
+        if low is None or (isinstance(high, str) and max(len(low), len(high)) > MAX_STAT_LENGTH):
+            continue
+        minimum[name], maximum[name] = low, high
+    stats = {"numRecords": rows.num_rows, "minValues": minimum, "maxValues": maximum}
+    stats["nullCount"] = nulls
+    return orjson.dumps(stats).decode()
+
+
 class TableWriter:
     """Commits parsed batches to one managed table exactly once."""
 
@@ -282,8 +359,18 @@ class TableWriter:
             self.seen = current
         self.log.reconcile(self.name, data)
 
-    def commit(self, outcomes: Iterable[ObjectOutcome], data: pa.Table) -> list[ObjectOutcome]:
-        """Commit the rows of objects the table does not hold yet; returns those committed."""
+    def commit(
+        self,
+        outcomes: Iterable[ObjectOutcome],
+        data: pa.Table | None = None,
+        files: list[dict[str, Any]] | None = None,
+    ) -> list[ObjectOutcome]:
+        """Commit the rows of objects the table does not hold yet; returns those committed.
+
+        The rows come as ``data`` or as ``files`` a worker wrote (``write_data_files``). Files
+        are committed as they are when the whole batch is new; when some of its objects were
+        committed meanwhile or replace older versions, the rows are read back and written anew.
+        """
         if not self._loaded:
             self.load()
         outcomes = list(outcomes)
@@ -293,20 +380,84 @@ class TableWriter:
             self._catch_up(table)
             todo = [o for o in outcomes if self.known.get(o.source_key) != o.etag]
             if not todo:
+                self._remove(files)
                 return committed
             # objects seen before with another ETag replace their old rows in their own commit
             changed = [o for o in todo if o.source_key in self.known]
             group = changed or todo
+            if files is not None and (changed or len(group) != len(outcomes)):
+                data = self._read_back(files)
+                files = None
             try:
                 version = (table.transaction_version(APP_ID) or 0) + 1
-                self._write(table, group, data, version, replace=bool(changed))
+                if files is not None:
+                    self._add(table, group, files, version)
+                else:
+                    assert data is not None
+                    self._write(table, group, data, version, replace=bool(changed))
             except Exception as error:
                 if not _is_conflict(error):
                     raise StorageError(f"could not write to {self.location}: {error}") from error
                 time.sleep(0.02)
                 continue
             committed.extend(group)
+            files = None  # committed: they belong to the table now
         raise StorageError(f"could not commit to {self.location}: too many concurrent writers")
+
+    def _properties(self, outcomes: list[ObjectOutcome], version: int) -> CommitProperties:
+        meta = orjson.dumps({"objects": [o.entry() for o in outcomes]}).decode()
+        return CommitProperties(
+            custom_metadata={META_KEY: meta},
+            app_transactions=[Transaction(APP_ID, version)],
+            max_commit_retries=MAX_ATTEMPTS,
+        )
+
+    def _add(
+        self,
+        table: DeltaTable,
+        outcomes: list[ObjectOutcome],
+        files: list[dict[str, Any]],
+        version: int,
+    ) -> None:
+        actions = [
+            AddAction(
+                f["path"],
+                f["size"],
+                f["partition_values"],
+                f["modification_time"],
+                True,
+                f["stats"],
+            )
+            for f in files
+        ]
+        table.create_write_transaction(
+            actions,
+            mode="append",
+            schema=table.schema(),
+            partition_by=list(PARTITION_COLUMNS),
+            commit_properties=self._properties(outcomes, version),
+        )
+
+    def _read_back(self, files: list[dict[str, Any]]) -> pa.Table:
+        """The rows of uncommitted files (partition columns restored); the files are removed."""
+        fs = self.settings.filesystem()
+        parts = []
+        for f in files:
+            with fs.open(self._path(f), "rb") as handle:
+                rows = pq.read_table(handle)
+            for column in PARTITION_COLUMNS:
+                value = f["partition_values"][column]
+                rows = rows.append_column(column, pa.array([value] * rows.num_rows, pa.string()))
+            parts.append(rows)
+        self._remove(files)
+        return pa.concat_tables(parts)
+
+    def _remove(self, files: list[dict[str, Any]] | None) -> None:
+        if files:
+            self.settings.filesystem().rm([self._path(f) for f in files])
+
+    def _path(self, file: dict[str, Any]) -> str:
+        return self.settings.fs_path(f"{self.location.rstrip('/')}/{file['path']}")
 
     def _write(
         self,
@@ -321,12 +472,7 @@ class TableWriter:
         wanted = pc.is_in(data[SOURCE_KEY], pa.array(keys, pa.string()))
         # usually every row is wanted: filtering would copy the whole batch for nothing
         rows = data if pc.all(wanted).as_py() is not False else data.filter(wanted)
-        meta = orjson.dumps({"objects": [o.entry() for o in outcomes]}).decode()
-        properties = CommitProperties(
-            custom_metadata={META_KEY: meta},
-            app_transactions=[Transaction(APP_ID, version)],
-            max_commit_retries=MAX_ATTEMPTS,
-        )
+        properties = self._properties(outcomes, version)
         predicate = None
         if replace:
             predicate = f"{SOURCE_KEY} IN ({', '.join(_quote(k) for k in keys)})"
