@@ -468,14 +468,15 @@ def ingest(
                 report.records_quarantined += 1
         outcomes = [_outcome(o, parsed.rows.get(o.url, 0), bad_count.get(o.url, 0)) for o in batch]
         data = parsed.tables.get(table)
-        if table in parsed.files:
-            committed = writers[table].commit(outcomes, files=parsed.files[table])
-        else:
+        files = parsed.files.get(table)
+        if files is None:
             if data is None:
                 data = TABLES[table].schema.empty_table()
             elif not parsed.sorted:
                 data = sort_for_commit(table, data)
-            committed = writers[table].commit(outcomes, data)
+            if data.num_rows:
+                files = write_data_files(settings, writers[table].location, data)
+        committed = writers[table].commit(outcomes, data, files=files or None)
         rows = sum(o.rows for o in committed)
         report.objects_ingested += len(committed)
         report.objects_skipped += len(batch) - len(committed)

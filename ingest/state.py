@@ -247,8 +247,9 @@ def write_data_files(
 ) -> list[dict[str, Any]] | None:
     """Write a batch (sorted by partition) as one Parquet file per partition, uncommitted.
 
-    Worker processes call this so that encoding runs in parallel; the parent then commits the
-    files (``TableWriter.commit(files=...)``) with no data passing between processes. Returns the
+    Every ingest commit goes this way: a worker process (or the committing thread) encodes the
+    files, which keeps the rows in order, and ``TableWriter.commit(files=...)`` commits only
+    their add actions, so no rows pass between processes. Returns the
     Delta add actions as dicts, or None when a partition value needs escaping (the caller then
     hands the rows over instead). Files a crash leaves uncommitted are removed by ``vacuum``.
     """
@@ -367,9 +368,10 @@ class TableWriter:
     ) -> list[ObjectOutcome]:
         """Commit the rows of objects the table does not hold yet; returns those committed.
 
-        The rows come as ``data`` or as ``files`` a worker wrote (``write_data_files``). Files
-        are committed as they are when the whole batch is new; when some of its objects were
-        committed meanwhile or replace older versions, the rows are read back and written anew.
+        The rows come as ``data``, as ``files`` already written (``write_data_files``), or both.
+        Files are committed as they are when the whole batch is new; when some of its objects
+        were committed meanwhile or replace older versions, the rows (read back from the files
+        when ``data`` is not given) are written anew and the files removed.
         """
         if not self._loaded:
             self.load()
@@ -386,7 +388,10 @@ class TableWriter:
             changed = [o for o in todo if o.source_key in self.known]
             group = changed or todo
             if files is not None and (changed or len(group) != len(outcomes)):
-                data = self._read_back(files)
+                if data is None:
+                    data = self._read_back(files)
+                else:
+                    self._remove(files)
                 files = None
             try:
                 version = (table.transaction_version(APP_ID) or 0) + 1
@@ -472,6 +477,8 @@ class TableWriter:
         wanted = pc.is_in(data[SOURCE_KEY], pa.array(keys, pa.string()))
         # usually every row is wanted: filtering would copy the whole batch for nothing
         rows = data if pc.all(wanted).as_py() is not False else data.filter(wanted)
+        # delta-rs may write the chunks of a table in any order: one chunk keeps rows sorted
+        rows = rows.combine_chunks()
         properties = self._properties(outcomes, version)
         predicate = None
         if replace:
