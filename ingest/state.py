@@ -110,11 +110,17 @@ class IngestLog:
         self.settings = settings
         self.location = settings.url("_state", "ingest_log")
         self.options = settings.delta_storage_options() or None
+        self._opened: DeltaTable | None = None
 
     def table(self) -> DeltaTable:
+        """The log table at its latest version; opened once, then only new commits are read."""
+        if self._opened is not None:
+            self._opened.update_incremental()
+            return self._opened
         for _ in range(MAX_ATTEMPTS):
             try:
-                return DeltaTable(self.location, storage_options=self.options)
+                self._opened = DeltaTable(self.location, storage_options=self.options)
+                return self._opened
             except TableNotFoundError:
                 try:
                     DeltaTable.create(
@@ -273,12 +279,16 @@ def write_data_files(
         path = settings.fs_path(f"{location.rstrip('/')}/{relative}")
         if not settings.is_s3:
             fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        with fs.open(path, "wb") as handle:
-            pq.write_table(rows, handle, compression="zstd", compression_level=1)
+        # Encode into Arrow's own buffer, then store in one call: a Python file object would
+        # take the interpreter lock for every page written, stalling behind the parsing thread.
+        sink = pa.BufferOutputStream()
+        pq.write_table(rows, sink, compression="zstd", compression_level=1)
+        payload = sink.getvalue().to_pybytes()
+        fs.pipe_file(path, payload)
         out.append(
             {
                 "path": relative,
-                "size": fs.size(path),
+                "size": len(payload),
                 "partition_values": values,
                 "modification_time": int(time.time() * 1000),
                 "stats": file_stats(rows),
@@ -329,9 +339,15 @@ class TableWriter:
         self.seen = -1
         self._loaded = False
         self._since = since
+        self._opened: DeltaTable | None = None
 
     def _table(self) -> DeltaTable:
-        return DeltaTable(self.location, storage_options=self.options)
+        """The table at its latest version; opened once, then only new commits are read."""
+        if self._opened is None:
+            self._opened = DeltaTable(self.location, storage_options=self.options)
+        else:
+            self._opened.update_incremental()
+        return self._opened
 
     def load(self) -> None:
         """What the table holds: the log (caught up with the table's history first)."""
