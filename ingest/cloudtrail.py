@@ -68,6 +68,9 @@ TYPED = TypedRecords(
     raw={f.key for f in JSON_FIELDS},
     loose={f.key for f in FLAG_FIELDS},
     container="Records",
+    output_type=pa.struct(
+        [CLOUDTRAIL_SCHEMA.field(f.name) for f in STRUCT_FIELDS + JSON_FIELDS + FLAG_FIELDS]
+    ),
 )
 KNOWN_KEYS = frozenset(f.key for f in CLOUDTRAIL_FIELDS)
 KNOWN_IDENTITY_KEYS = frozenset(f.key for f in USER_IDENTITY)
@@ -227,11 +230,7 @@ def _parse(objects: list[RawObject], table_name: str) -> Parsed:
         except (NotTyped, pa.ArrowException, TypeError, ValueError):
             table = _convert_general(obj, parsed)
         if table is not None:
-            out = [
-                rename_like(table.column(f.name).combine_chunks(), f.type)
-                for f in CLOUDTRAIL_SCHEMA
-            ]
-            tables.append(pa.Table.from_arrays(out, schema=CLOUDTRAIL_SCHEMA))
+            tables.append(table)
     if tables:
         # chunked, not copied. Files come in commit order (partition, then time) and the typed
         # path sorts each file's records by event time, so a batch of AWS deliveries is usually
@@ -335,7 +334,10 @@ def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
     if not records or parsed.rows[obj.url] == 0:
         return None
     n = len(records)
-    columns: dict[str, pa.Array] = {f.name: struct.field(f.key) for f in STRUCT_FIELDS}
+    columns: dict[str, pa.Array] = {
+        f.name: rename_like(struct.field(f.key), CLOUDTRAIL_SCHEMA.field(f.name).type)
+        for f in STRUCT_FIELDS
+    }
     keys = set().union(*map(dict.keys, records))
     for f in JSON_FIELDS + FLAG_FIELDS:
         if f.key not in keys:  # absent from the whole file: no need to look at any record
@@ -364,7 +366,9 @@ def _with_partitions(
     columns["account"] = pc.fill_null(account, "unknown")
     columns["region"] = pc.fill_null(region, "unknown")
     columns["day"] = pc.utf8_slice_codeunits(eventtime, 0, 10)
-    return pa.table(columns)
+    return pa.Table.from_arrays(
+        [columns[f.name] for f in CLOUDTRAIL_SCHEMA], schema=CLOUDTRAIL_SCHEMA
+    )
 
 
 def _extra_fields(records: list, keys: set[str]) -> list[str | None]:

@@ -66,6 +66,8 @@ class TypedRecords:
     ``raw`` names top-level members kept as JSON text, ``loose`` members decoded as plain Python
     values (for fields AWS writes with more than one JSON type); ``container`` is the member of
     the document holding the records (``"Records"`` for CloudTrail), or None for a bare array.
+    ``output_type``, of the same shape as ``record_type``, gives the columns other member names
+    (a table's own names rather than the JSON keys), so they need no renaming afterwards.
     """
 
     def __init__(
@@ -75,13 +77,19 @@ class TypedRecords:
         raw: Collection[str] = (),
         loose: Collection[str] = (),
         container: str | None = None,
+        output_type: pa.StructType | None = None,
     ):
         self.record_type = record_type
         self.raw = frozenset(raw)
         self.loose = frozenset(loose)
         self.record = _struct_type(record_type, "Record", self.raw, self.loose)
         self.names = [f.name for f in record_type]
-        self.types = {f.name: f.type for f in record_type if f.name not in self.raw | self.loose}
+        out = record_type if output_type is None else output_type
+        self.types = {
+            f.name: o.type
+            for f, o in zip(record_type, out, strict=True)
+            if f.name not in self.raw | self.loose
+        }
         records = list[self.record]  # type: ignore[name-defined]
         self.container = container
         if container is None:
