@@ -27,7 +27,7 @@ from loglake.ingest.schemas import PARTITION_COLUMNS, TABLES
 from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter, write_data_files
 
 DEFAULT_DATABASE = "aws"
-#: a batch (one commit) holds at most this many compressed bytes or objects
+#: a batch (one commit) holds about this many compressed bytes at most, and at most this many objects
 BATCH_BYTES = 16 * 1024 * 1024
 BATCH_OBJECTS = 500
 #: a small run is cut into batches no smaller than this (see _batch_bytes)
@@ -280,14 +280,26 @@ def _cat(fs: Any, path: str) -> bytes | BaseException:
 def _batches(
     objects: list[RawObject], max_objects: int = BATCH_OBJECTS, max_bytes: int = BATCH_BYTES
 ) -> Iterator[list[RawObject]]:
+    """Consecutive runs of objects: as few batches as the limits allow, of about equal bytes.
+
+    Equal shares rather than full batches and a remainder: a small last batch would be parsed
+    by one worker while the others idle. An object goes to the share its middle falls in.
+    """
+    total = sum(o.size for o in objects)
+    count = max(1, -(-total // max_bytes), -(-len(objects) // max_objects))
+    share = total / count
+    boundary = share
+    consumed = 0
     batch: list[RawObject] = []
-    size = 0
     for obj in objects:
-        if batch and (size + obj.size > max_bytes or len(batch) >= max_objects):
+        middle = consumed + obj.size / 2
+        if batch and (middle > boundary or len(batch) >= max_objects):
             yield batch
-            batch, size = [], 0
+            batch = []
+            while boundary < middle:
+                boundary += share
         batch.append(obj)
-        size += obj.size
+        consumed += obj.size
     if batch:
         yield batch
 
@@ -296,10 +308,10 @@ def _batch_bytes(total: int, workers: int) -> int:
     """Batch size for a run of ``total`` compressed bytes.
 
     The first fetch and the last commit do not overlap with anything, and a worker without a
-    batch idles; so a run smaller than a few full batches is cut finer (at least four batches
-    per parser), while a large run keeps full-sized commits.
+    batch idles; so a run smaller than a few full batches is cut finer (four batches per parser),
+    while a large run keeps full-sized commits.
     """
-    return max(MIN_BATCH_BYTES, min(BATCH_BYTES, total // (4 * max(workers, 1))))
+    return max(MIN_BATCH_BYTES, min(BATCH_BYTES, -(-total // (4 * max(workers, 1)))))
 
 
 def ensure_tables(catalog: Catalog, database: str, names: set[str]) -> dict[str, Any]:

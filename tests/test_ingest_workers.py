@@ -11,6 +11,9 @@ import pytest
 
 from loglake.catalog import Catalog, StorageSettings
 from loglake.ingest import ingest
+from loglake.ingest.layout import Layout
+from loglake.ingest.raw import RawObject
+from loglake.ingest.runner import BATCH_OBJECTS, _batch_bytes, _batches
 from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter, write_data_files
 
 ACCOUNT = "111122223333"
@@ -141,3 +144,40 @@ def test_files_of_objects_committed_meanwhile_are_rewritten_without_them(local_s
     assert table["eventid"].to_list() == ["x1", "x2", "y1"]
     fs = local_settings.filesystem()
     assert not any(fs.exists(local_settings.fs_path(f"{location}/{f['path']}")) for f in files)
+
+
+def sized(*sizes: int) -> list[RawObject]:
+    return [
+        RawObject(f"s3://b/{i:03d}.json.gz", "e", size, Layout("cloudtrail"))
+        for i, size in enumerate(sizes)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "max_objects", "max_bytes", "expected"),
+    [
+        # 10 equal objects, room for 4 per batch: three shares of 3, 4, 3 (not 4, 4, 2)
+        ([100] * 10, 500, 400, [3, 4, 3]),
+        # the object limit sets the count too: three batches of 5 equal objects
+        ([100] * 5, 2, 10_000, [2, 1, 2]),
+        # 0-byte objects are cut by count only
+        ([0] * 5, 2, 100, [2, 2, 1]),
+        # one big object is a batch of its own; the small ones share the rest
+        ([50, 50, 900, 50, 50], 500, 600, [3, 2]),
+        ([10], 500, 100, [1]),
+    ],
+)
+def test_batches_are_equal_shares_within_the_limits(
+    sizes: list[int], max_objects: int, max_bytes: int, expected: list[int]
+) -> None:
+    objects = sized(*sizes)
+    batches = list(_batches(objects, max_objects, max_bytes))
+    assert [len(b) for b in batches] == expected
+    assert [o for b in batches for o in b] == objects  # every object once, in order
+
+
+def test_a_small_run_gives_each_worker_four_batches() -> None:
+    # 100 objects of ~334 KB, as in the benchmark: 8 batches for 2 workers, none left over
+    objects = sized(*(334_000 + i * 37 % 5000 for i in range(100)))
+    size = _batch_bytes(sum(o.size for o in objects), 2)
+    assert [len(b) for b in _batches(objects, BATCH_OBJECTS, size)] == [13, 12] * 4
