@@ -233,15 +233,36 @@ class ManagedTable:
         )
 
     def vacuum(self, retention_hours: float = 168, dry_run: bool = False) -> list[str]:
-        """Delete files no live version references and that are older than the retention."""
-        return self.table.vacuum(
+        """Delete files no live version references and that are older than the retention.
+
+        That includes files no commit ever named (a writer that died between writing a file and
+        committing it), not only the files that commits removed. Returns the table-relative
+        paths of the files deleted (or that would be): delta-rs also names files that an earlier
+        vacuum already deleted, so only files present now are reported.
+        """
+        root = self.settings.fs_path(self.location).rstrip("/")
+        present = {_relative_path(path, root) for path in self.settings.filesystem().find(root)}
+        named = self.table.vacuum(
             retention_hours=int(retention_hours),
             dry_run=dry_run,
             enforce_retention_duration=retention_hours >= 168,
+            full=True,
         )
+        relative = (_relative_path(path, root) for path in named)
+        return sorted(path for path in relative if path in present)
 
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         return self.table.history(limit)
+
+
+def _relative_path(path: str, root: str) -> str:
+    """A path delta-rs reports (relative, absolute or a URL) relative to the table's folder."""
+    path = path.split("://", 1)[-1]
+    bare_root = root.split("://", 1)[-1]
+    for prefix in (bare_root + "/", bare_root.lstrip("/") + "/"):
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+    return path
 
 
 def _nest(target: dict[str, Any], dotted: str, value: Any) -> None:

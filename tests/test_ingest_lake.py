@@ -22,7 +22,7 @@ from loglake.ingest.quarantine import Quarantine
 from loglake.ingest.raw import gunzip_members
 from loglake.ingest.retry import retry_quarantine
 from loglake.ingest.runner import CONFIG_VIEW
-from loglake.ingest.state import IngestLog
+from loglake.ingest.state import IngestLog, write_data_files
 
 BUCKET = "loglake-test"
 
@@ -366,6 +366,10 @@ def test_coverage_counts_and_gaps(local_settings, tmp_path):
 
 
 # ---------------------------------------------------------------- compaction
+def name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
 def test_optimize_and_vacuum(lake_settings, tmp_path):
     raw = tmp_path / "raw"
     for i in range(6):
@@ -394,9 +398,14 @@ def test_optimize_and_vacuum(lake_settings, tmp_path):
     assert managed.files_added_since(version) == []  # a compaction adds no new data
     table = read_table(lake_settings, "cloudtrail")
     assert table.height == 24 and table["eventid"].n_unique() == 24
+    # files a worker wrote but never committed (it was killed) are unreferenced too
+    orphans = write_data_files(lake_settings, managed.location, managed.table.to_pyarrow_table())
+    assert orphans and len(managed.files()) == 1
     removed = vacuum(catalog, "cloudtrail", retention_hours=0)
-    assert len(removed) == 6
+    expected = [f.path for f in before_files] + [f["path"] for f in orphans]
+    assert sorted(name(p) for p in removed) == sorted(name(p) for p in expected)
     assert read_table(lake_settings, "cloudtrail").height == 24
+    assert vacuum(catalog, "cloudtrail", retention_hours=0) == []
 
 
 def test_optimize_where_must_name_partition_columns(local_settings, tmp_path):
