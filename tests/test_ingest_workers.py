@@ -11,9 +11,10 @@ import pytest
 
 from loglake.catalog import Catalog, StorageSettings
 from loglake.ingest import ingest
-from loglake.ingest.layout import Layout
+from loglake.ingest.cloudtrail import parse
+from loglake.ingest.layout import Layout, classify
 from loglake.ingest.raw import RawObject
-from loglake.ingest.runner import BATCH_OBJECTS, _batch_bytes, _batches
+from loglake.ingest.runner import BATCH_OBJECTS, _batch_bytes, _batches, ensure_tables
 from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter, write_data_files
 
 ACCOUNT = "111122223333"
@@ -113,10 +114,6 @@ def outcome(key: str, rows: int) -> ObjectOutcome:
 
 def test_files_of_objects_committed_meanwhile_are_rewritten_without_them(local_settings, tmp_path):
     """A worker wrote files for objects x and y, but another run committed x first."""
-    from loglake.ingest.cloudtrail import parse
-    from loglake.ingest.layout import classify
-    from loglake.ingest.raw import RawObject
-    from loglake.ingest.runner import ensure_tables
 
     catalog = Catalog(local_settings)
     location = ensure_tables(catalog, "aws", {"cloudtrail"})["cloudtrail"].location
