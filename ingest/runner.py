@@ -6,8 +6,11 @@ import concurrent.futures as cf
 import contextlib
 import datetime as dt
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.forkserver
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -502,7 +505,9 @@ def ingest(
         if workers <= 1 or len(jobs) <= 1:
             _run_pipelined(settings, url, jobs, options, handle)
         else:
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            with cf.ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_exit_with_parent
+            ) as pool:
                 pending: dict[cf.Future, tuple[str, list[RawObject]]] = {}
                 queue = iter(jobs)
                 for group, batch in queue:
@@ -541,6 +546,22 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     context.set_forkserver_preload(["loglake.ingest.runner"])
     multiprocessing.forkserver.ensure_running()  # returns at once; the server imports meanwhile
     return context
+
+
+def _exit_with_parent() -> None:
+    """Make a worker end when the ingest process ends, even by ``kill -9``.
+
+    A worker otherwise waits for work forever, and keeps the fork server alive with it.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _run_pipelined(

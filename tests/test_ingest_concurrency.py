@@ -102,11 +102,42 @@ def commits(settings: StorageSettings) -> int:
     return sum(o["Key"].endswith(".json") for o in listing.get("Contents", []))
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux /proc), e.g. ingest workers and their fork server."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def running(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(pid)
+    return alive
+
+
 @pytest.mark.slow
-def test_killed_ingest_resumes_to_the_same_rows(lake_settings, tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_killed_ingest_resumes_to_the_same_rows(lake_settings, tmp_path, workers):
     ids = build_raw(tmp_path / "raw")
     source = source_for(lake_settings, tmp_path / "raw")
-    args, env = command(lake_settings, source, "--batch-objects", "1")
+    args, env = command(lake_settings, source, "--batch-objects", "1", "--workers", workers)
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     try:
@@ -114,10 +145,16 @@ def test_killed_ingest_resumes_to_the_same_rows(lake_settings, tmp_path):
             assert process.poll() is None, process.stderr.read().decode()
             time.sleep(0.05)
         assert process.poll() is None, "the ingest finished before it could be killed"
+        helpers = descendants(process.pid)
         os.kill(process.pid, signal.SIGKILL)
     finally:
         process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
+    # workers, their fork server and the resource tracker end with the killed ingest
+    assert len(helpers) >= (4 if workers == "2" else 0)
+    while running(helpers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(helpers)
     partial = table_rows(lake_settings)
     assert 0 < partial.height < len(ids)
     assert partial["eventid"].n_unique() == partial.height
