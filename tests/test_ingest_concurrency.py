@@ -174,11 +174,15 @@ def test_killed_ingest_resumes_to_the_same_rows(lake_settings, tmp_path, workers
 
 
 @pytest.mark.slow
-def test_two_processes_at_once_neither_duplicate_nor_lose(lake_settings, tmp_path):
+@pytest.mark.parametrize("first_workers", ["1", "2"])
+def test_two_processes_at_once_neither_duplicate_nor_lose(lake_settings, tmp_path, first_workers):
+    """With two workers, the first ingest commits files its workers wrote; when the other
+    ingest committed some of their objects first, it writes the rest anew."""
     ids = build_raw(tmp_path / "raw")
     source = source_for(lake_settings, tmp_path / "raw")
     args, env = command(lake_settings, source, "--batch-objects", "3")
-    first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first_args = [*args, "--workers", first_workers]
+    first = subprocess.Popen(first_args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     second = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     outputs = []
     for process in (first, second):
@@ -193,3 +197,11 @@ def test_two_processes_at_once_neither_duplicate_nor_lose(lake_settings, tmp_pat
     assert set(rows["eventid"]) == ids
     per_object = rows.group_by("source_key").len()
     assert per_object.height == FILES and set(per_object["len"]) == {EVENTS}
+    # files written for objects the other ingest committed first were deleted, not left behind
+    managed = Catalog(lake_settings).managed("aws", "cloudtrail")
+    folder = lake_settings.fs_path(managed.location)
+    stored = lake_settings.filesystem().find(folder)
+    data_files = {
+        p.rsplit("/", 1)[-1] for p in stored if p.endswith(".parquet") and "/_delta_log/" not in p
+    }
+    assert data_files == {f.path.rsplit("/", 1)[-1] for f in managed.files()}
