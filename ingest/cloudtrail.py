@@ -39,7 +39,6 @@ from loglake.ingest.schemas import (
     EXTRA_FIELDS,
     PARTITION_COLUMNS,
     SOURCE_KEY,
-    USER_IDENTITY,
     _pl_to_arrow,
 )
 from loglake.ingest.typed_json import NotTyped, TypedRecords
@@ -73,7 +72,6 @@ TYPED = TypedRecords(
     ),
 )
 KNOWN_KEYS = frozenset(f.key for f in CLOUDTRAIL_FIELDS)
-KNOWN_IDENTITY_KEYS = frozenset(f.key for f in USER_IDENTITY)
 #: how much of a file shows whether it was written compactly (see is_compact)
 STYLE_PREFIX = 1 << 16
 _EVENT_TIME = operator.attrgetter("eventTime")
@@ -372,22 +370,58 @@ def _with_partitions(
 
 
 def _extra_fields(records: list, keys: set[str]) -> list[str | None]:
-    """JSON text of the members no column holds, per row (None when there are none).
+    """JSON text of the members no column holds, at any depth, per row (None when none).
 
-    The set of keys of a whole batch is computed in C; rows are visited only when some record
-    of the batch carries a key the schema does not know.
+    Whether a batch has any is found with C-level set unions, a level of the type at a time;
+    rows are visited only when some record carries a member the schema does not know.
     """
     unknown = keys - KNOWN_KEYS
-    identities = _member(records, "userIdentity")
-    identity_unknown = set().union(*map(dict.keys, filter(None, identities))) - KNOWN_IDENTITY_KEYS
-    if not unknown and not identity_unknown:
+    nested = [f for f in READ_TYPE if _is_nested(f.type)]
+    if not unknown and not any(_has_unknown(_member(records, f.name), f.type) for f in nested):
         return [None] * len(records)
     out: list[str | None] = []
-    for record, identity in zip(records, identities, strict=True):
+    for record in records:
         extra = {k: record[k] for k in unknown if k in record}
-        if identity_unknown and identity:
-            members = {k: identity[k] for k in identity_unknown if k in identity}
-            if members:
-                extra["userIdentity"] = members
+        for f in nested:
+            inner = _unknown_of(record.get(f.name), f.type)
+            if inner is not None:
+                extra[f.name] = inner
         out.append(_dump(extra).decode() if extra else None)
     return out
+
+
+def _is_nested(t: pa.DataType) -> bool:
+    return pa.types.is_struct(t) or (pa.types.is_list(t) and pa.types.is_struct(t.value_type))
+
+
+def _has_unknown(values: list, t: pa.DataType) -> bool:
+    """Whether any of these JSON values has an object member that type ``t`` does not name."""
+    if pa.types.is_list(t):
+        lists = [v for v in values if isinstance(v, list)]
+        return _has_unknown(list(itertools.chain.from_iterable(lists)), t.value_type)
+    objects = [v for v in values if isinstance(v, dict)]
+    if not objects:
+        return False
+    if set().union(*map(dict.keys, objects)) - {f.name for f in t}:
+        return True
+    return any(_has_unknown(_member(objects, f.name), f.type) for f in t if _is_nested(f.type))
+
+
+def _unknown_of(value: object, t: pa.DataType) -> object | None:
+    """The parts of one JSON value that type ``t`` does not hold (same nesting), or None.
+
+    For a list, the result is aligned by position, with null where an element has none.
+    """
+    if isinstance(value, list) and pa.types.is_list(t):
+        inner = [_unknown_of(v, t.value_type) for v in value]
+        return inner if any(i is not None for i in inner) else None
+    if not isinstance(value, dict) or not pa.types.is_struct(t):
+        return None
+    names = {f.name for f in t}
+    extra = {k: v for k, v in value.items() if k not in names}
+    for f in t:
+        if _is_nested(f.type):
+            inner = _unknown_of(value.get(f.name), f.type)
+            if inner is not None:
+                extra[f.name] = inner
+    return extra or None

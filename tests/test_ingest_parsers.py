@@ -268,6 +268,46 @@ def test_cloudtrail_unknown_members_are_kept_as_json():
     assert by_id["c"]["extrafields"] is None
 
 
+def test_cloudtrail_unknown_members_deep_inside_known_ones_are_kept():
+    session = {
+        "sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/r", "tier": 2},
+        "attributes": {"mfaAuthenticated": "false", "creationDate": "2024-05-10T16:00:00Z"},
+        "webIdFederationData": {"attributes": {"any": "key"}},  # a map: every key is known
+    }
+    identity = dict(BASE["userIdentity"], type="AssumedRole", sessionContext=session)
+    resources = [
+        {"ARN": "arn:aws:s3:::a", "type": "AWS::S3::Bucket"},
+        {"ARN": "arn:aws:s3:::b", "type": "AWS::S3::Bucket", "scope": "x"},
+    ]
+    tls = {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256", "pq": True}
+    parsed = cloudtrail.parse(
+        [
+            obj(
+                TRAIL_KEY,
+                _records(
+                    event(eventID="a", userIdentity=identity, resources=resources),
+                    event(eventID="b", tlsDetails=tls),
+                    event(eventID="c", resources=resources[:1]),
+                ),
+            )
+        ]
+    )
+    by_id = {r["eventid"]: r for r in rows(parsed, "cloudtrail")}
+    assert orjson.loads(by_id["a"]["extrafields"]) == {
+        "userIdentity": {"sessionContext": {"sessionIssuer": {"tier": 2}}},
+        "resources": [None, {"scope": "x"}],
+    }
+    assert orjson.loads(by_id["b"]["extrafields"]) == {"tlsDetails": {"pq": True}}
+    assert by_id["c"]["extrafields"] is None
+    # the known members around them are in their columns as usual
+    issuer = by_id["a"]["useridentity"]["sessioncontext"]["sessionissuer"]
+    assert issuer["arn"] == "arn:aws:iam::111122223333:role/r"
+    web = by_id["a"]["useridentity"]["sessioncontext"]["webidfederationdata"]
+    assert web["attributes"] == {"any": "key"}
+    assert [r["arn"] for r in by_id["a"]["resources"]] == ["arn:aws:s3:::a", "arn:aws:s3:::b"]
+    assert by_id["b"]["tlsdetails"]["tlsversion"] == "TLSv1.3"
+
+
 def test_cloudtrail_json_text_columns_keep_every_character():
     tricky = {
         "policy": 'line1\nline2\ttab \u0001 "quoted" \\ é 漢字 😀',

@@ -133,6 +133,11 @@ def records(*events: dict, style: str = "compact") -> bytes:
         ("json.dumps style", records(event(), style="python"), 0),
         ("unknown top-level member", records(event(brandNew={"a": 1})), 0),
         ("unknown identity member", records(event(userIdentity={"type": "Root", "new": 1})), 0),
+        (
+            "unknown member deep inside",
+            records(event(tlsDetails={"tlsVersion": "TLSv1.3", "new": 1})),
+            0,
+        ),
         ("number where text is declared", records(event(), event(eventID=7)), 0),
         ("event time missing", records(event(), event(eventTime=None, eventID="x")), 0),
         ("readOnly as text", records(event(readOnly="true"), event(readOnly=None)), 1),
