@@ -31,6 +31,7 @@ from loglake.ingest.raw import (
     is_gzip,
     rename_like,
     snippet,
+    unknown_members,
 )
 from loglake.ingest.schemas import (
     CLOUDTRAIL_FIELDS,
@@ -71,7 +72,6 @@ TYPED = TypedRecords(
         [CLOUDTRAIL_SCHEMA.field(f.name) for f in STRUCT_FIELDS + JSON_FIELDS + FLAG_FIELDS]
     ),
 )
-KNOWN_KEYS = frozenset(f.key for f in CLOUDTRAIL_FIELDS)
 #: how much of a file shows whether it was written compactly (see is_compact)
 STYLE_PREFIX = 1 << 16
 _EVENT_TIME = operator.attrgetter("eventTime")
@@ -344,7 +344,7 @@ def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
             columns[f.name] = json_text_column(_member(records, f.key))
         else:
             columns[f.name] = flag_column(_member(records, f.key), as_text=f.name == "readonly")
-    columns[EXTRA_FIELDS] = pa.array(_extra_fields(records, keys), pa.string())
+    columns[EXTRA_FIELDS] = pa.array(unknown_members(records, TYPED.record_type), pa.string())
     table = _with_partitions(obj, columns, n, eventtime)
     return table if all_valid else table.filter(valid)
 
@@ -367,61 +367,3 @@ def _with_partitions(
     return pa.Table.from_arrays(
         [columns[f.name] for f in CLOUDTRAIL_SCHEMA], schema=CLOUDTRAIL_SCHEMA
     )
-
-
-def _extra_fields(records: list, keys: set[str]) -> list[str | None]:
-    """JSON text of the members no column holds, at any depth, per row (None when none).
-
-    Whether a batch has any is found with C-level set unions, a level of the type at a time;
-    rows are visited only when some record carries a member the schema does not know.
-    """
-    unknown = keys - KNOWN_KEYS
-    nested = [f for f in READ_TYPE if _is_nested(f.type)]
-    if not unknown and not any(_has_unknown(_member(records, f.name), f.type) for f in nested):
-        return [None] * len(records)
-    out: list[str | None] = []
-    for record in records:
-        extra = {k: record[k] for k in unknown if k in record}
-        for f in nested:
-            inner = _unknown_of(record.get(f.name), f.type)
-            if inner is not None:
-                extra[f.name] = inner
-        out.append(_dump(extra).decode() if extra else None)
-    return out
-
-
-def _is_nested(t: pa.DataType) -> bool:
-    return pa.types.is_struct(t) or (pa.types.is_list(t) and pa.types.is_struct(t.value_type))
-
-
-def _has_unknown(values: list, t: pa.DataType) -> bool:
-    """Whether any of these JSON values has an object member that type ``t`` does not name."""
-    if pa.types.is_list(t):
-        lists = [v for v in values if isinstance(v, list)]
-        return _has_unknown(list(itertools.chain.from_iterable(lists)), t.value_type)
-    objects = [v for v in values if isinstance(v, dict)]
-    if not objects:
-        return False
-    if set().union(*map(dict.keys, objects)) - {f.name for f in t}:
-        return True
-    return any(_has_unknown(_member(objects, f.name), f.type) for f in t if _is_nested(f.type))
-
-
-def _unknown_of(value: object, t: pa.DataType) -> object | None:
-    """The parts of one JSON value that type ``t`` does not hold (same nesting), or None.
-
-    For a list, the result is aligned by position, with null where an element has none.
-    """
-    if isinstance(value, list) and pa.types.is_list(t):
-        inner = [_unknown_of(v, t.value_type) for v in value]
-        return inner if any(i is not None for i in inner) else None
-    if not isinstance(value, dict) or not pa.types.is_struct(t):
-        return None
-    names = {f.name for f in t}
-    extra = {k: v for k, v in value.items() if k not in names}
-    for f in t:
-        if _is_nested(f.type):
-            inner = _unknown_of(value.get(f.name), f.type)
-            if inner is not None:
-                extra[f.name] = inner
-    return extra or None

@@ -24,8 +24,16 @@ from loglake.ingest.raw import (
     read_ndjson_isolating,
     snippet,
     to_arrow_column,
+    unknown_members,
 )
-from loglake.ingest.schemas import CONFIG_FIELDS, CONFIG_SCHEMA, EXTRA_FIELDS, SOURCE_KEY, conform
+from loglake.ingest.schemas import (
+    CONFIG_FIELDS,
+    CONFIG_SCHEMA,
+    EXTRA_FIELDS,
+    SOURCE_KEY,
+    _pl_to_arrow,
+    conform,
+)
 
 TABLE = "config_items"
 READ_SCHEMA: dict[str, pl.DataType] = {}
@@ -33,7 +41,8 @@ for _s3, _api, _col, _type in CONFIG_FIELDS:
     READ_SCHEMA[_s3] = _type  # type: ignore[assignment]
     if _api:
         READ_SCHEMA[_api] = _type  # type: ignore[assignment]
-KNOWN_KEYS = frozenset(READ_SCHEMA)
+#: every member an item may have, both spellings, as the type unknown members are told by
+ITEM_TYPE = pa.struct([pa.field(k, _pl_to_arrow(t)) for k, t in READ_SCHEMA.items()])
 _TIME = r"^\d{4}-\d{2}-\d{2}T"
 
 
@@ -182,14 +191,8 @@ def parse(objects: list[RawObject]) -> Parsed:
 def _extras(
     item_lists: list[list], owners: list[int], lines: list[int], starts: list[int]
 ) -> list[str | None]:
-    unknown: set[str] = set()
-    for items in item_lists:
-        unknown |= set().union(*(i.keys() for i in items if isinstance(i, dict))) - KNOWN_KEYS
-    if not unknown:
-        return [None] * len(lines)
-    out: list[str | None] = []
-    for owner, line in zip(owners, lines, strict=True):
-        item = item_lists[owner][line - starts[owner]]
-        extra = {k: item[k] for k in unknown if k in item}
-        out.append(orjson.dumps(extra).decode() if extra else None)
-    return out
+    """Unknown members of each item that became a row (rows are items, by owner and line)."""
+    items = [
+        item_lists[owner][line - starts[owner]] for owner, line in zip(owners, lines, strict=True)
+    ]
+    return unknown_members(items, ITEM_TYPE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -270,3 +271,56 @@ def replace_child(array: pa.Array, path: Sequence[str], new: pa.Array) -> pa.Arr
         fields.append(f)
     mask = array.is_null() if array.null_count else None
     return pa.StructArray.from_arrays(children, fields=fields, mask=mask)
+
+
+def unknown_members(records: list, record_type: pa.StructType) -> list[str | None]:
+    """Per record, JSON text of the members ``record_type`` does not name, at any depth.
+
+    Unknown members are kept nested as in the record (inside a list, by position, with null for
+    elements that have none), so nothing AWS adds is dropped. Whether a batch has any is found
+    with C-level set unions a level of the type at a time; rows are visited only when it does.
+    """
+    if not _has_unknown(records, record_type):
+        return [None] * len(records)
+    out: list[str | None] = []
+    for record in records:
+        extra = _unknown_of(record, record_type)
+        out.append(orjson.dumps(extra).decode() if extra else None)
+    return out
+
+
+def _is_nested(t: pa.DataType) -> bool:
+    return pa.types.is_struct(t) or (pa.types.is_list(t) and pa.types.is_struct(t.value_type))
+
+
+def _has_unknown(values: list, t: pa.DataType) -> bool:
+    if pa.types.is_list(t):
+        lists = [v for v in values if isinstance(v, list)]
+        return _has_unknown(list(itertools.chain.from_iterable(lists)), t.value_type)
+    objects = [v for v in values if isinstance(v, dict)]
+    if not objects:
+        return False
+    if set().union(*map(dict.keys, objects)) - {f.name for f in t}:
+        return True
+    return any(
+        _has_unknown(list(map(dict.get, objects, itertools.repeat(f.name))), f.type)
+        for f in t
+        if _is_nested(f.type)
+    )
+
+
+def _unknown_of(value: object, t: pa.DataType) -> object | None:
+    """The parts of one JSON value that type ``t`` does not hold (same nesting), or None."""
+    if isinstance(value, list) and pa.types.is_list(t):
+        inner = [_unknown_of(v, t.value_type) for v in value]
+        return inner if any(i is not None for i in inner) else None
+    if not isinstance(value, dict) or not pa.types.is_struct(t):
+        return None
+    names = {f.name for f in t}
+    extra = {k: v for k, v in value.items() if k not in names}
+    for f in t:
+        if _is_nested(f.type):
+            inner = _unknown_of(value.get(f.name), f.type)
+            if inner is not None:
+                extra[f.name] = inner
+    return extra or None

@@ -616,6 +616,38 @@ def test_config_snapshot_and_history_envelopes():
     assert orjson.loads(sg["configuration"])["ipPermissions"][0]["fromPort"] == 22
     assert role["configurationstateid"] == 1715331600000 and role["awsregion"] == "global"
     assert (sg["account"], sg["region"], sg["day"]) == ("264683526309", "us-east-1", "2024-05-10")
+    assert sg["extrafields"] is None and role["extrafields"] is None
+
+
+def test_config_unknown_members_are_kept_at_any_depth():
+    item = {
+        "configurationItemVersion": "1.3",
+        "configurationItemCaptureTime": "2024-05-10T08:59:59.139Z",
+        "awsAccountId": "264683526309",
+        "resourceType": "AWS::EC2::Instance",
+        "resourceId": "i-1",
+        "awsRegion": "us-east-1",
+        "complianceHint": "new",
+        "relationships": [
+            {"resourceId": "vpc-1", "resourceType": "AWS::EC2::VPC", "name": "Is contained in Vpc"},
+            {"resourceId": "sg-1", "resourceType": "AWS::EC2::SecurityGroup", "weight": 3},
+        ],
+    }
+    plain = {k: v for k, v in item.items() if k not in ("complianceHint", "relationships")}
+    key = (
+        "AWSLogs/264683526309/Config/us-east-1/2024/5/10/ConfigHistory/264683526309_"
+        "Config_us-east-1_ConfigHistory_AWS::EC2::Instance_20240510T090000Z_20240510T100000Z_1.json.gz"
+    )
+    body = {"fileVersion": "1.0", "configurationItems": [item, dict(plain, resourceId="i-2")]}
+    first, second = rows(
+        config.parse([obj(key, gzip.compress(orjson.dumps(body)))]), "config_items"
+    )
+    assert orjson.loads(first["extrafields"]) == {
+        "complianceHint": "new",
+        "relationships": [None, {"weight": 3}],
+    }
+    assert [r["resourceid"] for r in first["relationships"]] == ["vpc-1", "sg-1"]
+    assert second["resourceid"] == "i-2" and second["extrafields"] is None
 
 
 # ---------------------------------------------------------------- CloudWatch Logs
