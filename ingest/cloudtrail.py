@@ -68,6 +68,7 @@ TYPED = TypedRecords(
     raw={f.key for f in JSON_FIELDS},
     loose={f.key for f in FLAG_FIELDS},
     container="Records",
+    repeated={"userIdentity"},
     output_type=pa.struct(
         [CLOUDTRAIL_SCHEMA.field(f.name) for f in STRUCT_FIELDS + JSON_FIELDS + FLAG_FIELDS]
     ),

@@ -68,6 +68,9 @@ class TypedRecords:
     the document holding the records (``"Records"`` for CloudTrail), or None for a bare array.
     ``output_type``, of the same shape as ``record_type``, gives the columns other member names
     (a table's own names rather than the JSON keys), so they need no renaming afterwards.
+    ``repeated`` names nested members whose values recur from record to record (CloudTrail's
+    ``userIdentity``): they are read as raw text first, and each distinct text is decoded and
+    converted once, then spread to its records natively.
     """
 
     def __init__(
@@ -78,11 +81,16 @@ class TypedRecords:
         loose: Collection[str] = (),
         container: str | None = None,
         output_type: pa.StructType | None = None,
+        repeated: Collection[str] = (),
     ):
         self.record_type = record_type
         self.raw = frozenset(raw)
         self.loose = frozenset(loose)
-        self.record = _struct_type(record_type, "Record", self.raw, self.loose)
+        self.repeated = {
+            name: msgspec.json.Decoder(list[_python_type(record_type.field(name).type, name)])  # type: ignore[misc]
+            for name in repeated
+        }
+        self.record = _struct_type(record_type, "Record", self.raw | set(self.repeated), self.loose)
         self.names = [f.name for f in record_type]
         out = record_type if output_type is None else output_type
         self.types = {
@@ -116,11 +124,23 @@ class TypedRecords:
         for name, values in zip(self.names, transposed, strict=True):
             if name in self.raw:
                 out[name] = raw_text_column(values)
+            elif name in self.repeated:
+                out[name] = self._decode_distinct(name, values)
             elif name in self.loose:
                 out[name] = list(values)
             else:
                 out[name] = to_arrow(values, self.types[name])
         return out
+
+    def _decode_distinct(self, name: str, raws: Sequence) -> pa.Array:
+        """A ``repeated`` member: decode each distinct JSON text once, then take per record."""
+        encoded = pc.dictionary_encode(raw_text_column(raws))  # absent and null stay null
+        distinct = encoded.dictionary.cast(pa.binary()).to_pylist()
+        try:
+            values = self.repeated[name].decode(b"[" + b",".join(distinct) + b"]")
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise NotTyped(f"{name}: {error}") from None
+        return to_arrow(values, self.types[name]).take(encoded.indices)
 
 
 def to_arrow(values: Sequence, t: pa.DataType) -> pa.Array:

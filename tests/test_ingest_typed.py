@@ -129,6 +129,19 @@ def records(*events: dict, style: str = "compact") -> bytes:
     [
         ("every kind of member", records(event(), event(eventID="id-1", userIdentity=None)), 1),
         ("absent members", records({"eventTime": "2024-05-10T00:00:00Z", "eventID": "e"}), 1),
+        (
+            "identities repeated, differing, null and absent",
+            records(
+                event(),
+                event(eventID="id-1", userIdentity={"type": "Root", "accountId": "1"}),
+                event(eventID="id-2"),
+                event(eventID="id-3", userIdentity=None),
+                {"eventTime": "2024-05-10T00:00:00Z", "eventID": "id-4"},
+                event(eventID="id-5", userIdentity={"type": "Root", "accountId": "1"}),
+            ),
+            1,
+        ),
+        ("identity of the wrong JSON type", records(event(), event(userIdentity="root")), 0),
         ("pretty-printed", records(event(), style="pretty"), 0),
         ("json.dumps style", records(event(), style="python"), 0),
         ("unknown top-level member", records(event(brandNew={"a": 1})), 0),
