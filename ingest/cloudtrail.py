@@ -76,6 +76,9 @@ TYPED = TypedRecords(
 #: how much of a file shows whether it was written compactly (see is_compact)
 STYLE_PREFIX = 1 << 16
 _EVENT_TIME = operator.attrgetter("eventTime")
+#: typed files are converted together up to about this many records (see _parse): enough to
+#: spread per-call costs over many small deliveries; larger chunks convert more slowly
+TYPED_CHUNK_RECORDS = 1024
 _TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 
 
@@ -219,21 +222,30 @@ def parse(objects: list[RawObject], table_name: str = "cloudtrail") -> Parsed:
 
 
 def _parse(objects: list[RawObject], table_name: str) -> Parsed:
-    """Each object is converted on its own, so its Python objects are freed before the next one
-    is parsed and memory stays bounded by one file."""
+    """Files the typed path takes are decoded one at a time and converted together, a chunk of
+    up to ``TYPED_CHUNK_RECORDS`` records at a time: the per-call costs of the conversion are
+    paid once for many small deliveries, and memory stays bounded by a chunk."""
     parsed = Parsed()
-    tables = []
+    tables: list[pa.Table] = []
+    chunk: list[tuple[RawObject, list]] = []
+    size = 0
     for obj in objects:
         try:
-            table = _convert_typed(obj, parsed)
-        except (NotTyped, pa.ArrowException, TypeError, ValueError):
-            table = _convert_general(obj, parsed)
-        if table is not None:
-            tables.append(table)
+            records = _decode_typed(obj)
+        except (NotTyped, TypeError):
+            tables.extend(_convert_general(obj, parsed))
+            continue
+        chunk.append((obj, records))
+        size += len(records)
+        if size >= TYPED_CHUNK_RECORDS:
+            tables.extend(_convert_chunk(chunk, parsed))
+            chunk, size = [], 0
+    if chunk:
+        tables.extend(_convert_chunk(chunk, parsed))
     if tables:
-        # chunked, not copied. Files come in commit order (partition, then time) and the typed
-        # path sorts each file's records by event time, so a batch of AWS deliveries is usually
-        # in order already and the committer's sort (runner.sort_for_commit) has nothing to move
+        # chunked, not copied. Files are put in commit order (partition, then time) and the
+        # typed path sorts each file's records by event time, so a batch of AWS deliveries is
+        # usually in order already and the committer's sort (runner.sort_for_commit) moves nothing
         tables.sort(key=_commit_position)
         parsed.add(table_name, pa.concat_tables(tables))
     return parsed
@@ -241,6 +253,15 @@ def _parse(objects: list[RawObject], table_name: str) -> Parsed:
 
 def _commit_position(table: pa.Table) -> tuple:
     return tuple(table[name][0].as_py() or "" for name in (*PARTITION_COLUMNS, "eventtime"))
+
+
+def _file_position(item: tuple[RawObject, list]) -> tuple:
+    """Where a typed file's rows go in commit order, judged by its first (earliest) record."""
+    obj, records = item
+    first = records[0]
+    account = obj.layout.account or first.recipientAccountId or ""
+    region = obj.layout.region or first.awsRegion or ""
+    return (account, region, first.eventTime[:10], first.eventTime)
 
 
 def is_compact(text: bytes) -> bool:
@@ -264,8 +285,9 @@ def usable_times(eventtime: pa.Array) -> pa.Array:
     return pc.fill_null(pc.match_substring_regex(eventtime, _TIME), False)
 
 
-def _convert_typed(obj: RawObject, parsed: Parsed) -> pa.Table | None:
-    """The typed path; raises ``NotTyped`` (or an Arrow error) for a file it does not take."""
+def _decode_typed(obj: RawObject) -> list:
+    """A file's records as structs, sorted by event time; raises ``NotTyped`` (or TypeError for a
+    record without an event time) for a file the typed path does not take."""
     text = obj.data or b""
     if is_gzip(text):
         try:
@@ -279,6 +301,24 @@ def _convert_typed(obj: RawObject, parsed: Parsed) -> pa.Table | None:
         raise NotTyped("no records")  # the general path tells an empty file from a bad one
     # a missing event time fails the comparison (TypeError): the general path quarantines it
     records.sort(key=_EVENT_TIME)
+    return records
+
+
+def _convert_chunk(chunk: list[tuple[RawObject, list]], parsed: Parsed) -> list[pa.Table]:
+    """Decoded files as one table; if the chunk is refused, each file on its own, so one odd
+    file takes the general path alone."""
+    chunk.sort(key=_file_position)
+    try:
+        return [_convert_typed(chunk, parsed)]
+    except (NotTyped, pa.ArrowException, TypeError, ValueError):
+        if len(chunk) == 1:
+            return _convert_general(chunk[0][0], parsed)
+        return [table for item in chunk for table in _convert_chunk([item], parsed)]
+
+
+def _convert_typed(chunk: list[tuple[RawObject, list]], parsed: Parsed) -> pa.Table:
+    """The typed path's columns for decoded files; raises ``NotTyped`` (or an Arrow error)."""
+    records = list(itertools.chain.from_iterable(r for _, r in chunk))
     members = TYPED.columns(records)
     eventtime = members["eventTime"]
     if not pc.all(usable_times(eventtime)).as_py():
@@ -289,18 +329,22 @@ def _convert_typed(obj: RawObject, parsed: Parsed) -> pa.Table | None:
     for f in FLAG_FIELDS:
         columns[f.name] = flag_column(members[f.key], as_text=f.name == "readonly")
     columns[EXTRA_FIELDS] = pa.nulls(n, pa.string())  # the typed path refuses unknown members
-    parsed.rows[obj.url] = n
-    return _with_partitions(obj, columns, n, eventtime)
+    owners = [obj for obj, _ in chunk]
+    counts = [len(r) for _, r in chunk]
+    for obj, count in zip(owners, counts, strict=True):
+        parsed.rows[obj.url] = count
+    return _with_partitions(owners, counts, columns, eventtime)
 
 
-def _convert_general(obj: RawObject, parsed: Parsed) -> pa.Table | None:
+def _convert_general(obj: RawObject, parsed: Parsed) -> list[pa.Table]:
     """The general path: orjson to dicts, bad records isolated, unknown members kept."""
     records, bad = load_records(obj, obj.data or b"")
     if bad is not None:
         parsed.bad.append(bad)
         parsed.rows[obj.url] = 0
-        return None
-    return _convert(obj, records, parsed)  # type: ignore[arg-type]
+        return []
+    table = _convert(obj, records, parsed)  # type: ignore[arg-type]
+    return [] if table is None else [table]
 
 
 def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
@@ -346,25 +390,28 @@ def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
         else:
             columns[f.name] = flag_column(_member(records, f.key), as_text=f.name == "readonly")
     columns[EXTRA_FIELDS] = pa.array(unknown_members(records, TYPED.record_type), pa.string())
-    table = _with_partitions(obj, columns, n, eventtime)
+    table = _with_partitions([obj], [n], columns, eventtime)
     return table if all_valid else table.filter(valid)
 
 
 def _with_partitions(
-    obj: RawObject, columns: dict[str, pa.Array], n: int, eventtime: pa.Array
+    owners: list[RawObject], counts: list[int], columns: dict[str, pa.Array], eventtime: pa.Array
 ) -> pa.Table:
-    """Add lineage and the partition columns (account and region from the key when it has
-    them, as AWS's delivery path is authoritative; the day from the event time)."""
-    columns[SOURCE_KEY] = pa.nulls(n, pa.string()).fill_null(obj.url)
-    account = columns["recipientaccountid"]
-    region = columns["awsregion"]
-    if obj.layout.account:
-        account = pa.nulls(n, pa.string()).fill_null(obj.layout.account)
-    if obj.layout.region:
-        region = pa.nulls(n, pa.string()).fill_null(obj.layout.region)
-    columns["account"] = pc.fill_null(account, "unknown")
-    columns["region"] = pc.fill_null(region, "unknown")
+    """Add lineage and the partition columns to the rows of consecutive files (``counts[i]``
+    rows of ``owners[i]``): account and region from the key when it has them, as AWS's delivery
+    path is authoritative, else from the record; the day from the event time."""
+    columns[SOURCE_KEY] = _per_row([o.url for o in owners], counts)
+    account = _per_row([o.layout.account or None for o in owners], counts)
+    region = _per_row([o.layout.region or None for o in owners], counts)
+    columns["account"] = pc.coalesce(account, columns["recipientaccountid"], "unknown")
+    columns["region"] = pc.coalesce(region, columns["awsregion"], "unknown")
     columns["day"] = pc.utf8_slice_codeunits(eventtime, 0, 10)
     return pa.Table.from_arrays(
         [columns[f.name] for f in CLOUDTRAIL_SCHEMA], schema=CLOUDTRAIL_SCHEMA
     )
+
+
+def _per_row(values: list[str | None], counts: list[int]) -> pa.Array:
+    """One value per file spread over the file's rows (every count above zero), natively."""
+    ends = pa.array(list(itertools.accumulate(counts)), pa.int32())
+    return pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, pa.array(values, pa.string())))

@@ -33,15 +33,15 @@ def parse_both(payloads: list[bytes], monkeypatch) -> tuple:
     taken = []
     typed = cloudtrail._convert_typed
 
-    def spy(obj, parsed):
-        table = typed(obj, parsed)
-        taken.append(obj.url)
+    def spy(chunk, parsed):
+        table = typed(chunk, parsed)
+        taken.extend(obj.url for obj, _ in chunk)
         return table
 
     monkeypatch.setattr(cloudtrail, "_convert_typed", spy)
     fast = cloudtrail.parse(objects(payloads))
 
-    def refuse(obj, parsed):
+    def refuse(chunk, parsed):
         raise NotTyped("disabled")
 
     monkeypatch.setattr(cloudtrail, "_convert_typed", refuse)
@@ -162,6 +162,54 @@ def test_typed_and_general_paths_agree(case, payload, typed, monkeypatch):
     fast, general, taken = parse_both([payload], monkeypatch)
     assert taken == typed, case
     assert_same(fast, general)
+
+
+def test_files_converted_together_send_only_the_odd_ones_to_the_general_path(monkeypatch):
+    payloads = [
+        records(event(eventID="a1"), event(eventID="a2")),
+        records(event(eventID="b1"), event(eventID="b2", eventTime="yesterday")),  # bad time
+        records(event(eventID="c1", brandNew=1)),  # unknown member
+        records(event(eventID="d1", userIdentity={"type": "Root", "accountId": "9"})),
+    ]
+    fast, general, taken = parse_both(payloads, monkeypatch)
+    assert taken == 2  # the first and the last file
+    assert_same(fast, general)
+    table = fast.tables["cloudtrail"]
+    assert sorted(table["eventid"].to_pylist()) == ["a1", "a2", "b1", "c1", "d1"]
+    assert [(b.record_index, b.error) for b in fast.bad] == [
+        (1, "record 1: eventTime missing or not ISO-8601")
+    ]
+
+
+def test_rows_of_files_converted_together_keep_their_own_lineage_and_partitions():
+    """Files of two accounts and regions and one outside any AWS layout, in one chunk."""
+    keys = [
+        "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/10/"
+        "111122223333_CloudTrail_us-east-1_20240510T1620Z_0000000000000001.json.gz",
+        "AWSLogs/444455556666/CloudTrail/eu-west-1/2024/05/11/"
+        "444455556666_CloudTrail_eu-west-1_20240511T0005Z_0000000000000002.json.gz",
+        "copied/trail.json.gz",
+    ]
+    payloads = [
+        records(event(eventID="x1"), event(eventID="x2")),
+        records(event(eventID="y1", eventTime="2024-05-11T00:01:00Z")),
+        records(event(eventID="z1", recipientAccountId="777788889999", awsRegion="ap-south-1")),
+    ]
+    objects = [
+        RawObject(key, "e1", len(p), classify(key, source="cloudtrail"), gzip.compress(p))
+        for key, p in zip(keys, payloads, strict=True)
+    ]
+    table = cloudtrail.parse(objects).tables["cloudtrail"]
+    got = {
+        r["eventid"]: (r["source_key"], r["account"], r["region"], r["day"])
+        for r in table.to_pylist()
+    }
+    assert got == {
+        "x1": (keys[0], "111122223333", "us-east-1", "2024-05-10"),
+        "x2": (keys[0], "111122223333", "us-east-1", "2024-05-10"),
+        "y1": (keys[1], "444455556666", "eu-west-1", "2024-05-11"),
+        "z1": (keys[2], "777788889999", "ap-south-1", "2024-05-10"),
+    }
 
 
 def test_unknown_members_are_kept_by_the_fallback(monkeypatch):
