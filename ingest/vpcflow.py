@@ -28,26 +28,41 @@ _POLARS = {pa.int32(): pl.Int32, pa.int64(): pl.Int64, pa.string(): pl.String}
 
 
 def parse(objects: list[RawObject]) -> Parsed:
+    """Text files with the same fields are parsed together in one Polars pipeline, so a batch
+    of many small deliveries pays the per-call costs once."""
     parsed = Parsed()
     frames = []
+    texts: dict[tuple[tuple[str, ...], bool], list[tuple[RawObject, str]]] = {}
     for obj in objects:
         if obj.layout.kind == "vpcflow_parquet":
             frame = _parquet(obj, parsed)
+            parsed.rows[obj.url] = 0 if frame is None else frame.height
+            if frame is not None and frame.height:
+                frames.append(frame)
+            continue
+        text = _text_of(obj, parsed)
+        if text is None:
+            parsed.rows[obj.url] = 0
+            continue
+        first = _first_line(text)
+        if first.split(" ", 1)[0] in _BY_FIELD or first.startswith("version "):
+            texts.setdefault((tuple(first.split()), True), []).append((obj, text))
         else:
-            frame = _text(obj, parsed)
-        if frame is not None and frame.height:
+            texts.setdefault((tuple(DEFAULT_FORMAT), False), []).append((obj, text))
+    for (fields, header), files in texts.items():
+        frame = _text(files, list(fields), header, parsed)
+        if frame.height:
             frames.append(frame)
-        parsed.rows[obj.url] = 0 if frame is None else frame.height
     if frames:
         frame = pl.concat(frames, how="diagonal_relaxed")
         parsed.add(TABLE, _finish(frame))
     return parsed
 
 
-def _text(obj: RawObject, parsed: Parsed) -> pl.DataFrame | None:
-    data = obj.data or b""
+def _text_of(obj: RawObject, parsed: Parsed) -> str | None:
+    """An object's text; None (and the object quarantined) when it is damaged or empty."""
     try:
-        text = gunzip(data)
+        text = gunzip(obj.data or b"")
     except GzipError as error:
         parsed.bad.append(
             BadRecord(
@@ -59,34 +74,57 @@ def _text(obj: RawObject, parsed: Parsed) -> pl.DataFrame | None:
         error = "empty object" if obj.size else "0-byte object"
         parsed.bad.append(BadRecord(obj.url, obj.etag, error, byte_offset=0, whole_object=True))
         return None
-    decoded = text.decode("utf-8", "replace")
-    lines = pl.Series("line", [decoded]).str.split("\n").explode()
-    frame = pl.DataFrame(lines).with_row_index("__line", offset=1)
-    frame = frame.with_columns(pl.col("line").str.strip_chars_end("\r")).filter(
-        pl.col("line").str.strip_chars() != ""
+    return text.decode("utf-8", "replace")
+
+
+def _first_line(text: str) -> str:
+    """The first line that is not blank (a header, or the first record)."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        line = text[start:] if end == -1 else text[start:end]
+        if line.strip() or end == -1:
+            return line.rstrip("\r")
+        start = end + 1
+
+
+def _text(
+    files: list[tuple[RawObject, str]], fields: list[str], header: bool, parsed: Parsed
+) -> pl.DataFrame:
+    """The records of text files that share one field list; bad lines are quarantined alone."""
+    owners = [obj for obj, _ in files]
+    frame = (
+        pl.DataFrame(
+            {"__file": range(len(files)), "line": [text for _, text in files]},
+            schema={"__file": pl.Int32, "line": pl.String},
+        )
+        .with_columns(pl.col("line").str.split("\n"))
+        .explode("line")
+        .with_columns((pl.int_range(pl.len()).over("__file") + 1).alias("__line"))
+        .with_columns(pl.col("line").str.strip_chars_end("\r"))
+        .filter(pl.col("line").str.strip_chars() != "")
     )
-    first = frame["line"][0]
-    if first.split(" ", 1)[0] in _BY_FIELD or first.startswith("version "):
-        fields = first.split()
-        frame = frame.slice(1)
-    else:
-        fields = DEFAULT_FORMAT
+    if header:
+        frame = frame.filter(pl.int_range(pl.len()).over("__file") > 0)
     width = len(fields)
     frame = frame.with_columns(pl.col("line").str.count_matches(" ", literal=True).alias("__n"))
     wrong = frame.filter(pl.col("__n") != width - 1)
-    for line, value in zip(wrong["__line"], wrong["line"], strict=True):
+    for index, line, value in wrong.select("__file", "__line", "line").iter_rows():
+        obj = owners[index]
         parsed.bad.append(
             BadRecord(obj.url, obj.etag, f"expected {width} fields", line=line, text=value)
         )
     frame = frame.filter(pl.col("__n") == width - 1)
     split = (
         frame.select(
-            "__line", pl.col("line").str.split_exact(" ", width - 1).struct.rename_fields(fields)
+            "__file",
+            "__line",
+            pl.col("line").str.split_exact(" ", width - 1).struct.rename_fields(fields),
         )
         .unnest("line")
         .with_columns(pl.col(fields).replace("-", None))
     )
-    typed, failed = [], []
+    typed, failed = [pl.col("__file")], []
     for field in fields:
         target = _BY_FIELD.get(field, (None, pa.string()))[1]
         column = pl.col(field)
@@ -98,6 +136,7 @@ def _text(obj: RawObject, parsed: Parsed) -> pl.DataFrame | None:
     if failed:
         split = split.with_columns(pl.any_horizontal(failed).alias("__bad"))
         for row in split.filter(pl.col("__bad")).iter_rows(named=True):
+            obj = owners[row["__file"]]
             parsed.bad.append(
                 BadRecord(
                     obj.url,
@@ -109,7 +148,10 @@ def _text(obj: RawObject, parsed: Parsed) -> pl.DataFrame | None:
             )
         split = split.filter(~pl.col("__bad"))
     frame = split.select(typed)
-    return _label(frame, obj)
+    counts = dict(frame.group_by("__file").len().iter_rows())
+    for index, obj in enumerate(owners):
+        parsed.rows[obj.url] = counts.get(index, 0)
+    return _label(frame, owners)
 
 
 def _line_text(row: dict, fields: list[str]) -> str:
@@ -128,26 +170,42 @@ def _parquet(obj: RawObject, parsed: Parsed) -> pl.DataFrame | None:
         return None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return _label(frame, obj)
+    return _label(frame.with_columns(pl.lit(0, pl.Int32).alias("__file")), [obj])
 
 
-def _label(frame: pl.DataFrame, obj: RawObject) -> pl.DataFrame:
-    """Athena column names, lineage and partition values for one file's rows."""
+def _label(frame: pl.DataFrame, owners: list[RawObject]) -> pl.DataFrame:
+    """Athena column names, lineage and partition values for rows of files (``__file`` is the
+    row's index in ``owners``): account from the key, else the record; region from the record,
+    else the key."""
     renames = {}
     for column in frame.columns:
-        name = _BY_FIELD.get(column, (column.replace("-", "_"), None))[0]
-        renames[column] = name
+        if column != "__file":
+            renames[column] = _BY_FIELD.get(column, (column.replace("-", "_"), None))[0]
     frame = frame.rename(renames)
-    record_region = pl.col("region") if "region" in frame.columns else pl.lit(None, pl.String)
-    return frame.with_columns(
-        pl.lit(obj.url).alias(SOURCE_KEY),
-        pl.lit(obj.layout.account or None, pl.String)
-        .fill_null(pl.col("account_id") if "account_id" in frame.columns else None)
-        .fill_null("unknown")
-        .alias("account"),
-        pl.coalesce(record_region, pl.lit(obj.layout.region, pl.String), pl.lit("unknown")).alias(
-            "region"
-        ),
+    origin = pl.DataFrame(
+        {
+            "__file": range(len(owners)),
+            SOURCE_KEY: [o.url for o in owners],
+            "__key_account": [o.layout.account or None for o in owners],
+            "__key_region": [o.layout.region or None for o in owners],
+        },
+        schema={
+            "__file": pl.Int32,
+            SOURCE_KEY: pl.String,
+            "__key_account": pl.String,
+            "__key_region": pl.String,
+        },
+    )
+    account = [pl.col("__key_account"), pl.lit("unknown")]
+    region = [pl.col("__key_region"), pl.lit("unknown")]
+    if "account_id" in frame.columns:
+        account.insert(1, pl.col("account_id"))
+    if "region" in frame.columns:
+        region.insert(0, pl.col("region"))
+    return (
+        frame.join(origin, on="__file", how="left", maintain_order="left")
+        .with_columns(pl.coalesce(account).alias("account"), pl.coalesce(region).alias("region"))
+        .drop("__file", "__key_account", "__key_region")
     )
 
 

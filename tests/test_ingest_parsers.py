@@ -488,6 +488,52 @@ def test_flow_logs_bad_lines_are_quarantined_with_their_line_number():
     ]
 
 
+def test_flow_logs_of_a_batch_keep_their_own_fields_lines_and_lineage():
+    """Files parsed together: two share the default header, one has its own field order, one
+    has no header and a blank first line, one is damaged; each row and each bad line is
+    attributed to its own file."""
+    other = FLOW_KEY.replace("123456789010", "210987654321").replace("fe123456", "ab000001")
+    custom = b"srcaddr dstaddr action account-id\n10.0.0.1 10.0.0.2 REJECT 555566667777\n"
+    headless = b"\n" + V2.split(b"\n", 1)[1].split(b"\n")[0] + b"\n"
+    bad_line = V2 + b"2 123456789010 eni-1 1.1.1.1 2.2.2.2 80 443 6 1 1 1 2 ACCEPT\n"
+    keys = [FLOW_KEY.replace("fe123456", f"f{i}") for i in range(3)] + [other, "x/flows.log.gz"]
+    objects = [
+        obj(keys[0], gzip.compress(bad_line)),
+        obj(keys[1], gzip.compress(custom)),
+        obj(keys[2], gzip.compress(V2)[:20]),  # truncated gzip
+        obj(keys[3], gzip.compress(headless)),
+        obj(keys[4], gzip.compress(V2), source="vpcflow"),
+    ]
+    parsed = vpcflow.parse(objects)
+    assert parsed.rows == {keys[0]: 3, keys[1]: 1, keys[2]: 0, keys[3]: 1, keys[4]: 3}
+    assert sorted((b.url, b.line, b.whole_object) for b in parsed.bad) == [
+        (keys[0], 5, False),
+        (keys[2], None, True),
+    ]
+    got = rows(parsed, "vpc_flow_logs")
+    by_file = {}
+    for row in got:
+        by_file.setdefault(row["source_key"], []).append(row)
+    assert {k: len(v) for k, v in by_file.items()} == {
+        keys[0]: 3,
+        keys[1]: 1,
+        keys[3]: 1,
+        keys[4]: 3,
+    }
+    custom_row = by_file[keys[1]][0]
+    assert (custom_row["srcaddr"], custom_row["action"], custom_row["srcport"]) == (
+        "10.0.0.1",
+        "REJECT",
+        None,
+    )
+    assert custom_row["account"] == "123456789010"  # the key's account, not the record's
+    assert custom_row["account_id"] == "555566667777"
+    assert {r["account"] for r in by_file[keys[3]]} == {"210987654321"}
+    assert by_file[keys[3]][0]["srcport"] == 20641  # the headless file read as version 2
+    # outside any layout: account from the records, region unknown
+    assert {(r["account"], r["region"]) for r in by_file[keys[4]]} == {("123456789010", "unknown")}
+
+
 def test_flow_logs_parquet_delivery():
     table = pa.table(
         {
