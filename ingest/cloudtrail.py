@@ -277,7 +277,8 @@ def is_compact(text: bytes) -> bool:
     if newline != -1 and text[newline:].strip():
         return False
     head = text[:STYLE_PREFIX]
-    return head.count(b'": ') == head.count(b'\\": ')
+    separators = head.count(b'": ')
+    return separators == 0 or separators == head.count(b'\\": ')
 
 
 def usable_times(eventtime: pa.Array) -> pa.Array:

@@ -283,24 +283,26 @@ def _cat(fs: Any, path: str) -> bytes | BaseException:
 def _batches(
     objects: list[RawObject], max_objects: int = BATCH_OBJECTS, max_bytes: int = BATCH_BYTES
 ) -> Iterator[list[RawObject]]:
-    """Consecutive runs of objects: as few batches as the limits allow, of about equal bytes.
+    """Consecutive runs of objects: as few batches as the limits allow, of about equal size.
 
     Equal shares rather than full batches and a remainder: a small last batch would be parsed
-    by one worker while the others idle. An object goes to the share its middle falls in.
+    by one worker while the others idle. An object goes to the share that its middle byte or
+    its position falls in, whichever is further along, so no batch exceeds either limit by
+    more than half an object.
     """
     total = sum(o.size for o in objects)
     count = max(1, -(-total // max_bytes), -(-len(objects) // max_objects))
-    share = total / count
-    boundary = share
     consumed = 0
+    current = 0
     batch: list[RawObject] = []
-    for obj in objects:
-        middle = consumed + obj.size / 2
-        if batch and (middle > boundary or len(batch) >= max_objects):
+    for position, obj in enumerate(objects):
+        by_bytes = (consumed + obj.size / 2) / total if total else 0.0
+        by_count = (position + 0.5) / len(objects)
+        share = min(count - 1, int(max(by_bytes, by_count) * count))
+        if batch and share != current:
             yield batch
             batch = []
-            while boundary < middle:
-                boundary += share
+        current = share
         batch.append(obj)
         consumed += obj.size
     if batch:

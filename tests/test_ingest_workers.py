@@ -158,9 +158,11 @@ def sized(*sizes: int) -> list[RawObject]:
         # the object limit sets the count too: three batches of 5 equal objects
         ([100] * 5, 2, 10_000, [2, 1, 2]),
         # 0-byte objects are cut by count only
-        ([0] * 5, 2, 100, [2, 2, 1]),
-        # one big object is a batch of its own; the small ones share the rest
-        ([50, 50, 900, 50, 50], 500, 600, [3, 2]),
+        ([0] * 5, 2, 100, [2, 1, 2]),
+        # a big object takes its share of the bytes: the small ones after it join it
+        ([50, 50, 900, 50, 50], 500, 600, [2, 3]),
+        # the object limit holds even where the bytes would put more objects in one share
+        ([1] * 9 + [991], 3, 10_000, [2, 3, 2, 3]),
         ([10], 500, 100, [1]),
     ],
 )
@@ -177,4 +179,4 @@ def test_a_small_run_gives_each_worker_four_batches() -> None:
     # 100 objects of ~334 KB, as in the benchmark: 8 batches for 2 workers, none left over
     objects = sized(*(334_000 + i * 37 % 5000 for i in range(100)))
     size = _batch_bytes(sum(o.size for o in objects), 2)
-    assert [len(b) for b in _batches(objects, BATCH_OBJECTS, size)] == [13, 12] * 4
+    assert [len(b) for b in _batches(objects, BATCH_OBJECTS, size)] == [12, 13] * 4
