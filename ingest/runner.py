@@ -5,14 +5,15 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import datetime as dt
+import itertools
 import multiprocessing
 import multiprocessing.connection
-import multiprocessing.forkserver
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -417,137 +418,165 @@ def ingest(
     quarantine = Quarantine(settings)
     log = IngestLog(settings)
     bar = Progress(progress)
-    context = _worker_context() if workers > 1 else None  # the server starts during discovery
-
-    found: list[RawObject] = []
-    unrecognised: list[RawObject] = []
-    for obj, layout in discover(settings, url, source=source, since=since_date):
-        if only is not None and obj.url not in only:
-            continue
-        report.objects_seen += 1
-        if layout is None:
-            unrecognised.append(obj)
-        elif layout.table is None:
-            report.objects_skipped += 1  # digests and write probes: not data
-        else:
-            found.append(obj)
-
-    writers: dict[str, TableWriter] = {}
-    if found:
-        definitions = ensure_tables(catalog, database, {o.layout.table for o in found})  # type: ignore[misc]
-        for name, definition in definitions.items():
-            writers[name] = TableWriter(
-                settings,
-                definition.location,
-                f"{database}.{name}",
-                log,
-                since_date.isoformat() if since_date else None,
-            )
-    todo: list[RawObject] = []
-    for obj in found:
-        writer = writers[obj.layout.table]  # type: ignore[index]
-        if writer.is_current(obj.url, obj.etag):
-            if not force:
-                report.objects_skipped += 1
-                continue
-            writer.known.pop(obj.url, None)
-            writer.known[obj.url] = "(forced)"
-        todo.append(obj)
-    _record_unrecognised(unrecognised, log, quarantine, report, force)
-
-    bar.total_objects = len(todo)
-    bar.total_bytes = sum(o.size for o in todo)
-    groups: dict[str, list[RawObject]] = {}
-    for obj in sorted(todo, key=lambda o: o.url):
-        groups.setdefault(_group_of(obj.layout), []).append(obj)
-    size = _batch_bytes(bar.total_bytes, workers)
-    jobs = [
-        (group, batch)
-        for group, objs in groups.items()
-        for batch in _batches(objs, batch_objects or BATCH_OBJECTS, size)
-    ]
-    options = {
-        "log_group": log_group,
-        "locations": {name: writer.location for name, writer in writers.items()},
-    }
-
-    def handle(group: str, batch: list[RawObject], parsed: Parsed, nbytes: int) -> None:
-        report.bytes_read += nbytes
-        table = TABLES[batch[0].layout.table].name  # type: ignore[index]
-        bad_count: dict[str, int] = {}
-        for bad in parsed.bad:
-            entry = quarantine.record(bad, kind=batch[0].layout.kind, table=table)
-            report.quarantine_ids.append(entry.id)
-            bad_count[bad.url] = bad_count.get(bad.url, 0) + 1
-            if bad.whole_object:
-                report.objects_quarantined += 1
-            else:
-                report.records_quarantined += 1
-        outcomes = [_outcome(o, parsed.rows.get(o.url, 0), bad_count.get(o.url, 0)) for o in batch]
-        data = parsed.tables.get(table)
-        files = parsed.files.get(table)
-        if files is None:
-            if data is None:
-                data = TABLES[table].schema.empty_table()
-            elif not parsed.sorted:
-                data = sort_for_commit(table, data)
-            if data.num_rows:
-                files = write_data_files(settings, writers[table].location, data)
-        committed = writers[table].commit(outcomes, data, files=files or None)
-        rows = sum(o.rows for o in committed)
-        report.objects_ingested += len(committed)
-        report.objects_skipped += len(batch) - len(committed)
-        if rows or table not in report.rows:
-            report.rows[table] = report.rows.get(table, 0) + rows
-        bar.update(objects=len(batch), nbytes=nbytes, rows=rows)
-        if on_batch is not None:
-            on_batch(report)
-
+    # workers start now, so that they load loglake while the source is listed
+    pool = _worker_pool(workers) if workers > 1 else None
     try:
-        if workers <= 1 or len(jobs) <= 1:
+        found: list[RawObject] = []
+        unrecognised: list[RawObject] = []
+        for obj, layout in discover(settings, url, source=source, since=since_date):
+            if only is not None and obj.url not in only:
+                continue
+            report.objects_seen += 1
+            if layout is None:
+                unrecognised.append(obj)
+            elif layout.table is None:
+                report.objects_skipped += 1  # digests and write probes: not data
+            else:
+                found.append(obj)
+
+        writers: dict[str, TableWriter] = {}
+        if found:
+            definitions = ensure_tables(catalog, database, {o.layout.table for o in found})  # type: ignore[misc]
+            for name, definition in definitions.items():
+                writers[name] = TableWriter(
+                    settings,
+                    definition.location,
+                    f"{database}.{name}",
+                    log,
+                    since_date.isoformat() if since_date else None,
+                )
+        todo: list[RawObject] = []
+        for obj in found:
+            writer = writers[obj.layout.table]  # type: ignore[index]
+            if writer.is_current(obj.url, obj.etag):
+                if not force:
+                    report.objects_skipped += 1
+                    continue
+                writer.known.pop(obj.url, None)
+                writer.known[obj.url] = "(forced)"
+            todo.append(obj)
+        _record_unrecognised(unrecognised, log, quarantine, report, force)
+
+        bar.total_objects = len(todo)
+        bar.total_bytes = sum(o.size for o in todo)
+        groups: dict[str, list[RawObject]] = {}
+        for obj in sorted(todo, key=lambda o: o.url):
+            groups.setdefault(_group_of(obj.layout), []).append(obj)
+        size = _batch_bytes(bar.total_bytes, workers)
+        jobs = [
+            (group, batch)
+            for group, objs in groups.items()
+            for batch in _batches(objs, batch_objects or BATCH_OBJECTS, size)
+        ]
+        options = {
+            "log_group": log_group,
+            "locations": {name: writer.location for name, writer in writers.items()},
+        }
+
+        def handle(group: str, batch: list[RawObject], parsed: Parsed, nbytes: int) -> None:
+            report.bytes_read += nbytes
+            table = TABLES[batch[0].layout.table].name  # type: ignore[index]
+            bad_count: dict[str, int] = {}
+            for bad in parsed.bad:
+                entry = quarantine.record(bad, kind=batch[0].layout.kind, table=table)
+                report.quarantine_ids.append(entry.id)
+                bad_count[bad.url] = bad_count.get(bad.url, 0) + 1
+                if bad.whole_object:
+                    report.objects_quarantined += 1
+                else:
+                    report.records_quarantined += 1
+            outcomes = [
+                _outcome(o, parsed.rows.get(o.url, 0), bad_count.get(o.url, 0)) for o in batch
+            ]
+            data = parsed.tables.get(table)
+            files = parsed.files.get(table)
+            if files is None:
+                if data is None:
+                    data = TABLES[table].schema.empty_table()
+                elif not parsed.sorted:
+                    data = sort_for_commit(table, data)
+                if data.num_rows:
+                    files = write_data_files(settings, writers[table].location, data)
+            committed = writers[table].commit(outcomes, data, files=files or None)
+            rows = sum(o.rows for o in committed)
+            report.objects_ingested += len(committed)
+            report.objects_skipped += len(batch) - len(committed)
+            if rows or table not in report.rows:
+                report.rows[table] = report.rows.get(table, 0) + rows
+            bar.update(objects=len(batch), nbytes=nbytes, rows=rows)
+            if on_batch is not None:
+                on_batch(report)
+
+        if pool is None or len(jobs) <= 1:
             _run_pipelined(settings, url, jobs, options, handle)
         else:
-            with cf.ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=_exit_with_parent
-            ) as pool:
-                pending: dict[cf.Future, tuple[str, list[RawObject]]] = {}
-                queue = iter(jobs)
-                for group, batch in queue:
-                    pending[pool.submit(_read_and_parse, settings, url, group, batch, options)] = (
-                        group,
-                        batch,
-                    )
-                    if len(pending) >= workers * 2:
-                        break
-                while pending:
-                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for future in done:
-                        group, batch = pending.pop(future)
-                        parsed, nbytes = future.result()
-                        handle(group, batch, parsed, nbytes)
-                        following = next(queue, None)
-                        if following is not None:
-                            job = pool.submit(
-                                _read_and_parse, settings, url, following[0], following[1], options
-                            )
-                            pending[job] = following
+            _run_workers(pool, workers, settings, url, jobs, options, handle)
     finally:
         bar.close()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """Workers start from a fork server that imported loglake before any thread pool existed.
+#: parser processes by count, kept for the next run in this process
+_POOLS: dict[int, cf.ProcessPoolExecutor] = {}
 
-    Forking the caller itself is unsafe: Polars, Arrow and delta-rs keep thread pools whose
-    threads a forked child does not inherit, so a child that uses them can wait forever. The
-    server is started once per process; each worker is then a cheap fork of it.
+
+def _worker_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """Parser processes, started at once and kept for later runs in this process: each one
+    loads loglake when it starts (about 0.4 s), which a short run should not pay every time.
+
+    Workers come from a fork server that has imported nothing: Polars, Arrow and delta-rs start
+    threads when imported, and a process forked from one that has threads can wait forever on a
+    lock a thread held at the fork. Workers end with this process (see ``_exit_with_parent``).
     """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["loglake.ingest.runner"])
-    multiprocessing.forkserver.ensure_running()  # returns at once; the server imports meanwhile
-    return context
+    pool = _POOLS.get(workers)
+    if pool is None:
+        context = multiprocessing.get_context("forkserver")
+        pool = cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_exit_with_parent
+        )
+        for _ in range(workers):
+            pool.submit(int)  # a trivial task makes the pool start a process now
+        _POOLS[workers] = pool
+    return pool
+
+
+def _run_workers(
+    pool: cf.ProcessPoolExecutor,
+    workers: int,
+    settings: StorageSettings,
+    url: str,
+    jobs: list[tuple[str, list[RawObject]]],
+    options: dict,
+    handle: Callable[[str, list[RawObject], Parsed, int], None],
+) -> None:
+    """Workers fetch, parse and write batches, two per worker in flight; this process commits
+    each batch as it comes back."""
+    pending: dict[cf.Future, tuple[str, list[RawObject]]] = {}
+    queue = iter(jobs)
+
+    def submit(group: str, batch: list[RawObject]) -> None:
+        job = pool.submit(_read_and_parse, settings, url, group, batch, options)
+        pending[job] = (group, batch)
+
+    try:
+        for group, batch in itertools.islice(queue, workers * 2):
+            submit(group, batch)
+        while pending:
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                group, batch = pending.pop(future)
+                parsed, nbytes = future.result()
+                handle(group, batch, parsed, nbytes)
+                following = next(queue, None)
+                if following is not None:
+                    submit(*following)
+    except BaseException as error:
+        for future in pending:
+            future.cancel()  # batches not started are left for the next run
+        if isinstance(error, BrokenProcessPool):
+            _POOLS.pop(workers, None)  # a worker died: the next run starts new ones
+        raise
 
 
 def _exit_with_parent() -> None:

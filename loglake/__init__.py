@@ -1,12 +1,22 @@
 """loglake: Athena-style SQL, a Glue-style catalog and CloudWatch-style alarms for AWS logs."""
 
 import logging
+from typing import Any
 
 from loglake.errors import ConflictError, LoglakeError, SqlError, UserError
-from loglake.lake import Lake, connect
 
 # sqlglot warns when it falls back to a raw Command for SHOW/MSCK; those are ours to parse.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 __all__ = ["ConflictError", "Lake", "LoglakeError", "SqlError", "UserError", "connect"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``Lake`` and ``connect`` load the query engine on first use, not on ``import loglake``:
+    ingest worker processes import loglake and need none of it."""
+    if name in ("Lake", "connect"):
+        from loglake import lake
+
+        return getattr(lake, name)
+    raise AttributeError(f"module 'loglake' has no attribute {name!r}")
