@@ -98,12 +98,17 @@ def statistic_names(stats: Iterable[str]) -> list[str]:
     return out
 
 
+#: a metrics table this small (Parquet bytes) is kept in memory between writes (see frame)
+CACHED_BYTES = 64 * 1024 * 1024
+
+
 class MetricsStore:
     """PutMetricData, GetMetricStatistics and GetMetricData over the lake's metrics table."""
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         self._table: ManagedTable | None = None
+        self._cached: tuple[int, pl.DataFrame] | None = None
 
     @property
     def table(self) -> ManagedTable:
@@ -278,11 +283,27 @@ class MetricsStore:
 
     # ------------------------------------------------------------------ reads
     def frame(self) -> pl.LazyFrame:
-        """All datapoint rows (lazy)."""
+        """All datapoint rows (lazy).
+
+        A table of up to ``CACHED_BYTES`` is read once per Delta version and kept in memory:
+        alarm evaluation asks for statistics many times between two writes (replaying a week of
+        alarms asks thousands of times), and each scan of the Delta table cost ~10 ms.
+        """
         table = self.table
-        return pl.scan_delta(
-            table.location, storage_options=table.settings.delta_storage_options() or None
+        version = table.version()
+        if self._cached is not None and self._cached[0] == version:
+            return self._cached[1].lazy()
+        scan = pl.scan_delta(
+            table.location,
+            version=version,
+            storage_options=table.settings.delta_storage_options() or None,
         )
+        if sum(f.size for f in table.files()) > CACHED_BYTES:
+            self._cached = None
+            return scan
+        rows = scan.collect()
+        self._cached = (version, rows)
+        return rows.lazy()
 
     def statistics(
         self,

@@ -100,6 +100,25 @@ def test_put_metric_data_validates_each_datum(catalog):
         store.put_metric_data("AWS/EC2", [{"MetricName": "x", "Value": 1}])
 
 
+def test_statistics_see_every_write_including_another_writers(catalog):
+    """The metrics table is kept in memory between writes; a write by this store or by another
+    one (another process) is seen by the next question."""
+    reader, other = MetricsStore(catalog), MetricsStore(catalog)
+    t0 = NOW - timedelta(minutes=10)
+
+    def total() -> list[float]:
+        frame = reader.statistics("App", "Hits", None, t0, NOW, 600, ["Sum"])
+        return frame["Sum"].to_list()
+
+    reader.put_metric_data("App", [{"MetricName": "Hits", "Value": 1, "Timestamp": t0}])
+    assert total() == [1.0]
+    assert total() == [1.0]  # asked again without a write in between
+    reader.put_metric_data("App", [{"MetricName": "Hits", "Value": 2, "Timestamp": t0}])
+    assert total() == [3.0]
+    other.put_metric_data("App", [{"MetricName": "Hits", "Value": 4, "Timestamp": t0}])
+    assert total() == [7.0]
+
+
 def test_statistics_and_exact_percentiles(catalog):
     store = MetricsStore(catalog)
     t0 = NOW - timedelta(minutes=30)
