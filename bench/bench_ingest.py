@@ -9,7 +9,7 @@ in one run:
 * a one-day, one-account SQL query on the result (partition-filtered scan), next to the same
   query over every day.
 
-Usage: python bench/bench_ingest.py [--events 200000] [--files 100] [--keep DIR]
+Usage: python bench/bench_ingest.py [--events 200000] [--files 100] [--repeat 3] [--keep DIR]
 """
 
 from __future__ import annotations

@@ -263,15 +263,23 @@ def _read_and_parse(
     parent, which commits them; rows travel back only when files cannot be used.
     """
     parsed, nbytes = _parse_batch(group, objects, _fetch(settings, url, objects), options)
-    parsed.tables = {name: sort_for_commit(name, t) for name, t in parsed.tables.items()}
-    parsed.sorted = True
     for name, data in list(parsed.tables.items()):
-        location = options.get("locations", {}).get(name)
-        files = write_data_files(settings, location, data) if location else None
+        parsed.tables[name], files = _written(settings, options["locations"][name], name, data)
         if files:
             parsed.files[name] = files
             del parsed.tables[name]
+    parsed.sorted = True
     return parsed, nbytes
+
+
+def _written(
+    settings: StorageSettings, location: str, table: str, data: pa.Table, *, is_sorted: bool = False
+) -> tuple[pa.Table, list[dict[str, Any]] | None]:
+    """A batch's rows in commit order, and the uncommitted Parquet files holding them (None when
+    a partition value needs delta-rs to write them)."""
+    if not is_sorted:
+        data = sort_for_commit(table, data)
+    return data, write_data_files(settings, location, data)
 
 
 def _cat(fs: Any, path: str) -> bytes | BaseException:
@@ -493,10 +501,8 @@ def ingest(
             if files is None:
                 if data is None:
                     data = TABLES[table].schema.empty_table()
-                elif not parsed.sorted:
-                    data = sort_for_commit(table, data)
-                if data.num_rows:
-                    files = write_data_files(settings, writers[table].location, data)
+                location = writers[table].location
+                data, files = _written(settings, location, table, data, is_sorted=parsed.sorted)
             committed = writers[table].commit(outcomes, data, files=files or None)
             rows = sum(o.rows for o in committed)
             report.objects_ingested += len(committed)

@@ -36,8 +36,9 @@ from deltalake import CommitProperties, DeltaTable, Transaction, WriterPropertie
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction
 
+from loglake.catalog.managed import ManagedTable
 from loglake.catalog.storage import StorageSettings
-from loglake.errors import StorageError
+from loglake.errors import CatalogError, StorageError
 from loglake.ingest.schemas import PARTITION_COLUMNS, SOURCE_KEY
 
 APP_ID = "loglake.ingest"
@@ -110,18 +111,14 @@ class IngestLog:
         self.settings = settings
         self.location = settings.url("_state", "ingest_log")
         self.options = settings.delta_storage_options() or None
-        self._opened: DeltaTable | None = None
+        self._managed = ManagedTable(settings, self.location)
 
     def table(self) -> DeltaTable:
-        """The log table at its latest version; opened once, then only new commits are read."""
-        if self._opened is not None:
-            self._opened.update_incremental()
-            return self._opened
+        """The log table at its latest version, created the first time it is needed."""
         for _ in range(MAX_ATTEMPTS):
             try:
-                self._opened = DeltaTable(self.location, storage_options=self.options)
-                return self._opened
-            except TableNotFoundError:
+                return self._managed.table
+            except CatalogError:
                 try:
                     DeltaTable.create(
                         self.location,
@@ -334,20 +331,14 @@ class TableWriter:
         self.location = location
         self.name = qualified_name
         self.log = log
-        self.options = settings.delta_storage_options() or None
         self.known: dict[str, str] = {}
         self.seen = -1
         self._loaded = False
         self._since = since
-        self._opened: DeltaTable | None = None
+        self._managed = ManagedTable(settings, location)
 
     def _table(self) -> DeltaTable:
-        """The table at its latest version; opened once, then only new commits are read."""
-        if self._opened is None:
-            self._opened = DeltaTable(self.location, storage_options=self.options)
-        else:
-            self._opened.update_incremental()
-        return self._opened
+        return self._managed.table
 
     def load(self) -> None:
         """What the table holds: the log (caught up with the table's history first)."""
@@ -467,8 +458,8 @@ class TableWriter:
             with fs.open(self._path(f), "rb") as handle:
                 rows = pq.read_table(handle)
             for column in PARTITION_COLUMNS:
-                value = f["partition_values"][column]
-                rows = rows.append_column(column, pa.array([value] * rows.num_rows, pa.string()))
+                value = pa.scalar(f["partition_values"][column], pa.string())
+                rows = rows.append_column(column, pa.repeat(value, rows.num_rows))
             parts.append(rows)
         self._remove(files)
         return pa.concat_tables(parts)
