@@ -1,4 +1,4 @@
-"""Shared fixtures: local lakes, a real S3-compatible server on 127.0.0.1, the samples folder."""
+"""Shared fixtures: local lakes, a real S3-compatible server on 127.0.0.1, the samples folder (tests/data)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sample_files import DATA
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO.parent / "shared" / "samples"
 TEST_BUCKET = "loglake-test"
 # the S3 test server logs every request; keep test output readable
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -25,9 +24,8 @@ TEST_CREDENTIALS = {
 
 @pytest.fixture(scope="session")
 def samples() -> Path:
-    """The real public log samples kept beside the repository."""
-    assert SAMPLES.is_dir(), f"samples folder missing at {SAMPLES}"
-    return SAMPLES
+    """The real public log samples copied into tests/data (origin and licence in its README)."""
+    return DATA
 
 
 @pytest.fixture(scope="session")

@@ -15,10 +15,9 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+from sample_files import config_item_files, invictus_files, read_sample, stratus_files
 
 from loglake.datasets import generate
-
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
 # Fields AWS documents for trail records (record contents and userIdentity references) that the
 # real samples happen not to contain.
@@ -152,10 +151,10 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
 
 def _sample_records() -> list[dict[str, Any]]:
     records = []
-    for path in sorted((SAMPLES / "invictus-aws-dataset" / "CloudTrail").glob("*.json")):
-        records += json.loads(path.read_text())["Records"]
-    for path in sorted((SAMPLES / "stratus-red-team-detonation-logs").glob("*.json")):
-        records += json.loads(path.read_text())
+    for path in invictus_files():
+        records += json.loads(read_sample(path))["Records"]
+    for path in stratus_files():
+        records += json.loads(read_sample(path))
     return records
 
 
@@ -247,9 +246,9 @@ def test_config_items_match_reference_items(tmp_path: Path) -> None:
         progress=False,
     )
     reference: dict[str, tuple[set[str], set[str], set[str]]] = {}
-    for path in (SAMPLES / "aws-config-rdk-example-ci" / "example_ci").glob("*.json"):
+    for path in config_item_files():
         try:
-            loaded = json.loads(path.read_text())
+            loaded = json.loads(read_sample(path))
         except ValueError:
             continue  # the sample set keeps two broken files on purpose
         for item in loaded if isinstance(loaded, list) else [loaded]:

@@ -1,4 +1,4 @@
-"""Functions over real CloudTrail records (public detonation logs in the shared samples folder).
+"""Functions over real CloudTrail records (public detonation logs copied into tests/data).
 
 The expected answers are computed from the parsed records in Python, independently of SQL.
 """
@@ -8,19 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from collections import Counter
-from pathlib import Path
 
 import orjson
 import polars as pl
 import pytest
+from sample_files import STRATUS
 from test_functions_support import assert_matches_duckdb, run
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
-FILE = (
-    SAMPLES
-    / "stratus-red-team-detonation-logs"
-    / "aws.credential-access.ec2-get-password-data.json"
-)
+FILE = STRATUS / "aws.credential-access.ec2-get-password-data.json"
 
 
 @pytest.fixture(scope="module")

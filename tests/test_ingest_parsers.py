@@ -11,13 +11,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sample_files import config_item_files, invictus_files, read_sample, stratus_files
 
 from loglake.ingest import cloudtrail, cloudwatch, config, vpcflow
 from loglake.ingest.layout import classify, folder_end
 from loglake.ingest.raw import GzipError, RawObject, gunzip, gunzip_members
 from loglake.ingest.schemas import CLOUDTRAIL_SCHEMA, CONFIG_SCHEMA, VPC_FLOW_SCHEMA
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 TRAIL_KEY = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/10/111122223333_CloudTrail_us-east-1_20240510T1620Z_abcdefABCDEF0123.json.gz"
 
 
@@ -160,20 +160,20 @@ def test_gzip_members_and_truncation():
 
 # ---------------------------------------------------------------- CloudTrail
 def _invictus() -> list[Path]:
-    files = sorted((SAMPLES / "invictus-aws-dataset" / "CloudTrail").glob("*.json"))
+    files = invictus_files()
     assert len(files) == 55
     return files
 
 
 def test_cloudtrail_invictus_files_as_delivered():
-    objects = [obj(f.name + ".gz", gzip.compress(f.read_bytes())) for f in _invictus()]
+    objects = [obj(f.name, f.read_bytes()) for f in _invictus()]
     parsed = cloudtrail.parse(objects)
     assert parsed.bad == []
     table = parsed.tables["cloudtrail"]
     assert table.schema == CLOUDTRAIL_SCHEMA
     assert table.num_rows == 2900 == sum(parsed.rows.values())
     frame = pl.from_arrow(table)
-    raw = {r["eventID"]: r for f in _invictus() for r in orjson.loads(f.read_bytes())["Records"]}
+    raw = {r["eventID"]: r for f in _invictus() for r in orjson.loads(read_sample(f))["Records"]}
     assert frame["eventid"].n_unique() == 2900 and set(frame["eventid"]) == set(raw)
     # field by field against the raw JSON for every event
     for row in frame.iter_rows(named=True):
@@ -202,7 +202,7 @@ def test_cloudtrail_invictus_files_as_delivered():
 
 
 def test_cloudtrail_stratus_arrays_read_with_source_option():
-    files = sorted((SAMPLES / "stratus-red-team-detonation-logs").glob("aws.*.json"))
+    files = stratus_files()
     assert len(files) == 35
     parsed = cloudtrail.parse([obj(f.name, f.read_bytes(), source="cloudtrail") for f in files])
     assert parsed.bad == []
@@ -565,7 +565,7 @@ def test_flow_logs_parquet_delivery():
 
 # ---------------------------------------------------------------- Config
 def test_config_rdk_items_in_every_spelling():
-    files = sorted((SAMPLES / "aws-config-rdk-example-ci" / "example_ci").glob("*.json"))
+    files = config_item_files()
     assert len(files) == 80
     parsed = config.parse([obj(f.name, f.read_bytes(), source="config") for f in files])
     whole = sorted(Path(b.url).name for b in parsed.bad if b.whole_object)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import orjson
 import pyarrow as pa
 import pytest
+from sample_files import invictus_files, read_sample
 
 from loglake.ingest import cloudtrail
 from loglake.ingest.layout import classify
@@ -16,7 +16,6 @@ from loglake.ingest.raw import RawObject
 from loglake.ingest.schemas import CLOUDTRAIL_JSON_COLUMNS
 from loglake.ingest.typed_json import NotTyped, TypedRecords, raw_text_column, to_arrow
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 KEY = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/10/111122223333_CloudTrail_us-east-1_20240510T1620Z_{}.json.gz"
 
 
@@ -73,9 +72,9 @@ def loads(text: str | None) -> object:
 
 
 def test_real_trail_files_take_the_typed_path_and_give_the_same_rows(monkeypatch):
-    files = sorted((SAMPLES / "invictus-aws-dataset" / "CloudTrail").glob("*.json"))
+    files = invictus_files()
     assert len(files) == 55
-    fast, general, taken = parse_both([f.read_bytes() for f in files], monkeypatch)
+    fast, general, taken = parse_both([read_sample(f) for f in files], monkeypatch)
     assert taken == 55
     assert fast.tables["cloudtrail"].num_rows == 2900
     assert_same(fast, general)

@@ -4,24 +4,22 @@ ROW(...) cast to a named ROW type and array_agg, queried with UNNEST and field a
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 import orjson
 import polars as pl
 import pytest
+from sample_files import CONFIG_ITEMS
 
 from loglake.catalog import Catalog, StorageSettings
 from loglake.errors import SqlError
 from loglake.ingest import ingest
 from loglake.query.engine import Engine
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
-EXAMPLES = SAMPLES / "aws-config-rdk-example-ci" / "example_ci"
 ACCOUNT = "264683526309"
 
 
 def sample_item(name: str) -> dict:
-    doc = orjson.loads((EXAMPLES / name).read_bytes())
+    doc = orjson.loads((CONFIG_ITEMS / name).read_bytes())
     return doc.get("configurationItem", doc)
 
 
