@@ -12,6 +12,13 @@ __all__ = ["ConflictError", "Lake", "LoglakeError", "SqlError", "UserError", "co
 __version__ = "0.1.0"
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext loglake``: the ``%loglake`` and ``%sql`` magics (see ``loglake.magics``)."""
+    from loglake.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
 def __getattr__(name: str) -> Any:
     """``Lake`` and ``connect`` load the query engine on first use, not on ``import loglake``:
     ingest worker processes import loglake and need none of it."""

@@ -23,6 +23,7 @@ import loglake.query.functions  # noqa: F401  (the function library registers it
 from loglake.errors import CatalogError, SqlError, UserError
 from loglake.query import expressions as _expressions  # noqa: F401  (registers translators)
 from loglake.query.compiler import Compiler, Output
+from loglake.query.cost import athena_cost_usd, format_usd
 from loglake.query.frontend import bind_parameters, parse, qualify_tree
 from loglake.query.tables import MemoryTables, TableProvider
 
@@ -45,8 +46,14 @@ class QueryStats:
         return (
             f"Query {self.query_id}: {rows} rows in {self.elapsed_s:.3f} s, "
             f"data scanned {_human_bytes(self.bytes_scanned)}, "
-            f"files scanned {self.files_scanned}, skipped {self.files_skipped}"
+            f"files scanned {self.files_scanned}, skipped {self.files_skipped}, "
+            f"Athena would charge {format_usd(self.athena_cost_usd)}"
         )
+
+    @property
+    def athena_cost_usd(self) -> float:
+        """What Athena would have billed for the same scan (USD 5 per TB, 10 MB minimum)."""
+        return athena_cost_usd(self.bytes_scanned, self.statement)
 
 
 @dataclass
@@ -257,6 +264,11 @@ class Engine:
             )
             lines += [f"    keep {p}" for p in scan.files_kept[:50]]
             lines += [f"    skip {p}" for p in scan.files_skipped[:50]]
+        total = sum(record.scan.bytes_scanned for record in compiler.scans)
+        lines.append(
+            f"Athena would charge {format_usd(athena_cost_usd(total))} "
+            f"for {_human_bytes(total)} scanned (USD 5 per TB, 10 MB minimum per query)"
+        )
         lines.append("Plan:")
         lines += ["  " + line for line in lf.explain().splitlines()]
         plan = "\n".join(lines)
