@@ -168,9 +168,8 @@ def test_closed_connection_and_cursor_raise(lake_root: str) -> None:
         connection.cursor()
     with pytest.raises(dbapi.ProgrammingError, match="connection is closed"):
         connection.commit()
-    with dbapi.connect(lake_root) as again:
-        with pytest.raises(dbapi.NotSupportedError):
-            again.rollback()
+    with dbapi.connect(lake_root) as again, pytest.raises(dbapi.NotSupportedError):
+        again.rollback()
     assert again.closed
 
 
