@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo notebook test lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,18 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m loglake.demo --out demo-lake
+
+# Jupyter with the notebook extras; the notebooks find the demo lake through LOGLAKE_LAKE
+# (built first if it is missing), wherever Jupyter is started
+JUPYTER_STAMP := $(VENV)/.installed-jupyter
+
+$(JUPYTER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,jupyter]'
+	touch $(JUPYTER_STAMP)
+
+notebook: $(JUPYTER_STAMP)
+	test -d demo-lake/_catalog || $(MAKE) demo
+	cd docs && LOGLAKE_LAKE=$(CURDIR)/demo-lake $(CURDIR)/$(BIN)/jupyter lab investigate.ipynb
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import uuid
@@ -77,3 +78,22 @@ def local_settings(tmp_path: Path):
 def lake_settings(request: pytest.FixtureRequest):
     """The same test on a local lake and on an S3 lake served over HTTP on 127.0.0.1."""
     return request.getfixturevalue(f"{request.param}_settings")
+
+
+@pytest.fixture(scope="session")
+def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small ``make demo`` lake (3 days), built once per test run and shared by xdist workers.
+
+    The lake is ``<folder>/demo-lake`` with its raw exports in ``<folder>/demo-lake-raw``."""
+    from loglake import demo
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # one folder for every worker of this run
+    out = shared / "demo" / "demo-lake"
+    with open(shared / "demo-lake.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out.parent / "complete").exists():
+            assert demo.run(out, events_per_day=400, days=3, seed=7) == 0
+            (out.parent / "complete").touch()
+    return out
