@@ -4,15 +4,18 @@ The 22 queries (Athena syntax, as in tests/query_tpch/) run as a user runs them:
 ``loglake.connect(...).sql``, over tables registered in the lake's catalog, once as external
 Parquet tables (``CREATE EXTERNAL TABLE ... STORED AS PARQUET``) and once as managed Delta tables
 (``CREATE TABLE ... AS SELECT`` from the external ones). Polars' SQLContext and DuckDB read the
-generated Parquet files directly. Every engine runs each query in the same round, interleaved,
-one warm-up round and then ``--runs`` timed rounds; the table shows medians in milliseconds, the
-ratios to DuckDB and to Polars SQL, and loglake's compile time (SQL text to Polars plan, file
-listing and pruning included) per query.
+same Parquet files as the tables being measured (the generated files, or the Delta table's live
+files). Every engine runs each query in the same round, interleaved, one untimed first round and
+then ``--runs`` timed rounds; the tables show medians in milliseconds, the ratios to DuckDB and to
+Polars SQL, and loglake's compile time (SQL text to Polars plan, file listing and pruning
+included) per query: the median of the timed runs (a kept plan, unless ``--cold``) and the
+first run's.
 
 Data is generated into bench/data/tpch-sf<scale>/ with tpchgen-cli when missing; the lake lives
 next to it and is rebuilt when its tables are missing.
 
     python bench/bench_tpch.py [--scale 1] [--runs 5] [--queries 1,3,5] [--tables external,delta]
+                               [--cold]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -125,6 +129,81 @@ def interleaved_medians(
     return {n: statistics.median(t) for n, t in times.items()}, first
 
 
+def peers(lake: loglake.Lake, kind: str, data: Path) -> tuple[Any, pl.SQLContext]:
+    """DuckDB and Polars SQL over the same Parquet files loglake's tables of ``kind`` hold."""
+    files: dict[str, list[str]] = {}
+    for t in TABLES:
+        if kind == "external":
+            files[t] = [str(data / "parquet" / t / f"{t}.parquet")]
+        else:
+            files[t] = [f.path for f in lake.catalog.managed(DATABASES[kind], t).files()]
+    duck = duckdb.connect()
+    for t, paths in files.items():
+        duck.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet({paths!r})")
+    return duck, pl.SQLContext({t: pl.scan_parquet(paths) for t, paths in files.items()})
+
+
+def run_kind(
+    kind: str, lake: loglake.Lake, data: Path, files: list[Path], runs: int, cold: bool
+) -> None:
+    duck, ctx = peers(lake, kind, data)
+    print(f"\n{kind} tables ({'plans compiled every run' if cold else 'plans kept between runs'})")
+    print(
+        f"{'query':>6} {'loglake':>9} {'pl.sql':>9} {'duckdb':>9} {'ll/duck':>8} {'ll/pl':>7}"
+        f" {'compile':>8} {'first':>7}"
+    )
+    totals = {"loglake": 0.0, "polars": 0.0, "duckdb": 0.0}
+    compile_total = first_total = 0.0
+    worst = (0.0, "")
+    for path in files:
+        sql = path.read_text()
+        duck_sql = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
+        pl_sql = sqlglot.transpile(sql, read="athena", write="postgres")[0]
+        compiles: list[float] = []
+
+        def run_loglake(sql: str = sql, compiles: list[float] = compiles) -> pl.DataFrame:
+            if cold:
+                lake.engine.plans.clear()
+            df = lake.sql(sql)
+            compiles.append(lake.last_query.compile_s * 1000)
+            return df
+
+        medians, first = interleaved_medians(
+            {
+                "loglake": run_loglake,
+                "polars": lambda q=pl_sql: ctx.execute(q).collect(),
+                "duckdb": lambda q=duck_sql: duck.sql(q).pl(),
+            },
+            runs,
+        )
+        expected = first["duckdb"].height  # type: ignore[attr-defined]
+        for name, df in first.items():
+            if df.height != expected:  # type: ignore[attr-defined]
+                raise SystemExit(
+                    f"{path.stem}: {name} returned {df.height} rows, DuckDB {expected}"
+                )  # type: ignore[attr-defined]
+        for name, seconds in medians.items():
+            totals[name] += seconds
+        compile_ms = statistics.median(compiles[1:])
+        compile_total += compile_ms
+        first_total += compiles[0]
+        ours = medians["loglake"]
+        worst = max(worst, (ours / medians["duckdb"], path.stem))
+        print(
+            f"{path.stem:>6} {ours * 1000:9.1f} {medians['polars'] * 1000:9.1f} "
+            f"{medians['duckdb'] * 1000:9.1f} {ours / medians['duckdb']:8.2f} "
+            f"{ours / medians['polars']:7.2f} {compile_ms:8.1f} {compiles[0]:7.1f}",
+            flush=True,
+        )
+    ours = totals["loglake"]
+    print(
+        f"{'total':>6} {ours * 1000:9.1f} {totals['polars'] * 1000:9.1f} "
+        f"{totals['duckdb'] * 1000:9.1f} {ours / totals['duckdb']:8.2f} "
+        f"{ours / totals['polars']:7.2f} {compile_total:8.1f} {first_total:7.1f}"
+    )
+    print(f"slowest relative to DuckDB: {worst[1]} at {worst[0]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1)
@@ -133,6 +212,9 @@ def main() -> None:
     parser.add_argument(
         "--tables", default="external,delta", help="loglake table kinds: external, delta or both"
     )
+    parser.add_argument(
+        "--cold", action="store_true", help="compile every run (no plan kept between runs)"
+    )
     args = parser.parse_args()
     kinds = [k for k in args.tables.split(",") if k]
     unknown = set(kinds) - set(DATABASES)
@@ -140,79 +222,16 @@ def main() -> None:
         raise SystemExit(f"unknown table kinds {sorted(unknown)}; use external and/or delta")
     data = ensure_data(args.scale)
     ensure_lake(data, kinds)
-    lakes = {kind: loglake.connect(str(data / "lake"), database=DATABASES[kind]) for kind in kinds}
-    paths = {t: str(data / "parquet" / t / f"{t}.parquet") for t in TABLES}
-    duck = duckdb.connect()
-    for t, p in paths.items():
-        duck.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{p}')")
-    ctx = pl.SQLContext({t: pl.scan_parquet(p) for t, p in paths.items()})
-
     wanted = {int(q) for q in args.queries.split(",") if q}
     files = [p for p in sorted(QUERIES.glob("q*.sql")) if not wanted or int(p.stem[1:]) in wanted]
     print(
-        f"TPC-H SF{args.scale:g} through the catalog, median of {args.runs} interleaved runs, "
-        "milliseconds; compile = loglake's SQL-to-plan time"
+        f"TPC-H SF{args.scale:g} through the catalog: medians of {args.runs} interleaved runs in "
+        "ms; compile = loglake's SQL-to-plan time (median of the timed runs; first = the "
+        "untimed first run)"
     )
-    header = f"{'query':>6}"
     for kind in kinds:
-        header += f" {'ll-' + kind[:5]:>9} {'compile':>8}"
-    header += f" {'pl.sql':>9} {'duckdb':>9}"
-    for kind in kinds:
-        header += f" {kind[:5] + '/duck':>11} {kind[:5] + '/pl':>9}"
-    print(header)
-    totals: dict[str, float] = {}
-    compile_totals: dict[str, float] = dict.fromkeys(kinds, 0.0)
-    worst: dict[str, tuple[float, str]] = {kind: (0.0, "") for kind in kinds}
-    for path in files:
-        sql = path.read_text()
-        duck_sql = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
-        pl_sql = sqlglot.transpile(sql, read="athena", write="postgres")[0]
-        compiles: dict[str, list[float]] = {kind: [] for kind in kinds}
-
-        def run_loglake(
-            kind: str, sql: str = sql, compiles: dict[str, list[float]] = compiles
-        ) -> pl.DataFrame:
-            lake = lakes[kind]
-            df = lake.sql(sql)
-            compiles[kind].append(lake.last_query.compile_s)
-            return df
-
-        fns: dict[str, Callable[[], object]] = {
-            f"loglake-{kind}": (lambda kind=kind: run_loglake(kind)) for kind in kinds
-        }
-        fns["polars"] = lambda q=pl_sql: ctx.execute(q).collect()
-        fns["duckdb"] = lambda q=duck_sql: duck.sql(q).pl()
-        medians, first = interleaved_medians(fns, args.runs)
-        expected = first["duckdb"].height  # type: ignore[attr-defined]
-        for name, df in first.items():
-            if df.height != expected:  # type: ignore[attr-defined]
-                raise SystemExit(
-                    f"{path.stem}: {name} returned {df.height} rows, DuckDB {expected}"
-                )  # type: ignore[attr-defined]
-        for name, seconds in medians.items():
-            totals[name] = totals.get(name, 0.0) + seconds
-        line = f"{path.stem:>6}"
-        for kind in kinds:
-            compile_ms = statistics.median(compiles[kind][1:] or compiles[kind]) * 1000
-            compile_totals[kind] += compile_ms
-            line += f" {medians[f'loglake-{kind}'] * 1000:9.1f} {compile_ms:8.1f}"
-        line += f" {medians['polars'] * 1000:9.1f} {medians['duckdb'] * 1000:9.1f}"
-        for kind in kinds:
-            ours = medians[f"loglake-{kind}"]
-            ratio = ours / medians["duckdb"]
-            worst[kind] = max(worst[kind], (ratio, path.stem))
-            line += f" {ratio:11.2f} {ours / medians['polars']:9.2f}"
-        print(line, flush=True)
-    line = f"{'total':>6}"
-    for kind in kinds:
-        line += f" {totals[f'loglake-{kind}'] * 1000:9.1f} {compile_totals[kind]:8.1f}"
-    line += f" {totals['polars'] * 1000:9.1f} {totals['duckdb'] * 1000:9.1f}"
-    for kind in kinds:
-        ours = totals[f"loglake-{kind}"]
-        line += f" {ours / totals['duckdb']:11.2f} {ours / totals['polars']:9.2f}"
-    print(line)
-    for kind in kinds:
-        print(f"{kind}: slowest relative to DuckDB {worst[kind][1]} at {worst[kind][0]:.2f}x")
+        lake = loglake.connect(str(data / "lake"), database=DATABASES[kind])
+        run_kind(kind, lake, data, files, args.runs, args.cold)
     print("goal: total <= 0.85x DuckDB and <= 1.0x Polars SQL, no query > 1.2x DuckDB")
 
 

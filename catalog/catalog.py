@@ -48,6 +48,12 @@ class Catalog:
     def __init__(self, settings: StorageSettings):
         self.settings = settings
         self.documents = DocumentStore(settings, settings.url("_catalog"))
+        # managed tables' handles kept for reading file lists: location -> (generation, handle)
+        self._readers: dict[str, tuple[str | None, ManagedTable]] = {}
+
+    def generation(self) -> str | None:
+        """A token that changes with every change to the catalog, made by any process."""
+        return self.documents.generation()
 
     # ------------------------------------------------------------------ databases
     def create_database(
@@ -448,8 +454,7 @@ class Catalog:
     ) -> list[DataFile]:
         """The files a query must read for the partition values the constraints admit."""
         if table.is_managed:
-            managed = self.managed(table.database, table.name)
-            files = managed.files()
+            files = self._reader(table.location).files()
             if constraints:
                 files = [
                     f
@@ -471,6 +476,17 @@ class Catalog:
                 self._list_files(partition.location, partition.as_dict(table.partition_keys))
             )
         return out
+
+    def _reader(self, location: str) -> ManagedTable:
+        """A kept handle of a managed table for reading its file list: it loads only the commits
+        made since the last read (and its file list only when the version moved on). It is
+        opened again after any catalog change, since a dropped and re-created table starts a
+        new log at the same location."""
+        generation = self.generation()
+        kept = self._readers.get(location)
+        if kept is None or kept[0] != generation:
+            kept = self._readers[location] = (generation, ManagedTable(self.settings, location))
+        return kept[1]
 
     def _list_files(self, location: str, partition: dict[str, str]) -> list[DataFile]:
         fs = self.settings.filesystem()

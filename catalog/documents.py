@@ -24,6 +24,9 @@ from loglake.errors import CatalogError, ConflictError, StorageError
 _VERSION_FILE = re.compile(r"^v(\d{10})\.json$")
 #: versions kept behind the latest, for readers that listed just before a write
 KEEP_VERSIONS = 5
+#: a small object every write and delete replaces: one read tells a reader whether any document
+#: changed, in any process, since it last looked (readers key their caches on it)
+GENERATION = "_generation"
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class DocumentStore:
                 f"(version {version} exists); reload and retry"
             )
         self._prune(folder, version)
+        self._next_generation()
         return Document(folder, version, body)
 
     def delete(self, folder: str) -> None:
@@ -110,6 +114,28 @@ class DocumentStore:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm(path, recursive=True)
         self._invalidate(folder)
+        self._next_generation()
+
+    def generation(self) -> str | None:
+        """A token that changes whenever a document is written or deleted (None: never yet)."""
+        try:
+            return self.fs.cat_file(self._path(GENERATION)).decode()
+        except FileNotFoundError:
+            return None
+
+    def _next_generation(self) -> None:
+        """Replace the generation token; written after the change, so a reader that sees the
+        new token also sees the change."""
+        target = self._path(GENERATION)
+        token = uuid.uuid4().hex.encode()
+        if self.settings.is_s3:
+            self.fs.pipe_file(target, token)
+            return
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        temporary = f"{target}.tmp-{uuid.uuid4().hex}"
+        with open(temporary, "wb") as handle:
+            handle.write(token)
+        os.replace(temporary, target)  # atomic: readers see the old token or the new one
 
     # ------------------------------------------------------------------ internals
     def _invalidate(self, folder: str) -> None:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
+import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -25,35 +28,111 @@ from loglake.query.tables import Predicate, Scan
 _NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 
 
+@dataclass(frozen=True)
+class TableRead:
+    """One table a statement read: which definition, and the files it listed (path and size)."""
+
+    database: str | None
+    name: str
+    table_version: int
+    constraints: dict[str, PartitionConstraint] | None
+    signature: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class StatementReads:
+    """What one statement's plan was built from: the catalog as of a generation, and files."""
+
+    generation: str | None
+    tables: tuple[TableRead, ...]
+
+
+def _signature(files: list[DataFile]) -> tuple[tuple[str, int], ...]:
+    return tuple((f.path, f.size) for f in files)
+
+
 class CatalogTables:
-    """The TableProvider over a :class:`loglake.catalog.Catalog`."""
+    """The TableProvider over a :class:`loglake.catalog.Catalog`.
+
+    Definitions and their converted schemas are kept from one statement to the next for as long
+    as the catalog's generation token stays the same (any change by any process replaces it);
+    managed tables' file lists are kept per Delta version (see :meth:`Catalog.files`); external
+    tables' folders are listed again for every statement, as Athena does, since files can
+    appear in them without the catalog knowing.
+    """
 
     def __init__(self, catalog: Any, default_database: str = DEFAULT_DATABASE):
         self.catalog = catalog
         self.default_database = default_database
-        self._relations: dict[tuple[str | None, str], Any] = {}
+        self._generation: str | None = None
+        # kept while the generation holds
+        self._relations: dict[tuple[str, str | None, str], Any] = {}
+        self._schemas: dict[tuple[str, int], pl.Schema] = {}
         self._view_schemas: dict[tuple[str | None, str], pl.Schema] = {}
+        # kept for one statement
+        self._listings: dict[tuple[Any, ...], list[DataFile]] = {}
+        self._frames: dict[tuple[Any, ...], pl.LazyFrame] = {}
+        self._reads: list[TableRead] = []
         # set by the engine: the output schema of a view's SQL (for views stored without columns)
         self.view_schema: Callable[[str], pl.Schema] | None = None
 
     def reset(self) -> None:
-        """Forget looked-up definitions (the engine calls this before each statement)."""
-        self._relations.clear()
-        self._view_schemas.clear()
+        """Start a statement (the engine calls this first): forget what another process may have
+        changed since the last one."""
+        generation = self.catalog.generation()
+        if generation != self._generation:
+            self._generation = generation
+            self._relations.clear()
+            self._schemas.clear()
+            self._view_schemas.clear()
+        self._listings.clear()
+        self._frames.clear()
+        self._reads = []
+
+    # ------------------------------------------------------------------ what a statement read
+
+    def reads(self) -> StatementReads:
+        """What the current statement's plan was built from (for the plan cache)."""
+        return StatementReads(self._generation, tuple(self._reads))
+
+    def unchanged(self, reads: StatementReads) -> bool:
+        """Whether a plan built from ``reads`` would read the same definitions and files now
+        (asked after :meth:`reset`)."""
+        if reads.generation != self._generation:
+            return False
+        for read in reads.tables:
+            try:
+                table = self._relation(read.database, read.name)
+            except CatalogError:
+                return False
+            if not isinstance(table, TableDefinition) or table.version != read.table_version:
+                return False
+            if _signature(self._files(table, read.constraints)) != read.signature:
+                return False
+        return True
+
+    # ------------------------------------------------------------------ definitions
 
     def _relation(self, database: str | None, name: str) -> Any:
-        # one statement asks several times per table (qualify, views, scan): read it once
-        key = (database, name)
+        # a statement asks several times per table (qualify, views, scan): read it once
+        key = (self.default_database, database, name)
         if key not in self._relations:
             self._relations[key] = self.catalog.find_relation(
                 name, database, current_database=self.default_database
             )
         return self._relations[key]
 
+    def _table_schema(self, table: TableDefinition) -> pl.Schema:
+        key = (table.qualified_name, table.version)
+        schema = self._schemas.get(key)
+        if schema is None:
+            schema = self._schemas[key] = T.polars_schema_from_arrow(table.arrow_schema())
+        return schema
+
     def schema(self, database: str | None, name: str) -> pl.Schema:
         relation = self._relation(database, name)
         if isinstance(relation, TableDefinition):
-            return T.polars_schema_from_arrow(relation.arrow_schema())
+            return self._table_schema(relation)
         if not relation.columns and self.view_schema is not None:
             return self._derived_view_schema(database, name, relation.sql)
         import pyarrow as pa
@@ -63,13 +142,17 @@ class CatalogTables:
 
     def _derived_view_schema(self, database: str | None, name: str, sql: str) -> pl.Schema:
         """A view stored without its columns (created through the catalog API) gets them by
-        compiling its SQL, once per statement."""
+        compiling its SQL, once per catalog generation."""
         key = (database, name)
         if key not in self._view_schemas:
             if self.view_schema is None:
                 raise CatalogError(f"view {name} has no column list")
             self._view_schemas[key] = pl.Schema()  # a view that reads itself finds no columns
-            self._view_schemas[key] = self.view_schema(sql)
+            try:
+                self._view_schemas[key] = self.view_schema(sql)
+            except Exception:
+                del self._view_schemas[key]
+                raise
         return self._view_schemas[key]
 
     def view_sql(self, database: str | None, name: str) -> str | None:
@@ -78,6 +161,8 @@ class CatalogTables:
         except CatalogError:
             return None
         return None if isinstance(relation, TableDefinition) else relation.sql
+
+    # ------------------------------------------------------------------ scans
 
     def scan(
         self,
@@ -89,12 +174,15 @@ class CatalogTables:
         table = self._relation(database, name)
         if not isinstance(table, TableDefinition):
             raise CatalogError(f"{name} is a view, not a table")
-        schema = T.polars_schema_from_arrow(table.arrow_schema())
+        schema = self._table_schema(table)
         keys = [c.name for c in table.partition_keys]
-        constraints = partition_constraints(predicates, set(keys))
         # a managed table's file list is in its Delta log anyway: prune it here so that the
         # skipped files are counted; other tables list only the partitions the predicates admit
-        files = self.catalog.files(table, None if table.is_managed else constraints or None)
+        constraints = None if table.is_managed else partition_constraints(predicates, set(keys))
+        files = self._files(table, constraints or None)
+        self._reads.append(
+            TableRead(database, name, table.version, constraints or None, _signature(files))
+        )
         kept, skipped = [], []
         for f in files:
             (kept if file_may_match(f, predicates, keys, schema) else skipped).append(f)
@@ -106,6 +194,20 @@ class CatalogTables:
             bytes_scanned=sum(f.size for f in kept),
         )
 
+    def _files(
+        self, table: TableDefinition, constraints: dict[str, PartitionConstraint] | None
+    ) -> list[DataFile]:
+        """The table's files, listed once per statement for each set of partition constraints."""
+        key = (
+            table.qualified_name,
+            table.version,
+            tuple(sorted(constraints.items())) if constraints else (),
+        )
+        files = self._listings.get(key)
+        if files is None:
+            files = self._listings[key] = self.catalog.files(table, constraints)
+        return files
+
     # ------------------------------------------------------------------ reading files
 
     def _read(
@@ -116,54 +218,135 @@ class CatalogTables:
         keys: list[str],
         pseudo: set[str],
     ) -> pl.LazyFrame:
-        data_schema = pl.Schema({c: t for c, t in schema.items() if c not in keys})
+        """The rows of some files of a table, one LazyFrame per file set within a statement.
+
+        Every reference to the same table and file set gets the same frame, so Polars sees the
+        repeated sub-plans (a self-join, a correlated subquery over the table) as one and reads
+        the files once.
+        """
+        key = (table.qualified_name, table.version, tuple(f.path for f in files), frozenset(pseudo))
+        frame = self._frames.get(key)
+        if frame is None:
+            frame = self._frames[key] = self._build_frame(table, files, schema, keys, pseudo)
+        return frame
+
+    def _build_frame(
+        self,
+        table: TableDefinition,
+        files: list[DataFile],
+        schema: pl.Schema,
+        keys: list[str],
+        pseudo: set[str],
+    ) -> pl.LazyFrame:
         wanted = dict(schema)
         for p in pseudo:
             wanted[p] = pl.String if p == "$path" else pl.Int64
         if not files:
             return pl.LazyFrame(schema=wanted)
+        data_schema = pl.Schema({c: t for c, t in schema.items() if c not in keys})
+        with_path = bool(pseudo)  # $file_size is looked up by path
+        if table.format in ("delta", "parquet"):
+            hive_schema = {k: schema[k] for k in keys}
+            if not keys or _hive_layout(files, hive_schema):
+                # one scan: Polars reads the partition values from the key=value folders
+                lf = self._scan_parquet(
+                    [f.path for f in files], data_schema, with_path, hive_schema or None
+                )
+                return self._with_pseudo(lf, files, pseudo).select(list(wanted))
         groups: dict[tuple[Any, ...], list[DataFile]] = {}
         for f in files:
             groups.setdefault(tuple(f.partition.get(k) for k in keys), []).append(f)
         frames = []
+        file_schema: pl.Schema | None = None
         for values, group in groups.items():
-            lf = self._scan_files(table, [f.path for f in group], data_schema, "$path" in pseudo)
-            extra = [
+            paths = [f.path for f in group]
+            if table.format in ("delta", "parquet"):
+                # the first group's footer decides the file types; the other groups' scans are
+                # told them, so that planning does not read a footer per partition
+                lf, file_schema = self._parquet_frame(paths, data_schema, with_path, file_schema)
+            else:
+                lf = self._scan_text(table, paths, data_schema, with_path)
+            lf = lf.with_columns(
                 pl.lit(_partition_value(v, schema[k]), schema[k]).alias(k)
                 for k, v in zip(keys, values, strict=True)
-            ]
-            if "$file_size" in pseudo:
-                sizes = {f.path: f.size for f in group}
-                extra.append(
-                    pl.col("$path")
-                    .replace_strict(sizes, default=None, return_dtype=pl.Int64)
-                    .alias("$file_size")
-                    if "$path" in pseudo
-                    else pl.lit(group[0].size if len(group) == 1 else None, pl.Int64).alias(
-                        "$file_size"
-                    )
-                )
-            if extra:
-                lf = lf.with_columns(extra)
-            frames.append(lf.select(list(wanted)))
+            )
+            frames.append(self._with_pseudo(lf, group, pseudo).select(list(wanted)))
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
 
-    def _scan_files(
+    @staticmethod
+    def _with_pseudo(lf: pl.LazyFrame, files: list[DataFile], pseudo: set[str]) -> pl.LazyFrame:
+        if "$file_size" not in pseudo:
+            return lf
+        sizes = {f.path: f.size for f in files}
+        return lf.with_columns(
+            pl.col("$path")
+            .replace_strict(sizes, default=None, return_dtype=pl.Int64)
+            .alias("$file_size")
+        )
+
+    def _scan_parquet(
+        self,
+        paths: list[str],
+        schema: pl.Schema,
+        with_path: bool,
+        hive_schema: dict[str, pl.DataType] | None = None,
+    ) -> pl.LazyFrame:
+        return self._parquet_frame(paths, schema, with_path, None, hive_schema)[0]
+
+    def _parquet_frame(
+        self,
+        paths: list[str],
+        schema: pl.Schema,
+        with_path: bool,
+        file_schema: pl.Schema | None,
+        hive_schema: dict[str, pl.DataType] | None = None,
+    ) -> tuple[pl.LazyFrame, pl.Schema]:
+        """Parquet files as the table's columns, and the schema the scan read them with.
+
+        Without ``file_schema`` the scan is not told a schema: Polars then reads the first
+        file's footer when planning (row counts and column statistics, which it needs to order
+        joins and pick build sides) and keeps it for the run. When that file has the table's
+        columns and types (the usual case), the scan stays as it is; later files may still hold
+        narrower numbers, coarser timestamps, fewer columns or struct fields, or more.
+
+        When the first file differs (an evolved or foreign table), the scan is told the types to
+        read every file into: the catalog's where Polars can widen each file's values into it,
+        the file's own otherwise (those columns are cast afterwards), and the catalog's for
+        columns the first file lacks, so that later files' values of them are not lost.
+        """
+        options = dict(
+            hive_partitioning=hive_schema is not None,
+            hive_schema=hive_schema,
+            include_file_paths="$path" if with_path else None,
+            storage_options=self.catalog.settings.polars_storage_options(),
+            missing_columns="insert",
+            extra_columns="ignore",
+            cast_options=_FILE_CASTS,
+        )
+        passed = [*(hive_schema or {}), *(["$path"] if with_path else [])]
+        if file_schema is None:
+            lf = pl.scan_parquet(paths, **options)  # type: ignore[arg-type]
+            found = lf.collect_schema()
+            names = _file_names(schema, found)
+            if all(n is not None and found[n] == schema[c] for c, n in names.items()):
+                file_schema = pl.Schema({n: found[n] for n in names.values() if n is not None})
+                return lf.select(_conformed(schema, names, file_schema, passed)), file_schema
+            file_schema = pl.Schema(
+                {
+                    n or c: schema[c] if n is None or _widens(found[n], schema[c]) else found[n]
+                    for c, n in names.items()
+                }
+            )
+        lf = pl.scan_parquet(paths, schema=file_schema, **options)  # type: ignore[arg-type]
+        names = {c: n or c for c, n in _file_names(schema, file_schema).items()}
+        return lf.select(_conformed(schema, names, file_schema, passed)), file_schema
+
+    def _scan_text(
         self, table: TableDefinition, paths: list[str], schema: pl.Schema, with_path: bool
     ) -> pl.LazyFrame:
         options = self.catalog.settings.polars_storage_options()
         include = "$path" if with_path else None
         fmt = table.format
-        if fmt in ("delta", "parquet"):
-            return pl.scan_parquet(
-                paths,
-                schema=schema,
-                hive_partitioning=False,
-                include_file_paths=include,
-                storage_options=options,
-                missing_columns="insert",
-                extra_columns="ignore",
-            )
         if fmt == "json":
             return pl.scan_ndjson(
                 paths, schema=schema, include_file_paths=include, storage_options=options
@@ -187,6 +370,121 @@ class CatalogTables:
                 [pl.col(c).cast(t, strict=False) for c, t in schema.items() if t != pl.String]
             )
         raise CatalogError(f"cannot read tables stored as {fmt}")
+
+
+#: how files that differ from the first one of a scan are read into its types
+_FILE_CASTS = pl.ScanCastOptions(
+    integer_cast="upcast",
+    float_cast="upcast",
+    datetime_cast=["nanosecond-downcast", "upcast", "convert-timezone"],
+    missing_struct_fields="insert",
+    extra_struct_fields="ignore",
+    categorical_to_string="allow",
+)
+_INTEGER_TEXT = re.compile(r"-?\d+")
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _file_names(schema: pl.Schema, found: pl.Schema) -> dict[str, str | None]:
+    """The file's name of each table column (Hive matches names case-insensitively), or None."""
+    lower: dict[str, str] = {}
+    for name in found:
+        lower.setdefault(name.lower(), name)
+    return {c: c if c in found else lower.get(c.lower()) for c in schema}
+
+
+def _conformed(
+    schema: pl.Schema, names: dict[str, str], found: pl.Schema, passed: list[str]
+) -> list[pl.Expr]:
+    """The table's columns from the file's: renamed where the case differs, cast where the type
+    does; ``passed`` columns (partition values, the file path) are kept as they are."""
+    exprs = [
+        _conform(pl.col(names[c]), found[names[c]], dtype).alias(c) for c, dtype in schema.items()
+    ]
+    return [*exprs, *(pl.col(c) for c in passed)]
+
+
+def _widens(have: pl.DataType, want: pl.DataType) -> bool:
+    """Whether a scan told ``want`` reads a file's ``have`` values losslessly (see _FILE_CASTS)."""
+    if have == want:
+        return True
+    if have.is_integer() and want.is_integer():
+        if have.is_signed_integer() and want.is_unsigned_integer():
+            return False
+        if have.is_unsigned_integer() and want.is_signed_integer():
+            return _bits(want) > _bits(have)
+        return _bits(want) >= _bits(have)
+    if have.is_float() and want.is_float():
+        return _bits(have) <= _bits(want)
+    if isinstance(have, pl.Datetime) and isinstance(want, pl.Datetime):
+        return True
+    if isinstance(have, pl.Decimal) and isinstance(want, pl.Decimal):
+        return have.scale == want.scale and (have.precision or 38) <= (want.precision or 38)
+    if isinstance(have, pl.Struct) and isinstance(want, pl.Struct):
+        fields = {f.name: f.dtype for f in have.fields}
+        lower = {name.lower() for name in fields}
+        return all(
+            _widens(fields[f.name], f.dtype) if f.name in fields else f.name.lower() not in lower
+            for f in want.fields
+        )
+    if isinstance(have, pl.List) and isinstance(want, pl.List):
+        return _widens(have.inner, want.inner)
+    return False
+
+
+def _bits(dtype: pl.DataType) -> int:
+    return int(re.sub(r"\D", "", str(dtype)) or 0)
+
+
+def _conform(expr: pl.Expr, have: pl.DataType, want: pl.DataType) -> pl.Expr:
+    """A value of the file's type as the catalog's: struct fields by name, lists element-wise."""
+    if have == want:
+        return expr
+    if isinstance(have, pl.Struct) and isinstance(want, pl.Struct):
+        fields = {f.name: f.dtype for f in have.fields}
+        lower = {f.name.lower(): f.name for f in have.fields}
+        parts = []
+        for f in want.fields:
+            name = f.name if f.name in fields else lower.get(f.name.lower())
+            part = (
+                pl.lit(None, f.dtype)
+                if name is None
+                else _conform(expr.struct.field(name), fields[name], f.dtype)
+            )
+            parts.append(part.alias(f.name))
+        return pl.when(expr.is_not_null()).then(pl.struct(parts))
+    if isinstance(have, pl.List) and isinstance(want, pl.List):
+        return expr.list.eval(_conform(pl.element(), have.inner, want.inner))
+    return expr.cast(want)
+
+
+def _hive_layout(files: list[DataFile], keys: dict[str, pl.DataType]) -> bool:
+    """Whether every file's path names exactly its partition values as ``key=value`` folders.
+
+    Then one scan reads them all and Polars takes the values from the paths (as Delta and
+    Hive lay tables out); a table whose partitions live in other folders is read per partition.
+    """
+    for dtype in keys.values():
+        if not (dtype == pl.String or dtype == pl.Date or T.is_integer(dtype)):
+            return False
+    names = list(keys)
+    for f in files:
+        pairs = [part.split("=", 1) for part in f.path.split("/") if "=" in part]
+        if [pair[0] for pair in pairs] != names:
+            return False
+        for (key, raw), dtype in zip(pairs, keys.values(), strict=True):
+            text = None if raw == _NULL_PARTITION else urllib.parse.unquote(raw)
+            expected = f.partition.get(key)
+            if expected == _NULL_PARTITION:
+                expected = None
+            if text != (None if expected is None else str(expected)):
+                return False
+            if text is None or dtype == pl.String:
+                continue
+            pattern = _DATE_TEXT if dtype == pl.Date else _INTEGER_TEXT
+            if not pattern.fullmatch(text):
+                return False
+    return True
 
 
 # ---------------------------------------------------------------------- pruning

@@ -22,9 +22,10 @@ from sqlglot import exp
 import loglake.query.functions  # noqa: F401  (the function library registers itself on import)
 from loglake.errors import CatalogError, SqlError, UserError
 from loglake.query import expressions as _expressions  # noqa: F401  (registers translators)
-from loglake.query.compiler import Compiler, Output
+from loglake.query.compiler import Compiler, Output, ScanRecord
 from loglake.query.cost import athena_cost_usd, format_usd
 from loglake.query.frontend import bind_parameters, parse, qualify_tree
+from loglake.query.plans import PlanCache, plan_key
 from loglake.query.tables import MemoryTables, TableProvider
 
 
@@ -114,6 +115,7 @@ class Engine:
         self.default_database = default_database
         self.record_history = record_history and catalog is not None
         self.last_result: QueryResult | None = None
+        self.plans = PlanCache()
 
     # ------------------------------------------------------------------ public API
 
@@ -167,6 +169,11 @@ class Engine:
     # ------------------------------------------------------------------ dispatch
 
     def _dispatch(self, sql: str, stats: QueryStats, lazy: bool) -> QueryResult:
+        started = time.perf_counter()
+        plan = self.plans.get(self._plan_key(sql), self.tables)
+        if plan is not None:
+            stats.compile_s = time.perf_counter() - started
+            return self._run(plan.lf, plan.scans, stats, lazy)
         explain = _EXPLAIN.match(sql)
         if explain:
             stats.statement = "EXPLAIN"
@@ -184,7 +191,7 @@ class Engine:
                 stats.statement = type(tree).__name__.upper()
                 return QueryResult(ddl_result, None, stats)
         if isinstance(tree, exp.Query | exp.Values | exp.Subquery):
-            return self._query(tree, sql, stats, lazy)
+            return self._query(tree, sql, stats, lazy, keep=True)
         from loglake.query import statements
 
         return statements.run(self, tree, sql, stats)
@@ -227,11 +234,25 @@ class Engine:
 
         return load
 
-    def _query(self, tree: exp.Expression, sql: str, stats: QueryStats, lazy: bool) -> QueryResult:
+    def _plan_key(self, sql: str) -> tuple[Any, ...]:
+        return plan_key(sql, None, self.default_database)
+
+    def _query(
+        self, tree: exp.Expression, sql: str, stats: QueryStats, lazy: bool, keep: bool = False
+    ) -> QueryResult:
+        """Compile and run a query; ``keep`` (a whole statement, not a part of one) keeps its
+        plan for the next time the same text runs."""
         t0 = time.perf_counter()
         lf, compiler = self._compile_query(tree, sql)
         stats.compile_s = time.perf_counter() - t0
-        self._scan_stats(compiler, stats)
+        if keep:
+            self.plans.put(self._plan_key(sql), tree, self.tables, lf, compiler.scans)
+        return self._run(lf, compiler.scans, stats, lazy)
+
+    def _run(
+        self, lf: pl.LazyFrame, scans: list[ScanRecord], stats: QueryStats, lazy: bool
+    ) -> QueryResult:
+        self._scan_stats(scans, stats)
         if lazy:
             return QueryResult(None, lf, stats)
         try:
@@ -243,8 +264,8 @@ class Engine:
         return QueryResult(df, None, stats)
 
     @staticmethod
-    def _scan_stats(compiler: Compiler, stats: QueryStats) -> None:
-        for record in compiler.scans:
+    def _scan_stats(scans: list[ScanRecord], stats: QueryStats) -> None:
+        for record in scans:
             stats.files_scanned += record.scan.files_scanned
             stats.files_skipped += len(record.scan.files_skipped)
             stats.bytes_scanned += record.scan.bytes_scanned
@@ -254,7 +275,7 @@ class Engine:
         if not isinstance(tree, exp.Query | exp.Values):
             raise SqlError("EXPLAIN supports queries only")
         lf, compiler = self._compile_query(tree, rest)
-        self._scan_stats(compiler, stats)
+        self._scan_stats(compiler.scans, stats)
         lines = ["Scans:"]
         for record in compiler.scans:
             scan = record.scan
