@@ -338,23 +338,15 @@ class Compiler:
         magic, self._magic = self._magic, None
         where = node.args.get("where")
         conjuncts = list(_conjuncts(where.this)) if where else []
-        rel, conjuncts = self.from_clause(node, conjuncts)
-        if magic is not None:
-            # only the groups the outer query will look up are worth aggregating
-            inner_nodes, keys_lf, key_names = magic
-            with self.context(rel.scope, rel.schema):
-                inner = [self.expr(n) for n in inner_nodes]
-            keys_lf = keys_lf.select(
-                [
-                    pl.col(k).cast(self.rel_dtype(rel, e))
-                    for k, e in zip(key_names, inner, strict=True)
-                ]
-            )
-            rel = Rel(
-                rel.lf.join(keys_lf, left_on=inner, right_on=key_names, how="semi"),
-                rel.schema,
-                rel.scope,
-            )
+        # only the groups the outer query will look up are worth aggregating: restrict the table
+        # the keys come from before it is joined (inner joins only), else the joined rows
+        restrict = None
+        if magic is not None and not any(j.side for j in node.args.get("joins") or []):
+            owners = set().union(*(_referenced_aliases(n) for n in magic[0]))
+            restrict = (owners.pop(), magic) if len(owners) == 1 else None
+        rel, conjuncts, restricted = self.from_clause(node, conjuncts, restrict)
+        if magic is not None and not restricted:
+            rel = self._restrict_keys(rel, magic)
 
         plain = [c for c in conjuncts if not _has_subquery(c)]
         with_subqueries = [c for c in conjuncts if _has_subquery(c)]
@@ -557,26 +549,55 @@ class Compiler:
 
     # ------------------------------------------------------------------ FROM and joins
 
+    def _restrict_keys(
+        self, rel: Rel, magic: tuple[list[exp.Expression], pl.LazyFrame, list[str]]
+    ) -> Rel:
+        """Keep the rows of ``rel`` whose correlation keys the outer query looks up."""
+        inner_nodes, keys_lf, key_names = magic
+        with self.context(rel.scope, rel.schema):
+            inner = [self.expr(n) for n in inner_nodes]
+        keys_lf = keys_lf.select(
+            [pl.col(k).cast(self.rel_dtype(rel, e)) for k, e in zip(key_names, inner, strict=True)]
+        )
+        lf = rel.lf.join(keys_lf, left_on=inner, right_on=key_names, how="semi")
+        return Rel(lf, rel.schema, rel.scope)
+
     def from_clause(
-        self, node: exp.Select, conjuncts: list[exp.Expression]
-    ) -> tuple[Rel, list[exp.Expression]]:
-        """Build the joined relation; WHERE conjuncts used as join keys are consumed."""
+        self,
+        node: exp.Select,
+        conjuncts: list[exp.Expression],
+        restrict: tuple[str, tuple[list[exp.Expression], pl.LazyFrame, list[str]]] | None = None,
+    ) -> tuple[Rel, list[exp.Expression], bool]:
+        """Build the joined relation; WHERE conjuncts used as join keys are consumed.
+
+        ``restrict`` (an alias and correlation keys) semi-joins that source with the keys as
+        soon as it is read; the flag returned says whether it was.
+        """
         from_ = node.args.get("from_")
         joins = node.args.get("joins") or []
         if from_ is None:
             lf = pl.LazyFrame({"_one": [1]})
-            return Rel(lf, {"_one": pl.Int32}, Scope()), conjuncts
+            return Rel(lf, {"_one": pl.Int32}, Scope()), conjuncts, False
         outer = any(j.side in ("RIGHT", "FULL") for j in joins)
         table_hints = {} if outer else _single_source_conjuncts(conjuncts)
         remaining = list(conjuncts)
-        pool: list[Rel] = [self.source(from_.this, table_hints, None)]
+        restricted = False
+
+        def source(target: exp.Expression) -> Rel:
+            nonlocal restricted
+            rel = self.source(target, table_hints, None)
+            if restrict is not None and not restricted and restrict[0] in rel.aliases:
+                rel, restricted = self._restrict_keys(rel, restrict[1]), True
+            return rel
+
+        pool: list[Rel] = [source(from_.this)]
         current: Rel | None = None
         for join in joins:
             target = join.this
             lateral = isinstance(target, exp.Unnest | exp.Lateral)
             comma = not join.side and not join.args.get("on") and not join.args.get("using")
             if comma and not lateral and join.kind in ("", "CROSS", "INNER"):
-                pool.append(self.source(target, table_hints, None))
+                pool.append(source(target))
                 continue
             current, remaining = self._flush(current, pool, remaining, use_where=not outer)
             pool = []
@@ -585,10 +606,10 @@ class Compiler:
                     raise self.error(target, "LATERAL subqueries are not supported")
                 current = self.unnest(current, target, left=join.side == "LEFT")
                 continue
-            right = self.source(target, table_hints, None)
+            right = source(target)
             current = self.join(current, right, join)
         current, remaining = self._flush(current, pool, remaining, use_where=not outer)
-        return current, remaining
+        return current, remaining, restricted
 
     def _flush(
         self,
@@ -1108,27 +1129,30 @@ class Compiler:
                 pre.append(compiled.alias(src))
                 pre_schema[src] = dtype
             col = pl.col(src)
-            if distinct:
-                col = col.unique()
             out = self.fresh("_a")
             if isinstance(target, exp.Count):
-                aggs.append((col.drop_nulls().len() if distinct else col.count()).alias(out))
+                aggs.append((col.drop_nulls().n_unique() if distinct else col.count()).alias(out))
                 return pl.col(out).cast(pl.Int64)
+            if distinct:
+                col = col.unique()
             if isinstance(target, exp.Min | exp.Max):
                 aggs.append((col.min() if isinstance(target, exp.Min) else col.max()).alias(out))
                 return pl.col(out)
-            count = self._agg_counts.get((src, distinct))
-            if count is None:
-                count = self._agg_counts[(src, distinct)] = self.fresh("_a")
-                aggs.append(col.count().alias(count))
             if isinstance(target, exp.Sum):
-                summed = col.sum()
+                if T.is_integer(dtype) and dtype not in (pl.Int64, pl.UInt64):
+                    col = col.cast(pl.Int64)  # Polars sums 32-bit integers in 32 bits
+                # NULL when the group has no value; Polars runs this as one null-aware sum
+                summed = pl.when(col.count() > 0).then(col.sum())
                 if T.is_integer(dtype):
                     summed = summed.cast(pl.Int64)
                 elif T.is_decimal(dtype):
                     summed = summed.cast(pl.Decimal(38, T.decimal_scale(dtype)))
                 aggs.append(summed.alias(out))
-                return pl.when(pl.col(count) > 0).then(pl.col(out))
+                return pl.col(out)
+            count = self._agg_counts.get((src, distinct))
+            if count is None:
+                count = self._agg_counts[(src, distinct)] = self.fresh("_a")
+                aggs.append(col.count().alias(count))
             # avg: Trino keeps the decimal scale, and averages everything else as double
             if T.is_decimal(dtype):
                 scale = T.decimal_scale(dtype)

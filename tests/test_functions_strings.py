@@ -26,6 +26,7 @@ LITERAL_CASES: list[tuple[str, Any]] = [
     ("substr('abc', 4)", ""),
     ("substr('abc', 2, 0)", ""),
     ("substr('abc', 2, -1)", ""),
+    ("substr('héllo wörld', 2, 8)", "éllo wör"),
     ("substr('héllo', 2, 3)", "éll"),
     ("substr(NULL, 1)", None),
     ("substr('abc', NULL)", None),

@@ -236,6 +236,9 @@ QUERIES = [
     "SELECT id, (SELECT max(z) FROM u WHERE u.g = t.g) AS mz FROM t",
     "SELECT id FROM t WHERE x > (SELECT avg(z) FROM u WHERE u.g = t.g)",
     "SELECT id FROM t WHERE (SELECT count(*) FROM u WHERE u.tid = t.id) > 0",
+    # correlated aggregates over joins: the keys restrict u before the join, or after a LEFT JOIN
+    "SELECT id FROM t WHERE x >= (SELECT min(u.z) FROM u, t AS t2 WHERE u.tid = t2.id AND u.g = t.g)",
+    "SELECT id, (SELECT max(u.z) FROM u LEFT JOIN t AS t2 ON u.tid = t2.id WHERE u.g = t.g) FROM t",
     "SELECT id, (SELECT count(*) FROM u WHERE u.tid = t.id) AS matches FROM t",
     "SELECT id, (SELECT min(x) FROM e) AS m FROM t",
     "SELECT g, (SELECT count(*) FROM u) AS c FROM t GROUP BY g",

@@ -55,6 +55,16 @@ def _substr(s: pl.Expr, start: pl.Expr, count: pl.Expr | None = None) -> pl.Expr
 @translates(exp.Substring)
 def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
     """substr(s, start[, length]): start 0 or beyond either end gives ''; length <= 0 gives ''."""
+    start, length = constant(node.args["start"]), constant(node.args.get("length"))
+    if (
+        type(start) is int
+        and start > 0
+        and (length is NOT_CONSTANT or (type(length) is int and length >= 0))
+    ):
+        # a constant start from the left (substr(phone, 1, 2)) is a plain slice: no length
+        # of every string to compute, and a slice past the end is already ''
+        size = None if length is NOT_CONSTANT else length
+        return string_arg(compiler, node.this).str.slice(start - 1, size)
     nodes = [node.this, node.args["start"]]
     values = [string_arg(compiler, node.this), _int(compiler, node.args["start"])]
     if node.args.get("length") is not None:
