@@ -156,17 +156,36 @@ class ManagedTable:
         return self.table.transaction_version(app_id)
 
     # ------------------------------------------------------------------ files
-    def files(self, partition_filters: PartitionFilters | None = None) -> list[DataFile]:
-        """Live data files with partition values and min/max statistics (read once per version)."""
-        table = self.table
-        version = table.version()
-        if self._files is None or self._files[0] != version:
-            actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
-            self._files = (version, [self._data_file(action) for action in actions])
-        files = list(self._files[1])
+    def files(
+        self, partition_filters: PartitionFilters | None = None, *, version: int | None = None
+    ) -> list[DataFile]:
+        """Live data files with partition values and min/max statistics (read once per version;
+        at ``version``: the files of that commit, for readers that must see the table as it was)."""
+        if version is not None:
+            actions = pa.table(self._at(version).get_add_actions(flatten=True)).to_pylist()
+            files = [self._data_file(action) for action in actions]
+        else:
+            table = self.table
+            current = table.version()
+            if self._files is None or self._files[0] != current:
+                actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+                self._files = (current, [self._data_file(action) for action in actions])
+            files = list(self._files[1])
         if partition_filters:
             files = [f for f in files if _matches(f.partition, partition_filters)]
         return files
+
+    def _at(self, version: int) -> DeltaTable:
+        try:
+            return DeltaTable(
+                self.location,
+                version=version,
+                storage_options=self.settings.delta_storage_options() or None,
+            )
+        except Exception as error:
+            raise CatalogError(
+                f"version {version} of {self.location} cannot be read: {error}"
+            ) from None
 
     def files_added_since(self, version: int) -> list[DataFile]:
         """Files that commits after ``version`` added with new data (compactions excluded)."""

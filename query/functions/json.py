@@ -338,6 +338,8 @@ def _from_json(compiler: Any, node: exp.Cast) -> pl.Expr:
     if to.is_type(exp.DataType.Type.JSON):
         return text
     target = _polars_type(compiler, to, node)
+    if to.is_type(exp.DataType.Type.ARRAY) and to.expressions[0].is_type(exp.DataType.Type.JSON):
+        return text.map_batches(_json_elements, return_dtype=target, is_elementwise=True)
     if to.is_type(exp.DataType.Type.ARRAY, exp.DataType.Type.MAP):
         opener = "[" if to.is_type(exp.DataType.Type.ARRAY) else "{"
         usable = pl.when(text.str.starts_with(opener)).then(text).otherwise(None)
@@ -353,6 +355,23 @@ def _from_json(compiler: Any, node: exp.Cast) -> pl.Expr:
     if target == pl.Boolean:
         return unquoted.replace_strict({"true": True, "false": False}, default=None)
     return unquoted.cast(target, strict=not lenient())
+
+
+def _json_elements(batch: pl.Series) -> pl.Series:
+    """CAST(json AS ARRAY(JSON)): each element as its compact JSON text (objects included,
+    which a typed decode cannot hold); NULL when the value is not an array."""
+    out: list[list[str] | None] = []
+    for value in batch.to_list():
+        try:
+            parsed = pyjson.loads(value) if value is not None else None
+        except ValueError:
+            parsed = None
+        out.append(
+            [pyjson.dumps(e, separators=(",", ":"), ensure_ascii=False) for e in parsed]
+            if isinstance(parsed, list)
+            else None
+        )
+    return pl.Series(batch.name, out, dtype=pl.List(pl.String))
 
 
 def _to_json(compiler: Any, node: exp.Cast) -> pl.Expr:

@@ -1,0 +1,323 @@
+"""What a control reads: the lake's tables pinned at one Delta version, plus the ``report.*``
+relations that put a run's instant into SQL.
+
+Every managed table a run reads is read at the version it had when the run first touched it
+(or, for a re-run, at the version the original run recorded), so the run's answer can be
+reproduced later byte for byte. The ``report`` database holds relations computed once per run
+and shared by every control:
+
+=========================  =====================================================================
+``report.context``         one row: ``as_of``, ``as_of_text``, ``period_start``,
+                           ``period_start_text``, ``period_days``
+``report.config_state``    the latest configuration item of each resource at or before
+                           ``as_of`` (deleted resources left out): the estate at that instant
+``report.config_history``  every configuration item captured at or before ``as_of``
+``report.cloudtrail``      CloudTrail events of the report's period (``period_start`` ..
+                           ``as_of``)
+``report.metric_filters``  loglake's metric filters that existed at ``as_of``
+``report.alarms``          loglake's alarms that existed at ``as_of``, with their actions
+``report.alarm_history``   alarm history items of the period
+=========================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import polars as pl
+
+from loglake.catalog import DataFile, ManagedTable, TableDefinition
+from loglake.errors import CatalogError
+from loglake.query.catalog_tables import CatalogTables
+from loglake.query.tables import Predicate, Scan
+
+REPORT_DATABASE = "report"
+DELETED_STATUSES = ("ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded")
+DOCUMENT_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "metric_filters": {
+        "filter_name": pl.String,
+        "table_name": pl.String,
+        "log_group_name": pl.String,
+        "filter_pattern": pl.String,
+        "metric_name": pl.String,
+        "metric_namespace": pl.String,
+        "created_at": pl.String,
+    },
+    "alarms": {
+        "alarm_name": pl.String,
+        "metric_name": pl.String,
+        "namespace": pl.String,
+        "actions_enabled": pl.Boolean,
+        "alarm_actions": pl.List(pl.String),
+        "updated_at": pl.String,
+    },
+}
+
+
+def iso_text(moment: dt.datetime) -> str:
+    """UTC ``YYYY-MM-DDTHH:MM:SSZ``, the spelling CloudTrail uses (comparable as text)."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PinnedTables(CatalogTables):
+    """Catalog tables read at fixed Delta versions; the versions read are recorded in ``pins``."""
+
+    def __init__(self, catalog: Any, default_database: str, pins: dict[str, int] | None = None):
+        super().__init__(catalog, default_database)
+        self.pins: dict[str, int] = dict(pins or {})
+        self.external: set[str] = set()
+        self._managed: dict[str, ManagedTable] = {}
+
+    def files(self, table: TableDefinition, constraints: Any) -> list[DataFile]:
+        key = table.qualified_name
+        if not table.is_managed:
+            self.external.add(key)
+            return super().files(table, constraints)
+        managed = self._managed.get(key)
+        if managed is None:
+            managed = self._managed[key] = ManagedTable(self.catalog.settings, table.location)
+        if key not in self.pins:
+            self.pins[key] = managed.version()
+        files = managed.files(version=self.pins[key])
+        if constraints:
+            from loglake.catalog.catalog import Partition, _admitted
+
+            files = [
+                f
+                for f in files
+                if _admitted(
+                    table,
+                    Partition(tuple(str(f.partition.get(k.name)) for k in table.partition_keys), ""),
+                    constraints,
+                )
+            ]
+        return files
+
+
+class ReportTables:
+    """The TableProvider a run compiles its controls against."""
+
+    def __init__(
+        self,
+        catalog: Any,
+        *,
+        as_of: dt.datetime,
+        period_start: dt.datetime,
+        default_database: str = "default",
+        pins: dict[str, int] | None = None,
+        documents: dict[str, list[dict[str, Any]]] | None = None,
+    ):
+        self.catalog = catalog
+        self.as_of = as_of.astimezone(dt.UTC)
+        self.period_start = period_start.astimezone(dt.UTC)
+        self.base = PinnedTables(catalog, default_database, pins)
+        self.base.view_schema = None
+        #: rows of the document-backed relations (recorded as evidence, replayed by a re-run)
+        self.documents = documents if documents is not None else self._read_documents()
+        self._cache: dict[str, pl.DataFrame] = {}
+        self._virtual = {
+            "context": self._context,
+            "config_state": self._config_state,
+            "config_history": self._config_history,
+            "cloudtrail": None,  # built per scan, with the query's own predicates
+            "metric_filters": lambda: self._document_frame("metric_filters"),
+            "alarms": lambda: self._document_frame("alarms"),
+            "alarm_history": self._alarm_history,
+        }
+
+    @property
+    def pins(self) -> dict[str, int]:
+        return self.base.pins
+
+    def reset(self) -> None:
+        self.base.reset()
+
+    # ------------------------------------------------------------------ TableProvider
+    def schema(self, database: str | None, name: str) -> pl.Schema:
+        if (database or "").lower() == REPORT_DATABASE:
+            if name.lower() == "cloudtrail":
+                return self._cloudtrail_schema()
+            return self._frame(name).collect_schema()
+        return self.base.schema(database, name)
+
+    def scan(
+        self, database: str | None, name: str, predicates: list[Predicate], pseudo: set[str]
+    ) -> Scan:
+        if (database or "").lower() == REPORT_DATABASE:
+            if name.lower() == "cloudtrail":
+                return self._cloudtrail(predicates, pseudo)
+            return Scan(self._frame(name))
+        return self.base.scan(database, name, predicates, pseudo)
+
+    def view_sql(self, database: str | None, name: str) -> str | None:
+        if (database or "").lower() == REPORT_DATABASE:
+            return None
+        return self.base.view_sql(database, name)
+
+    # ------------------------------------------------------------------ relations
+    def _frame(self, name: str) -> pl.LazyFrame:
+        key = name.lower()
+        if key not in self._virtual or self._virtual[key] is None:
+            known = ", ".join(f"report.{k}" for k in self._virtual)
+            raise CatalogError(f"table report.{name} does not exist (report tables: {known})")
+        if key not in self._cache:
+            self._cache[key] = self._virtual[key]()  # type: ignore[misc]
+        return self._cache[key].lazy()
+
+    def _context(self) -> pl.DataFrame:
+        naive = self.as_of.replace(tzinfo=None)
+        start = self.period_start.replace(tzinfo=None)
+        return pl.DataFrame(
+            {
+                "as_of": [naive],
+                "as_of_text": [iso_text(self.as_of)],
+                "period_start": [start],
+                "period_start_text": [iso_text(self.period_start)],
+                "period_days": [(self.as_of - self.period_start).days],
+            },
+            schema={
+                "as_of": pl.Datetime("us"),
+                "as_of_text": pl.String,
+                "period_start": pl.Datetime("us"),
+                "period_start_text": pl.String,
+                "period_days": pl.Int64,
+            },
+        )
+
+    def _source(self, name: str) -> tuple[str | None, str] | None:
+        try:
+            relation = self.catalog.find_relation(name, None, self.base.default_database)
+        except CatalogError:
+            return None
+        return relation.database, relation.name
+
+    def _config_history(self) -> pl.DataFrame:
+        found = self._source("config_items")
+        if found is None:
+            raise CatalogError("the lake has no config_items table; ingest AWS Config files first")
+        db, name = found
+        day = self.as_of.strftime("%Y-%m-%d")
+        scan = self.base.scan(db, name, [Predicate("day", "<=", (day,))], set())
+        cutoff = iso_text(self.as_of)[:19]
+        return scan.lf.filter(
+            pl.col("configurationitemcapturetime").str.slice(0, 19) <= cutoff
+        ).collect()
+
+    def _config_state(self) -> pl.DataFrame:
+        history = self._frame("config_history")
+        keys = ["awsaccountid", "awsregion", "resourcetype", "resourceid"]
+        latest = (
+            history.sort(["configurationitemcapturetime", "configurationstateid"])
+            .group_by(keys, maintain_order=True)
+            .last()
+        )
+        return (
+            latest.filter(~pl.col("configurationitemstatus").is_in(DELETED_STATUSES))
+            .sort(keys)
+            .collect()
+        )
+
+    def _cloudtrail_source(self) -> tuple[str | None, str]:
+        found = self._source("cloudtrail")
+        if found is None:
+            raise CatalogError("the lake has no cloudtrail table; ingest CloudTrail logs first")
+        return found
+
+    def _cloudtrail_schema(self) -> pl.Schema:
+        db, name = self._cloudtrail_source()
+        return self.base.schema(db, name)
+
+    def _cloudtrail(self, predicates: list[Predicate], pseudo: set[str]) -> Scan:
+        db, name = self._cloudtrail_source()
+        start, end = iso_text(self.period_start), iso_text(self.as_of)
+        bounds = [
+            Predicate("eventtime", ">=", (start,)),
+            Predicate("eventtime", "<=", (end,)),
+            Predicate("day", ">=", (start[:10],)),
+            Predicate("day", "<=", (end[:10],)),
+        ]
+        scan = self.base.scan(db, name, [*predicates, *bounds], pseudo)
+        scan.lf = scan.lf.filter(pl.col("eventtime").is_between(start, end))
+        return scan
+
+    def _alarm_history(self) -> pl.DataFrame:
+        schema = {
+            "alarm_name": pl.String,
+            "seq": pl.Int64,
+            "timestamp": pl.Datetime("us", "UTC"),
+            "history_item_type": pl.String,
+            "history_summary": pl.String,
+            "history_data": pl.String,
+        }
+        try:
+            self.catalog.get_table("_monitor", "alarm_history")
+        except CatalogError:
+            return pl.DataFrame(schema=schema)
+        scan = self.base.scan("_monitor", "alarm_history", [], set())
+        return (
+            scan.lf.filter(
+                pl.col("timestamp").is_between(
+                    pl.lit(self.period_start).dt.cast_time_unit("us"),
+                    pl.lit(self.as_of).dt.cast_time_unit("us"),
+                )
+            )
+            .sort(["timestamp", "alarm_name", "seq"])
+            .collect()
+        )
+
+    # ------------------------------------------------------------------ monitor documents
+    def _read_documents(self) -> dict[str, list[dict[str, Any]]]:
+        from loglake.monitor.state import MonitorState
+
+        state = MonitorState(self.catalog)
+        filters = []
+        for body in state.list("filters"):
+            millis = body.get("creationTime")
+            created_at = (
+                dt.datetime.fromtimestamp(int(millis) / 1000, dt.UTC)
+                if isinstance(millis, int | float)
+                else None
+            )
+            if created_at is not None and created_at > self.as_of:
+                continue
+            created = iso_text(created_at) if created_at else ""
+            transform = (body.get("metricTransformations") or [{}])[0]
+            filters.append(
+                {
+                    "filter_name": body.get("filterName"),
+                    "table_name": body.get("table"),
+                    "log_group_name": body.get("logGroupName"),
+                    "filter_pattern": body.get("filterPattern"),
+                    "metric_name": transform.get("metricName"),
+                    "metric_namespace": transform.get("metricNamespace"),
+                    "created_at": created or None,
+                }
+            )
+        alarms = []
+        for body in state.list("alarms"):
+            d = body.get("definition", {})
+            history_start = str(d.get("AlarmConfigurationUpdatedTimestamp") or "")
+            alarms.append(
+                {
+                    "alarm_name": body.get("AlarmName"),
+                    "metric_name": d.get("MetricName"),
+                    "namespace": d.get("Namespace"),
+                    "actions_enabled": bool(d.get("ActionsEnabled", True)),
+                    "alarm_actions": list(d.get("AlarmActions", [])),
+                    "updated_at": history_start or None,
+                }
+            )
+        return {"metric_filters": filters, "alarms": alarms}
+
+    def _document_frame(self, name: str) -> pl.DataFrame:
+        rows = self.documents.get(name, [])
+        return pl.DataFrame(rows, schema=DOCUMENT_SCHEMAS[name], orient="row")
+
+
+def documents_json(documents: dict[str, list[dict[str, Any]]]) -> str:
+    return json.dumps(documents, sort_keys=True)
+
+
+__all__ = ["REPORT_DATABASE", "PinnedTables", "ReportTables", "iso_text"]
