@@ -133,21 +133,29 @@ def _items_of(history: pl.DataFrame, target: str, account: str | None) -> list[d
     match = (pl.col("arn") == target) | (pl.col("resourceid") == target)
     if account:
         match &= pl.col("awsaccountid") == account
-    found = (
-        history.filter(match)
-        .sort(["configurationitemcapturetime", "configurationstateid"], descending=True)
-        .select(
-            "configurationitemcapturetime",
-            "configurationitemstatus",
-            "configurationstateid",
-            "relatedevents",
-            "resourceid",
-            "resourcename",
-            "arn",
-            "awsaccountid",
-        )
+    found = history.filter(match)
+    if "filetype" in found.columns and (found["filetype"] == "ConfigHistory").any():
+        # snapshots repeat the recorded items; the changes are in the history files
+        found = found.filter(pl.col("filetype") == "ConfigHistory")
+    rows = found.sort(["configurationitemcapturetime", "configurationstateid"]).select(
+        "configurationitemcapturetime",
+        "configurationitemstatus",
+        "configurationstateid",
+        "relatedevents",
+        "resourceid",
+        "resourcename",
+        "arn",
+        "awsaccountid",
+        pl.concat_str(
+            [pl.col("configuration").fill_null(""), pl.col("supplementaryconfiguration").fill_null("")]
+        ).alias("_state"),
     )
-    return found.to_dicts()
+    items: list[dict[str, Any]] = []
+    for row in rows.to_dicts():  # oldest first; an item that changed nothing is no cause
+        if items and items[-1]["_state"] == row["_state"]:
+            continue
+        items.append(row)
+    return items[::-1]
 
 
 def _walk(pending: list[Pending], evaluate: Evaluate) -> list[tuple[int, dict[str, Any], bool]]:
@@ -242,7 +250,7 @@ def _guess_events(tables: ReportTables, items: dict[int, dict[str, Any]]) -> dic
         mentions = pl.any_horizontal([text.str.contains(n, literal=True) for n in needles])
         found = candidates.filter(
             (pl.col("recipientaccountid") == str(item["awsaccountid"]))
-            & pl.col("eventtime").is_between(low, high)
+            & pl.col("eventtime").is_between(pl.lit(low), pl.lit(high))
             & mentions
         ).sort("eventtime")
         if found.height:

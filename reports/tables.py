@@ -69,6 +69,10 @@ class PinnedTables(CatalogTables):
         self.pins: dict[str, int] = dict(pins or {})
         self.external: set[str] = set()
         self._managed: dict[str, ManagedTable] = {}
+        self._files: dict[str, list[DataFile]] = {}
+
+    def reset(self) -> None:
+        """Keep looked-up definitions for the whole run: it reads one snapshot of the lake."""
 
     def files(self, table: TableDefinition, constraints: Any) -> list[DataFile]:
         key = table.qualified_name
@@ -80,7 +84,9 @@ class PinnedTables(CatalogTables):
             managed = self._managed[key] = ManagedTable(self.catalog.settings, table.location)
         if key not in self.pins:
             self.pins[key] = managed.version()
-        files = managed.files(version=self.pins[key])
+        if key not in self._files:  # one file list per table and run: the version is fixed
+            self._files[key] = managed.files(version=self.pins[key])
+        files = self._files[key]
         if constraints:
             from loglake.catalog.catalog import Partition, _admitted
 
@@ -239,7 +245,7 @@ class ReportTables:
             Predicate("day", "<=", (end[:10],)),
         ]
         scan = self.base.scan(db, name, [*predicates, *bounds], pseudo)
-        scan.lf = scan.lf.filter(pl.col("eventtime").is_between(start, end))
+        scan.lf = scan.lf.filter(pl.col("eventtime").is_between(pl.lit(start), pl.lit(end)))
         return scan
 
     def _alarm_history(self) -> pl.DataFrame:

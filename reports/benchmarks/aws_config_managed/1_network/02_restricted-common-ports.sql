@@ -1,0 +1,31 @@
+/* +++
+id = "restricted-common-ports"
+title = "Security groups in use do not allow unrestricted incoming TCP traffic to ports 20, 21, 3389, 3306 and 4333"
+severity = "high"
+tags = { identifier = "RESTRICTED_INCOMING_TRAFFIC" }
++++ */
+WITH rules AS (
+  SELECT s.arn, s.awsaccountid, s.awsregion, s.resourcename,
+         json_extract_scalar(p.perm, '$.ipProtocol') AS protocol,
+         CAST(json_extract_scalar(p.perm, '$.fromPort') AS INTEGER) AS from_port,
+         CAST(json_extract_scalar(p.perm, '$.toPort') AS INTEGER) AS to_port,
+         json_array_contains(json_extract(p.perm, '$.ipRanges'), '0.0.0.0/0') AS world4,
+         strpos(coalesce(json_format(json_extract(p.perm, '$.ipv6Ranges')), ''), '"::/0"') > 0 AS world6
+  FROM report.config_state s
+  CROSS JOIN UNNEST(CAST(json_extract(s.configuration, '$.ipPermissions') AS ARRAY(JSON))) AS p(perm)
+  WHERE s.resourcetype = 'AWS::EC2::SecurityGroup'
+),
+exposed AS (
+  SELECT r.arn, array_join(array_sort(array_agg(DISTINCT CAST(a.port AS VARCHAR))), ', ') AS ports
+  FROM rules r CROSS JOIN UNNEST(ARRAY[20, 21, 3389, 3306, 4333]) AS a(port)
+  WHERE (r.world4 OR r.world6) AND r.protocol IN ('tcp', '-1')
+    AND (r.protocol = '-1' OR a.port BETWEEN r.from_port AND r.to_port)
+  GROUP BY r.arn
+)
+SELECT s.arn AS resource, s.awsaccountid AS account, s.awsregion AS region,
+       CASE WHEN e.arn IS NULL THEN 'ok' ELSE 'alarm' END AS status,
+       CASE WHEN e.arn IS NULL THEN s.resourcename || ' opens none of ports 20, 21, 3389, 3306, 4333 to the internet'
+            ELSE s.resourcename || ' opens port ' || e.ports || ' to the internet' END AS reason,
+       s.resourcename AS group_name, e.ports AS open_ports
+FROM report.config_state s LEFT JOIN exposed e ON e.arn = s.arn
+WHERE s.resourcetype = 'AWS::EC2::SecurityGroup'

@@ -1,0 +1,14 @@
+/* +++
+id = "2.3.1"
+title = "Ensure that encryption-at-rest is enabled for RDS Instances"
+severity = "medium"
+tags = { cis_v3 = "2.3.1", level = "1", type = "automated" }
++++ */
+SELECT arn AS resource, awsaccountid AS account, awsregion AS region,
+       CASE WHEN json_extract_scalar(configuration, '$.storageEncrypted') = 'true' THEN 'ok' ELSE 'alarm' END AS status,
+       resourceid || CASE WHEN json_extract_scalar(configuration, '$.storageEncrypted') = 'true' THEN ' stores its data encrypted' ELSE ' stores its data unencrypted' END AS reason
+FROM report.config_state WHERE resourcetype = 'AWS::RDS::DBInstance'
+UNION ALL
+SELECT CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), 'skip',
+       'AWS::RDS::DBInstance is not recorded by AWS Config in this lake'
+WHERE NOT EXISTS (SELECT 1 FROM report.config_history WHERE resourcetype = 'AWS::RDS::DBInstance')
