@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "loglake.cli_ingest",
     "loglake.cli_monitor",
     "loglake.cli_datasets",
+    "loglake.cli_report",
 )
 
 

@@ -395,13 +395,23 @@ def _watch(args: argparse.Namespace, lake) -> int:
                     "matches": {r.filter_name: r.matches for r in runs if r.matches},
                     "busy": cycle.filters.busy if cycle.filters else [],
                     "transitions": cycle.transitions,
+                    **cycle.tasks,
                 },
                 default=str,
             ),
             flush=True,
         )
 
-    watch(lake.catalog, ingest_new, interval=args.interval, once=args.once, on_cycle=report)
+    from loglake.cli_report import watch_tasks
+
+    watch(
+        lake.catalog,
+        ingest_new,
+        interval=args.interval,
+        once=args.once,
+        on_cycle=report,
+        tasks=watch_tasks(lake),
+    )
     return 0
 
 

@@ -32,6 +32,8 @@ class CycleReport:
     ingest_error: str | None = None
     filters: RunReport | None = None
     transitions: list[dict[str, Any]] = field(default_factory=list)
+    #: what each extra task of the cycle returned (or its error as text)
+    tasks: dict[str, Any] = field(default_factory=dict)
 
 
 def run_cycle(
@@ -40,8 +42,10 @@ def run_cycle(
     *,
     now: datetime | None = None,
     alarms: AlarmStore | None = None,
+    tasks: Mapping[str, Callable[[datetime], Any]] | None = None,
 ) -> CycleReport:
-    """One pass: ingest, metric filters, alarms (with their actions)."""
+    """One pass: ingest, metric filters, alarms (with their actions), then the extra tasks
+    (scheduled reports), each given the cycle's time."""
     report = CycleReport(started=now or datetime.now(UTC))
     if ingest_new is not None:
         try:
@@ -52,6 +56,12 @@ def run_cycle(
     report.filters = run_metric_filters(catalog)
     alarms = alarms or AlarmStore(catalog)
     report.transitions = alarms.evaluate(now=now or datetime.now(UTC))
+    for name, task in (tasks or {}).items():
+        try:
+            report.tasks[name] = task(report.started)
+        except Exception as error:  # one failing task must not stop monitoring
+            report.tasks[name] = f"{type(error).__name__}: {error}"
+            log.warning("%s failed: %s", name, report.tasks[name])
     return report
 
 
@@ -64,6 +74,7 @@ def watch(
     cycles: int | None = None,
     on_cycle: Callable[[CycleReport], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    tasks: Mapping[str, Callable[[datetime], Any]] | None = None,
 ) -> list[CycleReport]:
     """Run cycles every `interval` seconds (one with `once`, or `cycles` of them)."""
     if interval <= 0:
@@ -71,7 +82,7 @@ def watch(
     reports: list[CycleReport] = []
     while True:
         started = time.monotonic()
-        report = run_cycle(catalog, ingest_new)
+        report = run_cycle(catalog, ingest_new, tasks=tasks)
         reports.append(report)
         if on_cycle is not None:
             on_cycle(report)

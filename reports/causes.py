@@ -18,8 +18,8 @@ from typing import Any
 
 import polars as pl
 
-from loglake.reports.tables import ReportTables, iso_text
 from loglake.query.tables import Predicate
+from loglake.reports.tables import ReportTables, iso_text
 
 #: how far back a change may be captured after the call that caused it (Config's usual delay)
 CAPTURE_DELAY = dt.timedelta(minutes=15)
@@ -85,18 +85,26 @@ def find_causes(
     history = _history(tables)
     pending = []
     for i, row in enumerate(rows):
-        if row["status"] != "alarm" or i in wanted_events or row["control_id"] not in config_controls:
+        if (
+            row["status"] != "alarm"
+            or i in wanted_events
+            or row["control_id"] not in config_controls
+        ):
             continue
         target = row.get("cause_resource") or row["resource"]
         items = _items_of(history, target, row["account"])
         if items:
-            pending.append(Pending(i, row["control_id"], row["resource"], row["account"], row["region"], items))
+            pending.append(
+                Pending(i, row["control_id"], row["resource"], row["account"], row["region"], items)
+            )
     changes = _walk(pending, evaluate)
     for i, item, first in changes:
         causes[i] = {
             "cause_change_time": item["configurationitemcapturetime"],
             "cause_note": (
-                "in alarm since the resource was first recorded" if first else "configuration change"
+                "in alarm since the resource was first recorded"
+                if first
+                else "configuration change"
             ),
         }
         related = item.get("relatedevents") or []
@@ -147,7 +155,10 @@ def _items_of(history: pl.DataFrame, target: str, account: str | None) -> list[d
         "arn",
         "awsaccountid",
         pl.concat_str(
-            [pl.col("configuration").fill_null(""), pl.col("supplementaryconfiguration").fill_null("")]
+            [
+                pl.col("configuration").fill_null(""),
+                pl.col("supplementaryconfiguration").fill_null(""),
+            ]
         ).alias("_state"),
     )
     items: list[dict[str, Any]] = []
@@ -176,7 +187,12 @@ def _walk(pending: list[Pending], evaluate: Evaluate) -> list[tuple[int, dict[st
         for (control, moment), group in by_time.items():
             frame = evaluate(control, moment)
             alarms = (
-                {(r["resource"], r["account"], r["region"]) for r in frame.filter(pl.col("status") == "alarm").select("resource", "account", "region").to_dicts()}
+                {
+                    (r["resource"], r["account"], r["region"])
+                    for r in frame.filter(pl.col("status") == "alarm")
+                    .select("resource", "account", "region")
+                    .to_dicts()
+                }
                 if frame.height
                 else set()
             )
@@ -197,7 +213,9 @@ def _parse(text: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _cloudtrail(tables: ReportTables, start: dt.datetime, predicates: list[Predicate]) -> pl.LazyFrame | None:
+def _cloudtrail(
+    tables: ReportTables, start: dt.datetime, predicates: list[Predicate]
+) -> pl.LazyFrame | None:
     try:
         db, name = tables._cloudtrail_source()
     except Exception:
@@ -224,7 +242,9 @@ def _events_by_id(tables: ReportTables, ids: list[str]) -> dict[str, dict[str, A
     return {row["eventid"]: row for row in frame.to_dicts()}
 
 
-def _guess_events(tables: ReportTables, items: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+def _guess_events(
+    tables: ReportTables, items: dict[int, dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
     """The write call that most likely caused each item (same account, mentions the resource)."""
     if not items:
         return {}

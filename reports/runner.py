@@ -211,13 +211,21 @@ class Runner:
         self, plans: list[tuple[ControlRun, pl.LazyFrame]], batch: bool
     ) -> dict[str, pl.DataFrame]:
         frames: dict[str, pl.DataFrame] = {}
+        alone = plans
         if batch and plans:
+            # Plans with a Python callback inside run alone: callbacks that collect while many
+            # plans share Polars' thread pool can wait on each other forever.
+            has_callback = [("python_udf" in lf.explain()) for _, lf in plans]
+            together = [p for p, udf in zip(plans, has_callback, strict=True) if not udf]
+            alone = [p for p, udf in zip(plans, has_callback, strict=True) if udf]
             try:
-                collected = pl.collect_all([lf for _, lf in plans])
-                return {cr.control.id: df for (cr, _), df in zip(plans, collected, strict=True)}
+                collected = pl.collect_all([lf for _, lf in together])
+                frames = {
+                    cr.control.id: df for (cr, _), df in zip(together, collected, strict=True)
+                }
             except Exception:
-                pass  # one plan failed: collect them one by one to tell which
-        for cr, lf in plans:
+                alone = plans  # one plan failed: collect them one by one to tell which
+        for cr, lf in alone:
             t = time.perf_counter()
             try:
                 frames[cr.control.id] = lf.collect()
@@ -265,7 +273,7 @@ class Runner:
                 "region": [None],
                 "reason": [cr.error or "the control returned nothing"],
             },
-            schema={k: RESULT_SCHEMA[k] for k in REQUIRED_COLUMNS + ("control_id",)},
+            schema={k: RESULT_SCHEMA[k] for k in (*REQUIRED_COLUMNS, "control_id")},
         ).pipe(_complete)
 
 
@@ -282,9 +290,9 @@ def _rows(control: Control, frame: pl.DataFrame) -> pl.DataFrame:
         pl.lit(control.id).alias("control_id"),
         pl.Series("status", statuses),
         *(pl.col(c).cast(pl.String) for c in ("resource", "account", "region", "reason")),
-        (
-            pl.struct(extra).struct.json_encode() if extra else pl.lit(None, pl.String)
-        ).alias("evidence"),
+        (pl.struct(extra).struct.json_encode() if extra else pl.lit(None, pl.String)).alias(
+            "evidence"
+        ),
         (
             pl.col("cause_event_id").cast(pl.String)
             if "cause_event_id" in frame.columns
@@ -304,9 +312,7 @@ def _rows(control: Control, frame: pl.DataFrame) -> pl.DataFrame:
 
 def _complete(frame: pl.DataFrame) -> pl.DataFrame:
     missing = [pl.lit(None, t).alias(c) for c, t in RESULT_SCHEMA.items() if c not in frame.columns]
-    return frame.with_columns(missing).select(
-        pl.col(c).cast(t) for c, t in RESULT_SCHEMA.items()
-    )
+    return frame.with_columns(missing).select(pl.col(c).cast(t) for c, t in RESULT_SCHEMA.items())
 
 
 def _empty() -> pl.DataFrame:

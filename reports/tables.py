@@ -95,7 +95,9 @@ class PinnedTables(CatalogTables):
                 for f in files
                 if _admitted(
                     table,
-                    Partition(tuple(str(f.partition.get(k.name)) for k in table.partition_keys), ""),
+                    Partition(
+                        tuple(str(f.partition.get(k.name)) for k in table.partition_keys), ""
+                    ),
                     constraints,
                 )
             ]

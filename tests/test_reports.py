@@ -1,0 +1,385 @@
+"""Compliance reports: control files, runs at a point in time, causes, evidence and re-runs,
+outputs, diffs and the bad-input rules, on a small generated lake."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import loglake
+from loglake.cli import main
+from loglake.errors import UserError
+from loglake.reports.api import rerun, run_report
+from loglake.reports.definitions import (
+    available,
+    find,
+    find_benchmark,
+    parse_control,
+)
+from loglake.reports.store import diff
+
+OPEN_SSH = "2024-05-06T13:00:00Z"
+ROOT_LOGIN = "2024-05-06T10:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from loglake.datasets import generate
+
+    raw = tmp_path_factory.mktemp("raw")
+    generate(
+        raw,
+        accounts=1,
+        regions=2,
+        days=1,
+        events_per_day=300,
+        seed=3,
+        scenarios=[f"security_group_open_ssh@{OPEN_SSH}", f"root_console_login@{ROOT_LOGIN}"],
+        start="2024-05-06T00:00:00Z",
+        sources=("cloudtrail", "config"),
+        progress=False,
+    )
+    root = tmp_path_factory.mktemp("lake") / "lake"
+    lake = loglake.connect(str(root))
+    lake.ingest(str(raw), progress=False)
+    (root.parent / "truth.json").write_text((raw / "ground_truth.json").read_text())
+    return root
+
+
+@pytest.fixture(scope="module")
+def truth(lake_root: Path) -> dict:
+    data = json.loads((lake_root.parent / "truth.json").read_text())
+    return {s["name"]: s for s in data["scenarios"]}
+
+
+def control_text(
+    header: str,
+    sql: str = "SELECT 'r' AS resource, 'a' AS account, 'x' AS region, 'ok' AS status, 'fine' AS reason",
+) -> str:
+    return f"/* +++\n{header}\n+++ */\n{sql}\n"
+
+
+# ------------------------------------------------------------------------------ definitions
+
+
+def test_control_header_errors_name_file_field_and_line() -> None:
+    good = parse_control(
+        control_text(
+            'id = "x.1"\ntitle = "A control"\nseverity = "high"\ntags = { cis_v3 = "x.1" }'
+        ),
+        "c.sql",
+    )
+    assert (good.id, good.severity, good.tags, good.sql.startswith("SELECT")) == (
+        "x.1",
+        "high",
+        {"cis_v3": "x.1"},
+        True,
+    )
+    cases = [
+        ("SELECT 1", "c.sql: a control starts with a TOML header"),
+        (
+            control_text('id = "x"\ntitle = "t"\nseverty = "high"'),
+            "unknown header field 'severty'; did you mean 'severity'?",
+        ),
+        (control_text('title = "t"'), "c.sql: header field 'id' is missing"),
+        (
+            control_text('id = "x"\ntitle = "t"\nseverity = "urgent"'),
+            "header field 'severity' is 'urgent'",
+        ),
+        (control_text('id = "x"\ntitle = "t"\ntags = "a"'), "header field 'tags' must be a table"),
+        (control_text('id = "x"\ntitle = "t"', ""), "c.sql: the control has no SQL"),
+    ]
+    for text, message in cases:
+        with pytest.raises(UserError, match=None) as raised:
+            parse_control(text, "c.sql")
+        assert message in str(raised.value)
+    with pytest.raises(UserError) as raised:
+        parse_control(control_text('id = "x"\ntitle = t'), "c.sql")
+    assert str(raised.value).startswith("c.sql: bad header:") and "(line 3, column" in str(
+        raised.value
+    )
+
+
+def test_shipped_benchmarks_load_with_unique_ids_in_natural_order() -> None:
+    cis = find_benchmark("cis_aws_v3")
+    ids = [c.id for c in cis.controls()]
+    assert len(ids) == len(set(ids)) and ids.index("1.9") < ids.index("1.10") < ids.index("1.22")
+    assert {"1.4", "1.5", "1.7", "3.1", "3.7", "4.3", "5.2", "5.3", "5.4"} <= set(ids)
+    assert cis.control("5.2").tags == {"cis_v3": "5.2", "level": "1", "type": "automated"}
+    managed = find_benchmark("aws_config_managed")
+    names = {c.id for c in managed.controls()}
+    assert {
+        "restricted-ssh",
+        "restricted-common-ports",
+        "s3-bucket-public-read-prohibited",
+        "s3-bucket-server-side-encryption-enabled",
+        "cloudtrail-enabled",
+        "multi-region-cloudtrail-enabled",
+        "cloud-trail-log-file-validation-enabled",
+        "vpc-flow-logs-enabled",
+        "encrypted-volumes",
+        "rds-storage-encrypted",
+        "iam-root-access-key-check",
+        "kms-cmk-not-scheduled-for-deletion",
+        "access-keys-rotated",
+        "mfa-enabled-for-iam-console-access",
+    } <= names
+    assert {"cis_aws_v3", "aws_config_managed"} <= set(available())
+    with pytest.raises(
+        UserError, match="unknown benchmark 'cis_aws_v2'; did you mean 'cis_aws_v3'"
+    ):
+        find_benchmark("cis_aws_v2")
+    with pytest.raises(UserError, match=re.escape("no control '5.22'; did you mean '5.2'")):
+        find("cis_aws_v3/5.22")
+
+
+def user_benchmark(folder: Path, controls: dict[str, str]) -> Path:
+    bench = folder / "mine"
+    (bench / "1_section").mkdir(parents=True)
+    (bench / "benchmark.toml").write_text(
+        'id = "mine"\ntitle = "My checks"\n[parameters]\nperiod_days = 7\n'
+    )
+    (bench / "1_section" / "section.toml").write_text('title = "1 Mine"\n')
+    for name, text in controls.items():
+        (bench / "1_section" / f"{name}.sql").write_text(text)
+    return bench
+
+
+# ------------------------------------------------------------------------------ runs
+
+
+def test_point_in_time_run_names_the_open_rule_and_who_opened_it(
+    lake_root: Path, truth: dict
+) -> None:
+    lake = loglake.connect(str(lake_root))
+    opened = truth["security_group_open_ssh"]
+    during = run_report(lake.catalog, "cis_aws_v3/5.2", as_of="2024-05-06T14:00Z").result.results
+    alarms = during.filter(pl.col("status") == "alarm")
+    group = opened["details"]["groupId"]
+    assert alarms["resource"].to_list() == [
+        f"arn:aws:ec2:{opened['region']}:{opened['accountId']}:security-group/{group}"
+    ]
+    row = alarms.row(0, named=True)
+    exposure = next(e for e in opened["cloudtrailEvents"] if e["phase"] == "exposure")
+    assert (row["cause_event_id"], row["cause_event_name"], row["cause_event_time"]) == (
+        exposure["eventID"],
+        "AuthorizeSecurityGroupIngress",
+        exposure["eventTime"],
+    )
+    assert row["cause_principal"] == opened["details"]["openedBy"]
+    assert row["cause_change_time"] == opened["configChanges"][0]["configurationItemCaptureTime"]
+    assert during.height == 10  # every security group of both regions has a row
+    before = run_report(lake.catalog, "cis_aws_v3/5.2", as_of="2024-05-06T12:59Z").result.results
+    after = run_report(lake.catalog, "cis_aws_v3/5.2", as_of="2024-05-06T17:00Z").result.results
+    assert set(before["status"]) == {"ok"} and set(after["status"]) == {"ok"}
+
+
+def test_root_sign_in_without_mfa_is_caused_by_its_console_login(
+    lake_root: Path, truth: dict
+) -> None:
+    lake = loglake.connect(str(lake_root))
+    login = truth["root_console_login"]["cloudtrailEvents"][0]
+    result = run_report(lake.catalog, "cis_aws_v3", as_of="2024-05-06T23:00Z").result
+    by_control = {
+        cid: result.results.filter((pl.col("control_id") == cid) & (pl.col("status") == "alarm"))
+        for cid in ("1.5", "1.7")
+    }
+    for frame in by_control.values():
+        assert frame["cause_event_id"].to_list() == [login["eventID"]]
+        assert frame["cause_event_name"].to_list() == ["ConsoleLogin"]
+    assert not any(cr.error for cr in result.controls), [
+        cr.error for cr in result.controls if cr.error
+    ]
+    early = run_report(lake.catalog, "cis_aws_v3/1.7", as_of="2024-05-06T09:00Z").result.results
+    assert set(early["status"]) == {"ok"}
+
+
+def test_failing_controls_become_error_rows_and_the_run_goes_on(
+    lake_root: Path, tmp_path: Path
+) -> None:
+    lake = loglake.connect(str(lake_root))
+    bench = user_benchmark(
+        tmp_path,
+        {
+            "a": control_text(
+                'id = "good"\ntitle = "Counts groups"',
+                "SELECT resourceid AS resource, awsaccountid AS account, awsregion AS region, 'ok' AS status, 'seen' AS reason, resourcetype AS kind FROM report.config_state WHERE resourcetype = 'AWS::EC2::VPC'",
+            ),
+            "b": control_text(
+                'id = "typo"\ntitle = "Bad column"',
+                "SELECT resourceidd AS resource, 'a' AS account, 'r' AS region, 'ok' AS status, 'x' AS reason FROM report.config_state",
+            ),
+            "c": control_text('id = "short"\ntitle = "Missing columns"', "SELECT 'x' AS resource"),
+            "d": control_text(
+                'id = "status"\ntitle = "Bad status"',
+                "SELECT 'x' AS resource, 'a' AS account, 'r' AS region, 'fail' AS status, 'x' AS reason",
+            ),
+            "e": control_text(
+                'id = "runtime"\ntitle = "Fails when run"',
+                "SELECT 'x' AS resource, 'a' AS account, 'r' AS region, 'ok' AS status, CAST(CAST('abc' AS INTEGER) AS VARCHAR) AS reason",
+            ),
+        },
+    )
+    result = run_report(lake.catalog, str(bench), as_of="2024-05-06T14:00Z").result
+    rows = result.results
+    good = rows.filter(pl.col("control_id") == "good")
+    assert good.height == 2 and set(good["status"]) == {"ok"}
+    assert json.loads(good["evidence"][0]) == {"kind": "AWS::EC2::VPC"}
+    errors = {
+        r["control_id"]: r["reason"] for r in rows.filter(pl.col("status") == "error").to_dicts()
+    }
+    assert set(errors) == {"typo", "short", "status", "runtime"}
+    assert "resourceidd" in errors["typo"] and "line 1" in errors["typo"]
+    assert "missing: account, region, status, reason" in errors["short"]
+    assert "status must be one of ok, alarm, info, skip, error" in errors["status"]
+    assert "Traceback" not in errors["runtime"] and errors["runtime"]
+
+
+def test_evidence_reproduces_the_run_byte_for_byte(lake_root: Path) -> None:
+    lake = loglake.connect(str(lake_root))
+    report = run_report(
+        lake.catalog,
+        "aws_config_managed",
+        as_of="2024-05-06T14:00Z",
+        formats=["html", "junit", "csv", "md"],
+    )
+    evidence = report.evidence
+    assert set(evidence["tables"]) == {"aws.cloudtrail", "aws.config_items"}
+    assert evidence["trail_validation"]["status"] == "not validated"
+    assert set(evidence["outputs"]) == {
+        "results.json",
+        "report.html",
+        "report.xml",
+        "report.csv",
+        "report.md",
+    }
+    assert all(len(c["sha256"]) == 64 for c in evidence["controls"])
+    # new data arrives after the run; the re-run still reads the recorded versions
+    lake.sql(
+        "INSERT INTO aws.config_items (arn, resourcetype, resourceid, awsaccountid, awsregion, configurationitemcapturetime, configurationitemstatus, configuration, account, region, day) VALUES ('arn:aws:ec2:r:1:security-group/sg-new', 'AWS::EC2::SecurityGroup', 'sg-new', '1', 'r', '2024-05-06T13:00:00.000Z', 'OK', '{\"ipPermissions\": [{\"ipProtocol\": \"-1\", \"ipRanges\": [\"0.0.0.0/0\"]}]}', '1', 'r', '2024-05-06')"
+    )
+    again = rerun(lake.catalog, report.run_id)
+    assert again.identical, again.outputs
+    fresh = run_report(
+        lake.catalog, "aws_config_managed/restricted-ssh", as_of="2024-05-06T14:00Z"
+    ).result.results
+    assert "sg-new" in " ".join(fresh["resource"].drop_nulls())
+    lake.catalog.managed("aws", "config_items").delete("resourceid = 'sg-new'")
+    with pytest.raises(UserError, match="there is no report run"):
+        rerun(lake.catalog, "nope")
+
+
+def test_outputs_junit_csv_markdown(lake_root: Path) -> None:
+    lake = loglake.connect(str(lake_root))
+    report = run_report(
+        lake.catalog,
+        "cis_aws_v3",
+        as_of="2024-05-06T14:00Z",
+        formats=["junit", "csv", "md"],
+        time_zone="Europe/Paris",
+    )
+    suite = ET.fromstring(report.files["report.xml"]).find("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == len(report.result.controls)
+    failed = {c.get("name").split(" ")[0] for c in cases if c.find("failure") is not None}
+    statuses = report.result.results.group_by("control_id").agg(pl.col("status"))
+    expected = {
+        r["control_id"]
+        for r in statuses.to_dicts()
+        if "alarm" in r["status"] and "error" not in r["status"]
+    }
+    assert failed == expected and "5.2" in failed
+    assert int(suite.get("failures")) == len(failed)
+    assert {c.get("name").split(" ")[0] for c in cases if c.find("skipped") is not None} >= {
+        "1.1",
+        "1.2",
+    }
+    rows = list(csv.DictReader(io.StringIO(report.files["report.csv"].decode())))
+    assert len(rows) == report.result.results.height
+    ssh = next(r for r in rows if r["control_id"] == "5.2" and r["status"] == "alarm")
+    assert ssh["cause_event_name"] == "AuthorizeSecurityGroupIngress"
+    md = report.files["report.md"].decode()
+    assert "## 5.2 Ensure no security groups allow ingress from 0.0.0.0/0" in md
+    assert "2024-05-06 16:00:00 CEST" in md  # as-of shown in the schedule's zone
+
+
+def test_diff_shows_new_failures_and_fixes(lake_root: Path) -> None:
+    lake = loglake.connect(str(lake_root))
+    first = run_report(lake.catalog, "cis_aws_v3/5.2", as_of="2024-05-06T12:00Z")
+    second = run_report(lake.catalog, "cis_aws_v3/5.2", as_of="2024-05-06T14:00Z")
+    found = diff(lake.catalog, second.run_id)
+    assert found["previous"] == first.run_id
+    assert [r["control_id"] for r in found["new_failures"]] == ["5.2"] and found["fixed"] == []
+    third = run_report(lake.catalog, "cis_aws_v3/5.2", as_of="2024-05-06T18:00Z")
+    found = diff(lake.catalog, third.run_id)
+    assert found["new_failures"] == [] and [r["control_id"] for r in found["fixed"]] == ["5.2"]
+    runs = lake.sql("SELECT run_id, alarm FROM _reports.runs WHERE run_id = ?", [third.run_id])
+    assert runs["alarm"].to_list() == [0]
+
+
+def test_cli_list_show_validate_run(
+    lake_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = ["--lake", str(lake_root)]
+    assert main(["report", "list"]) == 0
+    assert "cis_aws_v3" in capsys.readouterr().out
+    assert main(["report", "show", "cis_aws_v3/5.2"]) == 0
+    assert "report.config_state" in capsys.readouterr().out
+    assert main([*lake, "report", "validate", "cis_aws_v3"]) == 0
+    assert "62 of 62 controls compile" in capsys.readouterr().out
+    bench = user_benchmark(
+        tmp_path,
+        {
+            "b": control_text(
+                'id = "typo"\ntitle = "Bad"', "SELECT nope AS resource FROM report.config_state"
+            )
+        },
+    )
+    assert main([*lake, "report", "validate", str(bench)]) == 1
+    assert "mine/typo: Column 'nope' cannot be resolved" in capsys.readouterr().err
+    assert main([*lake, "report", "run", "cis_aws_v9"]) == 2
+    assert "did you mean 'cis_aws_v3'" in capsys.readouterr().err
+    out = tmp_path / "out.xml"
+    assert (
+        main(
+            [
+                *lake,
+                "report",
+                "run",
+                "cis_aws_v3/5.2",
+                "--as-of",
+                "2024-05-06T14:00Z",
+                "--format",
+                "junit",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert ET.parse(out).getroot().get("failures") == "1"
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                *lake,
+                "report",
+                "run",
+                "cis_aws_v3/5.2",
+                "--as-of",
+                "2024-05-06T14:00Z",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["counts"]["alarm"] == 1
