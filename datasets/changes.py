@@ -20,6 +20,7 @@ from .world import (
     CI_CIDRS,
     HOME_CIDRS,
     OFFICE_CIDRS,
+    SUPPORT_ROLE,
     TERRAFORM_UA,
     Account,
     RegionEnv,
@@ -343,7 +344,13 @@ def plan_day(world: World, acct: Account, day_start: float) -> list[Injection]:
         out.append(Injection(t, acct, env.index, ev, tag_bucket))
     if rng.random() < 0.25:
         env = envs[0]
-        role = rng.choice([r for r in acct.roles.values() if not r.path.startswith("/aws-")])
+        role = rng.choice(
+            [
+                r
+                for r in acct.roles.values()
+                if not r.path.startswith("/aws-") and r.name != SUPPORT_ROLE
+            ]
+        )
         t = day_start + rng.randrange(9 * 3600, 17 * 3600)
         ident, ip, ua = _sso_admin(world, acct, t)
         owner = rng.choice(["platform", "payments", "data", "security"])

@@ -14,7 +14,18 @@ from typing import Any
 import orjson
 
 from ._util import date_parts, iso_millis, stable_hash
-from .world import Account, Bucket, IamRole, IamUser, Instance, RegionEnv, SecurityGroup, Volume
+from .world import (
+    Account,
+    Bucket,
+    IamRole,
+    IamUser,
+    Instance,
+    KmsKey,
+    RegionEnv,
+    SecurityGroup,
+    Trail,
+    Volume,
+)
 
 HISTORY_WINDOW = 6 * 3600
 RESOURCE_TYPES = (
@@ -25,6 +36,9 @@ RESOURCE_TYPES = (
     "AWS::S3::Bucket",
     "AWS::IAM::User",
     "AWS::IAM::Role",
+    "AWS::KMS::Key",
+    "AWS::EC2::FlowLog",
+    "AWS::CloudTrail::Trail",
 )
 
 
@@ -369,7 +383,7 @@ def bucket_ci(
         "AccessControlList": acl,
         "BucketAccelerateConfiguration": {"status": None},
         "BucketLoggingConfiguration": {"destinationBucketName": None, "logFilePrefix": None},
-        "BucketPolicy": {"policyText": None},
+        "BucketPolicy": {"policyText": _tls_only_policy(bucket.name)},
         "BucketVersioningConfiguration": {"status": bucket.versioning, "isMfaDeleteEnabled": None},
         "IsRequesterPaysEnabled": False,
         "PublicAccessBlockConfiguration": {
@@ -405,6 +419,138 @@ def bucket_ci(
         [],
         config,
         supplementary,
+    )
+
+
+def _tls_only_policy(bucket: str) -> str:
+    """The bucket policy that denies every request made without TLS."""
+    return orjson.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    ).decode()
+
+
+def kms_key_ci(env: RegionEnv, key: KmsKey, capture_ms: int, status: str = "OK") -> dict[str, Any]:
+    """A customer managed key, as DescribeKey shows it (rotation in the supplementary part)."""
+    acct = env.account
+    config = {
+        "awsAccountId": acct.id,
+        "keyId": key.id,
+        "arn": key.arn,
+        "creationDate": env.created,
+        "enabled": key.state == "Enabled",
+        "description": f"{key.alias} ({env.region})",
+        "keyUsage": "ENCRYPT_DECRYPT",
+        "keyState": key.state,
+        "deletionDate": key.deletion_date,
+        "origin": "AWS_KMS",
+        "keyManager": "CUSTOMER",
+        "customerMasterKeySpec": "SYMMETRIC_DEFAULT",
+        "keySpec": "SYMMETRIC_DEFAULT",
+        "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+        "multiRegion": False,
+    }
+    return _ci(
+        acct,
+        capture_ms,
+        status,
+        "AWS::KMS::Key",
+        key.id,
+        None,
+        key.arn,
+        env.region,
+        "Not Applicable",
+        env.created,
+        {},
+        [],
+        config,
+        {"KeyRotationStatus": key.rotation},
+    )
+
+
+def flow_log_ci(env: RegionEnv, capture_ms: int, status: str = "OK") -> dict[str, Any]:
+    """The VPC's flow log, delivering to the log bucket (the key layout in ``flowlogs``)."""
+    acct = env.account
+    config = {
+        "creationTime": env.created,
+        "deliverLogsStatus": "SUCCESS",
+        "flowLogId": env.flow_log_id,
+        "flowLogStatus": "ACTIVE",
+        "logDestination": f"arn:aws:s3:::acme-{acct.name}-flow-logs",
+        "logDestinationType": "s3",
+        "logFormat": "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} "
+        "${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"
+        if env.flow_format == "v2"
+        else "custom v5",
+        "maxAggregationInterval": 600,
+        "resourceId": env.vpc_id,
+        "trafficType": "ALL",
+        "destinationOptions": {
+            "fileFormat": "plain-text",
+            "hiveCompatiblePartitions": False,
+            "perHourPartition": False,
+        },
+    }
+    rel = [
+        {"resourceType": "AWS::EC2::VPC", "resourceId": env.vpc_id, "name": "Is attached to Vpc"}
+    ]
+    return _ci(
+        acct,
+        capture_ms,
+        status,
+        "AWS::EC2::FlowLog",
+        env.flow_log_id,
+        None,
+        f"arn:aws:ec2:{env.region}:{acct.id}:vpc-flow-log/{env.flow_log_id}",
+        env.region,
+        "Not Applicable",
+        env.created,
+        {},
+        rel,
+        config,
+    )
+
+
+def trail_ci(env: RegionEnv, trail: Trail, capture_ms: int, status: str = "OK") -> dict[str, Any]:
+    """A trail as DescribeTrails shows it (whether it is logging is not part of the item)."""
+    config = {
+        "name": trail.name,
+        "s3BucketName": trail.bucket,
+        "includeGlobalServiceEvents": True,
+        "isMultiRegionTrail": trail.multi_region,
+        "homeRegion": env.region,
+        "trailARN": trail.arn,
+        "logFileValidationEnabled": trail.validation,
+        "kmsKeyId": trail.kms_key,
+        "hasCustomEventSelectors": True,
+        "hasInsightSelectors": trail.organization,
+        "isOrganizationTrail": trail.organization,
+    }
+    return _ci(
+        env.account,
+        capture_ms,
+        status,
+        "AWS::CloudTrail::Trail",
+        trail.name,
+        trail.name,
+        trail.arn,
+        env.region,
+        "Not Applicable",
+        trail.created,
+        {},
+        [],
+        config,
     )
 
 
@@ -493,6 +639,11 @@ def all_items(env: RegionEnv, capture_ms: int, status: str = "OK") -> list[dict[
     items += [instance_ci(env, i, capture_ms, status) for i in env.instances]
     items += [volume_ci(env, v, capture_ms, status) for v in env.volumes.values()]
     items += [bucket_ci(env, b, capture_ms, status) for b in env.buckets]
+    if env.default_sg is not None:
+        items.append(security_group_ci(env, env.default_sg, capture_ms, status))
+    items += [kms_key_ci(env, k, capture_ms, status) for k in env.kms_keys]
+    items.append(flow_log_ci(env, capture_ms, status))
+    items += [trail_ci(env, t, capture_ms, status) for t in env.trails]
     if env.is_home:
         items += [user_ci(env.account, u, capture_ms, status) for u in env.account.users.values()]
         items += [role_ci(env.account, r, capture_ms, status) for r in env.account.roles.values()]

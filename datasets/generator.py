@@ -358,6 +358,8 @@ def _apply_changes(
         for touch in touches:
             capture_ms = int(inj.time * 1000) + rng.randrange(40_000, 400_000)
             item = touch.build(capture_ms)
+            if inj.event is not None:
+                item["relatedEvents"] = [inj.event["eventID"]]  # as Config links the API call
             env = touch.env
             pending_ci[(env.account.id, env.region)].append(item)
             if inj.scenario is not None:

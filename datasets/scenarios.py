@@ -586,7 +586,21 @@ def _tampering(world: World, at: float, rng: random.Random) -> Planned:
         rng,
         read_only=False,
     )
-    out = [_inj(t, acct, 0, delete, "defense_evasion")]
+
+    def deleted(state: WorldState, when: float) -> list[ConfigTouch]:
+        gone = [tr for tr in home.trails if tr.arn == second]
+        home.trails[:] = [tr for tr in home.trails if tr.arn != second]
+        return [
+            ConfigTouch(
+                home,
+                "AWS::CloudTrail::Trail",
+                tr.name,
+                lambda ms, tr=tr: cfg.trail_ci(home, tr, ms, "ResourceDeleted"),
+            )
+            for tr in gone
+        ]
+
+    out = [_inj(t, acct, 0, delete, "defense_evasion", deleted)]
     t += rng.randrange(30, 120)
     stop = _call(
         acct,
@@ -803,6 +817,17 @@ def _kms_deletion(world: World, at: float, rng: random.Random) -> Planned:
             "pendingWindowInDays": 7,
         },
     )
+    deletion_date = java_date(t + 7 * 86400)
+
+    def disabled(state: WorldState, when: float) -> list[ConfigTouch]:
+        key.state = "Disabled"
+        return [ConfigTouch(env, "AWS::KMS::Key", key.id, lambda ms: cfg.kms_key_ci(env, key, ms))]
+
+    def scheduled(state: WorldState, when: float) -> list[ConfigTouch]:
+        key.state = "PendingDeletion"
+        key.deletion_date = deletion_date
+        return [ConfigTouch(env, "AWS::KMS::Key", key.id, lambda ms: cfg.kms_key_ci(env, key, ms))]
+
     rec = ScenarioRecord(
         "kms_key_deletion",
         SCENARIOS["kms_key_deletion"][0],
@@ -814,7 +839,10 @@ def _kms_deletion(world: World, at: float, rng: random.Random) -> Planned:
     rec.end = t
     rec.details = {"keyArn": key.arn, "alias": key.alias, "pendingWindowInDays": 7, "sourceIp": ip}
     return Planned(
-        [_inj(at, acct, env.index, disable, "impact"), _inj(t, acct, env.index, sched, "impact")],
+        [
+            _inj(at, acct, env.index, disable, "impact", disabled),
+            _inj(t, acct, env.index, sched, "impact", scheduled),
+        ],
         [],
         [],
         rec,

@@ -38,6 +38,8 @@ AZ_ID_PREFIX = {
     "ap-northeast-1": "apne1",
     "ca-central-1": "cac1",
 }
+#: the role CIS asks for to manage incidents with AWS Support
+SUPPORT_ROLE = "aws-support-access"
 ACCOUNT_NAMES = ["prod", "staging", "dev", "data", "shared-services", "sandbox", "analytics", "ml"]
 
 FIRST_NAMES = ["alice", "bob", "carol", "dan", "erin", "frank", "grace", "heidi", "ivan", "judy"]
@@ -217,6 +219,23 @@ class KmsKey:
     id: str
     arn: str
     alias: str
+    state: str = "Enabled"  # Enabled | Disabled | PendingDeletion
+    deletion_date: str | None = None
+    rotation: bool = True
+
+
+@dataclass
+class Trail:
+    """A CloudTrail trail, recorded by AWS Config in its home region."""
+
+    name: str
+    arn: str
+    bucket: str
+    multi_region: bool
+    organization: bool
+    kms_key: str | None
+    validation: bool = True
+    created: str = ""
 
 
 @dataclass
@@ -265,6 +284,10 @@ class RegionEnv:
     lambda_functions: list[str]
     log_groups: list[str]
     created: str
+    #: the VPC's default security group (no rules: it restricts all traffic)
+    default_sg: SecurityGroup | None = None
+    #: trails whose home region this is
+    trails: list[Trail] = field(default_factory=list)
 
     @property
     def is_home(self) -> bool:
@@ -355,13 +378,12 @@ def build_world(seed: int, n_accounts: int, n_regions: int, start: float) -> Wor
                 created,
                 access_key_id("AKIA", seed, acct_id, person),
                 "human",
-                policies=["arn:aws:iam::aws:policy/PowerUserAccess"],
                 groups=["engineers"],
             )
-        for robot, policy in (
-            ("ci-deploy", "arn:aws:iam::aws:policy/PowerUserAccess"),
-            ("backup-operator", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"),
-            ("monitoring-exporter", "arn:aws:iam::aws:policy/ReadOnlyAccess"),
+        for robot, group in (
+            ("ci-deploy", "deployers"),
+            ("backup-operator", "backup-readers"),
+            ("monitoring-exporter", "monitoring"),
         ):
             users[robot] = IamUser(
                 robot,
@@ -369,7 +391,7 @@ def build_world(seed: int, n_accounts: int, n_regions: int, start: float) -> Wor
                 created,
                 access_key_id("AKIA", seed, acct_id, robot),
                 "ci" if robot == "ci-deploy" else "service-account",
-                policies=[policy],
+                groups=[group],
             )
         roles: dict[str, IamRole] = {}
 
@@ -454,6 +476,11 @@ def build_world(seed: int, n_accounts: int, n_regions: int, start: float) -> Wor
             {"AWS": "arn:aws:iam::" + (accounts[0].id if accounts else acct_id) + ":root"},
             "arn:aws:iam::aws:policy/AdministratorAccess",
         )
+        role(
+            SUPPORT_ROLE,
+            {"AWS": f"arn:aws:iam::{acct_id}:root"},
+            "arn:aws:iam::aws:policy/AWSSupportAccess",
+        )
         sso_people = people[(a * 5 + 40) % len(people) : (a * 5 + 40) % len(people) + 3]
         alias = f"acme-{name}"
         account = Account(acct_id, name, a, alias, users, roles, sso_people=sso_people)
@@ -463,6 +490,22 @@ def build_world(seed: int, n_accounts: int, n_regions: int, start: float) -> Wor
     trail_bucket = (
         f"aws-cloudtrail-logs-{accounts[0].id}-{stable_hash(seed, 'trail-bucket', length=8)}"
     )
+    home = accounts[0].regions[0]
+    for name, multi, org in (
+        ("organization-trail", True, True),
+        ("security-audit-trail", False, False),
+    ):
+        home.trails.append(
+            Trail(
+                name,
+                f"arn:aws:cloudtrail:{home.region}:{accounts[0].id}:trail/{name}",
+                trail_bucket,
+                multi_region=multi,
+                organization=org,
+                kms_key=home.kms_keys[1].arn,
+                created=created,
+            )
+        )
     return World(seed, accounts, regions, org_id, "organization-trail", trail_bucket, start)
 
 
@@ -616,7 +659,16 @@ def _build_region(
             "Environment": account.name,
             "DataClass": "confidential" if b.purpose == "customer-data" else "internal",
         }
+    default_sg = SecurityGroup(
+        "sg-" + stable_hash(seed, account.id, region, "default-sg", length=17),
+        "default",
+        "default VPC security group",
+        vpc_id,
+        [],
+        [],
+    )
     return RegionEnv(
+        default_sg=default_sg,
         account=account,
         region=region,
         index=r,

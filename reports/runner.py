@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from loglake.errors import LoglakeError, SqlError, UserError
-from loglake.query.engine import Engine
+from loglake.query.engine import COLLECT_ENGINE, Engine
 from loglake.reports.causes import CAUSE_SCHEMA, find_causes
 from loglake.reports.definitions import REQUIRED_COLUMNS, STATUSES, Benchmark, Control
 from loglake.reports.tables import ReportTables
@@ -219,7 +219,7 @@ class Runner:
             together = [p for p, udf in zip(plans, has_callback, strict=True) if not udf]
             alone = [p for p, udf in zip(plans, has_callback, strict=True) if udf]
             try:
-                collected = pl.collect_all([lf for _, lf in together])
+                collected = pl.collect_all([lf for _, lf in together], engine=COLLECT_ENGINE)
                 frames = {
                     cr.control.id: df for (cr, _), df in zip(together, collected, strict=True)
                 }
@@ -228,7 +228,7 @@ class Runner:
         for cr, lf in alone:
             t = time.perf_counter()
             try:
-                frames[cr.control.id] = lf.collect()
+                frames[cr.control.id] = lf.collect(engine=COLLECT_ENGINE)
             except Exception as error:
                 cr.error = _message(error)
             cr.collect_s = time.perf_counter() - t
@@ -250,7 +250,7 @@ class Runner:
             pl.col("configurationitemcapturetime").str.slice(0, 23) <= cutoff
         ).collect()
         try:
-            frame = self.compile(control, self._engine(tables)).collect()
+            frame = self.compile(control, self._engine(tables)).collect(engine=COLLECT_ENGINE)
         except Exception:
             return pl.DataFrame(schema={"resource": pl.String, "status": pl.String})
         return frame.select(

@@ -264,15 +264,15 @@ class ReportTables:
         except CatalogError:
             return pl.DataFrame(schema=schema)
         scan = self.base.scan("_monitor", "alarm_history", [], set())
+        frame = scan.lf.collect()
+        stamp = frame.schema["timestamp"]
+        start, end = self.period_start, self.as_of
+        if isinstance(stamp, pl.Datetime) and stamp.time_zone is None:
+            start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
         return (
-            scan.lf.filter(
-                pl.col("timestamp").is_between(
-                    pl.lit(self.period_start).dt.cast_time_unit("us"),
-                    pl.lit(self.as_of).dt.cast_time_unit("us"),
-                )
-            )
+            frame.filter(pl.col("timestamp").is_between(pl.lit(start), pl.lit(end)))
+            .with_columns(pl.col("timestamp").cast(schema["timestamp"]))
             .sort(["timestamp", "alarm_name", "seq"])
-            .collect()
         )
 
     # ------------------------------------------------------------------ monitor documents

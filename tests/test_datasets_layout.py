@@ -214,6 +214,9 @@ def test_config_files_hold_configuration_items(lake: tuple[Path, object]) -> Non
         "AWS::S3::Bucket",
         "AWS::IAM::User",
         "AWS::IAM::Role",
+        "AWS::KMS::Key",
+        "AWS::EC2::FlowLog",
+        "AWS::CloudTrail::Trail",
     }
 
 

@@ -175,7 +175,7 @@ def test_point_in_time_run_names_the_open_rule_and_who_opened_it(
     )
     assert row["cause_principal"] == opened["details"]["openedBy"]
     assert row["cause_change_time"] == opened["configChanges"][0]["configurationItemCaptureTime"]
-    assert during.height == 10  # every security group of both regions has a row
+    assert during.height == 12  # five groups and the default one, in each of two regions
     before = run_report(lake.catalog, "cis_aws_v3/5.2", as_of="2024-05-06T12:59Z").result.results
     after = run_report(lake.catalog, "cis_aws_v3/5.2", as_of="2024-05-06T17:00Z").result.results
     assert set(before["status"]) == {"ok"} and set(after["status"]) == {"ok"}
@@ -383,3 +383,180 @@ def test_cli_list_show_validate_run(
     )
     printed = json.loads(capsys.readouterr().out)
     assert printed["counts"]["alarm"] == 1
+
+
+# ------------------------------------------------------------------------------ schedules
+
+
+def test_schedules_run_each_time_once_across_watchers_crashes_and_downtime(
+    lake_root: Path, tmp_path: Path
+) -> None:
+    import datetime as dt
+    import threading
+
+    from loglake.monitor.watch import run_cycle
+    from loglake.reports.schedule import Schedules
+
+    lake = loglake.connect(str(lake_root))
+    hook = tmp_path / "hook.jsonl"
+    utc = dt.UTC
+    schedules = Schedules(lake.catalog)
+    body = schedules.add(
+        "cis_aws_v3/5.2",
+        "0 14 * * *",
+        name="daily",
+        output=str(tmp_path / "reports"),
+        formats=["junit"],
+        notify=[f"file://{hook}"],
+        time_zone="Europe/Paris",  # 14:00 in Paris is 12:00 UTC in May
+        now=dt.datetime(2024, 5, 5, 20, 0, tzinfo=utc),
+    )
+    assert body["last_slot"] == "2024-05-05T12:00:00+00:00"
+    assert schedules.run_due(dt.datetime(2024, 5, 6, 11, 59, tzinfo=utc)) == []
+
+    # two watchers wake up at the same time: one claims the slot, it runs once
+    results: list[list[dict]] = []
+
+    def watcher() -> None:
+        results.append(Schedules(lake.catalog).run_due(dt.datetime(2024, 5, 6, 12, 1, tzinfo=utc)))
+
+    threads = [threading.Thread(target=watcher) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    runs = [r for batch in results for r in batch]
+    assert len(runs) == 1 and runs[0]["slot"] == "2024-05-06T12:00:00+00:00"
+    assert runs[0]["late"] is False
+    first = runs[0]["run_id"]
+    assert (
+        lake.sql("SELECT count(*) AS n FROM _reports.runs WHERE run_id = ?", [first])["n"][0] == 1
+    )
+    written = tmp_path / "reports" / "cis_aws_v3-5.2" / first / "report.xml"
+    assert ET.parse(written).getroot().tag == "testsuites"
+    lines = [json.loads(x) for x in hook.read_text().splitlines()]
+    assert len(lines) == 1 and json.loads(lines[0]["Message"])["run_id"] == first
+    assert schedules.run_due(dt.datetime(2024, 5, 6, 12, 30, tzinfo=utc)) == []
+
+    # a watcher dies while running: the claimed time stays in the outbox and runs once later
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        schedules.run_due(dt.datetime(2024, 5, 7, 12, 0, 30, tzinfo=utc), run=crash)
+    assert len(schedules.list()[0]["outbox"]) == 1
+    cycle = run_cycle(
+        lake.catalog,
+        tasks={
+            "reports": lambda now: Schedules(lake.catalog).run_due(
+                dt.datetime(2024, 5, 7, 12, 5, tzinfo=utc)
+            )
+        },
+    )
+    resumed = cycle.tasks["reports"]
+    assert [r["slot"] for r in resumed] == ["2024-05-07T12:00:00+00:00"]
+    assert schedules.list()[0]["outbox"] == []
+
+    # after downtime over several scheduled times, the latest runs once, marked late
+    late = schedules.run_due(dt.datetime(2024, 5, 10, 15, 0, tzinfo=utc))
+    assert [(r["slot"], r["late"]) for r in late] == [("2024-05-10T12:00:00+00:00", True)]
+    recorded = lake.sql(
+        "SELECT run_id, late, scheduled_time FROM _reports.runs WHERE schedule = 'daily' ORDER BY scheduled_time"
+    )
+    assert recorded["late"].to_list() == [False, False, True]
+    assert len(hook.read_text().splitlines()) == 3
+
+    with pytest.raises(UserError, match="not a cron expression"):
+        schedules.add("cis_aws_v3", "every day", name="x")
+    with pytest.raises(UserError, match="unknown time zone"):
+        schedules.add("cis_aws_v3", "0 6 * * *", name="x", time_zone="Mars/Olympus")
+    with pytest.raises(UserError, match="did you mean 'cis_aws_v3'"):
+        schedules.add("cis_aws_v33", "0 6 * * *")
+    with pytest.raises(UserError, match="schedule 'daily' exists"):
+        schedules.add("cis_aws_v3", "0 6 * * *", name="daily")
+    schedules.delete("daily")
+    assert schedules.list() == []
+
+
+# ------------------------------------------------------------------------------ HTML in a browser
+
+
+def test_html_report_renders_in_chromium(lake_root: Path, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    from html.parser import HTMLParser
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Chromium is missing: `make test` installs Debian's chromium package"
+    lake = loglake.connect(str(lake_root))
+    report = run_report(
+        lake.catalog,
+        "cis_aws_v3/5.2",
+        as_of="2024-05-06T14:00Z",
+        formats=["html"],
+        output=str(tmp_path / "report.html"),
+    )
+    page = (tmp_path / "report.html").as_uri()
+    flags = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,1600",
+    ]
+    dom = subprocess.run(
+        [*flags, "--dump-dom", page], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [*flags, f"--screenshot={shot}", page], capture_output=True, timeout=120, check=True
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+    class Page(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ids: set[str] = set()
+            self.tiles: dict[str, str] = {}
+            self.bars: list[dict[str, str]] = []
+            self.links: list[str] = []
+            self.rows: list[dict[str, str]] = []
+            self._tile: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            a = {k: v or "" for k, v in attrs}
+            if "id" in a:
+                self.ids.add(a["id"])
+            if a.get("class") == "tile":
+                self._tile = a["data-status"]
+            if tag == "rect" and a.get("class") == "bar":
+                self.bars.append(a)
+            if tag == "a" and a.get("href", "").startswith("#"):
+                self.links.append(a["href"][1:])
+            if tag == "tr" and a.get("class") == "result":
+                self.rows.append(a)
+
+        def handle_data(self, data: str) -> None:
+            if self._tile and data.strip():
+                self.tiles[self._tile] = data.strip()
+                self._tile = None
+
+    parsed = Page()
+    parsed.feed(dom)
+    counts = report.result.counts
+    assert parsed.tiles == {s: str(n) for s, n in counts.items()}
+    assert len(parsed.rows) == report.result.results.height
+    assert {b["data-status"] for b in parsed.bars} == {"ok", "alarm"}
+    assert "chart" in parsed.ids and "evidence" in parsed.ids
+    # every link lands on an element of the page: failing rows <-> causing events
+    assert parsed.links and all(target in parsed.ids for target in parsed.links)
+    ssh = report.result.results.filter(
+        pl.col("cause_event_name") == "AuthorizeSecurityGroupIngress"
+    )
+    assert f"event-{ssh['cause_event_id'][0].replace('-', '_')}" in parsed.ids

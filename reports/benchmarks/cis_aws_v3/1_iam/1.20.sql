@@ -10,6 +10,7 @@ SELECT r.awsaccountid || '/' || r.awsregion AS resource, r.awsaccountid AS accou
 FROM (SELECT DISTINCT awsaccountid, awsregion FROM report.config_state WHERE awsregion <> 'global') r
 LEFT JOIN report.config_state a ON a.resourcetype = 'AWS::AccessAnalyzer::Analyzer'
   AND a.awsaccountid = r.awsaccountid AND a.awsregion = r.awsregion
+WHERE EXISTS (SELECT 1 FROM report.config_history WHERE resourcetype = 'AWS::AccessAnalyzer::Analyzer')
 GROUP BY r.awsaccountid, r.awsregion
 UNION ALL
 SELECT CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), 'skip',
