@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ._util import date_parts, iso_millis, stable_hash
+from ._util import date_parts, iso_millis, parse_time, stable_hash
 from .world import (
     Account,
     Bucket,
@@ -444,23 +444,25 @@ def _tls_only_policy(bucket: str) -> str:
 def kms_key_ci(env: RegionEnv, key: KmsKey, capture_ms: int, status: str = "OK") -> dict[str, Any]:
     """A customer managed key, as DescribeKey shows it (rotation in the supplementary part)."""
     acct = env.account
-    config = {
-        "awsAccountId": acct.id,
+    config: dict[str, Any] = {
         "keyId": key.id,
         "arn": key.arn,
-        "creationDate": env.created,
+        "creationDate": int(parse_time(env.created) * 1000),
         "enabled": key.state == "Enabled",
         "description": f"{key.alias} ({env.region})",
         "keyUsage": "ENCRYPT_DECRYPT",
         "keyState": key.state,
-        "deletionDate": key.deletion_date,
         "origin": "AWS_KMS",
         "keyManager": "CUSTOMER",
         "customerMasterKeySpec": "SYMMETRIC_DEFAULT",
         "keySpec": "SYMMETRIC_DEFAULT",
         "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+        "signingAlgorithms": [],
         "multiRegion": False,
+        "awsaccountId": acct.id,
     }
+    if key.deletion_date is not None:
+        config["deletionDate"] = key.deletion_date
     return _ci(
         acct,
         capture_ms,

@@ -69,39 +69,21 @@ class PinnedTables(CatalogTables):
         self.pins: dict[str, int] = dict(pins or {})
         self.external: set[str] = set()
         self._managed: dict[str, ManagedTable] = {}
-        self._files: dict[str, list[DataFile]] = {}
+        self._pinned: dict[str, list[DataFile]] = {}
 
-    def reset(self) -> None:
-        """Keep looked-up definitions for the whole run: it reads one snapshot of the lake."""
-
-    def files(self, table: TableDefinition, constraints: Any) -> list[DataFile]:
+    def _files(self, table: TableDefinition, constraints: Any) -> list[DataFile]:
         key = table.qualified_name
         if not table.is_managed:
             self.external.add(key)
-            return super().files(table, constraints)
+            return super()._files(table, constraints)
         managed = self._managed.get(key)
         if managed is None:
             managed = self._managed[key] = ManagedTable(self.catalog.settings, table.location)
         if key not in self.pins:
             self.pins[key] = managed.version()
-        if key not in self._files:  # one file list per table and run: the version is fixed
-            self._files[key] = managed.files(version=self.pins[key])
-        files = self._files[key]
-        if constraints:
-            from loglake.catalog.catalog import Partition, _admitted
-
-            files = [
-                f
-                for f in files
-                if _admitted(
-                    table,
-                    Partition(
-                        tuple(str(f.partition.get(k.name)) for k in table.partition_keys), ""
-                    ),
-                    constraints,
-                )
-            ]
-        return files
+        if key not in self._pinned:  # one file list per table and run: the version is fixed
+            self._pinned[key] = managed.files(version=self.pins[key])
+        return self._pinned[key]
 
 
 class ReportTables:
