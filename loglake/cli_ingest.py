@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -183,6 +184,12 @@ def _validate(args: argparse.Namespace, lake: Any) -> int:
         region=args.trail_region,
         trail=args.trail_name,
     )
+    if args.lake or os.environ.get("LOGLAKE_LAKE"):
+        # the outcome is evidence for compliance reports over the same period
+        from loglake.cli import open_lake
+        from loglake.reports.store import record_trail_validation, validation_record
+
+        record_trail_validation(open_lake(args).catalog, validation_record(report, args.url))
     print(f"Validating log files between {args.start} and {args.end or 'now'}")
     text = report.summary(verbose=args.verbose)
     for line in text.splitlines():

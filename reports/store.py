@@ -285,6 +285,26 @@ def diff(
 VALIDATIONS = "_state/trail_validations"
 
 
+def validation_record(report: Any, source: str) -> dict[str, Any]:
+    """The summary of a ``trail validate`` report that a compliance run cites."""
+
+    def tally(items: list[Any]) -> dict[str, int]:
+        valid = sum(r.valid for r in items)
+        invalid = sum(r.invalid for r in items)
+        return {"valid": valid, "invalid": invalid, "unverified": len(items) - valid - invalid}
+
+    return {
+        "validated_at": iso_text(dt.datetime.now(dt.UTC)),
+        "source": source,
+        "start": iso_text(report.start),
+        "end": iso_text(report.end),
+        "digests": tally(report.digests),
+        "logs": tally(report.logs),
+        "invalid": [r.url for r in report.results if r.invalid][:50],
+        "gaps": [list(g) for g in report.gaps],
+    }
+
+
 def record_trail_validation(catalog: Catalog, record: dict[str, Any]) -> None:
     """Keep the outcome of ``loglake trail validate`` so reports can cite it as evidence."""
     store = DocumentStore(catalog.settings, catalog.settings.url(VALIDATIONS))
@@ -337,4 +357,5 @@ __all__ = [
     "runs_frame",
     "save",
     "trail_validation",
+    "validation_record",
 ]

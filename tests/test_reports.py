@@ -50,6 +50,7 @@ def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lake = loglake.connect(str(root))
     lake.ingest(str(raw), progress=False)
     (root.parent / "truth.json").write_text((raw / "ground_truth.json").read_text())
+    (root.parent / "raw.txt").write_text(str(raw))
     return root
 
 
@@ -560,3 +561,45 @@ def test_html_report_renders_in_chromium(lake_root: Path, tmp_path: Path) -> Non
         pl.col("cause_event_name") == "AuthorizeSecurityGroupIngress"
     )
     assert f"event-{ssh['cause_event_id'][0].replace('-', '_')}" in parsed.ids
+
+
+def test_digest_validation_recorded_by_trail_validate_is_evidence(
+    lake_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gzip
+
+    raw = Path((lake_root.parent / "raw.txt").read_text())
+    lake = loglake.connect(str(lake_root))
+    keys = [
+        f"--public-keys={p}"
+        for p in sorted(raw.glob("cloudtrail-public-keys/*/list-public-keys.json"))
+    ]
+    validate = [
+        "--lake",
+        str(lake_root),
+        "trail",
+        "validate",
+        str(raw),
+        "--start",
+        "2024-02-01T00:00:00Z",
+        "--end",
+        "2024-05-07T00:00:00Z",
+        *keys,
+    ]
+    assert main(validate) == 0
+    capsys.readouterr()
+    evidence = run_report(lake.catalog, "cis_aws_v3/5.2", as_of="2024-05-06T14:00Z").evidence
+    assert evidence["trail_validation"]["status"] == "valid"
+    assert evidence["trail_validation"]["validations"][0]["logs"]["invalid"] == 0
+    # a log file changed after delivery: the next validation, and the report, say so
+    log = sorted(raw.glob("AWSLogs/*/CloudTrail/*/*/*/*/*.json.gz"))[3]
+    log.write_bytes(
+        gzip.compress(gzip.decompress(log.read_bytes()).replace(b'{"Records":[', b'{"Records": ['))
+    )
+    assert main(validate) == 1
+    capsys.readouterr()
+    evidence = run_report(lake.catalog, "cis_aws_v3/5.2", as_of="2024-05-06T14:00Z").evidence
+    assert evidence["trail_validation"]["status"] == "INVALID"
+    assert any(
+        log.name in url for v in evidence["trail_validation"]["validations"] for url in v["invalid"]
+    )
