@@ -22,7 +22,7 @@ import hashlib
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ CONTROL_FIELDS = {
     "tags": dict,
     "remediation": str,
     "cause": str,
+    "sql": str,
 }
 BENCHMARK_FIELDS = {"id": str, "title": str, "description": str, "parameters": dict, "tags": dict}
 SECTION_FIELDS = {"title": str, "description": str}
@@ -68,7 +69,9 @@ class Control:
     tags: dict[str, str] = field(default_factory=dict)
     remediation: str = ""
     cause: str = "config"
-    text: str = ""  # the whole file, as hashed
+    text: str = ""  # the whole file, as hashed (with the borrowed SQL appended)
+    #: ``BENCHMARK/ID`` of the control whose SQL this one runs (one query, two benchmarks)
+    sql_from: str = ""
 
     @property
     def qualified_id(self) -> str:
@@ -173,8 +176,8 @@ def parse_control(text: str, path: str, benchmark: str = "", section: str = "") 
         if not isinstance(value, str | int | float | bool):
             raise UserError(f"{path}: tag {key!r} must be a string")
     sql = text[match.end() :].strip().rstrip(";").strip()
-    if not sql:
-        raise UserError(f"{path}: the control has no SQL after its header")
+    if not sql and not header.get("sql"):
+        raise UserError(f"{path}: the control has no SQL after its header (nor sql = BENCHMARK/ID)")
     return Control(
         id=str(header["id"]).strip(),
         title=header["title"].strip(),
@@ -188,6 +191,7 @@ def parse_control(text: str, path: str, benchmark: str = "", section: str = "") 
         remediation=header.get("remediation", "").strip(),
         cause=cause,
         text=text,
+        sql_from=header.get("sql", "") if not sql else "",
     )
 
 
@@ -242,6 +246,7 @@ def load_benchmark(folder: str | os.PathLike[str]) -> Benchmark:
         tags={k: str(v) for k, v in header.get("tags", {}).items()},
         children=children,
     )
+    benchmark = _borrow_sql(benchmark)
     seen: dict[str, str] = {}
     for control in benchmark.controls():
         if control.id in seen:
@@ -250,6 +255,34 @@ def load_benchmark(folder: str | os.PathLike[str]) -> Benchmark:
             )
         seen[control.id] = control.path
     return benchmark
+
+
+def _borrow_sql(benchmark: Benchmark) -> Benchmark:
+    """Give controls with ``sql = BENCHMARK/ID`` that control's query (and hash it with theirs)."""
+
+    def resolve(control: Control) -> Control:
+        if not control.sql_from:
+            return control
+        bench_name, _, control_id = control.sql_from.partition("/")
+        if bench_name == benchmark.id:
+            raise UserError(f"{control.path}: sql = {control.sql_from!r} names its own benchmark")
+        folder = available([str(Path(benchmark.path).parent)]).get(bench_name)
+        if folder is None:
+            raise UserError(
+                f"{control.path}: sql names unknown benchmark {bench_name!r}"
+                + _closest(bench_name, list(available()))
+            )
+        source = load_benchmark(folder).control(control_id)
+        text = control.text.rstrip("\n") + "\n" + source.sql + "\n"
+        return replace(control, sql=source.sql, text=text, sql_from="")
+
+    def walk(nodes: tuple[Section | Control, ...]) -> tuple[Section | Control, ...]:
+        return tuple(
+            resolve(n) if isinstance(n, Control) else replace(n, children=walk(n.children))
+            for n in nodes
+        )
+
+    return replace(benchmark, children=walk(benchmark.children))
 
 
 def _load_children(folder: Path, bench_id: str, section: str) -> tuple[Section | Control, ...]:

@@ -21,6 +21,7 @@ from loglake.reports.definitions import (
     available,
     find,
     find_benchmark,
+    load_benchmark,
     parse_control,
 )
 from loglake.reports.store import diff
@@ -132,6 +133,9 @@ def test_shipped_benchmarks_load_with_unique_ids_in_natural_order() -> None:
         "access-keys-rotated",
         "mfa-enabled-for-iam-console-access",
     } <= names
+    borrowed = managed.control("cloudtrail-enabled")
+    assert borrowed.sql == cis.control("3.1").sql  # one query serves both benchmarks
+    assert borrowed.text.endswith(cis.control("3.1").sql + "\n")  # and is hashed with the rule
     assert {"cis_aws_v3", "aws_config_managed"} <= set(available())
     with pytest.raises(
         UserError, match="unknown benchmark 'cis_aws_v2'; did you mean 'cis_aws_v3'"
@@ -200,6 +204,22 @@ def test_root_sign_in_without_mfa_is_caused_by_its_console_login(
     ]
     early = run_report(lake.catalog, "cis_aws_v3/1.7", as_of="2024-05-06T09:00Z").result.results
     assert set(early["status"]) == {"ok"}
+
+
+def test_a_control_may_borrow_the_query_of_another_benchmark(tmp_path: Path) -> None:
+    bench = user_benchmark(
+        tmp_path, {"a": control_text('id = "ssh"\ntitle = "SSH"\nsql = "cis_aws_v3/5.2"', "")}
+    )
+    control = load_benchmark(bench).control("ssh")
+    assert control.sql == find_benchmark("cis_aws_v3").control("5.2").sql
+    broken = user_benchmark(
+        tmp_path / "x",
+        {"a": control_text('id = "ssh"\ntitle = "SSH"\nsql = "cis_aws_v33/5.2"', "")},
+    )
+    with pytest.raises(
+        UserError, match="sql names unknown benchmark 'cis_aws_v33'; did you mean 'cis_aws_v3'"
+    ):
+        load_benchmark(broken)
 
 
 def test_failing_controls_become_error_rows_and_the_run_goes_on(
