@@ -37,6 +37,7 @@ from sqlglot import exp
 from loglake.errors import SqlError
 from loglake.query import registry
 from loglake.query import types as T
+from loglake.query.signatures import check_call, unknown_function_message
 from loglake.query.tables import PSEUDO_COLUMNS, Predicate, Scan, TableProvider, suggest
 
 #: aggregates the compiler splits into simple per-group reductions (the rest go to agg() as-is)
@@ -129,6 +130,9 @@ class Compiler:
         self._magic: tuple[list[exp.Expression], pl.LazyFrame, list[str]] | None = None
         # (bitmask column, grouping keys) of the SELECT being compiled, for grouping()
         self._grouping_col: tuple[str, list[exp.Expression]] | None = None
+        # arguments compiled for a signature check, handed once to the translator that follows
+        self._ahead: dict[int, tuple[exp.Expression, dict[str, pl.DataType], pl.Expr]] = {}
+        self._dtypes: dict[int, tuple[pl.Expr, dict[str, pl.DataType], pl.DataType]] = {}
 
     # ------------------------------------------------------------------ helpers for translators
 
@@ -143,11 +147,17 @@ class Compiler:
         """Character span of a node in the query text, from identifier metadata or its name."""
         if node is None:
             return None, None
-        candidates = [node, *node.find_all(exp.Identifier)]
-        for cand in candidates:
-            meta = getattr(cand, "_meta", None) or {}
-            if "start" in meta:
-                return meta["start"], meta["end"] + 1
+        meta = getattr(node, "_meta", None) or {}
+        if "start" in meta:
+            return meta["start"], meta["end"] + 1
+        # otherwise the span of the tokens inside it (identifiers, literals, calls)
+        spans = [
+            (m["start"], m["end"] + 1)
+            for sub in node.walk()
+            if "start" in (m := getattr(sub, "_meta", None) or {})
+        ]
+        if spans:
+            return min(s for s, _ in spans), max(e for _, e in spans)
         name = None
         if isinstance(node, exp.Func):
             name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
@@ -165,18 +175,35 @@ class Compiler:
             hit = self.replacements.get(node)
             if hit is not None:
                 return hit
+        if self._ahead:
+            ahead = self._ahead.pop(id(node), None)
+            if ahead is not None and ahead[0] is node and ahead[1] is self.schema:
+                return ahead[2]
+        key: type | str = type(node)
         translator = registry.EXPRESSIONS.get(type(node))
-        if translator is None:
-            if isinstance(node, exp.Anonymous):
-                translator = registry.NAMED_FUNCTIONS.get(node.name.lower())
-            elif isinstance(node, exp.Func):
-                translator = registry.NAMED_FUNCTIONS.get(node.sql_name().lower())
+        if translator is None and isinstance(node, exp.Func):
+            key = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+            key = key.lower()
+            translator = registry.NAMED_FUNCTIONS.get(key)
         if translator is None:
             if isinstance(node, exp.Func):
-                name = node.name if isinstance(node, exp.Anonymous) else node.sql_name().lower()
-                raise self.error(node, f"Function '{name.lower()}' not registered")
+                raise self.error(node, unknown_function_message(str(key)))
             raise self.error(node, f"unsupported expression: {node.sql('trino')}")
+        if key in registry.DECLARED:
+            check_call(self, node, key)
         return translator(self, node)
+
+    def compile_ahead(self, node: exp.Expression) -> pl.Expr:
+        """Compile ``node`` now and hand the result to the next ``expr(node)`` call."""
+        compiled = self.expr(node)
+        self._ahead[id(node)] = (node, self.schema, compiled)
+        return compiled
+
+    def retype_ahead(self, node: exp.Expression, dtype: pl.DataType) -> None:
+        """Cast an argument compiled ahead (an untyped NULL given a parameter's type)."""
+        ahead = self._ahead.get(id(node))
+        if ahead is not None:
+            self._ahead[id(node)] = (node, ahead[1], ahead[2].cast(dtype))
 
     def dtype(self, expr: pl.Expr) -> pl.DataType:
         """The dtype ``expr`` has over the current frame."""
@@ -184,6 +211,9 @@ class Compiler:
             known = self.schema.get(expr.meta.output_name())
             if known is not None:
                 return known
+        cached = self._dtypes.get(id(expr))
+        if cached is not None and cached[0] is expr and cached[1] is self.schema:
+            return cached[2]
         roots = sorted(set(expr.meta.root_names()))
         key = tuple((r, self.schema.get(r)) for r in roots)
         frame = self._frames.get(key)
@@ -191,10 +221,11 @@ class Compiler:
             frame = pl.LazyFrame(schema={r: t for r, t in key if t is not None})
             self._frames[key] = frame
         try:
-            schema = frame.select(expr.alias("_x")).collect_schema()
+            dtype = frame.select(expr.alias("_x")).collect_schema()["_x"]
         except pl.exceptions.PolarsError:
             return pl.Null()
-        return schema["_x"]
+        self._dtypes[id(expr)] = (expr, self.schema, dtype)
+        return dtype
 
     def type_of(self, node: exp.Expression) -> exp.DataType | None:
         """The SQL type of a child node, or None when it cannot be known before running."""

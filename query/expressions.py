@@ -45,7 +45,7 @@ def decimal_literal(text: str) -> pl.Expr:
     digits = text.lstrip("+-").replace(".", "").lstrip("0") or "0"
     scale = len(text.split(".", 1)[1]) if "." in text else 0
     precision = max(len(digits), scale, 1)
-    return pl.lit(value, pl.Decimal(min(38, precision + 1), scale))
+    return pl.lit(value, pl.Decimal(min(38, precision), scale))
 
 
 @translates(exp.Literal)
@@ -155,7 +155,9 @@ def _cast_row(
     return pl.when(value.is_null()).then(None).otherwise(pl.struct(members))
 
 
-def _cast_node(c: Any, node: exp.Cast, strict: bool) -> pl.Expr:
+def cast_node(c: Any, node: exp.Cast, strict: bool) -> pl.Expr:
+    """CAST/TRY_CAST to the core types (the registered translators in functions/casts.py
+    first offer the cast to the library's hooks)."""
     try:
         target = T.polars_type(node.to)
     except ValueError as err:
@@ -174,16 +176,6 @@ def _cast_node(c: Any, node: exp.Cast, strict: bool) -> pl.Expr:
             node, f"Cannot cast {T.sql_name(source).lower()} to {T.sql_name(target).lower()}"
         )
     return cast(c, value, source, target, strict)
-
-
-@translates(exp.Cast)
-def _cast(c: Any, node: exp.Cast) -> pl.Expr:
-    return _cast_node(c, node, strict=True)
-
-
-@translates(exp.TryCast)
-def _try_cast(c: Any, node: exp.TryCast) -> pl.Expr:
-    return _cast_node(c, node, strict=False)
 
 
 # ---------------------------------------------------------------------- arithmetic
@@ -405,16 +397,6 @@ def _mod(c: Any, node: exp.Mod) -> pl.Expr:
 @translates(exp.Neg)
 def _neg(c: Any, node: exp.Neg) -> pl.Expr:
     return -c.expr(node.this)
-
-
-@translates(exp.DPipe)
-def _concat(c: Any, node: exp.DPipe) -> pl.Expr:
-    parts = []
-    for child in (node.this, node.expression):
-        e = c.expr(child)
-        t = c.dtype(e)
-        parts.append(e if T.is_string(t) or t == pl.Null else e.cast(pl.String))
-    return pl.concat_str(parts)
 
 
 # ---------------------------------------------------------------------- comparisons and logic
@@ -721,16 +703,6 @@ def unify_results(c: Any, nodes: list[exp.Expression]) -> list[pl.Expr]:
     return T.unify_temporal(exprs, [c.dtype(e) for e in exprs])
 
 
-@translates(exp.If)
-def _if(c: Any, node: exp.If) -> pl.Expr:
-    false = node.args.get("false")
-    return (
-        pl.when(c.expr(node.this))
-        .then(c.expr(node.args["true"]))
-        .otherwise(c.expr(false) if false is not None else pl.lit(None))
-    )
-
-
 @translates(exp.Coalesce)
 def _coalesce(c: Any, node: exp.Coalesce) -> pl.Expr:
     return pl.coalesce(unify_results(c, [node.this, *node.expressions]))
@@ -762,41 +734,6 @@ def _dot(c: Any, node: exp.Dot) -> pl.Expr:
     raise c.error(node.expression, f"Field '{name}' not found in row." + suggest(name, fields))
 
 
-@translates(exp.Bracket)
-def _bracket(c: Any, node: exp.Bracket) -> pl.Expr:
-    base = c.expr(node.this)
-    dtype = c.dtype(base)
-    index_node = node.expressions[0]
-    safe = bool(node.args.get("safe"))
-    if T.is_map(dtype):
-        try:
-            key_value = c.literal_value(index_node)
-        except Exception as err:
-            raise c.error(index_node, "map subscripts need a constant key") from err
-        return (
-            base.list.eval(pl.element().filter(pl.element().struct.field("key") == key_value))
-            .list.first()
-            .struct.field("value")
-        )
-    if isinstance(dtype, pl.Struct):
-        position = c.literal_value(index_node)
-        return base.struct[int(position)]
-    if not isinstance(dtype, pl.List | pl.Array):
-        raise c.error(node, f"Cannot use subscript on {T.sql_name(dtype).lower()}")
-    offset = node.args.get("offset")
-    if offset is None and isinstance(index_node, exp.Literal) and not index_node.is_string:
-        zero_based: Any = int(index_node.this)
-        index = pl.lit(zero_based)
-    else:
-        index = c.expr(index_node) - (int(offset) if offset is not None else 1)
-    if safe:
-        # element_at: NULL when out of bounds; negative positions count from the end
-        raw = c.expr(index_node)
-        index = pl.when(raw < 0).then(raw).otherwise(raw - 1)
-        return base.list.get(index, null_on_oob=True)
-    return base.list.get(index, null_on_oob=False)
-
-
 @translates(exp.Struct)
 def _row(c: Any, node: exp.Struct) -> pl.Expr:
     """ROW(a, b, ...): an anonymous row whose fields are named field0, field1, ... ."""
@@ -823,47 +760,6 @@ def _array(c: Any, node: exp.Array) -> pl.Expr:
 
 
 # ---------------------------------------------------------------------- functions the relational core needs
-
-
-@translates(exp.Extract)
-def _extract(c: Any, node: exp.Extract) -> pl.Expr:
-    part = node.this.name.upper()
-    value = c.expr(node.expression)
-    parts = {
-        "YEAR": lambda v: v.dt.year(),
-        "QUARTER": lambda v: v.dt.quarter(),
-        "MONTH": lambda v: v.dt.month(),
-        "WEEK": lambda v: v.dt.week(),
-        "DAY": lambda v: v.dt.day(),
-        "DAY_OF_MONTH": lambda v: v.dt.day(),
-        "DAY_OF_WEEK": lambda v: v.dt.weekday(),
-        "DOW": lambda v: v.dt.weekday(),
-        "DAY_OF_YEAR": lambda v: v.dt.ordinal_day(),
-        "DOY": lambda v: v.dt.ordinal_day(),
-        "HOUR": lambda v: v.dt.hour(),
-        "MINUTE": lambda v: v.dt.minute(),
-        "SECOND": lambda v: v.dt.second(),
-    }
-    if part not in parts:
-        raise c.error(node, f"unsupported EXTRACT field {part}")
-    return parts[part](value).cast(pl.Int64)
-
-
-@translates(exp.Substring)
-def _substring(c: Any, node: exp.Substring) -> pl.Expr:
-    value = c.expr(node.this)
-    start = c.expr(node.args["start"]).cast(pl.Int64)
-    length = node.args.get("length")
-    # Trino: 1-based; a negative start counts from the end
-    n = value.str.len_chars()
-    offset = pl.when(start > 0).then(start - 1).otherwise(n + start)
-    if length is None:
-        return pl.when(start == 0).then(pl.lit("")).otherwise(value.str.slice(offset))
-    return (
-        pl.when(start == 0)
-        .then(pl.lit(""))
-        .otherwise(value.str.slice(offset, c.expr(length).cast(pl.Int64)))
-    )
 
 
 @translates(exp.Grouping)

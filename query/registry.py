@@ -3,11 +3,20 @@
 A translator is a small function ``(compiler, node) -> pl.Expr``: it compiles the node's children
 through ``compiler.expr(child)`` and combines them. Scalar functions, operators and aggregates all
 live in the same tables; the compiler decides the context (row, group, window) they run in.
+
+Each key has exactly one translator: registering a key twice is an error, so no module can
+silently replace another's translator and the import order of the library does not matter.
+
+A translator of a Trino function declares that function's signatures as Trino prints them
+(``year(date) -> bigint``); the compiler checks a call's argument types against them before the
+translator runs, and a call that fits none fails with Trino's "Unexpected parameters" error
+(see ``query/signatures.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,6 +24,8 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
 Translator = Callable[[Any, "exp.Expression"], "pl.Expr"]
+#: (call node, the function name as written) -> the call's arguments in Trino's order
+ArgumentReader = Callable[["exp.Expression", str], list["exp.Expression"]]
 
 #: sqlglot expression class -> translator (exp.Lower, exp.RegexpLike, exp.Add, ...)
 EXPRESSIONS: dict[type, Translator] = {}
@@ -25,12 +36,56 @@ AGGREGATE_CLASSES: set[type] = set()
 AGGREGATE_NAMES: set[str] = set()
 
 
-def translates(*classes: type, aggregate: bool = False) -> Callable[[Translator], Translator]:
-    """Register a translator for one or more sqlglot expression classes."""
+@dataclass(frozen=True)
+class Declared:
+    """The Trino signatures one translator serves, and how to read a call's arguments."""
+
+    signatures: tuple[str, ...]
+    arguments: ArgumentReader | None = None
+
+
+#: translator key (class or lower-case name) -> its declared signatures
+DECLARED: dict[type | str, Declared] = {}
+
+
+class DuplicateTranslator(RuntimeError):
+    """Two modules registered a translator for the same key."""
+
+
+def _claim(table: dict[Any, Translator], key: Any, fn: Translator) -> None:
+    existing = table.get(key)
+    if existing is not None and existing is not fn:
+        where = f"{existing.__module__}.{existing.__qualname__}"
+        raise DuplicateTranslator(f"{key!r} already has a translator ({where})")
+    table[key] = fn
+
+
+def _declare(key: type | str, signatures: str | Sequence[str], arguments: Any) -> None:
+    texts = (signatures,) if isinstance(signatures, str) else tuple(signatures)
+    if not texts:
+        return
+    if key in DECLARED:
+        raise DuplicateTranslator(f"{key!r} already declares its signatures")
+    DECLARED[key] = Declared(texts, arguments)
+
+
+def translates(
+    *classes: type,
+    aggregate: bool = False,
+    signatures: str | Sequence[str] = (),
+    arguments: ArgumentReader | None = None,
+) -> Callable[[Translator], Translator]:
+    """Register a translator for one or more sqlglot expression classes.
+
+    ``signatures`` are the Trino signatures of the functions the classes stand for;
+    ``arguments`` reads a call's arguments in Trino's order when sqlglot stores them in
+    another (``date_add(unit, n, x)`` keeps ``x`` first).
+    """
 
     def decorate(fn: Translator) -> Translator:
         for cls in classes:
-            EXPRESSIONS[cls] = fn
+            _claim(EXPRESSIONS, cls, fn)
+            _declare(cls, signatures, arguments)
             if aggregate:
                 AGGREGATE_CLASSES.add(cls)
         return fn
@@ -38,12 +93,15 @@ def translates(*classes: type, aggregate: bool = False) -> Callable[[Translator]
     return decorate
 
 
-def function(*names: str, aggregate: bool = False) -> Callable[[Translator], Translator]:
+def function(
+    *names: str, aggregate: bool = False, signatures: str | Sequence[str] = ()
+) -> Callable[[Translator], Translator]:
     """Register a translator for functions sqlglot does not know (parsed as exp.Anonymous)."""
 
     def decorate(fn: Translator) -> Translator:
         for name in names:
-            NAMED_FUNCTIONS[name.lower()] = fn
+            _claim(NAMED_FUNCTIONS, name.lower(), fn)
+            _declare(name.lower(), signatures, None)
             if aggregate:
                 AGGREGATE_NAMES.add(name.lower())
         return fn

@@ -59,6 +59,50 @@ def sql_name(dtype: pl.DataType) -> str:
     return "UNKNOWN"
 
 
+def type_name(dtype: pl.DataType) -> str:
+    """Trino's own lower-case spelling of a type, as ``typeof`` and error messages print it.
+
+    ``decimal(10,2)``, ``timestamp(6) with time zone`` (the precision of the stored values),
+    ``array(integer)``, ``map(varchar, bigint)``, ``row(a integer, b varchar)``.
+    """
+    if isinstance(dtype, pl.Decimal):
+        return f"decimal({dtype.precision or 38},{dtype.scale or 0})"
+    if isinstance(dtype, pl.Datetime):
+        digits = {"ms": 3, "us": 6, "ns": 9}[dtype.time_unit or "us"]
+        return f"timestamp({digits})" + (" with time zone" if dtype.time_zone else "")
+    if isinstance(dtype, pl.Time):
+        return "time(6)"
+    if isinstance(dtype, pl.Duration):
+        return "interval day to second"
+    if is_map(dtype):
+        key, value = map_key_value(dtype)
+        return f"map({type_name(key)}, {type_name(value)})"
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return f"array({type_name(dtype.inner)})"  # type: ignore[arg-type]
+    if isinstance(dtype, pl.Struct):
+        if is_anonymous_row(dtype):
+            return "row(" + ", ".join(type_name(f.dtype) for f in dtype.fields) + ")"
+        return "row(" + ", ".join(f"{f.name} {type_name(f.dtype)}" for f in dtype.fields) + ")"
+    return sql_name(dtype).lower()
+
+
+def anonymous_row_fields(count: int) -> list[str]:
+    """Field names of a row without names (``ROW(1, 'a')``, map entries): field0, field1, ..."""
+    return [f"field{i}" for i in range(count)]
+
+
+def is_anonymous_row(dtype: pl.Struct) -> bool:
+    return [f.name for f in dtype.fields] == anonymous_row_fields(len(dtype.fields))
+
+
+def map_key_value(dtype: pl.DataType) -> tuple[pl.DataType, pl.DataType]:
+    """Key and value types of a map in either layout (Polars Map or list of key/value rows)."""
+    if isinstance(dtype, pl.Map):
+        return dtype.key, dtype.value
+    fields = dtype.inner.fields  # type: ignore[union-attr]
+    return fields[0].dtype, fields[1].dtype
+
+
 def schema_type_string(dtype: pl.DataType) -> str:
     """Type text for sqlglot's MappingSchema (only nesting matters to the qualifier)."""
     if isinstance(dtype, pl.Struct):

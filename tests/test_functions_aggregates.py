@@ -7,67 +7,63 @@ from typing import Any
 
 import polars as pl
 import pytest
-from test_functions_support import assert_matches_duckdb, run, scalar
+from test_functions_support import assert_matches_duckdb, assert_typed, run, scalar
 
 # Over t: n = 3, -7, 0, NULL, 12 (mean 2, squared deviations 186); b = T, F, NULL, T, T.
-GLOBAL_CASES: list[tuple[str, Any]] = [
-    ("count_if(b)", 3),
-    ("count_if(n > 100)", 0),
-    ("min_by(s, n)", "héllo wörld"),
-    ("max_by(s, n)", "a,b,,c"),
-    ("min_by(id, x)", 2),
-    ("arbitrary(s) FILTER (WHERE g = 'y')", ""),
-    ("any_value(g)", "x"),
-    ("array_agg(n ORDER BY id)", [3, -7, 0, None, 12]),
-    ("array_agg(n ORDER BY n DESC NULLS LAST)", [12, 3, 0, -7, None]),
-    ("array_agg(DISTINCT g ORDER BY g)", ["x", "y", None]),
-    ("approx_distinct(g)", 2),
-    ("approx_distinct(n)", 4),
-    ("approx_percentile(n, 0)", -7),
-    ("approx_percentile(n, 1)", 12),
-    ("approx_percentile(n, ARRAY[0, 1])", [-7, 12]),
-    ("variance(n)", 62.0),
-    ("var_samp(n)", 62.0),
-    ("var_pop(n)", 46.5),
-    ("stddev(n)", math.sqrt(62.0)),
-    ("stddev_samp(n)", math.sqrt(62.0)),
-    ("stddev_pop(n)", math.sqrt(46.5)),
-    ("bool_and(b)", False),
-    ("bool_or(b)", True),
-    ("every(n IS NOT NULL OR s IS NULL)", True),
-    ("histogram(g)", {"x": 2, "y": 2}),
-    ("map_agg(id, s) FILTER (WHERE id < 3)", {1: "abc", 2: "héllo wörld"}),
-    ("listagg(s, '|') WITHIN GROUP (ORDER BY id)", "abc|héllo wörld||a,b,,c"),
+GLOBAL_CASES: list[tuple[str, Any, str]] = [
+    ("count_if(b)", 3, "bigint"),
+    ("count_if(n > 100)", 0, "bigint"),
+    ("min_by(s, n)", "héllo wörld", "varchar"),
+    ("max_by(s, n)", "a,b,,c", "varchar"),
+    ("min_by(id, x)", 2, "bigint"),
+    ("arbitrary(s) FILTER (WHERE g = 'y')", "", "varchar"),
+    ("any_value(g)", "x", "varchar"),
+    ("array_agg(n ORDER BY id)", [3, -7, 0, None, 12], "array(bigint)"),
+    ("array_agg(n ORDER BY n DESC NULLS LAST)", [12, 3, 0, -7, None], "array(bigint)"),
+    ("array_agg(DISTINCT g ORDER BY g)", ["x", "y", None], "array(varchar)"),
+    ("approx_distinct(g)", 2, "bigint"),
+    ("approx_distinct(n)", 4, "bigint"),
+    ("approx_percentile(n, 0)", -7, "bigint"),
+    ("approx_percentile(n, 1)", 12, "bigint"),
+    ("approx_percentile(n, ARRAY[0, 1])", [-7, 12], "array(bigint)"),
+    ("variance(n)", 62.0, "double"),
+    ("var_samp(n)", 62.0, "double"),
+    ("var_pop(n)", 46.5, "double"),
+    ("stddev(n)", math.sqrt(62.0), "double"),
+    ("stddev_samp(n)", math.sqrt(62.0), "double"),
+    ("stddev_pop(n)", math.sqrt(46.5), "double"),
+    ("bool_and(b)", False, "boolean"),
+    ("bool_or(b)", True, "boolean"),
+    ("every(n IS NOT NULL OR s IS NULL)", True, "boolean"),
+    ("histogram(g)", {"x": 2, "y": 2}, "map(varchar, bigint)"),
+    ("map_agg(id, s) FILTER (WHERE id < 3)", {1: "abc", 2: "héllo wörld"}, "map(bigint, varchar)"),
+    ("listagg(s, '|') WITHIN GROUP (ORDER BY id)", "abc|héllo wörld||a,b,,c", "varchar"),
 ]
 
 
-@pytest.mark.parametrize(("expression", "expected"), GLOBAL_CASES)
-def test_over_the_whole_table(expression: str, expected: Any) -> None:
-    value = scalar(f"SELECT {expression} FROM t")
-    if isinstance(expected, float):
-        assert value == pytest.approx(expected)
-    else:
-        assert value == expected
+@pytest.mark.parametrize(("expression", "expected", "sql_type"), GLOBAL_CASES)
+def test_over_the_whole_table(expression: str, expected: Any, sql_type: str) -> None:
+    assert_typed(expression, expected, sql_type, "FROM t")
 
 
-EMPTY_CASES: list[tuple[str, Any]] = [
-    ("count_if(b)", 0),
-    ("array_agg(n)", None),
-    ("histogram(g)", None),
-    ("map_agg(id, s)", None),
-    ("bool_and(b)", None),
-    ("bool_or(b)", None),
-    ("stddev(n)", None),
-    ("variance(n)", None),
-    ("approx_distinct(n)", 0),
-    ("min_by(s, n)", None),
-    ("arbitrary(s)", None),
+EMPTY_CASES: list[tuple[str, Any, str]] = [
+    ("count_if(b)", 0, "bigint"),
+    ("array_agg(n)", None, "array(bigint)"),
+    ("histogram(g)", None, "map(varchar, bigint)"),
+    ("map_agg(id, s)", None, "map(bigint, varchar)"),
+    ("bool_and(b)", None, "boolean"),
+    ("bool_or(b)", None, "boolean"),
+    ("stddev(n)", None, "double"),
+    ("variance(n)", None, "double"),
+    ("approx_distinct(n)", 0, "bigint"),
+    ("min_by(s, n)", None, "varchar"),
+    ("arbitrary(s)", None, "varchar"),
 ]
 
 
-@pytest.mark.parametrize(("expression", "expected"), EMPTY_CASES)
-def test_over_no_rows(expression: str, expected: Any) -> None:
-    assert scalar(f"SELECT {expression} FROM t WHERE id > 100") == expected
+@pytest.mark.parametrize(("expression", "expected", "sql_type"), EMPTY_CASES)
+def test_over_no_rows(expression: str, expected: Any, sql_type: str) -> None:
+    assert_typed(expression, expected, sql_type, "FROM t WHERE id > 100")
 
 
 def test_one_value_has_no_sample_deviation() -> None:

@@ -2,36 +2,37 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from test_functions_support import assert_matches_duckdb, column, scalar
+from test_functions_support import assert_matches_duckdb, assert_typed, column
 
-LITERAL_CASES: list[tuple[str, Any]] = [
-    ("if(1 < 2, 'yes', 'no')", "yes"),
-    ("if(NULL, 'yes', 'no')", "no"),
-    ("if(false, 1)", None),
-    ("coalesce(NULL, NULL, 3)", 3),
-    ("coalesce(NULL, 'a', 'b')", "a"),
-    ("nullif(1, 1)", None),
-    ("nullif(1, 2)", 1),
-    ("nullif(NULL, 1)", None),
-    ("greatest(1, 5, 3)", 5),
-    ("greatest(1, NULL, 3)", None),
-    ("least('b', 'a', 'c')", "a"),
-    ("least(2.5, 1.5)", 1.5),
-    ("try(CAST('x' AS BIGINT))", None),
-    ("try(CAST('12' AS BIGINT))", 12),
-    ("try_cast('12' AS BIGINT)", 12),
-    ("try_cast('twelve' AS INTEGER)", None),
-    ("try(date_parse('not a date', '%Y-%m-%d'))", None),
-    ("try(json_extract_scalar('not json', '$.a'))", None),
+LITERAL_CASES: list[tuple[str, Any, str]] = [
+    ("if(1 < 2, 'yes', 'no')", "yes", "varchar"),
+    ("if(NULL, 'yes', 'no')", "no", "varchar"),
+    ("if(false, 1)", None, "integer"),
+    ("coalesce(NULL, NULL, 3)", 3, "integer"),
+    ("coalesce(NULL, 'a', 'b')", "a", "varchar"),
+    ("nullif(1, 1)", None, "integer"),
+    ("nullif(1, 2)", 1, "integer"),
+    ("nullif(NULL, 1)", None, "unknown"),
+    ("greatest(1, 5, 3)", 5, "integer"),
+    ("greatest(1, NULL, 3)", None, "integer"),
+    ("least('b', 'a', 'c')", "a", "varchar"),
+    ("least(2.5, 1.5)", Decimal("1.5"), "decimal(2,1)"),
+    ("try(CAST('x' AS BIGINT))", None, "bigint"),
+    ("try(CAST('12' AS BIGINT))", 12, "bigint"),
+    ("try_cast('12' AS BIGINT)", 12, "bigint"),
+    ("try_cast('twelve' AS INTEGER)", None, "integer"),
+    ("try(date_parse('not a date', '%Y-%m-%d'))", None, "timestamp(6)"),
+    ("try(json_extract_scalar('not json', '$.a'))", None, "varchar"),
 ]
 
 
-@pytest.mark.parametrize(("expression", "expected"), LITERAL_CASES)
-def test_trino_documented_result(expression: str, expected: Any) -> None:
-    assert scalar(f"SELECT {expression}") == expected
+@pytest.mark.parametrize(("expression", "expected", "sql_type"), LITERAL_CASES)
+def test_trino_documented_result(expression: str, expected: Any, sql_type: str) -> None:
+    assert_typed(expression, expected, sql_type)
 
 
 COLUMN_CASES: list[tuple[str, list[Any]]] = [

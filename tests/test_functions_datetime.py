@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
-from test_functions_support import assert_matches_duckdb, column, run, scalar
+from test_functions_support import assert_matches_duckdb, assert_typed, column, run
 
 from loglake.errors import SqlError
 
@@ -32,112 +32,173 @@ def at(*parts: int, tz: Any = None) -> dt.datetime:
     return dt.datetime(*parts, tzinfo=tz)
 
 
-LITERAL_CASES: list[tuple[str, Any]] = [
-    ("date_trunc('hour', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 22, 3)),
-    ("date_trunc('minute', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 22, 3, 4)),
-    ("date_trunc('day', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 22)),
-    ("date_trunc('week', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 20)),
-    ("date_trunc('month', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 1)),
-    ("date_trunc('quarter', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 7, 1)),
-    ("date_trunc('year', DATE '2001-08-22')", dt.date(2001, 1, 1)),
-    ("date_add('second', 86, TIMESTAMP '2020-03-01 00:00:00')", at(2020, 3, 1, 0, 1, 26)),
-    ("date_add('hour', 9, TIMESTAMP '2020-03-01 00:00:00')", at(2020, 3, 1, 9)),
-    ("date_add('day', -1, DATE '2020-03-01')", dt.date(2020, 2, 29)),
-    ("date_add('month', 1, DATE '2024-01-31')", dt.date(2024, 2, 29)),
-    ("date_add('year', 1, DATE '2024-02-29')", dt.date(2025, 2, 28)),
-    ("date_add('week', 2, DATE '2024-01-01')", dt.date(2024, 1, 15)),
+LITERAL_CASES: list[tuple[str, Any, str]] = [
+    ("date_trunc('hour', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 22, 3), "timestamp(6)"),
+    (
+        "date_trunc('minute', TIMESTAMP '2001-08-22 03:04:05.321')",
+        at(2001, 8, 22, 3, 4),
+        "timestamp(6)",
+    ),
+    ("date_trunc('day', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 22), "timestamp(6)"),
+    ("date_trunc('week', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 20), "timestamp(6)"),
+    ("date_trunc('month', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 8, 1), "timestamp(6)"),
+    ("date_trunc('quarter', TIMESTAMP '2001-08-22 03:04:05.321')", at(2001, 7, 1), "timestamp(6)"),
+    ("date_trunc('year', DATE '2001-08-22')", dt.date(2001, 1, 1), "date"),
+    (
+        "date_add('second', 86, TIMESTAMP '2020-03-01 00:00:00')",
+        at(2020, 3, 1, 0, 1, 26),
+        "timestamp(6)",
+    ),
+    ("date_add('hour', 9, TIMESTAMP '2020-03-01 00:00:00')", at(2020, 3, 1, 9), "timestamp(6)"),
+    ("date_add('day', -1, DATE '2020-03-01')", dt.date(2020, 2, 29), "date"),
+    ("date_add('month', 1, DATE '2024-01-31')", dt.date(2024, 2, 29), "date"),
+    ("date_add('year', 1, DATE '2024-02-29')", dt.date(2025, 2, 28), "date"),
+    ("date_add('week', 2, DATE '2024-01-01')", dt.date(2024, 1, 15), "date"),
     (
         "date_diff('second', TIMESTAMP '2020-03-01 00:00:00', TIMESTAMP '2020-03-02 00:00:00')",
         86400,
+        "bigint",
     ),
-    ("date_diff('hour', TIMESTAMP '2020-03-01 00:00:00', TIMESTAMP '2020-03-02 00:00:00')", 24),
-    ("date_diff('day', DATE '2020-03-01', DATE '2020-03-02')", 1),
-    ("date_diff('day', DATE '2020-03-02', DATE '2020-03-01')", -1),
+    (
+        "date_diff('hour', TIMESTAMP '2020-03-01 00:00:00', TIMESTAMP '2020-03-02 00:00:00')",
+        24,
+        "bigint",
+    ),
+    ("date_diff('day', DATE '2020-03-01', DATE '2020-03-02')", 1, "bigint"),
+    ("date_diff('day', DATE '2020-03-02', DATE '2020-03-01')", -1, "bigint"),
     (
         "date_diff('millisecond', TIMESTAMP '2020-06-01 12:30:45', "
         "TIMESTAMP '2020-06-02 12:30:45.123')",
         86400123,
+        "bigint",
     ),
-    ("date_diff('hour', TIMESTAMP '2020-01-01 00:00', TIMESTAMP '2020-01-01 05:59')", 5),
-    ("date_diff('hour', TIMESTAMP '2020-01-01 05:59', TIMESTAMP '2020-01-01 00:00')", -5),
-    ("date_diff('month', DATE '2024-01-15', DATE '2024-02-14')", 0),
-    ("date_diff('month', DATE '2024-01-15', DATE '2024-03-15')", 2),
-    ("date_diff('year', DATE '2020-06-01', DATE '2024-05-31')", 3),
-    ("date_diff('quarter', DATE '2024-01-01', DATE '2024-12-31')", 3),
-    ("date_format(TIMESTAMP '2022-10-20 05:10:00', '%m-%d-%Y %H')", "10-20-2022 05"),
+    ("date_diff('hour', TIMESTAMP '2020-01-01 00:00', TIMESTAMP '2020-01-01 05:59')", 5, "bigint"),
+    ("date_diff('hour', TIMESTAMP '2020-01-01 05:59', TIMESTAMP '2020-01-01 00:00')", -5, "bigint"),
+    ("date_diff('month', DATE '2024-01-15', DATE '2024-02-14')", 0, "bigint"),
+    ("date_diff('month', DATE '2024-01-15', DATE '2024-03-15')", 2, "bigint"),
+    ("date_diff('year', DATE '2020-06-01', DATE '2024-05-31')", 3, "bigint"),
+    ("date_diff('quarter', DATE '2024-01-01', DATE '2024-12-31')", 3, "bigint"),
+    ("date_format(TIMESTAMP '2022-10-20 05:10:00', '%m-%d-%Y %H')", "10-20-2022 05", "varchar"),
     (
         "date_format(TIMESTAMP '2022-10-20 05:10:07.123', '%Y-%m-%d %H:%i:%s.%f')",
         "2022-10-20 05:10:07.123000",
+        "varchar",
     ),
     (
         "date_format(TIMESTAMP '2022-10-20 15:10:00', '%W %M %e %r')",
         "Thursday October 20 03:10:00 PM",
+        "varchar",
     ),
-    ("date_parse('2022/10/20/05', '%Y/%m/%d/%H')", at(2022, 10, 20, 5)),
-    ("date_parse('20/10/2022', '%d/%m/%Y')", at(2022, 10, 20)),
-    ("date_parse('2022-10-20 05:10:07', '%Y-%m-%d %H:%i:%s')", at(2022, 10, 20, 5, 10, 7)),
+    ("date_parse('2022/10/20/05', '%Y/%m/%d/%H')", at(2022, 10, 20, 5), "timestamp(6)"),
+    ("date_parse('20/10/2022', '%d/%m/%Y')", at(2022, 10, 20), "timestamp(6)"),
+    (
+        "date_parse('2022-10-20 05:10:07', '%Y-%m-%d %H:%i:%s')",
+        at(2022, 10, 20, 5, 10, 7),
+        "timestamp(6)",
+    ),
     (
         "format_datetime(TIMESTAMP '2020-01-05 10:11:12', 'yyyy-MM-dd HH:mm:ss')",
         "2020-01-05 10:11:12",
+        "varchar",
     ),
-    ("format_datetime(TIMESTAMP '2020-01-05 10:11:12', 'EEE, d MMM yyyy')", "Sun, 5 Jan 2020"),
-    ("format_datetime(TIMESTAMP '2020-01-05 10:11:12.345', 'HH:mm:ss.SSS')", "10:11:12.345"),
-    ("parse_datetime('2020-01-05 10:11', 'yyyy-MM-dd HH:mm')", at(2020, 1, 5, 10, 11, tz=UTC)),
-    ("parse_datetime('05/01/2020', 'dd/MM/yyyy')", at(2020, 1, 5, tz=UTC)),
-    ("from_unixtime(0)", at(1970, 1, 1, tz=UTC)),
-    ("from_unixtime(1700000000.5)", at(2023, 11, 14, 22, 13, 20, 500000, tz=UTC)),
-    ("to_unixtime(from_iso8601_timestamp('1970-01-02T00:00:00Z'))", 86400.0),
-    ("from_iso8601_timestamp('2020-05-11T11:15:05')", at(2020, 5, 11, 11, 15, 5, tz=UTC)),
+    (
+        "format_datetime(TIMESTAMP '2020-01-05 10:11:12', 'EEE, d MMM yyyy')",
+        "Sun, 5 Jan 2020",
+        "varchar",
+    ),
+    (
+        "format_datetime(TIMESTAMP '2020-01-05 10:11:12.345', 'HH:mm:ss.SSS')",
+        "10:11:12.345",
+        "varchar",
+    ),
+    (
+        "parse_datetime('2020-01-05 10:11', 'yyyy-MM-dd HH:mm')",
+        at(2020, 1, 5, 10, 11, tz=UTC),
+        "timestamp(6) with time zone",
+    ),
+    (
+        "parse_datetime('05/01/2020', 'dd/MM/yyyy')",
+        at(2020, 1, 5, tz=UTC),
+        "timestamp(6) with time zone",
+    ),
+    ("from_unixtime(0)", at(1970, 1, 1, tz=UTC), "timestamp(6) with time zone"),
+    (
+        "from_unixtime(1700000000.5)",
+        at(2023, 11, 14, 22, 13, 20, 500000, tz=UTC),
+        "timestamp(6) with time zone",
+    ),
+    ("to_unixtime(from_iso8601_timestamp('1970-01-02T00:00:00Z'))", 86400.0, "double"),
+    (
+        "from_iso8601_timestamp('2020-05-11T11:15:05')",
+        at(2020, 5, 11, 11, 15, 5, tz=UTC),
+        "timestamp(6) with time zone",
+    ),
     (
         "from_iso8601_timestamp('2020-05-11T11:15:05.055+01:00')",
         at(2020, 5, 11, 10, 15, 5, 55000, tz=UTC),
+        "timestamp(6) with time zone",
     ),
-    ("from_iso8601_timestamp('2020-05-11')", at(2020, 5, 11, tz=UTC)),
-    ("from_iso8601_timestamp(NULL)", None),
-    ("try(from_iso8601_timestamp('yesterday'))", None),
-    ("from_iso8601_date('2020-05-11')", dt.date(2020, 5, 11)),
-    ("to_iso8601(DATE '2020-05-11')", "2020-05-11"),
-    ("to_iso8601(from_iso8601_timestamp('2020-05-11T11:15:05Z'))", "2020-05-11T11:15:05.000Z"),
-    ("to_iso8601(TIMESTAMP '2020-05-11 11:15:05.123')", "2020-05-11T11:15:05.123"),
-    ("year(DATE '2024-02-29')", 2024),
-    ("month(DATE '2024-02-29')", 2),
-    ("day(DATE '2024-02-29')", 29),
-    ("day_of_week(DATE '2024-01-07')", 7),
-    ("dow(DATE '2024-01-08')", 1),
-    ("day_of_year(DATE '2024-12-31')", 366),
-    ("week(DATE '2024-01-01')", 1),
-    ("week_of_year(DATE '2021-01-01')", 53),
-    ("year_of_week(DATE '2021-01-01')", 2020),
-    ("quarter(DATE '2024-08-01')", 3),
-    ("hour(TIMESTAMP '2020-01-01 13:14:15.678')", 13),
-    ("minute(TIMESTAMP '2020-01-01 13:14:15.678')", 14),
-    ("second(TIMESTAMP '2020-01-01 13:14:15.678')", 15),
-    ("millisecond(TIMESTAMP '2020-01-01 13:14:15.678')", 678),
-    ("extract(YEAR FROM DATE '2024-02-29')", 2024),
-    ("extract(DOW FROM DATE '2024-01-07')", 7),
-    ("extract(HOUR FROM TIMESTAMP '2020-01-01 13:14:15')", 13),
-    ("last_day_of_month(DATE '2024-02-10')", dt.date(2024, 2, 29)),
-    ("date(TIMESTAMP '2024-02-10 23:59:59')", dt.date(2024, 2, 10)),
-    ("date('2024-02-10')", dt.date(2024, 2, 10)),
+    (
+        "from_iso8601_timestamp('2020-05-11')",
+        at(2020, 5, 11, tz=UTC),
+        "timestamp(6) with time zone",
+    ),
+    ("from_iso8601_timestamp(NULL)", None, "timestamp(6) with time zone"),
+    ("try(from_iso8601_timestamp('yesterday'))", None, "timestamp(6) with time zone"),
+    ("from_iso8601_date('2020-05-11')", dt.date(2020, 5, 11), "date"),
+    ("to_iso8601(DATE '2020-05-11')", "2020-05-11", "varchar"),
+    (
+        "to_iso8601(from_iso8601_timestamp('2020-05-11T11:15:05Z'))",
+        "2020-05-11T11:15:05.000Z",
+        "varchar",
+    ),
+    ("to_iso8601(TIMESTAMP '2020-05-11 11:15:05.123')", "2020-05-11T11:15:05.123", "varchar"),
+    ("year(DATE '2024-02-29')", 2024, "bigint"),
+    ("month(DATE '2024-02-29')", 2, "bigint"),
+    ("day(DATE '2024-02-29')", 29, "bigint"),
+    ("day_of_week(DATE '2024-01-07')", 7, "bigint"),
+    ("dow(DATE '2024-01-08')", 1, "bigint"),
+    ("day_of_year(DATE '2024-12-31')", 366, "bigint"),
+    ("week(DATE '2024-01-01')", 1, "bigint"),
+    ("week_of_year(DATE '2021-01-01')", 53, "bigint"),
+    ("year_of_week(DATE '2021-01-01')", 2020, "bigint"),
+    ("quarter(DATE '2024-08-01')", 3, "bigint"),
+    ("hour(TIMESTAMP '2020-01-01 13:14:15.678')", 13, "bigint"),
+    ("minute(TIMESTAMP '2020-01-01 13:14:15.678')", 14, "bigint"),
+    ("second(TIMESTAMP '2020-01-01 13:14:15.678')", 15, "bigint"),
+    ("millisecond(TIMESTAMP '2020-01-01 13:14:15.678')", 678, "bigint"),
+    ("extract(YEAR FROM DATE '2024-02-29')", 2024, "bigint"),
+    ("extract(DOW FROM DATE '2024-01-07')", 7, "bigint"),
+    ("extract(HOUR FROM TIMESTAMP '2020-01-01 13:14:15')", 13, "bigint"),
+    ("last_day_of_month(DATE '2024-02-10')", dt.date(2024, 2, 29), "date"),
+    ("date(TIMESTAMP '2024-02-10 23:59:59')", dt.date(2024, 2, 10), "date"),
+    ("date('2024-02-10')", dt.date(2024, 2, 10), "date"),
     (
         "from_iso8601_timestamp('2012-10-31T01:00:00Z') AT TIME ZONE 'America/Los_Angeles'",
         at(2012, 10, 30, 18, tz=ZoneInfo("America/Los_Angeles")),
+        "timestamp(6) with time zone",
     ),
     (
         "at_timezone(from_iso8601_timestamp('2012-10-31T01:00:00Z'), 'Asia/Tokyo')",
         at(2012, 10, 31, 10, tz=ZoneInfo("Asia/Tokyo")),
+        "timestamp(6) with time zone",
     ),
     (
         "with_timezone(TIMESTAMP '2001-08-22 03:04:05.321', 'America/Los_Angeles')",
         at(2001, 8, 22, 3, 4, 5, 321000, tz=ZoneInfo("America/Los_Angeles")),
+        "timestamp(6) with time zone",
     ),
-    ("hour(from_iso8601_timestamp('2012-10-31T01:00:00Z') AT TIME ZONE 'Asia/Tokyo')", 10),
+    (
+        "hour(from_iso8601_timestamp('2012-10-31T01:00:00Z') AT TIME ZONE 'Asia/Tokyo')",
+        10,
+        "bigint",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("expression", "expected"), LITERAL_CASES)
-def test_trino_documented_result(expression: str, expected: Any) -> None:
-    assert scalar(f"SELECT {expression}") == expected
+@pytest.mark.parametrize(("expression", "expected", "sql_type"), LITERAL_CASES)
+def test_trino_documented_result(expression: str, expected: Any, sql_type: str) -> None:
+    assert_typed(expression, expected, sql_type)
 
 
 def test_current_time_is_the_query_start() -> None:

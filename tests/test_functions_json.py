@@ -6,7 +6,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from test_functions_support import assert_matches_duckdb, column, run, scalar
+from test_functions_support import assert_matches_duckdb, assert_typed, column, run
 
 from loglake.errors import SqlError
 
@@ -35,64 +35,72 @@ def events(sql: str) -> list[Any]:
     return column(sql, {"cloudtrail": EVENTS})
 
 
-LITERAL_CASES: list[tuple[str, Any]] = [
-    ("json_extract_scalar('[1, 2, 3]', '$[2]')", "3"),
-    (f"json_extract_scalar('{DOC}', '$.store.book[0].author')", "Nigel Rees"),
-    (f"json_extract_scalar('{DOC}', '$.store.book[1].price')", "12.99"),
-    (f"json_extract_scalar('{DOC}', '$.store.book')", None),
-    (f"json_extract_scalar('{DOC}', '$.missing')", None),
-    (f"json_extract_scalar('{DOC}', '$.none')", None),
-    (f"json_extract_scalar('{DOC}', '$[\"key with space\"]')", "v"),
-    (f"json_extract_scalar('{DOC}', '$.policy')", '{"Version":"2012-10-17"}'),
-    (f"json_extract('{DOC}', '$.store.book[0]')", '{"author":"Nigel Rees","price":8.95}'),
-    (f"json_extract('{DOC}', '$.store.book[0].author')", '"Nigel Rees"'),
-    (f"json_extract('{DOC}', '$.count')", "2"),
-    (f"json_extract('{DOC}', '$.code')", '"42"'),
-    (f"json_extract('{DOC}', '$.flag')", '"true"'),
-    (f"json_extract('{DOC}', '$.store.open')", "true"),
-    (f"json_extract('{DOC}', '$.tags')", "[]"),
-    (f"json_extract('{DOC}', '$.policy')", '"{\\"Version\\":\\"2012-10-17\\"}"'),
-    ("json_extract('not json', '$.a')", None),
-    ("json_extract(NULL, '$.a')", None),
-    ("json_array_length('[1, 2, 3]')", 3),
-    ("json_array_length('[]')", 0),
-    ('json_array_length(\'[1, "a,b", [2, [3, 4]], {"x": [5, 6]}]\')', 4),
-    ("json_array_length('{\"a\": 1}')", None),
-    ("json_array_contains('[1, 2, 3]', 2)", True),
-    ("json_array_contains('[1, 2, 3]', 4)", False),
-    ("json_array_contains('[\"a\", \"b\"]', 'b')", True),
-    ("json_array_contains('[[\"b\"], \"c\"]', 'b')", False),
-    ("json_array_contains('[true, false]', true)", True),
-    ('json_array_get(\'["a", [3, 9], "c"]\', 0)', '"a"'),
-    ('json_array_get(\'["a", [3, 9], "c"]\', 1)', "[3,9]"),
-    ('json_array_get(\'["a", [3, 9], "c"]\', 10)', None),
-    ('json_size(\'{"x": {"a": 1, "b": 2}}\', \'$.x\')', 2),
-    ("json_size('{\"x\": [1, 2, 3]}', '$.x')", 3),
-    ('json_size(\'{"x": {"a": 1, "b": 2}}\', \'$.x.a\')', 0),
-    ('json_size(\'{"x": {"a": "p,q", "b": [1,2]}}\', \'$.x\')', 2),
-    ("json_format(JSON '[1, 2, 3]')", "[1,2,3]"),
-    ('json_format(json_parse(\'{"a": 1, "b": [true, null]}\'))', '{"a":1,"b":[true,null]}'),
-    ("json_parse('\"abc\"')", '"abc"'),
-    ("try(json_parse('not json'))", None),
-    ("is_json_scalar('1')", True),
-    ("is_json_scalar('[1, 2, 3]')", False),
-    ("CAST(JSON '[1,23,456]' AS ARRAY(INTEGER))", [1, 23, 456]),
-    ('CAST(json_parse(\'["a", "b"]\') AS ARRAY(VARCHAR))', ["a", "b"]),
-    ('CAST(JSON \'{"k1":1,"k2":23}\' AS MAP(VARCHAR, INTEGER))', {"k1": 1, "k2": 23}),
-    ("CAST(ARRAY[1, 23, 456] AS JSON)", "[1,23,456]"),
-    ("CAST('abc' AS JSON)", '"abc"'),
-    ("CAST('say \"hi\"' AS JSON)", '"say \\"hi\\""'),
-    ("CAST(true AS JSON)", "true"),
-    ("CAST(12 AS JSON)", "12"),
-    ("CAST(json_extract('{\"s\": \"hi\"}', '$.s') AS VARCHAR)", "hi"),
-    ("CAST(json_extract('{\"n\": 5}', '$.n') AS BIGINT)", 5),
-    ("CAST(json_extract('{\"b\": true}', '$.b') AS BOOLEAN)", True),
+LITERAL_CASES: list[tuple[str, Any, str]] = [
+    ("json_extract_scalar('[1, 2, 3]', '$[2]')", "3", "varchar"),
+    (f"json_extract_scalar('{DOC}', '$.store.book[0].author')", "Nigel Rees", "varchar"),
+    (f"json_extract_scalar('{DOC}', '$.store.book[1].price')", "12.99", "varchar"),
+    (f"json_extract_scalar('{DOC}', '$.store.book')", None, "varchar"),
+    (f"json_extract_scalar('{DOC}', '$.missing')", None, "varchar"),
+    (f"json_extract_scalar('{DOC}', '$.none')", None, "varchar"),
+    (f"json_extract_scalar('{DOC}', '$[\"key with space\"]')", "v", "varchar"),
+    (f"json_extract_scalar('{DOC}', '$.policy')", '{"Version":"2012-10-17"}', "varchar"),
+    (f"json_extract('{DOC}', '$.store.book[0]')", '{"author":"Nigel Rees","price":8.95}', "json"),
+    (f"json_extract('{DOC}', '$.store.book[0].author')", '"Nigel Rees"', "json"),
+    (f"json_extract('{DOC}', '$.count')", "2", "json"),
+    (f"json_extract('{DOC}', '$.code')", '"42"', "json"),
+    (f"json_extract('{DOC}', '$.flag')", '"true"', "json"),
+    (f"json_extract('{DOC}', '$.store.open')", "true", "json"),
+    (f"json_extract('{DOC}', '$.tags')", "[]", "json"),
+    (f"json_extract('{DOC}', '$.policy')", '"{\\"Version\\":\\"2012-10-17\\"}"', "json"),
+    ("json_extract('not json', '$.a')", None, "json"),
+    ("json_extract(NULL, '$.a')", None, "json"),
+    ("json_array_length('[1, 2, 3]')", 3, "bigint"),
+    ("json_array_length('[]')", 0, "bigint"),
+    ('json_array_length(\'[1, "a,b", [2, [3, 4]], {"x": [5, 6]}]\')', 4, "bigint"),
+    ("json_array_length('{\"a\": 1}')", None, "bigint"),
+    ("json_array_contains('[1, 2, 3]', 2)", True, "boolean"),
+    ("json_array_contains('[1, 2, 3]', 4)", False, "boolean"),
+    ("json_array_contains('[\"a\", \"b\"]', 'b')", True, "boolean"),
+    ("json_array_contains('[[\"b\"], \"c\"]', 'b')", False, "boolean"),
+    ("json_array_contains('[true, false]', true)", True, "boolean"),
+    ('json_array_get(\'["a", [3, 9], "c"]\', 0)', '"a"', "json"),
+    ('json_array_get(\'["a", [3, 9], "c"]\', 1)', "[3,9]", "json"),
+    ('json_array_get(\'["a", [3, 9], "c"]\', 10)', None, "json"),
+    ('json_size(\'{"x": {"a": 1, "b": 2}}\', \'$.x\')', 2, "bigint"),
+    ("json_size('{\"x\": [1, 2, 3]}', '$.x')", 3, "bigint"),
+    ('json_size(\'{"x": {"a": 1, "b": 2}}\', \'$.x.a\')', 0, "bigint"),
+    ('json_size(\'{"x": {"a": "p,q", "b": [1,2]}}\', \'$.x\')', 2, "bigint"),
+    ("json_format(JSON '[1, 2, 3]')", "[1,2,3]", "varchar"),
+    (
+        'json_format(json_parse(\'{"a": 1, "b": [true, null]}\'))',
+        '{"a":1,"b":[true,null]}',
+        "varchar",
+    ),
+    ("json_parse('\"abc\"')", '"abc"', "json"),
+    ("try(json_parse('not json'))", None, "varchar"),
+    ("is_json_scalar('1')", True, "boolean"),
+    ("is_json_scalar('[1, 2, 3]')", False, "boolean"),
+    ("CAST(JSON '[1,23,456]' AS ARRAY(INTEGER))", [1, 23, 456], "array(integer)"),
+    ('CAST(json_parse(\'["a", "b"]\') AS ARRAY(VARCHAR))', ["a", "b"], "array(varchar)"),
+    (
+        'CAST(JSON \'{"k1":1,"k2":23}\' AS MAP(VARCHAR, INTEGER))',
+        {"k1": 1, "k2": 23},
+        "map(varchar, integer)",
+    ),
+    ("CAST(ARRAY[1, 23, 456] AS JSON)", "[1,23,456]", "json"),
+    ("CAST('abc' AS JSON)", '"abc"', "json"),
+    ("CAST('say \"hi\"' AS JSON)", '"say \\"hi\\""', "json"),
+    ("CAST(true AS JSON)", "true", "json"),
+    ("CAST(12 AS JSON)", "12", "json"),
+    ("CAST(json_extract('{\"s\": \"hi\"}', '$.s') AS VARCHAR)", "hi", "varchar"),
+    ("CAST(json_extract('{\"n\": 5}', '$.n') AS BIGINT)", 5, "bigint"),
+    ("CAST(json_extract('{\"b\": true}', '$.b') AS BOOLEAN)", True, "boolean"),
 ]
 
 
-@pytest.mark.parametrize(("expression", "expected"), LITERAL_CASES)
-def test_trino_documented_result(expression: str, expected: Any) -> None:
-    assert scalar(f"SELECT {expression}") == expected
+@pytest.mark.parametrize(("expression", "expected", "sql_type"), LITERAL_CASES)
+def test_trino_documented_result(expression: str, expected: Any, sql_type: str) -> None:
+    assert_typed(expression, expected, sql_type)
 
 
 def test_cloudtrail_request_parameters() -> None:

@@ -5,40 +5,41 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_functions_support import assert_matches_duckdb, column, run, scalar
+from test_functions_support import assert_matches_duckdb, assert_typed, column, run
 
 from loglake.errors import SqlError
 
-LITERAL_CASES: list[tuple[str, Any]] = [
-    (r"regexp_like('1a 2b 14m', '\d+b')", True),
-    (r"regexp_like('1a 2b 14m', '^\d+b')", False),
-    (r"regexp_like(NULL, 'a')", None),
-    ("regexp_like('AbC', '(?i)abc')", True),
-    (r"regexp_extract('1a 2b 14m', '\d+')", "1"),
-    (r"regexp_extract('1a 2b 14m', '(\d+)([a-z]+)', 2)", "a"),
-    (r"regexp_extract('abc', '\d+')", None),
-    (r"regexp_extract('abc', '(\d)?c', 1)", None),
-    (r"regexp_extract_all('1a 2b 14m', '\d+')", ["1", "2", "14"]),
-    (r"regexp_extract_all('1a 2b 14m', '(\d+)([a-z]+)', 2)", ["a", "b", "m"]),
-    (r"regexp_extract_all('abc', '\d')", []),
-    (r"regexp_replace('1a 2b 14m', '\d+[ab] ')", "14m"),
-    (r"regexp_replace('1a 2b 14m', '(\d+)([ab]) ', '3c$2 ')", "3ca 3cb 14m"),
-    (r"regexp_replace('abc', '(b)', '$1$1')", "abbc"),
-    (r"regexp_replace('abc', '(?<x>b)', '[${x}]')", "a[b]c"),
-    (r"regexp_replace('a.b', '\.', '\$')", "a$b"),
-    (r"regexp_count('1a 2b 14m', '\s*[a-z]+\s*')", 3),
-    (r"regexp_count('abc', '\d')", 0),
-    (r"regexp_position('I have 23 apples, 5 pears and 13 oranges', '\b\d+\b')", 8),
+LITERAL_CASES: list[tuple[str, Any, str]] = [
+    (r"regexp_like('1a 2b 14m', '\d+b')", True, "boolean"),
+    (r"regexp_like('1a 2b 14m', '^\d+b')", False, "boolean"),
+    (r"regexp_like(NULL, 'a')", None, "boolean"),
+    ("regexp_like('AbC', '(?i)abc')", True, "boolean"),
+    (r"regexp_extract('1a 2b 14m', '\d+')", "1", "varchar"),
+    (r"regexp_extract('1a 2b 14m', '(\d+)([a-z]+)', 2)", "a", "varchar"),
+    (r"regexp_extract('abc', '\d+')", None, "varchar"),
+    (r"regexp_extract('abc', '(\d)?c', 1)", None, "varchar"),
+    (r"regexp_extract_all('1a 2b 14m', '\d+')", ["1", "2", "14"], "array(varchar)"),
+    (r"regexp_extract_all('1a 2b 14m', '(\d+)([a-z]+)', 2)", ["a", "b", "m"], "array(varchar)"),
+    (r"regexp_extract_all('abc', '\d')", [], "array(varchar)"),
+    (r"regexp_replace('1a 2b 14m', '\d+[ab] ')", "14m", "varchar"),
+    (r"regexp_replace('1a 2b 14m', '(\d+)([ab]) ', '3c$2 ')", "3ca 3cb 14m", "varchar"),
+    (r"regexp_replace('abc', '(b)', '$1$1')", "abbc", "varchar"),
+    (r"regexp_replace('abc', '(?<x>b)', '[${x}]')", "a[b]c", "varchar"),
+    (r"regexp_replace('a.b', '\.', '\$')", "a$b", "varchar"),
+    (r"regexp_count('1a 2b 14m', '\s*[a-z]+\s*')", 3, "bigint"),
+    (r"regexp_count('abc', '\d')", 0, "bigint"),
+    (r"regexp_position('I have 23 apples, 5 pears and 13 oranges', '\b\d+\b')", 8, "bigint"),
     (r"regexp_position('héllo', 'l')", 3),
-    (r"regexp_position('abc', '\d')", -1),
-    (r"regexp_split('1a 2b 14m', '\s*[a-z]+\s*')", ["1", "2", "14", ""]),
-    ("regexp_split('a', ',')", ["a"]),
+    "bigint",
+    (r"regexp_position('abc', '\d')", -1, "bigint"),
+    (r"regexp_split('1a 2b 14m', '\s*[a-z]+\s*')", ["1", "2", "14", ""], "array(varchar)"),
+    ("regexp_split('a', ',')", ["a"], "array(varchar)"),
 ]
 
 
-@pytest.mark.parametrize(("expression", "expected"), LITERAL_CASES)
-def test_trino_documented_result(expression: str, expected: Any) -> None:
-    assert scalar(f"SELECT {expression}") == expected
+@pytest.mark.parametrize(("expression", "expected", "sql_type"), LITERAL_CASES)
+def test_trino_documented_result(expression: str, expected: Any, sql_type: str) -> None:
+    assert_typed(expression, expected, sql_type)
 
 
 COLUMN_CASES: list[tuple[str, list[Any]]] = [

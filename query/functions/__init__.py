@@ -1,16 +1,17 @@
 """Trino's function library as Polars translators; importing the package registers them all.
 
-The core expression module is imported first so that, where both define a translator for the
-same node (substr, ||, subscripts, EXTRACT), the library's fuller version is the one in force.
+Every translator key is registered once (the registry refuses a second one), so the order of
+the imports below does not matter.
 """
 
-from loglake.query import expressions  # noqa: F401  (must register before the library)
+from loglake.query import expressions  # noqa: F401
 from loglake.query.functions import (  # noqa: F401
     aggregates,
     arrays,
     casts,
     common,
     conditional,
+    conversion,
     datetime,
     ip,
     json,

@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 from sqlglot import exp
 
+from loglake.query import types as T
 from loglake.query.functions.common import arity, fail, require_constant
 from loglake.query.registry import EXPRESSIONS, NAMED_FUNCTIONS, function, translates
 
@@ -172,6 +173,11 @@ def approx_percentile(compiler: Any, node: exp.ApproxQuantile) -> pl.Expr:
         if not isinstance(p, int | float) or not 0 <= p <= 1:
             fail(compiler, quantile, "Percentile must be between 0 and 1")
     results = [value.quantile(p, interpolation="nearest") for p in points]
+    dtype = compiler.dtype(value)
+    if T.is_integer(dtype) or dtype == pl.Float32:
+        # Trino answers in the input's type: approx_percentile(bigint, double) -> bigint
+        target = pl.Int64 if T.is_integer(dtype) else pl.Float32
+        results = [r.cast(target) for r in results]
     if isinstance(quantile, exp.Array):
         return _none_if_empty(pl.concat_list(results), value)
     return results[0]

@@ -296,6 +296,11 @@ def none_match(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return _match(compiler, node, "none")
 
 
+def _inner_type(compiler: Any, values: pl.Expr) -> pl.DataType:
+    dtype = compiler.dtype(values)
+    return dtype.inner if isinstance(dtype, pl.List) else dtype  # type: ignore[return-value]
+
+
 _FOLDS = {
     exp.Add: lambda items: items.list.sum(),
     exp.Mul: lambda items: items.list.eval(pl.element().product()).list.first(),
@@ -342,7 +347,7 @@ def reduce_(compiler: Any, node: exp.Reduce) -> pl.Expr:
     mapped_body = bind_lambda(compiler, per_element, [pl.element()], 1)
     values = compiler.expr(node.this)
     mapped = values.list.eval(mapped_body)
-    folded = _FOLDS[type(body)](mapped)
+    folded = _FOLDS[type(body)](mapped).cast(_inner_type(compiler, mapped))
     initial = compiler.expr(node.args["initial"])
     if isinstance(body, exp.Add):
         combined = initial + folded

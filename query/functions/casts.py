@@ -11,12 +11,9 @@ from typing import Any
 import polars as pl
 from sqlglot import exp
 
-from loglake.query import expressions  # noqa: F401  (core translators register first)
+from loglake.query.expressions import cast_node
 from loglake.query.functions.common import lenient, no_errors
-from loglake.query.registry import CAST_HOOKS, EXPRESSIONS, translates
-
-_core_cast = EXPRESSIONS[exp.Cast]
-_core_try_cast = EXPRESSIONS[exp.TryCast]
+from loglake.query.registry import CAST_HOOKS, translates
 
 
 def _hooked(compiler: Any, node: exp.Cast) -> pl.Expr | None:
@@ -32,13 +29,11 @@ def cast(compiler: Any, node: exp.Cast) -> pl.Expr:
     hooked = _hooked(compiler, node)
     if hooked is not None:
         return hooked
-    if lenient():
-        return _core_try_cast(compiler, exp.TryCast(this=node.this, to=node.to))
-    return _core_cast(compiler, node)
+    return cast_node(compiler, node, strict=not lenient())
 
 
 @translates(exp.TryCast)
 def try_cast(compiler: Any, node: exp.TryCast) -> pl.Expr:
     with no_errors():
         hooked = _hooked(compiler, node)
-    return hooked if hooked is not None else _core_try_cast(compiler, node)
+    return hooked if hooked is not None else cast_node(compiler, node, strict=False)

@@ -430,6 +430,14 @@ def extract(compiler: Any, node: exp.Extract) -> pl.Expr:
     return out  # type: ignore[return-value]
 
 
+def _field_signatures(names: tuple[str, ...], *types: str) -> tuple[str, ...]:
+    return tuple(f"{name}({t}) -> bigint" for name in names for t in types)
+
+
+_DATE_PARTS = ("date", "timestamp", "timestamp with time zone")
+_TIME_PARTS = ("time", "timestamp", "timestamp with time zone", "interval day to second")
+
+
 def _field_function(unit: str) -> Any:
     def translate(compiler: Any, node: exp.Expression) -> pl.Expr:
         return field(compiler.expr(node.this), unit)  # type: ignore[return-value]
@@ -438,25 +446,25 @@ def _field_function(unit: str) -> Any:
     return translate
 
 
-for _cls, _unit_name in (
-    (exp.Year, "year"),
-    (exp.Quarter, "quarter"),
-    (exp.Month, "month"),
-    (exp.WeekOfYear, "week"),
-    (exp.Day, "day"),
-    (exp.DayOfMonth, "day"),
-    (exp.DayOfWeekIso, "day_of_week"),
-    (exp.DayOfWeek, "day_of_week"),
-    (exp.DayOfYear, "day_of_year"),
-    (exp.YearOfWeek, "year_of_week"),
-    (exp.Hour, "hour"),
-    (exp.Minute, "minute"),
-    (exp.Second, "second"),
+for _cls, _unit_name, _names, _types in (
+    (exp.Year, "year", ("year",), _DATE_PARTS),
+    (exp.Quarter, "quarter", ("quarter",), _DATE_PARTS),
+    (exp.Month, "month", ("month",), _DATE_PARTS),
+    (exp.WeekOfYear, "week", ("week", "week_of_year"), _DATE_PARTS),
+    (exp.Day, "day", ("day",), (*_DATE_PARTS, "interval day to second")),
+    (exp.DayOfMonth, "day", ("day_of_month",), (*_DATE_PARTS, "interval day to second")),
+    (exp.DayOfWeekIso, "day_of_week", ("day_of_week", "dow"), _DATE_PARTS),
+    (exp.DayOfWeek, "day_of_week", ("day_of_week", "dow"), _DATE_PARTS),
+    (exp.DayOfYear, "day_of_year", ("day_of_year", "doy"), _DATE_PARTS),
+    (exp.YearOfWeek, "year_of_week", ("year_of_week", "yow"), _DATE_PARTS),
+    (exp.Hour, "hour", ("hour",), _TIME_PARTS),
+    (exp.Minute, "minute", ("minute",), _TIME_PARTS),
+    (exp.Second, "second", ("second",), _TIME_PARTS),
 ):
-    translates(_cls)(_field_function(_unit_name))
+    translates(_cls, signatures=_field_signatures(_names, *_types))(_field_function(_unit_name))
 
 
-@function("millisecond")
+@function("millisecond", signatures=_field_signatures(("millisecond",), *_TIME_PARTS))
 def millisecond(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return field(compiler.expr(arg), "millisecond")  # type: ignore[return-value]

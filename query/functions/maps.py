@@ -7,6 +7,7 @@ from typing import Any
 import polars as pl
 from sqlglot import exp
 
+from loglake.query import types as T
 from loglake.query.functions.common import arity, as_map, fail, require_constant
 from loglake.query.registry import function, translates
 
@@ -26,7 +27,8 @@ def map_values(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 def map_entries(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """map_entries(map): array of (key, value) rows."""
     (arg,) = arity(compiler, node, 1)
-    return as_map(compiler.expr(arg)).map.entries()
+    entries = as_map(compiler.expr(arg)).map.entries()
+    return entries.list.eval(pl.element().struct.rename_fields(T.anonymous_row_fields(2)))
 
 
 def _entries(compiler: Any, keys: exp.Expression, values: exp.Expression) -> pl.Expr:

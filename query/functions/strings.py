@@ -19,22 +19,37 @@ from loglake.query.functions.common import (
 )
 from loglake.query.registry import translates
 
+#: concat and || join strings, or arrays and their elements
+CONCAT = (
+    "concat(varchar...) -> varchar",
+    "concat(array(E)...) -> array(E)",
+    "concat(E, array(E)) -> array(E)",
+    "concat(array(E), E) -> array(E)",
+)
+
+
+def _strpos_arguments(node: exp.Expression, name: str) -> list[exp.Expression]:
+    """strpos(s, sub[, n]) and position(sub IN s) share one node with the string first."""
+    if name == "position":
+        return [node.args["substr"], node.this]
+    return [a for a in (node.this, node.args.get("substr"), node.args.get("occurrence")) if a]
+
 
 def _int(compiler: Any, node: exp.Expression) -> pl.Expr:
     return compiler.expr(node).cast(pl.Int64)
 
 
-@translates(exp.Lower)
+@translates(exp.Lower, signatures="lower(varchar) -> varchar")
 def lower(compiler: Any, node: exp.Lower) -> pl.Expr:
     return string_arg(compiler, node.this).str.to_lowercase()
 
 
-@translates(exp.Upper)
+@translates(exp.Upper, signatures="upper(varchar) -> varchar")
 def upper(compiler: Any, node: exp.Upper) -> pl.Expr:
     return string_arg(compiler, node.this).str.to_uppercase()
 
 
-@translates(exp.Length)
+@translates(exp.Length, signatures="length(varchar) -> bigint")
 def length(compiler: Any, node: exp.Length) -> pl.Expr:
     return string_arg(compiler, node.this).str.len_chars().cast(pl.Int64)
 
@@ -52,7 +67,15 @@ def _substr(s: pl.Expr, start: pl.Expr, count: pl.Expr | None = None) -> pl.Expr
     return null_if_any_null(out, s, start, count)
 
 
-@translates(exp.Substring)
+@translates(
+    exp.Substring,
+    signatures=(
+        "substr(varchar, bigint) -> varchar",
+        "substr(varchar, bigint, bigint) -> varchar",
+        "substring(varchar, bigint) -> varchar",
+        "substring(varchar, bigint, bigint) -> varchar",
+    ),
+)
 def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
     """substr(s, start[, length]): start 0 or beyond either end gives ''; length <= 0 gives ''."""
     start, length = constant(node.args["start"]), constant(node.args.get("length"))
@@ -85,7 +108,7 @@ def _concat(values: list[pl.Expr]) -> pl.Expr:
     return pl.pipe_with_dtype(values, choose)
 
 
-@translates(exp.Concat)
+@translates(exp.Concat, signatures=CONCAT)
 def concat(compiler: Any, node: exp.Concat) -> pl.Expr:
     """concat(a, b, ...): NULL if any argument is NULL; arrays concatenate as arrays."""
     parts = list(node.expressions)
@@ -94,12 +117,22 @@ def concat(compiler: Any, node: exp.Concat) -> pl.Expr:
     return _concat([compiler.expr(p) for p in parts])
 
 
-@translates(exp.DPipe)
+@translates(exp.DPipe, signatures=CONCAT)
 def dpipe(compiler: Any, node: exp.DPipe) -> pl.Expr:
     return _concat([compiler.expr(node.this), compiler.expr(node.expression)])
 
 
-@translates(exp.Trim)
+@translates(
+    exp.Trim,
+    signatures=(
+        "trim(varchar) -> varchar",
+        "trim(varchar, varchar) -> varchar",
+        "ltrim(varchar) -> varchar",
+        "ltrim(varchar, varchar) -> varchar",
+        "rtrim(varchar) -> varchar",
+        "rtrim(varchar, varchar) -> varchar",
+    ),
+)
 def trim(compiler: Any, node: exp.Trim) -> pl.Expr:
     """trim/ltrim/rtrim, with optional characters: trim(s, 'xy') and trim(BOTH 'xy' FROM s)."""
     s = string_arg(compiler, node.this)
@@ -115,7 +148,13 @@ def trim(compiler: Any, node: exp.Trim) -> pl.Expr:
     return out if chars is None else null_if_any_null(out, chars)
 
 
-@translates(exp.Replace)
+@translates(
+    exp.Replace,
+    signatures=(
+        "replace(varchar, varchar) -> varchar",
+        "replace(varchar, varchar, varchar) -> varchar",
+    ),
+)
 def replace(compiler: Any, node: exp.Replace) -> pl.Expr:
     s = string_arg(compiler, node.this)
     search = compiler.expr(node.expression)
@@ -125,7 +164,13 @@ def replace(compiler: Any, node: exp.Replace) -> pl.Expr:
     return null_if_any_null(out, search, value)
 
 
-@translates(exp.Split)
+@translates(
+    exp.Split,
+    signatures=(
+        "split(varchar, varchar) -> array(varchar)",
+        "split(varchar, varchar, bigint) -> array(varchar)",
+    ),
+)
 def split(compiler: Any, node: exp.Split) -> pl.Expr:
     """split(s, delimiter[, limit]): with a limit the last element keeps the rest of the string."""
     s = string_arg(compiler, node.this)
@@ -146,7 +191,7 @@ def split(compiler: Any, node: exp.Split) -> pl.Expr:
     return pl.when(s.is_null()).then(None).otherwise(parts.list.drop_nulls())
 
 
-@translates(exp.SplitPart)
+@translates(exp.SplitPart, signatures="split_part(varchar, varchar, bigint) -> varchar")
 def split_part(compiler: Any, node: exp.SplitPart) -> pl.Expr:
     """split_part(s, delimiter, index): 1-based; an index past the last field gives NULL."""
     s = string_arg(compiler, node.this)
@@ -159,7 +204,15 @@ def split_part(compiler: Any, node: exp.SplitPart) -> pl.Expr:
     return s.str.split(delim).list.get(index - 1, null_on_oob=True)
 
 
-@translates(exp.StrPosition)
+@translates(
+    exp.StrPosition,
+    signatures=(
+        "strpos(varchar, varchar) -> bigint",
+        "strpos(varchar, varchar, bigint) -> bigint",
+        "position(varchar, varchar) -> bigint",
+    ),
+    arguments=_strpos_arguments,
+)
 def strpos(compiler: Any, node: exp.StrPosition) -> pl.Expr:
     """strpos(s, sub[, instance]): 1-based character position, 0 when absent; a negative
     instance counts occurrences from the end."""
@@ -198,21 +251,27 @@ def strpos(compiler: Any, node: exp.StrPosition) -> pl.Expr:
     return combine([node.this, sub_node], [s, sub], build, pl.Int64)
 
 
-@translates(exp.StartsWith)
+@translates(exp.StartsWith, signatures="starts_with(varchar, varchar) -> boolean")
 def starts_with(compiler: Any, node: exp.StartsWith) -> pl.Expr:
     s = string_arg(compiler, node.this)
     prefix = compiler.expr(node.expression)
     return null_if_any_null(s.str.starts_with(prefix), s, prefix)
 
 
-@translates(exp.EndsWith)
+@translates(exp.EndsWith, signatures="ends_with(varchar, varchar) -> boolean")
 def ends_with(compiler: Any, node: exp.EndsWith) -> pl.Expr:
     s = string_arg(compiler, node.this)
     suffix = compiler.expr(node.expression)
     return null_if_any_null(s.str.ends_with(suffix), s, suffix)
 
 
-@translates(exp.Pad)
+@translates(
+    exp.Pad,
+    signatures=(
+        "lpad(varchar, bigint, varchar) -> varchar",
+        "rpad(varchar, bigint, varchar) -> varchar",
+    ),
+)
 def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
     """lpad/rpad(s, size, padstring): pads with repeats of padstring, or truncates to size."""
     s = string_arg(compiler, node.this)
@@ -244,7 +303,10 @@ def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
     return combine(nodes, [s, size, fill], build, pl.String)
 
 
-@translates(exp.Reverse)
+@translates(
+    exp.Reverse,
+    signatures=("reverse(varchar) -> varchar", "reverse(array(E)) -> array(E)"),
+)
 def reverse(compiler: Any, node: exp.Reverse) -> pl.Expr:
 
     def choose(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -253,14 +315,14 @@ def reverse(compiler: Any, node: exp.Reverse) -> pl.Expr:
     return compiler.expr(node.this).pipe_with_dtype(choose)
 
 
-@translates(exp.Chr)
+@translates(exp.Chr, signatures="chr(bigint) -> varchar")
 def chr_(compiler: Any, node: exp.Chr) -> pl.Expr:
     (arg,) = node.expressions
     value = require_constant(compiler, arg, "chr() argument")
     return pl.lit(None, pl.String) if value is None else pl.lit(chr(int(value)))
 
 
-@translates(exp.Translate)
+@translates(exp.Translate, signatures="translate(varchar, varchar, varchar) -> varchar")
 def translate(compiler: Any, node: exp.Translate) -> pl.Expr:
     """translate(s, from, to): characters of `from` map to `to`; extra ones are deleted."""
     s = string_arg(compiler, node.this)
