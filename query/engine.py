@@ -26,6 +26,7 @@ from loglake.query.compiler import Compiler, Output, ScanRecord
 from loglake.query.cost import athena_cost_usd, format_usd
 from loglake.query.frontend import bind_parameters, parse, qualify_tree
 from loglake.query.plans import PlanCache, plan_key
+from loglake.query.runtime import error_from_polars
 from loglake.query.tables import MemoryTables, TableProvider
 
 
@@ -141,7 +142,7 @@ class Engine:
             if isinstance(err, UserError):
                 raise
             if isinstance(err, pl.exceptions.PolarsError):
-                raise SqlError(f"query failed: {_polars_message(err)}") from err
+                raise _query_failure(err, sql) from err
             raise
         stats.elapsed_s = time.perf_counter() - started
         if result.df is not None:
@@ -259,8 +260,7 @@ class Engine:
             df = lf.collect(engine=COLLECT_ENGINE)
         except pl.exceptions.ColumnNotFoundError as err:
             raise SqlError(f"query failed: {err}") from err
-        except pl.exceptions.PolarsError as err:
-            raise SqlError(f"query failed: {_polars_message(err)}") from err
+        # other Polars errors reach execute(), which knows the statement's text for positions
         return QueryResult(df, None, stats)
 
     @staticmethod
@@ -304,6 +304,12 @@ class Engine:
 
         with contextlib.suppress(Exception):  # history must never fail a query
             append_history(self.catalog.settings, sql, stats, status, error)
+
+
+def _query_failure(err: Exception, sql: str) -> SqlError:
+    """A failed run as a SqlError: a function's own error (with its position) when a guarded
+    expression raised it, Polars' first line otherwise."""
+    return error_from_polars(err, sql) or SqlError(f"query failed: {_polars_message(err)}")
 
 
 def _polars_message(err: Exception) -> str:

@@ -81,14 +81,31 @@ def _placeholder(c: Any, node: exp.Placeholder) -> pl.Expr:
 # ---------------------------------------------------------------------- casts and typed literals
 
 
+def _timestamp_text(text: str) -> dt.datetime:
+    """A TIMESTAMP literal's value: ISO date and time, then an optional offset or zone name."""
+    text = text.strip()
+    head, _, zone = text.rpartition(" ")
+    if (head and "/" in zone) or zone.upper() == "UTC":
+        from zoneinfo import ZoneInfo
+
+        return dt.datetime.fromisoformat(head).replace(
+            tzinfo=ZoneInfo("UTC" if zone.upper() == "UTC" else zone)
+        )
+    return dt.datetime.fromisoformat(
+        text.replace(" +", "+").replace(" -", "-") if text.count(":") >= 2 else text
+    )
+
+
 def _typed_literal(c: Any, text: str, target: pl.DataType, node: exp.Expression) -> pl.Expr:
     try:
         if target == pl.Date:
             return pl.lit(dt.date.fromisoformat(text.strip()), pl.Date)
         if isinstance(target, pl.Datetime):
-            value = dt.datetime.fromisoformat(text.strip().replace(" UTC", "+00:00"))
-            if target.time_zone is None and value.tzinfo is not None:
-                value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            value = _timestamp_text(text)
+            if value.tzinfo is not None:
+                # an instant with a zone or offset is kept in UTC (one zone per column)
+                value = value.astimezone(dt.UTC)
+                value = value.replace(tzinfo=None) if target.time_zone is None else value
             return pl.lit(value, target)
         if isinstance(target, pl.Decimal):
             return decimal_literal(text.strip())
@@ -385,6 +402,8 @@ def _mod(c: Any, node: exp.Mod) -> pl.Expr:
     _check_numeric(c, node, "%", lt, rt)
     if T.is_integer(lt) and T.is_integer(rt):
         return left - right * truncated_div(left, right)
+    if (T.is_decimal(lt) or T.is_decimal(rt)) and not (T.is_float(lt) or T.is_float(rt)):
+        return _decimal_remainder(left, right, T.as_decimal(lt), T.as_decimal(rt))
     remainder = left % right
     # Trino's remainder has the sign of the dividend
     return (
@@ -392,6 +411,16 @@ def _mod(c: Any, node: exp.Mod) -> pl.Expr:
         .then(remainder - right)
         .otherwise(remainder)
     )
+
+
+def _decimal_remainder(left: pl.Expr, right: pl.Expr, lt: pl.Decimal, rt: pl.Decimal) -> pl.Expr:
+    """Decimal % decimal, with Trino's result type: the narrower integer part, the wider scale."""
+    scale = max(lt.scale or 0, rt.scale or 0)
+    whole = min((lt.precision or 38) - (lt.scale or 0), (rt.precision or 38) - (rt.scale or 0))
+    wide = pl.Decimal(38, scale)
+    a, b = left.cast(wide), right.cast(wide)
+    quotient = (a / b).truncate(0).cast(pl.Decimal(38, 0))
+    return (a - b * quotient).cast(pl.Decimal(min(38, whole + scale), scale))
 
 
 @translates(exp.Neg)
@@ -700,7 +729,7 @@ def _case(c: Any, node: exp.Case) -> pl.Expr:
 def unify_results(c: Any, nodes: list[exp.Expression]) -> list[pl.Expr]:
     """Compile the values one expression may return, with dates and timestamps made alike."""
     exprs = [c.expr(n) for n in nodes]
-    return T.unify_temporal(exprs, [c.dtype(e) for e in exprs])
+    return T.unify_values(exprs, [c.dtype(e) for e in exprs])
 
 
 @translates(exp.Coalesce)
@@ -734,7 +763,7 @@ def _dot(c: Any, node: exp.Dot) -> pl.Expr:
     raise c.error(node.expression, f"Field '{name}' not found in row." + suggest(name, fields))
 
 
-@translates(exp.Struct)
+@translates(exp.Struct, exp.Tuple)
 def _row(c: Any, node: exp.Struct) -> pl.Expr:
     """ROW(a, b, ...): an anonymous row whose fields are named field0, field1, ... ."""
     members = []
@@ -756,7 +785,11 @@ def _row(c: Any, node: exp.Struct) -> pl.Expr:
 def _array(c: Any, node: exp.Array) -> pl.Expr:
     if not node.expressions:
         return pl.lit([], pl.List(pl.Null))
-    return pl.concat_list([c.expr(e) for e in node.expressions])
+    items = unify_results(c, list(node.expressions))
+    if any(isinstance(c.dtype(i), pl.List | pl.Array) for i in items):
+        # concat_list would splice nested arrays into one: wrap each in a list of its own
+        items = [i.repeat_by(1) for i in items]
+    return pl.concat_list(items)
 
 
 # ---------------------------------------------------------------------- functions the relational core needs
@@ -829,7 +862,9 @@ def _avg(c: Any, node: exp.Avg) -> pl.Expr:
 @translates(exp.Min, aggregate=True)
 def _min(c: Any, node: exp.Min) -> pl.Expr:
     if node.expressions:
-        raise c.error(node, "min(x, n) is not supported")
+        from loglake.query.functions.aggregates import top_values
+
+        return top_values(c, node, largest=False)
     value, _ = _agg_arg(c, node)
     return value.min()
 
@@ -837,6 +872,8 @@ def _min(c: Any, node: exp.Min) -> pl.Expr:
 @translates(exp.Max, aggregate=True)
 def _max(c: Any, node: exp.Max) -> pl.Expr:
     if node.expressions:
-        raise c.error(node, "max(x, n) is not supported")
+        from loglake.query.functions.aggregates import top_values
+
+        return top_values(c, node, largest=True)
     value, _ = _agg_arg(c, node)
     return value.max()

@@ -197,10 +197,8 @@ def common_supertype(left: pl.DataType, right: pl.DataType) -> pl.DataType | Non
         return pl.Int64 if pl.Int64 in (left, right) or not _fits32(left, right) else pl.Int32
     if is_numeric(left) and is_numeric(right):
         if is_float(left) or is_float(right):
-            return pl.Float64
-        if is_decimal(left) and is_decimal(right):
-            return pl.Decimal(38, max(decimal_scale(left), decimal_scale(right)))
-        return pl.Decimal(38, max(decimal_scale(left), decimal_scale(right)))
+            return pl.Float32 if left == right == pl.Float32 else pl.Float64
+        return decimal_supertype(as_decimal(left), as_decimal(right))
     if is_string(left) and is_string(right):
         return pl.String
     if is_temporal(left) and is_temporal(right):
@@ -208,6 +206,26 @@ def common_supertype(left: pl.DataType, right: pl.DataType) -> pl.DataType | Non
             return _datetime_target([left, right])
         return left if isinstance(left, pl.Datetime) else right
     return None
+
+
+#: the decimal an integer type coerces to (Trino: integer is decimal(10, 0))
+_INTEGER_DECIMALS = {pl.Int8: 3, pl.Int16: 5, pl.Int32: 10, pl.Int64: 19, pl.UInt8: 3,
+                     pl.UInt16: 5, pl.UInt32: 10, pl.UInt64: 20}  # fmt: skip
+
+
+def as_decimal(dtype: pl.DataType) -> pl.Decimal:
+    if isinstance(dtype, pl.Decimal):
+        return dtype
+    return pl.Decimal(_INTEGER_DECIMALS.get(dtype.base_type(), 38), 0)
+
+
+def decimal_supertype(left: pl.Decimal, right: pl.Decimal) -> pl.Decimal:
+    """Trino's common decimal: enough integer digits and fraction digits for both."""
+    scale = max(left.scale or 0, right.scale or 0)
+    whole = max(
+        (left.precision or 38) - (left.scale or 0), (right.precision or 38) - (right.scale or 0)
+    )
+    return pl.Decimal(min(38, whole + scale), scale)
 
 
 def _datetime_target(dtypes: list[pl.DataType]) -> pl.Datetime:
@@ -233,6 +251,26 @@ def unify_temporal(exprs: list[pl.Expr], dtypes: list[pl.DataType]) -> list[pl.E
         e.cast(target) if (isinstance(t, pl.Datetime) or t == pl.Date) and t != target else e
         for e, t in zip(exprs, dtypes, strict=True)
     ]
+
+
+def unify_values(exprs: list[pl.Expr], dtypes: list[pl.DataType]) -> list[pl.Expr]:
+    """Cast the values one expression may return (CASE, COALESCE, ARRAY[...]) to their common
+    type as Trino types it: integers and decimals meet in a decimal wide enough for both,
+    dates and timestamps as :func:`unify_temporal` says."""
+    numbers = [t for t in dtypes if t != pl.Null]
+    if (
+        numbers
+        and all(is_integer(t) or is_decimal(t) for t in numbers)
+        and any(is_decimal(t) for t in numbers)
+    ):
+        target = as_decimal(numbers[0])
+        for t in numbers[1:]:
+            target = decimal_supertype(target, as_decimal(t))
+        return [
+            e if t == target or t == pl.Null else e.cast(target)
+            for e, t in zip(exprs, dtypes, strict=True)
+        ]
+    return unify_temporal(exprs, dtypes)
 
 
 def _fits32(left: pl.DataType, right: pl.DataType) -> bool:

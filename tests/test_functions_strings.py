@@ -148,7 +148,7 @@ def test_same_as_duckdb(sql: str) -> None:
     ("sql", "message"),
     [
         ("SELECT split_part('a', ',', 0)", "index must be greater than zero"),
-        ("SELECT lpad('a', 3, '')", "padding string must not be empty"),
+        ("SELECT lpad('a', 3, '')", "Padding string must not be empty"),
         ("SELECT split('a', '')", "delimiter must not be empty"),
         ("SELECT strpos('a', 'a', 0)", "instance must not be zero"),
     ],

@@ -64,25 +64,38 @@ def count_if(compiler: Any, node: exp.CountIf) -> pl.Expr:
     return compiler.expr(node.this).fill_null(False).cast(pl.Int64).sum()
 
 
-@translates(exp.ArgMin, aggregate=True)
+@translates(
+    exp.ArgMin,
+    aggregate=True,
+    signatures=("min_by(T, K) -> T", "min_by(T, K, bigint) -> array(T)"),
+)
 def min_by(compiler: Any, node: exp.ArgMin) -> pl.Expr:
     """min_by(x, y): x of the row with the smallest y (rows with NULL y are skipped)."""
     return _by(compiler, node, smallest=True)
 
 
-@translates(exp.ArgMax, aggregate=True)
+@translates(
+    exp.ArgMax,
+    aggregate=True,
+    signatures=("max_by(T, K) -> T", "max_by(T, K, bigint) -> array(T)"),
+)
 def max_by(compiler: Any, node: exp.ArgMax) -> pl.Expr:
     return _by(compiler, node, smallest=False)
 
 
 def _by(compiler: Any, node: exp.Expression, smallest: bool) -> pl.Expr:
-    if node.args.get("count") is not None:
-        fail(compiler, node, f"{node.sql_name().lower()}() with a count is not supported")
+    """x of the row with the smallest/largest y; with n, the x of the n smallest/largest y."""
     value = compiler.expr(node.this)
     key = compiler.expr(node.expression)
     kept = value.filter(key.is_not_null())
     order = key.filter(key.is_not_null())
-    return kept.min_by(order) if smallest else kept.max_by(order)
+    count_node = node.args.get("count")
+    if count_node is None:
+        return kept.min_by(order) if smallest else kept.max_by(order)
+    name = "min_by" if smallest else "max_by"
+    n = _count_argument(compiler, count_node, name)
+    chosen = kept.sort_by(order, descending=not smallest).head(n)
+    return pl.when(order.count() > 0).then(chosen.implode())
 
 
 @translates(exp.AnyValue, aggregate=True)
@@ -161,9 +174,8 @@ def approx_distinct(compiler: Any, node: exp.ApproxDistinct) -> pl.Expr:
 @translates(exp.ApproxQuantile, aggregate=True)
 def approx_percentile(compiler: Any, node: exp.ApproxQuantile) -> pl.Expr:
     """approx_percentile(x, p) or (x, ARRAY[p1, p2, ...]): the value at rank p (nearest)."""
-    if node.args.get("weight") is not None or node.args.get("accuracy") is not None:
-        fail(compiler, node, "approx_percentile() with weights or accuracy is not supported")
     value = compiler.expr(node.this)
+    weight_node = node.args.get("weight")
     quantile = node.args.get("quantile")
     if isinstance(quantile, exp.Array):
         points = [require_constant(compiler, q, "percentile") for q in quantile.expressions]
@@ -172,7 +184,16 @@ def approx_percentile(compiler: Any, node: exp.ApproxQuantile) -> pl.Expr:
     for p in points:
         if not isinstance(p, int | float) or not 0 <= p <= 1:
             fail(compiler, quantile, "Percentile must be between 0 and 1")
-    results = [value.quantile(p, interpolation="nearest") for p in points]
+    if weight_node is not None:
+        weight = compiler.expr(weight_node).cast(pl.Float64)
+        present = value.is_not_null() & weight.is_not_null()
+        order = value.filter(present).arg_sort()
+        ordered = value.filter(present).gather(order)
+        running = weight.filter(present).gather(order).cum_sum()
+        total = running.last()
+        results = [ordered.gather((running >= p * total).arg_max()).first() for p in points]
+    else:
+        results = [value.quantile(p, interpolation="nearest") for p in points]
     dtype = compiler.dtype(value)
     if T.is_integer(dtype) or dtype == pl.Float32:
         # Trino answers in the input's type: approx_percentile(bigint, double) -> bigint
@@ -258,3 +279,191 @@ def geometric_mean(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg).cast(pl.Float64)
     return _none_if_empty(value.log().mean().exp(), value)
+
+
+# --- statistical aggregates ----------------------------------------------------------------------
+
+
+@translates(exp.Kurtosis, aggregate=True, signatures="kurtosis(double) -> double")
+def kurtosis(compiler: Any, node: exp.Kurtosis) -> pl.Expr:
+    """Excess kurtosis, the unbiased estimate (NULL with fewer than four values)."""
+    value = compiler.expr(node.this).cast(pl.Float64)
+    return pl.when(value.count() > 3).then(value.kurtosis(fisher=True, bias=False))
+
+
+@translates(exp.Skewness, aggregate=True, signatures="skewness(double) -> double")
+def skewness(compiler: Any, node: exp.Skewness) -> pl.Expr:
+    """Fisher's moment coefficient of skewness (NULL with fewer than three values)."""
+    value = compiler.expr(node.this).cast(pl.Float64)
+    return pl.when(value.count() > 2).then(value.skew(bias=True))
+
+
+def _regression(compiler: Any, node: exp.Expression) -> tuple[pl.Expr, pl.Expr]:
+    y, x = _pairs(compiler, node)
+    n = x.count().cast(pl.Float64)
+    slope = (n * (x * y).sum() - x.sum() * y.sum()) / (n * (x * x).sum() - x.sum() ** 2)
+    return slope, (y.sum() - slope * x.sum()) / n
+
+
+@translates(exp.RegrSlope, aggregate=True, signatures="regr_slope(double, double) -> double")
+def regr_slope(compiler: Any, node: exp.RegrSlope) -> pl.Expr:
+    """Least-squares slope of y on x over the rows where both are present."""
+    slope, _ = _regression(compiler, node)
+    y, _x = _pairs(compiler, node)
+    return pl.when(y.count() > 0).then(slope)
+
+
+@translates(
+    exp.RegrIntercept, aggregate=True, signatures="regr_intercept(double, double) -> double"
+)
+def regr_intercept(compiler: Any, node: exp.RegrIntercept) -> pl.Expr:
+    _, intercept = _regression(compiler, node)
+    y, _x = _pairs(compiler, node)
+    return pl.when(y.count() > 0).then(intercept)
+
+
+# --- top values ----------------------------------------------------------------------------------
+
+
+def _count_argument(compiler: Any, node: exp.Expression, name: str) -> int:
+    value = require_constant(compiler, node, f"{name}() count")
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        fail(compiler, node, f"second argument of {name} must be a positive integer")
+    if value > 10_000:
+        fail(compiler, node, f"second argument of {name} must be less than or equal to 10000")
+    return value
+
+
+def top_values(compiler: Any, node: exp.Expression, largest: bool) -> pl.Expr:
+    """max(x, n) / min(x, n): the n largest (smallest) non-NULL values, largest (smallest) first."""
+    name = "max" if largest else "min"
+    n = _count_argument(compiler, node.expressions[0], name)
+    value = compiler.expr(node.this).drop_nulls()
+    chosen = value.top_k(n) if largest else value.bottom_k(n)
+    ordered = chosen.sort(descending=largest)
+    return pl.when(value.count() > 0).then(ordered.implode())
+
+
+@function(
+    "approx_most_frequent",
+    aggregate=True,
+    signatures=("approx_most_frequent(bigint, T, bigint) -> map(T, bigint)",),
+)
+def approx_most_frequent(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """approx_most_frequent(buckets, value, capacity): the buckets most frequent values with
+    their counts (counted exactly here)."""
+    buckets_node, value_node, _capacity = arity(compiler, node, 3)
+    buckets = _count_argument(compiler, buckets_node, "approx_most_frequent")
+    value = compiler.expr(value_node)
+    counts = value.drop_nulls().value_counts(sort=True, name="value").head(buckets)
+    entries = counts.struct.rename_fields(["key", "value"]).struct.with_fields(
+        pl.field("value").cast(pl.Int64)
+    )
+    return _none_if_empty(entries.implode().list.to_map(), value)
+
+
+@function("multimap_agg", aggregate=True, signatures="multimap_agg(K, V) -> map(K, array(V))")
+def multimap_agg(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """multimap_agg(key, value): each key with the array of its values (rows with a NULL key
+    are skipped)."""
+    from loglake.query.functions.maps import group_entries
+
+    key_node, value_node = arity(compiler, node, 2)
+    key = compiler.expr(key_node)
+    entries = pl.struct(key.alias("key"), compiler.expr(value_node).alias("value"))
+    grouped = group_entries(entries.filter(key.is_not_null()).implode())
+    return _none_if_empty(grouped.list.to_map(), key)
+
+
+@function("map_union", aggregate=True, signatures="map_union(map(K, V)) -> map(K, V)")
+def map_union(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """map_union(m): every key of the group's maps; a repeated key keeps one of its values."""
+    from loglake.query.functions.common import as_map
+
+    (arg,) = arity(compiler, node, 1)
+    value = compiler.expr(arg)
+    entries = as_map(value).map.entries().explode().drop_nulls()
+    first = entries.filter(entries.struct.field("key").is_first_distinct())
+    return _none_if_empty(first.implode().list.to_map(), value)
+
+
+@function("checksum", aggregate=True, signatures="checksum(T) -> varbinary")
+def checksum(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """checksum(x): an order-insensitive 8-byte checksum of the group's values (NULLs count):
+    the wrapping sum of each value's xxHash64, little-endian."""
+    from loglake.query.functions.binary import from_hex_text, hex_digits
+
+    (arg,) = arity(compiler, node, 1)
+    value = compiler.expr(arg)
+    hashed = value.hash(seed=0).cast(pl.UInt64)
+    total = hashed.sum()
+    big_endian = hex_digits(total, 16)
+    little_endian = big_endian.str.extract_all("..").list.reverse().list.join("")
+    return pl.when(pl.len() > 0).then(from_hex_text(little_endian))
+
+
+@function(
+    "numeric_histogram",
+    aggregate=True,
+    signatures=(
+        "numeric_histogram(bigint, double) -> map(double, double)",
+        "numeric_histogram(bigint, double, double) -> map(double, double)",
+    ),
+)
+def numeric_histogram(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """numeric_histogram(buckets, value[, weight]): up to buckets (centroid, weight) pairs,
+    made by merging the closest neighbouring values (Ben-Haim and Tom-Tov), per group."""
+    args = arity(compiler, node, 2, 3)
+    buckets = _count_argument(compiler, args[0], "numeric_histogram")
+    value = compiler.expr(args[1]).cast(pl.Float64)
+    weight = compiler.expr(args[2]).cast(pl.Float64) if len(args) > 2 else pl.lit(1.0)
+    present = value.is_not_null() & weight.is_not_null()
+    pairs = pl.struct(value.filter(present).alias("v"), weight.filter(present).alias("w"))
+
+    def merge(groups: pl.Series) -> pl.Series:
+        from loglake.query.functions.special import merge_histogram
+
+        return pl.Series(
+            groups.name,
+            [None if g is None else merge_histogram(g, buckets) for g in groups.to_list()],
+            dtype=pl.List(pl.Struct({"key": pl.Float64, "value": pl.Float64})),
+        )
+
+    histogram = pairs.implode().map_batches(
+        merge,
+        return_dtype=pl.List(pl.Struct({"key": pl.Float64, "value": pl.Float64})),
+        returns_scalar=True,
+    )
+    return pl.when(present.any()).then(histogram.list.to_map())
+
+
+@function(
+    "reduce_agg",
+    aggregate=True,
+    signatures="reduce_agg(T, S, function(S, T, S), function(S, S, S)) -> S",
+)
+def reduce_agg(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """reduce_agg(value, initial, (s, x) -> merge, (a, b) -> combine): the merge must be a fold
+    (see folds.plan); NULL values are skipped."""
+    from loglake.query.functions import folds
+    from loglake.query.functions.common import bind_lambda
+
+    value_node, initial_node, merge, _combine = arity(compiler, node, 4)
+    fold_plan = folds.plan(compiler, merge)
+    if fold_plan.row_type is not None or len(fold_plan.steps) != 1:
+        fail(compiler, merge, "reduce_agg supports a scalar state")
+    step = fold_plan.steps[0]
+    value = compiler.expr(value_node)
+    kept = value.filter(value.is_not_null())
+    per_value = exp.Lambda(
+        this=step.contribution.copy(), expressions=[exp.to_identifier(fold_plan.element)]
+    )
+    contribution = bind_lambda(compiler, per_value, [kept], 1)
+    initial = compiler.expr(initial_node)
+    target = T.common_supertype(compiler.dtype(initial), compiler.dtype(value)) or compiler.dtype(
+        initial
+    )
+    folded = folds.fold(step.operator, contribution.cast(target), within_list=False)
+    return pl.when(kept.count() > 0).then(
+        folds.combine(step.operator, initial.first(), folded).cast(target)
+    )

@@ -7,11 +7,14 @@ bound to ``pl.element()``; a lambda body may use the element and constants, not 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
+from loglake.query import types as T
+from loglake.query.functions import folds
 from loglake.query.functions.common import (
     arity,
     bind_lambda,
@@ -21,7 +24,15 @@ from loglake.query.functions.common import (
     null_if_any_null,
     require_constant,
 )
+from loglake.query.functions.lambdas import (
+    apply,
+    fields,
+    keep_elements,
+    lambda_of,
+    zip_lists,
+)
 from loglake.query.registry import function, translates
+from loglake.query.runtime import guard
 
 
 def _has_null(values: pl.Expr) -> pl.Expr:
@@ -142,14 +153,6 @@ def array_distinct(compiler: Any, node: exp.ArrayDistinct) -> pl.Expr:
     return compiler.expr(node.this).list.unique(maintain_order=True)
 
 
-@translates(exp.ArraySort)
-def array_sort(compiler: Any, node: exp.ArraySort) -> pl.Expr:
-    """array_sort(array): ascending, NULLs last. A comparator lambda is not supported."""
-    if node.args.get("expression") is not None:
-        fail(compiler, node.args["expression"], "array_sort() with a comparator is not supported")
-    return compiler.expr(node.this).list.sort(nulls_last=True)
-
-
 @translates(exp.ArrayMax)
 def array_max(compiler: Any, node: exp.ArrayMax) -> pl.Expr:
     """array_max(array): NULL when any element is NULL, as in Trino."""
@@ -249,25 +252,25 @@ def _interval_text(compiler: Any, node: exp.Expression) -> str:
 # --- lambdas -------------------------------------------------------------------------------------
 
 
-@translates(exp.Transform)
+@translates(exp.Transform, signatures="transform(array(T), function(T, U)) -> array(U)")
 def transform(compiler: Any, node: exp.Transform) -> pl.Expr:
-    """transform(array, x -> f(x))."""
-    body = bind_lambda(compiler, node.expression, [pl.element()], 1)
-    return compiler.expr(node.this).list.eval(body)
+    """transform(array, x -> f(x)); f may read the row's other columns."""
+    lam = lambda_of(compiler, node.expression, 1)
+    return apply(compiler, compiler.expr(node.this), lam)
 
 
-@translates(exp.ArrayFilter)
+@translates(exp.ArrayFilter, signatures="filter(array(T), function(T, boolean)) -> array(T)")
 def filter_(compiler: Any, node: exp.ArrayFilter) -> pl.Expr:
     """filter(array, x -> predicate): keeps elements whose predicate is true (not NULL)."""
-    predicate = bind_lambda(compiler, node.expression, [pl.element()], 1)
-    return compiler.expr(node.this).list.eval(pl.element().filter(predicate.fill_null(False)))
+    lam = lambda_of(compiler, node.expression, 1)
+    return keep_elements(compiler, compiler.expr(node.this), lam)
 
 
 def _match(compiler: Any, node: exp.Anonymous, kind: str) -> pl.Expr:
-    values_node, lam = arity(compiler, node, 2)
-    predicate = bind_lambda(compiler, lam, [pl.element()], 1)
+    values_node, lam_node = arity(compiler, node, 2)
+    lam = lambda_of(compiler, lam_node, 1)
     values = compiler.expr(values_node)
-    tests = values.list.eval(predicate)
+    tests = apply(compiler, values, lam)
     any_true = tests.list.eval((pl.element() == True).any()).list.first()  # noqa: E712
     any_false = tests.list.eval((pl.element() == False).any()).list.first()  # noqa: E712
     any_null = tests.list.eval(pl.element().is_null().any()).list.first()
@@ -280,18 +283,18 @@ def _match(compiler: Any, node: exp.Anonymous, kind: str) -> pl.Expr:
     return null_if_any_null(out, values)
 
 
-@function("any_match")
+@function("any_match", signatures="any_match(array(T), function(T, boolean)) -> boolean")
 def any_match(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """any_match(array, x -> p): true if p holds for some element; NULL if undecided."""
     return _match(compiler, node, "any")
 
 
-@function("all_match")
+@function("all_match", signatures="all_match(array(T), function(T, boolean)) -> boolean")
 def all_match(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return _match(compiler, node, "all")
 
 
-@function("none_match")
+@function("none_match", signatures="none_match(array(T), function(T, boolean)) -> boolean")
 def none_match(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return _match(compiler, node, "none")
 
@@ -301,65 +304,52 @@ def _inner_type(compiler: Any, values: pl.Expr) -> pl.DataType:
     return dtype.inner if isinstance(dtype, pl.List) else dtype  # type: ignore[return-value]
 
 
-_FOLDS = {
-    exp.Add: lambda items: items.list.sum(),
-    exp.Mul: lambda items: items.list.eval(pl.element().product()).list.first(),
-    exp.Greatest: lambda items: items.list.max(),
-    exp.Least: lambda items: items.list.min(),
-}
-
-
-@translates(exp.Reduce)
+@translates(
+    exp.Reduce,
+    signatures="reduce(array(T), S, function(S, T, S), function(S, R)) -> R",
+    arguments=lambda node, name: [
+        a
+        for a in (
+            node.this,
+            node.args.get("initial"),
+            node.args.get("merge"),
+            node.args.get("finish"),
+        )
+        if a is not None
+    ],
+)
 def reduce_(compiler: Any, node: exp.Reduce) -> pl.Expr:
-    """reduce(array, initial, (s, x) -> s OP f(x), s -> g(s)) for OP in +, *, greatest, least.
-
-    Polars has no general left fold over list elements, so the merge lambda must combine the
-    state with a function of the element by one of those operators; anything else is an error.
-    """
-    merge = node.args.get("merge")
-    if not isinstance(merge, exp.Lambda) or len(merge.expressions) != 2:
-        fail(compiler, node, "reduce() needs a two-argument merge lambda (s, x) -> ...")
-    state, element = (p.name.lower() for p in merge.expressions)
-    body = merge.this
-    while isinstance(body, exp.Paren):
-        body = body.this
-    operands: list[exp.Expression] = []
-    if isinstance(body, exp.Add | exp.Mul):
-        operands = [body.this, body.expression]
-    elif isinstance(body, exp.Greatest | exp.Least) and len(body.expressions) == 1:
-        operands = [body.this, body.expressions[0]]
-    else:
-        fail(compiler, merge, "reduce() supports merge lambdas s + f(x), s * f(x), greatest, least")
-
-    def is_state(e: exp.Expression) -> bool:
-        return isinstance(e, exp.Identifier | exp.Column) and e.name.lower() == state
-
-    rest = [e for e in operands if not is_state(e)]
-    mentions = [
-        sub
-        for e in rest
-        for sub in e.walk()
-        if isinstance(sub, exp.Identifier | exp.Column) and sub.name.lower() == state
-    ]
-    if len(rest) != 1 or mentions:
-        fail(compiler, merge, "reduce(): the merge lambda must combine s with a function of x")
-    per_element = exp.Lambda(this=rest[0].copy(), expressions=[exp.to_identifier(element)])
-    mapped_body = bind_lambda(compiler, per_element, [pl.element()], 1)
+    """reduce(array, initial, (s, x) -> merge, s -> finish): the merge must be a fold that
+    folds.plan reads (s + f(x), s * f(x), greatest, least, IF(...), per field of a ROW)."""
+    fold_plan = folds.plan(compiler, node.args.get("merge"))
     values = compiler.expr(node.this)
-    mapped = values.list.eval(mapped_body)
-    folded = _FOLDS[type(body)](mapped).cast(_inner_type(compiler, mapped))
     initial = compiler.expr(node.args["initial"])
-    if isinstance(body, exp.Add):
-        combined = initial + folded
-    elif isinstance(body, exp.Mul):
-        combined = initial * folded
-    elif isinstance(body, exp.Greatest):
-        combined = pl.max_horizontal(initial, folded)
+    fields_out = []
+    any_null = pl.lit(False)
+    for step in fold_plan.steps:
+        per_element = exp.Lambda(
+            this=step.contribution.copy(), expressions=[exp.to_identifier(fold_plan.element)]
+        )
+        contributions = apply(compiler, values, per_element)
+        start = initial if step.field is None else initial.struct.field(step.field)
+        start_type = compiler.dtype(start)
+        inner = _inner_type(compiler, contributions)
+        target = T.common_supertype(start_type, inner) if inner != pl.Null else start_type
+        target = target or start_type
+        folded = folds.fold(step.operator, contributions.cast(pl.List(target)), within_list=True)
+        combined = folds.combine(step.operator, start.cast(target), folded.cast(target))
+        any_null = any_null | _has_null(contributions).fill_null(False)
+        fields_out.append(combined.alias(step.field or "value"))
+    if fold_plan.row_type is not None:
+        state = pl.struct(fields_out)
+        state = (
+            pl.when(values.list.len() == 0)
+            .then(initial)
+            .otherwise(state.cast(T.polars_type(fold_plan.row_type)))
+        )
     else:
-        combined = pl.min_horizontal(initial, folded)
-    empty = values.list.len() == 0
-    result = pl.when(empty).then(initial).when(_has_null(mapped)).then(None).otherwise(combined)
-    result = null_if_any_null(result, values)
+        state = pl.when(values.list.len() == 0).then(initial).otherwise(fields_out[0])
+    result = null_if_any_null(pl.when(any_null).then(None).otherwise(state), values)
     finish = node.args.get("finish")
     if finish is None:
         return result
@@ -413,3 +403,205 @@ def arrays_overlap(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     a, b = (compiler.expr(e) for e in arity(compiler, node, 2))
     common = a.list.drop_nulls().list.set_intersection(b.list.drop_nulls())
     return null_if_any_null(common.list.len() > 0, a, b)
+
+
+# --- more array functions ------------------------------------------------------------------------
+
+
+@translates(exp.ArrayFirst, signatures="array_first(array(E)) -> E")
+def array_first(compiler: Any, node: exp.ArrayFirst) -> pl.Expr:
+    """array_first(array): the first element, NULL for an empty array."""
+    return compiler.expr(node.this).list.first()
+
+
+@translates(exp.ArrayLast, signatures="array_last(array(E)) -> E")
+def array_last(compiler: Any, node: exp.ArrayLast) -> pl.Expr:
+    return compiler.expr(node.this).list.last()
+
+
+@function("array_histogram", signatures="array_histogram(array(K)) -> map(K, bigint)")
+def array_histogram(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """array_histogram(array): each distinct non-NULL element and how often it occurs."""
+    (arg,) = arity(compiler, node, 1)
+    values = compiler.expr(arg)
+    if compiler.dtype(values) == pl.List(pl.Null):
+        values = values.cast(pl.List(pl.String))
+    present = pl.element().drop_nulls()
+    entries = values.list.eval(
+        pl.struct(
+            present.unique(maintain_order=True).alias("key"),
+            present.unique_counts().cast(pl.Int64).alias("value"),
+        )
+    )
+    return entries.list.to_map()
+
+
+@translates(
+    exp.ArraySort,
+    arguments=lambda node, name: [a for a in (node.this, node.args.get("expression")) if a],
+    signatures=(
+        "array_sort(array(E)) -> array(E)",
+        "array_sort(array(T), function(T, T, integer)) -> array(T)",
+    ),
+)
+def array_sort(compiler: Any, node: exp.ArraySort) -> pl.Expr:
+    """array_sort(array): ascending, NULLs last; array_sort(array, (x, y) -> -1 | 0 | 1)."""
+    values = compiler.expr(node.this)
+    comparator = node.args.get("expression")
+    if comparator is None:
+        return values.list.sort(nulls_last=True)
+    lam = lambda_of(compiler, comparator, 2)
+    from loglake.query.functions.common import bind_lambda
+
+    element, size = pl.element(), pl.len()
+    pair = pl.int_range(size * size)
+    me, other = pair // size, pair % size
+    # c = compare(other, me): the elements that sort before me, and my equals that come before me
+    c = bind_lambda(compiler, lam, [element.gather(other), element.gather(me)])
+    before = (other != me) & ((c < 0) | ((c == 0) & (other < me)))
+    running = before.cast(pl.Int64).cum_sum()
+    ends = running.gather(pl.int_range(1, size + 1) * size - 1)
+    rank = ends - ends.shift(1).fill_null(0)
+    ordered = values.list.eval(element.sort_by(rank))
+    results = values.list.eval(c)
+    invalid = results.list.eval(
+        (~pl.element().is_in([-1, 0, 1])).fill_null(True).any()
+    ).list.first()
+    return guard(
+        compiler, node, ordered, invalid, "Lambda comparator must return either -1, 0, or 1"
+    )
+
+
+def _constant_count(compiler: Any, node: exp.Expression, what: str) -> int:
+    value = constant(node)
+    if not isinstance(value, int) or isinstance(value, bool):
+        fail(compiler, node, f"{what} must be a constant integer")
+    return value
+
+
+@function("combinations", signatures="combinations(array(T), integer) -> array(array(T))")
+def combinations(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """combinations(array, n): every n-element subgroup, in lexicographic order of positions."""
+    values_node, n_node = arity(compiler, node, 2)
+    n = _constant_count(compiler, n_node, "combination size")
+    if n < 0:
+        fail(compiler, n_node, f"combination size must not be negative: {n}")
+    if n > 5:
+        fail(compiler, n_node, f"combination size must not exceed 5: {n}")
+    values = compiler.expr(values_node)
+    if n == 0:
+        return pl.when(values.is_null()).then(None).otherwise(pl.lit([[]]))
+    element, size = pl.element(), pl.len()
+    candidates = pl.int_range(size**n)
+    positions = [(candidates // size ** (n - 1 - k)) % size for k in range(n)]
+    increasing = pl.lit(True)
+    for left, right in itertools.pairwise(positions):
+        increasing = increasing & (left < right)
+    chosen = [p.filter(increasing) for p in positions]
+    groups = values.list.eval(pl.concat_list([element.gather(p) for p in chosen]))
+    too_many = values.list.len().cast(pl.Float64).pow(n) > 10_000_000
+    return guard(compiler, node, groups, too_many, "combinations exceed the maximum size")
+
+
+@function("ngrams", signatures="ngrams(array(T), integer) -> array(array(T))")
+def ngrams(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """ngrams(array, n): the runs of n adjacent elements; the whole array when it is shorter."""
+    values_node, n_node = arity(compiler, node, 2)
+    n = _constant_count(compiler, n_node, "ngram size")
+    if n <= 0:
+        fail(compiler, n_node, f"N must be positive: {n}")
+    values = compiler.expr(values_node)
+    element, size = pl.element(), pl.len()
+    starts = pl.int_range((size - n + 1).clip(lower_bound=0))
+    windows = values.list.eval(pl.concat_list([element.gather(starts + k) for k in range(n)]))
+    short = values.list.len() <= n
+    return pl.when(short).then(values.repeat_by(1)).otherwise(windows)
+
+
+@function("contains_sequence", signatures="contains_sequence(array(T), array(T)) -> boolean")
+def contains_sequence(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """contains_sequence(x, seq): seq occurs in x as consecutive elements."""
+    x_node, seq_node = arity(compiler, node, 2)
+    x, seq = compiler.expr(x_node), compiler.expr(seq_node)
+
+    def encoded(values: pl.Expr) -> pl.Expr:
+        # each element as JSON between separators, so that element boundaries cannot blur
+        items = values.list.eval(pl.struct(pl.element().alias("v")).struct.json_encode())
+        return pl.concat_str([pl.lit("\x1f"), items.list.join("\x1f"), pl.lit("\x1f")])
+
+    found = encoded(x).str.contains(encoded(seq), literal=True)
+    return null_if_any_null(pl.when(seq.list.len() == 0).then(True).otherwise(found), x, seq)
+
+
+@translates(
+    exp.Repeat,
+    signatures=("repeat(T, bigint) -> array(T)",),
+    arguments=lambda node, name: [node.this, node.args["times"]],
+)
+def repeat(compiler: Any, node: exp.Repeat) -> pl.Expr:
+    """repeat(element, count): an array of count copies (0 to 10000)."""
+    element = compiler.expr(node.this)
+    count = compiler.expr(node.args["times"]).cast(pl.Int64)
+    out = null_if_any_null(element.repeat_by(count.clip(lower_bound=0)), count)
+    out = guard(
+        compiler,
+        node,
+        out,
+        count < 0,
+        "count argument of repeat function must be greater than or equal to 0",
+    )
+    return guard(
+        compiler,
+        node,
+        out,
+        count > 10_000,
+        "count argument of repeat function must be less than or equal to 10000",
+    )
+
+
+@translates(exp.Shuffle, signatures="shuffle(array(E)) -> array(E)")
+def shuffle(compiler: Any, node: exp.Shuffle) -> pl.Expr:
+    """shuffle(array): a random permutation of the elements."""
+    return compiler.expr(node.this).list.eval(pl.element().shuffle())
+
+
+@function("trim_array", signatures="trim_array(array(E), bigint) -> array(E)")
+def trim_array(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """trim_array(array, n): drops the last n elements."""
+    values_node, n_node = arity(compiler, node, 2)
+    values = compiler.expr(values_node)
+    n = compiler.expr(n_node).cast(pl.Int64)
+    size = values.list.len().cast(pl.Int64)
+    out = null_if_any_null(values.list.head((size - n).clip(lower_bound=0)), n)
+    bad = (n < 0) | (n > size)
+    message = pl.concat_str(
+        [
+            pl.lit("size must not exceed array cardinality "),
+            size.cast(pl.String),
+            pl.lit(": "),
+            n.cast(pl.String),
+        ]
+    )
+    return guard(compiler, node, out, bad, message)
+
+
+@function(
+    "zip",
+    signatures=tuple(
+        "zip(" + ", ".join(f"array({v})" for v in "TUVWX"[:k]) + ") -> array(row)"
+        for k in range(2, 6)
+    ),
+)
+def zip_(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """zip(a1, a2, ...): rows of the elements at each position; shorter arrays give NULLs."""
+    args = arity(compiler, node, 2, 5)
+    return zip_lists([compiler.expr(a) for a in args], T.anonymous_row_fields(len(args)))
+
+
+@function("zip_with", signatures="zip_with(array(T), array(U), function(T, U, R)) -> array(R)")
+def zip_with(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """zip_with(a, b, (x, y) -> f): f over the pairs; the shorter array is padded with NULLs."""
+    a_node, b_node, lam_node = arity(compiler, node, 3)
+    lam = lambda_of(compiler, lam_node, 2)
+    pairs = zip_lists([compiler.expr(a_node), compiler.expr(b_node)])
+    return apply(compiler, pairs, lam, fields("f0", "f1"))

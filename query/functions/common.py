@@ -4,6 +4,7 @@ error reporting at a node's position, and lambda bodies evaluated inside list ex
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -61,6 +62,8 @@ def constant(node: exp.Expression | None) -> Any:
         return NOT_CONSTANT
     if isinstance(node, exp.Var):
         return node.name
+    if isinstance(node, exp.UnicodeString):
+        return unicode_text(node)
     if (
         isinstance(node, exp.Cast)
         and isinstance(node.this, exp.Literal)
@@ -68,6 +71,19 @@ def constant(node: exp.Expression | None) -> Any:
     ):
         return node.this.this
     return NOT_CONSTANT
+
+
+def unicode_text(node: exp.UnicodeString) -> str:
+    """The text of U&'...': \\XXXX and \\+XXXXXX escapes (or those of its UESCAPE)."""
+    escape = node.args.get("escape")
+    mark = escape.name if isinstance(escape, exp.Expression) else "\\"
+    pattern = re.escape(mark) + r"(?:\+([0-9A-Fa-f]{6})|([0-9A-Fa-f]{4})|(" + re.escape(mark) + "))"
+
+    def decode(match: re.Match[str]) -> str:
+        six, four, own = match.groups()
+        return own or chr(int(six or four, 16))
+
+    return re.sub(pattern, decode, node.this)
 
 
 def require_constant(compiler: Any, node: exp.Expression | None, what: str) -> Any:
@@ -294,6 +310,12 @@ def bind_lambda(
     made: list[int] = []
 
     def replace(sub: exp.Expression) -> exp.Expression:
+        if isinstance(sub, exp.Column) and sub.table and sub.table.lower() in binding:
+            # s.field of a ROW parameter
+            marker = LambdaValue(this=exp.Literal.string(sub.table.lower()))
+            _BOUND[id(marker)] = binding[sub.table.lower()]
+            made.append(id(marker))
+            return exp.Dot(this=marker, expression=exp.to_identifier(sub.name))
         if isinstance(sub, exp.Identifier | exp.Column) and not (
             isinstance(sub, exp.Column) and sub.table
         ):

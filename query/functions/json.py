@@ -164,6 +164,10 @@ def _extract(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
 @translates(exp.JSONExtract)
 def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
     """json_extract(json, path): the JSON text at path (strings stay quoted), NULL if absent."""
+    if node.args.get("json_query"):
+        from loglake.query.functions.sqljson import json_query
+
+        return json_query(compiler, node)
     steps = _steps(compiler, node.expression)
     source = string_arg(compiler, node.this)
     return batched(source, lambda v: _extract(v, steps)[0], pl.String)

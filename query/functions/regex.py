@@ -137,7 +137,11 @@ def regexp_replace(compiler: Any, node: exp.RegexpReplace) -> pl.Expr:
     replacement_node = node.args.get("replacement")
     replacement = "" if replacement_node is None else constant(replacement_node)
     if isinstance(replacement_node, exp.Lambda):
-        fail(compiler, replacement_node, "regexp_replace() with a lambda is not supported")
+        if pattern is None:
+            return _null_str()
+        return _replace_with_lambda(
+            compiler, string_arg(compiler, node.this), pattern, replacement_node
+        )
     if pattern is None or replacement is None:
         return _null_str()
     s = string_arg(compiler, node.this)
@@ -169,17 +173,63 @@ def regexp_split(compiler: Any, node: exp.RegexpSplit) -> pl.Expr:
     return s.str.replace_all(pattern, _MARK).str.split(_MARK)
 
 
-@function("regexp_position")
+def _replace_with_lambda(compiler: Any, s: pl.Expr, pattern: str, lam: exp.Lambda) -> pl.Expr:
+    """regexp_replace(s, pattern, x -> ...): each match becomes the lambda's value for the array
+    of its capturing groups (group 1 first); a NULL result removes the match."""
+    from loglake.query.functions.lambdas import apply, lambda_of, zip_lists
+
+    lambda_of(compiler, lam, 1)
+    count = _group_count(pattern) or 0
+    matches = s.str.extract_all(pattern)
+    groups = matches.list.eval(
+        pl.concat_list([pl.element().str.extract(pattern, g) for g in range(1, count + 1)])
+        if count
+        else pl.element().repeat_by(0)
+    )
+    replaced = apply(compiler, groups, lam)
+    pieces = s.str.replace_all(pattern, _MARK).str.split(_MARK)
+    pairs = zip_lists([pieces, replaced])
+    joined = pairs.list.eval(
+        pl.concat_str(
+            [
+                pl.element().struct.field("f0").fill_null(""),
+                pl.element().struct.field("f1").cast(pl.String).fill_null(""),
+            ]
+        )
+    ).list.join("")
+    return pl.when(s.is_null()).then(None).otherwise(joined)
+
+
+_POSITION = tuple(
+    f"regexp_position(varchar, varchar{extra}) -> integer"
+    for extra in ("", ", bigint", ", bigint, bigint")
+)
+
+
+@function("regexp_position", signatures=_POSITION)
 def regexp_position(compiler: Any, node: exp.Anonymous) -> pl.Expr:
-    """regexp_position(s, pattern): 1-based character position of the first match, or -1."""
+    """regexp_position(s, pattern[, start[, occurrence]]): 1-based character position of the
+    n-th match at or after start, or -1."""
+    from loglake.query.runtime import guard
+
     args = node.expressions
-    if len(args) != 2:
-        fail(compiler, node, "regexp_position() is supported with two arguments")
+    if not 2 <= len(args) <= 4:
+        fail(compiler, node, "regexp_position() takes 2 to 4 arguments")
     pattern = _pattern(compiler, args[1])
     if pattern is None:
-        return pl.lit(None, pl.Int64)
-    s = string_arg(compiler, args[0])
-    prefix = s.str.replace(pattern, _MARK).str.split(_MARK).list.first()
-    position = prefix.str.len_chars().cast(pl.Int64) + 1
-    found = pl.when(s.str.contains(pattern)).then(position).otherwise(pl.lit(-1, pl.Int64))
-    return null_if_any_null(found, s)
+        return pl.lit(None, pl.Int32)
+    text = string_arg(compiler, args[0])
+    start = compiler.expr(args[2]).cast(pl.Int64) if len(args) > 2 else pl.lit(1, pl.Int64)
+    occurrence = compiler.expr(args[3]).cast(pl.Int64) if len(args) > 3 else pl.lit(1, pl.Int64)
+    rest = text.str.slice((start - 1).clip(lower_bound=0))
+    matches = rest.str.extract_all(pattern)
+    pieces = rest.str.replace_all(pattern, _MARK).str.split(_MARK)
+    before = (
+        pieces.list.head(occurrence).list.eval(pl.element().str.len_chars()).list.sum()
+        + matches.list.head(occurrence - 1).list.eval(pl.element().str.len_chars()).list.sum()
+    )
+    position = (before.cast(pl.Int64) + start).cast(pl.Int32)
+    found = pl.when(matches.list.len() >= occurrence).then(position).otherwise(pl.lit(-1, pl.Int32))
+    found = null_if_any_null(found, text, start, occurrence)
+    found = guard(compiler, node, found, start < 1, "start position must be greater than zero")
+    return guard(compiler, node, found, occurrence < 1, "occurrence must be greater than zero")

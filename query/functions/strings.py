@@ -10,18 +10,22 @@ from sqlglot import exp
 
 from loglake.query.functions.common import (
     NOT_CONSTANT,
+    arity,
     combine,
     constant,
     fail,
     null_if_any_null,
     require_constant,
     string_arg,
+    unicode_text,
 )
-from loglake.query.registry import translates
+from loglake.query.registry import function, translates
+from loglake.query.runtime import guard
 
 #: concat and || join strings, or arrays and their elements
 CONCAT = (
     "concat(varchar...) -> varchar",
+    "concat(varbinary...) -> varbinary",
     "concat(array(E)...) -> array(E)",
     "concat(E, array(E)) -> array(E)",
     "concat(array(E), E) -> array(E)",
@@ -49,21 +53,36 @@ def upper(compiler: Any, node: exp.Upper) -> pl.Expr:
     return string_arg(compiler, node.this).str.to_uppercase()
 
 
-@translates(exp.Length, signatures="length(varchar) -> bigint")
+def is_binary(compiler: Any, value: pl.Expr) -> bool:
+    """Whether a string-or-binary argument is VARBINARY (bytes are counted, not characters)."""
+    return compiler.dtype(value) == pl.Binary
+
+
+def _size(s: pl.Expr, binary: bool) -> pl.Expr:
+    return (s.bin.size() if binary else s.str.len_chars()).cast(pl.Int64)
+
+
+@translates(exp.Length, signatures=("length(varchar) -> bigint", "length(varbinary) -> bigint"))
 def length(compiler: Any, node: exp.Length) -> pl.Expr:
-    return string_arg(compiler, node.this).str.len_chars().cast(pl.Int64)
+    """length(s): characters of a varchar, bytes of a varbinary."""
+    value = string_arg(compiler, node.this)
+    return _size(value, is_binary(compiler, value))
 
 
-def _substr(s: pl.Expr, start: pl.Expr, count: pl.Expr | None = None) -> pl.Expr:
-    size = s.str.len_chars().cast(pl.Int64)
+def _substr(
+    s: pl.Expr, start: pl.Expr, count: pl.Expr | None = None, binary: bool = False
+) -> pl.Expr:
+    size = _size(s, binary)
     offset = pl.when(start > 0).then(start - 1).otherwise(size + start)
     in_range = (start != 0) & (offset >= 0) & (offset < size)
+    empty = pl.lit(b"" if binary else "")
+    text = s.bin if binary else s.str
     if count is None:
-        sliced = s.str.slice(offset.clip(lower_bound=0))
-        return null_if_any_null(pl.when(in_range).then(sliced).otherwise(pl.lit("")), s, start)
-    sliced = s.str.slice(offset.clip(lower_bound=0), count.clip(lower_bound=0))
+        sliced = text.slice(offset.clip(lower_bound=0))
+        return null_if_any_null(pl.when(in_range).then(sliced).otherwise(empty), s, start)
+    sliced = text.slice(offset.clip(lower_bound=0), count.clip(lower_bound=0))
     in_range = in_range & (count > 0)
-    out = pl.when(in_range).then(sliced).otherwise(pl.lit(""))
+    out = pl.when(in_range).then(sliced).otherwise(empty)
     return null_if_any_null(out, s, start, count)
 
 
@@ -74,6 +93,8 @@ def _substr(s: pl.Expr, start: pl.Expr, count: pl.Expr | None = None) -> pl.Expr
         "substr(varchar, bigint, bigint) -> varchar",
         "substring(varchar, bigint) -> varchar",
         "substring(varchar, bigint, bigint) -> varchar",
+        "substr(varbinary, bigint) -> varbinary",
+        "substr(varbinary, bigint, bigint) -> varbinary",
     ),
 )
 def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
@@ -93,7 +114,12 @@ def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
     if node.args.get("length") is not None:
         nodes.append(node.args["length"])
         values.append(_int(compiler, node.args["length"]))
-    return combine(nodes, values, _substr, pl.String)
+    binary = is_binary(compiler, values[0])
+
+    def build(*args: pl.Expr) -> pl.Expr:
+        return _substr(*args, binary=binary)
+
+    return combine(nodes, values, build, pl.Binary if binary else pl.String)
 
 
 def _concat(values: list[pl.Expr]) -> pl.Expr:
@@ -103,6 +129,11 @@ def _concat(values: list[pl.Expr]) -> pl.Expr:
         exprs = [e for e, _ in pairs]
         if any(isinstance(dtype, pl.List) for _, dtype in pairs):
             return null_if_any_null(pl.concat_list(exprs), *exprs)
+        if any(dtype == pl.Binary for _, dtype in pairs):
+            joined = exprs[0].cast(pl.Binary)
+            for e in exprs[1:]:
+                joined = joined + e.cast(pl.Binary)
+            return joined
         return pl.concat_str([e.cast(pl.String) for e in exprs], ignore_nulls=False)
 
     return pl.pipe_with_dtype(values, choose)
@@ -270,6 +301,8 @@ def ends_with(compiler: Any, node: exp.EndsWith) -> pl.Expr:
     signatures=(
         "lpad(varchar, bigint, varchar) -> varchar",
         "rpad(varchar, bigint, varchar) -> varchar",
+        "lpad(varbinary, bigint, varbinary) -> varbinary",
+        "rpad(varbinary, bigint, varbinary) -> varbinary",
     ),
 )
 def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
@@ -279,14 +312,12 @@ def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
     fill_node = node.args.get("fill_pattern")
     if fill_node is None:
         fail(compiler, node, "lpad()/rpad() take three arguments: string, size, padstring")
-    fill_value = constant(fill_node)
-    if fill_value == "":
-        fail(compiler, fill_node, "padding string must not be empty")
-    size_value = constant(node.expression)
-    if isinstance(size_value, int) and size_value < 0:
-        fail(compiler, node.expression, "target length must be non-negative")
     fill = compiler.expr(fill_node)
     left = bool(node.args.get("is_left"))
+    binary = is_binary(compiler, s)
+    if binary:
+        # bytes are padded as their hexadecimal text, two digits a byte
+        s, fill, size = s.bin.encode("hex"), fill.bin.encode("hex"), size * 2
 
     def build(s: pl.Expr, size: pl.Expr, fill: pl.Expr) -> pl.Expr:
         current = s.str.len_chars().cast(pl.Int64)
@@ -300,26 +331,72 @@ def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
         return null_if_any_null(out, s, size, fill)
 
     nodes = [node.this, node.expression, fill_node]
-    return combine(nodes, [s, size, fill], build, pl.String)
+    out = combine(nodes, [s, size, fill], build, pl.String)
+    if binary:
+        out = out.str.decode("hex")
+    out = guard(compiler, node, out, fill == "", "Padding string must not be empty")
+    bad_size = (size < 0) | (size > 2**31 - 1)
+    return guard(
+        compiler, node, out, bad_size, "Target length must be in the range [0..2147483647]"
+    )
 
 
 @translates(
     exp.Reverse,
-    signatures=("reverse(varchar) -> varchar", "reverse(array(E)) -> array(E)"),
+    signatures=(
+        "reverse(varchar) -> varchar",
+        "reverse(varbinary) -> varbinary",
+        "reverse(array(E)) -> array(E)",
+    ),
 )
 def reverse(compiler: Any, node: exp.Reverse) -> pl.Expr:
-
     def choose(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-        return value.list.reverse() if isinstance(dtype, pl.List) else value.str.reverse()
+        if isinstance(dtype, pl.List):
+            return value.list.reverse()
+        if dtype == pl.Binary:
+            pairs = value.bin.encode("hex").str.extract_all("..")
+            return pairs.list.reverse().list.join("").str.decode("hex")
+        return value.str.reverse()
 
     return compiler.expr(node.this).pipe_with_dtype(choose)
 
 
 @translates(exp.Chr, signatures="chr(bigint) -> varchar")
 def chr_(compiler: Any, node: exp.Chr) -> pl.Expr:
-    (arg,) = node.expressions
-    value = require_constant(compiler, arg, "chr() argument")
-    return pl.lit(None, pl.String) if value is None else pl.lit(chr(int(value)))
+    """chr(n): the character of code point n (its UTF-8 bytes computed arithmetically)."""
+    if len(node.expressions) != 1:
+        fail(compiler, node, "chr() takes one argument")
+    code = compiler.expr(node.expressions[0]).cast(pl.Int64)
+    text = utf8_bytes(code).cast(pl.String)
+    invalid = (code < 0) | (code > 0x10FFFF) | ((code >= 0xD800) & (code <= 0xDFFF))
+    message = pl.concat_str([pl.lit("Not a valid Unicode code point: "), code.cast(pl.String)])
+    return guard(compiler, node, pl.when(~invalid).then(text), invalid, message)
+
+
+def utf8_bytes(code: pl.Expr) -> pl.Expr:
+    """The UTF-8 encoding of a code point, as VARBINARY."""
+    from loglake.query.functions.binary import from_hex_text, hex_digits
+
+    def byte(value: pl.Expr) -> pl.Expr:
+        return hex_digits(value, 2)
+
+    def tail(shift: int) -> pl.Expr:
+        return byte(0x80 + (code // 2**shift) % 64)
+
+    one = byte(code)
+    two = pl.concat_str([byte(0xC0 + code // 64), tail(0)])
+    three = pl.concat_str([byte(0xE0 + code // 4096), tail(6), tail(0)])
+    four = pl.concat_str([byte(0xF0 + code // 262144), tail(12), tail(6), tail(0)])
+    text = (
+        pl.when(code < 0x80)
+        .then(one)
+        .when(code < 0x800)
+        .then(two)
+        .when(code < 0x10000)
+        .then(three)
+        .otherwise(four)
+    )
+    return from_hex_text(text)
 
 
 @translates(exp.Translate, signatures="translate(varchar, varchar, varchar) -> varchar")
@@ -336,3 +413,254 @@ def translate(compiler: Any, node: exp.Translate) -> pl.Expr:
     if not seen:
         return s
     return s.str.replace_many(list(seen), list(seen.values()))
+
+
+@function("codepoint", signatures="codepoint(varchar) -> integer")
+def codepoint(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """codepoint(c): the code point of a one-character string, decoded from its UTF-8 bytes."""
+    (arg,) = arity(compiler, node, 1)
+    text = string_arg(compiler, arg)
+    value = _code_point(text).cast(pl.Int32)
+    single = text.str.len_chars() == 1
+    return guard(compiler, node, value, ~single, "Input string must be a single character string")
+
+
+@translates(
+    exp.ConcatWs,
+    signatures=(
+        "concat_ws(varchar, varchar...) -> varchar",
+        "concat_ws(varchar, array(varchar)) -> varchar",
+    ),
+)
+def concat_ws(compiler: Any, node: exp.ConcatWs) -> pl.Expr:
+    """concat_ws(sep, s1, ...) or concat_ws(sep, array): NULL values are skipped; NULL sep gives
+    NULL."""
+    separator, *parts = node.expressions
+    if not parts:
+        fail(compiler, node, "There must be two or more arguments")
+    sep = string_arg(compiler, separator)
+    values = [compiler.expr(p) for p in parts]
+    if len(values) == 1 and isinstance(compiler.dtype(values[0]), pl.List):
+        joined = values[0].list.eval(pl.element().drop_nulls()).list.join(sep)
+        return null_if_any_null(joined, sep, values[0])
+    listed = pl.concat_list([v.cast(pl.String) for v in values]).list.drop_nulls()
+    return null_if_any_null(listed.list.join(sep), sep)
+
+
+@translates(exp.Levenshtein, signatures="levenshtein_distance(varchar, varchar) -> bigint")
+def levenshtein_distance(compiler: Any, node: exp.Levenshtein) -> pl.Expr:
+    """Edit distance in characters (polars-ds native kernel)."""
+    import polars_ds as pds
+
+    for extra in ("ins_cost", "del_cost", "sub_cost", "max_dist"):
+        if node.args.get(extra) is not None:
+            fail(compiler, node, "levenshtein_distance() takes two arguments")
+    a, b = string_arg(compiler, node.this), string_arg(compiler, node.expression)
+    return pds.str_leven(a, b, return_sim=False).cast(pl.Int64)
+
+
+@function("hamming_distance", signatures="hamming_distance(varchar, varchar) -> bigint")
+def hamming_distance(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """Positions at which two equally long strings differ; unequal lengths are an error."""
+    import polars_ds as pds
+
+    a_node, b_node = arity(compiler, node, 2)
+    a, b = string_arg(compiler, a_node), string_arg(compiler, b_node)
+    distance = pds.str_hamming(a, b).cast(pl.Int64)
+    unequal = a.str.len_chars() != b.str.len_chars()
+    return guard(
+        compiler,
+        node,
+        distance,
+        unequal,
+        "The input strings to hamming_distance function must have the same length",
+    )
+
+
+@function("luhn_check", signatures="luhn_check(varchar) -> boolean")
+def luhn_check(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """luhn_check(digits): the Luhn (mod 10) checksum holds; false for anything but digits."""
+    (arg,) = arity(compiler, node, 1)
+    text = string_arg(compiler, arg)
+    digits = text.str.extract_all(r"\d").list.reverse()
+    weighted = digits.list.eval(
+        pl.element().cast(pl.Int64) * pl.when(pl.int_range(pl.len()) % 2 == 1).then(2).otherwise(1)
+    ).list.eval(pl.when(pl.element() > 9).then(pl.element() - 9).otherwise(pl.element()))
+    valid = weighted.list.sum() % 10 == 0
+    only_digits = text.str.contains(r"^\d+$")
+    return pl.when(text.is_null()).then(None).otherwise(only_digits & valid)
+
+
+@translates(
+    exp.Normalize,
+    signatures=("normalize(varchar) -> varchar", "normalize(varchar, varchar) -> varchar"),
+    arguments=lambda node, name: [
+        a for a in (node.this, node.args.get("form")) if isinstance(a, exp.Expression)
+    ],
+)
+def normalize(compiler: Any, node: exp.Normalize) -> pl.Expr:
+    """normalize(s[, NFC|NFD|NFKC|NFKD]): Unicode normalization (NFC by default)."""
+    form_node = node.args.get("form")
+    if not isinstance(form_node, exp.Expression):
+        form_node = None
+    form = "NFC" if form_node is None else (form_node.name or str(constant(form_node)))
+    form = form.upper()
+    if form not in ("NFC", "NFD", "NFKC", "NFKD"):
+        fail(
+            compiler, form_node or node, "Normalization form must be one of [NFD, NFC, NFKD, NFKC]"
+        )
+    return string_arg(compiler, node.this).str.normalize(form)
+
+
+_SOUNDEX_CODES = {
+    **dict.fromkeys("BFPV", "1"),
+    **dict.fromkeys("CGJKQSXZ", "2"),
+    **dict.fromkeys("DT", "3"),
+    "L": "4",
+    **dict.fromkeys("MN", "5"),
+    "R": "6",
+    **dict.fromkeys("AEIOUY", "0"),
+    **dict.fromkeys("HW", ""),
+}
+
+
+@translates(exp.Soundex, signatures="soundex(varchar) -> varchar")
+def soundex(compiler: Any, node: exp.Soundex) -> pl.Expr:
+    """American Soundex: the first letter and three digits; H and W do not separate equal
+    codes, vowels do. Text without letters gives ''."""
+    text = string_arg(compiler, node.this)
+    letters = text.str.to_uppercase().str.replace_all("[^A-Z]", "")
+    coded = letters.str.replace_many(list(_SOUNDEX_CODES), list(_SOUNDEX_CODES.values()))
+    for digit in "123456":
+        coded = coded.str.replace_all(f"{digit}+", digit)
+    first = letters.str.slice(0, 1)
+    first_code = letters.str.slice(0, 1).str.replace_many(
+        list(_SOUNDEX_CODES), list(_SOUNDEX_CODES.values())
+    )
+    # the first letter's own code (and the run it starts) is replaced by the letter itself
+    rest = (
+        pl.when((first_code != "") & coded.str.starts_with(first_code))
+        .then(coded.str.slice(1))
+        .otherwise(coded)
+    )
+    digits = rest.str.replace_all("0", "")
+    out = pl.concat_str([first, digits, pl.lit("000")]).str.slice(0, 4)
+    return pl.when(letters == "").then(pl.lit("")).otherwise(out)
+
+
+@function("title_case", signatures="title_case(varchar) -> varchar")
+def title_case(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """title_case(s): upper-case the first letter of each word (words split at characters that
+    are not letters or digits) and lower-case the rest."""
+    (arg,) = arity(compiler, node, 1)
+    text = string_arg(compiler, arg)
+    pieces = text.str.extract_all(r"[\p{L}\p{N}]+|[^\p{L}\p{N}]+")
+    cased = pieces.list.eval(
+        pl.concat_str(
+            [
+                pl.element().str.slice(0, 1).str.to_uppercase(),
+                pl.element().str.slice(1).str.to_lowercase(),
+            ]
+        )
+    )
+    return pl.when(text.is_null()).then(None).otherwise(cased.list.join(""))
+
+
+@function(
+    "word_stem",
+    signatures=("word_stem(varchar) -> varchar", "word_stem(varchar, varchar) -> varchar"),
+)
+def word_stem(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """word_stem(word[, lang]): the Snowball stem (English by default), stemmed per batch by
+    the native Snowball library, each distinct word once."""
+    args = arity(compiler, node, 1, 2)
+    language = "en" if len(args) == 1 else constant(args[1])
+    stemmer_name = _SNOWBALL.get(language) if isinstance(language, str) else None
+    if stemmer_name is None:
+        fail(compiler, args[-1], f"Unknown stemmer language: {language}")
+
+    def stem(batch: pl.Series) -> pl.Series:
+        import Stemmer
+
+        stemmer = Stemmer.Stemmer(stemmer_name)
+        words = batch.to_list()
+        distinct = sorted({w for w in words if w is not None})
+        stems = dict(zip(distinct, stemmer.stemWords(distinct), strict=True))
+        return pl.Series(batch.name, [None if w is None else stems[w] for w in words], pl.String)
+
+    return string_arg(compiler, args[0]).map_batches(
+        stem, return_dtype=pl.String, is_elementwise=True
+    )
+
+
+#: Trino's word_stem languages and the Snowball stemmers they use
+_SNOWBALL = {
+    "ca": "catalan",
+    "da": "danish",
+    "de": "german",
+    "en": "english",
+    "es": "spanish",
+    "eu": "basque",
+    "fi": "finnish",
+    "fr": "french",
+    "hu": "hungarian",
+    "hy": "armenian",
+    "ir": "irish",
+    "it": "italian",
+    "lt": "lithuanian",
+    "nl": "dutch",
+    "no": "norwegian",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sv": "swedish",
+    "tr": "turkish",
+}
+
+
+@function("char2hexint", signatures="char2hexint(varchar) -> varchar")
+def char2hexint(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """char2hexint(s): the UTF-16BE bytes of s in upper-case hexadecimal (Teradata)."""
+    from loglake.query.functions.binary import hex_digits
+
+    (arg,) = arity(compiler, node, 1)
+    text = string_arg(compiler, arg)
+    chars = text.str.extract_all("(?s).")
+
+    codes = chars.list.eval(_code_point(pl.element()))
+    # one UTF-16 code unit below U+10000, a surrogate pair above it
+    hexed = codes.list.eval(
+        pl.when(pl.element() < 0x10000)
+        .then(hex_digits(pl.element(), 4))
+        .otherwise(
+            pl.concat_str(
+                [
+                    hex_digits(0xD800 + (pl.element() - 0x10000) // 1024, 4),
+                    hex_digits(0xDC00 + (pl.element() - 0x10000) % 1024, 4),
+                ]
+            )
+        )
+    )
+    return pl.when(text.is_null()).then(None).otherwise(hexed.list.join("").str.to_uppercase())
+
+
+def _code_point(char: pl.Expr) -> pl.Expr:
+    """The code point of a one-character string, decoded from its UTF-8 bytes."""
+    raw = char.cast(pl.Binary)
+    b = [raw.bin.get(i, null_on_oob=True).cast(pl.Int64) for i in range(4)]
+    size = raw.bin.size()
+    return (
+        pl.when(size == 1)
+        .then(b[0])
+        .when(size == 2)
+        .then((b[0] % 32) * 64 + b[1] % 64)
+        .when(size == 3)
+        .then((b[0] % 16) * 4096 + (b[1] % 64) * 64 + b[2] % 64)
+        .otherwise((b[0] % 8) * 262144 + (b[1] % 64) * 4096 + (b[2] % 64) * 64 + b[3] % 64)
+    )
+
+
+@translates(exp.UnicodeString)
+def unicode_string(compiler: Any, node: exp.UnicodeString) -> pl.Expr:
+    """U&'caf\\00E9' and U&'\\+01F600': a string literal with Unicode escapes."""
+    return pl.lit(unicode_text(node))

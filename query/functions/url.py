@@ -84,3 +84,47 @@ def url_extract_parameter(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     first = matching.list.first()
     value = first.str.extract(f"^{key}=(.*)$", 1)
     return pl.when(first.is_null()).then(None).otherwise(value.fill_null(""))
+
+
+_UNRESERVED = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-*_")
+#: each byte's hexadecimal pair -> what url_encode writes for it
+_ENCODED = {
+    f"{b:02x}": chr(b) if b in _UNRESERVED else ("+" if b == 0x20 else f"%{b:02X}")
+    for b in range(256)
+}
+
+
+@function("url_encode", signatures="url_encode(varchar) -> varchar")
+def url_encode(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """url_encode(s): letters, digits and . - * _ stay; space becomes '+'; every other byte of
+    the UTF-8 text becomes %XX (application/x-www-form-urlencoded, as Java's URLEncoder)."""
+    (arg,) = arity(compiler, node, 1)
+    text = string_arg(compiler, arg)
+    pairs = text.cast(pl.Binary).bin.encode("hex").str.extract_all("..")
+    encoded = pairs.list.eval(
+        pl.element().replace_strict(list(_ENCODED), list(_ENCODED.values()))
+    ).list.join("")
+    return pl.when(text.is_null()).then(None).otherwise(encoded)
+
+
+@function("url_decode", signatures="url_decode(varchar) -> varchar")
+def url_decode(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+    """url_decode(s): '+' is a space and %XX a byte; the bytes are read as UTF-8."""
+    from loglake.query.runtime import guard
+
+    (arg,) = arity(compiler, node, 1)
+    text = string_arg(compiler, arg)
+    tokens = text.str.replace_all("+", " ", literal=True).str.extract_all(r"(?s)%[0-9A-Fa-f]{2}|.")
+    hex_text = tokens.list.eval(
+        pl.when(pl.element().str.starts_with("%") & (pl.element().str.len_chars() == 3))
+        .then(pl.element().str.slice(1).str.to_lowercase())
+        .otherwise(pl.element().cast(pl.Binary).bin.encode("hex"))
+    ).list.join("")
+    decoded = hex_text.str.decode("hex").cast(pl.String, strict=False)
+    stray = text.str.contains(r"%(?:[^0-9A-Fa-f]|.[^0-9A-Fa-f]|.?$)")
+    message = pl.concat_str(
+        [pl.lit("URLDecoder: Illegal hex characters in escape (%) pattern: "), text]
+    )
+    return guard(
+        compiler, node, pl.when(text.is_null()).then(None).otherwise(decoded), stray, message
+    )
