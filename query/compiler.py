@@ -37,7 +37,7 @@ from sqlglot import exp
 from loglake.errors import SqlError
 from loglake.query import registry
 from loglake.query import types as T
-from loglake.query.signatures import check_call, unknown_function_message
+from loglake.query.signatures import check_call, names_of, unknown_function_message
 from loglake.query.tables import PSEUDO_COLUMNS, Predicate, Scan, TableProvider, suggest
 
 #: aggregates the compiler splits into simple per-group reductions (the rest go to agg() as-is)
@@ -133,6 +133,8 @@ class Compiler:
         # arguments compiled for a signature check, handed once to the translator that follows
         self._ahead: dict[int, tuple[exp.Expression, dict[str, pl.DataType], pl.Expr]] = {}
         self._dtypes: dict[int, tuple[pl.Expr, dict[str, pl.DataType], pl.DataType]] = {}
+        # the calls being compiled, innermost last (where an error without a place points)
+        self._compiling: list[exp.Expression] = []
 
     # ------------------------------------------------------------------ helpers for translators
 
@@ -167,6 +169,17 @@ class Compiler:
             match = re.search(rf"(?i)\b{re.escape(name)}\b", self.sql)
             if match:
                 return match.start(), match.end()
+        for name in names_of(node):
+            match = re.search(rf"(?i)\b{re.escape(name)}\s*\(", self.sql)
+            if match:
+                return match.start(), match.start() + len(name)
+        # a node made while compiling (a parsed JSON path, a rewritten call): its parent's place,
+        # or else the place of the call being compiled
+        if node.parent is not None:
+            return self.position(node.parent)
+        for call in reversed(self._compiling):
+            if call is not node:
+                return self.position(call)
         return None, None
 
     def expr(self, node: exp.Expression) -> pl.Expr:
@@ -188,10 +201,14 @@ class Compiler:
         if translator is None:
             if isinstance(node, exp.Func):
                 raise self.error(node, unknown_function_message(str(key)))
-            raise self.error(node, f"unsupported expression: {node.sql('trino')}")
-        if key in registry.DECLARED:
-            check_call(self, node, key)
-        return translator(self, node)
+            raise self.error(node, f"unsupported expression: {_shown(node)}")
+        self._compiling.append(node)
+        try:
+            if key in registry.DECLARED:
+                check_call(self, node, key)
+            return translator(self, node)
+        finally:
+            self._compiling.pop()
 
     def compile_ahead(self, node: exp.Expression) -> pl.Expr:
         """Compile ``node`` now and hand the result to the next ``expr(node)`` call."""
@@ -1585,6 +1602,14 @@ class Compiler:
 
 
 # ---------------------------------------------------------------------- tree helpers
+
+
+def _shown(node: exp.Expression) -> str:
+    """A node as SQL text for an error message, or its kind when it has no SQL spelling."""
+    try:
+        return node.sql("trino")
+    except Exception:
+        return type(node).__name__
 
 
 def _conjuncts(node: exp.Expression) -> Iterator[exp.Expression]:

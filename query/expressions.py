@@ -732,12 +732,12 @@ def unify_results(c: Any, nodes: list[exp.Expression]) -> list[pl.Expr]:
     return T.unify_values(exprs, [c.dtype(e) for e in exprs])
 
 
-@translates(exp.Coalesce)
+@translates(exp.Coalesce, signatures="coalesce(T...) -> T")
 def _coalesce(c: Any, node: exp.Coalesce) -> pl.Expr:
     return pl.coalesce(unify_results(c, [node.this, *node.expressions]))
 
 
-@translates(exp.Nullif)
+@translates(exp.Nullif, signatures="nullif(T, T) -> T")
 def _nullif(c: Any, node: exp.Nullif) -> pl.Expr:
     value = c.expr(node.this)
     left, right = unify_results(c, [node.this, node.expression])

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
 Translator = Callable[[Any, "exp.Expression"], "pl.Expr"]
-#: (call node, the function name as written) -> the call's arguments in Trino's order
-ArgumentReader = Callable[["exp.Expression", str], list["exp.Expression"]]
+#: (call node, the function name as written) -> the call's arguments in Trino's order, or None
+#: when the node is not a call of the declared functions (a[1] shares element_at's node)
+ArgumentReader = Callable[["exp.Expression", str], "list[exp.Expression] | None"]
 
 #: sqlglot expression class -> translator (exp.Lower, exp.RegexpLike, exp.Add, ...)
 EXPRESSIONS: dict[type, Translator] = {}

@@ -131,6 +131,13 @@ def all_signatures() -> dict[str, list[Signature]]:
     return out
 
 
+def names_of(node: exp.Expression) -> list[str]:
+    """The Trino names a call node can be written with (from its translator's signatures)."""
+    if isinstance(node, exp.Anonymous):
+        return [node.name.lower()]
+    return list(dict.fromkeys(s.name for s in signatures_of(type(node))))
+
+
 def known_function_names() -> set[str]:
     return set(registry.NAMED_FUNCTIONS) | set(all_signatures())
 
@@ -306,8 +313,8 @@ def default_arguments(node: exp.Expression) -> list[exp.Expression]:
 def argument_type(compiler: Any, node: exp.Expression) -> Given:
     if isinstance(node, exp.Lambda):
         return LambdaArg(len(node.expressions))
-    if isinstance(node, exp.Var):
-        return pl.String()
+    if isinstance(node, exp.Var | exp.JSONPath):
+        return pl.String()  # keywords and JSON paths are text the translator reads itself
     if isinstance(node, exp.Distinct) and len(node.expressions) == 1:
         node = node.expressions[0]
     compile_ahead = getattr(compiler, "compile_ahead", compiler.expr)
@@ -324,6 +331,8 @@ def check_call(compiler: Any, node: exp.Expression, key: type | str) -> None:
     name = candidates[0].name
     declared = registry.DECLARED[key]
     arguments = declared.arguments(node, name) if declared.arguments else default_arguments(node)
+    if arguments is None:
+        return  # a form of the node that is not a call of these functions (a[1] for element_at)
     if any(isinstance(a, exp.Star) for a in arguments):
         return
     given = [argument_type(compiler, a) for a in arguments]

@@ -25,10 +25,24 @@ def _bound(value: Any, side: Any) -> float | int | None:
         return float("-inf") if str(side).upper() == "PRECEDING" else float("inf")
     if text is not None and text.upper() == "CURRENT ROW":
         return 0
-    if isinstance(value, exp.Literal):
-        n = int(value.this)
+    if isinstance(value, exp.Literal | exp.Interval):
+        n = _offset(value)
         return -n if str(side).upper() == "PRECEDING" else n
     return None
+
+
+def _offset(value: exp.Expression) -> float | int:
+    """A frame offset: a number, or an INTERVAL as microseconds (days for DATE keys are
+    converted when the key's type is known)."""
+    if isinstance(value, exp.Interval):
+        amount = float(str(value.this.this if isinstance(value.this, exp.Literal) else value.this))
+        unit = (value.text("unit") or "DAY").upper().rstrip("S")
+        seconds = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400, "WEEK": 604800}.get(unit)
+        if seconds is None:
+            raise ValueError(f"window frame offsets in {unit.lower()}s are not supported")
+        return int(amount * seconds * 1_000_000)
+    text = value.this
+    return int(text) if str(text).lstrip("-").isdigit() else float(text)
 
 
 def _frame(spec: exp.WindowSpec | None, ordered: bool) -> tuple[str, float | int, float | int]:
@@ -223,7 +237,9 @@ def _aggregate_window(
             lf = lf.with_columns(pl.col(tmp).alias(out))
         return lf.drop([*temps, tmp])
     if kind != "rows" or start == float("-inf") or end == float("inf"):
-        raise c.error(node, "this window frame is not supported (use ROWS with bounded offsets)")
+        return _general_frame(
+            c, lf, node, fn, out, kind, (start, end), part_cols, key_cols, temps, over, value
+        )
     lo, hi = int(start), int(end)
     if hi < lo or hi - lo > _MAX_ROWS_FRAME:
         raise c.error(node, "window frame is empty or too wide")
@@ -242,3 +258,100 @@ def _aggregate_window(
             total = total / count
         result = pl.when(count > 0).then(total)
     return lf.with_columns(result.alias(out)).drop(temps)
+
+
+def _general_frame(
+    c: Any,
+    lf: pl.LazyFrame,
+    node: exp.Window,
+    fn: exp.Expression,
+    out: str,
+    kind: str,
+    bounds: tuple[float | int, float | int],
+    part_cols: list[str],
+    key_cols: list[str],
+    temps: list[str],
+    over: Any,
+    value: pl.Expr,
+) -> pl.LazyFrame:
+    """Any ROWS, RANGE (with offsets) or GROUPS frame: each row's frame becomes a pair of row
+    positions in its sorted partition, found with search_sorted; sums and counts are then
+    differences of running totals, minimums and maximums a slice of the partition's values."""
+    start, end = bounds
+    names = [c.fresh("_wf") for _ in range(5)]
+    row, key, lo, hi, vals = names
+    lf = lf.with_columns(over(pl.int_range(pl.len(), dtype=pl.Int64)).alias(row))
+    size = over(pl.len().cast(pl.Int64))
+    if kind == "rows":
+        low = pl.col(row) + start if start != float("-inf") else pl.lit(0, pl.Int64)
+        high = pl.col(row) + end if end != float("inf") else size - 1
+    else:
+        if kind == "groups":
+            group = pl.struct(key_cols).rle_id() if key_cols else pl.lit(0, pl.UInt32)
+            lf = lf.with_columns(over(group.cast(pl.Int64)).alias(key))
+            scale = 1
+        else:
+            if len(key_cols) != 1 and (
+                start not in (0, float("-inf")) or end not in (0, float("inf"))
+            ):
+                raise c.error(node, "RANGE with offsets needs exactly one ORDER BY key")
+            order = node.args["order"].expressions[0]
+            ordered = pl.col(key_cols[0]) if key_cols else pl.lit(0)
+            dtype = c.schema.get(key_cols[0]) if key_cols else pl.Int64
+            scale = 1
+            if dtype == pl.Date:
+                ordered, scale = ordered.cast(pl.Int64), 1 / 86_400_000_000
+            elif isinstance(dtype, pl.Datetime):
+                ordered = ordered.dt.epoch("us")
+            elif not (T.is_numeric(dtype) or dtype == pl.Null):
+                raise c.error(node, "RANGE offsets need a numeric, date or timestamp ORDER BY key")
+            if order.args.get("desc"):
+                ordered = -ordered
+            lf = lf.with_columns(ordered.alias(key))
+        offsets = [
+            b * scale if isinstance(b, int | float) and abs(b) != float("inf") else b
+            for b in (start, end)
+        ]
+        low = (
+            over(pl.col(key).search_sorted(pl.col(key) + offsets[0], side="left")).cast(pl.Int64)
+            if start != float("-inf")
+            else pl.lit(0, pl.Int64)
+        )
+        high = (
+            over(pl.col(key).search_sorted(pl.col(key) + offsets[1], side="right")).cast(pl.Int64)
+            - 1
+            if end != float("inf")
+            else size - 1
+        )
+    lf = lf.with_columns(
+        low.clip(lower_bound=0).alias(lo),
+        pl.min_horizontal(high, size - 1).alias(hi),
+        value.alias(vals),
+    )
+    present = pl.col(vals).is_not_null().cast(pl.Int64)
+    width = (pl.col(hi) - pl.col(lo) + 1).clip(lower_bound=0)
+    if isinstance(fn, exp.Min | exp.Max):
+        window = over(pl.col(vals).implode()).list.slice(pl.col(lo), width)
+        result = window.list.min() if isinstance(fn, exp.Min) else window.list.max()
+    else:
+        total = over(pl.col(vals).fill_null(0).cum_sum())
+        seen = over(present.cum_sum())
+
+        def upto(running: pl.Expr, index: pl.Expr) -> pl.Expr:
+            at = over(running.gather(index.clip(lower_bound=0)))
+            return pl.when(index >= 0).then(at).otherwise(0)
+
+        totals = c.fresh("_wt")
+        counts = c.fresh("_wc")
+        lf = lf.with_columns(total.alias(totals), seen.alias(counts))
+        count = upto(pl.col(counts), pl.col(hi)) - upto(pl.col(counts), pl.col(lo) - 1)
+        count = pl.when(width > 0).then(count).otherwise(0)
+        summed = upto(pl.col(totals), pl.col(hi)) - upto(pl.col(totals), pl.col(lo) - 1)
+        temps = [*temps, totals, counts]
+        if isinstance(fn, exp.Count):
+            result = count
+        elif isinstance(fn, exp.Avg):
+            result = pl.when(count > 0).then(summed.cast(pl.Float64) / count)
+        else:
+            result = pl.when(count > 0).then(summed)
+    return lf.with_columns(result.alias(out)).drop([*temps, *names], strict=False)

@@ -165,7 +165,10 @@ def test_same_as_duckdb(sql: str) -> None:
     ("sql", "message"),
     [
         ("SELECT element_at(ARRAY[1], 0)", "SQL array indices start at 1"),
-        ("SELECT ARRAY[1, 2][3]", "query failed"),
+        (
+            "SELECT ARRAY[1, 2][3]",
+            "Array subscript must be less than or equal to array length: 3 > 2",
+        ),
         ("SELECT slice(ARRAY[1], 0, 1)", "SQL array indices start at 1"),
         ("SELECT reduce(ARRAY[1], 0, (s, x) -> s - x, s -> s)", "reduce"),
         ("SELECT map(ARRAY['a', 'a'], ARRAY[1, 2])", "Duplicate map keys"),

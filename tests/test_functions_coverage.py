@@ -194,3 +194,51 @@ def test_aggregates_over_a_table(name: str) -> None:
     frame = run(f"SELECT g, {AGGREGATES[name]} FROM t GROUP BY g ORDER BY g", {"t": TABLE})
     assert frame.height == 2
     assert frame.to_series(1).null_count() < 2 or name in ("kurtosis", "skewness")
+
+
+WINDOW_TABLE = pl.DataFrame(
+    {
+        "id": [1, 2, 3, 4, 5, 6],
+        "g": ["a", "a", "a", "b", "b", "b"],
+        "n": [3, -1, 7, 2, None, 5],
+        "k": [1, 2, 4, 1, 1, 3],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        (
+            "sum(n) OVER (PARTITION BY g ORDER BY k RANGE BETWEEN 1 PRECEDING AND CURRENT ROW)",
+            [3, 2, 7, 2, 2, 5],
+        ),
+        (
+            "sum(n) OVER (PARTITION BY g ORDER BY k DESC RANGE BETWEEN 1 PRECEDING AND CURRENT ROW)",
+            [2, -1, 7, 2, 2, 5],
+        ),
+        (
+            "max(n) OVER (PARTITION BY g ORDER BY k RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING)",
+            [3, 3, 7, 2, 2, 5],
+        ),
+        (
+            "count(n) OVER (PARTITION BY g ORDER BY k GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW)",
+            [1, 2, 2, 1, 1, 2],
+        ),
+        (
+            "min(n) OVER (PARTITION BY g ORDER BY k GROUPS BETWEEN CURRENT ROW AND 1 FOLLOWING)",
+            [-1, -1, 7, 2, 2, 5],
+        ),
+        (
+            "avg(n) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 FOLLOWING)",
+            [1.0, 3.0, 3.0, 2.0, 3.5, 3.5],
+        ),
+    ],
+)
+def test_range_groups_and_half_bounded_rows_frames(window: str, expected: list) -> None:
+    """Frames worked out by hand from the SQL standard's definitions (peers share RANGE and
+    GROUPS frames; NULLs are skipped by the aggregate, not by the frame)."""
+    assert (
+        run(f"SELECT {window} FROM t ORDER BY id", {"t": WINDOW_TABLE}).to_series(0).to_list()
+        == expected
+    )

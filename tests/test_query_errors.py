@@ -86,7 +86,8 @@ def test_set_operation_width_mismatch(engine: Engine) -> None:
 
 def test_runtime_cast_failure_is_a_sql_error(engine: Engine) -> None:
     err = error_of(engine, "SELECT CAST(eventname AS INTEGER) FROM events")
-    assert "query failed" in err.bare_message
+    assert err.bare_message == "Cannot cast 'ConsoleLogin' to INTEGER"
+    assert underlined(err) == "eventname"
 
 
 def test_unsupported_statement(engine: Engine) -> None:

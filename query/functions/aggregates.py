@@ -59,7 +59,12 @@ def aggregate_filter(compiler: Any, node: exp.Filter) -> pl.Expr:
     return translator(_FilteredInputs(compiler, condition.fill_null(False)), inner)
 
 
-@translates(exp.CountIf, aggregate=True)
+@translates(
+    exp.CountIf,
+    aggregate=True,
+    signatures="count_if(boolean) -> bigint",
+    arguments=lambda node, name: [node.this],
+)
 def count_if(compiler: Any, node: exp.CountIf) -> pl.Expr:
     return compiler.expr(node.this).fill_null(False).cast(pl.Int64).sum()
 
@@ -98,7 +103,7 @@ def _by(compiler: Any, node: exp.Expression, smallest: bool) -> pl.Expr:
     return pl.when(order.count() > 0).then(chosen.implode())
 
 
-@translates(exp.AnyValue, aggregate=True)
+@translates(exp.AnyValue, aggregate=True, signatures=("arbitrary(T) -> T", "any_value(T) -> T"))
 def arbitrary(compiler: Any, node: exp.AnyValue) -> pl.Expr:
     """arbitrary(x) / any_value(x): some non-NULL x of the group (here: the first one)."""
     return compiler.expr(node.this).drop_nulls().first()
@@ -143,7 +148,7 @@ def listagg(compiler: Any, node: exp.GroupConcat) -> pl.Expr:
     return _none_if_empty(value.drop_nulls().str.join(sep), value)
 
 
-@function("map_agg", aggregate=True)
+@function("map_agg", aggregate=True, signatures="map_agg(K, V) -> map(K, V)")
 def map_agg(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """map_agg(key, value): a map over the group's rows; rows with a NULL key are skipped."""
     key_node, value_node = arity(compiler, node, 2)
@@ -153,7 +158,7 @@ def map_agg(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return _none_if_empty(entries.implode().list.to_map(), key)
 
 
-@function("histogram", aggregate=True)
+@function("histogram", aggregate=True, signatures="histogram(T) -> map(T, bigint)")
 def histogram(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """histogram(x): map from each distinct non-NULL x to its number of rows."""
     (arg,) = arity(compiler, node, 1)
@@ -165,7 +170,12 @@ def histogram(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return _none_if_empty(entries.implode().list.to_map(), value)
 
 
-@translates(exp.ApproxDistinct, aggregate=True)
+@translates(
+    exp.ApproxDistinct,
+    aggregate=True,
+    signatures=("approx_distinct(T) -> bigint", "approx_distinct(T, double) -> bigint"),
+    arguments=lambda node, name: [a for a in (node.this, node.args.get("accuracy")) if a],
+)
 def approx_distinct(compiler: Any, node: exp.ApproxDistinct) -> pl.Expr:
     """approx_distinct(x): computed exactly (a count of distinct non-NULL values)."""
     return compiler.expr(node.this).drop_nulls().n_unique().cast(pl.Int64)
@@ -210,40 +220,49 @@ def _spread(compiler: Any, node: exp.Expression, ddof: int, root: bool) -> pl.Ex
     return pl.when(value.count() > ddof).then(out).otherwise(None)
 
 
-@translates(exp.Stddev, exp.StddevSamp, aggregate=True)
+@translates(
+    exp.Stddev,
+    exp.StddevSamp,
+    aggregate=True,
+    signatures=("stddev(double) -> double", "stddev_samp(double) -> double"),
+)
 def stddev(compiler: Any, node: exp.Expression) -> pl.Expr:
     return _spread(compiler, node, ddof=1, root=True)
 
 
-@translates(exp.StddevPop, aggregate=True)
+@translates(exp.StddevPop, aggregate=True, signatures="stddev_pop(double) -> double")
 def stddev_pop(compiler: Any, node: exp.StddevPop) -> pl.Expr:
     return _spread(compiler, node, ddof=0, root=True)
 
 
-@translates(exp.Variance, aggregate=True)
+@translates(
+    exp.Variance,
+    aggregate=True,
+    signatures=("variance(double) -> double", "var_samp(double) -> double"),
+)
 def variance(compiler: Any, node: exp.Variance) -> pl.Expr:
     return _spread(compiler, node, ddof=1, root=False)
 
 
-@translates(exp.VariancePop, aggregate=True)
+@translates(exp.VariancePop, aggregate=True, signatures="var_pop(double) -> double")
 def var_pop(compiler: Any, node: exp.VariancePop) -> pl.Expr:
     return _spread(compiler, node, ddof=0, root=False)
 
 
-@translates(exp.LogicalAnd, aggregate=True)
+@translates(exp.LogicalAnd, aggregate=True, signatures="bool_and(boolean) -> boolean")
 def bool_and(compiler: Any, node: exp.LogicalAnd) -> pl.Expr:
     value = compiler.expr(node.this)
     return _none_if_empty(value.drop_nulls().all(), value)
 
 
-@function("every", aggregate=True)
+@function("every", aggregate=True, signatures="every(boolean) -> boolean")
 def every(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg)
     return _none_if_empty(value.drop_nulls().all(), value)
 
 
-@translates(exp.LogicalOr, aggregate=True)
+@translates(exp.LogicalOr, aggregate=True, signatures="bool_or(boolean) -> boolean")
 def bool_or(compiler: Any, node: exp.LogicalOr) -> pl.Expr:
     value = compiler.expr(node.this)
     return _none_if_empty(value.drop_nulls().any(), value)
@@ -256,25 +275,30 @@ def _pairs(compiler: Any, node: exp.Expression) -> tuple[pl.Expr, pl.Expr]:
     return y.filter(both), x.filter(both)
 
 
-@translates(exp.Corr, aggregate=True)
+@translates(
+    exp.Corr,
+    aggregate=True,
+    signatures="corr(double, double) -> double",
+    arguments=lambda node, name: [node.this, node.expression],
+)
 def corr(compiler: Any, node: exp.Corr) -> pl.Expr:
     y, x = _pairs(compiler, node)
     return pl.when(y.count() > 1).then(pl.corr(y, x)).otherwise(None)
 
 
-@translates(exp.CovarSamp, aggregate=True)
+@translates(exp.CovarSamp, aggregate=True, signatures="covar_samp(double, double) -> double")
 def covar_samp(compiler: Any, node: exp.CovarSamp) -> pl.Expr:
     y, x = _pairs(compiler, node)
     return pl.when(y.count() > 1).then(pl.cov(y, x, ddof=1)).otherwise(None)
 
 
-@translates(exp.CovarPop, aggregate=True)
+@translates(exp.CovarPop, aggregate=True, signatures="covar_pop(double, double) -> double")
 def covar_pop(compiler: Any, node: exp.CovarPop) -> pl.Expr:
     y, x = _pairs(compiler, node)
     return pl.when(y.count() > 0).then(pl.cov(y, x, ddof=0)).otherwise(None)
 
 
-@function("geometric_mean", aggregate=True)
+@function("geometric_mean", aggregate=True, signatures="geometric_mean(double) -> double")
 def geometric_mean(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg).cast(pl.Float64)

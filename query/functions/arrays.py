@@ -44,7 +44,11 @@ def dtype_switch(value: pl.Expr, choose: Any) -> pl.Expr:
     return value.pipe_with_dtype(choose)
 
 
-@translates(exp.ArraySize)
+@translates(
+    exp.ArraySize,
+    signatures=("cardinality(array(E)) -> bigint", "cardinality(map(K, V)) -> bigint"),
+    arguments=lambda node, name: [node.this],
+)
 def cardinality(compiler: Any, node: exp.ArraySize) -> pl.Expr:
     """cardinality(array | map)."""
 
@@ -56,7 +60,11 @@ def cardinality(compiler: Any, node: exp.ArraySize) -> pl.Expr:
     return dtype_switch(compiler.expr(node.this), choose)
 
 
-@translates(exp.ArrayContains)
+@translates(
+    exp.ArrayContains,
+    signatures=("contains(array(T), T) -> boolean", "contains(varchar, varchar) -> boolean"),
+    arguments=lambda node, name: [node.this, node.expression],
+)
 def contains(compiler: Any, node: exp.ArrayContains) -> pl.Expr:
     """contains(array, x): NULL when x is absent but the array holds NULLs (Trino).
 
@@ -92,7 +100,27 @@ def _one_based(compiler: Any, node: exp.Bracket) -> tuple[exp.Expression, bool]:
     return index, not (isinstance(index, exp.Literal) and not index.is_string)
 
 
-@translates(exp.Bracket)
+def _checked_subscript(
+    compiler: Any, node: exp.Expression, found: pl.Expr, index: pl.Expr, values: pl.Expr
+) -> pl.Expr:
+    """array[i] past the end fails the query, as in Trino (element_at gives NULL instead)."""
+    size = values.list.len().cast(pl.Int64)
+    message = pl.concat_str(
+        [
+            pl.lit("Array subscript must be less than or equal to array length: "),
+            index.cast(pl.String),
+            pl.lit(" > "),
+            size.cast(pl.String),
+        ]
+    )
+    return guard(compiler, node, found, index > size, message)
+
+
+@translates(
+    exp.Bracket,
+    signatures=("element_at(array(E), bigint) -> E", "element_at(map(K, V), K) -> V"),
+    arguments=lambda node, name: [node.this, *node.expressions] if node.args.get("safe") else None,
+)
 def subscript(compiler: Any, node: exp.Bracket) -> pl.Expr:
     """array[i], map[key] and element_at(array | map, i | key).
 
@@ -119,18 +147,33 @@ def subscript(compiler: Any, node: exp.Bracket) -> pl.Expr:
                 fail(compiler, index_node, f"Invalid field index {shown} for a row")
             return expr.struct.field(dtype.fields[position - 1].name)
         if not one_based:
-            return expr.list.get(key.cast(pl.Int64), null_on_oob=False)
+            # sqlglot has already made a literal subscript 0-based
+            i = key.cast(pl.Int64) + 1
+            found = expr.list.get(key.cast(pl.Int64), null_on_oob=True)
+            return _checked_subscript(compiler, node, found, i, expr)
         if isinstance(literal, int) and literal == 0:
             fail(compiler, index_node, "SQL array indices start at 1")
         if not safe and isinstance(literal, int) and literal < 0:
             fail(compiler, index_node, f"Array subscript is negative: {literal}")
         i = key.cast(pl.Int64)
-        return expr.list.get(pl.when(i > 0).then(i - 1).otherwise(i), null_on_oob=safe)
+        found = expr.list.get(pl.when(i > 0).then(i - 1).otherwise(i), null_on_oob=True)
+        if safe:
+            return found
+        return _checked_subscript(compiler, node, found, i, expr)
 
     return dtype_switch(container, choose)
 
 
-@translates(exp.ArrayToString)
+@translates(
+    exp.ArrayToString,
+    signatures=(
+        "array_join(array(T), varchar) -> varchar",
+        "array_join(array(T), varchar, varchar) -> varchar",
+    ),
+    arguments=lambda node, name: [
+        a for a in (node.this, node.expression, node.args.get("null")) if a
+    ],
+)
 def array_join(compiler: Any, node: exp.ArrayToString) -> pl.Expr:
     """array_join(array, delimiter[, null_replacement]): NULL elements are skipped unless a
     replacement is given."""
@@ -148,25 +191,35 @@ def array_join(compiler: Any, node: exp.ArrayToString) -> pl.Expr:
     return as_text.list.join(delimiter, ignore_nulls=True)
 
 
-@translates(exp.ArrayDistinct)
+@translates(
+    exp.ArrayDistinct,
+    signatures="array_distinct(array(E)) -> array(E)",
+    arguments=lambda node, name: [node.this],
+)
 def array_distinct(compiler: Any, node: exp.ArrayDistinct) -> pl.Expr:
     return compiler.expr(node.this).list.unique(maintain_order=True)
 
 
-@translates(exp.ArrayMax)
+@translates(exp.ArrayMax, signatures="array_max(array(E)) -> E")
 def array_max(compiler: Any, node: exp.ArrayMax) -> pl.Expr:
     """array_max(array): NULL when any element is NULL, as in Trino."""
     values = compiler.expr(node.this)
     return pl.when(_has_null(values)).then(None).otherwise(values.list.max())
 
 
-@translates(exp.ArrayMin)
+@translates(exp.ArrayMin, signatures="array_min(array(E)) -> E")
 def array_min(compiler: Any, node: exp.ArrayMin) -> pl.Expr:
     values = compiler.expr(node.this)
     return pl.when(_has_null(values)).then(None).otherwise(values.list.min())
 
 
-@translates(exp.ArraySlice)
+@translates(
+    exp.ArraySlice,
+    signatures="slice(array(E), bigint, bigint) -> array(E)",
+    arguments=lambda node, name: [
+        a for a in (node.this, node.args.get("start"), node.args.get("end")) if a
+    ],
+)
 def slice_(compiler: Any, node: exp.ArraySlice) -> pl.Expr:
     """slice(array, start, length): 1-based start, negative counts from the end."""
     values = compiler.expr(node.this)
@@ -190,7 +243,7 @@ def slice_(compiler: Any, node: exp.ArraySlice) -> pl.Expr:
     return null_if_any_null(out, values, start, length)
 
 
-@translates(exp.Flatten)
+@translates(exp.Flatten, signatures="flatten(array(array(E))) -> array(E)")
 def flatten(compiler: Any, node: exp.Flatten) -> pl.Expr:
     return compiler.expr(node.this).list.eval(pl.element().explode())
 
@@ -202,6 +255,8 @@ def sequence(compiler: Any, node: exp.GenerateSeries) -> pl.Expr:
     start = compiler.expr(node.args["start"])
     stop = compiler.expr(node.args["end"])
     step_node = node.args.get("step")
+    if step_node is not None and constant(step_node) == 0:
+        fail(compiler, step_node, "step must not be zero")
 
     def choose(pairs: list[tuple[pl.Expr, pl.DataType]]) -> pl.Expr:
         (first, dtype), (last, _) = pairs
@@ -356,7 +411,11 @@ def reduce_(compiler: Any, node: exp.Reduce) -> pl.Expr:
     return bind_lambda(compiler, finish, [result], 1)
 
 
-@translates(exp.ArrayPosition)
+@translates(
+    exp.ArrayPosition,
+    signatures="array_position(array(T), T) -> bigint",
+    arguments=lambda node, name: [node.this, node.expression],
+)
 def array_position(compiler: Any, node: exp.ArrayPosition) -> pl.Expr:
     """array_position(array, x): 1-based position of the first x, 0 when absent."""
     value = require_constant(compiler, node.expression, "array_position() value")
@@ -367,7 +426,11 @@ def array_position(compiler: Any, node: exp.ArrayPosition) -> pl.Expr:
     return pl.when(values.is_null()).then(None).otherwise((found.cast(pl.Int64) + 1).fill_null(0))
 
 
-@translates(exp.ArrayRemove)
+@translates(
+    exp.ArrayRemove,
+    signatures="array_remove(array(E), E) -> array(E)",
+    arguments=lambda node, name: [node.this, node.expression],
+)
 def array_remove(compiler: Any, node: exp.ArrayRemove) -> pl.Expr:
     value = require_constant(compiler, node.expression, "array_remove() value")
     values = compiler.expr(node.this)
@@ -376,7 +439,7 @@ def array_remove(compiler: Any, node: exp.ArrayRemove) -> pl.Expr:
     return values.list.eval(pl.element().filter((pl.element() != value).fill_null(True)))
 
 
-@translates(exp.ArrayIntersect)
+@translates(exp.ArrayIntersect, signatures="array_intersect(array(E), array(E)) -> array(E)")
 def array_intersect(compiler: Any, node: exp.ArrayIntersect) -> pl.Expr:
     first, *rest = (compiler.expr(e) for e in node.expressions)
     out = first.list.unique(maintain_order=True)
@@ -385,20 +448,24 @@ def array_intersect(compiler: Any, node: exp.ArrayIntersect) -> pl.Expr:
     return out
 
 
-@translates(exp.ArrayExcept)
+@translates(
+    exp.ArrayExcept,
+    signatures="array_except(array(E), array(E)) -> array(E)",
+    arguments=lambda node, name: [node.this, node.expression],
+)
 def array_except(compiler: Any, node: exp.ArrayExcept) -> pl.Expr:
     a = compiler.expr(node.this)
     b = compiler.expr(node.expression)
     return a.list.unique(maintain_order=True).list.set_difference(b)
 
 
-@function("array_union")
+@function("array_union", signatures="array_union(array(E), array(E)) -> array(E)")
 def array_union(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     a, b = (compiler.expr(e) for e in arity(compiler, node, 2))
     return a.list.set_union(b)
 
 
-@function("arrays_overlap")
+@function("arrays_overlap", signatures="arrays_overlap(array(E), array(E)) -> boolean")
 def arrays_overlap(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     a, b = (compiler.expr(e) for e in arity(compiler, node, 2))
     common = a.list.drop_nulls().list.set_intersection(b.list.drop_nulls())

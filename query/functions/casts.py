@@ -14,6 +14,7 @@ from sqlglot import exp
 from loglake.query.expressions import cast_node
 from loglake.query.functions.common import lenient, no_errors
 from loglake.query.registry import CAST_HOOKS, translates
+from loglake.query.runtime import guard
 
 
 def _hooked(compiler: Any, node: exp.Cast) -> pl.Expr | None:
@@ -26,10 +27,42 @@ def _hooked(compiler: Any, node: exp.Cast) -> pl.Expr | None:
 
 @translates(exp.Cast)
 def cast(compiler: Any, node: exp.Cast) -> pl.Expr:
+    """CAST(x AS type): a value that does not convert fails the query with Trino's message and
+    the cast's position (NULL inside TRY)."""
     hooked = _hooked(compiler, node)
     if hooked is not None:
         return hooked
-    return cast_node(compiler, node, strict=not lenient())
+    if lenient():
+        return cast_node(compiler, node, strict=False)
+    literal = (
+        isinstance(node.this, exp.Literal)
+        and node.this.is_string
+        and node.to.is_type(*_READ_WHEN_COMPILING)
+    )
+    source = compiler.expr(node.this)
+    if literal or not _checkable(compiler.dtype(source)):
+        # typed literals (DATE '...') are read when compiling, with their own errors
+        return cast_node(compiler, node, strict=True)
+    converted = cast_node(compiler, node, strict=False)
+    target = node.to.sql("trino").upper()
+    message = pl.concat_str(
+        [pl.lit("Cannot cast '"), source.cast(pl.String), pl.lit(f"' to {target}")]
+    )
+    return guard(compiler, node, converted, source.is_not_null() & converted.is_null(), message)
+
+
+#: types whose string literals (DATE '2024-01-01') are read when the query is compiled
+_READ_WHEN_COMPILING = (
+    exp.DataType.Type.DATE,
+    exp.DataType.Type.TIMESTAMP,
+    exp.DataType.Type.TIMESTAMPTZ,
+    exp.DataType.Type.DECIMAL,
+)
+
+
+def _checkable(dtype: pl.DataType) -> bool:
+    """Scalar sources whose failed conversions show as NULLs that :func:`guard` can report."""
+    return not isinstance(dtype, pl.List | pl.Array | pl.Struct | pl.Map) and dtype != pl.Null
 
 
 @translates(exp.TryCast)

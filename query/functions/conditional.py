@@ -43,11 +43,11 @@ def _extreme(compiler: Any, node: exp.Expression, largest: bool) -> pl.Expr:
     return pl.when(any_null).then(None).otherwise(combined)
 
 
-@translates(exp.Greatest)
+@translates(exp.Greatest, signatures="greatest(T...) -> T")
 def greatest(compiler: Any, node: exp.Greatest) -> pl.Expr:
     return _extreme(compiler, node, largest=True)
 
 
-@translates(exp.Least)
+@translates(exp.Least, signatures="least(T...) -> T")
 def least(compiler: Any, node: exp.Least) -> pl.Expr:
     return _extreme(compiler, node, largest=False)

@@ -182,7 +182,10 @@ _ISO_FORMATS_LOCAL = (
 )
 
 
-@translates(exp.FromISO8601Timestamp)
+@translates(
+    exp.FromISO8601Timestamp,
+    signatures="from_iso8601_timestamp(varchar) -> timestamp with time zone",
+)
 def from_iso8601_timestamp(compiler: Any, node: exp.FromISO8601Timestamp) -> pl.Expr:
     """ISO 8601 text to timestamp with time zone; offsets are applied and values kept in UTC."""
 
@@ -207,12 +210,17 @@ def from_iso8601_timestamp(compiler: Any, node: exp.FromISO8601Timestamp) -> pl.
     return batched(string_arg(compiler, node.this), build, TIMESTAMP_TZ, invalid=message)
 
 
-@translates(exp.FromISO8601Date)
+@translates(exp.FromISO8601Date, signatures="from_iso8601_date(varchar) -> date")
 def from_iso8601_date(compiler: Any, node: exp.FromISO8601Date) -> pl.Expr:
     return string_arg(compiler, node.this).str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
 
 
-@function("to_iso8601")
+@function(
+    "to_iso8601",
+    signatures=tuple(
+        f"to_iso8601({t}) -> varchar" for t in ("date", "timestamp", "timestamp with time zone")
+    ),
+)
 def to_iso8601(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """to_iso8601(x): date as YYYY-MM-DD; timestamps with milliseconds, zoned ones with Z."""
     (arg,) = arity(compiler, node, 1)
@@ -225,7 +233,11 @@ def to_iso8601(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return value.dt.strftime("%Y-%m-%dT%H:%M:%S%.3f")
 
 
-@translates(exp.StrToTime)
+@translates(
+    exp.StrToTime,
+    signatures="date_parse(varchar, varchar) -> timestamp",
+    arguments=lambda node, name: [node.this, node.args["format"]],
+)
 def date_parse(compiler: Any, node: exp.StrToTime) -> pl.Expr:
     """date_parse(s, mysql_format) -> timestamp."""
     text = require_constant(compiler, node.args["format"], "date_parse() format")
@@ -245,7 +257,16 @@ def _parse_local(s: pl.Expr, pattern: str) -> pl.Expr:
     return s.str.to_datetime(pattern, strict=strict, time_unit="us")
 
 
-@translates(exp.TimeToStr)
+@translates(
+    exp.TimeToStr,
+    signatures=(
+        "date_format(timestamp, varchar) -> varchar",
+        "date_format(timestamp with time zone, varchar) -> varchar",
+        "to_char(timestamp, varchar) -> varchar",
+        "to_char(timestamp with time zone, varchar) -> varchar",
+    ),
+    arguments=lambda node, name: [node.this, node.args["format"]],
+)
 def date_format(compiler: Any, node: exp.TimeToStr) -> pl.Expr:
     """date_format(timestamp, mysql_format) -> varchar."""
     text = require_constant(compiler, node.args["format"], "date_format() format")
@@ -253,7 +274,11 @@ def date_format(compiler: Any, node: exp.TimeToStr) -> pl.Expr:
     return compiler.expr(node.this).dt.strftime(pattern)
 
 
-@translates(exp.ParseDatetime)
+@translates(
+    exp.ParseDatetime,
+    signatures="parse_datetime(varchar, varchar) -> timestamp with time zone",
+    arguments=lambda node, name: [node.this, node.args["format"]],
+)
 def parse_datetime(compiler: Any, node: exp.ParseDatetime) -> pl.Expr:
     """parse_datetime(s, joda_pattern) -> timestamp with time zone (UTC unless the text has one)."""
     text = require_constant(compiler, node.args["format"], "parse_datetime() pattern")
@@ -265,7 +290,13 @@ def parse_datetime(compiler: Any, node: exp.ParseDatetime) -> pl.Expr:
     return _parse_local(s, pattern).dt.replace_time_zone(UTC)
 
 
-@function("format_datetime")
+@function(
+    "format_datetime",
+    signatures=(
+        "format_datetime(timestamp, varchar) -> varchar",
+        "format_datetime(timestamp with time zone, varchar) -> varchar",
+    ),
+)
 def format_datetime(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     value, fmt = arity(compiler, node, 2)
     text = require_constant(compiler, fmt, "format_datetime() pattern")
@@ -273,7 +304,24 @@ def format_datetime(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return compiler.expr(value).dt.strftime(pattern)
 
 
-@translates(exp.UnixToTime)
+@translates(
+    exp.UnixToTime,
+    signatures=(
+        "from_unixtime(double) -> timestamp with time zone",
+        "from_unixtime(double, varchar) -> timestamp with time zone",
+        "from_unixtime(double, bigint, bigint) -> timestamp with time zone",
+    ),
+    arguments=lambda node, name: [
+        a
+        for a in (
+            node.this,
+            node.args.get("zone"),
+            node.args.get("hours"),
+            node.args.get("minutes"),
+        )
+        if a
+    ],
+)
 def from_unixtime(compiler: Any, node: exp.UnixToTime) -> pl.Expr:
     """from_unixtime(seconds[, zone]) -> timestamp with time zone."""
     seconds = compiler.expr(node.this).cast(pl.Float64)
@@ -288,7 +336,13 @@ def from_unixtime(compiler: Any, node: exp.UnixToTime) -> pl.Expr:
     return stamp
 
 
-@translates(exp.TimeToUnix)
+@translates(
+    exp.TimeToUnix,
+    signatures=(
+        "to_unixtime(timestamp) -> double",
+        "to_unixtime(timestamp with time zone) -> double",
+    ),
+)
 def to_unixtime(compiler: Any, node: exp.TimeToUnix) -> pl.Expr:
     value = compiler.expr(node.this)
     if _is_date(compiler, node.this):
@@ -323,14 +377,34 @@ def _checked_unit(compiler: Any, node: exp.Expression, invalid: str) -> str:
     return unit
 
 
-@translates(exp.TimestampTrunc, exp.DateTrunc)
+@translates(
+    exp.TimestampTrunc,
+    exp.DateTrunc,
+    signatures=tuple(
+        f"date_trunc(varchar, {t}) -> {t}"
+        for t in ("date", "timestamp", "timestamp with time zone", "time")
+    ),
+    arguments=lambda node, name: [node.args.get("unit") or exp.Var(this="day"), node.this],
+)
 def date_trunc(compiler: Any, node: exp.Expression) -> pl.Expr:
     """date_trunc(unit, x): weeks start on Monday, as in Trino."""
     unit = _checked_unit(compiler, node, "'{unit}' is not a valid TIMESTAMP field")
     return compiler.expr(node.this).dt.truncate("1" + _OFFSET[unit])
 
 
-@translates(exp.DateAdd, exp.TimestampAdd)
+@translates(
+    exp.DateAdd,
+    exp.TimestampAdd,
+    signatures=tuple(
+        f"date_add(varchar, bigint, {t}) -> {t}"
+        for t in ("date", "timestamp", "timestamp with time zone", "time")
+    ),
+    arguments=lambda node, name: [
+        node.args.get("unit") or exp.Var(this="day"),
+        node.expression,
+        node.this,
+    ],
+)
 def date_add(compiler: Any, node: exp.Expression) -> pl.Expr:
     """date_add(unit, n, x): months clamp to the last day of the month (Jan 31 + 1 month)."""
     unit = _checked_unit(compiler, node, "'{unit}' is not a valid unit for date_add")
@@ -353,7 +427,19 @@ def _trunc_div(value: pl.Expr, divisor: int) -> pl.Expr:
     return pl.when(value >= 0).then(value // divisor).otherwise(-((-value) // divisor))
 
 
-@translates(exp.DateDiff, exp.TimestampDiff)
+@translates(
+    exp.DateDiff,
+    exp.TimestampDiff,
+    signatures=tuple(
+        f"date_diff(varchar, {t}, {t}) -> bigint"
+        for t in ("date", "timestamp", "timestamp with time zone", "time")
+    ),
+    arguments=lambda node, name: [
+        node.args.get("unit") or exp.Var(this="day"),
+        node.expression,
+        node.this,
+    ],
+)
 def date_diff(compiler: Any, node: exp.Expression) -> pl.Expr:
     """date_diff(unit, a, b): whole units from a to b, truncated toward zero."""
     unit = _unit(compiler, node.args.get("unit"))
@@ -470,7 +556,13 @@ def millisecond(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return field(compiler.expr(arg), "millisecond")  # type: ignore[return-value]
 
 
-@translates(exp.LastDay)
+@translates(
+    exp.LastDay,
+    signatures=tuple(
+        f"last_day_of_month({t}) -> date" for t in ("date", "timestamp", "timestamp with time zone")
+    ),
+    arguments=lambda node, name: [node.this],
+)
 def last_day_of_month(compiler: Any, node: exp.LastDay) -> pl.Expr:
     value = compiler.expr(node.this)
     if not _is_date(compiler, node.this):
@@ -532,27 +624,41 @@ def at_time_zone(compiler: Any, node: exp.AtTimeZone) -> pl.Expr:
     return _to_zone(compiler, node.this, node.args["zone"])
 
 
-@function("at_timezone")
+@function(
+    "at_timezone",
+    signatures=(
+        "at_timezone(timestamp, varchar) -> timestamp with time zone",
+        "at_timezone(timestamp with time zone, varchar) -> timestamp with time zone",
+    ),
+)
 def at_timezone(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     value, zone = arity(compiler, node, 2)
     return _to_zone(compiler, value, zone)
 
 
-@function("with_timezone")
+@function(
+    "with_timezone", signatures="with_timezone(timestamp, varchar) -> timestamp with time zone"
+)
 def with_timezone(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """with_timezone(timestamp, zone): the same wall-clock time, now in ``zone``."""
     value, zone = arity(compiler, node, 2)
     return compiler.expr(value).dt.replace_time_zone(_zone(compiler, zone))
 
 
-@function("from_unixtime_nanos")
+@function(
+    "from_unixtime_nanos",
+    signatures=(
+        "from_unixtime_nanos(bigint) -> timestamp with time zone",
+        "from_unixtime_nanos(decimal) -> timestamp with time zone",
+    ),
+)
 def from_unixtime_nanos(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     nanos = compiler.expr(arg).cast(pl.Int64)
     return (nanos // 1000).cast(TIMESTAMP).dt.replace_time_zone(UTC)
 
 
-@function("to_milliseconds")
+@function("to_milliseconds", signatures="to_milliseconds(interval day to second) -> bigint")
 def to_milliseconds(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return compiler.expr(arg).dt.total_milliseconds().cast(pl.Int64)

@@ -161,7 +161,14 @@ def _extract(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
     return as_json, scalar
 
 
-@translates(exp.JSONExtract)
+@translates(
+    exp.JSONExtract,
+    signatures=(
+        "json_extract(varchar, varchar) -> json",
+        "json_query(varchar, varchar) -> varchar",
+    ),
+    arguments=lambda node, name: [node.this, node.expression],
+)
 def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
     """json_extract(json, path): the JSON text at path (strings stay quoted), NULL if absent."""
     if node.args.get("json_query"):
@@ -173,7 +180,11 @@ def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
     return batched(source, lambda v: _extract(v, steps)[0], pl.String)
 
 
-@translates(exp.JSONExtractScalar)
+@translates(
+    exp.JSONExtractScalar,
+    signatures="json_extract_scalar(varchar, varchar) -> varchar",
+    arguments=lambda node, name: [node.this, node.expression],
+)
 def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
     """json_extract_scalar(json, path): the scalar at path as varchar; NULL for objects/arrays."""
     steps = _steps(compiler, node.expression)
@@ -181,7 +192,11 @@ def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
     return batched(source, lambda v: _extract(v, steps)[1], pl.String)
 
 
-@translates(exp.ParseJSON)
+@translates(
+    exp.ParseJSON,
+    signatures="json_parse(varchar) -> json",
+    arguments=lambda node, name: [node.this],
+)
 def json_parse(compiler: Any, node: exp.ParseJSON) -> pl.Expr:
     return batched(
         string_arg(compiler, node.this),
@@ -191,7 +206,11 @@ def json_parse(compiler: Any, node: exp.ParseJSON) -> pl.Expr:
     )
 
 
-@translates(exp.JSONFormat)
+@translates(
+    exp.JSONFormat,
+    signatures="json_format(json) -> varchar",
+    arguments=lambda node, name: [node.this],
+)
 def json_format(compiler: Any, node: exp.JSONFormat) -> pl.Expr:
     return compiler.expr(node.this)
 
@@ -213,7 +232,7 @@ def _count(text: pl.Expr) -> pl.Expr:
     )
 
 
-@function("json_array_length")
+@function("json_array_length", signatures="json_array_length(json) -> bigint")
 def json_array_length(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """json_array_length(json): number of elements, NULL when the value is not an array."""
     (arg,) = arity(compiler, node, 1)
@@ -225,7 +244,7 @@ def json_array_length(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return batched(string_arg(compiler, arg), build, pl.Int64)
 
 
-@function("json_size")
+@function("json_size", signatures="json_size(json, varchar) -> bigint")
 def json_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """json_size(json, path): members of the object or array at path; 0 for a scalar."""
     doc, path = arity(compiler, node, 2)
@@ -240,7 +259,13 @@ def json_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return batched(string_arg(compiler, doc), build, pl.Int64)
 
 
-@translates(exp.JSONArrayContains)
+@translates(
+    exp.JSONArrayContains,
+    signatures=tuple(
+        f"json_array_contains(json, {t}) -> boolean" for t in ("varchar", "double", "boolean")
+    ),
+    arguments=lambda node, name: [node.this, node.expression],
+)
 def json_array_contains(compiler: Any, node: exp.JSONArrayContains) -> pl.Expr:
     """json_array_contains(json, value): a top-level element equals value (string, number or
     boolean constant)."""
@@ -265,7 +290,7 @@ def json_array_contains(compiler: Any, node: exp.JSONArrayContains) -> pl.Expr:
     return batched(string_arg(compiler, node.this), build, pl.Boolean)
 
 
-@function("json_array_get")
+@function("json_array_get", signatures="json_array_get(json, bigint) -> json")
 def json_array_get(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """json_array_get(json, index): element at a constant non-negative 0-based index."""
     doc, index_node = arity(compiler, node, 2)
@@ -280,7 +305,7 @@ def json_array_get(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return batched(string_arg(compiler, doc), build, pl.String)
 
 
-@function("is_json_scalar")
+@function("is_json_scalar", signatures="is_json_scalar(json) -> boolean")
 def is_json_scalar(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
 

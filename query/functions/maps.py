@@ -21,18 +21,18 @@ from loglake.query.registry import function, translates
 from loglake.query.runtime import guard
 
 
-@translates(exp.MapKeys)
+@translates(exp.MapKeys, signatures="map_keys(map(K, V)) -> array(K)")
 def map_keys(compiler: Any, node: exp.MapKeys) -> pl.Expr:
     return as_map(compiler.expr(node.this)).map.keys()
 
 
-@function("map_values")
+@function("map_values", signatures="map_values(map(K, V)) -> array(V)")
 def map_values(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return as_map(compiler.expr(arg)).map.values()
 
 
-@function("map_entries")
+@function("map_entries", signatures="map_entries(map(K, V)) -> array(row)")
 def map_entries(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """map_entries(map): array of (key, value) rows."""
     (arg,) = arity(compiler, node, 1)
@@ -101,7 +101,7 @@ def map_(compiler: Any, node: exp.Map) -> pl.Expr:
     return checked_map(compiler, node, entries)
 
 
-@translates(exp.MapFromEntries)
+@translates(exp.MapFromEntries, signatures="map_from_entries(array(row)) -> map(K, V)")
 def map_from_entries(compiler: Any, node: exp.MapFromEntries) -> pl.Expr:
     """map_from_entries(array(row(k, v))): the row fields become key and value."""
     entries = compiler.expr(node.this)
@@ -109,7 +109,13 @@ def map_from_entries(compiler: Any, node: exp.MapFromEntries) -> pl.Expr:
     return renamed.list.to_map()
 
 
-@translates(exp.StrToMap)
+@translates(
+    exp.StrToMap,
+    signatures="split_to_map(varchar, varchar, varchar) -> map(varchar, varchar)",
+    arguments=lambda node, name: [
+        a for a in (node.this, node.args.get("pair_delim"), node.args.get("key_value_delim")) if a
+    ],
+)
 def split_to_map(compiler: Any, node: exp.StrToMap) -> pl.Expr:
     """split_to_map(s, entry_delimiter, key_value_delimiter) -> map(varchar, varchar)."""
     entry = require_constant(compiler, node.args.get("pair_delim"), "entry delimiter")
@@ -129,7 +135,7 @@ def split_to_map(compiler: Any, node: exp.StrToMap) -> pl.Expr:
     return pairs.list.to_map()
 
 
-@function("map_concat")
+@function("map_concat", signatures="map_concat(map(K, V)...) -> map(K, V)")
 def map_concat(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """map_concat(m1, m2, ...): later maps win on duplicate keys."""
     args = node.expressions

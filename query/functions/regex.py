@@ -37,6 +37,12 @@ def _pattern(compiler: Any, node: exp.Expression) -> str | None:
         fail(compiler, node, "regular expression must be a string")
     if re.search(r"\(\?<?[=!]|\\[1-9]", pattern):
         fail(compiler, node, f"look-around and back-references are not supported: {pattern!r}")
+    try:
+        pl.select(pl.lit("").str.contains(pattern))
+    except pl.exceptions.PolarsError as error:
+        found = re.search(r"\nerror: ([^\n]+)", str(error))
+        reason = found.group(1) if found else "syntax error"
+        fail(compiler, node, f"Invalid regular expression '{pattern}': {reason}")
     return pattern
 
 
@@ -91,7 +97,11 @@ def _null_str() -> pl.Expr:
     return pl.lit(None, pl.String)
 
 
-@translates(exp.RegexpLike)
+@translates(
+    exp.RegexpLike,
+    signatures="regexp_like(varchar, varchar) -> boolean",
+    arguments=lambda node, name: [node.this, node.expression],
+)
 def regexp_like(compiler: Any, node: exp.RegexpLike) -> pl.Expr:
     """regexp_like(s, pattern): true when the pattern matches any part of s."""
     if node.args.get("flag") is not None:
@@ -102,7 +112,16 @@ def regexp_like(compiler: Any, node: exp.RegexpLike) -> pl.Expr:
     return string_arg(compiler, node.this).str.contains(pattern)
 
 
-@translates(exp.RegexpExtract)
+@translates(
+    exp.RegexpExtract,
+    signatures=(
+        "regexp_extract(varchar, varchar) -> varchar",
+        "regexp_extract(varchar, varchar, bigint) -> varchar",
+    ),
+    arguments=lambda node, name: [
+        a for a in (node.this, node.expression, node.args.get("group")) if a
+    ],
+)
 def regexp_extract(compiler: Any, node: exp.RegexpExtract) -> pl.Expr:
     """regexp_extract(s, pattern[, group]): first match (or its group); NULL without a match."""
     pattern = _pattern(compiler, node.expression)
@@ -112,7 +131,16 @@ def regexp_extract(compiler: Any, node: exp.RegexpExtract) -> pl.Expr:
     return string_arg(compiler, node.this).str.extract(pattern, group)
 
 
-@translates(exp.RegexpExtractAll)
+@translates(
+    exp.RegexpExtractAll,
+    signatures=(
+        "regexp_extract_all(varchar, varchar) -> array(varchar)",
+        "regexp_extract_all(varchar, varchar, bigint) -> array(varchar)",
+    ),
+    arguments=lambda node, name: [
+        a for a in (node.this, node.expression, node.args.get("group")) if a
+    ],
+)
 def regexp_extract_all(compiler: Any, node: exp.RegexpExtractAll) -> pl.Expr:
     """regexp_extract_all(s, pattern[, group]): every match, or the group of every match.
 
@@ -129,7 +157,17 @@ def regexp_extract_all(compiler: Any, node: exp.RegexpExtractAll) -> pl.Expr:
     return matches.list.eval(pl.element().str.extract(pattern, group))
 
 
-@translates(exp.RegexpReplace)
+@translates(
+    exp.RegexpReplace,
+    signatures=(
+        "regexp_replace(varchar, varchar) -> varchar",
+        "regexp_replace(varchar, varchar, varchar) -> varchar",
+        "regexp_replace(varchar, varchar, function(array(varchar), varchar)) -> varchar",
+    ),
+    arguments=lambda node, name: [
+        a for a in (node.this, node.expression, node.args.get("replacement")) if a
+    ],
+)
 def regexp_replace(compiler: Any, node: exp.RegexpReplace) -> pl.Expr:
     """regexp_replace(s, pattern[, replacement]): every match replaced; $1 / ${name} refer to
     groups as in Java."""
@@ -155,7 +193,11 @@ def regexp_replace(compiler: Any, node: exp.RegexpReplace) -> pl.Expr:
     return s.str.replace_all(pattern, rust)
 
 
-@translates(exp.RegexpCount)
+@translates(
+    exp.RegexpCount,
+    signatures="regexp_count(varchar, varchar) -> bigint",
+    arguments=lambda node, name: [node.this, node.expression],
+)
 def regexp_count(compiler: Any, node: exp.RegexpCount) -> pl.Expr:
     pattern = _pattern(compiler, node.expression)
     if pattern is None:
@@ -163,7 +205,11 @@ def regexp_count(compiler: Any, node: exp.RegexpCount) -> pl.Expr:
     return string_arg(compiler, node.this).str.count_matches(pattern).cast(pl.Int64)
 
 
-@translates(exp.RegexpSplit)
+@translates(
+    exp.RegexpSplit,
+    signatures="regexp_split(varchar, varchar) -> array(varchar)",
+    arguments=lambda node, name: [node.this, node.expression],
+)
 def regexp_split(compiler: Any, node: exp.RegexpSplit) -> pl.Expr:
     """regexp_split(s, pattern): the pieces between matches (trailing empty pieces kept)."""
     pattern = _pattern(compiler, node.expression)

@@ -32,12 +32,12 @@ def _host(url: pl.Expr) -> pl.Expr:
     return url.str.extract(_HOST, 1)
 
 
-@function("url_extract_protocol")
+@function("url_extract_protocol", signatures="url_extract_protocol(varchar) -> varchar")
 def url_extract_protocol(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return _part(compiler, node, _SCHEME)
 
 
-@function("url_extract_host")
+@function("url_extract_host", signatures="url_extract_host(varchar) -> varchar")
 def url_extract_host(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """url_extract_host('https://user@example.com:8443/x') = 'example.com'."""
     (arg,) = arity(compiler, node, 1)
@@ -45,7 +45,7 @@ def url_extract_host(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return pl.when(host == "").then(None).otherwise(host)
 
 
-@function("url_extract_port")
+@function("url_extract_port", signatures="url_extract_port(varchar) -> bigint")
 def url_extract_port(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     """The explicit port as bigint; NULL when the URL names none."""
     (arg,) = arity(compiler, node, 1)
@@ -53,17 +53,17 @@ def url_extract_port(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return authority.str.extract(r":(\d+)$", 1).str.to_integer(strict=False).cast(pl.Int64)
 
 
-@function("url_extract_path")
+@function("url_extract_path", signatures="url_extract_path(varchar) -> varchar")
 def url_extract_path(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return _part(compiler, node, _PATH)
 
 
-@function("url_extract_query")
+@function("url_extract_query", signatures="url_extract_query(varchar) -> varchar")
 def url_extract_query(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return _part(compiler, node, _QUERY)
 
 
-@function("url_extract_fragment")
+@function("url_extract_fragment", signatures="url_extract_fragment(varchar) -> varchar")
 def url_extract_fragment(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return _part(compiler, node, _FRAGMENT)
 
