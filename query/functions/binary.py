@@ -268,14 +268,13 @@ def _float_bytes(value: pl.Expr, dtype: pl.DataType, numpy_type: str) -> pl.Expr
     def encode(batch: pl.Series) -> pl.Series:
         import numpy as np
 
-        floats = batch.to_numpy().astype(numpy_type)
+        arrow = batch.to_arrow()
+        floats = arrow.to_numpy(zero_copy_only=False).astype(numpy_type)
         raw = floats.astype(np.dtype(numpy_type).newbyteorder(">")).tobytes()
         width = np.dtype(numpy_type).itemsize
-        chunks = [raw[i * width : (i + 1) * width] for i in range(len(batch))]
-        nulls = batch.is_null().to_list() if batch.null_count() else [False] * len(batch)
-        return pl.Series(
-            batch.name, [None if n else c for c, n in zip(chunks, nulls, strict=True)], pl.Binary
-        )
+        valid = arrow.is_valid().to_numpy(zero_copy_only=False)
+        chunks = [raw[i * width : (i + 1) * width] if valid[i] else None for i in range(len(arrow))]
+        return pl.Series(batch.name, chunks, pl.Binary)
 
     return value.cast(dtype).map_batches(encode, return_dtype=pl.Binary, is_elementwise=True)
 

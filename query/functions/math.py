@@ -625,7 +625,11 @@ def _numeric_batch(values: list[pl.Expr], fn: Callable[..., Any]) -> pl.Expr:
     names = [f"a{i}" for i in range(len(values))]
 
     def run(batch: pl.Series) -> pl.Series:
-        arrays = [batch.struct.field(n).to_numpy() for n in names]
+        # the batch's own buffers through Arrow: no Polars call inside the callback
+        struct = batch.to_arrow()
+        arrays = [
+            struct.field(i).to_numpy(zero_copy_only=False).astype(float) for i in range(len(names))
+        ]
         return pl.Series(batch.name, fn(*arrays), dtype=pl.Float64)
 
     packed = pl.struct([v.alias(n) for v, n in zip(values, names, strict=True)])
