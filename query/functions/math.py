@@ -54,10 +54,16 @@ def _integral_decimal(dtype: pl.Decimal) -> pl.Decimal:
     return pl.Decimal(min(38, max(1, precision - scale + min(scale, 1))), 0)
 
 
+def divided(numerator: pl.Expr, like: pl.Expr, factor: pl.Expr) -> pl.Expr:
+    """numerator / factor, exactly: a divisor as long as the column, because Polars divides by
+    a scalar through its reciprocal, which turns 23 / 10 into 2.3000000000000003."""
+    return numerator / (like.abs() * 0.0 + factor)
+
+
 def _round_double(value: pl.Expr, digits: pl.Expr | int) -> pl.Expr:
     """Trino's double rounding: floor(|x| * 10^d + 0.5) / 10^d with the sign put back."""
-    factor = pl.lit(10.0) ** (digits if isinstance(digits, pl.Expr) else pl.lit(float(digits)))
-    magnitude = (value.abs() * factor + 0.5).floor() / factor
+    factor = pl.lit(10.0) ** digits if isinstance(digits, pl.Expr) else pl.lit(10.0**digits)
+    magnitude = divided((value.abs() * factor + 0.5).floor(), value, factor)
     rounded = pl.when(value < 0).then(-magnitude).otherwise(magnitude)
     return pl.when(value.is_nan() | value.is_infinite()).then(value).otherwise(rounded)
 
@@ -148,8 +154,8 @@ def truncate(compiler: Any, node: exp.Trunc) -> pl.Expr:
         return value.truncate(digits).cast(dtype)
     target = pl.Float32 if dtype == pl.Float32 else pl.Float64
     wide = value.cast(pl.Float64)
-    factor = 10.0**digits
-    dropped = (wide.abs() * factor).floor() / factor
+    factor = pl.lit(10.0**digits)
+    dropped = divided((wide.abs() * factor).floor(), wide, factor)
     out = pl.when(wide < 0).then(-dropped).otherwise(dropped)
     return pl.when(wide.is_nan() | wide.is_infinite()).then(wide).otherwise(out).cast(target)
 
