@@ -313,6 +313,11 @@ def _query_failure(err: Exception, sql: str) -> SqlError:
 
 
 def _polars_message(err: Exception) -> str:
+    """The first line of a Polars error, or the function's own message a guarded expression
+    raised (for errors met outside execute(), such as rows read later by the DB-API cursor)."""
+    raised = error_from_polars(err, None)
+    if raised is not None:
+        return raised.bare_message
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
 
