@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import pytest
-from test_functions_support import assert_matches_duckdb, assert_typed, column, run
+from test_functions_support import T, assert_matches_duckdb, assert_typed, column, run
 
 from loglake.errors import SqlError
 
@@ -156,3 +157,14 @@ def test_same_as_duckdb(sql: str) -> None:
 def test_invalid_arguments_are_errors(sql: str, message: str) -> None:
     with pytest.raises(SqlError, match=message):
         run(sql)
+
+
+def test_substr_with_a_length_column() -> None:
+    lengths = {"t": T.with_columns(pl.Series("k", [1, 2, 0, 1, 3]))}
+    assert column("SELECT substr(s, 1, k) FROM t ORDER BY id", lengths) == [
+        "a",
+        "hé",
+        "",
+        None,
+        "a,b",
+    ]

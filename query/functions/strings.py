@@ -100,21 +100,19 @@ def _substr(
 def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
     """substr(s, start[, length]): start 0 or beyond either end gives ''; length <= 0 gives ''."""
     start, length = constant(node.args["start"]), constant(node.args.get("length"))
-    if (
-        type(start) is int
-        and start > 0
-        and (length is NOT_CONSTANT or (type(length) is int and length >= 0))
-    ):
+    text = string_arg(compiler, node.this)
+    binary = is_binary(compiler, text)
+    no_length = node.args.get("length") is None
+    if type(start) is int and start > 0 and (no_length or (type(length) is int and length >= 0)):
         # a constant start from the left (substr(phone, 1, 2)) is a plain slice: no length
         # of every string to compute, and a slice past the end is already ''
-        size = None if length is NOT_CONSTANT else length
-        return string_arg(compiler, node.this).str.slice(start - 1, size)
+        size = None if no_length else length
+        return (text.bin if binary else text.str).slice(start - 1, size)
     nodes = [node.this, node.args["start"]]
-    values = [string_arg(compiler, node.this), _int(compiler, node.args["start"])]
+    values = [text, _int(compiler, node.args["start"])]
     if node.args.get("length") is not None:
         nodes.append(node.args["length"])
         values.append(_int(compiler, node.args["length"]))
-    binary = is_binary(compiler, values[0])
 
     def build(*args: pl.Expr) -> pl.Expr:
         return _substr(*args, binary=binary)
