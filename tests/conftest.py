@@ -80,6 +80,16 @@ def lake_settings(request: pytest.FixtureRequest):
     return request.getfixturevalue(f"{request.param}_settings")
 
 
+def new_lake(root: Path | str, **options):
+    """A lake created at ``root`` (an empty folder or new prefix), opened with ``options``."""
+    import loglake
+    from loglake.catalog import DEFAULT_DATABASE, Catalog, StorageSettings
+
+    settings = StorageSettings.resolve(root, **options)
+    Catalog(settings).create_database(DEFAULT_DATABASE, if_not_exists=True)
+    return loglake.connect(str(root), **options)
+
+
 @pytest.fixture(scope="session")
 def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small ``make demo`` lake (3 days), built once per test run and shared by xdist workers.

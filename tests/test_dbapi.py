@@ -13,6 +13,7 @@ from loglake import dbapi
 from loglake.datasets import generate
 from loglake.query.cost import athena_cost_usd
 from loglake.query.history import read_history
+from tests.conftest import TEST_CREDENTIALS, new_lake
 
 BIG_ROWS = 200_000
 
@@ -32,7 +33,7 @@ def lake_root(tmp_path_factory: pytest.TempPathFactory) -> str:
         start="2024-05-06T00:00:00Z",
         progress=False,
     )
-    lake = loglake.connect(str(base / "lake"))
+    lake = new_lake(base / "lake")
     lake.ingest(str(base / "raw"), progress=False)
     numbers = base / "numbers"
     numbers.mkdir()
@@ -228,7 +229,7 @@ def test_as_polars_pandas_arrow_and_stats(connection: dbapi.Connection) -> None:
 
 
 def test_statements_that_write(tmp_path: Path) -> None:
-    connection = dbapi.connect(str(tmp_path / "lake"))
+    connection = dbapi.connect(new_lake(tmp_path / "lake"))
     cursor = connection.cursor()
     cursor.execute("CREATE TABLE seen AS SELECT 'a' AS ip, 1 AS n")
     assert cursor.rowcount == 1
@@ -247,10 +248,8 @@ def test_statements_that_write(tmp_path: Path) -> None:
 
 @pytest.mark.s3
 def test_lake_in_a_bucket(s3_settings) -> None:
-    from tests.conftest import TEST_CREDENTIALS
-
     options = {"endpoint_url": s3_settings.endpoint_url, "environ": {}, **TEST_CREDENTIALS}
-    with dbapi.connect(s3_settings.root, **options) as connection:
+    with dbapi.connect(new_lake(s3_settings.root, **options)) as connection:
         connection.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1, 'x'), (2, 'y')) v(n, s)")
         rows = connection.execute("SELECT s FROM t WHERE n = ?", [2]).fetchall()
     assert rows == [("y",)]

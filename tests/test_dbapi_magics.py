@@ -15,13 +15,14 @@ from loglake import display, magics
 from loglake.plot import counts_per_interval, timeseries
 from loglake.query.cost import MEGABYTE, TERABYTE, athena_cost_usd, format_usd
 from loglake.query.engine import QueryStats
+from tests.conftest import new_lake
 
 
 @pytest.fixture(scope="module")
 def lake_root(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A lake in a folder named demo-lake with an ``aws.events`` table (so discovery finds it)."""
     root = tmp_path_factory.mktemp("magics") / "demo-lake"
-    lake = loglake.connect(str(root))
+    lake = new_lake(root)
     lake.sql("CREATE DATABASE aws")
     lake.sql(
         """

@@ -15,6 +15,7 @@ import loglake
 from loglake import dbapi
 from loglake.datasets import generate
 from loglake.sqlalchemy_dialect import ROW, LoglakeS3Dialect
+from tests.conftest import TEST_CREDENTIALS, new_lake
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def lake_root(tmp_path_factory: pytest.TempPathFactory) -> str:
         start="2024-05-06T00:00:00Z",
         progress=False,
     )
-    lake = loglake.connect(str(base / "lake"))
+    lake = new_lake(base / "lake")
     lake.ingest(str(base / "raw"), progress=False)
     lake.sql(
         "CREATE VIEW aws.rejected AS SELECT srcaddr, dstport FROM aws.vpc_flow_logs "
@@ -147,9 +148,7 @@ def test_url_forms() -> None:
 
 @pytest.mark.s3
 def test_dialect_on_a_bucket(s3_settings) -> None:
-    from tests.conftest import TEST_CREDENTIALS
-
-    lake = loglake.connect(
+    lake = new_lake(
         s3_settings.root, endpoint_url=s3_settings.endpoint_url, environ={}, **TEST_CREDENTIALS
     )
     lake.sql("CREATE TABLE hits AS SELECT * FROM (VALUES (1, 'a'), (2, 'b')) v(n, s)")
