@@ -27,7 +27,8 @@ $(JUPYTER_STAMP): $(STAMP)
 
 notebook: $(JUPYTER_STAMP)
 	test -d demo-lake/_catalog || $(MAKE) demo
-	cd docs && LOGLAKE_LAKE=$(CURDIR)/demo-lake $(CURDIR)/$(BIN)/jupyter lab investigate.ipynb
+	cd docs && LOGLAKE_LAKE=$(CURDIR)/demo-lake $(CURDIR)/$(BIN)/jupyter lab investigate.ipynb \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -204,6 +204,22 @@ class LoglakeCompiler(compiler.SQLCompiler):
             text += " ESCAPE " + self.render_literal_value(escape, sqltypes.STRINGTYPE)
         return text
 
+    def visit_regexp_match_op_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
+        return f"regexp_like({self.process(binary.left, **kw)}, {self.process(binary.right, **kw)})"
+
+    def visit_not_regexp_match_op_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
+        return "NOT " + self.visit_regexp_match_op_binary(binary, operator, **kw)
+
+    def visit_regexp_replace_op_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
+        pattern, replacement = binary.right.clauses
+        return (
+            f"regexp_replace({self.process(binary.left, **kw)}, "
+            f"{self.process(pattern, **kw)}, {self.process(replacement, **kw)})"
+        )
+
+    def visit_char_length_func(self, fn: Any, **kw: Any) -> str:
+        return f"length({self.function_argspec(fn, **kw)})"
+
     def render_literal_value(self, value: Any, type_: Any) -> str:
         """Literal text the engine reads back as the same value (strings quote-doubled only)."""
         from loglake.query.frontend import sql_literal

@@ -105,7 +105,23 @@ def test_ilike_and_literals(engine: sa.Engine) -> None:
         hostile = connection.execute(
             sa.select(sa.func.count()).where(flows.c.action == "x' OR '1'='1")
         ).scalar()
+        regex = connection.execute(
+            sa.select(sa.func.count()).where(flows.c.srcaddr.regexp_match("^10\\.", flags=None))
+        ).scalar()
+        not_regex = connection.execute(
+            sa.select(sa.func.count()).where(~flows.c.srcaddr.regexp_match("^10\\."))
+        ).scalar()
+        lengths = connection.execute(
+            sa.select(sa.func.char_length(flows.c.action), flows.c.action)
+            .where(flows.c.action.is_not(None))
+            .limit(1)
+        ).one()
+        total = connection.execute(
+            sa.select(sa.func.count()).where(flows.c.srcaddr.is_not(None))
+        ).scalar()
     assert upper == exact > 0 and hostile == 0
+    assert regex + not_regex == total and regex > 0
+    assert lengths[0] == len(lengths[1])
     literal = sa.select(sa.literal("it's")).compile(engine, compile_kwargs={"literal_binds": True})
     assert "'it''s'" in str(literal)
 
