@@ -100,11 +100,21 @@ class DocumentStore:
         version = expected_version + 1
         data = orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         target = self._path(folder, f"v{version:010d}.json")
+        conflict = ConflictError(
+            f"catalog document {folder} was changed by another writer "
+            f"(version {version} exists); reload and retry"
+        )
         if not self._create_exclusive(target, data):
-            raise ConflictError(
-                f"catalog document {folder} was changed by another writer "
-                f"(version {version} exists); reload and retry"
-            )
+            raise conflict
+        # A writer that read a version long ago can create a version number that was pruned
+        # since: the exclusive create succeeds, yet newer versions exist and ours would never be
+        # read. Versions are pruned only once KEEP_VERSIONS newer ones exist, so seeing that
+        # many above ours proves the write was stale: take it back and report the conflict.
+        self._invalidate(folder)
+        if self.versions(folder)[-1] >= version + KEEP_VERSIONS:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(target)
+            raise conflict
         self._prune(folder, version)
         self._next_generation()
         return Document(folder, version, body)

@@ -23,6 +23,22 @@ def test_a_writer_that_lost_the_race_gets_a_conflict(lake_settings) -> None:
     assert catalog.get_table("default", "t").comment == "first"
 
 
+def test_a_writer_that_read_a_pruned_version_gets_a_conflict(lake_settings) -> None:
+    # the stale writer's version number was created and pruned since it read: its exclusive
+    # create succeeds, yet it must not count as a write that newer versions hide
+    catalog = Catalog(lake_settings)
+    catalog.create_managed_table("default", "t", pa.schema([("a", pa.int64())]))
+    stale = catalog.get_table("default", "t")
+    for i in range(8):
+        catalog.update_table(catalog.get_table("default", "t").replace(comment=f"fresh {i}"))
+    with pytest.raises(ConflictError, match="changed by another writer"):
+        catalog.update_table(stale.replace(comment="stale"))
+    latest = catalog.get_table("default", "t")
+    assert (latest.comment, latest.version) == ("fresh 7", stale.version + 8)
+    catalog.update_table(latest.replace(comment="after"))
+    assert catalog.get_table("default", "t").comment == "after"
+
+
 def _update_many(root: str, writer: str, attempts: int, queue) -> None:
     catalog = Catalog(StorageSettings.resolve(root, environ={}))
     wins = conflicts = 0
