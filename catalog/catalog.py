@@ -48,8 +48,6 @@ class Catalog:
     def __init__(self, settings: StorageSettings):
         self.settings = settings
         self.documents = DocumentStore(settings, settings.url("_catalog"))
-        # managed tables' handles kept for reading file lists: location -> (generation, handle)
-        self._readers: dict[str, tuple[str | None, ManagedTable]] = {}
 
     def generation(self) -> str | None:
         """A token that changes with every change to the catalog, made by any process."""
@@ -454,7 +452,8 @@ class Catalog:
     ) -> list[DataFile]:
         """The files a query must read for the partition values the constraints admit."""
         if table.is_managed:
-            files = self._reader(table.location).files()
+            managed = self.managed(table.database, table.name)
+            files = managed.files()
             if constraints:
                 files = [
                     f
@@ -476,17 +475,6 @@ class Catalog:
                 self._list_files(partition.location, partition.as_dict(table.partition_keys))
             )
         return out
-
-    def _reader(self, location: str) -> ManagedTable:
-        """A kept handle of a managed table for reading its file list: it loads only the commits
-        made since the last read (and its file list only when the version moved on). It is
-        opened again after any catalog change, since a dropped and re-created table starts a
-        new log at the same location."""
-        generation = self.generation()
-        kept = self._readers.get(location)
-        if kept is None or kept[0] != generation:
-            kept = self._readers[location] = (generation, ManagedTable(self.settings, location))
-        return kept[1]
 
     def _list_files(self, location: str, partition: dict[str, str]) -> list[DataFile]:
         fs = self.settings.filesystem()

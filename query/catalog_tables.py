@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from loglake.catalog import DEFAULT_DATABASE, DataFile, PartitionConstraint, TableDefinition
+from loglake.catalog.managed import ManagedTable
 from loglake.catalog.types import to_arrow
 from loglake.errors import CatalogError
 from loglake.query import types as T
@@ -56,7 +57,7 @@ class CatalogTables:
 
     Definitions and their converted schemas are kept from one statement to the next for as long
     as the catalog's generation token stays the same (any change by any process replaces it);
-    managed tables' file lists are kept per Delta version (see :meth:`Catalog.files`); external
+    managed tables' file lists are kept per Delta version; external
     tables' folders are listed again for every statement, as Athena does, since files can
     appear in them without the catalog knowing.
     """
@@ -69,6 +70,9 @@ class CatalogTables:
         self._relations: dict[tuple[str, str | None, str], Any] = {}
         self._schemas: dict[tuple[str, int], pl.Schema] = {}
         self._view_schemas: dict[tuple[str | None, str], pl.Schema] = {}
+        # managed tables by location: each reads only the commits made since it last looked
+        # (a dropped and re-created table starts a new log, hence kept per generation too)
+        self._managed: dict[str, ManagedTable] = {}
         # kept for one statement
         self._listings: dict[tuple[Any, ...], list[DataFile]] = {}
         self._frames: dict[tuple[Any, ...], pl.LazyFrame] = {}
@@ -85,6 +89,7 @@ class CatalogTables:
             self._relations.clear()
             self._schemas.clear()
             self._view_schemas.clear()
+            self._managed.clear()
         self._listings.clear()
         self._frames.clear()
         self._reads = []
@@ -205,7 +210,16 @@ class CatalogTables:
         )
         files = self._listings.get(key)
         if files is None:
-            files = self._listings[key] = self.catalog.files(table, constraints)
+            if table.is_managed:
+                managed = self._managed.get(table.location)
+                if managed is None:
+                    managed = self._managed[table.location] = ManagedTable(
+                        self.catalog.settings, table.location
+                    )
+                files = managed.files()  # read again only when its Delta version moved on
+            else:
+                files = self.catalog.files(table, constraints)
+            self._listings[key] = files
         return files
 
     # ------------------------------------------------------------------ reading files
