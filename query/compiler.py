@@ -135,6 +135,8 @@ class Compiler:
         self._dtypes: dict[int, tuple[pl.Expr, dict[str, pl.DataType], pl.DataType]] = {}
         # the calls being compiled, innermost last (where an error without a place points)
         self._compiling: list[exp.Expression] = []
+        # columns holding an uncorrelated scalar subquery's value, cross-joined onto every row
+        self._scalars: set[str] = set()
 
     # ------------------------------------------------------------------ helpers for translators
 
@@ -426,7 +428,7 @@ class Compiler:
         if having is not None:
             with self.context(rel.scope, rel.schema, replacements, aggregated):
                 cond = self.expr(having.this)
-            rel = Rel(rel.lf.filter(cond), rel.schema, rel.scope)
+            rel = Rel(self._keep_rows(rel.lf, cond), rel.schema, rel.scope)
         windows = _find_windows(scan_exprs)
         if windows:
             rel, replacements = self.windows(rel, windows, replacements, aggregated)
@@ -1261,7 +1263,18 @@ class Compiler:
             rel, replacements = self.attach_subquery(rel, sub, replacements, False)
         with self.context(rel.scope, rel.schema, replacements):
             pred = self._predicate(conj)
-        return Rel(rel.lf.filter(pred), rel.schema, rel.scope)
+        return Rel(self._keep_rows(rel.lf, pred), rel.schema, rel.scope)
+
+    def _keep_rows(self, lf: pl.LazyFrame, condition: pl.Expr) -> pl.LazyFrame:
+        """Filter rows; a comparison with a cross-joined scalar subquery is evaluated row by row.
+
+        Polars would fold the cross join and an inequality filter into an inequality join that
+        sorts both sides, where the scalar side has one row (TPC-H q22: 145 -> 63 ms).
+        """
+        if not self._scalars & set(condition.meta.root_names()):
+            return lf.filter(condition)
+        flag = self.fresh("_keep")
+        return lf.with_columns(condition.alias(flag)).filter(pl.col(flag)).drop(flag)
 
     def _decorrelate(
         self, query: exp.Expression, outer: Rel
@@ -1586,6 +1599,7 @@ class Compiler:
         ):
             # a global aggregate always has exactly one row
             lf = rel.lf.join(out.lf.select(value), how="cross")
+            self._scalars.add(value)
         else:
             # an empty subquery yields one NULL, never zero rows
             one = pl.concat(
@@ -1596,6 +1610,7 @@ class Compiler:
                 how="vertical_relaxed",
             ).slice(0, 1)
             lf = rel.lf.join(one, how="cross")
+            self._scalars.add(value)
         schema = {**rel.schema, value: out.schema[value]}
         replacements[sub] = pl.col(value)
         return Rel(lf, schema, rel.scope), replacements

@@ -64,3 +64,18 @@ def test_correlated_aggregate_over_a_join_reads_only_the_looked_up_keys() -> Non
     semi = plan.index("SEMI JOIN:")
     restricted = plan[semi : plan.index("RIGHT PLAN", semi)]
     assert "INNER JOIN" not in restricted and 'DF ["p", "s", "cost"]' in restricted, plan
+
+
+def test_comparisons_with_a_scalar_subquery_filter_row_by_row() -> None:
+    t = pl.DataFrame({"id": list(range(10)), "x": [3, 8, None, 1, 9, 4, 7, 2, 6, 5]})
+    engine = Engine(tables={"t": t})
+    where = "SELECT id FROM t WHERE x > (SELECT avg(x) FROM t) ORDER BY id"
+    having = (
+        "SELECT id % 2 AS odd, sum(x) FROM t GROUP BY 1 "
+        "HAVING sum(x) >= (SELECT max(x) FROM t) * 2 ORDER BY 1"
+    )
+    assert _rows(engine, where) == [(1,), (4,), (6,), (8,)]
+    assert _rows(engine, having) == [(0, 25), (1, 20)]
+    for sql in (where, having):
+        # an inequality join would sort both sides where one of them is a single row
+        assert "IEJOIN" not in engine.compile(sql)[0].explain()
