@@ -329,7 +329,12 @@ def _alarm_evaluate(args: argparse.Namespace, lake) -> int:
     from loglake.monitor.alarmstore import AlarmStore
 
     now = _time(args.at) if args.at else datetime.now(UTC)
-    _print({"transitions": AlarmStore(lake.catalog).evaluate(now=now)})
+    store = AlarmStore(lake.catalog)
+    if args.replay_from:
+        made = store.replay(_time(args.replay_from), now, actions=not args.no_actions)
+    else:
+        made = store.evaluate(now=now)
+    _print({"transitions": made})
     return 0
 
 
@@ -537,6 +542,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_alarm_delete)
     p = als.add_parser("evaluate", help="evaluate alarms now and run the actions of transitions")
     p.add_argument("--at", help="evaluation time (ISO 8601; default now)")
+    p.add_argument(
+        "--replay-from",
+        metavar="TIME",
+        help="evaluate every minute from TIME to --at, as the watch loop would have (one query)",
+    )
+    p.add_argument(
+        "--no-actions", action="store_true", help="with --replay-from: record, notify no one"
+    )
     p.set_defaults(handler=_alarm_evaluate)
 
     # saved queries -----------------------------------------------------------------------------

@@ -76,6 +76,18 @@ def alarm_message(
     if "AlarmRule" in alarm:
         message["AlarmRule"] = alarm["AlarmRule"]
         return message
+    if "Metrics" in alarm:  # metric math and anomaly detection: the queries, not one metric
+        message["Trigger"] = {
+            "Metrics": list(alarm["Metrics"]),
+            "Period": alarm.get("Period"),
+            "EvaluationPeriods": alarm["EvaluationPeriods"],
+            "DatapointsToAlarm": alarm.get("DatapointsToAlarm", alarm["EvaluationPeriods"]),
+            "ComparisonOperator": alarm["ComparisonOperator"],
+            "Threshold": alarm.get("Threshold"),
+            "ThresholdMetricId": alarm.get("ThresholdMetricId"),
+            "TreatMissingData": alarm.get("TreatMissingData", "missing"),
+        }
+        return message
     extended = alarm.get("ExtendedStatistic")
     message["Trigger"] = {
         "MetricName": alarm["MetricName"],

@@ -23,6 +23,15 @@ OPERATORS = {
     "LessThanThreshold": ("less than", lambda v, t: v < t),
     "LessThanOrEqualToThreshold": ("less than or equal to", lambda v, t: v <= t),
 }
+#: anomaly-detection operators compare a datapoint with the band (lower, upper) of its period
+BAND_OPERATORS = {
+    "LessThanLowerOrGreaterThanUpperThreshold": (
+        "outside the band",
+        lambda v, band: v < band[0] or v > band[1],
+    ),
+    "GreaterThanUpperThreshold": ("greater than the upper threshold", lambda v, b: v > b[1]),
+    "LessThanLowerThreshold": ("less than the lower threshold", lambda v, b: v < b[0]),
+}
 TREAT_MISSING = ("missing", "ignore", "breaching", "notBreaching")
 BASIC_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d+)?|100(\.0+)?)$")
@@ -31,6 +40,16 @@ _PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d+)?|100(\.0+)?)$")
 def evaluation_range(evaluation_periods: int) -> int:
     """How many periods CloudWatch looks back: more than N, so sparse data can still decide."""
     return evaluation_periods + max(evaluation_periods // 3, 2)
+
+
+def alarm_period(definition: Mapping[str, Any]) -> int:
+    """The period an alarm evaluates: its own, or the one its Metrics queries share."""
+    if "Metrics" not in definition:
+        return int(definition["Period"])
+    periods = {
+        int(q["MetricStat"]["Period"]) for q in definition["Metrics"] if "MetricStat" in q
+    } | {int(q["Period"]) for q in definition["Metrics"] if "Expression" in q and "Period" in q}
+    return periods.pop() if periods else 60
 
 
 def validate_alarm(definition: Mapping[str, Any]) -> dict[str, Any]:
@@ -47,25 +66,13 @@ def validate_alarm(definition: Mapping[str, Any]) -> dict[str, Any]:
         for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
             d.setdefault(key, [])
         return d
-    for key in ("MetricName", "Namespace"):
-        if not d.get(key):
-            raise UserError(f"Alarm {name!r}: {key} is required")
-    if ("Statistic" in d) == ("ExtendedStatistic" in d):
-        raise UserError(f"Alarm {name!r}: give exactly one of Statistic or ExtendedStatistic")
-    if "Statistic" in d and d["Statistic"] not in BASIC_STATISTICS:
-        raise UserError(f"Alarm {name!r}: unknown Statistic {d['Statistic']!r}")
-    if "ExtendedStatistic" in d and not _PERCENTILE.match(str(d["ExtendedStatistic"])):
-        raise UserError(
-            f"Alarm {name!r}: ExtendedStatistic must be a percentile pNN "
-            f"(got {d['ExtendedStatistic']!r})"
-        )
-    period = d.get("Period")
-    if (
-        not isinstance(period, int)
-        or not (period in (10, 20, 30) or period % 60 == 0)
-        or period <= 0
-    ):
-        raise UserError(f"Alarm {name!r}: Period must be 10, 20, 30 or a multiple of 60 seconds")
+    if "Metrics" in d:
+        from loglake.monitor.mathexpr import validate_metrics
+
+        validate_metrics(d)
+    else:
+        _validate_single_metric(d)
+    period = alarm_period(d)
     n = d.get("EvaluationPeriods")
     if not isinstance(n, int) or n < 1:
         raise UserError(f"Alarm {name!r}: EvaluationPeriods must be at least 1")
@@ -75,21 +82,64 @@ def validate_alarm(definition: Mapping[str, Any]) -> dict[str, Any]:
     m = d.setdefault("DatapointsToAlarm", n)
     if not isinstance(m, int) or m < 1:
         raise UserError(f"Alarm {name!r}: DatapointsToAlarm must be at least 1")
-    if d.get("ComparisonOperator") not in OPERATORS:
-        raise UserError(f"Alarm {name!r}: ComparisonOperator must be one of {', '.join(OPERATORS)}")
-    if not isinstance(d.get("Threshold"), int | float) or isinstance(d.get("Threshold"), bool):
-        raise UserError(f"Alarm {name!r}: Threshold must be a number")
-    d["Threshold"] = float(d["Threshold"])
+    operator = d.get("ComparisonOperator")
+    if d.get("ThresholdMetricId"):
+        if operator not in BAND_OPERATORS:
+            raise UserError(
+                f"Alarm {name!r}: an alarm on a band (ThresholdMetricId) takes one of "
+                f"{', '.join(BAND_OPERATORS)}"
+            )
+        d.pop("Threshold", None)
+    else:
+        if operator not in OPERATORS:
+            raise UserError(
+                f"Alarm {name!r}: ComparisonOperator must be one of {', '.join(OPERATORS)}"
+                + (" (band operators need ThresholdMetricId)" if operator in BAND_OPERATORS else "")
+            )
+        threshold = d.get("Threshold")
+        if not isinstance(threshold, int | float) or isinstance(threshold, bool):
+            raise UserError(f"Alarm {name!r}: Threshold must be a number")
+        d["Threshold"] = float(threshold)
     treat = d.setdefault("TreatMissingData", "missing")
     if treat not in TREAT_MISSING:
         raise UserError(f"Alarm {name!r}: TreatMissingData must be one of {TREAT_MISSING}")
     d.setdefault("ActionsEnabled", True)
-    d.setdefault("Dimensions", [])
+    if "Metrics" not in d:
+        d.setdefault("Dimensions", [])
     for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
         d.setdefault(key, [])
         if len(d[key]) > 5:
             raise UserError(f"Alarm {name!r}: at most 5 {key}")
     return d
+
+
+def validate_period(name: str, period: Any) -> int:
+    """Periods CloudWatch accepts: 10, 20, 30 (high resolution) or a multiple of 60 seconds."""
+    if (
+        not isinstance(period, int)
+        or isinstance(period, bool)
+        or period <= 0
+        or not (period in (10, 20, 30) or period % 60 == 0)
+    ):
+        raise UserError(f"Alarm {name!r}: Period must be 10, 20, 30 or a multiple of 60 seconds")
+    return period
+
+
+def _validate_single_metric(d: dict[str, Any]) -> None:
+    name = d["AlarmName"]
+    for key in ("MetricName", "Namespace"):
+        if not d.get(key):
+            raise UserError(f"Alarm {name!r}: {key} is required (or give Metrics)")
+    if ("Statistic" in d) == ("ExtendedStatistic" in d):
+        raise UserError(f"Alarm {name!r}: give exactly one of Statistic or ExtendedStatistic")
+    if "Statistic" in d and d["Statistic"] not in BASIC_STATISTICS:
+        raise UserError(f"Alarm {name!r}: unknown Statistic {d['Statistic']!r}")
+    if "ExtendedStatistic" in d and not _PERCENTILE.match(str(d["ExtendedStatistic"])):
+        raise UserError(
+            f"Alarm {name!r}: ExtendedStatistic must be a percentile pNN "
+            f"(got {d['ExtendedStatistic']!r})"
+        )
+    validate_period(name, d.get("Period"))
 
 
 @dataclass
@@ -116,32 +166,48 @@ def evaluate_alarm_detail(
     datapoints: Sequence[float | None],
     current_state: str = INSUFFICIENT_DATA,
     timestamps: Sequence[datetime] | None = None,
+    bands: Sequence[tuple[float, float] | None] | None = None,
 ) -> Evaluation:
-    """Like `evaluate_alarm`, with the reason text and the datapoints that caused the state."""
+    """Like `evaluate_alarm`, with the reason text and the datapoints that caused the state.
+
+    For an anomaly-detection alarm `bands` holds each period's (lower, upper) band; a period
+    without a band counts as missing.
+    """
     n = int(definition.get("EvaluationPeriods", 1))
     m = int(definition.get("DatapointsToAlarm") or n)
     treat = definition.get("TreatMissingData") or "missing"
     op_name = definition.get("ComparisonOperator", "GreaterThanOrEqualToThreshold")
-    if op_name not in OPERATORS:
+    banded = op_name in BAND_OPERATORS
+    if banded and bands is None:
+        raise UserError(f"{op_name} compares with a band: give the bands")
+    if op_name not in OPERATORS and not banded:
         raise UserError(f"Unsupported ComparisonOperator {op_name!r}")
-    words, op = OPERATORS[op_name]
-    threshold = float(definition["Threshold"])
+    words, op = BAND_OPERATORS[op_name] if banded else OPERATORS[op_name]
+    threshold = None if banded else float(definition["Threshold"])
     if treat not in TREAT_MISSING:
         raise UserError(f"TreatMissingData must be one of {TREAT_MISSING}")
+    points = list(datapoints)
+    if banded:
+        assert bands is not None
+        points = [None if bands[i] is None else p for i, p in enumerate(points)]
 
-    def breaches(v: float) -> bool:
-        return bool(op(v, threshold))
+    def breaches(i: int, v: float) -> bool:
+        return bool(op(v, bands[i] if banded else threshold))  # type: ignore[index]
 
     def when(i: int) -> datetime | None:
         return None if timestamps is None else timestamps[i]
 
-    points = list(datapoints)
     newest_first = list(range(len(points) - 1, -1, -1))
-    real = [(i, float(points[i])) for i in newest_first if points[i] is not None]
+    real = [(i, float(points[i])) for i in newest_first if points[i] is not None]  # type: ignore[arg-type]
+
+    def limit_text() -> str:
+        if not banded:
+            return f"the threshold ({_fmt_value(threshold)})"  # type: ignore[arg-type]
+        return "the band"
 
     def reason_for(used: list[tuple[int, float]], alarm: bool, total: int, filled: int = 0):
         shown = ", ".join(f"{_fmt_value(v)}{_fmt_time(when(i))}" for i, v in used)
-        nb = sum(breaches(v) for _, v in used) + (filled if treat == "breaching" else 0)
+        nb = sum(breaches(i, v) for i, v in used) + (filled if treat == "breaching" else 0)
         cmp_words = words if alarm else f"not {words}"
         count = nb if alarm else total - nb
         if total == 1 and filled == 0:
@@ -150,7 +216,16 @@ def evaluate_alarm_detail(
             head = f"{total} datapoints [{shown}] were {cmp_words}"
         else:
             head = f"{count} out of the last {total} datapoints [{shown}] were {cmp_words}"
-        text = f"Threshold Crossed: {head} the threshold ({_fmt_value(threshold)})."
+        if banded:
+            text = f"Thresholds Crossed: {head}."
+            shown_bands = ", ".join(
+                f"[{_fmt_value(bands[i][0])}, {_fmt_value(bands[i][1])}]"  # type: ignore[index]
+                for i, _ in used
+            )
+            if shown_bands:
+                text = text[:-1] + f" of {shown_bands}."
+        else:
+            text = f"Threshold Crossed: {head} {limit_text()}."
         if filled:
             kind = "Breaching" if treat == "breaching" else "NonBreaching"
             text = text[:-1] + f" and {filled} missing datapoints were treated as [{kind}]."
@@ -161,24 +236,29 @@ def evaluate_alarm_detail(
     def decided(state: str, used, filled=0, reason=None) -> Evaluation:
         if state == current_state and reason is None and treat == "ignore" and not used:
             reason = "Unchanged: the decision rests on missing data (TreatMissingData=ignore)."
+        data: dict[str, Any] = {
+            "version": "1.0",
+            "recentDatapoints": [v for _, v in used],
+            "evaluatedDatapoints": [
+                {
+                    "index": i,
+                    "value": v,
+                    "timestamp": None if when(i) is None else when(i).isoformat(),  # type: ignore[union-attr]
+                }
+                for i, v in used
+            ],
+        }
+        if banded:
+            data["recentUpperThresholds"] = [bands[i][1] for i, _ in used]  # type: ignore[index]
+            data["recentLowerThresholds"] = [bands[i][0] for i, _ in used]  # type: ignore[index]
+        else:
+            data["threshold"] = threshold
         return Evaluation(
             state,
             reason or reason_for(used, state == ALARM, len(used) + filled, filled),
             list(used),
             filled,
-            {
-                "version": "1.0",
-                "recentDatapoints": [v for _, v in used],
-                "threshold": threshold,
-                "evaluatedDatapoints": [
-                    {
-                        "index": i,
-                        "value": v,
-                        "timestamp": None if when(i) is None else when(i).isoformat(),
-                    }
-                    for i, v in used
-                ],
-            },
+            data,
         )
 
     if not real:
@@ -205,29 +285,31 @@ def evaluate_alarm_detail(
         )
     if len(real) >= n:
         used = real[:n]
-        nb = sum(breaches(v) for _, v in used)
+        nb = sum(breaches(i, v) for i, v in used)
         return decided(ALARM if nb >= m else OK, used)
     if treat in ("breaching", "notBreaching"):
         fill = n - len(real)
-        nb = sum(breaches(v) for _, v in real) + (fill if treat == "breaching" else 0)
+        nb = sum(breaches(i, v) for i, v in real) + (fill if treat == "breaching" else 0)
         return decided(ALARM if nb >= m else OK, real, filled=fill)
     # missing / ignore with fewer than N real points in the range
-    ordered = [points[i] for i in newest_first]
-    if m - 1 < len(ordered):
-        pivot = ordered[m - 1]
+    if m - 1 < len(newest_first):
+        pivot = newest_first[m - 1]
         if (
-            pivot is not None
-            and breaches(float(pivot))
-            and all(p is None for p in ordered[m:])
-            and all(p is None or breaches(float(p)) for p in ordered[: m - 1])
+            points[pivot] is not None
+            and breaches(pivot, float(points[pivot]))  # type: ignore[arg-type]
+            and all(points[i] is None for i in newest_first[m:])
+            and all(
+                points[i] is None or breaches(i, float(points[i]))  # type: ignore[arg-type]
+                for i in newest_first[: m - 1]
+            )
         ):
             if treat == "ignore":
                 return decided(current_state, real, reason=reason_for(real, True, len(real)))
             return decided(ALARM, real)
-    nb = sum(breaches(v) for _, v in real)
+    nb = sum(breaches(i, v) for i, v in real)
     if nb >= m:
         return decided(ALARM, real)
-    if any(not breaches(v) for _, v in real):
+    if any(not breaches(i, v) for i, v in real):
         return decided(OK, real)
     if treat == "ignore":
         return decided(
@@ -247,13 +329,14 @@ def evaluate_alarm(
     definition: Mapping[str, Any],
     datapoints: Sequence[float | None],
     current_state: str = INSUFFICIENT_DATA,
+    bands: Sequence[tuple[float, float] | None] | None = None,
 ) -> str:
     """The alarm's new state given the whole evaluation range, oldest first (`None` = missing).
 
     `definition` uses PutMetricAlarm's field names (Threshold, ComparisonOperator,
     EvaluationPeriods, DatapointsToAlarm, TreatMissingData); `current_state` matters for `ignore`.
     """
-    return evaluate_alarm_detail(definition, datapoints, current_state).state
+    return evaluate_alarm_detail(definition, datapoints, current_state, bands=bands).state
 
 
 # ---------------------------------------------------------------------------------------------

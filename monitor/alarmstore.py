@@ -30,13 +30,21 @@ from loglake.monitor.alarms import (
     INSUFFICIENT_DATA,
     OK,
     STATES,
+    alarm_period,
     evaluate_alarm_detail,
     evaluate_composite_rule,
-    evaluation_range,
     rule_children,
     validate_alarm,
 )
-from loglake.monitor.metrics import DATABASE, MetricsStore
+from loglake.monitor.evaluation import (
+    Outcome,
+    Plan,
+    evaluate_plans,
+    step_index,
+    step_seconds,
+    step_time,
+)
+from loglake.monitor.metrics import DATABASE, MetricsStore, append_committed, compact_if_many
 from loglake.monitor.state import MonitorState
 
 HISTORY_TABLE = "alarm_history"
@@ -101,14 +109,29 @@ class AlarmStore:
     # ------------------------------------------------------------------ definitions
     def put_alarm(self, definition: Mapping[str, Any], *, now: datetime | None = None) -> dict:
         """Create or update a metric or composite alarm (an update keeps the current state)."""
-        clean = {k: v for k, v in definition.items() if k not in READ_ONLY_FIELDS}
-        d = validate_alarm(clean)
-        if "AlarmRule" in d:
-            for child in rule_children(d["AlarmRule"]):
-                if child == d["AlarmName"]:
-                    raise UserError(f"Composite alarm {child!r} cannot refer to itself")
+        return self.put_alarms([definition], now=now)[0]
+
+    def put_alarms(
+        self, definitions: Sequence[Mapping[str, Any]], *, now: datetime | None = None
+    ) -> list[dict]:
+        """Create or update several alarms; their history is recorded in one commit."""
         when = _now(now)
-        d["AlarmConfigurationUpdatedTimestamp"] = when.isoformat()
+        checked = []
+        for definition in definitions:
+            clean = {k: v for k, v in definition.items() if k not in READ_ONLY_FIELDS}
+            d = validate_alarm(clean)
+            if "AlarmRule" in d:
+                for child in rule_children(d["AlarmRule"]):
+                    if child == d["AlarmName"]:
+                        raise UserError(f"Composite alarm {child!r} cannot refer to itself")
+            d["AlarmConfigurationUpdatedTimestamp"] = when.isoformat()
+            checked.append(d)
+        for d in checked:
+            self._write(d["AlarmName"], self._configured(d, when))
+        self.flush([d["AlarmName"] for d in checked], now=when)
+        return checked
+
+    def _configured(self, d: dict, when: datetime) -> Callable[[dict | None], dict]:
         name = d["AlarmName"]
 
         def change(body: dict | None) -> dict:
@@ -130,14 +153,11 @@ class AlarmStore:
             else:
                 summary = f'Alarm "{name}" updated'
             body["definition"] = d
-            body = self._add_history(
+            return self._add_history(
                 body, when, "ConfigurationUpdate", summary, {"type": "Update", "updatedAlarm": d}
             )
-            return body
 
-        self._write(name, change)
-        self.flush(name, now=when)
-        return d
+        return change
 
     def _write(self, name: str, change: Callable[[dict | None], dict | None]) -> dict | None:
         for _ in range(20):
@@ -217,6 +237,8 @@ class AlarmStore:
         reason: str,
         reason_data: dict | None,
         when: datetime,
+        *,
+        notify: bool = True,
     ) -> dict:
         d = body["definition"]
         old = body["state"]["StateValue"]
@@ -241,7 +263,7 @@ class AlarmStore:
                 },
             },
         )
-        if d.get("ActionsEnabled", True):
+        if notify and d.get("ActionsEnabled", True):
             message = actions.alarm_message(d, old, new_state, reason, when)
             for target in d.get(ACTION_KEYS[new_state], []):
                 mid = _message_id(body["AlarmName"], body["seq"], target)
@@ -279,127 +301,176 @@ class AlarmStore:
             return self._transition(body, state, reason, dict(reason_data or {}), when)
 
         out = self._write(name, change)
-        self.flush(name, now=when)
+        self.flush([name], now=when)
         return out["state"]
 
     # ------------------------------------------------------------------ evaluation
     def window_end(self, definition: Mapping[str, Any], now: datetime) -> datetime:
-        step = 60 if int(definition["Period"]) >= 60 else 10
-        seconds = int(now.timestamp()) // step * step
-        return datetime.fromtimestamp(seconds, UTC)
-
-    def datapoints(
-        self, definition: Mapping[str, Any], end: datetime
-    ) -> tuple[list[float | None], list[datetime], list[float | None]]:
-        """The evaluation range ending at `end`: values (None = missing), period starts, counts."""
-        period = int(definition["Period"])
-        n = evaluation_range(int(definition["EvaluationPeriods"]))
-        start = end - timedelta(seconds=n * period)
-        stat = definition.get("ExtendedStatistic") or definition["Statistic"]
-        frame = self.metrics.statistics(
-            definition["Namespace"],
-            definition["MetricName"],
-            definition.get("Dimensions"),
-            start,
-            end,
-            period,
-            sorted({stat, "SampleCount"}),
-            definition.get("Unit"),
-        )
-        found = {row["timestamp"]: row for row in frame.iter_rows(named=True)}
-        stamps = [start + timedelta(seconds=k * period) for k in range(n)]
-        values = [found[t][stat] if t in found else None for t in stamps]
-        counts = [found[t]["SampleCount"] if t in found else None for t in stamps]
-        return values, stamps, counts
+        """The latest complete minute (10 s for high-resolution periods) at `now`."""
+        step = step_seconds(alarm_period(definition))
+        return step_time(step_index(now, step), step)
 
     def evaluate(self, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """Evaluate every alarm whose window has moved since its last evaluation.
 
-        Metric alarms first, then composite alarms (repeated so composites of composites settle).
-        Returns the transitions made.
+        All metric alarms are evaluated in one query over the metrics table; composite alarms
+        then follow their children. Returns the transitions made.
         """
         when = _now(now)
-        transitions: list[dict[str, Any]] = []
-        bodies = self.state.list("alarms")
-        for body in bodies:
-            if "AlarmRule" not in body["definition"]:
-                t = self._evaluate_metric_alarm(body["AlarmName"], when)
-                if t:
-                    transitions.append(t)
-        composites = [b["AlarmName"] for b in bodies if "AlarmRule" in b["definition"]]
-        for _ in range(max(1, len(composites))):
-            changed = False
-            for name in composites:
-                t = self._evaluate_composite(name, when)
-                if t:
-                    transitions.append(t)
-                    changed = True
-            if not changed:
-                break
-        for body in self.state.list("alarms"):
-            if body.get("pendingHistory") or body.get("outbox"):
-                self.flush(body["AlarmName"], now=when)
+        return self._run(lambda d: (self.window_end(d, when),) * 2, when)
+
+    def replay(
+        self, start: datetime, end: datetime, *, actions: bool = True
+    ) -> list[dict[str, Any]]:
+        """Evaluate the alarms at every minute (10 s) of [start, end] as the watch loop would have.
+
+        One query decides every evaluation of every alarm; each alarm's transitions are then
+        recorded with one write of its state document and the history of all alarms in one
+        commit. With `actions` false, transitions are recorded without notifying anyone.
+        """
+        start, end = _now(start), _now(end)
+        if end < start:
+            raise UserError("the replay ends before it starts")
+        transitions = self._run(
+            lambda d: (self.window_end(d, start), self.window_end(d, end)), end, notify=actions
+        )
+        compact_if_many(self.history_table, 2)
         return transitions
 
-    def _evaluate_metric_alarm(self, name: str, when: datetime) -> dict | None:
-        body = self.get(name)
-        d = body["definition"]
-        end = self.window_end(d, when)
-        if body.get("lastEvaluated") and datetime.fromisoformat(body["lastEvaluated"]) >= end:
-            return None
-        values, stamps, counts = self.datapoints(d, end)
-        current = body["state"]["StateValue"]
-        ev = evaluate_alarm_detail(d, values, current, stamps)
-        state = ev.state
-        if (
-            d.get("ExtendedStatistic")
-            and d.get("EvaluateLowSampleCountPercentile") == "ignore"
-            and _low_samples(d["ExtendedStatistic"], [counts[i] for i, _ in ev.evaluated])
-        ):
-            state = current
-        data = dict(ev.reason_data)
-        data.update(
-            {
-                "queryDate": when.isoformat(),
-                "startDate": stamps[0].isoformat(),
-                "statistic": d.get("ExtendedStatistic") or d["Statistic"],
-                "period": d["Period"],
-            }
-        )
-        transition: dict | None = None
+    def _run(
+        self,
+        window: Callable[[Mapping[str, Any]], tuple[datetime, datetime]],
+        when: datetime,
+        *,
+        notify: bool = True,
+    ) -> list[dict[str, Any]]:
+        bodies = self.state.list("alarms")
+        plans = []
+        for body in bodies:
+            d = body["definition"]
+            if "AlarmRule" in d:
+                continue
+            first, last = window(d)
+            step = step_seconds(alarm_period(d))
+            if body.get("lastEvaluated"):
+                done = datetime.fromisoformat(body["lastEvaluated"])
+                first = max(first, done + timedelta(seconds=step))
+            if first > last:
+                continue
+            plans.append(
+                Plan(
+                    d,
+                    body["state"]["StateValue"],
+                    step_index(first, step) - 1,
+                    step_index(last, step) - 1,
+                )
+            )
+        outcomes = evaluate_plans(plans, self.metrics.frame())
+        events: list[tuple[datetime, str, str]] = []
+        transitions: list[dict[str, Any]] = []
+        for outcome in outcomes:
+            made = self._record(outcome, notify, when)
+            transitions.extend(made)
+            events.extend((t["time"], t["alarm"], t["to"]) for t in made)
+        composites = [b["AlarmName"] for b in bodies if "AlarmRule" in b["definition"]]
+        if composites:
+            transitions.extend(self._follow(composites, events, when, notify))
+        self.flush([b["AlarmName"] for b in bodies], now=when)
+        transitions.sort(key=lambda t: t["time"])  # stable: children before their composites
+        for t in transitions:
+            t.pop("time")
+        return transitions
+
+    def _record(self, outcome: Outcome, notify: bool, when: datetime) -> list[dict[str, Any]]:
+        """Write one alarm's transitions of a run (one compare-and-swap write).
+
+        A transition is stamped with its evaluation time: the window end in a replay, the
+        run's own time for the latest window.
+        """
+        plan = outcome.plan
+        d = plan.definition
+        name = d["AlarmName"]
+        decided = []
+        for j, old, new in outcome.transitions():
+            values, stamps, bands = outcome.datapoints(j)
+            ev = evaluate_alarm_detail(d, values, old, stamps, bands)
+            at = when if j == plan.last else plan.end_of(j)
+            data = dict(ev.reason_data)
+            data.update(
+                {
+                    "queryDate": at.isoformat(),
+                    "startDate": stamps[0].isoformat(),
+                    "period": plan.period,
+                }
+            )
+            if "Metrics" not in d:
+                data["statistic"] = d.get("ExtendedStatistic") or d["Statistic"]
+            decided.append((at, new, ev.reason, data))
+        last_end = plan.end_of(plan.last)
+        made: list[dict[str, Any]] = []
 
         def change(latest: dict | None) -> dict | None:
-            nonlocal transition
+            made.clear()
             if latest is None:
                 return None
-            if (
-                latest.get("lastEvaluated")
-                and datetime.fromisoformat(latest["lastEvaluated"]) >= end
-            ):
-                return None  # another process evaluated this window first
-            latest["lastEvaluated"] = end.isoformat()
-            old = latest["state"]["StateValue"]
-            if state != old:
-                transition = {"alarm": name, "from": old, "to": state, "reason": ev.reason}
-                return self._transition(latest, state, ev.reason, data, when)
+            done = latest.get("lastEvaluated")
+            done_at = datetime.fromisoformat(done) if done else None
+            if done_at is not None and done_at >= last_end:
+                return None  # another process evaluated these windows first
+            for at, new, reason, data in decided:
+                if done_at is not None and at <= done_at:
+                    continue  # another process evaluated this window first
+                old = latest["state"]["StateValue"]
+                if new == old:
+                    continue
+                made.append({"alarm": name, "from": old, "to": new, "reason": reason, "time": at})
+                latest = self._transition(latest, new, reason, data, at, notify=notify)
+            # the windows count as evaluated (a state set by SetAlarmState holds until the next)
+            latest["lastEvaluated"] = last_end.isoformat()
             return latest
 
         self._write(name, change)
-        return transition
+        return list(made)
 
-    def _evaluate_composite(self, name: str, when: datetime) -> dict | None:
-        body = self.get(name)
-        rule = body["definition"]["AlarmRule"]
+    def _follow(
+        self,
+        composites: list[str],
+        events: list[tuple[datetime, str, str]],
+        when: datetime,
+        notify: bool,
+    ) -> list[dict[str, Any]]:
+        """Composite alarms at the run's start and after each change of a child, in time order."""
+        states = {b["AlarmName"]: b["state"]["StateValue"] for b in self.state.list("alarms")}
+        moments: dict[datetime, list[tuple[str, str]]] = {}
+        for at, alarm, state in events:
+            moments.setdefault(at, []).append((alarm, state))
+        first = min([when, *moments])
+        made: list[dict[str, Any]] = []
+        for at in sorted({first, *moments}):
+            for alarm, state in moments.get(at, []):
+                states[alarm] = state
+            for _ in range(len(composites)):  # composites of composites settle in a few passes
+                changed = False
+                for name in composites:
+                    t = self._evaluate_composite(name, states, at, notify)
+                    if t:
+                        states[name] = t["to"]
+                        made.append(t)
+                        changed = True
+                if not changed:
+                    break
+        return made
+
+    def _evaluate_composite(
+        self, name: str, states: Mapping[str, str], when: datetime, notify: bool
+    ) -> dict | None:
+        rule = self.get(name)["definition"]["AlarmRule"]
         children = rule_children(rule)
-        states = {}
-        for child in children:
-            found = self.state.get("alarms", child)
-            if found is None:
-                return None  # a child is missing: nothing to decide (CloudWatch rejects this)
-            states[child] = found[0]["state"]["StateValue"]
+        if any(child not in states for child in children):
+            return None  # a child is missing: nothing to decide (CloudWatch rejects this)
         fired = evaluate_composite_rule(rule, states)
         state = ALARM if fired else OK
-        if state == body["state"]["StateValue"]:
+        if state == states[name]:
             return None
         triggering = [
             {"arn": actions.alarm_arn(c), "state": {"value": states[c]}} for c in children
@@ -420,30 +491,37 @@ class AlarmStore:
                 "from": latest["state"]["StateValue"],
                 "to": state,
                 "reason": reason,
+                "time": when,
             }
-            return self._transition(latest, state, reason, {"triggeringAlarms": triggering}, when)
+            return self._transition(
+                latest, state, reason, {"triggeringAlarms": triggering}, when, notify=notify
+            )
 
         self._write(name, change)
         return transition
 
     # ------------------------------------------------------------------ history and actions
-    def flush(self, name: str, *, now: datetime | None = None) -> None:
-        """Copy pending history to the history table and deliver the due outbox entries."""
+    def flush(self, names: Sequence[str], *, now: datetime | None = None) -> None:
+        """Copy pending history to the history table (one commit) and deliver due actions."""
         when = _now(now)
-        self._flush_history(name)
-        body = self.state.get("alarms", name)
-        if body is None:
-            return
-        for entry in list(body[0].get("outbox", [])):
-            if datetime.fromisoformat(entry["nextAttempt"]) > when:
+        self._flush_history(names)
+        delivered = False
+        for name in names:
+            found = self.state.get("alarms", name)
+            if found is None:
                 continue
-            error: actions.DeliveryError | None = None
-            try:
-                actions.deliver(entry["target"], entry["body"], sleep=self.sleep)
-            except actions.DeliveryError as exc:
-                error = exc
-            self._delivered(name, entry, error, when)
-        self._flush_history(name)
+            for entry in list(found[0].get("outbox", [])):
+                if datetime.fromisoformat(entry["nextAttempt"]) > when:
+                    continue
+                error: actions.DeliveryError | None = None
+                try:
+                    actions.deliver(entry["target"], entry["body"], sleep=self.sleep)
+                except actions.DeliveryError as exc:
+                    error = exc
+                self._delivered(name, entry, error, when)
+                delivered = True
+        if delivered:
+            self._flush_history(names)
 
     def _delivered(
         self, name: str, entry: dict, error: actions.DeliveryError | None, when: datetime
@@ -476,18 +554,29 @@ class AlarmStore:
 
         self._write(name, change)
 
-    def _flush_history(self, name: str) -> None:
-        found = self.state.get("alarms", name)
-        if found is None or not found[0].get("pendingHistory"):
+    def _flush_history(self, names: Sequence[str]) -> None:
+        """Append the pending history items of these alarms in one commit.
+
+        The commit records, per alarm, the last sequence number copied (a Delta application
+        transaction), so a copy interrupted after the commit is not repeated.
+        """
+        pending: dict[str, list[dict]] = {}
+        for name in names:
+            found = self.state.get("alarms", name)
+            if found is not None and found[0].get("pendingHistory"):
+                pending[name] = found[0]["pendingHistory"]
+        if not pending:
             return
-        pending = found[0]["pendingHistory"]
-        app = f"alarm-history:{name}"
         table = self.history_table
-        done = table.app_version(app) or 0
-        todo = [p for p in pending if p["seq"] > done]
-        if todo:
-            rows = pa.Table.from_pylist(
-                [
+        rows: list[dict[str, Any]] = []
+        transactions: dict[str, int] = {}
+        for name, items in pending.items():
+            app = f"alarm-history:{name}"
+            done = table.app_version(app) or 0
+            todo = [p for p in items if p["seq"] > done]
+            if todo:
+                transactions[app] = max(p["seq"] for p in todo)
+                rows.extend(
                     {
                         "alarm_name": name,
                         "seq": p["seq"],
@@ -497,25 +586,17 @@ class AlarmStore:
                         "history_data": json.dumps(p["data"]),
                     }
                     for p in todo
-                ],
-                schema=HISTORY_SCHEMA,
-            )
-            table.append(rows, app_id=app, app_version=max(p["seq"] for p in todo))
-        recorded = max(p["seq"] for p in pending)
+                )
+        if rows:
+            append_committed(table, pa.Table.from_pylist(rows, schema=HISTORY_SCHEMA), transactions)
+            compact_if_many(table)
+        for name, items in pending.items():
+            recorded = max(p["seq"] for p in items)
 
-        def change(body: dict | None) -> dict | None:
-            if body is None:
-                return None
-            body["pendingHistory"] = [p for p in body["pendingHistory"] if p["seq"] > recorded]
-            return body
+            def change(body: dict | None, recorded: int = recorded) -> dict | None:
+                if body is None:
+                    return None
+                body["pendingHistory"] = [p for p in body["pendingHistory"] if p["seq"] > recorded]
+                return body
 
-        self._write(name, change)
-
-
-def _low_samples(stat: str, counts: Sequence[float | None]) -> bool:
-    """EvaluateLowSampleCountPercentile=ignore: too few samples for this percentile."""
-    p = float(stat[1:]) / 100.0
-    if p <= 0 or p >= 1:
-        return False
-    needed = 10 / (1 - p) if p >= 0.5 else 10 / p
-    return any(c is not None and c < needed for c in counts)
+            self._write(name, change)

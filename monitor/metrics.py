@@ -98,6 +98,46 @@ def statistic_names(stats: Iterable[str]) -> list[str]:
     return out
 
 
+#: the monitor's own tables are compacted into one file when a write leaves this many files
+COMPACT_FILES = 16
+
+
+def append_committed(
+    table: ManagedTable, data: pa.Table, transactions: Mapping[str, int] | None = None
+) -> int:
+    """Append rows in one commit that also records application versions (one per writer)."""
+    commit = None
+    if transactions:
+        commit = CommitProperties(
+            app_transactions=[Transaction(k, int(v)) for k, v in transactions.items()]
+        )
+    try:
+        write_deltalake(
+            table.location,
+            data,
+            mode="append",
+            storage_options=table.settings.delta_storage_options() or None,
+            writer_properties=WRITER_PROPERTIES,
+            commit_properties=commit,
+        )
+    except Exception as error:
+        raise StorageError(f"could not write to {table.location}: {error}") from error
+    return table.version()
+
+
+def compact_if_many(table: ManagedTable, limit: int = COMPACT_FILES) -> bool:
+    """Merge a monitor table's files once a write leaves `limit` of them (or more).
+
+    Each monitor run appends one small file; without this a table of a few hundred rows ends up
+    in hundreds of files. The compaction commit is marked as no data change, so incremental
+    readers and application versions are unaffected.
+    """
+    if len(table.files()) < max(limit, 2):
+        return False
+    table.optimize()
+    return True
+
+
 #: a metrics table this small (Parquet bytes) is kept in memory between writes (see frame)
 CACHED_BYTES = 64 * 1024 * 1024
 
@@ -133,23 +173,9 @@ class MetricsStore:
         """
         table = self.table
         data = rows.select([pl.col(f.name) for f in METRICS_SCHEMA]).to_arrow().cast(METRICS_SCHEMA)
-        commit = None
-        if transactions:
-            commit = CommitProperties(
-                app_transactions=[Transaction(k, int(v)) for k, v in transactions.items()]
-            )
-        try:
-            write_deltalake(
-                table.location,
-                data,
-                mode="append",
-                storage_options=table.settings.delta_storage_options() or None,
-                writer_properties=WRITER_PROPERTIES,
-                commit_properties=commit,
-            )
-        except Exception as error:
-            raise StorageError(f"could not write metrics to {table.location}: {error}") from error
-        return table.version()
+        version = append_committed(table, data, transactions)
+        compact_if_many(table)
+        return version
 
     def checkpoint(self, app_id: str) -> int | None:
         return self.table.app_version(app_id)

@@ -112,8 +112,8 @@ def install_pack(
 ) -> dict[str, list[str]]:
     """Create the pack's metric filters (on `table`) and alarms (notifying `actions`)."""
     data = pack(name)
-    alarms = AlarmStore(catalog)
     created: dict[str, list[str]] = {"filters": [], "alarms": []}
+    alarms = []
     for control in data["controls"]:
         put_metric_filter(
             catalog,
@@ -128,8 +128,9 @@ def install_pack(
         created["filters"].append(control["filterName"])
         alarm = dict(control["alarm"])
         alarm["AlarmActions"] = list(actions)
-        alarms.put_alarm(alarm, now=now)
+        alarms.append(alarm)
         created["alarms"].append(alarm["AlarmName"])
+    AlarmStore(catalog).put_alarms(alarms, now=now)
     return created
 
 
@@ -164,16 +165,13 @@ def import_alarms(
         "MetricAlarms" in document or "CompositeAlarms" in document
     ):
         raise UserError("Expected the JSON of `aws cloudwatch describe-alarms`")
-    store = AlarmStore(catalog)
-    names = []
     mapping = dict(action_map or {})
+    items = []
     for item in [*document.get("MetricAlarms", []), *document.get("CompositeAlarms", [])]:
         d = dict(item)
         for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
             if key in d:
                 d[key] = [mapping.get(a, a) for a in d[key]]
-        if d.get("Metrics"):
-            raise UserError(f"Alarm {d.get('AlarmName')!r}: metric math alarms are not supported")
-        store.put_alarm(d)
-        names.append(d["AlarmName"])
+        items.append(d)
+    names = [d["AlarmName"] for d in AlarmStore(catalog).put_alarms(items)]
     return names

@@ -235,6 +235,75 @@ def test_alarm_commands(tmp_path, capsys):
     assert code == 2 and "nope" in err
 
 
+def test_alarm_replay_of_a_metric_math_alarm(tmp_path, capsys):
+    """`alarm evaluate --replay-from` decides every minute of the range in one run."""
+    lake = str(tmp_path / "lake")
+    start = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
+    errors = [0, 0, 9, 8, 0, 0, 0]  # per minute from start; requests are 10 a minute
+    data = [
+        {
+            "MetricName": name,
+            "Value": value,
+            "Timestamp": (start + timedelta(minutes=k)).isoformat(),
+        }
+        for k, e in enumerate(errors)
+        for name, value in (("Errors", e), ("Requests", 10))
+    ]
+    code, _, _ = run(
+        capsys,
+        "--lake",
+        lake,
+        "metrics",
+        "put",
+        "--namespace",
+        "App",
+        "--metric-data",
+        json.dumps(data),
+    )
+    assert code == 0
+
+    def stat(mid: str, name: str) -> dict:
+        metric = {"Namespace": "App", "MetricName": name}
+        return {
+            "Id": mid,
+            "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"},
+            "ReturnData": False,
+        }
+
+    alarm = {
+        "AlarmName": "error-rate",
+        "Metrics": [
+            stat("e", "Errors"),
+            stat("r", "Requests"),
+            {"Id": "rate", "Expression": "100 * e / r", "ReturnData": True},
+        ],
+        "EvaluationPeriods": 2,
+        "Threshold": 50,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "AlarmActions": [f"file://{tmp_path / 'notes.jsonl'}"],
+    }
+    code, _, _ = run(capsys, "--lake", lake, "alarm", "put", "--json", json.dumps(alarm))
+    assert code == 0
+    code, out, _ = run(
+        capsys,
+        "--lake",
+        lake,
+        "alarm",
+        "evaluate",
+        "--replay-from",
+        (start + timedelta(minutes=1)).isoformat(),
+        "--at",
+        (start + timedelta(minutes=8)).isoformat(),
+        "--no-actions",
+    )
+    made = [(t["from"], t["to"]) for t in json.loads(out)["transitions"]]
+    # rates 0 0 90 80 0: both of the last two breach once minute 3 is complete
+    assert (code, made) == (0, [("INSUFFICIENT_DATA", "OK"), ("OK", "ALARM"), ("ALARM", "OK")])
+    assert not (tmp_path / "notes.jsonl").exists()
+    code, out, _ = run(capsys, "--lake", lake, "alarm", "list")
+    assert json.loads(out)["Alarms"][0]["StateValue"] == "OK"
+
+
 def test_install_pack_and_watch_once_without_source(tmp_path, capsys):
     lake = str(tmp_path / "lake")
     code, out, _ = run(capsys, "--lake", lake, "monitor", "install-pack", "cis")

@@ -1,0 +1,400 @@
+"""Alarm evaluation for many alarms and many evaluation times in one Polars query.
+
+`evaluate_alarm` (monitor/alarms.py) states the rules for one evaluation; this module computes the
+same decisions for every evaluation time of a range at once, so a watch cycle evaluates all alarms
+with one collect and a replay of a week (or a year) is one query instead of one per minute.
+
+The model: an alarm evaluated at a window end ``t`` (aligned to the minute, or to 10 s for
+high-resolution periods) looks at the periods ``[t - k*P - P, t - k*P)`` for k = 0 .. R-1 (R is the
+evaluation range). Datapoints are kept on a dense grid of steps (one row per minute or 10 s):
+row ``j`` holds the statistic of the period that ends with step ``j``, computed with rolling sums,
+minima and maxima over ``P / step`` steps. The periods an evaluation at step ``j`` sees are rows
+``j, j - w, j - 2w, ...`` (w = P / step): one "phase" of the grid, so the M-of-N rules become
+rolling counts over each phase. Only the transitions are turned back into reason texts, by the
+pure function, from the same datapoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from loglake.monitor.alarms import (
+    ALARM,
+    BAND_OPERATORS,
+    INSUFFICIENT_DATA,
+    OK,
+    alarm_period,
+    evaluation_range,
+)
+from loglake.monitor.metrics import dimensions_key
+
+#: state codes inside the query (null = keep the current state)
+CODES = {OK: 0, ALARM: 1, INSUFFICIENT_DATA: 2}
+NAMES = {v: k for k, v in CODES.items()}
+BASIC = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+_INF = float("inf")
+
+
+def step_seconds(period: int) -> int:
+    """Grid step: one minute, or 10 s for high-resolution periods."""
+    return 60 if period >= 60 else 10
+
+
+def step_index(ts: datetime, step: int) -> int:
+    return int(ts.timestamp()) // step
+
+
+def step_time(index: int, step: int) -> datetime:
+    return datetime.fromtimestamp(index * step, UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# datapoints on the grid
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    """One metric with the statistic an alarm asks of it."""
+
+    namespace: str
+    name: str
+    dimensions: str  # canonical JSON (metrics.dimensions_key)
+    stat: str
+    unit: str | None = None
+
+    @classmethod
+    def of(cls, namespace: str, name: str, dimensions: Any, stat: str, unit: str | None = None):
+        return cls(namespace, name, dimensions_key(dimensions), stat, unit)
+
+
+def metric_rows(metrics: pl.LazyFrame, ref: MetricRef) -> pl.LazyFrame:
+    lf = metrics.filter(
+        (pl.col("namespace") == ref.namespace)
+        & (pl.col("metric_name") == ref.name)
+        & (pl.col("dimensions") == ref.dimensions)
+    )
+    return lf.filter(pl.col("unit") == ref.unit) if ref.unit else lf
+
+
+def stat_series(
+    rows: pl.LazyFrame, stat: str, step: int, window: int, lo: int, hi: int
+) -> pl.LazyFrame:
+    """Columns ``j`` (lo..hi) and ``value``, ``count``: the statistic of the period ending at j.
+
+    ``rows`` are datapoint rows of the metrics table; a period without rows has a null value.
+    """
+    first = lo - window + 1
+    stepped = rows.with_columns((pl.col("timestamp").dt.epoch("s") // step).alias("i")).filter(
+        pl.col("i").is_between(first, hi)
+    )
+    grid = pl.LazyFrame({"j": pl.int_range(first, hi + 1, eager=True, dtype=pl.Int64)})
+    per_step = stepped.group_by("i").agg(
+        pl.len().alias("rows"),
+        pl.col("sample_count").sum().alias("n"),
+        pl.col("sum").sum().alias("s"),
+        pl.col("minimum").min().alias("lo"),
+        pl.col("maximum").max().alias("hi"),
+    )
+    joined = grid.join(per_step, left_on="j", right_on="i", how="left").sort("j")
+
+    def rolled(column: str, how: str, fill: float) -> pl.Expr:
+        col = pl.col(column).fill_null(fill)
+        if window == 1:
+            return col
+        return getattr(col, f"rolling_{how}")(window_size=window, min_samples=1)
+
+    out = joined.select(
+        "j",
+        rolled("rows", "sum", 0).alias("rows"),
+        rolled("n", "sum", 0.0).alias("count"),
+        rolled("s", "sum", 0.0).alias("s"),
+        rolled("lo", "min", _INF).alias("lo"),
+        rolled("hi", "max", -_INF).alias("hi"),
+    )
+    present = pl.col("rows") > 0
+    if stat.startswith("p"):
+        value = _percentile(stepped, float(stat[1:]), window, lo, hi)
+        out = out.join(value, on="j", how="left")
+        value_expr = pl.when(present).then(pl.col("__p"))
+    else:
+        value_expr = pl.when(present).then(
+            {
+                "SampleCount": pl.col("count"),
+                "Sum": pl.col("s"),
+                "Minimum": pl.col("lo"),
+                "Maximum": pl.col("hi"),
+                "Average": pl.col("s") / pl.col("count"),
+            }[stat]
+        )
+    return (
+        out.filter(pl.col("j") >= lo)
+        .select("j", value_expr.cast(pl.Float64).alias("value"), pl.col("count"))
+        .sort("j")
+    )
+
+
+def _percentile(stepped: pl.LazyFrame, q: float, window: int, lo: int, hi: int) -> pl.LazyFrame:
+    """Nearest-rank percentile of the stored values of each period (as MetricsStore does)."""
+    values = stepped.filter(pl.col("value").is_not_null()).select("i", "value", "sample_count")
+    if window > 1:
+        values = values.with_columns(pl.int_ranges("i", pl.col("i") + window).alias("j")).explode(
+            "j"
+        )
+    else:
+        values = values.with_columns(pl.col("i").alias("j"))
+    return (
+        values.filter(pl.col("j").is_between(lo, hi))
+        .sort("j", "value")
+        .with_columns(
+            pl.col("sample_count").cum_sum().over("j").alias("__cum"),
+            pl.col("sample_count").sum().over("j").alias("__total"),
+        )
+        .filter(pl.col("__cum") >= pl.max_horizontal((pl.col("__total") * q / 100.0).ceil(), 1.0))
+        .group_by("j")
+        .agg(pl.col("value").first().alias("__p"))
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# decisions
+
+
+@dataclass
+class Plan:
+    """One alarm's evaluation over the window ends of steps first..last."""
+
+    definition: Mapping[str, Any]
+    current: str
+    first: int  # step index of the first window end's newest period (t/step - 1)
+    last: int
+
+    @property
+    def period(self) -> int:
+        return alarm_period(self.definition)
+
+    @property
+    def step(self) -> int:
+        return step_seconds(self.period)
+
+    @property
+    def window(self) -> int:
+        return self.period // self.step
+
+    @property
+    def range(self) -> int:
+        return evaluation_range(int(self.definition["EvaluationPeriods"]))
+
+    @property
+    def grid_start(self) -> int:
+        """The first grid row the evaluations look at."""
+        return self.first - (self.range - 1) * self.window
+
+    def end_of(self, j: int) -> datetime:
+        """The evaluation time (window end) whose newest period ends with step j."""
+        return step_time(j + 1, self.step)
+
+
+#: series builder: (definition, metrics, step, lo, hi) -> LazyFrame with j, value[, lower, upper]
+SeriesBuilder = Callable[[Mapping[str, Any], pl.LazyFrame, int, int, int], pl.LazyFrame]
+
+
+def single_metric_series(
+    definition: Mapping[str, Any], metrics: pl.LazyFrame, step: int, lo: int, hi: int
+) -> pl.LazyFrame:
+    """The datapoints of a classic alarm (MetricName, Namespace, Dimensions, statistic)."""
+    stat = definition.get("ExtendedStatistic") or definition["Statistic"]
+    ref = MetricRef.of(
+        definition["Namespace"],
+        definition["MetricName"],
+        definition.get("Dimensions"),
+        stat,
+        definition.get("Unit"),
+    )
+    window = int(definition["Period"]) // step
+    return stat_series(metric_rows(metrics, ref), stat, step, window, lo, hi)
+
+
+def series_for(
+    definition: Mapping[str, Any], metrics: pl.LazyFrame, step: int, lo: int, hi: int
+) -> pl.LazyFrame:
+    if "Metrics" in definition:
+        from loglake.monitor.mathexpr import math_series
+
+        return math_series(definition, metrics, step, lo, hi)
+    return single_metric_series(definition, metrics, step, lo, hi)
+
+
+def _low_sample_need(definition: Mapping[str, Any]) -> float | None:
+    """Samples a percentile needs when EvaluateLowSampleCountPercentile is `ignore`."""
+    stat = definition.get("ExtendedStatistic")
+    if not stat or definition.get("EvaluateLowSampleCountPercentile") != "ignore":
+        return None
+    p = float(stat[1:]) / 100.0
+    if p <= 0 or p >= 1:
+        return None
+    return 10 / (1 - p) if p >= 0.5 else 10 / p
+
+
+def _decisions(plan: Plan, grid: pl.LazyFrame) -> pl.LazyFrame:
+    """Per window end (row j >= plan.first): the state code, null where the state is kept."""
+    d = plan.definition
+    n = int(d["EvaluationPeriods"])
+    m = int(d.get("DatapointsToAlarm") or n)
+    r = plan.range
+    treat = d.get("TreatMissingData") or "missing"
+    operator = d["ComparisonOperator"]
+    value = pl.col("value")
+    if operator in BAND_OPERATORS:
+        present = value.is_not_null() & pl.col("lower").is_not_null()
+        lower, upper = pl.col("lower"), pl.col("upper")
+        breach = {
+            "LessThanLowerOrGreaterThanUpperThreshold": (value < lower) | (value > upper),
+            "GreaterThanUpperThreshold": value > upper,
+            "LessThanLowerThreshold": value < lower,
+        }[operator]
+    else:
+        present = value.is_not_null()
+        t = float(d["Threshold"])
+        breach = {
+            "GreaterThanOrEqualToThreshold": value >= t,
+            "GreaterThanThreshold": value > t,
+            "LessThanThreshold": value < t,
+            "LessThanOrEqualToThreshold": value <= t,
+        }[operator]
+    need = _low_sample_need(d)
+    low = present & (pl.col("count") < need) if need is not None else pl.lit(False)
+    frame = grid.with_columns(
+        (pl.col("j") % plan.window).alias("phase"),
+        present.alias("p"),
+        (present & breach.fill_null(False)).alias("b"),
+        low.alias("low"),
+    ).with_columns((pl.col("p") & ~pl.col("b")).alias("nb"))
+    frame = frame.sort("phase", "j")
+
+    def roll(column: str, size: int) -> pl.Expr:
+        if size <= 0:
+            return pl.lit(0, dtype=pl.Int64)
+        return (
+            pl.col(column).cast(pl.Int64).rolling_sum(window_size=size, min_samples=1).over("phase")
+        )
+
+    # the newest N real points: counted over the real points alone, then carried to every row
+    reals = frame.filter(pl.col("p")).select(
+        "j",
+        pl.col("b").cast(pl.Int64).rolling_sum(n, min_samples=1).over("phase").alias("nbN"),
+        pl.col("low").cast(pl.Int64).rolling_sum(n, min_samples=1).over("phase").alias("lowN"),
+    )
+    frame = (
+        frame.join(reals, on="j", how="left")
+        .sort("phase", "j")
+        .with_columns(
+            pl.col("nbN").forward_fill().over("phase"),
+            pl.col("lowN").forward_fill().over("phase"),
+            roll("p", r).alias("real"),
+            roll("b", r).alias("bR"),
+            roll("nb", r).alias("nbR"),
+            roll("low", r).alias("lowR"),
+        )
+    )
+    if m - 1 < r:
+        pivot = pl.col("b").shift(m - 1).over("phase").fill_null(False)
+        older = pl.col("real") - roll("p", m)
+        premature = pivot & (older == 0) & (roll("nb", m - 1) == 0)
+    else:
+        premature = pl.lit(False)
+    keep = pl.lit(None, dtype=pl.Int8)
+
+    def code(state: str) -> pl.Expr:
+        return pl.lit(CODES[state], dtype=pl.Int8)
+
+    none_real = {
+        "missing": code(INSUFFICIENT_DATA),
+        "ignore": keep,
+        "breaching": code(ALARM if m <= n else OK),
+        "notBreaching": code(OK),
+    }[treat]
+    enough = pl.when(pl.col("nbN") >= m).then(code(ALARM)).otherwise(code(OK))
+    if treat in ("breaching", "notBreaching"):
+        filled = pl.col("bR") + ((n - pl.col("real")) if treat == "breaching" else 0)
+        few = pl.when(filled >= m).then(code(ALARM)).otherwise(code(OK))
+    else:
+        few = (
+            pl.when(premature)
+            .then(code(ALARM) if treat == "missing" else keep)
+            .when(pl.col("bR") >= m)
+            .then(code(ALARM))
+            .when(pl.col("nbR") > 0)
+            .then(code(OK))
+            .otherwise(code(INSUFFICIENT_DATA) if treat == "missing" else keep)
+        )
+    state = (
+        pl.when(pl.col("real") == 0)
+        .then(none_real)
+        .when(pl.col("real") >= n)
+        .then(enough)
+        .otherwise(few)
+    )
+    if need is not None:
+        low_used = pl.when(pl.col("real") >= n).then(pl.col("lowN")).otherwise(pl.col("lowR"))
+        state = pl.when((pl.col("real") > 0) & (low_used > 0)).then(keep).otherwise(state)
+    return (
+        frame.filter(pl.col("j").is_between(plan.first, plan.last))
+        .select("j", state.alias("code"))
+        .sort("j")
+    )
+
+
+@dataclass
+class Outcome:
+    """One alarm's evaluations: the grid it read and the state after each window end."""
+
+    plan: Plan
+    grid: pl.DataFrame  # j, value[, lower, upper], count
+    states: pl.DataFrame  # j, code (null = kept)
+
+    def transitions(self) -> list[tuple[int, str, str]]:
+        """(j, from, to) for every change of state, starting from the current state."""
+        out = []
+        state = self.plan.current
+        for j, code in self.states.filter(pl.col("code").is_not_null()).iter_rows():
+            new = NAMES[code]
+            if new != state:
+                out.append((j, state, new))
+                state = new
+        return out
+
+    def datapoints(
+        self, j: int
+    ) -> tuple[list[float | None], list[datetime], list[tuple[float, float] | None] | None]:
+        """The evaluation range of window end j, oldest first, as the pure function takes it."""
+        plan = self.plan
+        rows = [j - k * plan.window for k in range(plan.range - 1, -1, -1)]
+        first = int(self.grid["j"][0])
+        values = self.grid["value"]
+        picked = [values[i - first] if i >= first else None for i in rows]
+        stamps = [step_time(i + 1, plan.step) - timedelta(seconds=plan.period) for i in rows]
+        bands = None
+        if "lower" in self.grid.columns:
+            lower, upper = self.grid["lower"], self.grid["upper"]
+            bands = [
+                None
+                if i < first or lower[i - first] is None
+                else (float(lower[i - first]), float(upper[i - first]))
+                for i in rows
+            ]
+        return picked, stamps, bands
+
+
+def evaluate_plans(plans: Sequence[Plan], metrics: pl.LazyFrame) -> list[Outcome]:
+    """Evaluate every plan in one collect (Polars runs the alarms' plans in parallel)."""
+    grids = [series_for(p.definition, metrics, p.step, p.grid_start, p.last) for p in plans]
+    frames = []
+    for plan, grid in zip(plans, grids, strict=True):
+        frames.extend([grid, _decisions(plan, grid)])
+    collected = pl.collect_all(frames) if frames else []
+    return [Outcome(plan, collected[2 * k], collected[2 * k + 1]) for k, plan in enumerate(plans)]
