@@ -8,7 +8,7 @@ added since the version they last read.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -95,13 +95,17 @@ class ManagedTable:
         app_id: str | None = None,
         app_version: int | None = None,
         schema_mode: str | None = None,
+        transactions: Mapping[str, int] | None = None,
     ) -> int:
         """Append rows in one commit; with ``app_id`` the commit also records a Delta txn.
 
         A writer that records ``(app_id, version)`` with its data can tell after a crash whether
-        its last batch was committed, which makes ingest exactly once.
+        its last batch was committed, which makes ingest exactly once. ``transactions`` records
+        several such versions in the same commit.
         """
-        return self._write(data, "append", app_id, app_version, schema_mode=schema_mode)
+        return self._write(
+            data, "append", app_id, app_version, schema_mode=schema_mode, transactions=transactions
+        )
 
     def replace_where(
         self,
@@ -130,12 +134,18 @@ class ManagedTable:
         *,
         predicate: str | None = None,
         schema_mode: str | None = None,
+        transactions: Mapping[str, int] | None = None,
     ) -> int:
-        commit = None
+        versions = dict(transactions or {})
         if app_id is not None:
             if app_version is None:
                 raise ValueError("app_version is required with app_id")
-            commit = CommitProperties(app_transactions=[Transaction(app_id, app_version)])
+            versions[app_id] = app_version
+        commit = None
+        if versions:
+            commit = CommitProperties(
+                app_transactions=[Transaction(k, int(v)) for k, v in versions.items()]
+            )
         try:
             write_deltalake(
                 self.location,

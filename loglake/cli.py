@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "loglake.cli_monitor",
     "loglake.cli_datasets",
     "loglake.cli_report",
+    "loglake.cli_investigate",
 )
 
 

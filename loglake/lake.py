@@ -54,6 +54,14 @@ class Lake:
 
         return ingest(self.catalog, url, **options)
 
+    @property
+    def investigate(self) -> Any:
+        """Timelines, identity chains, first-seen behaviour and detections (docs/investigate.md)."""
+        from loglake.investigate.api import Investigation
+        from loglake.investigate_records import cloudtrail_rows
+
+        return Investigation(self.catalog, parse_records=cloudtrail_rows)
+
     def tables(self, database: str | None = None) -> list[str]:
         return self.catalog.list_tables(database or self.database)
 

@@ -1,0 +1,16 @@
+-- id: aws-root-account-usage
+-- title: Root user signed in or called AWS
+-- severity: high
+-- mitre: T1078.004
+-- tags: cloudtrail, iam, root, initial-access
+-- dedup: account, sourceip
+-- scenarios: root_console_login
+-- description: The root user should not be used day to day; any sign-in or call by it (not an
+--   AWS service acting for it) deserves a look.
+SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
+       useridentity.arn AS principal, sourceipaddress AS sourceip, useragent,
+       json_extract_scalar(additionaleventdata, '$.MFAUsed') AS mfa_used
+FROM cloudtrail
+WHERE useridentity.type = 'Root'
+  AND useridentity.invokedby IS NULL
+  AND eventtype <> 'AwsServiceEvent'

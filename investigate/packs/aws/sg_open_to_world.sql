@@ -1,0 +1,16 @@
+-- id: aws-security-group-open-to-world
+-- title: Security group rule opened to the whole internet
+-- severity: high
+-- mitre: T1562.007, T1190
+-- tags: cloudtrail, ec2, network, exposure
+-- dedup: account, group_id
+-- covers: aws.exfiltration.ec2-security-group-open-port-22-ingress
+-- scenarios: security_group_open_ssh
+SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
+       useridentity.arn AS principal, sourceipaddress AS sourceip,
+       json_extract_scalar(requestparameters, '$.groupId') AS group_id, requestparameters
+FROM cloudtrail
+WHERE eventsource = 'ec2.amazonaws.com'
+  AND eventname IN ('AuthorizeSecurityGroupIngress', 'ModifySecurityGroupRules')
+  AND errorcode IS NULL
+  AND (requestparameters LIKE '%"0.0.0.0/0"%' OR requestparameters LIKE '%"::/0"%')

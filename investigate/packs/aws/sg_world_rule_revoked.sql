@@ -1,0 +1,14 @@
+-- id: aws-security-group-world-rule-revoked
+-- title: Security group rule open to the internet revoked (exposure window ends)
+-- severity: info
+-- mitre: T1562.007
+-- tags: cloudtrail, ec2, network, remediation
+-- dedup: account, group_id
+-- scenarios: security_group_open_ssh
+SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
+       useridentity.arn AS principal, sourceipaddress AS sourceip,
+       json_extract_scalar(requestparameters, '$.groupId') AS group_id
+FROM cloudtrail
+WHERE eventsource = 'ec2.amazonaws.com' AND eventname = 'RevokeSecurityGroupIngress'
+  AND errorcode IS NULL
+  AND (requestparameters LIKE '%"0.0.0.0/0"%' OR requestparameters LIKE '%"::/0"%')
