@@ -152,9 +152,7 @@ class Detection:
                 return None
             alias = table.alias_or_name.lower()
             for column in condition.find_all(exp.Column):
-                # `t.col` names this table; any other prefix is a struct column (useridentity.arn)
-                if column.table and column.table.lower() in (alias, source) and not column.db:
-                    column.set("table", None)
+                _unqualify(column, (alias, source))
             if cheap:
                 weak = _weaken(condition)
                 if weak is None:
@@ -164,6 +162,18 @@ class Detection:
         if not conditions:
             return None
         return " OR ".join(f"({c})" for c in dict.fromkeys(conditions))
+
+
+def _unqualify(column: exp.Column, names: tuple[str, ...]) -> None:
+    """Drop a leading qualifier naming the table (`t.col`, `t.useridentity.arn`); any other
+    prefix is a struct column (`useridentity.arn`) and stays."""
+    for key in ("catalog", "db", "table"):
+        part = column.args.get(key)
+        if part is None:
+            continue
+        if part.name.lower() in names:
+            column.set(key, None)
+        return
 
 
 _CHEAP = (

@@ -752,7 +752,7 @@ def _rule_hits(
             cheap=_and(d.prefilter(cheap=True), condition),
         )
         hits = evaluate(d, context, catalog=catalog, source=source.key)
-        return hits.filter(pl.col("event_id").is_in(_event_ids(d, rows, catalog, source)))
+        return hits.filter(pl.col("event_id").is_in(_event_ids(d, rows, catalog, source).implode()))
     window = timedelta(seconds=d.window + d.lookback)
     spans: list[tuple[datetime, datetime]] = []
     if mark is None:

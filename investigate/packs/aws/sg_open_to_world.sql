@@ -1,5 +1,5 @@
 -- id: aws-security-group-open-to-world
--- title: Security group rule opened to the whole internet
+-- title: Security group rule opened to the whole internet (any address with prefix /0)
 -- severity: high
 -- mitre: T1562.007, T1190
 -- tags: cloudtrail, ec2, network, exposure
@@ -13,4 +13,4 @@ FROM cloudtrail
 WHERE eventsource = 'ec2.amazonaws.com'
   AND eventname IN ('AuthorizeSecurityGroupIngress', 'ModifySecurityGroupRules')
   AND errorcode IS NULL
-  AND (requestparameters LIKE '%"0.0.0.0/0"%' OR requestparameters LIKE '%"::/0"%')
+  AND regexp_like(requestparameters, '"cidrIp(v6)?"\s*:\s*"[0-9A-Fa-f:.]*/0"')

@@ -11,4 +11,4 @@ SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion A
 FROM cloudtrail
 WHERE eventsource = 'ec2.amazonaws.com' AND eventname = 'RevokeSecurityGroupIngress'
   AND errorcode IS NULL
-  AND (requestparameters LIKE '%"0.0.0.0/0"%' OR requestparameters LIKE '%"::/0"%')
+  AND regexp_like(requestparameters, '"cidrIp(v6)?"\s*:\s*"[0-9A-Fa-f:.]*/0"')
