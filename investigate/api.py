@@ -11,6 +11,7 @@ import polars as pl
 
 from loglake.catalog import Catalog
 from loglake.errors import UserError
+from loglake.investigate.behaviour import RARE_AT_MOST, first_seen, rare_calls
 from loglake.investigate.detections import (
     Detection,
     load_detections,
@@ -25,6 +26,7 @@ from loglake.investigate.runner import (
     read_hits,
     run_detections,
 )
+from loglake.investigate.timeline import Entity, Timeline, Timelines
 
 #: turns raw CloudTrail records (JSON bytes) into rows of the cloudtrail table
 RecordParser = Callable[[bytes], pl.DataFrame]
@@ -54,6 +56,7 @@ class Investigation:
     def __init__(self, catalog: Catalog, parse_records: RecordParser | None = None):
         self.catalog = catalog
         self.parse_records = parse_records
+        self._timelines: Timelines | None = None
 
     # ------------------------------------------------------------------ detections
     def detections(
@@ -146,3 +149,123 @@ class Investigation:
     def hits(self) -> pl.DataFrame:
         """Every hit recorded by incremental runs, newest first."""
         return read_hits(self.catalog)
+
+    # ------------------------------------------------------------------ timelines and identities
+    @property
+    def timelines(self) -> Timelines:
+        if self._timelines is None:
+            self._timelines = Timelines(self.catalog)
+        return self._timelines
+
+    def timeline(
+        self,
+        *,
+        principal: str | None = None,
+        access_key: str | None = None,
+        ip: str | None = None,
+        resource: str | None = None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+        sessions: bool = True,
+    ) -> pl.DataFrame:
+        """Everything about one entity in time order: its CloudTrail events (with those of the
+        role sessions it started, unless ``sessions=False``), flows to and from its addresses,
+        Config changes of what it touched, log lines mentioning it, Insights about its calls."""
+        return self.build_timeline(
+            principal=principal,
+            access_key=access_key,
+            ip=ip,
+            resource=resource,
+            start=start,
+            end=end,
+            sessions=sessions,
+        ).frame
+
+    def build_timeline(self, **options: Any) -> Timeline:
+        """Like :meth:`timeline`, with what it was built from (keys, addresses, resources)."""
+        sessions = options.pop("sessions", True)
+        start, end = parse_when(options.pop("start", None)), parse_when(options.pop("end", None))
+        return self.timelines.build(_entity(**options), start=start, end=end, sessions=sessions)
+
+    def chain(self, key_or_arn: str) -> dict[str, Any]:
+        """Who really acted with a key (or the session ARN's latest key): each session back to
+        the first principal."""
+        identities = self.timelines.identities
+        key = key_or_arn
+        if key_or_arn.startswith("arn:"):
+            sessions = identities.sessions.filter(pl.col("session_arn") == key_or_arn)
+            if sessions.height == 0:
+                raise UserError(f"No session {key_or_arn!r} was started in the lake")
+            key = sessions.sort("eventtime")["issued_key"][-1]
+        return identities.chain(key).to_dict()
+
+    def first_seen(
+        self,
+        *,
+        principal: str | None = None,
+        access_key: str | None = None,
+        ip: str | None = None,
+        start: str | datetime,
+        end: str | datetime | None = None,
+        baseline: str | timedelta = "30d",
+    ) -> pl.DataFrame:
+        """API calls, services, addresses, user agents and regions the entity used in the window
+        and never in the baseline before it (SQL: ``loglake.investigate.behaviour.FIRST_SEEN_SQL``)."""
+        entity = _entity(principal=principal, access_key=access_key, ip=ip)
+        window_start, window_end = self._window(start, end)
+        return first_seen(
+            self.timelines.engine,
+            entity.kind,
+            entity.value,
+            window_start,
+            window_end,
+            baseline=_span(baseline),
+            table=self.timelines.tables["cloudtrail"] or "cloudtrail",
+        )
+
+    def rare_calls(
+        self,
+        *,
+        principal: str | None = None,
+        access_key: str | None = None,
+        ip: str | None = None,
+        start: str | datetime,
+        end: str | datetime | None = None,
+        baseline: str | timedelta = "30d",
+        at_most: int = RARE_AT_MOST,
+    ) -> pl.DataFrame:
+        """The entity's calls in the window that the whole account made at most ``at_most``
+        times over the baseline and the window."""
+        entity = _entity(principal=principal, access_key=access_key, ip=ip)
+        window_start, window_end = self._window(start, end)
+        return rare_calls(
+            self.timelines.engine,
+            entity.kind,
+            entity.value,
+            window_start,
+            window_end,
+            baseline=_span(baseline),
+            at_most=at_most,
+            table=self.timelines.tables["cloudtrail"] or "cloudtrail",
+        )
+
+    @staticmethod
+    def _window(start: str | datetime, end: str | datetime | None) -> tuple[datetime, datetime]:
+        window_start = parse_when(start)
+        assert window_start is not None
+        window_end = parse_when(end) or datetime.now(UTC)
+        return window_start, window_end
+
+
+def _entity(**options: str | None) -> Entity:
+    given = [(k, v) for k, v in options.items() if v is not None]
+    if len(given) != 1:
+        names = ", ".join(f"--{k.replace('_', '-')}" for k in options)
+        raise UserError(f"Give exactly one of {names}")
+    return Entity(*given[0])  # type: ignore[arg-type]
+
+
+def _span(value: str | timedelta) -> timedelta:
+    from loglake.investigate.detections import parse_duration
+
+    return value if isinstance(value, timedelta) else timedelta(seconds=parse_duration(value))

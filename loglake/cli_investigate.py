@@ -193,6 +193,91 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id", action="append", help="only this detection id; repeatable")
 
 
+# ---------------------------------------------------------------------------------------------
+# investigate
+
+
+def _entity_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "principal": args.principal,
+        "access_key": args.access_key,
+        "ip": args.ip,
+        "resource": getattr(args, "resource", None),
+    }
+
+
+def _timeline(args: argparse.Namespace, lake: Any) -> int:
+    built = lake.investigate.build_timeline(
+        **_entity_options(args), start=args.start, end=args.end, sessions=not args.no_sessions
+    )
+    frame = built.frame
+    if args.format == "html":
+        from loglake.investigate.render import timeline_html
+
+        entity = built.entity
+        title = f"Timeline of {entity.kind.replace('_', ' ')} {entity.value}"
+        meta = (
+            f"{frame.height} rows; addresses: {', '.join(built.addresses) or 'none'}; "
+            f"session keys followed: {len(built.keys)}"
+        )
+        hits = set()
+        if args.hits:
+            hits = set(lake.investigate.hits()["event_id"].to_list())
+        page = timeline_html(frame, title, meta, hits)
+        if args.output:
+            Path(args.output).write_text(page)
+        else:
+            sys.stdout.write(page)
+        return 0
+    view = (
+        frame if args.format != "table" else frame.select("time", "source", "summary", "event_id")
+    )
+    if args.format == "json":
+        view = view.with_columns(pl.col("time").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    _write(view, args.format, args.output)
+    return 0
+
+
+def _chain(args: argparse.Namespace, lake: Any) -> int:
+    chain = lake.investigate.chain(args.key)
+    if args.format == "json":
+        print(json.dumps(chain, indent=2))
+        return 0
+    print(
+        f"origin: {chain['origin'] or 'unknown'} ({chain['origin_kind']})"
+        + (
+            ""
+            if chain["complete"]
+            else "; the call that issued the first session is not in the lake"
+        )
+    )
+    _write(pl.DataFrame(chain["steps"]), "table")
+    return 0
+
+
+def _first_seen(args: argparse.Namespace, lake: Any) -> int:
+    options = {k: v for k, v in _entity_options(args).items() if k != "resource"}
+    if args.rare:
+        frame = lake.investigate.rare_calls(
+            **options, start=args.start, end=args.end, baseline=args.baseline, at_most=args.at_most
+        )
+    else:
+        frame = lake.investigate.first_seen(
+            **options, start=args.start, end=args.end, baseline=args.baseline
+        )
+    _write(frame, args.format, args.output)
+    return 0
+
+
+def _add_entity(parser: argparse.ArgumentParser, resource: bool = True) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--principal", help="an IAM user, role, session or root ARN")
+    group.add_argument("--access-key", help="an access key id (AKIA... or ASIA...)")
+    group.add_argument("--ip", help="a source or destination address")
+    if resource:
+        group.add_argument("--resource", help="a resource id or ARN (sg-..., i-..., a key ARN...)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     detect = sub.add_parser("detect", help="detections as code: run, test, backtest, import Sigma")
     dsub = detect.add_subparsers(dest="detect_command", metavar="ACTION", required=True)
@@ -241,6 +326,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--output", help="write to this file")
     p.set_defaults(handler=_detect_hits)
+
+    investigate = sub.add_parser(
+        "investigate", help="timelines, identity chains and first-seen behaviour"
+    )
+    isub = investigate.add_subparsers(dest="investigate_command", metavar="ACTION", required=True)
+    p = isub.add_parser("timeline", help="everything about one entity, in time order")
+    _add_entity(p)
+    p.add_argument("--from", dest="start", help="start (ISO time or span back from now: 7d)")
+    p.add_argument("--to", dest="end", help="end (ISO time)")
+    p.add_argument(
+        "--no-sessions",
+        action="store_true",
+        help="leave out what was done through role sessions the principal or key started",
+    )
+    p.add_argument("--format", choices=(*FORMATS, "html"), default="table")
+    p.add_argument("--hits", action="store_true", help="mark events with detection hits (html)")
+    p.add_argument("--output", help="write to this file")
+    p.set_defaults(handler=_timeline)
+
+    p = isub.add_parser("chain", help="who really acted with a key or session")
+    p.add_argument("key", help="access key id or assumed-role session ARN")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(handler=_chain)
+
+    p = isub.add_parser("first-seen", help="what an entity did in a window and never before")
+    _add_entity(p, resource=False)
+    p.add_argument("--from", dest="start", required=True, help="window start")
+    p.add_argument("--to", dest="end", help="window end (default: now)")
+    p.add_argument("--baseline", default="30d", help="how far back 'never' looks (default 30d)")
+    p.add_argument("--rare", action="store_true", help="calls rare across the account instead")
+    p.add_argument("--at-most", type=int, default=5, help="rare: at most this many calls")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--output", help="write to this file")
+    p.set_defaults(handler=_first_seen)
 
     p = dsub.add_parser("import-sigma", help="convert Sigma rules for CloudTrail to detections")
     p.add_argument("rules", nargs="+", help="Sigma YAML files or folders")
