@@ -220,7 +220,6 @@ class Investigation:
             window_start,
             window_end,
             baseline=_span(baseline),
-            table=self.timelines.tables["cloudtrail"] or "cloudtrail",
         )
 
     def rare_calls(
@@ -246,7 +245,6 @@ class Investigation:
             window_end,
             baseline=_span(baseline),
             at_most=at_most,
-            table=self.timelines.tables["cloudtrail"] or "cloudtrail",
         )
 
     @staticmethod

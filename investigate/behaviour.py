@@ -1,8 +1,9 @@
 """First-seen and rare behaviour: what an entity did in a window that it never did before.
 
-Both questions are plain SQL with ``?`` parameters (``FIRST_SEEN_SQL``, ``RARE_CALLS_SQL``), so a
-notebook can run them with ``lake.sql(sql, params)`` or adapt them; the functions here only fill
-in the parameters.
+Both questions are plain SQL with ``?`` parameters (``FIRST_SEEN_SQL``, ``RARE_CALLS_SQL``) over
+the actors table (CloudTrail events with their identity as plain columns, see ``actors.py``), so
+a notebook can run them with ``lake.sql(sql, params)`` or adapt them; the functions here only
+fill in the parameters.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ BASELINE = timedelta(days=30)
 #: a call made at most this many times in the account (baseline and window) is rare
 RARE_AT_MOST = 5
 
+#: the entity tests over the actors table (``_investigate.actors``: identity as plain columns)
 ENTITY_CONDITIONS = {
-    "principal": "(useridentity.arn = ? OR useridentity.sessioncontext.sessionissuer.arn = ?)",
-    "access_key": "useridentity.accesskeyid = ?",
+    "principal": "(arn = ? OR issuer_arn = ?)",
+    "access_key": "accesskeyid = ?",
     "ip": "sourceipaddress = ?",
 }
+ACTORS = '"_investigate"."actors"'
 
 #: Parameters: window start, the entity (one value, twice for a principal), baseline start, the
 #: days of the baseline start and the window end (partition pruning), window end.
@@ -80,7 +83,7 @@ def first_seen(
     end: datetime,
     *,
     baseline: timedelta = BASELINE,
-    table: str = "cloudtrail",
+    table: str = ACTORS,
 ) -> pl.DataFrame:
     """API calls, services, addresses, user agents and regions an entity used in [start, end)
     and never in the baseline before ``start``."""
@@ -113,7 +116,7 @@ def rare_calls(
     *,
     baseline: timedelta = BASELINE,
     at_most: int = RARE_AT_MOST,
-    table: str = "cloudtrail",
+    table: str = ACTORS,
 ) -> pl.DataFrame:
     """The entity's calls in [start, end) that the whole account made at most ``at_most`` times
     over the baseline and the window."""
@@ -137,7 +140,7 @@ def rare_calls(
 
 
 def first_seen_calls(
-    engine: Engine, kind: str, value: str, start: datetime, end: datetime, *, table: str
+    engine: Engine, kind: str, value: str, start: datetime, end: datetime, *, table: str = ACTORS
 ) -> pl.DataFrame:
     """The entity's calls in the window, one row per API with its count and first call."""
     entity_params = [value, value] if kind == "principal" else [value]

@@ -40,9 +40,8 @@ SELECT eventtime, eventid, eventname, recipientaccountid AS account, awsregion A
                 json_extract_scalar(responseelements, '$.subject')) AS federated_subject,
        coalesce(json_extract_scalar(responseelements, '$.provider'),
                 json_extract_scalar(responseelements, '$.issuer')) AS federated_provider,
-       useridentity.type AS caller_type, useridentity.arn AS caller_arn,
-       useridentity.accesskeyid AS caller_key, useridentity.invokedby AS caller_service,
-       useridentity.username AS caller_name
+       identity_type AS caller_type, arn AS caller_arn, accesskeyid AS caller_key,
+       invokedby AS caller_service, username AS caller_name
 FROM {{table}}
 WHERE eventsource = 'sts.amazonaws.com'
   AND eventname IN ({", ".join(f"'{n}'" for n in STS_ISSUERS)})
@@ -88,9 +87,9 @@ class Chain:
 class Identities:
     """The STS sessions of a lake's CloudTrail table, read once, and the chains through them."""
 
-    def __init__(self, engine: Engine, table: str = "cloudtrail"):
+    def __init__(self, engine: Engine, table: str = '"_investigate"."actors"'):
         self.engine = engine
-        self.table = table
+        self.table = table  # the actors table (see actors.py), kept up to date by the caller
         self._sessions: pl.DataFrame | None = None
 
     @property
@@ -107,8 +106,8 @@ class Identities:
     def _key_user(self, key: str) -> dict[str, Any] | None:
         """Who the calls made with a key are made as (its first use in the lake)."""
         df = self.engine.execute(
-            f"SELECT useridentity.type AS kind, useridentity.arn AS arn, eventtime "
-            f"FROM {self.table} WHERE useridentity.accesskeyid = ? ORDER BY eventtime LIMIT 1",
+            f"SELECT identity_type AS kind, arn, eventtime "
+            f"FROM {self.table} WHERE accesskeyid = ? ORDER BY eventtime LIMIT 1",
             [key],
         ).df
         if df is None or df.height == 0:

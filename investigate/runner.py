@@ -35,10 +35,13 @@ from sqlglot import exp
 from loglake.catalog import Catalog, ManagedTable
 from loglake.catalog.documents import DocumentStore
 from loglake.errors import ConflictError, UserError
+from loglake.investigate.actors import TABLE as ACTORS_TABLE
+from loglake.investigate.actors import actors_frame, update_actors
 from loglake.investigate.detections import Detection, parse_sql
 from loglake.monitor import actions
 from loglake.monitor.runner import (
     TIME_COLUMNS,
+    files_in_range,
     pinned_files,
     scan_files,
     split_table,
@@ -154,7 +157,10 @@ def evaluate(
     Like CloudWatch's TestMetricFilter for detections: ``rows`` are table rows (the CLI's
     ``detect test`` builds them from raw CloudTrail records).
     """
-    key = source or ("default", detection.source.rpartition(".")[2])
+    database, _, name = detection.source.rpartition(".")
+    key = source or (database or "default", name)
+    if name == ACTORS_TABLE and "useridentity" in rows.columns:
+        rows = actors_frame(rows.lazy().collect() if isinstance(rows, pl.LazyFrame) else rows)
     engine = rule_engine(catalog, {key: rows})
     try:
         result = engine.execute(detection.sql).df
@@ -354,7 +360,7 @@ def read_range(
     if spans is not None:
         if not spans:
             return pl.DataFrame(schema={c: source.schema[c] for c in source.columns})
-        files = [f for f in files if _file_overlaps(f, source, spans)]
+        files = files_in_range(files, source.time_column, spans)
     lf = scan_files(source.table, files, source.columns)
     if spans is not None:
         when = time_expr(source.schema, source.time_column)
@@ -370,38 +376,6 @@ def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datet
         else:
             out.append((lo, hi))
     return out
-
-
-def _file_overlaps(f: Any, source: SourceRows, spans: list[tuple[datetime, datetime]]) -> bool:
-    """Whether a file can hold rows in the spans, from its day partition and time statistics."""
-    day = f.partition.get("day")
-    if day:
-        try:
-            start = datetime.fromisoformat(day).replace(tzinfo=UTC)
-        except ValueError:
-            start = None
-        if start is not None and not any(
-            lo < start + timedelta(days=1) and hi >= start for lo, hi in spans
-        ):
-            return False
-    low = _stat_time(f.min_values.get(source.time_column))
-    high = _stat_time(f.max_values.get(source.time_column))
-    if low is None or high is None:
-        return True
-    return any(lo <= high + timedelta(seconds=1) and hi >= low for lo, hi in spans)
-
-
-def _stat_time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        seconds = value / 1000 if value > 100_000_000_000 else value
-        return datetime.fromtimestamp(seconds, UTC)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00")[:25])
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _times(frame: pl.DataFrame, source: SourceRows) -> pl.Series:
@@ -476,6 +450,9 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _by_source(catalog: Catalog, detections: Sequence[Detection]) -> list[list[Detection]]:
+    """Rules grouped by source table (the actors table brought up to date when one reads it)."""
+    if any(d.source.rpartition(".")[2] == ACTORS_TABLE for d in detections):
+        update_actors(catalog)
     groups: dict[tuple[str, str], list[Detection]] = defaultdict(list)
     for d in detections:
         groups[split_table(d.source, catalog)].append(d)

@@ -1,7 +1,8 @@
 """Timelines: everything the lake knows about one principal, key, address or resource, in order.
 
 One frame merges, by time, the CloudTrail events of the entity (for a principal or key also those
-made through the role sessions it started), the flows to and from the addresses it used (or, for
+made through the role sessions it started; found through the actors table, brought up to date
+first), the flows to and from the addresses it used (or, for
 a resource, the addresses of the instances attached to it), the Config changes of the resources
 its calls touched, the CloudWatch Logs lines that mention it and the CloudTrail Insights events
 about the calls it made. Each row has a ``source`` and a one-line ``summary``.
@@ -18,6 +19,9 @@ import polars as pl
 
 from loglake.catalog import Catalog
 from loglake.errors import UserError
+from loglake.investigate.actors import DATABASE as ACTORS_DATABASE
+from loglake.investigate.actors import TABLE as ACTORS_TABLE
+from loglake.investigate.actors import update_actors
 from loglake.investigate.identity import Identities
 from loglake.monitor.runner import split_table
 from loglake.query.engine import Engine
@@ -93,9 +97,10 @@ class Timelines:
             for name in ("cloudtrail", "vpc_flow_logs", "config_items", "cloudwatch_logs")
         }
         self.tables["cloudtrail_insights"] = self._table("cloudtrail_insights")
-        self.identities = identities or Identities(
-            self.engine, self.tables["cloudtrail"] or "cloudtrail"
-        )
+        if self.tables["cloudtrail"] is not None:
+            update_actors(catalog)
+            self.tables["actors"] = f'"{ACTORS_DATABASE}"."{ACTORS_TABLE}"'
+        self.identities = identities or Identities(self.engine)
 
     def _table(self, name: str) -> str | None:
         database, table = split_table(name, self.catalog)
@@ -157,15 +162,15 @@ class Timelines:
     def _cloudtrail(
         self, entity: Entity, keys: list[str], start: datetime | None, end: datetime | None
     ) -> pl.DataFrame:
-        table = self.tables["cloudtrail"]
+        table = self.tables.get("actors")
         if table is None:
             return pl.DataFrame(schema={**COLUMNS, "eventname": pl.String})
         params: list[Any] = []
         if entity.kind == "principal":
-            condition = "(useridentity.arn = ? OR useridentity.sessioncontext.sessionissuer.arn = ?"
+            condition = "(arn = ? OR issuer_arn = ?"
             params += [entity.value, entity.value]
         elif entity.kind == "access_key":
-            condition = f"(useridentity.accesskeyid = ? OR responseelements LIKE ? {ESCAPE}"
+            condition = f"(accesskeyid = ? OR responseelements LIKE ? {ESCAPE}"
             params += [entity.value, f"%{_like(entity.value)}%"]
         elif entity.kind == "ip":
             condition = "(sourceipaddress = ?"
@@ -174,20 +179,20 @@ class Timelines:
             pattern = f"%{_like(entity.value)}%"
             condition = (
                 f"(requestparameters LIKE ? {ESCAPE} OR responseelements LIKE ? {ESCAPE} "
-                f"OR json_format(CAST(resources AS json)) LIKE ? {ESCAPE}"
+                f"OR resource_arns LIKE ? {ESCAPE}"
             )
             params += [pattern, pattern, pattern]
         if keys:
-            condition += f" OR useridentity.accesskeyid IN ({', '.join('?' for _ in keys)})"
+            condition += f" OR accesskeyid IN ({', '.join('?' for _ in keys)})"
             params += keys
         condition += ")"
         condition, params = _time_filter(condition, params, "eventtime", start, end, iso=True)
         sql = f"""
         SELECT from_iso8601_timestamp(eventtime) AS time, 'cloudtrail' AS source, eventid AS event_id,
                recipientaccountid AS account, awsregion AS region,
-               coalesce(useridentity.arn, useridentity.invokedby, useridentity.username) AS actor,
+               coalesce(arn, invokedby, username) AS actor,
                sourceipaddress AS ip, eventname, eventsource, errorcode, useragent,
-               useridentity.accesskeyid AS access_key, requestparameters
+               accesskeyid AS access_key, requestparameters
         FROM {table} WHERE {condition}
         """
         df = self._sql(sql, params)

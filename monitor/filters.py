@@ -236,6 +236,11 @@ def validate_metric_filter(definition: Mapping[str, Any]) -> dict[str, Any]:
         raise FilterPatternError(
             f"Metric filter {name!r}: {exc.bare_message}", exc.sql, exc.start, exc.end
         ) from None
+    lateness = definition.get("lateness")
+    if lateness is not None and (
+        not isinstance(lateness, int) or isinstance(lateness, bool) or lateness < 0
+    ):
+        raise UserError("lateness must be a whole number of seconds, 0 or more")
     transformations = definition.get("metricTransformations")
     if not isinstance(transformations, list) or len(transformations) != 1:
         raise UserError("metricTransformations must hold exactly one item")

@@ -6,6 +6,14 @@ commits), evaluates every filter that reads the same table and checkpoint in one
 the datapoints to `_monitor.metrics` in one Delta commit that also records each filter's new
 checkpoint as a Delta application transaction. The data and the checkpoint move together, so a
 run killed at any point is simply repeated: nothing is counted twice or lost.
+
+Late data. Matches are counted in their own minute whenever they are committed. The default value
+of an idle minute is decided once, when the filter's event-time watermark (the newest event time
+it has seen minus its ``lateness`` in seconds, 0 unless the definition says otherwise) reaches
+the minute: the minute's rows are then read from the table, and the default is written if none
+of them matches. The watermark is recorded next to the checkpoint in the same commit. With a
+lateness a minute longer than the delivery delay, shuffled deliveries give the same datapoints as
+one run over all the data.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -47,6 +55,11 @@ CLOUDWATCH_LOGS_TABLE = "cloudwatch_logs"
 
 def app_id(filter_name: str) -> str:
     return f"metric-filter:{filter_name}"
+
+
+def watermark_id(filter_name: str) -> str:
+    """The application id under which a filter's event-time watermark (epoch seconds) is kept."""
+    return f"metric-filter:{filter_name}:watermark"
 
 
 #: where a bare table name is looked for: the default database, then the one ingest writes to
@@ -305,9 +318,11 @@ def evaluate_filters(
     schema: Mapping[str, pl.DataType],
     definitions: Sequence[Mapping[str, Any]],
     time_column: str | None = None,
+    emit: str = "all",
 ) -> tuple[pl.DataFrame, dict[str, tuple[int, int]]]:
     """Datapoint rows for several filters over the same rows, computed in one pass.
 
+    ``emit`` chooses the rows: ``all``, ``matches`` only, or the ``defaults`` of idle minutes only.
     Returns the rows (metrics-table schema) and per filter (events, matches).
     """
     key, textual = minute_key(schema, time_column)
@@ -386,7 +401,7 @@ def evaluate_filters(
             agg, matched = _aggregate_matches(candidates[i], i, matches[i], outputs[i], t)
             agg = _minutes_to_time(agg, textual)
             counts[d["filterName"]] = (total_events, matched)
-        if t.get("defaultValue") is not None:
+        if t.get("defaultValue") is not None and emit != "matches":
             hit = agg.select("__minute").unique()
             seen = conditioned[i] if d.get("condition") else minutes
             idle = seen.join(hit, on="__minute", how="anti").select(
@@ -395,7 +410,9 @@ def evaluate_filters(
                 pl.lit(float(t["defaultValue"])).alias("value"),
                 pl.lit(1.0).alias("sample_count"),
             )
-            agg = pl.concat([agg.select(idle.columns), idle])
+            agg = idle if emit == "defaults" else pl.concat([agg.select(idle.columns), idle])
+        elif emit == "defaults":
+            agg = agg.head(0)
         frames.append(
             agg.select(
                 pl.lit(t["metricNamespace"]).alias("namespace"),
@@ -541,17 +558,118 @@ def _run_group(
     if version <= cp:
         return runs
     schema = pl.Schema(table.schema())
-    rows = pl.DataFrame(schema=pl.Schema(METRICS_SCHEMA))
+    time_column = group[0].get("timeColumn")
+    frames = [pl.DataFrame(schema=pl.Schema(METRICS_SCHEMA))]
     counts: dict[str, tuple[int, int]] = {}
+    transactions = {app_id(d["filterName"]): version for d in group}
     if files:
         columns = _needed_columns(group, schema)
         lf = scan_files(table, files, columns)
-        rows, counts = evaluate_filters(lf, schema, group, group[0].get("timeColumn"))
-    metrics.write(rows, {app_id(d["filterName"]): version for d in group})
+        rows, counts = evaluate_filters(lf, schema, group, time_column, emit="matches")
+        frames.append(rows)
+        span = (
+            lf.select(time_expr(schema, time_column).alias("t"))
+            .select(pl.col("t").min().alias("lo"), pl.col("t").max().alias("hi"))
+            .collect()
+        )
+        oldest, newest = span["lo"][0], span["hi"][0]
+        closing: dict[tuple[datetime | None, datetime], list[dict[str, Any]]] = defaultdict(list)
+        for d in group:
+            if newest is None:
+                continue
+            mark = watermark(metrics, d["filterName"])
+            new_mark = newest - timedelta(seconds=int(d.get("lateness") or 0))
+            if mark is not None:
+                new_mark = max(mark, new_mark)
+            transactions[watermark_id(d["filterName"])] = int(new_mark.timestamp())
+            if d["metricTransformations"][0].get("defaultValue") is not None:
+                closing[(mark, new_mark)].append(d)
+        for (mark, new_mark), defs in closing.items():
+            frames.append(_idle_minutes(table, schema, defs, mark, new_mark, oldest))
+    out = pl.concat(frames)
+    metrics.write(out, transactions)
     for run in runs:
         run.events, run.matches = counts.get(run.filter_name, (0, 0))
-        run.datapoints = rows.filter(pl.col("source") == app_id(run.filter_name)).height
+        run.datapoints = out.filter(pl.col("source") == app_id(run.filter_name)).height
     return runs
+
+
+def watermark(metrics: MetricsStore, filter_name: str) -> datetime | None:
+    """A filter's event-time watermark: events before it are taken to have all arrived."""
+    seconds = metrics.checkpoint(watermark_id(filter_name))
+    return None if seconds is None else datetime.fromtimestamp(int(seconds), UTC)
+
+
+def _minute_floor(t: datetime) -> datetime:
+    return t.replace(second=0, microsecond=0)
+
+
+def _idle_minutes(
+    table: ManagedTable,
+    schema: pl.Schema,
+    definitions: list[dict[str, Any]],
+    mark: datetime | None,
+    new_mark: datetime,
+    oldest_new: datetime,
+) -> pl.DataFrame:
+    """Default datapoints of the minutes the watermark has just reached, decided over all of
+    their rows in the table: a minute with rows but no match. The minute holding the watermark
+    is decided too (with no lateness, every minute a run sees is decided by that run)."""
+    minute = timedelta(minutes=1)
+    lo = _minute_floor(mark) + minute if mark is not None else _minute_floor(oldest_new)
+    hi = _minute_floor(new_mark) + minute
+    if hi <= lo:
+        return pl.DataFrame(schema=pl.Schema(METRICS_SCHEMA))
+    time_column = definitions[0].get("timeColumn")
+    column = time_column or next(c for c in TIME_COLUMNS if c in schema)
+    files = files_in_range(table.files(), column, [(lo, hi)])
+    lf = scan_files(table, files, _needed_columns(definitions, schema))
+    when = time_expr(schema, time_column)
+    lf = lf.filter((when >= lo) & (when < hi))
+    rows, _ = evaluate_filters(lf, schema, definitions, time_column, emit="defaults")
+    return rows
+
+
+def files_in_range(
+    files: Sequence[DataFile], time_column: str, spans: Sequence[tuple[datetime, datetime]]
+) -> list[DataFile]:
+    """The files that can hold rows whose time falls in one of the spans, judged by their
+    ``day`` partition and their time column's min/max statistics."""
+    return [f for f in files if _file_overlaps(f, time_column, spans)]
+
+
+def _file_overlaps(
+    f: DataFile, time_column: str, spans: Sequence[tuple[datetime, datetime]]
+) -> bool:
+    day = f.partition.get("day")
+    if day:
+        try:
+            start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        except ValueError:
+            start = None
+        if start is not None and not any(
+            lo < start + timedelta(days=1) and hi >= start for lo, hi in spans
+        ):
+            return False
+    low = _stat_time(f.min_values.get(time_column))
+    high = _stat_time(f.max_values.get(time_column))
+    if low is None or high is None:
+        return True
+    return any(lo <= high + timedelta(seconds=1) and hi >= low for lo, hi in spans)
+
+
+def _stat_time(value: Any) -> datetime | None:
+    """A file statistic of a time column (ISO text, epoch seconds or milliseconds) as a time."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 100_000_000_000 else value
+        return datetime.fromtimestamp(seconds, UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00")[:25])
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def backfill_metric_filter(

@@ -8,7 +8,8 @@ from pathlib import Path
 import loglake
 from loglake.datasets import generate
 
-DATA = Path(__file__).parent / "data" / "investigate"
+#: the SigmaHQ rules for CloudTrail (origin and licence in tests/data/README.md)
+SIGMA = Path(__file__).resolve().parent / "data" / "sigma-aws-cloudtrail-rules" / "rules"
 
 
 def build(root: Path) -> tuple[loglake.Lake, dict]:

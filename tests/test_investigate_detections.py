@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import polars as pl
 import pytest
+from investigate_lake import shared_lake, truth_events
+from sample_files import STRATUS
 
 import loglake
 from loglake.catalog import Catalog
@@ -22,9 +24,6 @@ from loglake.investigate.detections import (
 )
 from loglake.investigate.runner import HitStore, Outbox, hunt, run_detections
 from loglake.investigate_records import cloudtrail_rows
-from tests.investigate_lake import DATA, shared_lake, truth_events
-
-STRATUS = DATA / "stratus"
 
 
 @pytest.fixture(scope="module")

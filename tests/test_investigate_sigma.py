@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from investigate_lake import SIGMA
+from sample_files import STRATUS
 
 from loglake.cli import main
 from loglake.investigate.detections import load_detections
 from loglake.investigate.runner import evaluate
 from loglake.investigate.sigma import Unsupported, convert, import_sigma_files
 from loglake.investigate_records import cloudtrail_rows
-from tests.investigate_lake import DATA
-
-SIGMA = DATA / "sigma"
-STRATUS = DATA / "stratus"
 
 
 def rule(detection: dict, **extra) -> dict:

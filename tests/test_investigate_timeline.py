@@ -10,13 +10,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from investigate_lake import shared_lake
+from sample_files import STRATUS
 
 import loglake
 from loglake.cli import main
 from loglake.investigate.identity import Identities
 from loglake.investigate.render import timeline_html
 from loglake.investigate_records import cloudtrail_rows
-from tests.investigate_lake import shared_lake
 
 #: the entities whose timelines together hold each scenario's records
 ENTITIES = {
@@ -383,3 +384,35 @@ def test_first_seen_lists_what_the_key_never_did_before(scenario_lake):
     )
     assert {"AttachUserPolicy", "CreateAccessKey"} <= set(rare["eventname"])
     assert rare["calls_in_account"].max() <= 5
+
+
+def test_actors_table_follows_cloudtrail_exactly_once_across_a_crash(tmp_path, monkeypatch):
+    from loglake.investigate import actors
+
+    rows = cloudtrail_rows((STRATUS / "aws.execution.ssm-send-command.json").read_bytes())
+    lake = loglake.connect(str(tmp_path))
+    lake.catalog.create_database("aws", if_not_exists=True)
+    lake.catalog.create_managed_table("aws", "cloudtrail", rows.to_arrow().schema)
+    table = lake.catalog.managed("aws", "cloudtrail")
+    for part in rows.iter_slices(10):
+        table.append(part.to_arrow())
+    real = actors.actors_frame
+    calls = {"n": 0}
+
+    def crash_on_third(frame, partition=None):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("killed")
+        return real(frame, partition)
+
+    monkeypatch.setattr(actors, "actors_frame", crash_on_third)
+    with pytest.raises(RuntimeError):
+        actors.update_actors(lake.catalog, batch_files=2)
+    monkeypatch.undo()
+    assert actors.update_actors(lake.catalog, batch_files=2) == rows.height - 20
+    got = lake.sql("SELECT eventid, arn, identity_type FROM _investigate.actors ORDER BY eventid")
+    assert got["eventid"].to_list() == sorted(rows["eventid"].to_list())
+    assert (
+        got["arn"].to_list() == rows.sort("eventid")["useridentity"].struct.field("arn").to_list()
+    )
+    assert actors.update_actors(lake.catalog) == 0

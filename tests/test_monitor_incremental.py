@@ -171,6 +171,41 @@ def test_incremental_runs_equal_full_recomputation(lake):
     )
 
 
+def test_shuffled_late_deliveries_give_the_datapoints_of_one_full_run(lake):
+    """Deliveries arrive out of order, up to 15 minutes late, cutting minutes in pieces: with a
+    lateness of 20 minutes the incremental datapoints equal one run over all the data."""
+    rng = random.Random(21)
+    put_metric_filter(lake, dict(TRAIL_FILTER, lateness=1200))
+    records = [record(rng, BASE + timedelta(seconds=rng.randrange(0, 3600))) for _ in range(400)]
+    # each "file" holds the events of one minute and one region, delivered 1-15 minutes later
+    files: dict[tuple, list[dict]] = {}
+    for r in records:
+        files.setdefault((r["eventtime"][:16], r["region"]), []).append(r)
+    deliveries = sorted(
+        files.values(),
+        key=lambda rows: (
+            datetime.strptime(rows[0]["eventtime"][:16], "%Y-%m-%dT%H:%M")
+            + timedelta(minutes=rng.uniform(1, 15))
+        ),
+    )
+    for i in range(0, len(deliveries), 7):
+        append(lake, [r for rows in deliveries[i : i + 7] for r in rows])
+        run_metric_filters(lake)
+    # the next hour's first delivery moves the watermark past every minute of this one
+    append(lake, [dict(record(rng, BASE + timedelta(minutes=85)), eventname="GetObject")])
+    run_metric_filters(lake)
+    got = {t: v for t, v in sums(lake, "TrailChanges").items() if t < BASE + timedelta(hours=1)}
+    assert got == expected_trail(records)
+    assert MetricsStore(lake).checkpoint("metric-filter:trail-changes:watermark") == int(
+        (BASE + timedelta(minutes=85) - timedelta(minutes=20)).timestamp()
+    )
+
+
+def test_lateness_must_be_whole_seconds(lake):
+    with pytest.raises(UserError, match="lateness must be a whole number"):
+        put_metric_filter(lake, dict(TRAIL_FILTER, lateness="20m"))
+
+
 def test_only_events_after_creation_count_and_backfill_is_idempotent(lake):
     before = [dict(record(random.Random(1), BASE), eventname="StopLogging") for _ in range(3)]
     append(lake, before)

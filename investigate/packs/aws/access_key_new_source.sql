@@ -4,18 +4,19 @@
 -- mitre: T1078.004
 -- tags: cloudtrail, iam, initial-access, first-seen
 -- dedup: access_key, sourceip
+-- source: _investigate.actors
 -- lookback: 31d
--- entity: useridentity.accesskeyid
+-- entity: accesskeyid
 -- scenarios: compromised_access_key
 -- description: Calls made with an IAM user's access key (AKIA...) from a source address not seen
 --   for that key in the 30 days before, for a key with at least a day of history; every call of
 --   the first day from the new address is reported.
 WITH uses AS (
   SELECT eventid, eventtime, from_iso8601_timestamp(eventtime) AS t, eventname,
-         recipientaccountid, awsregion, useridentity.arn AS principal,
-         useridentity.accesskeyid AS access_key, sourceipaddress, useragent
-  FROM cloudtrail
-  WHERE useridentity.accesskeyid LIKE 'AKIA%'
+         recipientaccountid, awsregion, arn AS principal, accesskeyid AS access_key,
+         sourceipaddress, useragent
+  FROM _investigate.actors
+  WHERE accesskeyid LIKE 'AKIA%'
 ),
 addresses AS (
   SELECT access_key, sourceipaddress, min(t) AS first_from_address

@@ -8,13 +8,14 @@
 -- scenarios: compromised_access_key
 -- description: AttachUserPolicy, AttachRolePolicy or AttachGroupPolicy with AdministratorAccess,
 --   IAMFullAccess or PowerUserAccess, or an inline policy allowing every action.
+-- source: _investigate.actors
 SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
-       useridentity.arn AS principal, sourceipaddress AS sourceip,
+       arn AS principal, sourceipaddress AS sourceip,
        coalesce(json_extract_scalar(requestparameters, '$.userName'),
                 json_extract_scalar(requestparameters, '$.roleName'),
                 json_extract_scalar(requestparameters, '$.groupName')) AS target,
        json_extract_scalar(requestparameters, '$.policyArn') AS policy
-FROM cloudtrail
+FROM _investigate.actors
 WHERE eventsource = 'iam.amazonaws.com' AND errorcode IS NULL
   AND (
     (eventname IN ('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy')

@@ -4,10 +4,11 @@
 -- mitre: T1530, T1537
 -- tags: cloudtrail, s3, exposure, exfiltration
 -- dedup: account, bucket
+-- source: _investigate.actors
 SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
-       useridentity.arn AS principal, sourceipaddress AS sourceip,
+       arn AS principal, sourceipaddress AS sourceip,
        json_extract_scalar(requestparameters, '$.bucketName') AS bucket
-FROM cloudtrail
+FROM _investigate.actors
 WHERE eventsource = 's3.amazonaws.com' AND errorcode IS NULL
   AND (
     (eventname = 'PutBucketPolicy'

@@ -7,8 +7,9 @@
 -- scenarios: cloudtrail_tampering
 -- description: StartLogging follows a stop; the gap before it holds no events, and whoever
 --   stopped the trail may have acted meanwhile.
+-- source: _investigate.actors
 SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
-       useridentity.arn AS principal, sourceipaddress AS sourceip,
+       arn AS principal, sourceipaddress AS sourceip,
        json_extract_scalar(requestparameters, '$.name') AS trail
-FROM cloudtrail
+FROM _investigate.actors
 WHERE eventsource = 'cloudtrail.amazonaws.com' AND eventname = 'StartLogging'

@@ -9,10 +9,11 @@
 -- scenarios: cloudtrail_tampering
 -- description: StopLogging, DeleteTrail, event selectors changed, or UpdateTrail turning off log
 --   file validation, multi-region logging or global service events.
+-- source: _investigate.actors
 SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
-       useridentity.arn AS principal, sourceipaddress AS sourceip,
+       arn AS principal, sourceipaddress AS sourceip,
        json_extract_scalar(requestparameters, '$.name') AS trail, errorcode
-FROM cloudtrail
+FROM _investigate.actors
 WHERE eventsource = 'cloudtrail.amazonaws.com'
   AND (
     eventname IN ('StopLogging', 'DeleteTrail', 'PutEventSelectors', 'DeleteEventDataStore',

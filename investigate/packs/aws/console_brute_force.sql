@@ -8,11 +8,12 @@
 -- scenarios: console_brute_force
 -- description: Ten or more failed console sign-ins from one address within ten minutes of each
 --   other (user names CloudTrail hides included).
+-- source: _investigate.actors
 WITH failures AS (
   SELECT eventid, eventtime, from_iso8601_timestamp(eventtime) AS t, eventname,
-         recipientaccountid, awsregion, useridentity.arn AS principal,
-         useridentity.username AS username, sourceipaddress
-  FROM cloudtrail
+         recipientaccountid, awsregion, arn AS principal,
+         username AS username, sourceipaddress
+  FROM _investigate.actors
   WHERE eventname = 'ConsoleLogin' AND errormessage = 'Failed authentication'
 )
 SELECT a.eventid, a.eventtime, a.eventname, a.recipientaccountid AS account,

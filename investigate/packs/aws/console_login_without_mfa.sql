@@ -6,10 +6,11 @@
 -- dedup: principal, sourceip
 -- covers: aws.initial-access.console-login-without-mfa
 -- scenarios: root_console_login
+-- source: _investigate.actors
 SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
-       useridentity.arn AS principal, sourceipaddress AS sourceip, useragent
-FROM cloudtrail
+       arn AS principal, sourceipaddress AS sourceip, useragent
+FROM _investigate.actors
 WHERE eventname = 'ConsoleLogin'
   AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success'
   AND json_extract_scalar(additionaleventdata, '$.MFAUsed') = 'No'
-  AND coalesce(useridentity.type, '') NOT IN ('AssumedRole', 'FederatedUser')
+  AND coalesce(identity_type, '') NOT IN ('AssumedRole', 'FederatedUser')

@@ -4,6 +4,7 @@
 -- mitre: T1087.004, T1580, T1526
 -- tags: cloudtrail, discovery
 -- dedup: principal, sourceip
+-- source: _investigate.actors
 -- window: 20m
 -- scenarios: compromised_access_key
 -- description: Read-only List, Describe and Get calls to eight or more services from one identity
@@ -11,14 +12,14 @@
 --   footprint of an intruder finding out what a credential can do.
 WITH reads AS (
   SELECT eventid, eventtime, eventname, eventsource, recipientaccountid, awsregion,
-         useridentity.arn AS principal, sourceipaddress,
+         arn AS principal, sourceipaddress,
          CAST(to_unixtime(from_iso8601_timestamp(eventtime)) AS bigint) / 600 AS period,
          CASE WHEN errorcode LIKE '%AccessDenied%' OR errorcode LIKE '%UnauthorizedOperation%'
               THEN 1 ELSE 0 END AS denied
-  FROM cloudtrail
+  FROM _investigate.actors
   WHERE regexp_like(eventname, '^(List|Describe|Get)')
     AND eventcategory = 'Management'
-    AND useridentity.arn IS NOT NULL
+    AND arn IS NOT NULL
 ),
 per_service AS (
   SELECT principal, sourceipaddress, period, eventsource, sum(denied) AS denied

@@ -5,8 +5,9 @@
 -- tags: cloudtrail, sts, persistence
 -- dedup: principal
 -- covers: aws.persistence.sts-federation-token
+-- source: _investigate.actors
 SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
-       useridentity.arn AS principal, sourceipaddress AS sourceip,
+       arn AS principal, sourceipaddress AS sourceip,
        json_extract_scalar(requestparameters, '$.name') AS federated_name
-FROM cloudtrail
+FROM _investigate.actors
 WHERE eventsource = 'sts.amazonaws.com' AND eventname = 'GetFederationToken' AND errorcode IS NULL

@@ -5,8 +5,8 @@
 -- tags: cloudtrail, ec2, credential-access
 -- dedup: principal, sourceip
 -- covers: aws.credential-access.ec2-get-password-data
+-- source: _investigate.actors
 SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
-       useridentity.arn AS principal, sourceipaddress AS sourceip, errorcode,
-       json_extract_scalar(requestparameters, '$.instanceId') AS instance_id
-FROM cloudtrail
+       arn AS principal, sourceipaddress AS sourceip, errorcode
+FROM _investigate.actors
 WHERE eventsource = 'ec2.amazonaws.com' AND eventname = 'GetPasswordData'

@@ -6,9 +6,10 @@
 -- dedup: account, eventname
 -- covers: aws.defense-evasion.vpc-remove-flow-logs, aws.defense-evasion.dns-delete-logs,
 --   aws.defense-evasion.organizations-leave
+-- source: _investigate.actors
 SELECT eventid, eventtime, eventname, eventsource, recipientaccountid AS account,
-       awsregion AS region, useridentity.arn AS principal, sourceipaddress AS sourceip, errorcode
-FROM cloudtrail
+       awsregion AS region, arn AS principal, sourceipaddress AS sourceip, errorcode
+FROM _investigate.actors
 WHERE eventname IN (
     'DeleteFlowLogs', 'DeleteResolverQueryLogConfig', 'DisassociateResolverQueryLogConfig',
     'StopConfigurationRecorder', 'DeleteConfigurationRecorder', 'DeleteDeliveryChannel',

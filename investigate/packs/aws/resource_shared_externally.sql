@@ -6,12 +6,13 @@
 -- dedup: account, eventname, resource
 -- covers: aws.exfiltration.ec2-share-ami, aws.exfiltration.ec2-share-ebs-snapshot,
 --   aws.exfiltration.rds-share-snapshot
+-- source: _investigate.actors
 SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
-       useridentity.arn AS principal, sourceipaddress AS sourceip,
+       arn AS principal, sourceipaddress AS sourceip,
        coalesce(json_extract_scalar(requestparameters, '$.imageId'),
                 json_extract_scalar(requestparameters, '$.snapshotId'),
                 json_extract_scalar(requestparameters, '$.dBSnapshotIdentifier')) AS resource
-FROM cloudtrail
+FROM _investigate.actors
 WHERE errorcode IS NULL
   AND (
     (eventname = 'ModifyImageAttribute'

@@ -6,10 +6,11 @@
 -- dedup: account, group_id
 -- covers: aws.exfiltration.ec2-security-group-open-port-22-ingress
 -- scenarios: security_group_open_ssh
+-- source: _investigate.actors
 SELECT eventid, eventtime, eventname, recipientaccountid AS account, awsregion AS region,
-       useridentity.arn AS principal, sourceipaddress AS sourceip,
+       arn AS principal, sourceipaddress AS sourceip,
        json_extract_scalar(requestparameters, '$.groupId') AS group_id, requestparameters
-FROM cloudtrail
+FROM _investigate.actors
 WHERE eventsource = 'ec2.amazonaws.com'
   AND eventname IN ('AuthorizeSecurityGroupIngress', 'ModifySecurityGroupRules')
   AND errorcode IS NULL
