@@ -15,19 +15,25 @@ last commit, and appends their rows with the new version in one commit.
 
 from __future__ import annotations
 
+import time
+
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loglake.catalog import Catalog, ManagedTable
+from loglake.errors import ConflictError
 from loglake.investigate.identity import STS_ISSUERS
 from loglake.monitor.runner import pinned_files, split_table
+from loglake.monitor.state import MonitorState
 
 DATABASE = "_investigate"
 TABLE = "actors"
 APP_ID = "actors:cloudtrail"
 #: data files converted per commit on a large update
 BATCH_FILES = 16
+#: half-second waits for another updater before giving up
+LEASE_WAITS = 600
 #: (column of the actors table, path of the cloudtrail column or struct member it copies)
 COLUMNS = (
     ("eventtime", "eventtime"),
@@ -85,7 +91,22 @@ def update_actors(catalog: Catalog, *, batch_files: int = BATCH_FILES) -> int:
     database, name = split_table("cloudtrail", catalog)
     if not catalog.table_exists(database, name):
         return 0
-    source = catalog.managed(database, name)
+    state = MonitorState(catalog)
+    token = None
+    for _ in range(LEASE_WAITS):  # one updater at a time: another one's rows are not added twice
+        token = state.acquire(APP_ID)
+        if token is not None:
+            break
+        time.sleep(0.5)
+    if token is None:
+        raise ConflictError("another process keeps updating _investigate.actors; try again")
+    try:
+        return _update(catalog, catalog.managed(database, name), batch_files)
+    finally:
+        state.release(APP_ID, token)
+
+
+def _update(catalog: Catalog, source: ManagedTable, batch_files: int) -> int:
     target = actors_table(catalog)
     done = target.app_version(APP_ID)
     since = -1 if done is None else int(done)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import loglake
 from loglake.datasets import generate
+from loglake.investigate.actors import update_actors
 
 #: the SigmaHQ rules for CloudTrail (origin and licence in tests/data/README.md)
 SIGMA = Path(__file__).resolve().parent / "data" / "sigma-aws-cloudtrail-rules" / "rules"
@@ -29,6 +30,7 @@ def build(root: Path) -> tuple[loglake.Lake, dict]:
     )
     lake = loglake.connect(str(root / "lake"))
     lake.ingest(str(raw), progress=False)
+    update_actors(lake.catalog)  # built once here, not by several test workers at a time
     return lake, json.loads(Path(summary.ground_truth).read_text())
 
 
