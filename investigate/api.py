@@ -211,16 +211,7 @@ class Investigation:
     ) -> pl.DataFrame:
         """API calls, services, addresses, user agents and regions the entity used in the window
         and never in the baseline before it (SQL: ``loglake.investigate.behaviour.FIRST_SEEN_SQL``)."""
-        entity = _entity(principal=principal, access_key=access_key, ip=ip)
-        window_start, window_end = self._window(start, end)
-        return first_seen(
-            self.timelines.engine,
-            entity.kind,
-            entity.value,
-            window_start,
-            window_end,
-            baseline=_span(baseline),
-        )
+        return self._behaviour(first_seen, principal, access_key, ip, start, end, baseline)
 
     def rare_calls(
         self,
@@ -235,16 +226,31 @@ class Investigation:
     ) -> pl.DataFrame:
         """The entity's calls in the window that the whole account made at most ``at_most``
         times over the baseline and the window."""
+        return self._behaviour(
+            rare_calls, principal, access_key, ip, start, end, baseline, at_most=at_most
+        )
+
+    def _behaviour(
+        self,
+        question: Callable[..., pl.DataFrame],
+        principal: str | None,
+        access_key: str | None,
+        ip: str | None,
+        start: str | datetime,
+        end: str | datetime | None,
+        baseline: str | timedelta,
+        **options: Any,
+    ) -> pl.DataFrame:
         entity = _entity(principal=principal, access_key=access_key, ip=ip)
         window_start, window_end = self._window(start, end)
-        return rare_calls(
+        return question(
             self.timelines.engine,
             entity.kind,
             entity.value,
             window_start,
             window_end,
             baseline=_span(baseline),
-            at_most=at_most,
+            **options,
         )
 
     @staticmethod

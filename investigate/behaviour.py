@@ -75,6 +75,18 @@ def _iso(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _history(start: datetime, end: datetime, baseline: timedelta) -> list[Any]:
+    """Baseline start, its day, the window end's day and the window end: the parameters both
+    queries use to bound what they read."""
+    since = start - baseline
+    return [
+        _iso(since),
+        since.strftime("%Y-%m-%d"),
+        end.astimezone(UTC).strftime("%Y-%m-%d"),
+        _iso(end),
+    ]
+
+
 def first_seen(
     engine: Engine,
     kind: str,
@@ -92,15 +104,7 @@ def first_seen(
     if end <= start:
         raise UserError("the window ends before it starts")
     entity_params = [value, value] if kind == "principal" else [value]
-    since = start - baseline
-    params: list[Any] = [
-        _iso(start),
-        *entity_params,
-        _iso(since),
-        since.strftime("%Y-%m-%d"),
-        end.astimezone(UTC).strftime("%Y-%m-%d"),
-        _iso(end),
-    ]
+    params: list[Any] = [_iso(start), *entity_params, *_history(start, end, baseline)]
     sql = FIRST_SEEN_SQL.format(table=table, entity=ENTITY_CONDITIONS[kind])
     df = engine.execute(sql, params).df
     assert df is not None
@@ -124,16 +128,8 @@ def rare_calls(
     if mine.height == 0:
         return mine.with_columns(pl.lit(None, dtype=pl.Int64).alias("calls_in_account"))
     accounts = sorted(set(mine["account"].drop_nulls().to_list()))
-    since = start - baseline
     sql = RARE_CALLS_SQL.format(table=table, accounts=", ".join("?" for _ in accounts))
-    params: list[Any] = [
-        *accounts,
-        _iso(since),
-        since.strftime("%Y-%m-%d"),
-        end.astimezone(UTC).strftime("%Y-%m-%d"),
-        _iso(end),
-        at_most,
-    ]
+    params: list[Any] = [*accounts, *_history(start, end, baseline), at_most]
     rare = engine.execute(sql, params).df
     assert rare is not None
     return mine.join(rare, on=["eventsource", "eventname"], how="inner").sort("first_call")
