@@ -18,6 +18,7 @@ from loglake.investigate.detections import (
     pack_detections,
     parse_detection,
 )
+from loglake.investigate.identity import ESCAPE, like
 from loglake.investigate.runner import (
     RunReport,
     backtest,
@@ -193,7 +194,9 @@ class Investigation:
         identities = self.timelines.identities
         key = key_or_arn
         if key_or_arn.startswith("arn:"):
-            sessions = identities.sessions.filter(pl.col("session_arn") == key_or_arn)
+            sessions = identities.issued(
+                f"responseelements LIKE ? {ESCAPE}", [f"%{like(key_or_arn)}%"]
+            ).filter(pl.col("session_arn") == key_or_arn)
             if sessions.height == 0:
                 raise UserError(f"No session {key_or_arn!r} was started in the lake")
             key = sessions.sort("eventtime")["issued_key"][-1]

@@ -17,6 +17,15 @@ import polars as pl
 
 from loglake.query.engine import Engine
 
+#: LIKE patterns below escape their wildcards with a backslash
+ESCAPE = "ESCAPE '\\'"
+
+
+def like(text: str) -> str:
+    """Text for a LIKE pattern whose wildcards are taken literally (with ``ESCAPE``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 STS_ISSUERS = (
     "AssumeRole",
     "AssumeRoleWithSAML",
@@ -85,23 +94,35 @@ class Chain:
 
 
 class Identities:
-    """The STS sessions of a lake's CloudTrail table, read once, and the chains through them."""
+    """The STS sessions of a lake (from the actors table) and the chains through them.
+
+    Each question reads only the issuing calls it needs (the call that issued one key, the calls
+    made by one principal or with some keys), so a chain or a timeline costs a few small reads,
+    not a read of every session in the lake.
+    """
 
     def __init__(self, engine: Engine, table: str = '"_investigate"."actors"'):
         self.engine = engine
         self.table = table  # the actors table (see actors.py), kept up to date by the caller
-        self._sessions: pl.DataFrame | None = None
+
+    def issued(self, condition: str, params: list[Any]) -> pl.DataFrame:
+        """Successful STS calls that issued a credential and satisfy ``condition``."""
+        sql = SESSIONS_SQL.format(table=self.table) + f" AND ({condition})"
+        df = self.engine.execute(sql, params).df
+        assert df is not None
+        return df.filter(pl.col("issued_key").is_not_null()).unique(
+            "issued_key", keep="first", maintain_order=True
+        )
 
     @property
     def sessions(self) -> pl.DataFrame:
-        """Every successful STS call that issued a credential, one row per issued key."""
-        if self._sessions is None:
-            df = self.engine.execute(SESSIONS_SQL.format(table=self.table)).df
-            assert df is not None
-            self._sessions = df.filter(pl.col("issued_key").is_not_null()).unique(
-                "issued_key", keep="first", maintain_order=True
-            )
-        return self._sessions
+        """Every issuing call in the lake, one row per issued key."""
+        return self.issued("TRUE", [])
+
+    def issuing(self, key: str) -> pl.DataFrame:
+        """The call that issued a key (no row for a long-term key or one issued elsewhere)."""
+        found = self.issued(f"responseelements LIKE ? {ESCAPE}", [f"%{like(key)}%"])
+        return found.filter(pl.col("issued_key") == key)
 
     def _key_user(self, key: str) -> dict[str, Any] | None:
         """Who the calls made with a key are made as (its first use in the lake)."""
@@ -119,10 +140,9 @@ class Identities:
         chain = Chain()
         seen: set[str] = set()
         current: str | None = key
-        sessions = self.sessions
         while current and current not in seen and len(chain.steps) < max_depth:
             seen.add(current)
-            issued = sessions.filter(pl.col("issued_key") == current)
+            issued = self.issuing(current)
             if issued.height == 0:
                 used = self._key_user(current)
                 kind = (used or {}).get("kind") or (
@@ -175,19 +195,15 @@ class Identities:
     def keys_started_by(self, principal: str | None = None, key: str | None = None) -> list[str]:
         """Keys of every session started, directly or through other sessions, by a principal
         (its ARN) or by calls made with a key."""
-        sessions = self.sessions
         frontier: set[str] = set()
         if principal:
-            frontier |= set(
-                sessions.filter(pl.col("caller_arn") == principal)["issued_key"].to_list()
-            )
+            frontier |= set(self.issued("arn = ?", [principal])["issued_key"].to_list())
         if key:
-            frontier |= set(sessions.filter(pl.col("caller_key") == key)["issued_key"].to_list())
+            frontier |= set(self.issued("accesskeyid = ?", [key])["issued_key"].to_list())
         found: set[str] = set()
         while frontier:
             found |= frontier
-            nxt = set(
-                sessions.filter(pl.col("caller_key").is_in(list(frontier)))["issued_key"].to_list()
-            )
-            frontier = nxt - found
+            keys = sorted(frontier)
+            condition = f"accesskeyid IN ({', '.join('?' for _ in keys)})"
+            frontier = set(self.issued(condition, list(keys))["issued_key"].to_list()) - found
         return sorted(found)

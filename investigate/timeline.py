@@ -22,7 +22,8 @@ from loglake.errors import UserError
 from loglake.investigate.actors import DATABASE as ACTORS_DATABASE
 from loglake.investigate.actors import TABLE as ACTORS_TABLE
 from loglake.investigate.actors import update_actors
-from loglake.investigate.identity import Identities
+from loglake.investigate.identity import ESCAPE, Identities
+from loglake.investigate.identity import like as _like
 from loglake.monitor.runner import split_table
 from loglake.query.engine import Engine
 
@@ -461,15 +462,6 @@ class Timelines:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-#: LIKE patterns below escape their wildcards with a backslash
-ESCAPE = "ESCAPE '\\'"
-
-
-def _like(text: str) -> str:
-    """Text for a LIKE pattern whose wildcards are taken literally (with ``ESCAPE``)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _iso(t: datetime) -> str:

@@ -349,7 +349,10 @@ def test_principal_timeline_includes_its_sessions_unless_told_not_to(chain_lake,
     assert "mallory" in capsys.readouterr().out
 
 
-def test_sessions_are_read_once_per_lookup(chain_lake):
+def test_sessions_issued_and_started(chain_lake):
+    from loglake.investigate.actors import update_actors
+
+    update_actors(chain_lake.catalog)
     identities = Identities(chain_lake.engine)
     assert set(identities.sessions["issued_key"]) == {
         "ASIAHOPONE0000000001",
@@ -360,6 +363,10 @@ def test_sessions_are_read_once_per_lookup(chain_lake):
         "ASIAHOPONE0000000001",
         "ASIAHOPTWO0000000002",
     ]
+    assert identities.keys_started_by(key="ASIAHOPONE0000000001") == ["ASIAHOPTWO0000000002"]
+    assert identities.issuing("AKIAMALLORY000000001").height == 0  # a long-term key
+    session = f"arn:aws:sts::{ACCOUNT}:assumed-role/admin/hop2"
+    assert chain_lake.investigate.chain(session)["origin"] == f"arn:aws:iam::{ACCOUNT}:user/mallory"
 
 
 # ---------------------------------------------------------------------------------------------
