@@ -334,9 +334,10 @@ class Timelines:
         ids: set[str] = set()
         names: set[tuple[str, str]] = set()
         if entity.kind == "resource":
-            ids.add(
-                entity.value.rsplit("/", 1)[-1] if entity.value.startswith("arn:") else entity.value
-            )
+            # an ARN, its last segment (an id or a name) and the value itself name the resource
+            ids.add(entity.value)
+            if entity.value.startswith("arn:"):
+                ids.add(entity.value.rsplit("/", 1)[-1].rsplit(":", 1)[-1])
         if not events.height:
             return ids, names
         writes = events.filter(
@@ -359,8 +360,11 @@ class Timelines:
     ) -> pl.DataFrame:
         clauses, params = [], []
         if ids:
-            clauses.append(f"resourceid IN ({', '.join('?' for _ in ids)})")
-            params += sorted(ids)
+            marks = ", ".join("?" for _ in ids)
+            clauses.append(
+                f"(resourceid IN ({marks}) OR arn IN ({marks}) OR resourcename IN ({marks}))"
+            )
+            params += sorted(ids) * 3
         for name, rtype in sorted(names):
             clauses.append("(resourcename = ? AND resourcetype = ?)")
             params += [name, rtype]
