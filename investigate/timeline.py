@@ -51,6 +51,10 @@ _NAMES = {
     "roleName": "AWS::IAM::Role",
     "bucketName": "AWS::S3::Bucket",
 }
+#: request parameters that name a resource only within one service (the trail calls' ``name``)
+_SERVICE_NAMES = {("cloudtrail.amazonaws.com", "name"): "AWS::CloudTrail::Trail"}
+#: an ARN quoted in request parameters (Config items carry the ARN of the resource they record)
+_ARN = re.compile(r'"(arn:aws[a-z-]*:[^"\s\\]+)"')
 PROTOCOLS = {6: "tcp", 17: "udp", 1: "icmp"}
 
 
@@ -193,7 +197,7 @@ class Timelines:
                recipientaccountid AS account, awsregion AS region,
                coalesce(arn, invokedby, username) AS actor,
                sourceipaddress AS ip, eventname, eventsource, errorcode, useragent,
-               accesskeyid AS access_key, requestparameters
+               accesskeyid AS access_key, requestparameters, resource_arns
         FROM {table} WHERE {condition}
         """
         df = self._sql(sql, params)
@@ -343,11 +347,20 @@ class Timelines:
         writes = events.filter(
             ~pl.col("eventname").str.contains(r"^(Describe|List|Get|Head|Lookup)")
         )
-        for text in writes["requestparameters"].drop_nulls().to_list():
+        for source, text, arns in writes.select(
+            "eventsource", "requestparameters", "resource_arns"
+        ).iter_rows():
+            if arns:  # the event's resources element lists ARNs, space-separated
+                ids.update(arns.split())
+            if not text:
+                continue
             ids.update(_RESOURCE_ID.findall(text))
-            for key, rtype in _NAMES.items():
+            ids.update(_ARN.findall(text))
+            named = {**_NAMES, **{k: t for (s, k), t in _SERVICE_NAMES.items() if s == source}}
+            for key, rtype in named.items():
                 for value in re.findall(rf'"{key}"\s*:\s*"([^"]+)"', text):
-                    names.add((value, rtype))
+                    if not value.startswith("arn:"):  # ARNs were taken above
+                        names.add((value, rtype))
         return ids, names
 
     def _config(
