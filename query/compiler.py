@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import reduce
@@ -90,14 +90,19 @@ class Output:
             self.known_schema = dict(self.lf.collect_schema())
         return self.known_schema
 
-    def renamed(self) -> pl.LazyFrame:
-        """The frame with user-facing column names (duplicates get a numeric suffix)."""
+    def final_names(self) -> list[str]:
+        """User-facing column names (duplicates get a numeric suffix)."""
         seen: dict[str, int] = {}
         final = []
         for name in self.names:
             n = seen.get(name, 0)
             seen[name] = n + 1
             final.append(name if n == 0 else f"{name}_{n}")
+        return final
+
+    def renamed(self) -> pl.LazyFrame:
+        """The frame with user-facing column names."""
+        final = self.final_names()
         mapping = {i: f for i, f in zip(self.internal, final, strict=True) if i != f}
         return self.lf.rename(mapping) if mapping else self.lf
 
@@ -137,6 +142,9 @@ class Compiler:
         self._compiling: list[exp.Expression] = []
         # columns holding an uncorrelated scalar subquery's value, cross-joined onto every row
         self._scalars: set[str] = set()
+        # steps for the statement's final frame (and its column names) that translators ask
+        # for, such as IPADDRESS values shown as text
+        self.finishers: list[Callable[[pl.LazyFrame, list[str]], pl.LazyFrame]] = []
 
     # ------------------------------------------------------------------ helpers for translators
 
@@ -609,7 +617,7 @@ class Compiler:
         keys_lf = keys_lf.select(
             [pl.col(k).cast(self.rel_dtype(rel, e)) for k, e in zip(key_names, inner, strict=True)]
         )
-        lf = rel.lf.join(keys_lf, left_on=inner, right_on=key_names, how="semi")
+        lf = self._join(rel.lf, keys_lf, inner, key_names, "semi")
         return Rel(lf, rel.schema, rel.scope)
 
     def from_clause(
@@ -729,6 +737,36 @@ class Compiler:
             )
         return pred
 
+    def _join(
+        self,
+        left: pl.LazyFrame,
+        right: pl.LazyFrame,
+        left_on: list[pl.Expr],
+        right_on: list[pl.Expr | str],
+        how: str,
+        **options: Any,
+    ) -> pl.LazyFrame:
+        """``left.join(right, ...)`` with computed keys made columns first: Polars joins only
+        on columns and plain elementwise expressions, and some translations are neither
+        (casts whose format is inferred, staged formulas)."""
+        temporary: list[str] = []
+
+        def as_columns(frame: pl.LazyFrame, keys: list[Any], side: str) -> pl.LazyFrame:
+            for i, key in enumerate(keys):
+                if isinstance(key, str) or key.meta.is_column():
+                    continue
+                name = self.fresh(f"_jk{side}")
+                temporary.append(name)
+                frame = frame.with_columns(key.alias(name))
+                keys[i] = pl.col(name)
+            return frame
+
+        left_on, right_on = list(left_on), list(right_on)
+        left = as_columns(left, left_on, "l")
+        right = as_columns(right, right_on, "r")
+        joined = left.join(right, left_on=left_on, right_on=right_on, how=how, **options)  # type: ignore[arg-type]
+        return joined.drop(temporary, strict=False) if temporary else joined
+
     def _equi_join(
         self,
         left: Rel,
@@ -759,22 +797,8 @@ class Compiler:
                 lk, rk = lk.cast(target), rk.cast(target)
             lkeys.append(lk)
             rkeys.append(rk)
-        # computed keys become columns first: Polars joins only on elementwise expressions, and
-        # some casts and parsers (a string's timestamp format is inferred) are not
-        lframe, rframe, temporary = left.lf, right.lf, []
-        for keyset, side in ((lkeys, "l"), (rkeys, "r")):
-            for i, key in enumerate(keyset):
-                if key.meta.is_column():
-                    continue
-                name = self.fresh(f"_jk{side}")
-                temporary.append(name)
-                if side == "l":
-                    lframe = lframe.with_columns(key.alias(name))
-                else:
-                    rframe = rframe.with_columns(key.alias(name))
-                keyset[i] = pl.col(name)
-        lf = lframe.join(rframe, left_on=lkeys, right_on=rkeys, how=how, coalesce=False)
-        return Rel(lf.drop(temporary) if temporary else lf, schema, scope)
+        lf = self._join(left.lf, right.lf, lkeys, rkeys, how, coalesce=False)
+        return Rel(lf, schema, scope)
 
     def join(self, left: Rel, right: Rel, join: exp.Join) -> Rel:
         side = (join.side or "").upper()
@@ -1442,11 +1466,12 @@ class Compiler:
             with self.context(scope, schema):
                 cond = reduce(lambda a, b: a & b, [self._predicate(r) for r in residual])
             hits = matched.filter(cond).select([*key_names, *outer_cols]).unique()
-            lf = rel.lf.join(
+            lf = self._join(
+                rel.lf,
                 hits,
-                left_on=[*left_keys, *[pl.col(c) for c in outer_cols]],
-                right_on=[*key_names, *outer_cols],
-                how=how,
+                [*left_keys, *[pl.col(c) for c in outer_cols]],
+                [*key_names, *outer_cols],
+                how,
             )
             return Rel(lf, rel.schema, rel.scope)
         if not left_keys:
@@ -1463,14 +1488,14 @@ class Compiler:
             summary = sub_lf.select(
                 pl.col(value_col).null_count().alias(stats), pl.len().alias(total)
             )
-            lf = rel.lf.join(sub_lf, left_on=left_keys, right_on=right_keys, how="anti")
+            lf = self._join(rel.lf, sub_lf, left_keys, right_keys, "anti")
             lf = (
                 lf.join(summary, how="cross")
                 .filter((pl.col(total) == 0) | ((pl.col(stats) == 0) & left_keys[0].is_not_null()))
                 .drop(stats, total)
             )
             return Rel(lf, rel.schema, rel.scope)
-        lf = rel.lf.join(sub_lf, left_on=left_keys, right_on=right_keys, how=how)
+        lf = self._join(rel.lf, sub_lf, left_keys, right_keys, how)
         return Rel(lf, rel.schema, rel.scope)
 
     def attach_subquery(
@@ -1582,9 +1607,7 @@ class Compiler:
                     right_keys.append(ie)
             # at most one value per key (the first, where an unaggregated subquery has several)
             values = out.lf if has_agg else out.lf.unique(subset=cols[1:], keep="any")
-            lf = rel.lf.join(
-                values, left_on=left_keys, right_on=right_keys, how="left", coalesce=False
-            )
+            lf = self._join(rel.lf, values, left_keys, right_keys, "left", coalesce=False)
             lf = lf.drop(cols[1:])
             first = stripped.expressions[0].unalias() if isinstance(stripped, exp.Select) else None
             if isinstance(first, exp.Count):

@@ -221,7 +221,10 @@ class Engine:
         qualified = qualify_tree(tree, sql, self.default_database, self.tables.schema)
         compiler = Compiler(self.tables, sql, view_loader=self._view_loader(sql))
         out: Output = compiler.query(qualified)
-        return out.renamed(), compiler
+        lf = out.renamed()
+        for finish in compiler.finishers:
+            lf = finish(lf, out.final_names())
+        return lf, compiler
 
     def _view_loader(self, sql: str) -> Any:
         def load(database: str | None, name: str) -> exp.Expression | None:

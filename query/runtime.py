@@ -16,7 +16,7 @@ import polars as pl
 from sqlglot import exp
 
 from loglake.errors import SqlError
-from loglake.query.functions.common import lenient
+from loglake.query.functions.common import Finish, lenient
 
 _MARK = "LOGLAKE-ERROR"
 _FOUND = re.compile(_MARK + r"\[(\d*):(\d*)\]([^\"]*)")
@@ -44,6 +44,24 @@ def guard(
         return pl.when(broken.fill_null(False)).then(None).otherwise(result)
     failure = pl.when(broken).then(_marked(compiler, node, message)).cast(pl.UInt8, strict=True)
     return pl.when(failure.is_null()).then(result)
+
+
+#: Longest part of a refused value quoted in an error.
+_SHOWN = 200
+
+
+def rejecting(compiler: Any, node: exp.Expression | None, message: str) -> Finish:
+    """A :func:`staged` finish for Trino's parsing functions: a non-NULL input that gives NULL
+    fails the query with ``message: 'value'`` at the call (NULL inside TRY)."""
+
+    def check(result: pl.Expr, source: pl.Expr) -> pl.Expr:
+        bad = source.is_not_null() & result.is_null()
+        # the text is built only on refused rows
+        value = pl.when(bad).then(source.cast(pl.String)).str.slice(0, _SHOWN)
+        text = pl.concat_str([pl.lit(f"{message}: '"), value, pl.lit("'")])
+        return guard(compiler, node, result, bad, text)
+
+    return check
 
 
 def error_from_polars(error: Exception, sql: str | None) -> SqlError | None:

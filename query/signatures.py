@@ -172,7 +172,7 @@ _INTEGER_RANK = {
     pl.UInt64: 4,
 }
 _INTEGER_PARAMS = {"tinyint": 1, "smallint": 2, "integer": 3, "bigint": 4}
-_STRING_LIKE = {"varchar", "char", "json", "ipaddress", "ipprefix", "uuid", "jsonpath"}
+_STRING_LIKE = {"varchar", "char", "json", "ipprefix", "uuid", "jsonpath"}
 
 
 def _accepts_simple(name: str, given: pl.DataType) -> bool:
@@ -187,6 +187,8 @@ def _accepts_simple(name: str, given: pl.DataType) -> bool:
         return T.is_numeric(given)
     if name in _STRING_LIKE:
         return T.is_string(given)
+    if name == "ipaddress":  # an address, or text read as one (see functions/ip.py)
+        return base == pl.UInt128 or T.is_string(given)
     if name == "varbinary":
         return base == pl.Binary
     if name == "boolean":

@@ -30,6 +30,7 @@ _SQL_NAMES: dict[type, str] = {
     pl.Binary: "VARBINARY",
     pl.Null: "UNKNOWN",
     pl.Time: "TIME",
+    pl.UInt128: "IPADDRESS",  # see query/functions/ip.py
 }
 
 

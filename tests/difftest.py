@@ -1,11 +1,13 @@
 """Differential testing: the same SQL on loglake and on DuckDB, compared result by result.
 
 The query is written in Athena/Trino syntax; DuckDB runs sqlglot's transpilation of it over the
-same data (Parquet files or registered frames). Results compare in order when the query orders
-them and as sorted multisets otherwise. Each column's kind of value must agree (integer, double,
-decimal, date, timestamp, string, ...: see ``type_family``); numbers compare with a relative
-tolerance of 1e-9 (and, for loglake DECIMAL columns, to within half a unit of the column's
-scale); NULLs compare equal to NULLs.
+same Parquet files. A table given as a frame is split into several files first, as tables are in
+a lake: Polars then processes them in parallel, which is where a translation that waits on
+Polars from inside Polars would hang. Results compare in order when the query orders them and as
+sorted multisets otherwise. Each column's kind of value must agree (integer, double, decimal,
+date, timestamp, string, ...: see ``type_family``); numbers compare with a relative tolerance of
+1e-9 (and, for loglake DECIMAL columns, to within half a unit of the column's scale); NULLs
+compare equal to NULLs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,21 +30,27 @@ from loglake.query.engine import Engine
 REL_TOL = 1e-9
 
 
+#: Files each table given as a frame is split into (fewer when it has fewer rows).
+FILES_PER_TABLE = 8
+
+
 class DiffTester:
     """Runs queries on loglake and DuckDB over the same tables and compares the answers."""
 
-    def __init__(self, tables: Mapping[str, pl.DataFrame | str | Path]):
+    def __init__(
+        self, tables: Mapping[str, pl.DataFrame | str | Path], files: int = FILES_PER_TABLE
+    ):
         self.duck = duckdb.connect()
+        self._folder = tempfile.TemporaryDirectory(prefix="difftest-")
         frames: dict[str, pl.LazyFrame] = {}
         for name, source in tables.items():
             if isinstance(source, pl.DataFrame):
-                frames[name] = source.lazy()
-                self.duck.register(f"__{name}", source.to_arrow())
-                self.duck.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "__{name}"')
+                paths = split_into_files(source, Path(self._folder.name) / name, files)
             else:
-                path = str(source)
-                frames[name] = pl.scan_parquet(path)
-                self.duck.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{path}')")
+                paths = [str(source)]
+            frames[name] = pl.scan_parquet(paths)
+            listed = ", ".join(f"'{p}'" for p in paths)
+            self.duck.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listed}])')
         self.engine = Engine(tables=frames)
 
     def loglake(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
@@ -63,6 +72,19 @@ class DiffTester:
             ordered = is_ordered(sql)
         assert_same(ours, theirs, ordered=ordered, sql=sql)
         return ours
+
+
+def split_into_files(frame: pl.DataFrame, folder: Path, files: int) -> list[str]:
+    """Write ``frame`` as up to ``files`` Parquet files of consecutive rows (at least one)."""
+    folder.mkdir(parents=True)
+    size = max(1, -(-frame.height // files))
+    parts = [frame.slice(start, size) for start in range(0, frame.height, size)] or [frame]
+    paths = []
+    for i, part in enumerate(parts):
+        path = folder / f"part-{i:03d}.parquet"
+        part.write_parquet(path)
+        paths.append(str(path))
+    return paths
 
 
 def is_ordered(sql: str) -> bool:

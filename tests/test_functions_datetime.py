@@ -264,7 +264,9 @@ def test_same_as_duckdb(sql: str) -> None:
         ("SELECT date_add('eon', 1, DATE '2020-01-01')", "not a valid unit"),
         ("SELECT from_unixtime(0) AT TIME ZONE 'Mars/Olympus'", "Time zone not supported"),
         ("SELECT format_datetime(TIMESTAMP '2020-01-01 00:00', 'yyyy-qq')", "pattern letter"),
-        ("SELECT date_parse('x', '%Y')", "query failed"),
+        ("SELECT date_parse('x', '%Y')", "Invalid format for date_parse: 'x'"),
+        ("SELECT from_iso8601_date('2024-13-03')", "Invalid format for from_iso8601_date"),
+        ("SELECT parse_datetime('2024', 'yyyy-MM-dd')", "Invalid format for parse_datetime"),
         (
             "SELECT from_iso8601_timestamp('2024-13-01')",
             "Invalid format for from_iso8601_timestamp",

@@ -8,6 +8,8 @@ import polars as pl
 import pytest
 from test_functions_support import assert_typed, column, run
 
+from loglake.errors import SqlError
+
 LITERAL_CASES: list[tuple[str, Any, str]] = [
     ("contains('10.0.0.0/8', IPADDRESS '10.255.255.255')", True, "boolean"),
     ("contains('10.0.0.0/8', IPADDRESS '11.255.255.255')", False, "boolean"),
@@ -46,10 +48,38 @@ LITERAL_CASES: list[tuple[str, Any, str]] = [
     ("CAST('0:0:0:0:0:0:0:1' AS IPADDRESS)", "::1", "ipaddress"),
     ("CAST('::ffff:192.168.1.1' AS IPADDRESS)", "192.168.1.1", "ipaddress"),
     ("CAST('::ffff:c0a8:101' AS IPADDRESS)", "192.168.1.1", "ipaddress"),
-    ("CAST('1::2::3' AS IPADDRESS)", None, "ipaddress"),
-    ("CAST('256.1.1.1' AS IPADDRESS)", None, "ipaddress"),
+    ("TRY_CAST('1::2::3' AS IPADDRESS)", None, "ipaddress"),
+    ("TRY_CAST('256.1.1.1' AS IPADDRESS)", None, "ipaddress"),
+    ("TRY(CAST('10.0.0' AS IPADDRESS))", None, "ipaddress"),
     ("CAST('10.0.0.1' AS IPADDRESS) = CAST('::ffff:10.0.0.1' AS IPADDRESS)", True, "boolean"),
     ("CAST('2001:db8::1' AS IPADDRESS) = IPADDRESS '2001:DB8:0::1'", True, "boolean"),
+    # addresses compare as numbers in the IPv6 space, IPv4 at ::ffff:0:0/96 (Trino's order)
+    ("IPADDRESS '10.9.0.10' < IPADDRESS '10.255.255.255'", True, "boolean"),
+    ("IPADDRESS '9.0.0.1' < IPADDRESS '10.0.0.0'", True, "boolean"),
+    ("IPADDRESS '10.0.0.2' > IPADDRESS '10.0.0.10'", False, "boolean"),
+    ("IPADDRESS '::1' < IPADDRESS '0.0.0.1'", True, "boolean"),
+    ("IPADDRESS '255.255.255.255' < IPADDRESS '::1:0:0:0'", True, "boolean"),
+    ("IPADDRESS '2001:db8::ff' < IPADDRESS '2001:db8::1:0'", True, "boolean"),
+    (
+        "IPADDRESS '172.20.1.1' BETWEEN IPADDRESS '172.16.0.0' AND IPADDRESS '172.31.255.255'",
+        True,
+        "boolean",
+    ),
+    (
+        "IPADDRESS '172.4.1.1' BETWEEN IPADDRESS '172.16.0.0' AND IPADDRESS '172.31.255.255'",
+        False,
+        "boolean",
+    ),
+    (
+        "greatest(IPADDRESS '9.1.1.1', IPADDRESS '10.1.1.1', IPADDRESS '1.1.1.1')",
+        "10.1.1.1",
+        "ipaddress",
+    ),
+    ("CAST(IPADDRESS '::ffff:a00:1' AS VARCHAR)", "10.0.0.1", "varchar"),
+    ("CAST(IPADDRESS '2001:DB8::0:1' AS VARCHAR) || '/64'", "2001:db8::1/64", "varchar"),
+    ("is_subnet_of(IPPREFIX '10.0.0.0/8', '10.3.0.0/16')", True, "boolean"),
+    ("is_subnet_of('10.0.0.0/8', '11.3.0.0/16')", False, "boolean"),
+    ("is_subnet_of('10.0.0.0/8', '10.3.4.5')", True, "boolean"),
 ]
 
 
@@ -88,3 +118,101 @@ def test_flow_logs_by_prefix() -> None:
         "WHERE CAST(dstaddr AS IPADDRESS) = CAST('10.0.1.5' AS IPADDRESS) ORDER BY id",
         tables,
     ) == [2, 3, 5, 6]
+
+
+SOURCES = pl.DataFrame(
+    {
+        "id": list(range(1, 13)),
+        "sourceipaddress": [
+            "10.9.0.10",
+            "9.0.0.1",
+            "172.15.255.255",
+            "172.16.0.1",
+            "172.31.255.255",
+            "172.32.0.0",
+            "192.168.4.4",
+            "11.0.0.0",
+            "2600:1f18::10",
+            "s3.amazonaws.com",
+            "AWS Internal",
+            None,
+        ],
+    }
+)
+
+
+def test_public_source_addresses_are_the_public_ones() -> None:
+    """The usual query for calls from outside the private ranges, with BETWEEN on IPADDRESS
+    (TRY_CAST skips service names such as s3.amazonaws.com)."""
+    ip = "TRY_CAST(sourceipaddress AS IPADDRESS)"
+    private = " OR ".join(
+        f"{ip} BETWEEN IPADDRESS '{low}' AND IPADDRESS '{high}'"
+        for low, high in (
+            ("10.0.0.0", "10.255.255.255"),
+            ("172.16.0.0", "172.31.255.255"),
+            ("192.168.0.0", "192.168.255.255"),
+        )
+    )
+    sql = (
+        f"SELECT sourceipaddress FROM cloudtrail WHERE {ip} IS NOT NULL AND NOT ({private}) "
+        "ORDER BY id"
+    )
+    assert column(sql, {"cloudtrail": SOURCES}) == [
+        "9.0.0.1",
+        "172.15.255.255",
+        "172.32.0.0",
+        "11.0.0.0",
+        "2600:1f18::10",
+    ]
+
+
+def test_order_by_min_max_and_group_by_use_the_address_order() -> None:
+    tables = {"cloudtrail": SOURCES}
+    ip = "TRY_CAST(sourceipaddress AS IPADDRESS)"
+    ordered = column(
+        f"SELECT {ip} AS ip FROM cloudtrail WHERE {ip} IS NOT NULL ORDER BY ip", tables
+    )
+    assert ordered == [
+        "9.0.0.1",
+        "10.9.0.10",
+        "11.0.0.0",
+        "172.15.255.255",
+        "172.16.0.1",
+        "172.31.255.255",
+        "172.32.0.0",
+        "192.168.4.4",
+        "2600:1f18::10",
+    ]
+    descending = column(
+        f"SELECT sourceipaddress FROM cloudtrail WHERE {ip} IS NOT NULL ORDER BY {ip} DESC LIMIT 2",
+        tables,
+    )
+    assert descending == ["2600:1f18::10", "192.168.4.4"]
+    frame = run(
+        f"SELECT min({ip}) AS lo, max({ip}) AS hi, max_by(id, {ip}) AS top FROM cloudtrail",
+        tables,
+    )
+    assert frame.rows() == [("9.0.0.1", "2600:1f18::10", 9)]
+    grouped = run(
+        f"SELECT {ip} AS ip, count(*) AS n FROM (SELECT sourceipaddress FROM cloudtrail "
+        "UNION ALL SELECT '::ffff:9.0.0.1') GROUP BY 1 HAVING count(*) > 1 ORDER BY n",
+        tables,
+    )
+    assert grouped.rows() == [("9.0.0.1", 2), (None, 3)]
+
+
+def test_join_on_addresses_matches_every_spelling() -> None:
+    seen = pl.DataFrame({"addr": ["::ffff:172.16.0.1", "2600:1F18:0::10", "10.9.000.10"]})
+    rows = run(
+        "SELECT c.id, s.addr FROM cloudtrail c JOIN seen s "
+        "ON TRY_CAST(c.sourceipaddress AS IPADDRESS) = CAST(s.addr AS IPADDRESS) ORDER BY c.id",
+        {"cloudtrail": SOURCES, "seen": seen},
+    ).rows()
+    assert rows == [(1, "10.9.000.10"), (4, "::ffff:172.16.0.1"), (9, "2600:1F18:0::10")]
+
+
+def test_a_value_that_is_no_address_fails_the_cast_naming_it() -> None:
+    with pytest.raises(SqlError) as error:
+        run("SELECT CAST(sourceipaddress AS IPADDRESS) FROM cloudtrail", {"cloudtrail": SOURCES})
+    assert error.value.bare_message == "Cannot cast value to IPADDRESS: 's3.amazonaws.com'"
+    assert error.value.start is not None

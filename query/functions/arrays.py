@@ -62,7 +62,7 @@ def cardinality(compiler: Any, node: exp.ArraySize) -> pl.Expr:
 
 @translates(
     exp.ArrayContains,
-    signatures=("contains(array(T), T) -> boolean", "contains(varchar, varchar) -> boolean"),
+    signatures=("contains(array(T), T) -> boolean", "contains(ipprefix, ipaddress) -> boolean"),
     arguments=lambda node, name: [node.this, node.expression],
 )
 def contains(compiler: Any, node: exp.ArrayContains) -> pl.Expr:

@@ -31,7 +31,6 @@ def sql_type_name(compiler: Any, node: exp.Expression) -> str:
 
 #: SQL types whose values are carried as canonical text; a CAST names them
 _TEXT_CARRIED = {
-    exp.DataType.Type.IPADDRESS: "ipaddress",
     exp.DataType.Type.IPPREFIX: "ipprefix",
     exp.DataType.Type.UUID: "uuid",
 }

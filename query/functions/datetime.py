@@ -17,16 +17,16 @@ from sqlglot import exp
 
 from loglake.query.functions.common import (
     arity,
-    batched,
     combine,
     fail,
     is_type,
-    lenient,
     materialize,
     require_constant,
+    staged,
     string_arg,
 )
 from loglake.query.registry import function, translates
+from loglake.query.runtime import rejecting
 from loglake.query.types import unify_temporal
 
 T = exp.DataType.Type
@@ -191,28 +191,29 @@ def from_iso8601_timestamp(compiler: Any, node: exp.FromISO8601Timestamp) -> pl.
 
     formats = [(f, True) for f in _ISO_FORMATS_ZONED] + [(f, False) for f in _ISO_FORMATS_LOCAL]
 
+    def parse(text: pl.Expr, fmt: str, zoned: bool) -> pl.Expr:
+        parsed = text.str.strip_chars().str.to_datetime(fmt, strict=False, time_unit="us")
+        return parsed.dt.convert_time_zone(UTC) if zoned else parsed.dt.replace_time_zone(UTC)
+
     def build(text: pl.Expr) -> pl.Expr:
-        # each later format parses only the rows the earlier ones could not
-        s = materialize(text.str.strip_chars())
-        result: pl.Expr | None = None
-        for fmt, zoned in formats:
-            todo = s if result is None else materialize(pl.when(result.is_null()).then(s))
-            parsed = todo.str.to_datetime(fmt, strict=False, time_unit="us")
-            if zoned:
-                parsed = parsed.dt.convert_time_zone(UTC)
-            else:
-                parsed = parsed.dt.replace_time_zone(UTC)
-            result = materialize(parsed if result is None else pl.coalesce(result, parsed))
-        assert result is not None
-        return result
+        # the usual form first; the other forms only on the rows it could not read
+        first = materialize(parse(text, *formats[0]))
+        rest = pl.when(first.is_null()).then(text)
+        return pl.coalesce(first, *(parse(rest, fmt, zoned) for fmt, zoned in formats[1:]))
 
     message = "Invalid format for from_iso8601_timestamp"
-    return batched(string_arg(compiler, node.this), build, TIMESTAMP_TZ, invalid=message)
+    return staged([string_arg(compiler, node.this)], build, rejecting(compiler, node, message))
+
+
+def _iso_date(text: pl.Expr) -> pl.Expr:
+    return text.str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
 
 
 @translates(exp.FromISO8601Date, signatures="from_iso8601_date(varchar) -> date")
 def from_iso8601_date(compiler: Any, node: exp.FromISO8601Date) -> pl.Expr:
-    return string_arg(compiler, node.this).str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+    text = string_arg(compiler, node.this)
+    message = "Invalid format for from_iso8601_date"
+    return staged([text], _iso_date, rejecting(compiler, node, message))
 
 
 @function(
@@ -242,19 +243,35 @@ def date_parse(compiler: Any, node: exp.StrToTime) -> pl.Expr:
     """date_parse(s, mysql_format) -> timestamp."""
     text = require_constant(compiler, node.args["format"], "date_parse() format")
     pattern = mysql_format(compiler, node.args["format"], text, parsing=True)
-    return _parse_local(string_arg(compiler, node.this), pattern)
+    return _parsed(compiler, node, string_arg(compiler, node.this), pattern, "date_parse")
+
+
+def _parsed(
+    compiler: Any, node: exp.Expression, text: pl.Expr, pattern: str, function: str
+) -> pl.Expr:
+    """Text read with a chrono ``pattern``, strictly as in Trino: outside TRY a non-NULL value
+    that does not parse fails the query, naming the function and the value."""
+
+    def parse(s: pl.Expr) -> pl.Expr:
+        if "%z" in pattern or "%:z" in pattern:
+            parsed = s.str.to_datetime(pattern, strict=False, time_unit="us")
+            return parsed.dt.convert_time_zone(UTC)
+        return _parse_local(s, pattern)
+
+    message = f"Invalid format for {function}"
+    return staged([text], parse, rejecting(compiler, node, message))
 
 
 def _parse_local(s: pl.Expr, pattern: str) -> pl.Expr:
-    """Text to a naive timestamp; missing time fields are zero, as in Trino."""
-    strict = not lenient()
+    """Text to a naive timestamp (NULL where it does not parse); missing time fields are zero,
+    as in Trino."""
     has_hour = any(f in pattern for f in ("%H", "%I", "%k", "%l"))
     if not has_hour and "%M" not in pattern:
-        return s.str.to_date(pattern, strict=strict).cast(TIMESTAMP)
+        return s.str.to_date(pattern, strict=False).cast(TIMESTAMP)
     if "%M" not in pattern:
         # chrono needs minutes whenever hours are parsed
         s, pattern = pl.concat_str([s, pl.lit("\x0100")]), pattern + "\x01%M"
-    return s.str.to_datetime(pattern, strict=strict, time_unit="us")
+    return s.str.to_datetime(pattern, strict=False, time_unit="us")
 
 
 @translates(
@@ -283,11 +300,10 @@ def parse_datetime(compiler: Any, node: exp.ParseDatetime) -> pl.Expr:
     """parse_datetime(s, joda_pattern) -> timestamp with time zone (UTC unless the text has one)."""
     text = require_constant(compiler, node.args["format"], "parse_datetime() pattern")
     pattern = joda_format(compiler, node.args["format"], text, parsing=True)
-    s = string_arg(compiler, node.this)
+    parsed = _parsed(compiler, node, string_arg(compiler, node.this), pattern, "parse_datetime")
     if "%z" in pattern or "%:z" in pattern:
-        parsed = s.str.to_datetime(pattern, strict=not lenient(), time_unit="us")
-        return parsed.dt.convert_time_zone(UTC)
-    return _parse_local(s, pattern).dt.replace_time_zone(UTC)
+        return parsed
+    return parsed.dt.replace_time_zone(UTC)
 
 
 @function(
@@ -473,7 +489,7 @@ def date_diff(compiler: Any, node: exp.Expression) -> pl.Expr:
             unit
         ]
 
-    return combine([node.this, node.expression], [later, earlier], build, pl.Int64)
+    return combine([node.this, node.expression], [later, earlier], build)
 
 
 def _rest(value: pl.Expr) -> pl.Expr:
@@ -579,7 +595,8 @@ def date_(compiler: Any, node: exp.Date) -> pl.Expr:
     if is_type(compiler, node.this, *exp.DataType.TEXT_TYPES) or (
         isinstance(node.this, exp.Literal) and node.this.is_string
     ):
-        return value.str.strip_chars().str.to_date("%Y-%m-%d", strict=not lenient())
+        message = "Invalid format for date"
+        return staged([value], _iso_date, rejecting(compiler, node, message))
     return value.dt.date()
 
 

@@ -1,333 +1,335 @@
-"""IP addresses and CIDR prefixes: contains('10.0.0.0/8', ip), is_subnet_of, CAST AS IPADDRESS.
+"""IP addresses and CIDR prefixes: IPADDRESS values, contains('10.0.0.0/8', ip), is_subnet_of.
 
 As in Trino, an address is a point in the IPv6 space and IPv4 addresses are IPv4-mapped
-(``::ffff:a.b.c.d``), so one rule covers both families. An address is handled as eight 16-bit
-groups; an IPADDRESS value is carried as its canonical text (dotted IPv4, RFC 5952 IPv6), so
-equality and grouping compare text.
+(``::ffff:a.b.c.d``), so one rule covers both families. An IPADDRESS value is that 128-bit
+number, carried as ``pl.UInt128``: comparisons, ORDER BY, min/max, grouping and joins then
+follow Trino's order natively (``9.0.0.1 < 10.0.0.0``; IPv4 sorts where ``::ffff:0:0/96`` lies
+among IPv6 addresses). It becomes text (dotted IPv4, RFC 5952 IPv6) when cast to varchar and in
+query results (:func:`readable`). An IPPREFIX stays its ``address/length`` text.
 
-Parsing takes a dozen dependent steps, so each function works on a whole batch as a small frame:
-every step is one Polars column computed from the previous ones (no per-row Python), instead of
-one expression tree that would repeat each earlier step wherever it is used.
+Reading an address takes a dozen dependent steps; each is one field of a staged struct
+(:class:`Stages`), computed once per batch by Polars kernels. IPv4 text takes a short path;
+only text with a ``:`` goes through the IPv6 steps.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
+from functools import cache
 from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
-from loglake.query.functions.common import arity, batched, materialize, string_arg
+from loglake.query.functions.common import Finish, Stages, arity, constant, is_type, string_arg
 from loglake.query.registry import CAST_HOOKS, function
+from loglake.query.runtime import rejecting
 
-_V4 = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
-_V4_TAIL = r":(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$"
-_HEX_GROUP = r"^[0-9a-f]{1,4}$"
-_PREFIX = r"^([^/]+)/(\d{1,3})$"
+#: The Polars type of IPADDRESS values.
+IPADDRESS = pl.UInt128
+_MAPPED = 0xFFFF << 32  # ::ffff:0.0.0.0, where IPv4 addresses live in the IPv6 space
+_V4 = r"^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$"
+_V4_TAIL = r":([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})$"
+_EIGHT_GROUPS = r"^[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){7}$"
+_PREFIX = r"^([^/]+)/([0-9]{1,3})$"
 
 
-def _parse(frame: pl.LazyFrame, source: str, out: str) -> pl.LazyFrame:
-    """Add ``{out}_g0..7`` (16-bit groups), ``{out}_t0..7`` (IPv6 group text) and ``{out}_ok``."""
+def _big(value: int) -> pl.Expr:
+    return pl.lit(value, IPADDRESS)
+
+
+def _int32(octets: list[pl.Expr]) -> pl.Expr:
+    """The 32-bit number of four octets (larger values only come from text that is no address,
+    and those results are discarded)."""
+    return octets[0] * (1 << 24) + octets[1] * (1 << 16) + octets[2] * (1 << 8) + octets[3]
+
+
+Levels = list[list[pl.Expr]]
+
+
+def _octets(parts: pl.Expr) -> list[pl.Expr]:
+    """The four numbers of a struct made by ``extract_groups(_V4)``."""
+    return [
+        parts.struct.field(str(i)).str.to_integer(strict=False).cast(pl.Int64) for i in range(1, 5)
+    ]
+
+
+def _octets_ok(values: list[pl.Expr]) -> pl.Expr:
+    return pl.all_horizontal([(v <= 255).fill_null(False) for v in values])
+
+
+def _address_levels(text: pl.Expr, out: str) -> Levels:
+    """Steps giving field ``out``: the address written in ``text`` (NULL when it is none).
+
+    IPv4 text is read in the first step; only text with a ``:`` takes the IPv6 steps
+    (``::`` expanded to the missing zero groups, an embedded IPv4 tail read as two groups).
+    """
 
     def c(name: str) -> pl.Expr:
-        return pl.col(f"{out}_{name}")
+        return pl.field(f"{out}_{name}")
 
-    def octet(parts: pl.Expr, i: int) -> pl.Expr:
-        return parts.list.get(i, null_on_oob=True).str.to_integer(strict=False).cast(pl.Int64)
-
-    def octets_ok(prefix: str) -> pl.Expr:
-        return pl.all_horizontal([(c(f"{prefix}{i}") <= 255).fill_null(False) for i in range(4)])
-
+    text = text.cast(pl.String).str.strip_chars()
+    six = pl.when(text.str.contains(":", literal=True)).then(text.str.to_lowercase())
     empty = pl.lit([], pl.List(pl.String))
-    frame = frame.with_columns(
-        pl.col(source).str.strip_chars().str.to_lowercase().alias(f"{out}_text")
-    )
-    frame = frame.with_columns(
-        c("text").str.contains(_V4).alias(f"{out}_is_v4"),
-        c("text").str.extract(_V4_TAIL, 1).alias(f"{out}_tail"),
-        c("text").str.replace(_V4_TAIL, ":0:0").str.split("::").alias(f"{out}_halves"),
-    )
-    frame = frame.with_columns(
-        *(octet(c("text").str.split("."), i).alias(f"{out}_v{i}") for i in range(4)),
-        *(octet(c("tail").str.split("."), i).alias(f"{out}_w{i}") for i in range(4)),
-        c("halves").list.len().alias(f"{out}_n_halves"),
-        c("halves").list.get(0, null_on_oob=True).alias(f"{out}_left"),
-        c("halves").list.get(1, null_on_oob=True).fill_null("").alias(f"{out}_right"),
-    )
-    frame = frame.with_columns(
-        pl.when(c("left") == "").then(empty).otherwise(c("left").str.split(":")).alias(f"{out}_l"),
-        pl.when(c("right") == "")
-        .then(empty)
-        .otherwise(c("right").str.split(":"))
-        .alias(f"{out}_r"),
-    )
-    frame = frame.with_columns(
-        (c("l").list.len().cast(pl.Int64) + c("r").list.len().cast(pl.Int64)).alias(f"{out}_used")
-    )
-    filler = pl.lit("0").repeat_by((8 - c("used")).clip(lower_bound=0))
-    frame = frame.with_columns(
-        pl.when(c("n_halves") == 2)
-        .then(pl.concat_list([c("l"), filler, c("r")]))
-        .otherwise(c("l"))
-        .alias(f"{out}_texts")
-    )
-    has_tail = c("tail").is_not_null()
+    left = c("halves").list.get(0, null_on_oob=True)
+    right = c("halves").list.get(1, null_on_oob=True).fill_null("")
+    n_halves = c("halves").list.len()
+    used = c("l").list.len().cast(pl.Int64) + c("r").list.len().cast(pl.Int64)
+    filler = pl.lit("0").repeat_by((8 - used).clip(lower_bound=0))
+    tail = _octets(c("tail"))
+    has_tail = c("tail").struct.field("1").is_not_null()
     v6_ok = (
-        (c("n_halves") <= 2)
-        & (c("texts").list.len() == 8)
-        & c("texts").list.eval(pl.element().str.contains(_HEX_GROUP)).list.all()
-        & pl.when(c("n_halves") == 2).then(c("used") <= 7).otherwise(c("used") == 8)
-        & pl.when(has_tail).then(octets_ok("w")).otherwise(True)
-        & ~c("text").str.contains("/")
+        (n_halves <= 2)
+        & c("texts").list.join(":").str.contains(_EIGHT_GROUPS)
+        & pl.when(n_halves == 2).then(used <= 7).otherwise(used == 8)
+        & pl.when(has_tail).then(_octets_ok(tail)).otherwise(True)
     ).fill_null(False)
-    frame = frame.with_columns(
-        *(c("texts").list.get(i, null_on_oob=True).alias(f"{out}_t{i}") for i in range(8)),
-        pl.when(c("is_v4"))
-        .then(octets_ok("v"))
-        .otherwise(v6_ok)
-        .and_(pl.col(source).is_not_null())
-        .alias(f"{out}_ok"),
+    # eight groups of four hex digits are the address's 32-digit hex number; an embedded IPv4
+    # tail was replaced by two zero groups and is added as a number (no list.eval: it runs
+    # list by list)
+    digits = pl.concat_str(
+        [c("texts").list.get(i, null_on_oob=True).str.zfill(4) for i in range(8)]
     )
-    v4_groups = [pl.lit(0, pl.Int64)] * 5 + [
-        pl.lit(0xFFFF, pl.Int64),
-        c("v0") * 256 + c("v1"),
-        c("v2") * 256 + c("v3"),
-    ]
-    v6_groups = [c(f"t{i}").str.to_integer(base=16, strict=False).cast(pl.Int64) for i in range(8)]
-    v6_groups[6] = pl.when(has_tail).then(c("w0") * 256 + c("w1")).otherwise(v6_groups[6])
-    v6_groups[7] = pl.when(has_tail).then(c("w2") * 256 + c("w3")).otherwise(v6_groups[7])
-    return frame.with_columns(
-        pl.when(c("is_v4")).then(a).otherwise(b).alias(f"{out}_g{i}")
-        for i, (a, b) in enumerate(zip(v4_groups, v6_groups, strict=True))
-    )
-
-
-def _parse_prefix(frame: pl.LazyFrame, source: str, out: str) -> pl.LazyFrame:
-    """Add the network's groups (as _parse), ``{out}_bits`` (length in IPv6 space) and ok."""
-    frame = frame.with_columns(
-        pl.col(source).str.strip_chars().str.extract(_PREFIX, 1).alias(f"{out}_addr"),
-        pl.col(source)
-        .str.strip_chars()
-        .str.extract(_PREFIX, 2)
-        .str.to_integer(strict=False)
-        .cast(pl.Int64)
-        .alias(f"{out}_len"),
-    )
-    frame = _parse(frame, f"{out}_addr", out)
-    is_v4 = pl.col(f"{out}_is_v4")
-    length = pl.col(f"{out}_len")
-    return frame.with_columns(
-        pl.when(is_v4).then(length + 96).otherwise(length).alias(f"{out}_bits"),
-        (
-            pl.col(f"{out}_ok")
-            & (length <= pl.when(is_v4).then(32).otherwise(128)).fill_null(False)
-        ).alias(f"{out}_pok"),
-    )
-
-
-def _same_prefix(a: str, b: str, bits: pl.Expr) -> pl.Expr:
-    """The first ``bits`` bits of the addresses parsed as ``a`` and ``b`` agree."""
-    checks = []
-    for i in range(8):
-        compared = (bits - 16 * i).clip(0, 16)
-        scale = pl.lit(2, pl.Int64).pow(16 - compared).cast(pl.Int64)
-        checks.append((pl.col(f"{a}_g{i}") // scale) == (pl.col(f"{b}_g{i}") // scale))
-    return pl.all_horizontal(checks)
-
-
-def _canonical_batch(batch: pl.Series) -> pl.Series:
-    frame = _parse(batch.cast(pl.String).to_frame("value").lazy(), "value", "a")
-    groups = [pl.col(f"a_g{i}") for i in range(8)]
-    mapped = pl.all_horizontal([g == 0 for g in groups[:5]]) & (groups[5] == 0xFFFF)
-    dotted = pl.concat_str(
+    v6 = digits.str.to_integer(base=16, dtype=IPADDRESS, strict=False)
+    v6 = v6 + pl.when(has_tail).then(_int32(tail)).otherwise(0).cast(IPADDRESS)
+    v4 = _octets(c("v4"))
+    return [
         [
-            (groups[6] // 256).cast(pl.String),
-            (groups[6] % 256).cast(pl.String),
-            (groups[7] // 256).cast(pl.String),
-            (groups[7] % 256).cast(pl.String),
+            text.str.extract_groups(_V4).alias(f"{out}_v4"),
+            six.str.extract(_V4_TAIL, 1).str.extract_groups(_V4).alias(f"{out}_tail"),
+            six.str.replace(_V4_TAIL, ":0:0").str.split("::").alias(f"{out}_halves"),
         ],
-        separator=".",
+        [
+            pl.when(left == "").then(empty).otherwise(left.str.split(":")).alias(f"{out}_l"),
+            pl.when(right == "").then(empty).otherwise(right.str.split(":")).alias(f"{out}_r"),
+        ],
+        [
+            pl.when(n_halves == 2)
+            .then(pl.concat_list([c("l"), filler, c("r")]))
+            .otherwise(c("l"))
+            .alias(f"{out}_texts")
+        ],
+        [
+            pl.when(_octets_ok(v4))
+            .then(_big(_MAPPED) + _int32(v4).cast(IPADDRESS))
+            .when(v6_ok)
+            .then(v6)
+            .alias(out)
+        ],
+    ]
+
+
+def _prefix_levels(text: pl.Expr, out: str) -> Levels:
+    """Steps giving ``out`` (the network's address) and ``{out}_bits`` (its length in the IPv6
+    space), both NULL when ``text`` is not a valid 'address/length' prefix."""
+    text = text.cast(pl.String).str.strip_chars()
+    address = text.str.extract(_PREFIX, 1)
+    levels = _address_levels(address, out)
+    length = text.str.extract(_PREFIX, 2).str.to_integer(strict=False).cast(pl.Int64)
+    bits = pl.when(address.str.contains(_V4)).then(length + 96).otherwise(length)
+    levels.append(
+        [pl.when(pl.field(out).is_not_null() & (bits <= 128)).then(bits).alias(f"{out}_bits")]
     )
-    trimmed = [pl.col(f"a_t{i}").str.strip_chars_start("0") for i in range(8)]
-    frame = frame.with_columns(
-        mapped.alias("mapped"),
-        dotted.alias("dotted"),
+    return levels
+
+
+def _add(stages: Stages, *parses: Levels) -> None:
+    """Add the steps of independent parses side by side (the chain stays as short as one)."""
+    for i in range(max(len(levels) for levels in parses)):
+        stages.add(*(step for levels in parses if i < len(levels) for step in levels[i]))
+
+
+@cache
+def _block_sizes() -> pl.Series:
+    """2**(128 - bits) for bits 1..128: the number of addresses in a prefix of each length."""
+    return pl.Series([1 << (128 - bits) for bits in range(1, 129)], dtype=IPADDRESS)
+
+
+def _same_network(a: pl.Expr, b: pl.Expr, bits: pl.Expr) -> pl.Expr:
+    """The first ``bits`` bits of addresses ``a`` and ``b`` agree (all do for /0, whose block
+    of 2**128 addresses is one past the largest UInt128)."""
+    size = bits.replace_strict(
+        list(range(1, 129)), _block_sizes(), default=None, return_dtype=IPADDRESS
+    )
+    same = (a // size) == (b // size)
+    return pl.when(bits == 0).then(a.is_not_null() & b.is_not_null()).otherwise(same)
+
+
+#: The two-digit hex text of every byte, one after the other: byte b is at offset 2 * b.
+_BYTES_HEX = "".join(f"{b:02x}" for b in range(256))
+
+
+def _hex(group: pl.Expr) -> pl.Expr:
+    """Hex text of a 16-bit group without leading zeros, as RFC 5952 writes it (each byte's
+    digits are a slice of one constant text, which costs no table per query)."""
+    table = pl.lit(_BYTES_HEX)
+    digits = pl.concat_str(
+        [table.str.slice((group // 256) * 2, 2), table.str.slice((group % 256) * 2, 2)]
+    ).str.strip_chars_start("0")
+    return pl.when(digits == "").then(pl.lit("0")).otherwise(digits)
+
+
+def _text(value: pl.Expr) -> pl.Expr:
+    """Canonical text of IPADDRESS values: dotted IPv4 (also for IPv4-mapped), else RFC 5952."""
+    stages = Stages({"v": value})
+    v = pl.field("v")
+    mapped = v.is_between(_big(_MAPPED), _big(_MAPPED + (1 << 32) - 1))
+    low = (pl.when(mapped).then(v) - _big(_MAPPED)).cast(pl.Int64)
+    six = pl.when(~mapped).then(v)
+    groups = [((six // _big(1 << (16 * (7 - i)))) % _big(1 << 16)).cast(pl.Int64) for i in range(8)]
+    stages.add(
         pl.concat_str(
-            [pl.when(t == "").then(pl.lit("0")).otherwise(t) for t in trimmed], separator=":"
-        ).alias("full"),
+            [(low // (1 << shift)) % 256 for shift in (24, 16, 8, 0)], separator="."
+        ).alias("dotted"),
+        pl.concat_str([_hex(g) for g in groups], separator=":").alias("full"),
     )
-    full = pl.col("full")
+    full = pl.field("full")
     compressed = pl.when(pl.lit(False)).then(full)
     for run in range(8, 1, -1):  # the longest run of zero groups, leftmost on ties (RFC 5952)
         zeros = r"(?:^|:)0" + r"(?::0)" * (run - 1) + r"(?::|$)"
         compressed = compressed.when(full.str.contains(zeros)).then(full.str.replace(zeros, "::"))
-    result = (
-        pl.when(~pl.col("a_ok"))
-        .then(None)
-        .when(pl.col("mapped"))
-        .then(pl.col("dotted"))
-        .otherwise(compressed.otherwise(full))
-    )
-    return frame.select(result.alias(batch.name)).collect().to_series()
+    text = pl.coalesce(pl.field("dotted"), compressed.otherwise(full))
+    return stages.result(pl.when(v.is_not_null()).then(text))
 
 
-def canonical(address: pl.Expr) -> pl.Expr:
-    """Canonical text of addresses: dotted IPv4 (also for IPv4-mapped IPv6), else RFC 5952."""
-    return address.map_batches(_canonical_batch, return_dtype=pl.String, is_elementwise=True)
+def to_address(text: pl.Expr, finish: Finish | None = None) -> pl.Expr:
+    """IPADDRESS values read from text (NULL where it is no address), or ``finish(addresses,
+    text)``, which may refuse such text."""
+    stages = Stages({"text": text})
+    _add(stages, _address_levels(pl.field("text"), "a"))
+    if finish is None:
+        return stages.result(pl.field("a"))
+    return stages.result(finish(pl.field("a"), pl.field("text")))
 
 
-def _present_only(frame: pl.DataFrame, name: str, compute: Any) -> pl.Series:
-    """Run ``compute`` (unnested frame -> Series) on the rows whose inputs are all non-NULL.
+def as_address(value: pl.Expr) -> pl.Expr:
+    """IPADDRESS values as they are; text read as addresses (NULL where it is not one)."""
 
-    Rows with a NULL input give NULL; skipping them matters when a caller sends only the few
-    rows that need this general path and leaves the rest NULL.
-    """
-    present = pl.all_horizontal(pl.all().is_not_null())
-    mask = frame.select(present).to_series()
-    if mask.all():
-        return compute(frame.lazy()).alias(name)
-    result = pl.Series(name, [None] * len(frame), dtype=pl.Boolean)
-    if not mask.any():
-        return result
-    values = compute(frame.filter(mask).lazy())
-    return result.scatter(mask.arg_true(), values)
+    def choose(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        return expr if dtype == IPADDRESS else to_address(expr)
+
+    return value.pipe_with_dtype(choose)
 
 
-def _contains_rows(frame: pl.LazyFrame) -> pl.Series:
-    frame = _parse_prefix(frame, "prefix", "n")
-    frame = _parse(frame, "address", "x")
-    inside = _same_prefix("n", "x", pl.col("n_bits"))
-    result = pl.when(pl.col("n_pok") & pl.col("x_ok")).then(inside).otherwise(None)
-    return frame.select(result).collect().to_series()
-
-
-def _contains_batch(batch: pl.Series) -> pl.Series:
-    return _present_only(batch.struct.unnest(), batch.name, _contains_rows)
-
-
-def _contains_constant(prefix: str) -> Any:
-    """Batch function testing addresses against one constant prefix (parsed once per batch)."""
-
-    def run(batch: pl.Series) -> pl.Series:
-        present = batch.drop_nulls()
-        frame = pl.DataFrame({"prefix": [prefix] * len(present), "address": present})
-        if len(present) == len(batch):
-            return _contains_rows(frame.lazy()).alias(batch.name)
-        result = pl.Series(batch.name, [None] * len(batch), dtype=pl.Boolean)
-        if len(present) == 0:
-            return result
-        return result.scatter(batch.is_not_null().arg_true(), _contains_rows(frame.lazy()))
-
-    return run
-
-
-def prefix_contains(prefix: pl.Expr, address: pl.Expr, constant: str | None = None) -> pl.Expr:
-    """contains(prefix, address): the address lies inside the CIDR prefix.
-
-    With a constant IPv4 prefix (the usual ``contains('10.0.0.0/8', srcaddr)``) dotted addresses
-    are tested as 32-bit integers; only addresses written as IPv6 take the general path.
-    """
-    fast = _ipv4_network(constant) if constant is not None else None
-    if fast is not None and constant is not None:
-        return _contains_ipv4(fast, address.cast(pl.String), constant)
-    pair = pl.struct(
-        prefix.cast(pl.String).alias("prefix"), address.cast(pl.String).alias("address")
-    )
-    return pair.map_batches(_contains_batch, return_dtype=pl.Boolean, is_elementwise=True)
-
-
-def _ipv4_network(text: str) -> tuple[int, int] | None:
-    """(network as an integer, prefix length) of a valid IPv4 CIDR text, else None."""
-    if not re.match(r"^\s*\d{1,3}(?:\.\d{1,3}){3}/\d{1,2}\s*$", text):
-        return None
+def _network(text: str) -> tuple[int, int, int] | None:
+    """(first address, last address, length) of a CIDR text in the IPv6 space, or None when
+    it is not one."""
     try:
         network = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         return None
-    return int(network.network_address), network.prefixlen
+    first, last = int(network.network_address), int(network.broadcast_address)
+    if network.version == 4:
+        return first + _MAPPED, last + _MAPPED, network.prefixlen + 96
+    return first, last, network.prefixlen
 
 
-def _contains_ipv4(network: tuple[int, int], address: pl.Expr, text: str) -> pl.Expr:
-    net, length = network
-    scale = 2 ** (32 - length)
-
-    def build(value: pl.Expr) -> pl.Expr:
-        groups = materialize(
-            value.str.strip_chars().str.extract_groups(
-                r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
-            )
-        )
-        octets = [
-            materialize(groups.struct.field(str(i)).str.to_integer(strict=False).cast(pl.Int64))
-            for i in range(1, 5)
-        ]
-        as_int = octets[0] * 16777216 + octets[1] * 65536 + octets[2] * 256 + octets[3]
-        valid = pl.all_horizontal([(o <= 255).fill_null(False) for o in octets])
-        others = pl.when(value.str.contains(":")).then(value).otherwise(None)
-        general = others.map_batches(
-            _contains_constant(text), return_dtype=pl.Boolean, is_elementwise=True
-        )
-        return (
-            pl.when(value.is_null())
-            .then(None)
-            .when(valid)
-            .then((as_int // scale) == (net // scale))
-            .otherwise(general)
-        )
-
-    return batched(address, build, pl.Boolean)
+def _written(node: exp.Expression) -> str | None:
+    """The text of a prefix written as a literal ('10.0.0.0/8' or IPPREFIX '10.0.0.0/8')."""
+    if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.IPPREFIX):
+        node = node.this
+    value = constant(node)
+    return value if isinstance(value, str) else None
 
 
-def _subnet_rows(frame: pl.LazyFrame) -> pl.Series:
-    frame = _parse_prefix(frame, "outer", "n")
-    frame = _parse_prefix(frame, "inner", "m")
-    frame = _parse(frame, "inner", "x")
-    bits = pl.col("n_bits")
-    as_prefix = (
-        pl.col("n_pok")
-        & pl.col("m_pok")
-        & (pl.col("m_bits") >= bits)
-        & _same_prefix("n", "m", bits)
-    )
-    as_address = (
-        pl.when(pl.col("n_pok") & pl.col("x_ok")).then(_same_prefix("n", "x", bits)).otherwise(None)
-    )
-    result = pl.when(pl.col("inner").str.contains("/")).then(as_prefix).otherwise(as_address)
-    return frame.select(result).collect().to_series()
+def prefix_contains(prefix: pl.Expr, address: pl.Expr, written: str | None = None) -> pl.Expr:
+    """contains(prefix, address): the address (IPADDRESS or text) lies inside the CIDR prefix.
 
-
-def _subnet_batch(batch: pl.Series) -> pl.Series:
-    return _present_only(batch.struct.unnest(), batch.name, _subnet_rows)
+    A prefix written as a constant (the usual ``contains('10.0.0.0/8', srcaddr)``) is a range
+    test on the 128-bit numbers.
+    """
+    address = as_address(address)
+    if written is not None:
+        network = _network(written)
+        if network is None:
+            return pl.lit(None, pl.Boolean)
+        first, last, _ = network
+        return address.is_between(_big(first), _big(last))
+    stages = Stages({"prefix": prefix, "address": address})
+    _add(stages, _prefix_levels(pl.field("prefix"), "n"))
+    inside = _same_network(pl.field("n"), pl.field("address"), pl.field("n_bits"))
+    return stages.result(pl.when(pl.field("n_bits").is_not_null()).then(inside))
 
 
 @function("is_subnet_of")
 def is_subnet_of(compiler: Any, node: exp.Anonymous) -> pl.Expr:
-    """is_subnet_of(prefix, address | prefix)."""
+    """is_subnet_of(prefix, address | prefix): an address inside the prefix, or a prefix
+    within it (as long or longer, on the same network)."""
     outer_node, inner_node = arity(compiler, node, 2)
-    pair = pl.struct(
-        string_arg(compiler, outer_node).alias("outer"),
-        string_arg(compiler, inner_node).alias("inner"),
+    inner = compiler.expr(inner_node)
+    written = _written(outer_node)
+    if is_type(compiler, inner_node, exp.DataType.Type.IPADDRESS):
+        return prefix_contains(string_arg(compiler, outer_node), inner, written)
+    stages = Stages({"outer": string_arg(compiler, outer_node), "inner": inner.cast(pl.String)})
+    is_prefix = pl.field("inner").str.contains("/", literal=True)
+    inner_levels = [
+        _prefix_levels(pl.when(is_prefix).then(pl.field("inner")), "m"),
+        _address_levels(pl.when(~is_prefix).then(pl.field("inner")), "x"),
+    ]
+    if written is not None:
+        # the usual case: a constant prefix is a range of addresses
+        network = _network(written)
+        if network is None:
+            return pl.lit(None, pl.Boolean)
+        first, last, length = network
+        _add(stages, *inner_levels)
+        bits = pl.lit(length)
+
+        def within(address: pl.Expr) -> pl.Expr:
+            return address.is_between(_big(first), _big(last))
+
+    else:
+        _add(stages, _prefix_levels(pl.field("outer"), "n"), *inner_levels)
+        bits = pl.field("n_bits")
+
+        def within(address: pl.Expr) -> pl.Expr:
+            return _same_network(pl.field("n"), address, bits)
+
+    as_prefix = pl.when(pl.field("m_bits").is_not_null()).then(
+        (pl.field("m_bits") >= bits) & within(pl.field("m"))
     )
-    return pair.map_batches(_subnet_batch, return_dtype=pl.Boolean, is_elementwise=True)
+    as_address = pl.when(pl.field("x").is_not_null()).then(within(pl.field("x")))
+    decided = pl.when(is_prefix).then(as_prefix).otherwise(as_address)
+    return stages.result(pl.when(bits.is_not_null()).then(decided))
 
 
-def _prefix_batch(batch: pl.Series) -> pl.Series:
-    frame = _parse_prefix(batch.cast(pl.String).to_frame("value").lazy(), "value", "p")
-    text = pl.col("value").str.strip_chars().str.to_lowercase()
-    result = pl.when(pl.col("p_pok")).then(text).otherwise(None)
-    return frame.select(result.alias(batch.name)).collect().to_series()
+def _prefix_text(value: pl.Expr) -> pl.Expr:
+    """Valid ``address/length`` text as written (lower-case), NULL otherwise."""
+    stages = Stages({"value": value})
+    _add(stages, _prefix_levels(pl.field("value"), "p"))
+    text = pl.field("value").str.strip_chars().str.to_lowercase()
+    return stages.result(pl.when(pl.field("p_bits").is_not_null()).then(text))
 
 
 def ip_cast_hook(compiler: Any, node: exp.Cast) -> pl.Expr | None:
-    """CAST(x AS IPADDRESS) gives canonical text; IPPREFIX keeps valid 'address/length' text."""
-    if node.to.is_type(exp.DataType.Type.IPADDRESS):
-        return canonical(string_arg(compiler, node.this))
-    if node.to.is_type(exp.DataType.Type.IPPREFIX):
-        value = string_arg(compiler, node.this)
-        return value.map_batches(_prefix_batch, return_dtype=pl.String, is_elementwise=True)
+    """CAST(x AS IPADDRESS) reads text (a value that is not an address fails the query, as in
+    Trino; TRY_CAST gives NULL); CAST(address AS VARCHAR) gives its canonical text; IPPREFIX
+    keeps valid 'address/length' text."""
+    target = node.to
+    if target.is_type(exp.DataType.Type.IPADDRESS):
+        if is_type(compiler, node.this, exp.DataType.Type.IPADDRESS):
+            return compiler.expr(node.this)
+        if readable not in compiler.finishers:
+            compiler.finishers.append(readable)
+        text = string_arg(compiler, node.this)
+        return to_address(text, rejecting(compiler, node, "Cannot cast value to IPADDRESS"))
+    if target.is_type(exp.DataType.Type.IPPREFIX):
+        return _prefix_text(string_arg(compiler, node.this))
+    if target.is_type(*exp.DataType.TEXT_TYPES) and is_type(
+        compiler, node.this, exp.DataType.Type.IPADDRESS
+    ):
+        return _text(compiler.expr(node.this))
     return None
 
 
 CAST_HOOKS.append(ip_cast_hook)
+
+
+def readable(frame: pl.LazyFrame, names: list[str]) -> pl.LazyFrame:
+    """Query results show IPADDRESS values as text, as Trino prints them (decided per column
+    when the plan is resolved, without resolving its schema here)."""
+
+    def choose(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        return _text(column) if dtype == IPADDRESS else column
+
+    return frame.with_columns(pl.col(name).pipe_with_dtype(choose).alias(name) for name in names)

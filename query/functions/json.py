@@ -4,6 +4,8 @@ A JSON value is carried as its compact text (``{"a":1}``), so json_extract and j
 strings that print the way Trino prints JSON. Everything runs as Polars string kernels:
 ``str.json_path_match`` walks paths; counting and membership work on the compact text after
 nested containers are folded away by a fixed number of regex passes (depth limit below).
+Formulas that use a walk several times are :func:`staged`, so each walk runs once per row, and
+only on the rows whose text can hold the path's key at all.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ from sqlglot import exp
 
 from loglake.query.functions.common import (
     arity,
-    batched,
     constant,
     fail,
     is_type,
     lenient,
     materialize,
+    materialize_all,
     null_if_any_null,
     require_constant,
+    staged,
     string_arg,
 )
 from loglake.query.registry import CAST_HOOKS, function, translates
+from loglake.query.runtime import rejecting
 
 #: Deepest nesting the counting functions fold (json_array_length, json_size, json_array_contains).
 MAX_DEPTH = 24
@@ -85,9 +89,12 @@ def canonical(text: pl.Expr) -> pl.Expr:
 
     Objects and arrays are re-serialised compactly by Polars; scalars keep their own text.
     """
-    text = materialize(text)
-    whole = materialize(text.str.json_path_match("$"))
-    stripped = materialize(text.str.strip_chars())
+    return _canonical(text, materialize(text.str.json_path_match("$")))
+
+
+def _canonical(text: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    """:func:`canonical` given the document's walk to ``$``."""
+    stripped = text.str.strip_chars()
     container = whole.str.starts_with("{") | whole.str.starts_with("[")
     scalar_ok = stripped.str.contains(_NUMBER) | stripped.is_in(["true", "false"])
     scalar_ok = scalar_ok | stripped.str.contains(r'^"(?:[^"\\]|\\.)*"$')
@@ -114,46 +121,56 @@ def quote(value: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
 
 
+def _may_hold(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
+    """``text`` where it can hold the path, NULL where it cannot (a NULL document is skipped
+    cheaply by every walk).
+
+    A document holds key ``k`` only if its text contains ``"k"`` as JSON writes it, or spells
+    characters of it with escapes (``\\u0041`` for ``A``, ``\\/`` for ``/``). Finding a literal
+    costs a small fraction of a walk, and most CloudTrail documents lack any given key.
+    """
+    keys = [step for step in steps if isinstance(step, str)]
+    if not keys:
+        return text
+    present = text.str.contains(pyjson.dumps(keys[-1], ensure_ascii=False), literal=True)
+    present = present | text.str.contains("\\u", literal=True)
+    if "/" in keys[-1]:
+        present = present | text.str.contains("\\/", literal=True)
+    return pl.when(present).then(text)
+
+
 def _extract(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
-    """(JSON text, scalar text) of the value at ``steps``; scalar text is NULL for containers."""
-    text = materialize(text)
-    value = materialize(text.str.json_path_match(_path_text(steps)))
-    # Extra path walks run only on the rows that need them (a NULL document is skipped cheaply):
-    # '.*' tells an object/array from a string that merely looks like one, and the filters tell
-    # a number or boolean from a string that spells one.
-    bracketed = materialize(
-        (value.str.starts_with("{") & value.str.ends_with("}"))
-        | (value.str.starts_with("[") & value.str.ends_with("]"))
-    )
-    probe = materialize(pl.when(bracketed).then(text).otherwise(None))
-    container = materialize(
-        bracketed
-        & (
-            probe.str.json_path_match(_path_text(steps) + ".*").is_not_null()
-            | value.is_in(["{}", "[]"])
-        )
-    )
-    looks_plain = materialize(value.str.contains(_NUMBER) | value.is_in(["true", "false"]))
-    if steps and isinstance(steps[-1], str):
-        parent = _path_text(steps[:-1])
-        key = steps[-1]
-        field = f"@.{key}" if _IDENT.match(key) else None
-        if field is not None:
-            plain = materialize(pl.when(looks_plain).then(text).otherwise(None))
+    """(JSON text, scalar text) of the value at ``steps``; scalar text is NULL for containers.
 
-            def matches(condition: str) -> pl.Expr:
-                return plain.str.json_path_match(f"{parent}[?({field} {condition})]").is_not_null()
+    ``str.json_path_match`` gives a string's content, so a value that looks like an object,
+    array, number or boolean may still have been a string; extra walks settle that, each only
+    on the rows that need it (its input is NULL elsewhere): ``path.*`` finds members of a real
+    container, and filters on the parent tell a real number or boolean from a string.
+    """
+    path = _path_text(steps)
+    value = materialize(_may_hold(text, steps).str.json_path_match(path))
+    bracketed = (value.str.starts_with("{") & value.str.ends_with("}")) | (
+        value.str.starts_with("[") & value.str.ends_with("]")
+    )
+    members = pl.when(bracketed).then(text).str.json_path_match(path + ".*")
+    container = bracketed & (members.is_not_null() | value.is_in(["{}", "[]"]))
+    looks_plain = value.str.contains(_NUMBER) | value.is_in(["true", "false"])
+    if steps and isinstance(steps[-1], str) and _IDENT.match(steps[-1]):
+        parent, field = _path_text(steps[:-1]), f"@.{steps[-1]}"
+        plain = pl.when(looks_plain).then(text)
 
-            typed = (
-                matches("> -1e308") | matches("< 1e308") | matches("== true") | matches("== false")
-            )
-            looks_plain = materialize(looks_plain & typed)
+        def matches(condition: str) -> pl.Expr:
+            return plain.str.json_path_match(f"{parent}[?({field} {condition})]").is_not_null()
+
+        typed = matches("> -1e308") | matches("< 1e308") | matches("== true") | matches("== false")
+        looks_plain = looks_plain & typed
+    container, typed_plain = materialize_all(container, looks_plain)
     if not steps:
-        return canonical(text), pl.when(container).then(None).otherwise(value)
+        return _canonical(text, value), pl.when(container).then(None).otherwise(value)
     as_json = (
         pl.when(value.is_null())
         .then(None)
-        .when(container | looks_plain)
+        .when(container | typed_plain)
         .then(value)
         .otherwise(quote(value))
     )
@@ -177,7 +194,7 @@ def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
         return json_query(compiler, node)
     steps = _steps(compiler, node.expression)
     source = string_arg(compiler, node.this)
-    return batched(source, lambda v: _extract(v, steps)[0], pl.String)
+    return staged([source], lambda v: _extract(v, steps)[0])
 
 
 @translates(
@@ -189,7 +206,7 @@ def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
     """json_extract_scalar(json, path): the scalar at path as varchar; NULL for objects/arrays."""
     steps = _steps(compiler, node.expression)
     source = string_arg(compiler, node.this)
-    return batched(source, lambda v: _extract(v, steps)[1], pl.String)
+    return staged([source], lambda v: _extract(v, steps)[1])
 
 
 @translates(
@@ -198,12 +215,8 @@ def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
     arguments=lambda node, name: [node.this],
 )
 def json_parse(compiler: Any, node: exp.ParseJSON) -> pl.Expr:
-    return batched(
-        string_arg(compiler, node.this),
-        canonical,
-        pl.String,
-        invalid="Cannot convert value to JSON",
-    )
+    check = rejecting(compiler, node, "Cannot convert value to JSON")
+    return staged([string_arg(compiler, node.this)], canonical, check)
 
 
 @translates(
@@ -241,7 +254,7 @@ def json_array_length(compiler: Any, node: exp.Anonymous) -> pl.Expr:
         text = canonical(v)
         return pl.when(text.str.starts_with("[")).then(_count(text)).otherwise(None)
 
-    return batched(string_arg(compiler, arg), build, pl.Int64)
+    return staged([string_arg(compiler, arg)], build)
 
 
 @function("json_size", signatures="json_size(json, varchar) -> bigint")
@@ -256,7 +269,7 @@ def json_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
         size = pl.when(container).then(_count(value)).otherwise(pl.lit(0, pl.Int64))
         return pl.when(value.is_null()).then(None).otherwise(size)
 
-    return batched(string_arg(compiler, doc), build, pl.Int64)
+    return staged([string_arg(compiler, doc)], build)
 
 
 @translates(
@@ -287,7 +300,7 @@ def json_array_contains(compiler: Any, node: exp.JSONArrayContains) -> pl.Expr:
         found = _folded(text).str.contains(element)
         return pl.when(text.str.starts_with("[")).then(found).otherwise(None)
 
-    return batched(string_arg(compiler, node.this), build, pl.Boolean)
+    return staged([string_arg(compiler, node.this)], build)
 
 
 @function("json_array_get", signatures="json_array_get(json, bigint) -> json")
@@ -302,7 +315,7 @@ def json_array_get(compiler: Any, node: exp.Anonymous) -> pl.Expr:
         text = canonical(v)
         return pl.when(text.str.starts_with("[")).then(_extract(text, [index])[0]).otherwise(None)
 
-    return batched(string_arg(compiler, doc), build, pl.String)
+    return staged([string_arg(compiler, doc)], build)
 
 
 @function("is_json_scalar", signatures="is_json_scalar(json) -> boolean")
@@ -313,7 +326,7 @@ def is_json_scalar(compiler: Any, node: exp.Anonymous) -> pl.Expr:
         text = canonical(v)
         return ~(text.str.starts_with("[") | text.str.starts_with("{"))
 
-    return batched(string_arg(compiler, arg), build, pl.Boolean)
+    return staged([string_arg(compiler, arg)], build)
 
 
 # --- casts ---------------------------------------------------------------------------------------
@@ -380,7 +393,7 @@ def _from_json(compiler: Any, node: exp.Cast) -> pl.Expr:
         unquoted = pl.when(quoted).then(v.str.json_path_match("$")).otherwise(scalar)
         return pl.when(v == "null").then(None).otherwise(unquoted)
 
-    unquoted = batched(text, build, pl.String)
+    unquoted = staged([text], build)
     if target == pl.Boolean:
         return unquoted.replace_strict({"true": True, "false": False}, default=None)
     return unquoted.cast(target, strict=not lenient())

@@ -117,7 +117,7 @@ def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
     def build(*args: pl.Expr) -> pl.Expr:
         return _substr(*args, binary=binary)
 
-    return combine(nodes, values, build, pl.Binary if binary else pl.String)
+    return combine(nodes, values, build)
 
 
 def _concat(values: list[pl.Expr]) -> pl.Expr:
@@ -277,7 +277,7 @@ def strpos(compiler: Any, node: exp.StrPosition) -> pl.Expr:
         )
         return null_if_any_null(out, s, sub)
 
-    return combine([node.this, sub_node], [s, sub], build, pl.Int64)
+    return combine([node.this, sub_node], [s, sub], build)
 
 
 @translates(exp.StartsWith, signatures="starts_with(varchar, varchar) -> boolean")
@@ -329,7 +329,7 @@ def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
         return null_if_any_null(out, s, size, fill)
 
     nodes = [node.this, node.expression, fill_node]
-    out = combine(nodes, [s, size, fill], build, pl.String)
+    out = combine(nodes, [s, size, fill], build)
     if binary:
         out = out.str.decode("hex")
     out = guard(compiler, node, out, fill == "", "Padding string must not be empty")
