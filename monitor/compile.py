@@ -158,15 +158,52 @@ def _jsonpath(segments: tuple[Segment, ...] | list[Segment]) -> str:
     return out
 
 
-class _JsonText(_Accessor):
-    """A path into JSON text held by `text` (a message, or a JSON string column)."""
+#: JSONPath filters compare at most this many keys below the node they test (deeper paths inside a
+#: filter never match), so longer key chains are walked to the parent before filtering.
+_FILTER_KEYS = 2
 
-    def __init__(self, text: pl.Expr, segments: tuple[Segment, ...], selector: Selector | None):
+
+def _typed_filter(
+    text: pl.Expr, container: tuple[Segment, ...], keys: tuple[Segment, ...], condition: str
+) -> pl.Expr:
+    """``container`` followed by property ``keys`` reaches a value passing ``condition``.
+
+    A filter on an object tests the object itself, but a filter on an array tests its
+    elements; CloudWatch does not look into an array without ``[n]`` or ``[*]``, so the
+    filtered node must be an object.
+    """
+    base = tuple(container) + tuple(keys[:-_FILTER_KEYS])
+    inside = "".join(f"['{k.key}']" for k in keys[-_FILTER_KEYS:])
+    matched = text.str.json_path_match(f"{_jsonpath(base)}[?(@{inside}{condition})]").is_not_null()
+    if base:
+        return matched & text.str.json_path_match(_jsonpath(base)).str.starts_with("{")
+    return matched & _starts_with(text, "{")
+
+
+def _starts_with(text: pl.Expr, opener: str) -> pl.Expr:
+    return text.str.strip_chars_start().str.starts_with(opener)
+
+
+class _JsonText(_Accessor):
+    """A path into JSON text held by `text`: a whole event (a message), or the value of one
+    field of the event (a JSON string column such as requestparameters, which may also hold
+    an array; a NULL there is a field the event does not have)."""
+
+    def __init__(
+        self,
+        text: pl.Expr,
+        segments: tuple[Segment, ...],
+        selector: Selector | None,
+        whole_event: bool = True,
+    ):
         self.text = text
         self.segments = segments
         self.selector = selector
-        # The root must be an object: a message that is not a JSON object never matches.
-        self.is_object = text.str.strip_chars_start().str.starts_with("{")
+        self.whole_event = whole_event
+        # A message that is not a JSON object never matches; a field may be an object or array.
+        self.is_object = _starts_with(text, "{")
+        if not whole_event:
+            self.is_object = self.is_object | _starts_with(text, "[")
         last_index = max(
             (i for i, s in enumerate(segments) if s.kind != "key"),
             default=-1,
@@ -183,9 +220,9 @@ class _JsonText(_Accessor):
             ) from None
 
     def _filter(self, condition: str) -> pl.Expr:
-        keys = "".join(f"['{k.key}']" for k in self.keys)
-        path = f"{self.container_path}[?(@{keys}{condition})]"
-        return self.text.str.json_path_match(path).is_not_null() & self.is_object
+        """Whether the value at the selector passes a JSONPath filter ``condition`` (which also
+        tells its JSON type: ``>= ""`` holds only for strings, and so on)."""
+        return _typed_filter(self.text, self.container, self.keys, condition) & self.is_object
 
     def value_text(self) -> pl.Expr:
         return pl.when(self.is_object).then(self.text.str.json_path_match(self.path))
@@ -251,7 +288,8 @@ class _JsonText(_Accessor):
     def check(self, what: str) -> pl.Expr:
         if what == "NOT EXISTS":
             valid = self.text.str.json_path_match("$").is_not_null()
-            return self.is_object & valid & ~self.exists()
+            absent = self.is_object & valid & ~self.exists()
+            return absent if self.whole_event else self.text.is_null() | absent
         if what == "NULL":
             return self.exists() & self.value_text().is_null()
         literal = "true" if what == "TRUE" else "false"
@@ -264,9 +302,15 @@ class _JsonWildcard(_Accessor):
     """`[*]` / `.*` inside JSON text: true when any selected value satisfies the test."""
 
     _STRINGS = r'"(?:[^"\\]|\\.)*"[,\]\}]'
-    _NUMBERS = r"[:\[,]-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[,\]\}]"
+    _NUMBERS = r"[:\[,]-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 
-    def __init__(self, text: pl.Expr, segments: tuple[Segment, ...], selector: Selector):
+    def __init__(
+        self,
+        text: pl.Expr,
+        segments: tuple[Segment, ...],
+        selector: Selector,
+        whole_event: bool = True,
+    ):
         w = next(i for i, s in enumerate(segments) if s.kind in ("any_index", "any_key"))
         self.selector = selector
         self.prefix = segments[:w]
@@ -279,12 +323,18 @@ class _JsonWildcard(_Accessor):
         if segments[w].kind == "any_key" and self.suffix:
             raise FilterPatternError("A property wildcard .* must end the selector", selector.text)
         self.text = text
-        self.is_object = text.str.strip_chars_start().str.starts_with("{")
-        self.container = _JsonText(text, self.prefix, selector).value_text()
+        self.is_object = _starts_with(text, "{")
+        if not whole_event:
+            self.is_object = self.is_object | _starts_with(text, "[")
+        self.container = _JsonText(text, self.prefix, selector, whole_event).value_text()
 
     def _filter(self, condition: str) -> pl.Expr:
-        keys = "".join(f"['{k.key}']" for k in self.suffix)
-        path = f"{_jsonpath(self.prefix)}[?(@{keys}{condition})]"
+        """Some element's value at the keys after the wildcard passes ``condition``: each
+        element is visited (``[*]``) and filtered on its last keys, after walking down to the
+        object that holds them when more keys follow than a filter can compare."""
+        walk = "".join(f"['{k.key}']" for k in self.suffix[:-_FILTER_KEYS])
+        inside = "".join(f"['{k.key}']" for k in self.suffix[-_FILTER_KEYS:])
+        path = f"{_jsonpath(self.prefix)}[*]{walk}[?(@{inside}{condition})]"
         return self.text.str.json_path_match(path).is_not_null() & self.is_object
 
     def _strings(self) -> pl.Expr:
@@ -303,8 +353,11 @@ class _JsonWildcard(_Accessor):
             return self.container.str.extract_all(
                 rf'"{key}":-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?'
             ).list.eval(pl.element().str.replace(r"^.*:", "").cast(pl.Float64))
-        return self.container.str.extract_all(self._NUMBERS).list.eval(
-            pl.element().str.slice(1).str.strip_chars_end(",]}").cast(pl.Float64)
+        # strings (keys included) are blanked first, so a number is any digits after ':', '['
+        # or ','; the delimiter before the next number is not consumed by this one
+        bare = self.container.str.replace_all(r'"(?:[^"\\]|\\.)*"', '""')
+        return bare.str.extract_all(self._NUMBERS).list.eval(
+            pl.element().str.slice(1).cast(pl.Float64)
         )
 
     def compare(self, op: str, value) -> pl.Expr:
@@ -324,6 +377,18 @@ class _JsonWildcard(_Accessor):
             )
         if op != "=":
             raise FilterPatternError(f"Operator {op} needs a number", self.selector.text)
+        if (
+            self.suffix
+            and isinstance(value, Text)
+            and not value.is_wildcard
+            and value.text != "*"
+            and not any(c in value.text for c in '"\\')
+        ):
+            # exact text: one typed JSONPath test over the elements
+            matched = self._filter(f' == "{value.text}"')
+            if not value.quoted and value.text in ("true", "false"):
+                matched = matched | self._filter(f" == {value.text}")
+            return matched
         strings = self._strings().list.eval(_text_match(pl.element(), value)).list.any()
         result = strings.fill_null(False)
         if isinstance(value, Text | Regex):
@@ -459,8 +524,8 @@ def _column_accessor(
         elif isinstance(dtype, pl.String):
             rest = segments[i:]
             if any(s.kind in ("any_index", "any_key") for s in rest):
-                return _JsonWildcard(expr, rest, selector)
-            return _JsonText(expr, rest, selector)
+                return _JsonWildcard(expr, rest, selector, whole_event=False)
+            return _JsonText(expr, rest, selector, whole_event=False)
         else:
             return _Missing()
     return _Column(expr, dtype, selector)

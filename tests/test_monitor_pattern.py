@@ -421,3 +421,134 @@ def test_term_pattern_needs_a_message_column() -> None:
     table = pl.DataFrame({"eventname": ["a"]})
     with pytest.raises(FilterPatternError, match="message column"):
         compile_pattern("ERROR", TableSource(dict(table.schema)))
+
+
+# --- selectors at any depth ------------------------------------------------------------------------
+
+
+def _nest(keys: str, leaf: object) -> object:
+    """{"k1": {"k2": ... leaf}} for keys 'k1.k2...' (``[n]`` puts the rest in a list at n)."""
+    value = leaf
+    for key in reversed(keys.split(".")):
+        name, _, index = key.partition("[")
+        if index:
+            value = [{"pad": 0}] * int(index.rstrip("]")) + [value]
+        value = {name: value}
+    return value
+
+
+DEEP = [
+    json.dumps({**_nest("a.b.c", "x"), "d": 1}),  # 1: the shape of the report
+    json.dumps(_nest("a.b.c.d.e", 5)),  # 2: depth 5, a number
+    json.dumps(_nest("a.b.c.d.e.f.g.h", True)),  # 3: depth 8, a boolean
+    json.dumps(_nest("a[0].b.c", "x")),  # 4: an array on the way
+    json.dumps(_nest("a.b[1].c.d.e", "5")),  # 5: an array deeper down, a string that spells 5
+    json.dumps({"a": {"b": [{"c": "x"}]}}),  # 6: an array where the selector names a key
+    json.dumps(_nest("a.b.c.d.e", None)),  # 7: JSON null at depth 5
+    json.dumps(_nest("a.b.c.d.e.f.g.h", "prod-eu-1")),  # 8: depth 8, a string
+    json.dumps({"a": {"b": {"c": {"d": {"e": [1, 7, 9]}}}}}),  # 9: a list at depth 5
+]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        # depth 3
+        ('{ $.a.b.c = "x" }', [1]),
+        ("{ $.a.b.c = x }", [1]),
+        ("{ $.a.b.c != x }", []),
+        ("{ $.a.b.c = * }", [1]),
+        ("{ $.a.b.c NOT EXISTS }", [4, 5, 6]),  # an object deeper down exists
+        ('{ $.a.b.c = "y" || $.d = 1 }', [1]),
+        # depth 5
+        ("{ $.a.b.c.d.e = 5 }", [2]),
+        ("{ $.a.b.c.d.e > 4.5 }", [2]),
+        ("{ $.a.b.c.d.e != 6 }", [2]),
+        ('{ $.a.b.c.d.e = "5" }', []),  # the number 5 is not the string "5"
+        ("{ $.a.b.c.d.e IS NULL }", [7]),
+        ("{ $.a.b.c.d.e NOT EXISTS }", [1, 4, 5, 6]),
+        ("{ $.a.b.c.d.e = * }", [2]),
+        ("{ $.a.b.c.d.e[*] = 7 }", [9]),
+        ("{ $.a.b.c.d.e[2] = 9 }", [9]),
+        ("{ $.a.b.c.d.e = %^[0-9]$% }", [2]),
+        # depth 8
+        ("{ $.a.b.c.d.e.f.g.h IS TRUE }", [3]),
+        ("{ $.a.b.c.d.e.f.g.h IS FALSE }", []),
+        ('{ $.a.b.c.d.e.f.g.h = "prod-*" }', [8]),
+        ("{ $.a.b.c.d.e.f.g.h = %eu-[0-9]$% }", [8]),
+        ("{ $.a.b.c.d.e.f.g.h != prod-eu-1 }", [3]),
+        ("{ $.a.b.c.d.e.f.g.h EXISTS }", None),
+        # arrays inside
+        ("{ $.a[0].b.c = x }", [4]),
+        ('{ $.a[0].b.c = "x" && $.a[0].b.c != y }', [4]),
+        ("{ $.a[1].b.c = x }", []),
+        ('{ $.a.b[1].c.d.e = "5" }', [5]),
+        ("{ $.a.b[1].c.d.e = 5 }", []),
+        ("{ $.a.b[0].c = x }", [6]),
+        ("{ $.a.b.c = x }", [1]),  # the array of event 6 is not looked into without [n]
+        ("{ $.a[*].b.c = x }", [4]),  # [*] visits the elements of an array
+    ],
+)
+def test_json_selectors_at_any_depth(pattern: str, expected: list[int] | None) -> None:
+    if expected is None:
+        with pytest.raises(FilterPatternError):
+            parse_pattern(pattern)
+        return
+    assert matching(pattern, DEEP) == expected
+
+
+def test_deep_selectors_on_table_columns() -> None:
+    """The same paths through struct and list columns, and into a JSON text column."""
+    records = [json.loads(m) for m in DEEP]
+    table = pl.DataFrame(
+        {
+            "id": list(range(1, 4)),
+            # structs all the way down: $.deep.b...h is depth 8
+            "deep": [_nest("b.c.d.e.f.g.h", v) for v in ("prod-eu-1", "dev", None)],
+            "items": [[{"b": {"c": "y"}}, {"b": {"c": "x"}}], [{"b": {"c": "y"}}], []],
+            "num": [{"b": {"c": {"d": {"e": n}}}} for n in (5, 6, None)],
+        }
+    )
+    texts = pl.DataFrame({"id": list(range(1, 10)), "text": [json.dumps(r["a"]) for r in records]})
+    for frame, pattern, expected in (
+        (table, '{ $.deep.b.c.d.e.f.g.h = "prod-*" }', [1]),
+        (table, "{ $.deep.b.c.d.e.f.g.h != dev }", [1]),
+        (table, "{ $.deep.b.c.d.e.f.g.h NOT EXISTS }", [3]),
+        (table, "{ $.num.b.c.d.e >= 5.5 }", [2]),
+        (table, "{ $.items[1].b.c = x }", [1]),
+        (table, "{ $.items[*].b.c = y }", [1, 2]),
+        (table, "{ $.items[*].b.c.d = y }", []),
+        (texts, '{ $.text.b.c = "x" }', [1]),
+        (texts, "{ $.text.b.c.d.e = 5 }", [2]),
+        (texts, "{ $.text.b.c.d.e.f.g.h IS TRUE }", [3]),
+        (texts, '{ $.text[0].b.c = "x" }', [4]),
+        (texts, '{ $.text.b[1].c.d.e = "5" }', [5]),
+        (texts, "{ $.text.b.c = x }", [1]),
+        (texts, "{ $.text.b.c.d.e IS NULL }", [7]),
+        (texts, '{ $.text.b.c.d.e.f.g.h = "prod-*" }', [8]),
+        (texts, "{ $.text.b.c.d.e[*] = 7 }", [9]),
+        (texts, "{ $.text.b.c.d.e NOT EXISTS }", [1, 4, 5, 6]),
+    ):
+        hits = frame.filter(compile_pattern(pattern, TableSource(dict(frame.schema))))
+        assert hits["id"].to_list() == expected, pattern
+
+
+def test_deep_selectors_as_metric_value_and_dimension() -> None:
+    messages = [
+        json.dumps({"req": {"http": {"size": {"bytes": 512}}, "route": {"op": {"name": "get"}}}}),
+        json.dumps({"req": {"http": {"size": {"bytes": "n/a"}}, "route": {"op": {"name": "put"}}}}),
+    ]
+    result = test_metric_filter(
+        "{ $.req.route.op.name = * }",
+        messages,
+        {
+            "metricName": "B",
+            "metricNamespace": "N",
+            "metricValue": "$.req.http.size.bytes",
+            "dimensions": {"Op": "$.req.route.op.name"},
+        },
+    )
+    assert [(m["metricValue"], m["dimensions"]["Op"]) for m in result["matches"]] == [
+        (512.0, "get"),
+        (None, "put"),
+    ]
