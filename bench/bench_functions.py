@@ -1,22 +1,34 @@
-"""Function-library throughput: the same log queries on loglake and DuckDB over one in-memory table.
+"""Function-library throughput: loglake through ``lake.sql`` against DuckDB over the same Parquet.
 
-Prints, per query, the best of a few runs for each engine and the ratio loglake / DuckDB.
-Usage: python bench/bench_functions.py [rows]   (default 1,000,000)
+Two parts, each query run on both engines in the same interleaved rounds (one untimed round,
+then ``--runs`` timed ones; medians in milliseconds and the ratio loglake / DuckDB):
+
+* **functions**: synthetic events (``--rows``, default 1,000,000) written as Parquet files of
+  an external table; string, regex, date and JSON functions as log queries use them.
+* **JSON members**: the CloudTrail members users filter and group on
+  (``requestparameters.bucketName``, ``.groupId``, ``.roleArn``, ``.userName``,
+  ``additionaleventdata.MFAUsed``, ``responseelements.ConsoleLogin``) on a generated and
+  ingested lake of about 1M events (built once under bench/data/, see bench_logs.py).
+
+    python bench/bench_functions.py [--rows 1000000] [--runs 5] [--part functions|json]
 """
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
-import time
+import statistics
+import tempfile
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import sqlglot
+from bench_logs import duckdb_over, ensure_lake, interleaved
 
-from loglake.query.engine import Engine
+import loglake
 
-QUERIES = {
+FUNCTION_QUERIES = {
     "json_extract_scalar": (
         "SELECT json_extract_scalar(requestparameters, '$.bucketName') AS b, count(*) "
         "FROM events GROUP BY 1"
@@ -34,6 +46,17 @@ LOGLAKE_ONLY = {
     "url_extract_host": "SELECT url_extract_host(url) AS h, count(*) FROM events GROUP BY 1",
     "contains(cidr, ip)": "SELECT count(*) FROM events WHERE contains('10.0.0.0/8', sourceip)",
 }
+#: (column, member) pairs of issue 13's JSON goal, the members investigations read most
+JSON_MEMBERS = [
+    ("requestparameters", "bucketName"),
+    ("requestparameters", "groupId"),
+    ("requestparameters", "roleArn"),
+    ("requestparameters", "userName"),
+    ("additionaleventdata", "MFAUsed"),
+    ("responseelements", "ConsoleLogin"),
+]
+#: 2 accounts x 2 regions x 7 days x this many events a day and region: about 1M events
+JSON_EVENTS_PER_DAY = 36_000
 
 
 def make_events(rows: int) -> pl.DataFrame:
@@ -65,31 +88,82 @@ def make_events(rows: int) -> pl.DataFrame:
     )
 
 
-def best(run, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def events_lake(rows: int, folder: Path) -> tuple[loglake.Lake, duckdb.DuckDBPyConnection]:
+    """An external Parquet table ``events`` of ``rows`` synthetic events, and DuckDB over the
+    same files."""
+    data = folder / "events"
+    data.mkdir()
+    events = make_events(rows)
+    files = 8
+    size = -(-rows // files)
+    for part in range(files):
+        events.slice(part * size, size).write_parquet(data / f"part-{part}.parquet")
+    lake = loglake.connect(str(folder / "lake"))
+    lake.sql(
+        "CREATE EXTERNAL TABLE events (eventtime string, requestparameters string, "
+        f"useragent string, arn string, url string, sourceip string) STORED AS PARQUET "
+        f"LOCATION '{data}'"
+    )
+    duck = duckdb.connect()
+    duck.execute("SET TimeZone = 'UTC'")
+    duck.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{data}/*.parquet')")
+    return lake, duck
+
+
+def compare(
+    title: str, lake: loglake.Lake, duck: duckdb.DuckDBPyConnection | None, sql: str, runs: int
+) -> float | None:
+    """Time ``sql`` on both engines; return the ratio (None for loglake only)."""
+    duck_sql = sqlglot.transpile(sql, read="athena", write="duckdb")[0] if duck else None
+    fns = {"loglake": lambda: lake.sql(sql)}
+    if duck_sql is not None:
+        fns["duckdb"] = lambda: duck.sql(duck_sql).pl()
+    medians, first = interleaved(fns, runs)
+    if duck_sql is None:
+        print(f"{medians['loglake']:9.1f} {'-':>9} {'-':>6}  {title}", flush=True)
+        return None
+    ours, theirs = first["loglake"], first["duckdb"]
+    same = sorted(ours.rows(), key=repr) == sorted(theirs.rows(), key=repr)
+    ratio = medians["loglake"] / medians["duckdb"]
+    note = "" if same else "  (answers differ)"
+    print(
+        f"{medians['loglake']:9.1f} {medians['duckdb']:9.1f} {ratio:6.2f}  {title}{note}",
+        flush=True,
+    )
+    return ratio
 
 
 def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    events = make_events(rows)
-    engine = Engine(tables={"events": events})
-    duck = duckdb.connect()
-    duck.register("events", events.to_arrow())
-    print(f"{rows:,} rows")
-    print(f"{'query':24} {'loglake s':>10} {'duckdb s':>10} {'ratio':>7}")
-    for name, sql in QUERIES.items():
-        ours = best(lambda sql=sql: engine.execute(sql))
-        translated = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
-        theirs = best(lambda t=translated: duck.sql(t).to_arrow_table())
-        print(f"{name:24} {ours:10.3f} {theirs:10.3f} {ours / theirs:7.2f}")
-    for name, sql in LOGLAKE_ONLY.items():
-        ours = best(lambda sql=sql: engine.execute(sql))
-        print(f"{name:24} {ours:10.3f} {'-':>10} {'-':>7}")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--part", choices=["functions", "json", "all"], default="all")
+    args = parser.parse_args()
+    header = f"{'loglake':>9} {'duckdb':>9} {'ratio':>6}  query (medians of {args.runs}, ms)"
+    if args.part in ("functions", "all"):
+        with tempfile.TemporaryDirectory(prefix="bench-functions-") as folder:
+            lake, duck = events_lake(args.rows, Path(folder))
+            print(f"functions: {args.rows:,} synthetic events in 8 Parquet files\n{header}")
+            for name, sql in FUNCTION_QUERIES.items():
+                compare(name, lake, duck, sql, args.runs)
+            for name, sql in LOGLAKE_ONLY.items():
+                compare(name, lake, None, sql, args.runs)
+    if args.part in ("json", "all"):
+        lake = ensure_lake(JSON_EVENTS_PER_DAY)
+        duck = duckdb_over(lake)
+        rows = lake.sql("SELECT count(*) FROM cloudtrail").item()
+        print(f"\nJSON members: {rows:,} generated CloudTrail events\n{header}")
+        ratios = []
+        for column, member in JSON_MEMBERS:
+            sql = (
+                f"SELECT json_extract_scalar({column}, '$.{member}') AS v, count(*) AS n "
+                "FROM cloudtrail GROUP BY 1"
+            )
+            ratios.append(compare(f"{column}.{member}", lake, duck, sql, args.runs))
+        print(
+            f"geometric mean of ratios {statistics.geometric_mean(ratios):.2f}, "
+            f"worst {max(ratios):.2f} (goal <= 1.0)"
+        )
 
 
 if __name__ == "__main__":
