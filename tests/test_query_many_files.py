@@ -84,6 +84,10 @@ QUERIES = [
     "is_json_scalar(json_extract(requestparameters, '$.policy')), "
     "json_format(json_parse(requestparameters)), "
     "CAST(json_extract(requestparameters, '$.size') AS BIGINT) FROM events",
+    # SQL/JSON functions, and JSON arrays cast to ARRAY(JSON)
+    "SELECT id, json_value(requestparameters, 'lax $.bucketName'), "
+    "json_query(requestparameters, 'lax $.tags'), json_exists(requestparameters, 'lax $.roleArn'), "
+    "CAST(json_extract(requestparameters, '$.tags') AS ARRAY(JSON)) FROM events",
     # regular expressions
     "SELECT id, regexp_extract(useragent, '([a-z-]+)/([0-9.]+)', 2), "
     "regexp_replace(useragent, '[0-9]', '#'), regexp_count(useragent, '[0-9]+'), "
@@ -94,6 +98,15 @@ QUERIES = [
     "date_parse(day, '%Y/%m/%d'), parse_datetime(substr(eventtime, 1, 19), "
     "'yyyy-MM-dd''T''HH:mm:ss'), date(substr(eventtime, 1, 10)) FROM events "
     "WHERE date_parse(day, '%Y/%m/%d') >= TIMESTAMP '2024-03-05 00:00:00'",
+    "SELECT id, from_iso8601_timestamp_nanos(eventtime), "
+    "to_date(substr(eventtime, 1, 10), 'yyyy-mm-dd'), "
+    "to_timestamp(replace(substr(eventtime, 1, 19), 'T', ' '), 'yyyy-mm-dd hh24:mi:ss'), "
+    "parse_duration(concat(CAST(id % 60 AS VARCHAR), 's')) FROM events",
+    # the functions that run a Python callback on each batch (which must not call Polars)
+    "SELECT id, crc32(to_utf8(eventname)), from_utf8(to_utf8(useragent)), "
+    "to_ieee754_32(CAST(id AS REAL)), word_stem(eventname), beta_cdf(2, 3, (id % 10) / 10.0) "
+    "FROM events",
+    "SELECT eventname, numeric_histogram(4, id) FROM events GROUP BY 1",
     # IP addresses
     "SELECT id, contains('10.0.0.0/8', sourceip), is_subnet_of(IPPREFIX '52.0.0.0/8', sourceip), "
     "CAST(sourceip AS IPADDRESS) FROM events WHERE NOT contains('2600:1f18::/32', sourceip)",
@@ -128,11 +141,17 @@ def test_functions_over_many_files_answer_every_time(lake: loglake.Lake) -> None
     assert lake.sql(QUERIES[0]).item() == sum(
         1 for p in EVENTS["requestparameters"] if p and "bucketName" in json.loads(p)
     )
+    # a Python datetime passed as a ? value (it hung too)
+    since = dt.datetime(2024, 3, 10, tzinfo=dt.UTC)
+    by_param = "SELECT count(*) FROM events WHERE from_iso8601_timestamp(eventtime) > ?"
+    param_answer = in_memory.execute(by_param, [since]).df.item()
+    assert 0 < param_answer < len(EVENTS)
     for _ in range(RUNS):
         for sql, answer in zip(QUERIES, expected, strict=True):
             result = lake.sql(sql)
             assert lake.last_query.files_scanned >= FILES
             assert _rows(result) == answer, sql
+        assert lake.sql(by_param, [since]).item() == param_answer
 
 
 def test_address_order_is_numeric_across_files(lake: loglake.Lake) -> None:
