@@ -1,22 +1,28 @@
 """CloudTrail ingest throughput against the floor of merely inflating and parsing the same files.
 
-Builds ~200k realistic CloudTrail events (~1.5 KB each) in ~100 gzip files under an AWS key
-layout (record shapes taken from the real samples in ../shared/samples when present), then times
-in one run:
+Two shapes of delivery, timed in the same run:
+
+* **big**: ~200k realistic CloudTrail events (~1.5 KB each) in 100 gzip files;
+* **small**: 10,000 files of 30-50 events each, as a trail delivers them every five minutes per
+  account and region (an organisation trail is hundreds of thousands of these a day).
+
+Record shapes come from the real Invictus samples in tests/data. For each shape, interleaved
+and repeated (medians):
 
 * floor: gzip + orjson.loads of every file, in one process, and in two processes;
 * loglake ingest with one process and with two worker processes (each into a fresh lake);
-* a one-day, one-account SQL query on the result (partition-filtered scan), next to the same
-  query over every day.
 
-Usage: python bench/bench_ingest.py [--events 200000] [--files 100] [--repeat 3] [--keep DIR]
+and then a one-day, one-account SQL query on the result (partition-filtered scan), next to the
+same query over every day.
+
+Usage: python bench/bench_ingest.py [--shapes big,small] [--repeat 3] [--keep DIR]
+       [--events 200000] [--files 100] [--small-files 10000]
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import copy
 import datetime as dt
 import gzip
 import os
@@ -34,34 +40,41 @@ import loglake
 from loglake.catalog import Catalog, StorageSettings
 from loglake.ingest import ingest
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "invictus-aws-dataset"
 ACCOUNTS = ["111122223333", "444455556666", "777788889999"]
 REGIONS = ["us-east-1", "eu-west-1"]
 
 
-def templates() -> list[dict]:
+def templates() -> list[bytes]:
+    """Real records, serialised (a copy per event is one orjson.loads of these)."""
     out = []
-    for path in sorted((SAMPLES / "invictus-aws-dataset" / "CloudTrail").glob("*.json")):
-        out.extend(orjson.loads(path.read_bytes())["Records"])
+    for path in sorted((SAMPLES / "CloudTrail").glob("*.json.gz")):
+        out.extend(
+            orjson.dumps(r) for r in orjson.loads(gzip.decompress(path.read_bytes()))["Records"]
+        )
     if not out:
-        raise SystemExit("samples not found: expected ../shared/samples/invictus-aws-dataset")
+        raise SystemExit(f"samples not found under {SAMPLES}")
     return out
 
 
-def build(folder: Path, events: int, files: int, seed: int = 7) -> list[Path]:
+def build(folder: Path, sizes: list[int], seed: int = 7) -> list[Path]:
+    """One gzip CloudTrail file per entry of ``sizes`` (its number of events), spread over three
+    accounts, two regions and three days, five minutes apart per account and region."""
     rng = random.Random(seed)
     pool = templates()
-    per_file = events // files
     start = dt.datetime(2024, 5, 10, tzinfo=dt.UTC)
+    streams = len(ACCOUNTS) * len(REGIONS)
+    per_day = max(1, -(-len(sizes) // (3 * streams)))
     paths = []
-    for i in range(files):
+    for i, count in enumerate(sizes):
         account = ACCOUNTS[i % len(ACCOUNTS)]
         region = REGIONS[(i // len(ACCOUNTS)) % len(REGIONS)]
-        day = start + dt.timedelta(days=i % 3)
-        stamp = day + dt.timedelta(minutes=5 * i)
+        slot = i // streams
+        day = start + dt.timedelta(days=min(2, slot // per_day))
+        stamp = day + dt.timedelta(seconds=(slot % per_day) * 86_400 // per_day)
         records = []
-        for _ in range(per_file):
-            record = copy.deepcopy(rng.choice(pool))
+        for _ in range(count):
+            record = orjson.loads(rng.choice(pool))
             when = stamp - dt.timedelta(seconds=rng.randrange(0, 300))
             record["eventTime"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
             record["eventID"] = str(uuid.UUID(int=rng.getrandbits(128)))
@@ -73,7 +86,8 @@ def build(folder: Path, events: int, files: int, seed: int = 7) -> list[Path]:
             folder / "AWSLogs" / account / "CloudTrail" / region / day.strftime("%Y/%m/%d")
         )
         folder_path.mkdir(parents=True, exist_ok=True)
-        name = f"{account}_CloudTrail_{region}_{stamp:%Y%m%dT%H%M}Z_{uuid.uuid4().hex[:16]}.json.gz"
+        suffix = uuid.UUID(int=rng.getrandbits(128)).hex[:16]
+        name = f"{account}_CloudTrail_{region}_{stamp:%Y%m%dT%H%M}Z_{suffix}.json.gz"
         path = folder_path / name
         path.write_bytes(gzip.compress(orjson.dumps({"Records": records}), 6))
         paths.append(path)
@@ -106,70 +120,84 @@ def run_ingest(raw: Path, lake: Path, workers: int) -> tuple[float, int]:
     return time.perf_counter() - started, report.rows.get("cloudtrail", 0)
 
 
+def shape_sizes(shape: str, args: argparse.Namespace) -> list[int]:
+    if shape == "big":
+        return [args.events // args.files] * args.files
+    rng = random.Random(11)
+    return [rng.randint(30, 50) for _ in range(args.small_files)]
+
+
+def bench_shape(shape: str, base: Path, args: argparse.Namespace) -> dict[str, float]:
+    raw = base / f"raw-{shape}"
+    if not raw.exists():
+        sizes = shape_sizes(shape, args)
+        print(f"building {sum(sizes):,} events in {len(sizes):,} files ({shape}) ...", flush=True)
+        build(raw, sizes)
+    paths = sorted(raw.rglob("*.json.gz"))
+    compressed = sum(p.stat().st_size for p in paths) / 1e6
+    print(f"[{shape}] {len(paths):,} files, {compressed:.1f} MB gzip, cpus={os.cpu_count()}")
+
+    # interleaved repeats, median of each: the machine's load drifts during a run
+    timings: dict[str, list[float]] = {"f1": [], "f2": [], "i1": [], "i2": []}
+    n = 0
+    for _ in range(args.repeat):
+        f1, n = floor(paths, 1)
+        f2, _ = floor(paths, 2)
+        i1, rows1 = run_ingest(raw, base / f"lake-{shape}-1", 1)
+        i2, rows2 = run_ingest(raw, base / f"lake-{shape}-2", 2)
+        assert rows1 == n and rows2 == n, (rows1, rows2, n)
+        for name, value in (("f1", f1), ("f2", f2), ("i1", i1), ("i2", i2)):
+            timings[name].append(value)
+    f1, f2, i1, i2 = (statistics.median(timings[k]) for k in ("f1", "f2", "i1", "i2"))
+
+    def line(name: str, seconds: float) -> str:
+        return (
+            f"[{shape}] {name:<31} {seconds:7.2f} s  {n / seconds:>10,.0f} events/s  "
+            f"{len(paths) / seconds:>8,.0f} files/s"
+        )
+
+    print(line("floor gzip+orjson, 1 process", f1))
+    print(line("floor gzip+orjson, 2 processes", f2))
+    print(line("loglake ingest, 1 process", i1))
+    print(line("loglake ingest, 2 workers", i2))
+    print(f"[{shape}] 2 workers, first run (starts them): {timings['i2'][0]:7.2f} s")
+    query(shape, base / f"lake-{shape}-1", n)
+    return {"f1": f1, "f2": f2, "i1": i1, "i2": i2}
+
+
+def query(shape: str, lake_path: Path, n: int) -> None:
+    lake = loglake.connect(str(lake_path))
+    where = f"WHERE day = '2024-05-10' AND account = '{ACCOUNTS[0]}'"
+    for label, clause in (("1-day 1-account query", where), ("same query, all days", "")):
+        sql = f"SELECT eventname, count(*) AS n FROM cloudtrail {clause} GROUP BY 1"
+        lake.sql(sql)  # warm: catalog and Delta log loaded once
+        started = time.perf_counter()
+        result = lake.sql(sql)
+        seconds = time.perf_counter() - started
+        stats = lake.last_query
+        print(
+            f"[{shape}] {label:<22} {seconds * 1000:5.0f} ms, {result['n'].sum():>7,} of {n:,} "
+            f"rows, files read {stats.files_scanned}, skipped {stats.files_skipped}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--files", type=int, default=100)
+    parser.add_argument("--shapes", default="big,small", help="big, small or both (default)")
+    parser.add_argument("--events", type=int, default=200_000, help="events of the big shape")
+    parser.add_argument("--files", type=int, default=100, help="files of the big shape")
+    parser.add_argument("--small-files", type=int, default=10_000, help="files of 30-50 events")
     parser.add_argument("--keep", help="build the raw data and lakes in this folder")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement")
     args = parser.parse_args()
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-    raw = base / "raw"
+    base.mkdir(parents=True, exist_ok=True)
     try:
-        if not raw.exists():
-            print(f"building {args.events:,} events in {args.files} files ...")
-            build(raw, args.events, args.files)
-        paths = sorted(raw.rglob("*.json.gz"))
-        compressed = sum(p.stat().st_size for p in paths) / 1e6
-        raw_mb = sum(len(gzip.decompress(p.read_bytes())) for p in paths) / 1e6
-        print(
-            f"{len(paths)} files, {compressed:.1f} MB gzip, {raw_mb:.1f} MB JSON, cpus={os.cpu_count()}"
-        )
-
-        # interleaved repeats, median of each: the machine's load drifts during a run
-        timings: dict[str, list[float]] = {"f1": [], "f2": [], "i1": [], "i2": []}
-        for _ in range(args.repeat):
-            f1, n = floor(paths, 1)
-            f2, _ = floor(paths, 2)
-            i1, rows1 = run_ingest(raw, base / "lake1", 1)
-            i2, rows2 = run_ingest(raw, base / "lake2", 2)
-            assert rows1 == n and rows2 == n, (rows1, rows2, n)
-            for name, value in (("f1", f1), ("f2", f2), ("i1", i1), ("i2", i2)):
-                timings[name].append(value)
-        f1, f2, i1, i2 = (statistics.median(timings[k]) for k in ("f1", "f2", "i1", "i2"))
-
-        def line(name: str, seconds: float) -> str:
-            return (
-                f"{name:<34} {seconds:7.2f} s  {n / seconds:>10,.0f} events/s  "
-                f"{compressed / seconds:7.1f} MB/s gz"
-            )
-
-        print(line("floor gzip+orjson, 1 process", f1))
-        print(line("floor gzip+orjson, 2 processes", f2))
-        print(line("loglake ingest, 1 process", i1))
-        print(line("loglake ingest, 2 workers", i2))
-        print(f"medians of {args.repeat} runs; first 2-worker run includes starting the workers")
-        print(f"2 workers, first run (starts them):  {timings['i2'][0]:7.2f} s")
-        print(f"ratio ingest/floor, 1 process:            {f1 / i1:.2f}x (goal >= 0.6x)")
-        print(
-            f"ratio ingest 2 workers / floor 1 process: {f1 / i2:.2f}x "
-            "(goal >= 0.96x, i.e. 1.6 x the 0.6x goal)"
-        )
-        print(f"2 workers / 1 process:                    {i1 / i2:.2f}x faster")
-
-        lake = loglake.connect(str(base / "lake1"))
-        where = f"WHERE day = '2024-05-10' AND account = '{ACCOUNTS[0]}'"
-        for label, clause in (("1-day 1-account query", where), ("same query, all days", "")):
-            sql = f"SELECT eventname, count(*) AS n FROM cloudtrail {clause} GROUP BY 1"
-            lake.sql(sql)  # warm: catalog and Delta log loaded once
-            started = time.perf_counter()
-            result = lake.sql(sql)
-            seconds = time.perf_counter() - started
-            stats = lake.last_query
-            print(
-                f"{label:<22} {seconds * 1000:5.0f} ms, {result['n'].sum():>7,} of {n:,} rows, "
-                f"files read {stats.files_scanned}, skipped {stats.files_skipped}"
-            )
+        results = {s: bench_shape(s, base, args) for s in args.shapes.split(",")}
+        print(f"\nmedians of {args.repeat} interleaved runs; ratio = floor time / ingest time")
+        print("shape   1 process / floor 1   2 workers / floor 1   (goals: >= 0.6x, >= 1.0x)")
+        for shape, t in results.items():
+            print(f"{shape:<7} {t['f1'] / t['i1']:>18.2f}x {t['f1'] / t['i2']:>20.2f}x")
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from loglake.ingest.listing import ListingState, list_folder
+
 #: kinds of raw objects; the source each belongs to, and the table its rows go to
 KINDS: dict[str, tuple[str, str | None]] = {
     "cloudtrail": ("cloudtrail", "cloudtrail"),
@@ -206,11 +208,13 @@ def walk(
     *,
     since: dt.date | None = None,
     skip_dir: Callable[[str], bool] | None = None,
+    listing: ListingState | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield file entries under ``root``, listing one folder level at a time.
 
     Date folders that end before ``since`` are never listed, so a daily run reads the listing of
-    the new days only, not years of history.
+    the new days only, not years of history. With a ``listing`` state, folders it knows are
+    listed only from where the last run's commits ended, and what is listed is recorded in it.
     """
     if hasattr(fs, "invalidate_cache"):
         fs.invalidate_cache(root)  # listings cached by an earlier run in this process are stale
@@ -225,10 +229,18 @@ def walk(
     while stack:
         folder = stack.pop()
         try:
-            entries = fs.ls(folder, detail=True)
+            entries = list_folder(fs, folder, listing.ranges(folder) if listing else None)
         except FileNotFoundError:
             continue
         entries.sort(key=lambda e: e["name"], reverse=True)
+        if listing is not None:
+            files = [e["name"] for e in entries if e.get("type") != "directory"]
+            folders = [e for e in entries if e.get("type") == "directory"]
+            listing.record(
+                folder,
+                [(n.rsplit("/", 1)[-1], n) for n in files],
+                resumable=all(e["name"].rstrip("/") == folder for e in folders),
+            )
         for entry in entries:
             name = entry["name"].rstrip("/")
             if entry.get("type") == "directory":

@@ -25,6 +25,7 @@ from loglake.catalog.storage import StorageSettings
 from loglake.errors import CatalogError, UserError
 from loglake.ingest import cloudtrail, cloudwatch, config, vpcflow
 from loglake.ingest.layout import SOURCES, Layout, classify, entry_etag, walk
+from loglake.ingest.listing import ListingState
 from loglake.ingest.quarantine import Quarantine
 from loglake.ingest.raw import BadRecord, GzipError, Parsed, RawObject, gunzip, is_gzip
 from loglake.ingest.schemas import PARTITION_COLUMNS, TABLES
@@ -155,8 +156,10 @@ def discover(
     *,
     source: str | None = None,
     since: dt.date | None = None,
+    listing: ListingState | None = None,
 ) -> Iterator[tuple[RawObject, Layout | None]]:
-    """Every object under ``url`` with its layout (None when no AWS layout matches)."""
+    """Every object under ``url`` with its layout (None when no AWS layout matches); with a
+    ``listing`` state, only what is new since its last committed keys (see ``listing``)."""
     src = source_settings(settings, url)
     fs = src.filesystem()
     root = src.fs_path(src.root)
@@ -164,7 +167,7 @@ def discover(
         fs.invalidate_cache(root)
     if not fs.exists(root):
         raise UserError(f"nothing to ingest: {url} does not exist")
-    for entry in walk(fs, root, since=since, skip_dir=_is_lake_internal):
+    for entry in walk(fs, root, since=since, skip_dir=_is_lake_internal, listing=listing):
         name = entry["name"]
         full = f"s3://{name}" if src.is_s3 else name
         layout = classify(name, source=source)
@@ -408,6 +411,7 @@ def ingest(
     force: bool = False,
     batch_objects: int | None = None,
     on_batch: Callable[[IngestReport], None] | None = None,
+    full_listing: bool = False,
 ) -> IngestReport:
     """Ingest every AWS export under ``url`` (a folder or s3:// prefix) into the lake, once.
 
@@ -416,6 +420,8 @@ def ingest(
     without listing them. ``workers`` > 1 parses in that many processes. ``only`` limits the run
     to the given object URLs and ``force`` re-reads them even when unchanged (quarantine retry).
     Each commit holds at most ``batch_objects`` objects (default 500) or 16 MB of input.
+    Folders listed before are listed from where the last run's commits ended, unless
+    ``full_listing`` (or ``only``/``force``) asks for everything again.
     """
     if source is not None and source not in SOURCES:
         raise UserError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")
@@ -428,10 +434,14 @@ def ingest(
     bar = Progress(progress)
     # workers start now, so that they load loglake while the source is listed
     pool = _worker_pool(workers) if workers > 1 else None
+    resumable = not (full_listing or force or only is not None)
+    listing = ListingState(settings, url) if resumable else None
+    done: set[str] = set()  # URLs of the objects this run finished (committed or skipped)
     try:
         found: list[RawObject] = []
         unrecognised: list[RawObject] = []
-        for obj, layout in discover(settings, url, source=source, since=since_date):
+        listed = discover(settings, url, source=source, since=since_date, listing=listing)
+        for obj, layout in listed:
             if only is not None and obj.url not in only:
                 continue
             report.objects_seen += 1
@@ -439,6 +449,7 @@ def ingest(
                 unrecognised.append(obj)
             elif layout.table is None:
                 report.objects_skipped += 1  # digests and write probes: not data
+                done.add(obj.url)
             else:
                 found.append(obj)
 
@@ -446,12 +457,13 @@ def ingest(
         if found:
             definitions = ensure_tables(catalog, database, {o.layout.table for o in found})  # type: ignore[misc]
             for name, definition in definitions.items():
+                days = [o.layout.day for o in found if o.layout.table == name and o.layout.day]
                 writers[name] = TableWriter(
                     settings,
                     definition.location,
                     f"{database}.{name}",
                     log,
-                    since_date.isoformat() if since_date else None,
+                    _log_since(days, since_date),
                 )
         todo: list[RawObject] = []
         for obj in found:
@@ -459,11 +471,13 @@ def ingest(
             if writer.is_current(obj.url, obj.etag):
                 if not force:
                     report.objects_skipped += 1
+                    done.add(obj.url)
                     continue
                 writer.known.pop(obj.url, None)
                 writer.known[obj.url] = "(forced)"
             todo.append(obj)
         _record_unrecognised(unrecognised, log, quarantine, report, force)
+        done.update(o.url for o in unrecognised)
 
         bar.total_objects = len(todo)
         bar.total_bytes = sum(o.size for o in todo)
@@ -507,6 +521,7 @@ def ingest(
             rows = sum(o.rows for o in committed)
             report.objects_ingested += len(committed)
             report.objects_skipped += len(batch) - len(committed)
+            done.update(o.url for o in batch)
             if rows or table not in report.rows:
                 report.rows[table] = report.rows.get(table, 0) + rows
             bar.update(objects=len(batch), nbytes=nbytes, rows=rows)
@@ -517,10 +532,32 @@ def ingest(
             _run_pipelined(settings, url, jobs, options, handle)
         else:
             _run_workers(pool, workers, settings, url, jobs, options, handle)
+    except BaseException:
+        if listing is not None:  # keep what was finished; the run's own error is the one to see
+            with contextlib.suppress(Exception):
+                _save_listing(listing, done, settings.with_root(url).is_s3)
+        raise
     finally:
         bar.close()
+    if listing is not None:
+        _save_listing(listing, done, settings.with_root(url).is_s3)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _log_since(days: list[str], since: dt.date | None) -> str | None:
+    """The first delivery day whose ingest-log entries a run needs: the earliest of the objects
+    it looks at (entries without a day are always read), so a daily run reads one day's log."""
+    if days:
+        return min(days)
+    return since.isoformat() if since else None
+
+
+def _save_listing(listing: ListingState, done: set[str], is_s3: bool) -> None:
+    """Record how far each listed stream is committed (also after a run that failed half-way)."""
+    names = {u.removeprefix("s3://") for u in done} if is_s3 else done
+    listing.advance(names)
+    listing.save()
 
 
 #: parser processes by count, kept for the next run in this process

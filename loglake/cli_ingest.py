@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     ingest.add_argument(
         "--batch-objects", type=int, help="objects per commit (default: 500, or 16 MB of input)"
     )
+    ingest.add_argument(
+        "--full-listing",
+        action="store_true",
+        help="list every folder in full instead of resuming after the keys already ingested",
+    )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
     ingest.set_defaults(handler=_ingest)
@@ -99,6 +104,7 @@ def _ingest(args: argparse.Namespace, lake: Any) -> int:
         progress=False if args.no_progress else None,
         log_group=args.log_group,
         batch_objects=args.batch_objects,
+        full_listing=args.full_listing,
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return 0 if report.ok else 1

@@ -1,0 +1,149 @@
+"""Listing a day folder of many CloudTrail deliveries on an S3 server: full and resumed.
+
+Starts moto's S3 server on 127.0.0.1, delivers ``--keys`` one-event CloudTrail files into one day
+folder of one account and region (stamps spread over the day, as a busy trail delivers them),
+ingests them once into an S3 lake on the same server, then times, interleaved and repeated:
+
+* peer: ``ListObjectsV2`` over the folder with boto3's paginator (the floor of any full listing);
+* loglake: the folder listed in full through ``discover`` (what ingest walks);
+* loglake ingest with nothing new, listing in full (``full_listing=True``);
+* loglake ingest with nothing new, resuming after the keys already ingested (the default).
+
+Usage: python bench/bench_listing.py [--keys 100000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import gzip
+import logging
+import random
+import statistics
+import time
+import uuid
+
+import boto3
+import orjson
+from moto.server import ThreadedMotoServer
+
+from loglake.catalog import Catalog, StorageSettings
+from loglake.ingest import ingest
+from loglake.ingest.runner import discover
+
+BUCKET = "bench-listing"
+ACCOUNT = "111122223333"
+REGION = "us-east-1"
+FOLDER = f"raw/AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2024/05/10"
+CREDENTIALS = {"access_key_id": "bench", "secret_access_key": "bench", "region": "us-east-1"}
+
+
+def deliveries(keys: int, seed: int = 5) -> dict[str, bytes]:
+    """``keys`` small CloudTrail files of 2024-05-10, keyed by their delivery key."""
+    rng = random.Random(seed)
+    out = {}
+    for i in range(keys):
+        second = i * 86_400 // keys
+        hour, minute = divmod(second // 60, 60)
+        stamp = f"20240510T{hour:02d}{minute:02d}"
+        event = {
+            "eventVersion": "1.09",
+            "eventTime": f"2024-05-10T{hour:02d}:{minute:02d}:00Z",
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "GetObject",
+            "awsRegion": REGION,
+            "sourceIPAddress": "198.51.100.7",
+            "eventID": str(uuid.UUID(int=rng.getrandbits(128))),
+            "eventType": "AwsApiCall",
+            "recipientAccountId": ACCOUNT,
+        }
+        suffix = uuid.UUID(int=rng.getrandbits(128)).hex[:16]
+        name = f"{ACCOUNT}_CloudTrail_{REGION}_{stamp}Z_{suffix}.json.gz"
+        out[f"{FOLDER}/{name}"] = gzip.compress(orjson.dumps({"Records": [event]}), 1)
+    return out
+
+
+def upload(client, files: dict[str, bytes]) -> None:
+    def put(item: tuple[str, bytes]) -> None:
+        client.put_object(Bucket=BUCKET, Key=item[0], Body=item[1])
+
+    with cf.ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, files.items()))
+
+
+def peer_listing(client) -> int:
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=BUCKET, Prefix=FOLDER + "/", Delimiter="/"
+    )
+    return sum(len(page.get("Contents", [])) for page in pages)
+
+
+def timed(action) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=CREDENTIALS["access_key_id"],
+            aws_secret_access_key=CREDENTIALS["secret_access_key"],
+            region_name="us-east-1",
+        )
+        client.create_bucket(Bucket=BUCKET)
+        seconds, _ = timed(lambda: upload(client, deliveries(args.keys)))
+        print(f"delivered {args.keys:,} keys into one day folder in {seconds:.1f} s")
+
+        settings = StorageSettings.resolve(
+            f"s3://{BUCKET}/lake", environ={}, endpoint_url=endpoint, **CREDENTIALS
+        )
+        catalog = Catalog(settings)
+        catalog.create_database("aws", if_not_exists=True)
+        source = f"s3://{BUCKET}/raw"
+        seconds, report = timed(lambda: ingest(catalog, source, workers=2, progress=False))
+        assert report.rows["cloudtrail"] == args.keys, report  # type: ignore[attr-defined]
+        print(f"first ingest (2 workers): {seconds:.1f} s")
+
+        runs: dict[str, list[float]] = {"peer": [], "walk": [], "full": [], "resumed": []}
+        for _ in range(args.repeat):
+            seconds, count = timed(lambda: peer_listing(client))
+            assert count == args.keys, count
+            runs["peer"].append(seconds)
+            seconds, count = timed(lambda: sum(1 for _ in discover(settings, source)))
+            assert count == args.keys, count
+            runs["walk"].append(seconds)
+            for name, full in (("full", True), ("resumed", False)):
+                seconds, report = timed(
+                    lambda full=full: ingest(catalog, source, progress=False, full_listing=full)
+                )
+                assert report.objects_ingested == 0, report  # type: ignore[attr-defined]
+                runs[name].append(seconds)
+            print(f"  resumed run listed {report.objects_seen:,} keys")  # type: ignore[attr-defined]
+        peer, walk, full, resumed = (statistics.median(runs[k]) for k in runs)
+        keys = args.keys
+        print(f"medians of {args.repeat} interleaved runs, {keys:,} keys in one day folder")
+        print(f"peer: boto3 ListObjectsV2 pages      {peer:7.2f} s  {keys / peer:>9,.0f} keys/s")
+        print(
+            f"loglake listing in full (discover)   {walk:7.2f} s  {keys / walk:>9,.0f} keys/s"
+            f"  ({peer / walk:.2f}x the peer)"
+        )
+        print(f"no-op ingest, full listing           {full:7.2f} s")
+        print(f"no-op ingest, resumed listing        {resumed:7.2f} s  (goal < 1 s)")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

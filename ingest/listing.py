@@ -1,0 +1,231 @@
+"""Listings that resume where the last run's commits ended, instead of relisting a day folder.
+
+AWS names deliveries ``STREAM_YYYYMMDDTHHMM[SS]Z_UNIQUE...``: the stream part names the account,
+service and region (and the flow log id), the stamp is the UTC minute the file was delivered and
+the unique part is random. Inside one stream, keys therefore sort by delivery minute. A day folder
+of a busy trail holds tens of thousands of them; listing it all again on every run costs more than
+ingesting what is new.
+
+What AWS does not promise is that keys become visible in that order: S3 lists are consistent
+and sorted, but deliveries run concurrently and are retried, so a file stamped 10:05 can appear
+after one stamped 10:06 has been listed, and two files of the same minute sort by their random
+part. Resuming right after the last key seen would skip such a file forever. The rule is:
+
+    a run lists each known stream from (its last committed key's stamp, or the time of the
+    listing that saw it if earlier) minus ``MARGIN`` (one hour), to the next stream.
+
+Every key listed from there on that is already ingested is skipped through the ingest log, so the
+margin costs a listing of an hour of keys, not a re-read. A file is missed only if it becomes
+listable more than an hour after the minute its name carries; CloudTrail documents deliveries
+within about five minutes on average, flow logs every five to ten minutes. A full listing
+(``full_listing=True``, ``loglake ingest --full-listing``, and every quarantine retry) looks at
+everything again: use it after an outage of the delivering service, or to pick up an old object
+that was rewritten in place.
+
+A stream's position only moves over keys that are all finished (committed, skipped or
+quarantined), so a run that stops half-way resumes at its first unfinished key. A stream seen for
+the first time sorts into one of the ranges listed, so it is listed in full; a folder holding
+sub-folders, keys outside the ``STREAM_STAMP`` naming or more than ``MAX_STREAMS`` streams is
+always listed in full.
+
+On S3 each range is one ``ListObjectsV2`` request with ``StartAfter`` (and its following pages);
+in a local folder the names are read without a ``stat`` and only those in a range are looked at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from fsspec.implementations.local import LocalFileSystem
+
+from loglake.catalog.storage import StorageSettings
+
+#: the delivery stamp in a file name, and everything before it (the stream)
+_STAMP = re.compile(r"^(?P<stream>.+_)(?P<stamp>\d{8}T\d{4})(?:\d{2})?Z_")
+#: keys this much older than a stream's last committed key are listed again
+MARGIN = dt.timedelta(hours=1)
+#: folders with more streams than this are listed in full (ranges would cost more requests)
+MAX_STREAMS = 16
+#: keys per ListObjectsV2 page (S3's maximum)
+PAGE_KEYS = 1000
+STAMP_FORMAT = "%Y%m%dT%H%M"
+
+Range = tuple[str | None, str | None]  # (list names after this, stop at names from this)
+
+
+def stream_of(name: str) -> tuple[str, str] | None:
+    """The stream part and the delivery stamp (YYYYMMDDTHHMM) of a delivery's file name."""
+    match = _STAMP.match(name)
+    return (match["stream"], match["stamp"]) if match else None
+
+
+def resume_after(name: str) -> str:
+    """The name a listing of ``name``'s stream resumes after: its stamp less the margin."""
+    stream, stamp = stream_of(name)  # type: ignore[misc]
+    earlier = dt.datetime.strptime(stamp, STAMP_FORMAT) - MARGIN
+    return stream + earlier.strftime(STAMP_FORMAT)
+
+
+class ListingState:
+    """Per folder of one source, the last committed key of each stream (a JSON document under
+    ``<lake>/_state/listing/``). It only ever moves forward: two runs saving at once keep the
+    larger key of each stream."""
+
+    def __init__(self, lake: StorageSettings, source_root: str):
+        digest = hashlib.sha256(source_root.rstrip("/").encode()).hexdigest()[:24]
+        self.fs = lake.filesystem()
+        self.path = lake.fs_path(lake.url("_state", "listing", f"{digest}.json"))
+        self.source_root = source_root
+        self.folders: dict[str, dict[str, str]] = self._read()
+        #: per folder listed in this run, its files: (name, object URL); None when the folder
+        #: cannot be resumed (it holds sub-folders)
+        self.listed: dict[str, list[tuple[str, str]] | None] = {}
+        #: no key listed by this run became visible after this minute
+        self.started = dt.datetime.now(dt.UTC).strftime(STAMP_FORMAT)
+
+    def _read(self) -> dict[str, dict[str, str]]:
+        try:
+            return orjson.loads(self.fs.cat_file(self.path)).get("folders", {})
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return {}
+
+    def ranges(self, folder: str) -> list[Range] | None:
+        """The ranges of names to list in ``folder``, or None to list all of it."""
+        streams = self.folders.get(folder)
+        if not streams:
+            return None
+        names = sorted(streams)
+        out: list[Range] = [(None, names[0])]
+        for index, stream in enumerate(names):
+            following = names[index + 1] if index + 1 < len(names) else None
+            out.append((resume_after(streams[stream]), following))
+        return out
+
+    def record(self, folder: str, files: list[tuple[str, str]], *, resumable: bool = True) -> None:
+        """What one listing of ``folder`` found; a folder with sub-folders is not ``resumable``."""
+        if not resumable:
+            self.listed[folder] = None
+        elif folder not in self.listed or self.listed[folder] is not None:
+            self.listed.setdefault(folder, []).extend(files)  # type: ignore[union-attr]
+
+    def advance(self, done: set[str]) -> None:
+        """Move each stream's key to the last listed key up to which every key is done (never
+        past the minute this run started listing: see the module's rule)."""
+        for folder, files in self.listed.items():
+            if files is None:
+                self.folders.pop(folder, None)
+                continue
+            by_stream: dict[str, list[tuple[str, str]]] = {}
+            for name, url in files:
+                parsed = stream_of(name)
+                if parsed is not None:
+                    by_stream.setdefault(parsed[0], []).append((name, url))
+            streams = dict(self.folders.get(folder, {}))
+            for stream, entries in by_stream.items():
+                last = _last_done(sorted(entries), done)
+                if last is not None:
+                    last = min(last, f"{stream}{self.started}Z_")
+                if last is not None and last > streams.get(stream, ""):
+                    streams[stream] = last
+            if streams and len(streams) <= MAX_STREAMS:
+                self.folders[folder] = streams
+            else:
+                self.folders.pop(folder, None)
+
+    def save(self) -> None:
+        """Store the state, merged with what another run may have stored meanwhile."""
+        merged = self._read()
+        for folder, streams in self.folders.items():
+            current = merged.setdefault(folder, {})
+            for stream, name in streams.items():
+                if name > current.get(stream, ""):
+                    current[stream] = name
+        body = {"source": self.source_root, "folders": merged}
+        self.fs.makedirs(self.path.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.pipe_file(self.path, orjson.dumps(body))
+
+
+def _last_done(entries: list[tuple[str, str]], done: set[str]) -> str | None:
+    last = None
+    for name, url in entries:
+        if url not in done:
+            break
+        last = name
+    return last
+
+
+def list_folder(fs: Any, folder: str, ranges: list[Range] | None) -> list[dict[str, Any]]:
+    """Entries of one folder level (files and sub-folders), only those in ``ranges`` if given."""
+    if ranges is None:
+        return fs.ls(folder, detail=True)
+    if hasattr(fs, "call_s3"):
+        return [entry for r in ranges for entry in _list_s3_range(fs, folder, r)]
+    if isinstance(fs, LocalFileSystem):
+        return _list_local(folder, ranges)
+    entries = fs.ls(folder, detail=True)
+    return [e for e in entries if _in_ranges(e["name"].rstrip("/").rsplit("/", 1)[-1], ranges)]
+
+
+def _in_ranges(name: str, ranges: Iterable[Range]) -> bool:
+    return any((a is None or name > a) and (b is None or name < b) for a, b in ranges)
+
+
+def _list_local(folder: str, ranges: list[Range]) -> list[dict[str, Any]]:
+    out = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not _in_ranges(entry.name, ranges):
+                continue
+            status = entry.stat()
+            kind = "directory" if entry.is_dir() else "file"
+            out.append(
+                {
+                    "name": entry.path,
+                    "size": status.st_size,
+                    "type": kind,
+                    "mtime": status.st_mtime,
+                }
+            )
+    return out
+
+
+def _list_s3_range(fs: Any, folder: str, bounds: Range) -> list[dict[str, Any]]:
+    """One range of a folder: ``ListObjectsV2`` from ``StartAfter``, pages until the stop name."""
+    bucket, _, key = folder.partition("/")
+    prefix = f"{key.rstrip('/')}/" if key else ""
+    start, stop = bounds
+    request: dict[str, Any] = {
+        "Bucket": bucket,
+        "Prefix": prefix,
+        "Delimiter": "/",
+        "MaxKeys": PAGE_KEYS,
+    }
+    if start is not None:
+        request["StartAfter"] = prefix + start
+    out = []
+    while True:
+        page = fs.call_s3("list_objects_v2", **request)
+        items = [
+            {"name": f"{bucket}/{p['Prefix'].rstrip('/')}", "size": 0, "type": "directory"}
+            for p in page.get("CommonPrefixes", [])
+        ]
+        items += [
+            {"name": f"{bucket}/{c['Key']}", "size": c["Size"], "ETag": c["ETag"], "type": "file"}
+            for c in page.get("Contents", [])
+        ]
+        past_stop = False
+        for item in items:
+            name = item["name"][len(bucket) + 1 + len(prefix) :]
+            if stop is not None and name >= stop:
+                past_stop = True
+            else:
+                out.append(item)
+        if past_stop or not page.get("IsTruncated"):
+            return out
+        request["ContinuationToken"] = page["NextContinuationToken"]

@@ -1,0 +1,155 @@
+"""Listings that resume after the keys already ingested (local folder and S3 server on
+127.0.0.1): late keys inside the margin, new streams, a run stopped half-way, full listings."""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from pathlib import Path
+
+import polars as pl
+import pytest
+from test_ingest_lake import make_event, put_raw, read_table, trail_file
+
+from loglake.catalog import Catalog, StorageSettings
+from loglake.ingest import ingest, listing
+from loglake.ingest.listing import resume_after, stream_of
+
+ACCOUNT = "111122223333"
+REGION = "us-east-1"
+
+
+def stamp(minutes: int) -> str:
+    """YYYYMMDDTHHMM of 2024-05-10 10:00 plus ``minutes``."""
+    hour, minute = divmod(10 * 60 + minutes, 60)
+    return f"20240510T{hour:02d}{minute:02d}"
+
+
+def deliver(settings: StorageSettings, raw: Path, source: str, path: Path) -> None:
+    """Make a file written under ``raw`` visible at the source (uploads it to the bucket)."""
+    if settings.is_s3:
+        settings.filesystem().pipe_file(
+            f"{source[5:]}/{path.relative_to(raw).as_posix()}", path.read_bytes()
+        )
+
+
+def event_ids(settings: StorageSettings) -> list[str]:
+    return sorted(read_table(settings, "cloudtrail")["eventid"].to_list())
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    """S3 pages of 7 keys, so that ranges cross page boundaries with a few dozen keys."""
+    monkeypatch.setattr(listing, "PAGE_KEYS", 7)
+
+
+def test_stream_and_resume_point_of_delivery_names():
+    name = f"{ACCOUNT}_CloudTrail_{REGION}_20240510T0005Z_AbCdEf0123456789.json.gz"
+    assert stream_of(name) == (f"{ACCOUNT}_CloudTrail_{REGION}_", "20240510T0005")
+    # an hour before, across midnight; names of that minute sort after the resume point
+    assert resume_after(name) == f"{ACCOUNT}_CloudTrail_{REGION}_20240509T2305"
+    assert f"{ACCOUNT}_CloudTrail_{REGION}_20240509T2305Z_0.json.gz" > resume_after(name)
+    flow = "123456789012_vpcflowlogs_us-east-1_fl-1234abcd_20180620T1620Z_fe123456.log.gz"
+    assert stream_of(flow) == ("123456789012_vpcflowlogs_us-east-1_fl-1234abcd_", "20180620T1620")
+    config = "1_Config_us-east-2_ConfigHistory_AWS::S3::Bucket_20160927T195818Z_20160927T195818Z_1.json.gz"
+    assert stream_of(config)[1] == "20160927T1958"  # type: ignore[index]
+    assert stream_of("notes.txt") is None
+
+
+def test_resumed_listing_keeps_late_keys_inside_the_margin(lake_settings, tmp_path, small_pages):
+    raw = tmp_path / "raw"
+    for i in range(40):  # 10:00 to 13:15, one delivery every five minutes
+        trail_file(raw, ACCOUNT, REGION, stamp(5 * i), [make_event(i)])
+    source = put_raw(lake_settings, raw)
+    catalog = Catalog(lake_settings)
+    first = ingest(catalog, source, progress=False)
+    assert first.objects_seen == 40 and first.rows["cloudtrail"] == 40
+
+    # nothing new: only the last hour before the last key (12:15 to 13:15) is listed again
+    noop = ingest(catalog, source, progress=False)
+    assert (noop.objects_seen, noop.objects_ingested, noop.objects_skipped) == (13, 0, 13)
+
+    # a delivery that becomes visible late although it sorts before the last committed key,
+    # another one of the same minute as the last key, and a new one
+    late = [
+        trail_file(raw, ACCOUNT, REGION, stamp(170), [make_event(100)]),
+        trail_file(raw, ACCOUNT, REGION, stamp(195), [make_event(101)]),
+        trail_file(raw, ACCOUNT, REGION, stamp(200), [make_event(102)]),
+    ]
+    for path in late:
+        deliver(lake_settings, raw, source, path)
+    report = ingest(catalog, source, progress=False)
+    assert report.objects_ingested == 3
+    assert event_ids(lake_settings) == sorted(
+        [f"evt-{i:06d}" for i in range(40)] + ["evt-000100", "evt-000101", "evt-000102"]
+    )
+
+    # more than an hour late: only a full listing sees it (the documented limit)
+    too_late = trail_file(raw, ACCOUNT, REGION, stamp(60), [make_event(103)])
+    deliver(lake_settings, raw, source, too_late)
+    assert ingest(catalog, source, progress=False).objects_ingested == 0
+    full = ingest(catalog, source, progress=False, full_listing=True)
+    assert full.objects_seen == 44 and full.objects_ingested == 1
+    assert "evt-000103" in event_ids(lake_settings)
+    assert len(event_ids(lake_settings)) == 44
+
+
+def flow_file(raw: Path, flow_log: str, minutes: int, srcport: int) -> Path:
+    folder = raw / "AWSLogs" / ACCOUNT / "vpcflowlogs" / REGION / "2024" / "05" / "10"
+    folder.mkdir(parents=True, exist_ok=True)
+    when = stamp(minutes)
+    name = f"{ACCOUNT}_vpcflowlogs_{REGION}_{flow_log}_{when}Z_{uuid.uuid4().hex[:8]}.log.gz"
+    start = 1715335200 + minutes * 60
+    lines = [
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets "
+        "bytes start end action log-status",
+        f"2 {ACCOUNT} eni-1 10.0.0.1 10.0.0.2 {srcport} 443 6 1 60 {start} {start + 60} ACCEPT OK",
+    ]
+    path = folder / name
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    return path
+
+
+def test_new_streams_in_a_known_folder_are_listed_in_full(lake_settings, tmp_path, small_pages):
+    raw = tmp_path / "raw"
+    port = iter(range(1000, 2000))
+    for flow_log in ("fl-0000000000000000b", "fl-0000000000000000d"):
+        for i in range(20):
+            flow_file(raw, flow_log, 10 * i, next(port))
+    source = put_raw(lake_settings, raw)
+    catalog = Catalog(lake_settings)
+    assert ingest(catalog, source, progress=False).rows["vpc_flow_logs"] == 40
+    assert ingest(catalog, source, progress=False).objects_seen == 2 * 7  # 12:10 .. 13:10 of each
+
+    # flow logs created later, sorting before, between and after the known ones, with early
+    # stamps: each is a new stream, so all of its keys are listed
+    added = [
+        flow_file(raw, flow_log, minutes, next(port))
+        for flow_log in ("fl-0000000000000000a", "fl-0000000000000000c", "fl-0000000000000000e")
+        for minutes in (0, 5)
+    ]
+    for path in added:
+        deliver(lake_settings, raw, source, path)
+    report = ingest(catalog, source, progress=False)
+    assert report.objects_ingested == 6
+    ports = read_table(lake_settings, "vpc_flow_logs")["srcport"].cast(pl.Int64).sort()
+    assert ports.to_list() == list(range(1000, 1046))
+
+
+def test_a_run_stopped_half_way_resumes_at_its_first_unfinished_key(lake_settings, tmp_path):
+    raw = tmp_path / "raw"
+    for i in range(40):
+        trail_file(raw, ACCOUNT, REGION, stamp(5 * i), [make_event(i)])
+    source = put_raw(lake_settings, raw)
+    catalog = Catalog(lake_settings)
+
+    def stop(report) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(catalog, source, progress=False, batch_objects=5, on_batch=stop)
+    assert len(event_ids(lake_settings)) == 5
+    # the stream's position stops at the fifth key: a resumed run lists everything after it
+    report = ingest(catalog, source, progress=False)
+    assert report.objects_ingested == 35
+    assert event_ids(lake_settings) == [f"evt-{i:06d}" for i in range(40)]
