@@ -19,11 +19,15 @@ correlate events up to ten minutes apart in either direction (a burst of failed 
 ``lookback: 30d`` for rules that compare an event with the history before it (a key used from an
 address it never used). An incremental run re-reads that much context around new events;
 ``entity`` (a SQL expression such as ``useridentity.accesskeyid``) limits the history read to the
-entities the new events are about.
+entities the new events are about. ``history: accesskeyid, sourceipaddress`` promises more: the
+rule uses the history before the new events only through the earliest and latest event of each
+combination of those columns (first-seen and last-seen questions), so an incremental run reads
+those few columns of the history and keeps two rows per combination instead of every event.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -37,7 +41,7 @@ from loglake.errors import UserError
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 REQUIRED = ("id", "title", "severity")
-LIST_KEYS = ("mitre", "tags", "covers", "scenarios", "references", "dedup")
+LIST_KEYS = ("mitre", "tags", "covers", "scenarios", "references", "dedup", "history")
 KNOWN_KEYS = (
     *REQUIRED,
     *LIST_KEYS,
@@ -96,6 +100,7 @@ class Detection:
     window: int = 0  # seconds before and after an event that its verdict depends on
     lookback: int = 0  # seconds of history before an event that its verdict depends on
     entity: str | None = None  # SQL expression: the history of the same entity is enough
+    history: list[str] = field(default_factory=list)  # columns: first and last event of each
     lateness: int = DEFAULT_LATENESS
     source: str = DEFAULT_SOURCE
     description: str = ""
@@ -131,37 +136,42 @@ class Detection:
         ``cheap`` only the conjuncts that compare plain columns with constants are kept (a
         weaker condition that costs no function calls, applied first).
         """
-        tree = parse_sql(self.sql, self.path or self.id)
-        source = self.source.rpartition(".")[2].lower()
-        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-        conditions: list[str] = []
-        for table in tree.find_all(exp.Table):
-            if table.name.lower() != source or (table.name.lower() in ctes and not table.db):
-                continue
-            select = table.find_ancestor(exp.Select)
-            if select is None or table.find_ancestor(exp.Join) is not None:
-                return None
-            from_ = select.args.get("from_") or select.args.get("from")
-            if from_ is None or from_.this is not table or select.args.get("joins"):
-                return None
-            where = select.args.get("where")
-            if where is None:
-                return None
-            condition = where.this.copy()
-            if condition.find(exp.Subquery, exp.Exists, exp.Select) is not None:
-                return None
-            alias = table.alias_or_name.lower()
-            for column in condition.find_all(exp.Column):
-                _unqualify(column, (alias, source))
-            if cheap:
-                weak = _weaken(condition)
-                if weak is None:
-                    return None
-                condition = weak
-            conditions.append(condition.sql(dialect="athena"))
-        if not conditions:
+        return _prefilter(self.sql, self.source, self.path or self.id, cheap)
+
+
+@functools.lru_cache(maxsize=1024)
+def _prefilter(sql: str, source_table: str, label: str, cheap: bool) -> str | None:
+    tree = parse_sql(sql, label)
+    source = source_table.rpartition(".")[2].lower()
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    conditions: list[str] = []
+    for table in tree.find_all(exp.Table):
+        if table.name.lower() != source or (table.name.lower() in ctes and not table.db):
+            continue
+        select = table.find_ancestor(exp.Select)
+        if select is None or table.find_ancestor(exp.Join) is not None:
             return None
-        return " OR ".join(f"({c})" for c in dict.fromkeys(conditions))
+        from_ = select.args.get("from_") or select.args.get("from")
+        if from_ is None or from_.this is not table or select.args.get("joins"):
+            return None
+        where = select.args.get("where")
+        if where is None:
+            return None
+        condition = where.this.copy()
+        if condition.find(exp.Subquery, exp.Exists, exp.Select) is not None:
+            return None
+        alias = table.alias_or_name.lower()
+        for column in condition.find_all(exp.Column):
+            _unqualify(column, (alias, source))
+        if cheap:
+            weak = _weaken(condition)
+            if weak is None:
+                return None
+            condition = weak
+        conditions.append(condition.sql(dialect="athena"))
+    if not conditions:
+        return None
+    return " OR ".join(f"({c})" for c in dict.fromkeys(conditions))
 
 
 def _unqualify(column: exp.Column, names: tuple[str, ...]) -> None:
@@ -221,13 +231,20 @@ def _weaken(condition: exp.Expression) -> exp.Expression | None:
 
 
 def parse_sql(sql: str, where: str) -> exp.Expression:
+    """The query's tree (shared by every caller: read it, copy before changing it)."""
     try:
-        tree = sqlglot.parse_one(sql, read="athena")
+        tree = _parsed(sql)
     except sqlglot.errors.ParseError as error:
         raise DetectionError(f"{where}: the query is not valid SQL: {error}") from None
     if tree is None or not isinstance(tree, exp.Query):
         raise DetectionError(f"{where}: a detection is one SELECT query")
     return tree
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(sql: str) -> exp.Expression | None:
+    # an incremental run asks each rule for its tables, columns and prefilters many times
+    return sqlglot.parse_one(sql, read="athena")
 
 
 def _tables_in(tree: exp.Expression) -> list[tuple[str, str]]:
@@ -297,6 +314,8 @@ def parse_detection(text: str, path: str = "<detection>") -> Detection:
         lateness = parse_duration(header.get("lateness", str(DEFAULT_LATENESS)), "lateness")
     except UserError as error:
         raise DetectionError(f"{path}: {error}") from None
+    if lists["history"] and not lookback:
+        raise DetectionError(f"{path}: history needs a lookback (how far back the history goes)")
     extra = {k: v for k, v in header.items() if k not in KNOWN_KEYS or k in ("license", "level")}
     for key in ("status", "sigma_id", "date", "falsepositives"):
         if key in header:
@@ -314,6 +333,7 @@ def parse_detection(text: str, path: str = "<detection>") -> Detection:
         window=window,
         lookback=lookback,
         entity=header.get("entity") or None,
+        history=lists["history"],
         lateness=lateness,
         source=header.get("source", DEFAULT_SOURCE).lower(),
         description=header.get("description", ""),
@@ -337,7 +357,7 @@ def render_detection(detection: Detection) -> str:
         f"-- title: {detection.title}",
         f"-- severity: {detection.severity}",
     ]
-    for key in ("mitre", "tags", "dedup", "covers", "scenarios"):
+    for key in ("mitre", "tags", "dedup", "covers", "scenarios", "history"):
         values = getattr(detection, key)
         if values:
             lines.append(f"-- {key}: {', '.join(values)}")

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 import polars as pl
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 
 from loglake.catalog import Catalog, ManagedTable
@@ -38,6 +39,7 @@ from loglake.errors import ConflictError, UserError
 from loglake.investigate.actors import TABLE as ACTORS_TABLE
 from loglake.investigate.actors import actors_frame, update_actors
 from loglake.investigate.detections import Detection, parse_sql
+from loglake.investigate.history import HistoryStore, ends
 from loglake.monitor import actions
 from loglake.monitor.runner import (
     TIME_COLUMNS,
@@ -348,24 +350,143 @@ def read_range(
     *,
     prefilter: str | bool | None = True,
     cheap: str | None = None,
+    columns: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Rows of the whole table whose event time falls in any of the ranges (None: all rows),
-    kept by the prefilter, with only the needed columns; files outside the ranges are skipped."""
+    kept by the prefilter, with only the needed columns (default: those of every rule of the
+    source); files outside the ranges are skipped."""
     if prefilter is True:
         condition, cheap = source.prefilter, source.cheap
     else:
         condition = prefilter or None
+    columns = list(columns or source.columns)
     spans = _merge(list(ranges)) if ranges is not None else None
     files = source.table.files()
     if spans is not None:
         if not spans:
-            return pl.DataFrame(schema={c: source.schema[c] for c in source.columns})
+            return pl.DataFrame(schema={c: source.schema[c] for c in columns})
         files = files_in_range(files, source.time_column, spans)
-    lf = scan_files(source.table, files, source.columns)
+    lf = scan_files(source.table, files, columns)
     if spans is not None:
+        lf = lf.filter(_within_spans(source, spans))
+    return _narrow(lf.select(columns), cheap, condition)
+
+
+def _within_spans(
+    source: SourceRows, spans: Sequence[tuple[datetime, datetime]], *, closed: bool = True
+) -> pl.Expr:
+    """Rows whose time falls in one of the spans (``closed``: ends included). ISO text is
+    compared as text: parsing the times of ten million rows takes seconds, comparing them a
+    fraction of one."""
+    column = pl.col(source.time_column)
+    if source.schema[source.time_column] == pl.String:
+        text = "%Y-%m-%dT%H:%M:%S"
+        return pl.any_horizontal(
+            [
+                (column >= lo.astimezone(UTC).strftime(text))
+                & (column < (hi + timedelta(seconds=closed)).astimezone(UTC).strftime(text))
+                for lo, hi in spans
+            ]
+        )
+    when = time_expr(source.schema, source.time_column)
+    return pl.any_horizontal(
+        [(when >= lo) & ((when <= hi) if closed else (when < hi)) for lo, hi in spans]
+    )
+
+
+def rule_columns(source: SourceRows, detection: Detection) -> list[str]:
+    """The columns of the source one rule reads (and the time column)."""
+    names = _column_names(detection)
+    if names is None:
+        return source.columns
+    return [c for c in source.columns if c.lower() in names or c == source.time_column]
+
+
+@dataclass
+class _HistoryShape:
+    """What a ``history:`` rule's summary holds of its source."""
+
+    groups: list[str]  # the history columns
+    columns: list[str]  # those, the time and the columns the rule's conditions test
+    when: pl.Expr  # the time, in an order-preserving form
+    day: pl.Expr
+
+
+def _history_shape(detection: Detection, source: SourceRows) -> _HistoryShape:
+    lowered = {c.lower(): c for c in source.schema}
+    unknown = [c for c in detection.history if c.lower() not in lowered]
+    if unknown:
+        raise UserError(
+            f"detection {detection.id}: history names {', '.join(unknown)}, "
+            f"which {source.database}.{source.name} does not have"
+        )
+    groups = [lowered[c.lower()] for c in detection.history]
+    needed = {*groups, source.time_column}
+    for text in (detection.prefilter(), detection.entity):
+        needed |= {lowered[n] for n in _condition_names(text) if n in lowered}
+    when = pl.col(source.time_column)  # ISO text sorts like the times it holds
+    day = pl.col(source.time_column).str.slice(0, 10)
+    if source.schema[source.time_column] != pl.String:
         when = time_expr(source.schema, source.time_column)
-        lf = lf.filter(pl.any_horizontal([(when >= lo) & (when <= hi) for lo, hi in spans]))
-    return _narrow(lf.select(source.columns), cheap, condition)
+        day = when.dt.strftime("%Y-%m-%d")
+    return _HistoryShape(groups, [c for c in source.schema if c in needed], when, day)
+
+
+def update_history(
+    catalog: Catalog,
+    detection: Detection,
+    source: SourceRows,
+    new_rows: pl.DataFrame,
+    versions: tuple[int, int],
+) -> None:
+    """Bring a ``history:`` rule's summary up to the version this run reads: add the new rows,
+    or summarise the whole table when the rule has no summary yet."""
+    shape = _history_shape(detection, source)
+    store = HistoryStore(catalog)
+    version, to_version = versions
+    covered = store.covered(detection.id)
+    full = detection.prefilter()
+    if covered is None or covered < version:
+        # a new rule, or one that ran before summaries existed
+        rows = scan_files(source.table, source.table.files(), shape.columns).select(shape.columns)
+        cheap = detection.prefilter(cheap=True)
+        rows = _keep(_keep(rows, cheap), full if full != cheap else None)
+    elif covered < to_version:
+        rows = _keep(new_rows.lazy().select(shape.columns), full)
+    else:
+        return
+    store.add(detection.id, rows, shape.groups, shape.when, shape.day, to_version)
+
+
+def history_rows(
+    catalog: Catalog,
+    detection: Detection,
+    source: SourceRows,
+    span: tuple[datetime, datetime],
+    condition: str | None,
+) -> pl.DataFrame:
+    """The history a ``history:`` rule uses, from its summary: of the rows in [start, end) it
+    keeps (and ``condition`` keeps), the first and the last of each combination of its history
+    columns, with only those columns, the time and the columns its conditions test (the others
+    are empty)."""
+    shape = _history_shape(detection, source)
+    start, end = span
+    summary = HistoryStore(catalog).read(
+        detection.id,
+        start.astimezone(UTC).strftime("%Y-%m-%d"),
+        end.astimezone(UTC).strftime("%Y-%m-%d"),
+        {c: source.schema[c] for c in shape.columns},
+    )
+    kept = _keep(summary.lazy().filter(_within_spans(source, [span], closed=False)), condition)
+    return ends(kept, shape.groups, shape.when, shape.columns).select(shape.columns)
+
+
+def _condition_names(condition: str | None) -> set[str]:
+    """Lower-case names of the columns (and struct members) a SQL condition mentions."""
+    if not condition:
+        return set()
+    tree = sqlglot.parse_one(condition, read="athena")
+    return {p.name.lower() for column in tree.find_all(exp.Column) for p in column.parts}
 
 
 def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -675,7 +796,9 @@ def _run_group(
             candidate_mark = newest - lateness
             new_mark = candidate_mark if mark is None else max(mark, candidate_mark)
         run.watermark = new_mark
-        hits = _rule_hits(catalog, d, source, candidates, mark, new_mark, final)
+        hits = _rule_hits(
+            catalog, d, source, candidates, (version, to_version), mark, new_mark, final
+        )
         if hits.height:
             done = recorded.filter(pl.col("detection_id") == d.id)
             hits = hits.join(done.select("event_id"), on="event_id", how="anti")
@@ -706,6 +829,7 @@ def _rule_hits(
     d: Detection,
     source: SourceRows,
     candidates: pl.DataFrame,
+    versions: tuple[int, int],
     mark: datetime | None,
     new_mark: datetime | None,
     final: bool,
@@ -714,20 +838,33 @@ def _rule_hits(
     candidates = rule_rows(d, candidates)
     rows = candidates.drop("__t")
     times = candidates["__t"]
+    if d.history:
+        update_history(catalog, d, source, rows, versions)
     if d.window == 0 and d.lookback == 0:
+        if not rows.height and d.tables() == [source.name.lower()]:
+            return _concat([])  # no row it can use: no hit, and no query to compile
         return evaluate(d, rows, catalog=catalog, source=source.key)
     if d.window == 0:
         # history rules: each new event against the history of its entity before it
-        if times.min() is None:
+        first, last = times.min(), times.max()
+        if first is None:
             return _concat([])
-        span = (times.min() - timedelta(seconds=d.lookback), times.max())
         condition = _entity_condition(d, rows)
-        context = read_range(
-            source,
-            [span],
-            prefilter=_and(d.prefilter(), condition),
-            cheap=_and(d.prefilter(cheap=True), condition),
-        )
+        prefilter = _and(d.prefilter(), condition)
+        cheap = _and(d.prefilter(cheap=True), condition)
+        start = first - timedelta(seconds=d.lookback)
+        columns = rule_columns(source, d)
+        if d.history:
+            # the history before the new rows as first and last events; the new span in full
+            history = history_rows(catalog, d, source, (start, first), condition)
+            recent = read_range(
+                source, [(first, last)], prefilter=prefilter, cheap=cheap, columns=columns
+            )
+            context = pl.concat([recent, history], how="diagonal_relaxed")
+        else:
+            context = read_range(
+                source, [(start, last)], prefilter=prefilter, cheap=cheap, columns=columns
+            )
         hits = evaluate(d, context, catalog=catalog, source=source.key)
         return hits.filter(pl.col("event_id").is_in(_event_ids(d, rows, catalog, source).implode()))
     window = timedelta(seconds=d.window + d.lookback)
@@ -743,7 +880,13 @@ def _rule_hits(
             spans.append((t - 2 * window, t + window))
     if final and times.max() is not None:
         spans.append((times.min() - 2 * window, times.max() + window))
-    context = read_range(source, spans, prefilter=d.prefilter(), cheap=d.prefilter(cheap=True))
+    context = read_range(
+        source,
+        spans,
+        prefilter=d.prefilter(),
+        cheap=d.prefilter(cheap=True),
+        columns=rule_columns(source, d),
+    )
     hits = evaluate(d, context, catalog=catalog, source=source.key)
     if final or new_mark is None:
         return hits

@@ -7,6 +7,7 @@
 -- source: _investigate.actors
 -- lookback: 31d
 -- entity: accesskeyid
+-- history: accesskeyid, sourceipaddress
 -- scenarios: compromised_access_key
 -- description: Calls made with an IAM user's access key (AKIA...) from a source address not seen
 --   for that key in the 30 days before, for a key with at least a day of history; every call of
