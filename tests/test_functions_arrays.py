@@ -143,6 +143,54 @@ def test_maps_read_from_arrow_columns() -> None:
     ]
 
 
+def test_lambdas_read_fields_of_row_elements() -> None:
+    # CloudTrail's resources: an array of rows; a lambda reads a field of its row parameter
+    frame = pl.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "resources": [
+                [{"arn": "arn:aws:s3:::logs", "type": "AWS::S3::Bucket"}],
+                [{"arn": "arn:aws:iam::1:role/x", "type": "AWS::IAM::Role"}, None],
+                [],
+                None,
+            ],
+        }
+    )
+    tables = {"events": frame}
+
+    def each(expression: str) -> list[Any]:
+        return column(f"SELECT {expression} FROM events ORDER BY id", tables)
+
+    assert each("any_match(resources, r -> r.type = 'AWS::S3::Bucket')") == [
+        True,
+        None,  # the NULL element leaves it undecided, as in Trino
+        False,
+        None,
+    ]
+    assert each("any_match(resources, r -> upper(r.TYPE) LIKE '%ROLE')") == [
+        False,
+        True,
+        False,
+        None,
+    ]
+    assert each("transform(resources, r -> r.arn)") == [
+        ["arn:aws:s3:::logs"],
+        ["arn:aws:iam::1:role/x", None],
+        [],
+        None,
+    ]
+    assert each("cardinality(filter(resources, r -> r.type LIKE 'AWS::IAM::%'))") == [
+        0,
+        1,
+        0,
+        None,
+    ]
+    with pytest.raises(SqlError, match="Field 'name' not found in row"):
+        run("SELECT any_match(resources, r -> r.name = 'x') FROM events", tables)
+    with pytest.raises(SqlError, match="Expression x is not of type ROW"):
+        run("SELECT any_match(ARRAY[1, 2], x -> x.name = 'x')")
+
+
 DUCKDB_CASES = [
     "SELECT id, cardinality(a) FROM t ORDER BY id",
     "SELECT id, element_at(a, 1) FROM t ORDER BY id",

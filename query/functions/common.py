@@ -291,6 +291,9 @@ class LambdaValue(exp.Expression):
 
     arg_types = {"this": True}
 
+    def sql(self, *args: Any, **kwargs: Any) -> str:
+        return self.this.name  # the parameter's name, for error messages
+
 
 _BOUND: dict[int, pl.Expr] = {}
 

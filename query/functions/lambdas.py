@@ -37,14 +37,18 @@ def lambda_of(compiler: Any, node: exp.Expression, count: int) -> exp.Lambda:
 
 
 def reads_row(node: exp.Lambda) -> bool:
-    """Whether the lambda's body reads anything but its (and nested lambdas') parameters."""
+    """Whether the lambda's body reads anything but its (and nested lambdas') parameters, or a
+    field of a ROW parameter (``r -> r.type``): inside ``list.eval`` the compiler cannot know
+    the element's type, on the row's exploded elements it can."""
     bound = {p.name.lower() for p in node.expressions}
     for sub in node.this.walk():
         if isinstance(sub, exp.Lambda):
             bound |= {p.name.lower() for p in sub.expressions}
         elif (
-            isinstance(sub, exp.Column) and (sub.table or sub.name.lower() not in bound)
-        ) or isinstance(sub, exp.Subquery | exp.Select):
+            (isinstance(sub, exp.Column) and (sub.table or sub.name.lower() not in bound))
+            or isinstance(sub, exp.Subquery | exp.Select)
+            or (isinstance(sub, exp.Dot) and sub.this.name.lower() in bound)
+        ):
             return True
     return False
 
