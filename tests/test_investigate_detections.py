@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import timedelta
 
 import polars as pl
@@ -22,6 +23,7 @@ from loglake.investigate.detections import (
     parse_detection,
     render_detection,
 )
+from loglake.investigate.history import HistoryStore
 from loglake.investigate.runner import HitStore, Outbox, hunt, run_detections
 from loglake.investigate_records import cloudtrail_rows
 
@@ -275,6 +277,48 @@ def test_shuffled_late_deliveries_give_the_hits_of_one_full_run(scenario_lake, t
     assert got.select(key).is_duplicated().sum() == 0  # nothing reported twice
     assert got.select(key).sort(key).equals(expected.select(key).sort(key))
     assert got["late"].sum() == 0  # every delivery was within the 20-minute lateness
+
+
+def test_first_seen_rule_reads_a_summary_built_late_and_kept_up(scenario_lake, tmp_path):
+    lake, _ = scenario_lake
+    rule = next(d for d in pack_detections("aws") if d.id == "aws-access-key-used-from-new-address")
+    source = lake.sql("SELECT * FROM cloudtrail ORDER BY eventtime")
+    expected = hunt(lake.catalog, [rule])
+    assert expected.height > 0
+    catalog = Catalog(loglake.connect(str(tmp_path / "summary")).settings)
+    catalog.create_database("aws", if_not_exists=True)
+    catalog.create_managed_table(
+        "aws", "cloudtrail", source.to_arrow().schema, partition_by=["account", "region", "day"]
+    )
+    table = catalog.managed("aws", "cloudtrail")
+    first = expected["event_time"].min().strftime("%Y-%m-%dT%H:%M:%SZ")
+    before = source.filter(pl.col("eventtime") < first)
+    table.append(before.to_arrow())
+    # a run of the rule as it was before summaries: the checkpoint moves, no summary is made
+    run_detections(catalog, [replace(rule, history=[])])
+    assert HistoryStore(catalog).covered(rule.id) is None
+    rest = source.filter(pl.col("eventtime") >= first)
+    for part in (rest.head(rest.height // 2), rest.tail(rest.height - rest.height // 2)):
+        table.append(part.to_arrow())
+        run_detections(catalog, [rule], final=True)  # summarises the table, then the new rows
+    assert HistoryStore(catalog).covered(rule.id) == table.version()
+    got = HitStore(catalog).frame().collect()
+    assert sorted(got["event_id"]) == sorted(expected["event_id"])
+    # the summary holds each (day, key, address) of the history, as its first and last call
+    summary = pl.scan_delta(HistoryStore(catalog).table.location).collect()
+    rows = summary["row"].str.json_decode(
+        pl.Struct({c: pl.String for c in ("eventtime", "accesskeyid", "sourceipaddress")})
+    )
+    combos = summary.select(
+        "day", rows.struct.field("accesskeyid"), rows.struct.field("sourceipaddress")
+    ).unique()
+    used = source.select(
+        pl.col("day"),
+        pl.col("useridentity").struct.field("accesskeyid"),
+        pl.col("sourceipaddress"),
+    ).filter(pl.col("accesskeyid").str.starts_with("AKIA"))
+    assert combos.sort(combos.columns).equals(used.unique().sort(used.columns))
+    assert summary.height < used.height
 
 
 def test_an_event_later_than_the_lateness_is_still_found(tmp_path):
