@@ -188,9 +188,7 @@ class CatalogTables:
         self._reads.append(
             TableRead(database, name, table.version, constraints or None, _signature(files))
         )
-        kept, skipped = [], []
-        for f in files:
-            (kept if file_may_match(f, predicates, keys, schema) else skipped).append(f)
+        kept, skipped = self._prune(table, files, predicates, keys, schema)
         lf = self._read(table, kept, schema, keys, pseudo_columns)
         return Scan(
             lf,
@@ -198,6 +196,21 @@ class CatalogTables:
             files_skipped=[f.path for f in skipped],
             bytes_scanned=sum(f.size for f in kept),
         )
+
+    def _prune(
+        self,
+        table: TableDefinition,
+        files: list[DataFile],
+        predicates: list[Predicate],
+        keys: list[str],
+        schema: pl.Schema,
+    ) -> tuple[list[DataFile], list[DataFile]]:
+        """(files that may hold matching rows, files skipped); a subclass that knows more about
+        the files (an index of their values) may skip more."""
+        kept, skipped = [], []
+        for f in files:
+            (kept if file_may_match(f, predicates, keys, schema) else skipped).append(f)
+        return kept, skipped
 
     def _files(
         self, table: TableDefinition, constraints: dict[str, PartitionConstraint] | None

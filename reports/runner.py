@@ -243,6 +243,7 @@ class Runner:
             default_database=self.database,
             pins=self.tables.pins,
             documents=self.tables.documents,
+            indexes=self.tables.base.indexes,
         )
         history = self.tables._frame("config_history")
         cutoff = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23]

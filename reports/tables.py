@@ -18,6 +18,9 @@ and shared by every control:
 ``report.alarms``          loglake's alarms that existed at ``as_of``, with their actions
 ``report.alarm_history``   alarm history items of the period
 =========================  =====================================================================
+
+A scan of ``report.cloudtrail`` that names event names (``eventname = ...``, ``IN (...)``) reads
+only the files holding one of them (``reports/file_index.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ import polars as pl
 from loglake.catalog import DataFile, ManagedTable, TableDefinition
 from loglake.errors import CatalogError
 from loglake.query.catalog_tables import CatalogTables
+from loglake.query.engine import COLLECT_ENGINE
 from loglake.query.tables import Predicate, Scan
+from loglake.reports.file_index import FileValues
 
 REPORT_DATABASE = "report"
 DELETED_STATUSES = ("ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded")
@@ -68,8 +73,30 @@ class PinnedTables(CatalogTables):
         super().__init__(catalog, default_database)
         self.pins: dict[str, int] = dict(pins or {})
         self.external: set[str] = set()
+        #: per table (qualified name), the values its files hold, to skip more files
+        self.indexes: dict[str, FileValues] = {}
         self._managed: dict[str, ManagedTable] = {}
         self._pinned: dict[str, list[DataFile]] = {}
+
+    def _prune(
+        self,
+        table: TableDefinition,
+        files: list[DataFile],
+        predicates: list[Predicate],
+        keys: list[str],
+        schema: pl.Schema,
+    ) -> tuple[list[DataFile], list[DataFile]]:
+        kept, skipped = super()._prune(table, files, predicates, keys, schema)
+        index = self.indexes.get(table.qualified_name)
+        if index is None:
+            return kept, skipped
+
+        def read(chosen: list[DataFile], columns: tuple[str, ...]) -> pl.DataFrame:
+            lf = self._build_frame(table, chosen, schema, keys, {"$path"})
+            return lf.select("$path", *columns).unique().collect(engine=COLLECT_ENGINE)
+
+        kept, more = index.prune(kept, predicates, read)
+        return kept, [*skipped, *more]
 
     def _files(self, table: TableDefinition, constraints: Any) -> list[DataFile]:
         key = table.qualified_name
@@ -98,12 +125,15 @@ class ReportTables:
         default_database: str = "default",
         pins: dict[str, int] | None = None,
         documents: dict[str, list[dict[str, Any]]] | None = None,
+        indexes: dict[str, FileValues] | None = None,
     ):
         self.catalog = catalog
         self.as_of = as_of.astimezone(dt.UTC)
         self.period_start = period_start.astimezone(dt.UTC)
         self.base = PinnedTables(catalog, default_database, pins)
         self.base.view_schema = None
+        if indexes is not None:  # shared with another instant's tables of the same run
+            self.base.indexes = indexes
         #: rows of the document-backed relations (recorded as evidence, replayed by a re-run)
         self.documents = documents if documents is not None else self._read_documents()
         self._cache: dict[str, pl.DataFrame] = {}
@@ -221,6 +251,7 @@ class ReportTables:
 
     def _cloudtrail(self, predicates: list[Predicate], pseudo: set[str]) -> Scan:
         db, name = self._cloudtrail_source()
+        self.base.indexes.setdefault(f"{db}.{name}", FileValues())
         start, end = iso_text(self.period_start), iso_text(self.as_of)
         bounds = [
             Predicate("eventtime", ">=", (start,)),

@@ -25,8 +25,8 @@ removed AS (
   SELECT recipientaccountid AS account, json_extract_scalar(requestparameters, '$.userName') AS name,
          json_extract_scalar(requestparameters, '$.accessKeyId') AS key
   FROM report.cloudtrail
-  WHERE errorcode IS NULL AND (eventname = 'DeleteAccessKey'
-     OR (eventname = 'UpdateAccessKey' AND json_extract_scalar(requestparameters, '$.status') = 'Inactive'))
+  WHERE errorcode IS NULL AND eventname IN ('DeleteAccessKey', 'UpdateAccessKey')
+    AND (eventname = 'DeleteAccessKey' OR json_extract_scalar(requestparameters, '$.status') = 'Inactive')
 ),
 keys AS (
   SELECT account, name, key FROM used
