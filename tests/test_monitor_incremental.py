@@ -438,3 +438,62 @@ def test_a_second_runner_waits_for_the_first(lake):
     assert state.acquire("metric-filters:default.cloudtrail", seconds=-1) is not None
     assert run_metric_filters(lake).busy == []
     assert sums(lake, "TrailChanges") == {BASE: (1.0, 1.0)}
+
+
+def test_deep_selectors_count_through_the_runner(lake):
+    """Selectors of depth 4, 7 and 8 (one through an array) into the JSON text of a table column,
+    run as the incremental metric-filter query over several commits."""
+    launch = {
+        "filterName": "old-images",
+        "table": "cloudtrail",
+        "filterPattern": '{ $.requestParameters.instancesSet.items[0].imageId = "ami-1*" }',
+        "metricTransformations": [
+            {
+                "metricName": "Launches",
+                "metricNamespace": "S3",
+                "metricValue": "$.requestParameters.instancesSet.items[0].count",
+                "dimensions": {"Zone": "$.requestParameters.instancesSet.items[0].zone.id.name"},
+            }
+        ],
+    }
+    tagged = {
+        "filterName": "deep-tag",
+        "table": "cloudtrail",
+        "filterPattern": "{ $.requestParameters.tags.l1.l2.l3.l4.l5.l6 = prod }",
+        "metricTransformations": [
+            {"metricName": "Tagged", "metricNamespace": "S3", "metricValue": "1"}
+        ],
+    }
+    put_metric_filter(lake, launch)
+    put_metric_filter(lake, tagged)
+    rng = random.Random(21)
+    rows = []
+    for i in range(60):
+        image, zone = rng.choice(["ami-1a", "ami-1b", "ami-2a"]), rng.choice(["a", "b"])
+        params = {
+            "instancesSet": {
+                "items": [{"imageId": image, "count": 1 + i % 3, "zone": {"id": {"name": zone}}}]
+            },
+            "tags": {"l1": {"l2": {"l3": {"l4": {"l5": {"l6": rng.choice(["prod", "dev"])}}}}}},
+        }
+        row = record(rng, BASE + timedelta(seconds=20 * i))
+        rows.append(dict(row, eventname="RunInstances", requestparameters=json.dumps(params)))
+    for start in range(0, 60, 20):  # three commits, one run after each
+        append(lake, rows[start : start + 20])
+        run_metric_filters(lake)
+    items = [json.loads(r["requestparameters"]) for r in rows]
+    for zone in ("a", "b"):
+        counts = [
+            p["instancesSet"]["items"][0]["count"]
+            for p in items
+            if p["instancesSet"]["items"][0]["imageId"].startswith("ami-1")
+            and p["instancesSet"]["items"][0]["zone"]["id"]["name"] == zone
+        ]
+        got = sums(lake, "Launches", {"Zone": zone})
+        assert (sum(s for s, _ in got.values()), sum(c for _, c in got.values())) == (
+            sum(counts),
+            len(counts),
+        )
+    prod = sum(1 for p in items if p["tags"]["l1"]["l2"]["l3"]["l4"]["l5"]["l6"] == "prod")
+    tagged_sums = sums(lake, "Tagged")
+    assert 0 < prod < 60 and sum(s for s, _ in tagged_sums.values()) == prod
