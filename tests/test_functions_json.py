@@ -127,6 +127,48 @@ def test_group_by_a_json_field() -> None:
     assert frame.rows() == [("data", 1), ("logs", 2)]
 
 
+#: documents a path walk must find a member in, or not, whatever the key's spelling
+SPELLINGS = pl.DataFrame(
+    {
+        "id": [1, 2, 3, 4, 5, 6, 7, 8],
+        "doc": [
+            '{"roleArn": "arn:aws:iam::1:role/a"}',
+            '{"r\\u006fleArn": "escaped key"}',  # the key written with an escape
+            '{"note": "roleArn"}',  # the key's text only as a value
+            '{"x": {"roleArn": "nested"}}',
+            '{"say \\"hi\\"": "quoted key", "roleArn": "\\u00e9t\\u00e9"}',
+            '{"clé": "raw non-ASCII key"}',
+            "not json",
+            None,
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (
+            "$.roleArn",
+            ["arn:aws:iam::1:role/a", "escaped key", None, None, "été", None, None, None],
+        ),
+        ("$.x.roleArn", [None, None, None, "nested", None, None, None, None]),
+        ('$["say \\"hi\\""]', [None, None, None, None, "quoted key", None, None, None]),
+        ('$["clé"]', [None, None, None, None, None, "raw non-ASCII key", None, None]),
+    ],
+)
+def test_members_whatever_the_key_spelling(path: str, expected: list[Any]) -> None:
+    """Documents are only skipped before the path walk when they cannot hold the member."""
+    literal = path.replace("'", "''")
+    assert (
+        column(
+            f"SELECT json_extract_scalar(doc, '{literal}') FROM docs ORDER BY id",
+            {"docs": SPELLINGS},
+        )
+        == expected
+    )
+
+
 DUCKDB_CASES = [
     "SELECT id, json_extract_scalar(requestparameters, '$.bucketName') FROM cloudtrail ORDER BY id",
     "SELECT id, json_extract_scalar(requestparameters, '$.size') FROM cloudtrail ORDER BY id",
