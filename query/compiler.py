@@ -1055,6 +1055,7 @@ class Compiler:
             aggs: list[pl.Expr] = []
             self._agg_inputs: list[tuple[pl.Expr, str]] = []
             self._agg_counts: dict[tuple[str, bool], str] = {}
+            self._agg_sums: dict[tuple[str, bool], str] = {}
             finals: dict[exp.Expression, pl.Expr] = {}
             seen: dict[exp.Expression, pl.Expr] = {}
             for node in aggregates:
@@ -1215,14 +1216,12 @@ class Compiler:
             if isinstance(target, exp.Sum):
                 if T.is_integer(dtype) and dtype not in (pl.Int64, pl.UInt64):
                     col = col.cast(pl.Int64)  # Polars sums 32-bit integers in 32 bits
-                # NULL when the group has no value; Polars runs this as one null-aware sum
-                summed = pl.when(col.count() > 0).then(col.sum())
+                summed = pl.col(self._null_aware_sum(aggs, col, src, distinct))
                 if T.is_integer(dtype):
                     summed = summed.cast(pl.Int64)
                 elif T.is_decimal(dtype):
                     summed = summed.cast(pl.Decimal(38, T.decimal_scale(dtype)))
-                aggs.append(summed.alias(out))
-                return pl.col(out)
+                return summed
             count = self._agg_counts.get((src, distinct))
             if count is None:
                 count = self._agg_counts[(src, distinct)] = self.fresh("_a")
@@ -1230,11 +1229,11 @@ class Compiler:
             # avg: Trino keeps the decimal scale, and averages everything else as double
             if T.is_decimal(dtype):
                 scale = T.decimal_scale(dtype)
-                aggs.append(col.sum().alias(out))
+                # the sum a SUM of the same input computes (TPC-H q1 asks for both)
+                total = pl.col(self._null_aware_sum(aggs, col, src, distinct))
                 return pl.when(pl.col(count) > 0).then(
                     (
-                        pl.col(out).cast(pl.Decimal(38, scale))
-                        / pl.col(count).cast(pl.Decimal(38, 0))
+                        total.cast(pl.Decimal(38, scale)) / pl.col(count).cast(pl.Decimal(38, 0))
                     ).cast(pl.Decimal(38, scale))
                 )
             aggs.append(col.cast(pl.Float64).mean().alias(out))
@@ -1243,6 +1242,15 @@ class Compiler:
         out = self.fresh("_a")
         aggs.append(compiled.alias(out))
         return pl.col(out)
+
+    def _null_aware_sum(self, aggs: list[pl.Expr], col: pl.Expr, src: str, distinct: bool) -> str:
+        """The column of ``col``'s sum per group, NULL for a group without values, computed once
+        for every SUM and decimal AVG of the same input (Polars runs it as one null-aware sum)."""
+        name = self._agg_sums.get((src, distinct))
+        if name is None:
+            name = self._agg_sums[(src, distinct)] = self.fresh("_a")
+            aggs.append(pl.when(col.count() > 0).then(col.sum()).alias(name))
+        return name
 
     # ------------------------------------------------------------------ windows
 

@@ -3,6 +3,8 @@ correlated subqueries whose keys restrict a table before it is joined."""
 
 from __future__ import annotations
 
+import decimal
+
 import polars as pl
 
 from loglake.query.engine import Engine
@@ -34,6 +36,30 @@ def test_sums_are_null_for_groups_without_values_and_do_not_wrap() -> None:
         (3, 10, 5, 1, 2, 5.0),
     ]
     assert _rows(engine, "SELECT sum(x), count(DISTINCT x) FROM t WHERE g > 9") == [(None, 0)]
+
+
+def test_sum_and_decimal_avg_of_one_input_share_one_sum() -> None:
+    engine = Engine(
+        tables={
+            "t": pl.DataFrame(
+                {"g": [1, 1, 2, 3, 3], "x": ["1.25", "2.50", None, "0.10", None]},
+                schema={"g": pl.Int64, "x": pl.String},
+            ).with_columns(pl.col("x").cast(pl.Decimal(15, 2)))
+        }
+    )
+    sql = (
+        "SELECT g, sum(x), avg(x), sum(DISTINCT x), avg(DISTINCT x), count(x) "
+        "FROM t GROUP BY g ORDER BY g"
+    )
+    D = decimal.Decimal
+    assert _rows(engine, sql) == [
+        (1, D("3.75"), D("1.88"), D("3.75"), D("1.88"), 2),
+        (2, None, None, None, None, 0),
+        (3, D("0.10"), D("0.10"), D("0.10"), D("0.10"), 1),
+    ]
+    plan = engine.execute(sql, lazy=True).lazy.explain()
+    # one sum per input and per DISTINCT-ness (TPC-H q1 asks for sum and avg of two columns)
+    assert plan.count(".sum(") == 2
 
 
 def test_correlated_aggregate_over_a_join_reads_only_the_looked_up_keys() -> None:
