@@ -7,9 +7,10 @@ Parquet tables (``CREATE EXTERNAL TABLE ... STORED AS PARQUET``) and once as man
 same Parquet files as the tables being measured (the generated files, or the Delta table's live
 files). Every engine runs each query in the same round, interleaved, one untimed first round and
 then ``--runs`` timed rounds; the tables show medians in milliseconds, the ratios to DuckDB and to
-Polars SQL, and loglake's compile time (SQL text to Polars plan, file listing and pruning
+Polars SQL, loglake's compile time (SQL text to Polars plan, file listing and pruning
 included) per query: the median of the timed runs (a kept plan, unless ``--cold``) and the
-first run's.
+first run's, and the ratios of the median process CPU times (steadier than wall time when other
+work shares the cores).
 
 Data is generated into bench/data/tpch-sf<scale>/ with tpchgen-cli when missing; the lake lives
 next to it and is rebuilt when its tables are missing.
@@ -21,6 +22,7 @@ next to it and is rebuilt when its tables are missing.
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -109,24 +111,38 @@ def ensure_lake(data: Path, kinds: list[str]) -> loglake.Lake:
 
 def interleaved_medians(
     fns: dict[str, Callable[[], object]], runs: int
-) -> tuple[dict[str, float], dict[str, object]]:
-    """Median seconds per engine over ``runs`` rounds that each run every engine once.
+) -> tuple[dict[str, float], dict[str, float], dict[str, object]]:
+    """Median wall and CPU seconds per engine over ``runs`` rounds that each run every engine once.
 
-    A first round warms file caches and is not counted; its results are returned so that the
-    caller can check the engines agree.
+    CPU is the process's user and system time over all its threads (every engine runs in this
+    process): on a machine shared with other work it is the steadier measure of how much work
+    an engine does, while wall time also counts the waits for a core. A first round warms file
+    caches and is not counted; its results are returned so that the caller can check the
+    engines agree.
     """
     times: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
     first: dict[str, object] = {}
     for run in range(runs + 1):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), _cpu_seconds()
             result = fn()
-            elapsed = time.perf_counter() - start
+            elapsed, used = time.perf_counter() - start, _cpu_seconds() - start_cpu
             if run:
                 times[name].append(elapsed)
+                cpu[name].append(used)
             else:
                 first[name] = result
-    return {n: statistics.median(t) for n, t in times.items()}, first
+    return (
+        {n: statistics.median(t) for n, t in times.items()},
+        {n: statistics.median(t) for n, t in cpu.items()},
+        first,
+    )
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peers(lake: loglake.Lake, kind: str, data: Path) -> tuple[Any, pl.SQLContext]:
@@ -150,9 +166,10 @@ def run_kind(
     print(f"\n{kind} tables ({'plans compiled every run' if cold else 'plans kept between runs'})")
     print(
         f"{'query':>6} {'loglake':>9} {'pl.sql':>9} {'duckdb':>9} {'ll/duck':>8} {'ll/pl':>7}"
-        f" {'compile':>8} {'first':>7}"
+        f" {'compile':>8} {'first':>7} {'cpu/duck':>9} {'cpu/pl':>7}"
     )
     totals = {"loglake": 0.0, "polars": 0.0, "duckdb": 0.0}
+    cpu_totals = dict.fromkeys(totals, 0.0)
     compile_total = first_total = 0.0
     worst = (0.0, "")
     for path in files:
@@ -168,7 +185,7 @@ def run_kind(
             compiles.append(lake.last_query.compile_s * 1000)
             return df
 
-        medians, first = interleaved_medians(
+        medians, cpu, first = interleaved_medians(
             {
                 "loglake": run_loglake,
                 "polars": lambda q=pl_sql: ctx.execute(q).collect(),
@@ -184,6 +201,7 @@ def run_kind(
                 )  # type: ignore[attr-defined]
         for name, seconds in medians.items():
             totals[name] += seconds
+            cpu_totals[name] += cpu[name]
         compile_ms = statistics.median(compiles[1:])
         compile_total += compile_ms
         first_total += compiles[0]
@@ -192,7 +210,8 @@ def run_kind(
         print(
             f"{path.stem:>6} {ours * 1000:9.1f} {medians['polars'] * 1000:9.1f} "
             f"{medians['duckdb'] * 1000:9.1f} {ours / medians['duckdb']:8.2f} "
-            f"{ours / medians['polars']:7.2f} {compile_ms:8.1f} {compiles[0]:7.1f}",
+            f"{ours / medians['polars']:7.2f} {compile_ms:8.1f} {compiles[0]:7.1f}"
+            f" {cpu['loglake'] / cpu['duckdb']:9.2f} {cpu['loglake'] / cpu['polars']:7.2f}",
             flush=True,
         )
     ours = totals["loglake"]
@@ -200,6 +219,8 @@ def run_kind(
         f"{'total':>6} {ours * 1000:9.1f} {totals['polars'] * 1000:9.1f} "
         f"{totals['duckdb'] * 1000:9.1f} {ours / totals['duckdb']:8.2f} "
         f"{ours / totals['polars']:7.2f} {compile_total:8.1f} {first_total:7.1f}"
+        f" {cpu_totals['loglake'] / cpu_totals['duckdb']:9.2f}"
+        f" {cpu_totals['loglake'] / cpu_totals['polars']:7.2f}"
     )
     print(f"slowest relative to DuckDB: {worst[1]} at {worst[0]:.2f}x")
 
