@@ -1802,29 +1802,40 @@ _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
 _OPS = {exp.EQ: "=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
 
 
+def _field_path(node: exp.Expression) -> str | None:
+    """The column (``eventname``) or struct field (``useridentity.type``) a node reads, else None."""
+    if isinstance(node, exp.Column):
+        return node.name.lower()
+    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Identifier):
+        base = _field_path(node.this)
+        return f"{base}.{node.expression.name.lower()}" if base else None
+    return None
+
+
 def _pruning_predicate(node: exp.Expression) -> Predicate | None:
-    """A file-pruning hint for ``col op literal`` / IN / BETWEEN / IS [NOT] NULL conjuncts."""
+    """A file-pruning hint for ``col op literal`` / IN / BETWEEN / IS [NOT] NULL conjuncts
+    (``col`` may be a struct field: ``useridentity.type = 'Root'``)."""
     if type(node) in _OPS:
         op = _OPS[type(node)]
         left, right = node.this, node.expression
-        if isinstance(right, exp.Column) and not isinstance(left, exp.Column):
+        if isinstance(right, exp.Column | exp.Dot) and not isinstance(left, exp.Column | exp.Dot):
             left, right, op = right, left, _FLIP[op]
-        if isinstance(left, exp.Column):
+        name = _field_path(left)
+        if name:
             ok, value = _literal(right)
             if ok:
-                return Predicate(left.name.lower(), op, (value,))
-    if (
-        isinstance(node, exp.In)
-        and isinstance(node.this, exp.Column)
-        and not node.args.get("query")
-    ):
+                return Predicate(name, op, (value,))
+    if isinstance(node, exp.In) and not node.args.get("query"):
+        name = _field_path(node.this)
+        if not name:
+            return None
         values = []
         for v in node.expressions:
             ok, value = _literal(v)
             if not ok:
                 return None
             values.append(value)
-        return Predicate(node.this.name.lower(), "in", tuple(values))
+        return Predicate(name, "in", tuple(values))
     if isinstance(node, exp.Between) and isinstance(node.this, exp.Column):
         ok1, low = _literal(node.args["low"])
         ok2, high = _literal(node.args["high"])

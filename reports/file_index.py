@@ -18,16 +18,20 @@ import polars as pl
 from loglake.catalog import DataFile
 from loglake.query.tables import Predicate
 
-#: reads the given files' ``$path`` and indexed columns (one row per distinct combination)
-Reader = Callable[[list[DataFile], tuple[str, ...]], pl.DataFrame]
+#: reads the given files' ``$path`` and one indexed column as ``value`` (rows may repeat)
+Reader = Callable[[list[DataFile], str], pl.DataFrame]
+
+#: CloudTrail columns controls select events by: few distinct values, and cheap to read except
+#: ``useridentity.type`` (the whole struct is decoded), which is indexed only when asked for
+EVENT_COLUMNS = ("eventname", "eventsource", "eventcategory", "useridentity.type")
 
 
 class FileValues:
-    """Distinct values of ``columns`` per data file, filled in as scans ask about files."""
+    """Distinct values of some columns per data file, filled in as scans ask about files."""
 
-    def __init__(self, columns: tuple[str, ...] = ("eventname", "eventsource")):
+    def __init__(self, columns: tuple[str, ...] = EVENT_COLUMNS):
         self.columns = columns
-        self._values: dict[str, dict[str, frozenset[str]]] = {}
+        self._values: dict[str, dict[str, frozenset[str]]] = {}  # column -> file path -> values
 
     def admissible(self, predicates: list[Predicate]) -> dict[str, set[str]]:
         """Per indexed column, the values a row must have to satisfy every predicate on it."""
@@ -46,26 +50,26 @@ class FileValues:
         wanted = self.admissible(predicates)
         if not wanted or not files:
             return files, []
-        missing = [f for f in files if f.path not in self._values]
-        if missing:
-            try:
-                self._index(missing, read)
-            except Exception:  # the scan itself reports an unreadable file; keep them all
-                return files, []
+        try:
+            for column in wanted:
+                self._index(column, files, read)
+        except Exception:  # the scan itself reports an unreadable file; keep them all
+            return files, []
         kept, skipped = [], []
         for f in files:
-            held = self._values.get(f.path)
-            fits = held is None or all(held[c] & values for c, values in wanted.items())
+            fits = all(self._values[c][f.path] & values for c, values in wanted.items())
             (kept if fits else skipped).append(f)
         return kept, skipped
 
-    def _index(self, files: list[DataFile], read: Reader) -> None:
-        frame = read(files, self.columns)
-        grouped = frame.group_by("$path").agg(pl.col(c).drop_nulls().unique() for c in self.columns)
-        for row in grouped.iter_rows(named=True):
-            self._values[row["$path"]] = {c: frozenset(row[c]) for c in self.columns}
-        for f in files:  # a file without rows holds nothing to match
-            self._values.setdefault(f.path, {c: frozenset() for c in self.columns})
+    def _index(self, column: str, files: list[DataFile], read: Reader) -> None:
+        known = self._values.setdefault(column, {})
+        missing = [f for f in files if f.path not in known]
+        if not missing:
+            return
+        frame = read(missing, column).group_by("$path").agg(pl.col("value").drop_nulls().unique())
+        found = dict(zip(frame["$path"].to_list(), frame["value"].to_list(), strict=True))
+        for f in missing:  # a file without rows holds nothing to match
+            known[f.path] = frozenset(found.get(f.path) or ())
 
 
-__all__ = ["FileValues"]
+__all__ = ["EVENT_COLUMNS", "FileValues"]

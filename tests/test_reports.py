@@ -224,6 +224,12 @@ def test_cloudtrail_files_without_a_wanted_event_name_are_skipped_with_the_same_
     assert pruned.df.height > 0 and pruned.df.equals(full.df)
     assert pruned.stats.files_skipped > full.stats.files_skipped
     assert pruned.stats.files_scanned < full.stats.files_scanned
+    root = "SELECT eventid FROM report.cloudtrail WHERE {} = 'Root' ORDER BY eventid"
+    by_field = runner.engine.execute(root.format("useridentity.type"))
+    hidden = runner.engine.execute(root.format("useridentity.type || ''"))
+    assert by_field.df is not None and hidden.df is not None
+    assert by_field.df.height > 0 and by_field.df.equals(hidden.df)
+    assert by_field.stats.files_scanned < hidden.stats.files_scanned
     nothing = runner.engine.execute(
         "SELECT count(*) AS n FROM report.cloudtrail WHERE eventname = 'NoSuchCall'"
     )
