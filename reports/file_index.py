@@ -18,26 +18,31 @@ import polars as pl
 from loglake.catalog import DataFile
 from loglake.query.tables import Predicate
 
-#: reads the given files' ``$path`` and one indexed column as ``value`` (rows may repeat)
-Reader = Callable[[list[DataFile], str], pl.DataFrame]
+#: reads the given files' ``$path`` and indexed columns (rows may repeat)
+Reader = Callable[[list[DataFile], tuple[str, ...]], pl.DataFrame]
 
-#: CloudTrail columns controls select events by: few distinct values, and cheap to read except
-#: ``useridentity.type`` (the whole struct is decoded), which is indexed only when asked for
-EVENT_COLUMNS = ("eventname", "eventsource", "eventcategory", "useridentity.type")
+#: CloudTrail columns controls select events by, in groups read together: few distinct values;
+#: the first group is cheap to read, the second decodes the whole ``useridentity`` struct
+EVENT_COLUMNS = (("eventname", "eventsource", "eventcategory"), ("useridentity.type",))
 
 
 class FileValues:
-    """Distinct values of some columns per data file, filled in as scans ask about files."""
+    """Distinct values of some columns per data file, filled in as scans ask about files.
 
-    def __init__(self, columns: tuple[str, ...] = EVENT_COLUMNS):
-        self.columns = columns
+    A column is read together with the others of its group, the first time a scan's predicates
+    name one of them, for the files not indexed yet.
+    """
+
+    def __init__(self, groups: tuple[tuple[str, ...], ...] = EVENT_COLUMNS):
+        self.groups = groups
         self._values: dict[str, dict[str, frozenset[str]]] = {}  # column -> file path -> values
 
     def admissible(self, predicates: list[Predicate]) -> dict[str, set[str]]:
         """Per indexed column, the values a row must have to satisfy every predicate on it."""
+        indexed = {c for group in self.groups for c in group}
         wanted: dict[str, set[str]] = {}
         for p in predicates:
-            if p.column not in self.columns or p.op not in ("=", "in"):
+            if p.column not in indexed or p.op not in ("=", "in"):
                 continue
             values = {v for v in p.values if isinstance(v, str)}
             wanted[p.column] = wanted[p.column] & values if p.column in wanted else values
@@ -51,8 +56,9 @@ class FileValues:
         if not wanted or not files:
             return files, []
         try:
-            for column in wanted:
-                self._index(column, files, read)
+            for group in self.groups:
+                if any(c in wanted for c in group):
+                    self._index(group, files, read)
         except Exception:  # the scan itself reports an unreadable file; keep them all
             return files, []
         kept, skipped = [], []
@@ -61,15 +67,17 @@ class FileValues:
             (kept if fits else skipped).append(f)
         return kept, skipped
 
-    def _index(self, column: str, files: list[DataFile], read: Reader) -> None:
-        known = self._values.setdefault(column, {})
+    def _index(self, group: tuple[str, ...], files: list[DataFile], read: Reader) -> None:
+        known = self._values.setdefault(group[0], {})
         missing = [f for f in files if f.path not in known]
         if not missing:
             return
-        frame = read(missing, column).group_by("$path").agg(pl.col("value").drop_nulls().unique())
-        found = dict(zip(frame["$path"].to_list(), frame["value"].to_list(), strict=True))
-        for f in missing:  # a file without rows holds nothing to match
-            known[f.path] = frozenset(found.get(f.path) or ())
+        frame = read(missing, group).group_by("$path").agg(pl.col(group).drop_nulls().unique())
+        found = {row["$path"]: row for row in frame.iter_rows(named=True)}
+        for column in group:
+            values = self._values.setdefault(column, {})
+            for f in missing:  # a file without rows holds nothing to match
+                values[f.path] = frozenset((found.get(f.path) or {}).get(column) or ())
 
 
 __all__ = ["EVENT_COLUMNS", "FileValues"]

@@ -91,13 +91,16 @@ class PinnedTables(CatalogTables):
         if index is None:
             return kept, skipped
 
-        def read(chosen: list[DataFile], column: str) -> pl.DataFrame:
-            top, *fields = column.split(".")
-            value = pl.col(top)
-            for name in fields:
-                value = value.struct.field(name)
+        def read(chosen: list[DataFile], columns: tuple[str, ...]) -> pl.DataFrame:
+            values = []
+            for column in columns:
+                top, *fields = column.split(".")
+                value = pl.col(top)
+                for name in fields:
+                    value = value.struct.field(name)
+                values.append(value.alias(column))
             lf = self._build_frame(table, chosen, schema, keys, {"$path"})
-            return lf.select("$path", value.alias("value")).unique().collect(engine=COLLECT_ENGINE)
+            return lf.select("$path", *values).unique().collect(engine=COLLECT_ENGINE)
 
         kept, more = index.prune(kept, predicates, read)
         return kept, [*skipped, *more]
