@@ -213,18 +213,12 @@ class Runner:
         frames: dict[str, pl.DataFrame] = {}
         alone = plans
         if batch and plans:
-            # Plans with a Python callback inside run alone: callbacks that collect while many
-            # plans share Polars' thread pool can wait on each other forever.
-            has_callback = [("python_udf" in lf.explain()) for _, lf in plans]
-            together = [p for p, udf in zip(plans, has_callback, strict=True) if not udf]
-            alone = [p for p, udf in zip(plans, has_callback, strict=True) if udf]
             try:
-                collected = pl.collect_all([lf for _, lf in together], engine=COLLECT_ENGINE)
-                frames = {
-                    cr.control.id: df for (cr, _), df in zip(together, collected, strict=True)
-                }
+                collected = pl.collect_all([lf for _, lf in plans], engine=COLLECT_ENGINE)
+                frames = {cr.control.id: df for (cr, _), df in zip(plans, collected, strict=True)}
+                alone = []
             except Exception:
-                alone = plans  # one plan failed: collect them one by one to tell which
+                pass  # one plan failed: collect them one by one to tell which
         for cr, lf in alone:
             t = time.perf_counter()
             try:
