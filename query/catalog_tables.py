@@ -703,6 +703,10 @@ def file_may_match(
 ) -> bool:
     """False only when the file provably holds no row satisfying every predicate."""
     for p in predicates:
+        if p.column == "$path":  # Athena's pseudo-column: the file's own path
+            if _holds(data_file.path, p) is False:
+                return False
+            continue
         if p.column in keys:
             raw = data_file.partition.get(p.column)
             value = _partition_value(raw, schema.get(p.column, pl.String))

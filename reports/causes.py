@@ -216,6 +216,7 @@ def _parse(text: str) -> dt.datetime:
 def _cloudtrail(
     tables: ReportTables, start: dt.datetime, predicates: list[Predicate]
 ) -> pl.LazyFrame | None:
+    """Events from ``start`` to the run's instant, with each row's file as ``$path``."""
     try:
         db, name = tables._cloudtrail_source()
     except Exception:
@@ -227,18 +228,35 @@ def _cloudtrail(
         Predicate("eventtime", "<=", (end,)),
         *predicates,
     ]
-    scan = tables.base.scan(db, name, bounds, set())
-    return scan.lf.filter(pl.col("eventtime") <= end).select(EVENT_COLUMNS)
+    scan = tables.base.scan(db, name, bounds, {"$path"})
+    return scan.lf.filter(pl.col("eventtime") <= end)
 
 
-def _events_by_id(tables: ReportTables, ids: list[str]) -> dict[str, dict[str, Any]]:
+def _events_by_id(
+    tables: ReportTables,
+    ids: list[str],
+    paths: list[str] | None = None,
+    start: dt.datetime | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The events with those ids. Their files are found first from the ``eventid`` column
+    alone, so that the wide columns (the ``useridentity`` struct is costly to decode) are read
+    from those few files only."""
     if not ids:
         return {}
-    start = tables.period_start - dt.timedelta(days=366)
-    lf = _cloudtrail(tables, start, [Predicate("eventid", "in", tuple(ids))])
+    start = start or tables.period_start - dt.timedelta(days=366)
+    wanted = Predicate("eventid", "in", tuple(ids))
+    if paths is None:
+        lf = _cloudtrail(tables, start, [wanted])
+        if lf is None:
+            return {}
+        found = lf.filter(pl.col("eventid").is_in(ids)).select("$path").unique().collect()
+        paths = found["$path"].to_list()
+    if not paths:
+        return {}
+    lf = _cloudtrail(tables, start, [wanted, Predicate("$path", "in", tuple(sorted(paths)))])
     if lf is None:
         return {}
-    frame = lf.filter(pl.col("eventid").is_in(ids)).collect()
+    frame = lf.filter(pl.col("eventid").is_in(ids)).select(EVENT_COLUMNS).collect()
     return {row["eventid"]: row for row in frame.to_dicts()}
 
 
@@ -254,13 +272,24 @@ def _guess_events(
     if lf is None:
         return {}
     accounts = sorted({str(item["awsaccountid"]) for item in items.values()})
-    candidates = lf.filter(
-        (pl.col("eventtime") >= iso_text(start))
-        & (pl.col("readonly") == "false")
-        & pl.col("errorcode").is_null()
-        & pl.col("recipientaccountid").is_in(accounts)
-    ).collect()
-    out: dict[int, dict[str, Any]] = {}
+    candidates = (
+        lf.filter(
+            (pl.col("eventtime") >= iso_text(start))
+            & (pl.col("readonly") == "false")
+            & pl.col("errorcode").is_null()
+            & pl.col("recipientaccountid").is_in(accounts)
+        )
+        .select(
+            "$path",
+            "eventid",
+            "eventtime",
+            "recipientaccountid",
+            "requestparameters",
+            "responseelements",
+        )
+        .collect()
+    )
+    chosen: dict[int, tuple[str, str]] = {}
     for i, item in items.items():
         low, high = iso_text(times[i] - CAPTURE_DELAY), iso_text(times[i])
         needles = [n for n in {item.get("resourceid"), item.get("resourcename")} if n]
@@ -274,8 +303,14 @@ def _guess_events(
             & mentions
         ).sort("eventtime")
         if found.height:
-            out[i] = found.row(-1, named=True)
-    return out
+            chosen[i] = (found["eventid"][-1], found["$path"][-1])
+    events = _events_by_id(
+        tables,
+        sorted({event_id for event_id, _ in chosen.values()}),
+        sorted({path for _, path in chosen.values()}),
+        start,
+    )
+    return {i: events[event_id] for i, (event_id, _) in chosen.items() if event_id in events}
 
 
 def _event_fields(event: dict[str, Any] | None, event_id: str) -> dict[str, Any]:

@@ -230,6 +230,17 @@ def test_cloudtrail_files_without_a_wanted_event_name_are_skipped_with_the_same_
     assert by_field.df is not None and hidden.df is not None
     assert by_field.df.height > 0 and by_field.df.equals(hidden.df)
     assert by_field.stats.files_scanned < hidden.stats.files_scanned
+    one = full.df["eventid"][0]
+    where = runner.engine.execute(
+        f"SELECT \"$path\" AS path FROM report.cloudtrail WHERE eventid = '{one}'"
+    )
+    assert where.df is not None
+    path = where.df["path"][0]
+    by_path = runner.engine.execute(
+        f"SELECT count(*) AS n FROM report.cloudtrail WHERE \"$path\" = '{path}'"
+    )
+    assert by_path.df is not None and by_path.df["n"][0] > 0
+    assert by_path.stats.files_scanned == 1
     nothing = runner.engine.execute(
         "SELECT count(*) AS n FROM report.cloudtrail WHERE eventname = 'NoSuchCall'"
     )
