@@ -338,10 +338,28 @@ def _narrow(rows: pl.LazyFrame, cheap: str | None, full: str | None) -> pl.DataF
     return _keep(first.lazy(), full).collect() if full and full != cheap else first
 
 
-def rule_rows(detection: Detection, rows: pl.DataFrame) -> pl.DataFrame:
-    """The shared rows one rule can use (its own cheap prefilter applied)."""
-    cheap = detection.prefilter(cheap=True)
-    return _keep(rows.lazy(), cheap).collect() if cheap else rows
+def rule_rows(detections: Sequence[Detection], rows: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The shared rows each rule can use (its own cheap prefilter applied), by rule id; every
+    rule's condition is compiled in one query."""
+    conditions = {d.id: d.prefilter(cheap=True) for d in detections}
+    flags = {
+        c: f"__rule{i}" for i, c in enumerate(dict.fromkeys(filter(None, conditions.values())))
+    }
+    if not flags:
+        return {d.id: rows for d in detections}
+    engine = Engine(tables={"t": rows.lazy()}, record_history=False)
+    listed = ", ".join(f'({c}) AS "{flag}"' for c, flag in flags.items())
+    marked = engine.execute(f"SELECT *, {listed} FROM t").df
+    assert marked is not None
+    out = {}
+    for d in detections:
+        condition = conditions[d.id]
+        if condition is None:
+            out[d.id] = rows
+        else:
+            kept = marked.filter(pl.col(flags[condition]).fill_null(False))
+            out[d.id] = kept.drop(list(flags.values()))
+    return out
 
 
 def read_range(
@@ -527,8 +545,9 @@ def hunt(
         if shared:
             source = source_rows(catalog, group)
             rows = read_range(source, _span(since, until, group))
+            usable = rule_rows(group, rows)
             for d in group:
-                hits = evaluate(d, rule_rows(d, rows), catalog=catalog, source=source.key)
+                hits = evaluate(d, usable[d.id], catalog=catalog, source=source.key)
                 frames.append(_within(hits, since, until))
                 if on_rule:
                     on_rule(d, hits.height)
@@ -787,6 +806,7 @@ def _run_group(
     newest = new_rows["__t"].max()
     candidates = _narrow(new_rows.lazy(), source.cheap, source.prefilter)
     recorded = store.recorded([d.id for d in rules])
+    usable = rule_rows(rules, candidates)
     frames = []
     for d, run in zip(rules, runs, strict=True):
         run.events = new_rows.height
@@ -797,7 +817,7 @@ def _run_group(
             new_mark = candidate_mark if mark is None else max(mark, candidate_mark)
         run.watermark = new_mark
         hits = _rule_hits(
-            catalog, d, source, candidates, (version, to_version), mark, new_mark, final
+            catalog, d, source, usable[d.id], (version, to_version), mark, new_mark, final
         )
         if hits.height:
             done = recorded.filter(pl.col("detection_id") == d.id)
@@ -834,8 +854,7 @@ def _rule_hits(
     new_mark: datetime | None,
     final: bool,
 ) -> pl.DataFrame:
-    """New hits of one rule given this run's candidate rows (with their times in ``__t``)."""
-    candidates = rule_rows(d, candidates)
+    """New hits of one rule given the new rows it can use (with their times in ``__t``)."""
     rows = candidates.drop("__t")
     times = candidates["__t"]
     if d.history:
