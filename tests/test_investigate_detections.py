@@ -82,6 +82,11 @@ def test_header_fields_are_parsed_and_rendered_back():
             "-- id: x\n-- title: t\n-- severity: low\n-- window: soon\nSELECT 1 FROM cloudtrail",
             "window 'soon' is not a duration",
         ),
+        (
+            "-- id: x\n-- title: t\n-- severity: low\n-- history: accesskeyid\n"
+            "SELECT 1 FROM cloudtrail",
+            "stop.sql: history needs a lookback",
+        ),
     ],
 )
 def test_bad_files_name_the_file_and_the_problem(text, message):
