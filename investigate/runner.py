@@ -804,7 +804,10 @@ def _run_group(
         .collect()
     )
     newest = new_rows["__t"].max()
-    candidates = _narrow(new_rows.lazy(), source.cheap, source.prefilter)
+    # the cheap prefilters only: each rule's query applies its own full WHERE to the rows its
+    # cheap prefilter keeps, so testing every rule's JSON look-ups and patterns over the new rows
+    # first would only do that work twice
+    candidates = _keep(new_rows.lazy(), source.cheap).collect()
     recorded = store.recorded([d.id for d in rules])
     usable = rule_rows(rules, candidates)
     frames = []
