@@ -120,6 +120,33 @@ def test_flow_logs_by_prefix() -> None:
     ) == [2, 3, 5, 6]
 
 
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("10.0.0.0/8", [True, True, False, None, None, None]),
+        ("10.1.0.0/16", [False, True, False, None, None, None]),
+        ("0.0.0.0/0", [True, True, True, None, None, None]),
+        ("::ffff:0:0/96", [True, True, True, None, None, None]),  # where IPv4 lives
+        ("::/0", [True, True, True, None, None, None]),
+        ("2600::/16", [False, False, False, None, None, None]),
+    ],
+)
+def test_constant_prefix_over_dotted_text_alone_and_mixed_with_ipv6(
+    prefix: str, expected: list[bool | None]
+) -> None:
+    """A table of dotted text only takes the 32-bit test; the same rows with IPv6 text among
+    them take the 128-bit one. Both give the same answers (NULL for text that is no address)."""
+    dotted = ["10.0.0.1", " 10.1.2.3 ", "192.168.0.1", "10.1.2.300", "10.1", None]
+    mixed = [*dotted, "::ffff:10.1.0.9", "2600:1f18::1"]
+    sql = "SELECT contains('{p}', a) FROM t ORDER BY i"
+    for values in (dotted, mixed):
+        table = pl.DataFrame({"i": range(len(values)), "a": values})
+        answers = column(sql.format(p=prefix), {"t": table})
+        assert answers[: len(dotted)] == expected, (prefix, values)
+    v4_inside = prefix in ("10.0.0.0/8", "10.1.0.0/16", "0.0.0.0/0", "::ffff:0:0/96", "::/0")
+    assert answers[len(dotted) :] == [v4_inside, prefix in ("::/0", "2600::/16")]
+
+
 SOURCES = pl.DataFrame(
     {
         "id": list(range(1, 13)),
