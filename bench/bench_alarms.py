@@ -2,23 +2,33 @@
 
 1. The demo's alarm replay: the 14 CIS alarms over a week of metrics, evaluated the way the demo
    used to (one `AlarmStore.evaluate` per moment at which a datapoint enters or leaves a window,
-   294 moments) and as one `AlarmStore.replay` of every minute of the week. Each variant runs on
-   its own copy of the same lake, interleaved, median of the repeats. Run the script with an
-   older loglake (one without `replay`) to time the loop as it was.
+   ~300 moments) and as one `AlarmStore.replay` of every minute of the week. The loop runs three
+   ways: with the loglake of `--baseline` (by default the commit before one-pass evaluation,
+   extracted with `git archive` and run in a subprocess: "before"), with this loglake's
+   `evaluate`, and the replay ("after"). Each run gets its own copy of the same lake, the variants
+   are interleaved, medians of the repeats.
 2. Metric math over a year of 1-minute datapoints: `100 * FILL(errors, 0) / requests` and
    `ANOMALY_DETECTION_BAND(m1, 2)` replayed minute by minute over the year, against the same
    arithmetic written directly in Polars over the same rows (the peer: no alarm semantics).
 
-Usage: python bench/bench_alarms.py [--events-per-day N] [--repeat N] [--skip-demo] [--skip-math]
+Usage: python bench/bench_alarms.py [--events-per-day N] [--repeat N] [--baseline REV]
+       [--skip-demo] [--skip-math]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
 import shutil
 import statistics
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
+import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -69,7 +79,79 @@ def moments(lake: loglake.Lake, start: datetime, end: datetime) -> list[datetime
     return [*sorted(m for m in found if m < end), end]
 
 
-def bench_demo(events_per_day: int, repeat: int) -> None:
+REPO = Path(__file__).resolve().parent.parent
+
+#: the old loop, run by the baseline's loglake in a subprocess; prints its own time
+_OLD_LOOP = """
+import json, sys, time
+from datetime import datetime
+from loglake.catalog import Catalog, StorageSettings
+from loglake.monitor.alarmstore import AlarmStore
+import loglake
+assert loglake.__file__.startswith(sys.argv[3]), loglake.__file__
+store = AlarmStore(Catalog(StorageSettings.resolve(sys.argv[1])))
+points = [datetime.fromisoformat(p) for p in json.loads(sys.argv[2])]
+t = time.perf_counter()
+for moment in points:
+    store.evaluate(now=moment)
+print(time.perf_counter() - t)
+"""
+
+
+def baseline_revision(rev: str) -> str:
+    """`auto`: the commit before monitor/evaluation.py (one-pass evaluation) was added."""
+    if rev != "auto":
+        return rev
+    added = subprocess.run(
+        ["git", "log", "--diff-filter=A", "--format=%H", "--", "monitor/evaluation.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return f"{added[-1]}^"
+
+
+def baseline_package(rev: str, into: Path) -> Path:
+    """The loglake package of `rev` laid out for import from `into/site` (its package-dir map)."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", rev], cwd=REPO, capture_output=True, check=True
+    ).stdout
+    source = into / "source"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(source, filter="data")
+    mapping = tomllib.loads((source / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-dir"
+    ]
+    site = into / "site"
+    for package, folder in sorted(mapping.items()):  # "loglake" first, then its subpackages
+        target = site.joinpath(*package.split("."))
+        shutil.copytree(source / folder, target, dirs_exist_ok=True)
+    return site
+
+
+def old_loop(site: Path, lake: Path, points: list[datetime]) -> float:
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _OLD_LOOP,
+            str(lake),
+            json.dumps([p.isoformat() for p in points]),
+            str(site),
+        ],
+        env=env,
+        cwd=site,  # not the checkout: its loglake/ folder would shadow the baseline's
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"the baseline loop failed:\n{out.stderr[-2000:]}")
+    return float(out.stdout.split()[-1])
+
+
+def bench_demo(events_per_day: int, repeat: int, baseline: str) -> None:
     work = Path(tempfile.mkdtemp(prefix="loglake-bench-alarms-"))
     try:
         t0 = time.perf_counter()
@@ -77,36 +159,39 @@ def bench_demo(events_per_day: int, repeat: int) -> None:
         print(f"demo lake built in {time.perf_counter() - t0:.0f} s")
         base = work / "lake"
         points = moments(loglake.connect(str(base)), start, end)
-        has_replay = hasattr(AlarmStore, "replay")
-        loop_times, replay_times = [], []
+        rev = baseline_revision(baseline)
+        site = baseline_package(rev, work / "baseline")
+        print(f"baseline: loglake at {rev}")
+        times: dict[str, list[float]] = {"before": [], "loop": [], "replay": []}
         for k in range(repeat):
-            for variant in ("loop", "replay") if has_replay else ("loop",):
+            for variant in times:
                 copy = work / f"{variant}-{k}"
                 shutil.copytree(base, copy)
                 store = AlarmStore(Catalog(StorageSettings.resolve(str(copy))))
                 t = time.perf_counter()
-                if variant == "loop":
+                if variant == "before":
+                    seconds = old_loop(site, copy, points)
+                elif variant == "loop":
                     for moment in points:
                         store.evaluate(now=moment)
-                    loop_times.append(time.perf_counter() - t)
+                    seconds = time.perf_counter() - t
                 else:
                     store.replay(start + timedelta(minutes=1), end)
-                    replay_times.append(time.perf_counter() - t)
+                    seconds = time.perf_counter() - t
+                times[variant].append(seconds)
                 files = len(store.history_table.files())
                 rows = store.history().height
                 print(
-                    f"  {variant} #{k + 1}: {time.perf_counter() - t:7.2f} s, "
-                    f"history {rows} rows in {files} files"
+                    f"  {variant:6} #{k + 1}: {seconds:7.2f} s, history {rows} rows in {files} files"
                 )
-        loop = statistics.median(loop_times)
-        print(f"per-moment loop ({len(points)} moments x 14 alarms)   {loop:8.2f} s")
-        if has_replay:
-            replay = statistics.median(replay_times)
-            minutes = int((end - start).total_seconds() // 60)
-            print(
-                f"replay of every minute ({minutes:,} x 14 alarms)      {replay:8.2f} s   "
-                f"{loop / replay:5.1f}x faster than the loop (goal < 2 s)"
-            )
+        before, loop, replay = (statistics.median(times[v]) for v in times)
+        minutes = int((end - start).total_seconds() // 60)
+        print(f"before: per-moment loop, baseline ({len(points)} moments)  {before:8.2f} s")
+        print(f"per-moment loop, one-pass evaluate ({len(points)} moments) {loop:8.2f} s")
+        print(
+            f"after: replay of every minute ({minutes:,} minutes)    {replay:8.2f} s   "
+            f"{before / replay:5.1f}x faster than before (goal < 2 s)"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -232,12 +317,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events-per-day", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", default="auto", help="git revision timed as 'before'")
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--skip-math", action="store_true")
     args = parser.parse_args()
     if not args.skip_demo:
-        bench_demo(args.events_per_day, args.repeat)
-    if not args.skip_math and hasattr(AlarmStore, "replay"):
+        bench_demo(args.events_per_day, args.repeat, args.baseline)
+    if not args.skip_math:
         bench_math(args.repeat)
 
 
