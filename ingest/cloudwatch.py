@@ -9,11 +9,13 @@ members (or plain JSON objects) concatenated without a delimiter, one ``DATA_MES
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import orjson
 import polars as pl
 import pyarrow as pa
 
+from loglake.ingest.log_groups import group_of
 from loglake.ingest.raw import (
     BadRecord,
     GzipError,
@@ -38,14 +40,21 @@ EVENT_SCHEMA = {
 }
 
 
-def parse(objects: list[RawObject], *, log_group: str | None = None) -> Parsed:
+def parse(
+    objects: list[RawObject],
+    *,
+    log_group: str | None = None,
+    log_groups: Mapping[str, str] | None = None,
+) -> Parsed:
+    """Rows of ``cloudwatch_logs``; export chunks are named by ``log_groups`` (prefix -> group),
+    else ``log_group``."""
     parsed = Parsed()
     frames = []
     for obj in objects:
         if obj.layout.kind == "firehose":
             frame = _firehose(obj, parsed)
         else:
-            frame = _export(obj, parsed, log_group)
+            frame = _export(obj, parsed, group_of(obj.url, log_groups or {}, log_group))
         parsed.rows[obj.url] = 0 if frame is None else frame.height
         if frame is not None and frame.height:
             frames.append(frame.with_columns(pl.lit(obj.url).alias(SOURCE_KEY)))

@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +26,7 @@ from loglake.errors import CatalogError, UserError
 from loglake.ingest import cloudtrail, cloudwatch, config, vpcflow
 from loglake.ingest.layout import SOURCES, Layout, classify, entry_etag, walk
 from loglake.ingest.listing import ListingState
+from loglake.ingest.log_groups import store_mapping, stored_mapping
 from loglake.ingest.quarantine import Quarantine
 from loglake.ingest.raw import BadRecord, GzipError, Parsed, RawObject, gunzip, is_gzip
 from loglake.ingest.schemas import PARTITION_COLUMNS, TABLES
@@ -193,7 +194,9 @@ def _parse(kind_group: str, objects: list[RawObject], options: dict[str, Any]) -
     if kind_group == "config":
         return config.parse(objects)
     if kind_group == "cloudwatch":
-        return cloudwatch.parse(objects, log_group=options.get("log_group"))
+        return cloudwatch.parse(
+            objects, log_group=options.get("log_group"), log_groups=options.get("log_groups")
+        )
     raise ValueError(kind_group)
 
 
@@ -407,6 +410,7 @@ def ingest(
     workers: int = 1,
     progress: bool | None = None,
     log_group: str | None = None,
+    log_groups: Mapping[str, str] | None = None,
     only: set[str] | None = None,
     force: bool = False,
     batch_objects: int | None = None,
@@ -419,6 +423,8 @@ def ingest(
     outside any AWS key layout be read as that source); ``since`` skips delivery dates before it
     without listing them. ``workers`` > 1 parses in that many processes. ``only`` limits the run
     to the given object URLs and ``force`` re-reads them even when unchanged (quarantine retry).
+    CloudWatch Logs export chunks take their log group from ``log_groups`` (export prefix ->
+    group, recorded in the catalog for later runs), else from ``log_group``.
     Each commit holds at most ``batch_objects`` objects (default 500) or 16 MB of input.
     Folders listed before are listed from where the last run's commits ended, unless
     ``full_listing`` (or ``only``/``force``) asks for everything again.
@@ -490,8 +496,14 @@ def ingest(
             for group, objs in groups.items()
             for batch in _batches(objs, batch_objects or BATCH_OBJECTS, size)
         ]
+        groups = {}
+        if "cloudwatch_logs" in writers:
+            if log_groups:
+                store_mapping(catalog, database, log_groups)
+            groups = stored_mapping(catalog, database)
         options = {
             "log_group": log_group,
+            "log_groups": groups,
             "locations": {name: writer.location for name, writer in writers.items()},
         }
 

@@ -29,7 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--target-database", default="aws", help="database of the tables (default: aws)"
     )
     ingest.add_argument("--workers", type=int, default=1, help="parser processes (default: 1)")
-    ingest.add_argument("--log-group", help="log group of CloudWatch Logs export chunks")
+    ingest.add_argument(
+        "--log-group", help="log group of CloudWatch Logs export chunks no prefix below names"
+    )
+    ingest.add_argument(
+        "--log-group-prefix",
+        action="append",
+        metavar="PREFIX=GROUP",
+        help="export chunks under PREFIX belong to log group GROUP (repeatable; kept in the catalog)",
+    )
     ingest.add_argument(
         "--batch-objects", type=int, help="objects per commit (default: 500, or 16 MB of input)"
     )
@@ -93,6 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _ingest(args: argparse.Namespace, lake: Any) -> int:
     from loglake.ingest import ingest
+    from loglake.ingest.log_groups import parse_mapping
 
     report = ingest(
         lake.catalog,
@@ -103,6 +112,7 @@ def _ingest(args: argparse.Namespace, lake: Any) -> int:
         workers=args.workers,
         progress=False if args.no_progress else None,
         log_group=args.log_group,
+        log_groups=parse_mapping(args.log_group_prefix),
         batch_objects=args.batch_objects,
         full_listing=args.full_listing,
     )

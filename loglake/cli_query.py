@@ -1,4 +1,4 @@
-"""Query commands: ``query`` (run SQL, print or save the result), ``explain`` and ``history``."""
+"""Query commands: ``query`` (run SQL, print or save the result), ``insights``, ``explain``, ``history``."""
 
 from __future__ import annotations
 
@@ -85,6 +85,25 @@ def _explain(args: argparse.Namespace, lake: Any) -> int:
     return 0
 
 
+def _insights(args: argparse.Namespace, lake: Any) -> int:
+    text = args.query
+    if args.file:
+        text = Path(args.file).read_text()
+    elif text in (None, "-"):
+        text = sys.stdin.read()
+    options = {
+        "log_group": args.log_group,
+        "table": args.table,
+        "start": getattr(args, "from"),
+        "end": args.to,
+    }
+    if args.show_sql:
+        print(lake.insights(text, show_sql=True, **options))
+        return 0
+    _write(lake.insights(text, **options), args.format, args.output)
+    return 0
+
+
 def _history(args: argparse.Namespace, lake: Any) -> int:
     from loglake.query.history import read_history
 
@@ -124,6 +143,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--quiet", "-q", action="store_true", help="do not print the statistics line"
     )
     query.set_defaults(handler=_query)
+
+    insights = sub.add_parser(
+        "insights", help="run a CloudWatch Logs Insights query (fields | filter | stats ...)"
+    )
+    insights.add_argument("query", nargs="?", help="the query ('-' or omitted: read stdin)")
+    insights.add_argument("--file", "-f", help="read the query from a file")
+    insights.add_argument(
+        "--log-group", action="append", help="log group of cloudwatch_logs (repeatable)"
+    )
+    insights.add_argument(
+        "--table",
+        default="cloudwatch_logs",
+        help="table to query: cloudwatch_logs (default), cloudtrail, vpc_flow_logs, db.table",
+    )
+    insights.add_argument("--from", help="start of the time range (ISO 8601, inclusive)")
+    insights.add_argument("--to", help="end of the time range (ISO 8601, exclusive)")
+    insights.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
+    insights.add_argument("--output", "-o", help="write the result to this file")
+    insights.add_argument("--show-sql", action="store_true", help="print the SQL it runs")
+    insights.set_defaults(handler=_insights)
 
     explain = sub.add_parser("explain", help="show a query's plan and the files it reads")
     explain.add_argument("sql", nargs="?", help="the query ('-' or omitted: read stdin)")

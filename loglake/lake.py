@@ -62,6 +62,36 @@ class Lake:
 
         return Investigation(self.catalog, parse_records=cloudtrail_rows)
 
+    def insights(
+        self,
+        query: str,
+        *,
+        log_group: str | list[str] | None = None,
+        table: str = "cloudwatch_logs",
+        start: Any = None,
+        end: Any = None,
+        show_sql: bool = False,
+    ) -> pl.DataFrame | str:
+        """Run a CloudWatch Logs Insights query over a table (CloudWatch Logs by default).
+
+        ``log_group`` names one or more groups of ``cloudwatch_logs``; ``start``/``end`` (datetimes
+        or ISO 8601 text) bound ``@timestamp``. The query becomes Athena SQL for the same engine;
+        ``show_sql`` returns that SQL instead of running it.
+        """
+        from loglake.query.insights import run_insights
+
+        groups = [log_group] if isinstance(log_group, str) else list(log_group or [])
+        result = run_insights(
+            self.engine,
+            query,
+            table=table,
+            log_groups=groups,
+            start=start,
+            end=end,
+            run=not show_sql,
+        )
+        return result.sql if show_sql else result.frame
+
     def tables(self, database: str | None = None) -> list[str]:
         return self.catalog.list_tables(database or self.database)
 
