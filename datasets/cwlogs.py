@@ -99,9 +99,13 @@ def job_line(rng: random.Random, t_ms: int) -> str:
     return orjson.dumps(doc).decode()
 
 
+def export_folder(group: str) -> str:
+    """The last folder of a group's export prefix (``/acme/web/access`` -> ``acme-web-access``)."""
+    return group.strip("/").replace("/", "-")
+
+
 def export_prefix(env: RegionEnv, group: str) -> str:
-    slug = group.strip("/").replace("/", "-")
-    return f"exportedlogs/{env.account.id}/{env.region}/{slug}"
+    return f"exportedlogs/{env.account.id}/{env.region}/{export_folder(group)}"
 
 
 def export_key(env: RegionEnv, group: str, task_id: str, stream: str, chunk: int) -> str:

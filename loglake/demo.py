@@ -80,6 +80,13 @@ INVESTIGATIONS = (
 )
 
 
+#: a Logs Insights query over the web tier's access log (exported to S3 by export tasks)
+ACCESS_QUERY = (
+    "parse @message '\"* * HTTP/1.1\" * ' as method, path, status "
+    "| stats count(*) as requests by status | sort requests desc"
+)
+
+
 def _say(text: str = "") -> None:
     print(text, flush=True)
 
@@ -118,7 +125,7 @@ def _table_sizes(lake: loglake.Lake) -> pl.DataFrame:
 
 
 def run(out: Path, *, events_per_day: int, days: int, seed: int) -> int:
-    from loglake.datasets import generate
+    from loglake.datasets import cwlogs, generate
     from loglake.monitor.alarmstore import AlarmStore
     from loglake.monitor.runner import run_metric_filters
     from loglake.monitor.watch import install_pack
@@ -157,7 +164,9 @@ def run(out: Path, *, events_per_day: int, days: int, seed: int) -> int:
 
     _heading("3. Ingesting the raw exports into the lake")
     stage = time.perf_counter()
-    report = lake.ingest(str(raw), progress=False)
+    # export chunks do not name their log group: the export prefixes do
+    groups = {cwlogs.export_folder(g): g for g in cwlogs.EXPORTED_GROUPS}
+    report = lake.ingest(str(raw), progress=False, log_groups=groups)
     _say(f"   {report}")
     _say(f"   ({time.perf_counter() - stage:.0f} s)")
 
@@ -192,6 +201,10 @@ def run(out: Path, *, events_per_day: int, days: int, seed: int) -> int:
             f"{stats.bytes_scanned / 1e6:.2f} MB scanned in {stats.elapsed_s:.2f} s"
         )
 
+    _heading("Web requests per HTTP status (Logs Insights over the exported access log)")
+    _say(f"   {ACCESS_QUERY}")
+    print_frame(lake.insights(ACCESS_QUERY, log_group=cwlogs.ACCESS_GROUP))
+
     _heading("Which alarms fired, and when")
     print_frame(
         lake.sql(
@@ -209,6 +222,10 @@ def run(out: Path, *, events_per_day: int, days: int, seed: int) -> int:
     _say(f"   .venv/bin/loglake --lake {out} tables")
     _say(
         f'   .venv/bin/loglake --lake {out} query "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1 ORDER BY 2 DESC LIMIT 10"'
+    )
+    _say(
+        f"   .venv/bin/loglake --lake {out} insights 'filter @message like /failed/ | "
+        f"stats count(*) by job, bin(1d)' --log-group {cwlogs.WORKER_GROUP}"
     )
     _say(f"   .venv/bin/loglake --lake {out} alarm list")
     _say(f"   .venv/bin/loglake --lake {out} coverage")

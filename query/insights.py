@@ -78,7 +78,7 @@ _TOKEN = re.compile(
   | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)
   | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<regex>/(?:[^/\\\n]|\\.)+/)
-  | (?P<field>`[^`]+`|@?[A-Za-z_][A-Za-z0-9_@.\-]*(?:`[^`]+`[A-Za-z0-9_.\-]*)*)
+  | (?P<field>`[^`]+`|@?[A-Za-z_][A-Za-z0-9_@.]*(?:`[^`]+`[A-Za-z0-9_.]*)*)
   | (?P<op>=~|!=|<=|>=|==|[|,()\[\]=<>+\-*/^%!])
     """,
     re.VERBOSE,
@@ -721,7 +721,7 @@ class _Translator:
         inner = self.expr(args[0])
         if inner.aggregate:
             raise self.error(node, f"{name}() of an aggregate is not allowed")
-        ts = self.shape.timestamp
+        present = f"CASE WHEN {inner.sql} IS NOT NULL THEN {self.shape.timestamp} END"
         sql = {
             "avg": lambda: f"avg({self.number(inner)})",
             "sum": lambda: f"sum({self.number(inner)})",
@@ -729,8 +729,9 @@ class _Translator:
             "count_distinct": lambda: f"count(DISTINCT {inner.sql})",
             "max": lambda: f"max({self.number(inner)})" if inner.json else f"max({inner.sql})",
             "min": lambda: f"min({self.number(inner)})" if inner.json else f"min({inner.sql})",
-            "earliest": lambda: f"min_by({inner.sql}, {ts})",
-            "latest": lambda: f"max_by({inner.sql}, {ts})",
+            # the earliest/latest event that has the field
+            "earliest": lambda: f"min_by({inner.sql}, {present})",
+            "latest": lambda: f"max_by({inner.sql}, {present})",
             "sortsfirst": lambda: f"min({inner.sql})",
             "sortslast": lambda: f"max({inner.sql})",
         }[name]()

@@ -34,3 +34,18 @@ def test_demo_finds_every_incident(demo_lake: Path, capsys: pytest.CaptureFixtur
     who = lake.sql(demo.INVESTIGATIONS[0][1])
     assert who["security_group"].to_list() == [opened["details"]["groupId"]]
     assert who["who"].to_list() == [opened["details"]["openedBy"]]
+
+
+def test_demo_names_the_exported_log_groups(demo_lake: Path) -> None:
+    import loglake
+    from loglake.datasets import cwlogs
+
+    lake = loglake.connect(str(demo_lake))
+    groups = lake.sql("SELECT DISTINCT loggroup FROM cloudwatch_logs")["loggroup"].to_list()
+    assert sorted(groups) == sorted([*cwlogs.EXPORTED_GROUPS, cwlogs.APP_GROUP])
+    statuses = lake.insights(demo.ACCESS_QUERY, log_group=cwlogs.ACCESS_GROUP)
+    total = lake.sql(
+        "SELECT count(*) AS n FROM cloudwatch_logs WHERE loggroup = ?", [cwlogs.ACCESS_GROUP]
+    )["n"][0]
+    assert statuses["requests"].sum() == total  # every access line has a status
+    assert set(statuses["status"].to_list()) <= {"200", "201", "304", "404", "500"}
