@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "loglake.cli_query",
     "loglake.cli_ingest",
     "loglake.cli_monitor",
+    "loglake.cli_rules",
     "loglake.cli_datasets",
     "loglake.cli_report",
     "loglake.cli_investigate",

@@ -603,6 +603,23 @@ def _search(ctx: _Context, node: Node, where: str) -> Any:
     return [pl.col(c) for c in ctx.search(node, where)]
 
 
+def _insight_rule_metric(ctx: _Context, node: Node, where: str) -> Any:
+    """A Contributor Insights rule's metric per period (monitor/contributors.py writes them)."""
+    from loglake.monitor.contributors import NAMESPACE, RULE_METRICS
+
+    _args(node, where, 2, 2)
+    rule, metric = (_compile(ctx, a, where) for a in node.args)
+    if not isinstance(rule, str) or metric not in RULE_METRICS:
+        raise UserError(
+            f"{where}: INSIGHT_RULE_METRIC takes (rule name, one of {', '.join(RULE_METRICS)})"
+        )
+    ref = MetricRef(NAMESPACE, metric, dimensions_key({"RuleName": rule}), RULE_METRICS[metric])
+    column = f"__rule{len(ctx.columns)}"
+    rows = metric_rows(ctx.metrics, ref)
+    ctx.add(column, stat_series(rows, ref.stat, ctx.step, ctx.window, ctx.lo, ctx.hi))
+    return pl.col(column)
+
+
 def _period(ctx: _Context, node: Node, where: str) -> Any:
     _args(node, where, 1, 1)
     return float(ctx.window * ctx.step)
@@ -637,6 +654,7 @@ FUNCTIONS: dict[str, Callable[[_Context, Node, str], Any]] = {
     "IF": _if,
     "METRICS": _metrics,
     "SEARCH": _search,
+    "INSIGHT_RULE_METRIC": _insight_rule_metric,
     "PERIOD": _period,
     "ANOMALY_DETECTION_BAND": _band,
 }

@@ -18,7 +18,7 @@ from loglake.catalog import Catalog
 from loglake.catalog.documents import DocumentStore
 from loglake.errors import ConflictError, UserError
 
-KINDS = ("filters", "alarms", "queries", "leases")
+KINDS = ("filters", "alarms", "queries", "rules", "leases")
 #: how long a lease holds when its holder dies without releasing it
 LEASE_SECONDS = 600.0
 
@@ -48,7 +48,12 @@ class MonitorState:
     def require(self, kind: str, name: str) -> tuple[dict[str, Any], int]:
         found = self.get(kind, name)
         if found is None:
-            what = {"filters": "metric filter", "alarms": "alarm", "queries": "saved query"}[kind]
+            what = {
+                "filters": "metric filter",
+                "alarms": "alarm",
+                "queries": "saved query",
+                "rules": "Contributor Insights rule",
+            }[kind]
             raise UserError(f"There is no {what} named {name!r}")
         return found
 
@@ -87,7 +92,12 @@ class MonitorState:
             doc = self.documents.read(f"{kind}/{child}")
             if doc is not None and not doc.body.get("deleted"):
                 out.append(doc.body)
-        return sorted(out, key=lambda b: b.get("filterName") or b.get("AlarmName") or b.get("name"))
+        return sorted(
+            out,
+            key=lambda b: (
+                b.get("filterName") or b.get("AlarmName") or b.get("name") or b.get("Name")
+            ),
+        )
 
     # ------------------------------------------------------------------ leases
     def acquire(self, name: str, seconds: float = LEASE_SECONDS) -> tuple[str, int] | None:

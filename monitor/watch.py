@@ -18,6 +18,7 @@ from typing import Any
 from loglake.catalog import Catalog
 from loglake.errors import UserError
 from loglake.monitor.alarmstore import AlarmStore
+from loglake.monitor.contributors import run_insight_rules
 from loglake.monitor.runner import RunReport, put_metric_filter, run_metric_filters
 
 log = logging.getLogger("loglake.monitor")
@@ -31,6 +32,8 @@ class CycleReport:
     ingested: Any = None
     ingest_error: str | None = None
     filters: RunReport | None = None
+    #: Contributor Insights rules evaluated: top-contributor rows written per rule
+    rules: dict[str, int] = field(default_factory=dict)
     transitions: list[dict[str, Any]] = field(default_factory=list)
     #: what each extra task of the cycle returned (or its error as text)
     tasks: dict[str, Any] = field(default_factory=dict)
@@ -44,8 +47,8 @@ def run_cycle(
     alarms: AlarmStore | None = None,
     tasks: Mapping[str, Callable[[datetime], Any]] | None = None,
 ) -> CycleReport:
-    """One pass: ingest, metric filters, alarms (with their actions), then the extra tasks
-    (scheduled reports), each given the cycle's time."""
+    """One pass: ingest, metric filters, Contributor Insights rules, alarms (with their
+    actions), then the extra tasks (scheduled reports), each given the cycle's time."""
     report = CycleReport(started=now or datetime.now(UTC))
     if ingest_new is not None:
         try:
@@ -54,6 +57,7 @@ def run_cycle(
             report.ingest_error = f"{type(error).__name__}: {error}"
             log.warning("ingest failed: %s", report.ingest_error)
     report.filters = run_metric_filters(catalog)
+    report.rules = run_insight_rules(catalog, now or report.started)
     alarms = alarms or AlarmStore(catalog)
     report.transitions = alarms.evaluate(now=now or datetime.now(UTC))
     for name, task in (tasks or {}).items():

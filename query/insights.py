@@ -1095,25 +1095,8 @@ def run_insights(
     run: bool = True,
 ) -> InsightsResult:
     """Run an Insights query over a table of the engine's catalog (``run=False``: only the SQL)."""
-    try:
-        schema = engine.tables.schema(*_split(table, engine.default_database))
-    except LoglakeError:
-        schema = None
-    if schema is None:
-        raise UserError(f"no table {table!r} for the Insights query")
-    shape = table_shape(table, dict(schema))
-    where = []
-    if log_groups:
-        if "loggroup" not in shape.columns:
-            raise UserError(f"table {table} holds no log groups: a log group needs cloudwatch_logs")
-        where.append('"loggroup" IN (' + ", ".join(_lit(g) for g in log_groups) + ")")
-    for bound, op in ((_instant(start, "start"), ">="), (_instant(end, "end"), "<")):
-        if bound is None:
-            continue
-        where.append(f"{shape.timestamp} {op} from_iso8601_timestamp({_lit(bound.isoformat())})")
-        if "day" in shape.columns:  # the partition column: lets the scan skip whole days
-            day_op = ">=" if op == ">=" else "<="
-            where.append(f'"day" {day_op} {_lit(bound.date().isoformat())}')
+    shape = open_shape(engine, table)
+    where = scan_conditions(shape, log_groups, start, end)
     sql, columns = insights_sql(query, shape, where=where, default_limit=default_limit)
     if not run:
         return InsightsResult(pl.DataFrame(), sql, columns)
@@ -1124,6 +1107,61 @@ def run_insights(
     if frame.width == len(columns):  # SQL folds names to lower case; Insights keeps them
         frame.columns = columns
     return InsightsResult(frame, sql, columns)
+
+
+def open_shape(engine: Any, table: str) -> TableShape:
+    """The Insights view of a table of the engine's catalog."""
+    try:
+        schema = engine.tables.schema(*_split(table, engine.default_database))
+    except LoglakeError:
+        schema = None
+    if schema is None:
+        raise UserError(f"no table {table!r} for the Insights query")
+    return table_shape(table, dict(schema))
+
+
+def scan_conditions(
+    shape: TableShape,
+    log_groups: Sequence[str] = (),
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+) -> list[str]:
+    """SQL conditions for log groups (`name`, or `prefix*`) and a time range [start, end)."""
+    where = []
+    if log_groups:
+        if "loggroup" not in shape.columns:
+            raise UserError(
+                f"table {shape.name} holds no log groups: a log group needs cloudwatch_logs"
+            )
+        exact = [g for g in log_groups if not g.endswith("*")]
+        either = [
+            f"\"loggroup\" LIKE {_lit(_like_prefix(g[:-1]))} ESCAPE '\\'"
+            for g in log_groups
+            if g.endswith("*")
+        ]
+        if exact:
+            either.append('"loggroup" IN (' + ", ".join(_lit(g) for g in exact) + ")")
+        where.append(" OR ".join(either))
+    for bound, op in ((_instant(start, "start"), ">="), (_instant(end, "end"), "<")):
+        if bound is None:
+            continue
+        where.append(f"{shape.timestamp} {op} from_iso8601_timestamp({_lit(bound.isoformat())})")
+        if "day" in shape.columns:  # the partition column: lets the scan skip whole days
+            day_op = ">=" if op == ">=" else "<="
+            where.append(f'"day" {day_op} {_lit(bound.date().isoformat())}')
+    return where
+
+
+def _like_prefix(prefix: str) -> str:
+    return re.sub(r"([\\%_])", r"\\\1", prefix) + "%"
+
+
+def resolve_field(shape: TableShape, name: str) -> Value:
+    """The SQL of an Insights field name over a table (for rules that name fields too)."""
+    try:
+        return _Translator(name, shape).field(Node("field", name))
+    except InsightsError as error:  # no query text to point into: keep the message alone
+        raise InsightsError(str(error).splitlines()[0].split(": ", 1)[1]) from None
 
 
 def _instant(value: datetime | str | None, what: str) -> datetime | None:
