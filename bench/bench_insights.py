@@ -33,6 +33,17 @@ START = 1_714_521_600_000  # 2024-05-01T00:00:00Z in ms
 WEEK_MS = 7 * 86_400_000
 CHUNK = 1_000_000
 
+
+def _count_per_5m(lf: pl.LazyFrame, condition: pl.Expr) -> pl.LazyFrame:
+    return (
+        lf.filter(condition)
+        .group_by(pl.col("eventtime").dt.truncate("5m").alias("t"))
+        .agg(pl.len().alias("n"))
+        .sort("t")
+        .head(10000)
+    )
+
+
 #: (name, Insights query, the equivalent SQL, the same in plain Polars)
 QUERIES = [
     (
@@ -40,13 +51,7 @@ QUERIES = [
         "stats count(*) by bin(5m)",
         "SELECT from_unixtime(floor(to_unixtime(eventtime) / 300.0) * 300.0) AS t, count(*) AS n "
         f"FROM cloudwatch_logs WHERE loggroup = '{GROUP}' GROUP BY 1 ORDER BY 1 LIMIT 10000",
-        lambda lf: (
-            lf.filter(pl.col("loggroup") == GROUP)
-            .group_by(pl.col("eventtime").dt.truncate("5m").alias("t"))
-            .agg(pl.len().alias("n"))
-            .sort("t")
-            .head(10000)
-        ),
+        lambda lf: _count_per_5m(lf, pl.col("loggroup") == GROUP),
     ),
     (
         "filter like /ERROR/, count by bin(5m)",
@@ -54,12 +59,8 @@ QUERIES = [
         "SELECT from_unixtime(floor(to_unixtime(eventtime) / 300.0) * 300.0) AS t, count(*) AS n "
         f"FROM cloudwatch_logs WHERE loggroup = '{GROUP}' AND regexp_like(message, 'ERROR') "
         "GROUP BY 1 ORDER BY 1 LIMIT 10000",
-        lambda lf: (
-            lf.filter((pl.col("loggroup") == GROUP) & pl.col("message").str.contains("ERROR"))
-            .group_by(pl.col("eventtime").dt.truncate("5m").alias("t"))
-            .agg(pl.len().alias("n"))
-            .sort("t")
-            .head(10000)
+        lambda lf: _count_per_5m(
+            lf, (pl.col("loggroup") == GROUP) & pl.col("message").str.contains("ERROR")
         ),
     ),
     (
