@@ -496,14 +496,14 @@ def ingest(
             for group, objs in groups.items()
             for batch in _batches(objs, batch_objects or BATCH_OBJECTS, size)
         ]
-        groups = {}
+        export_groups: dict[str, str] = {}
         if "cloudwatch_logs" in writers:
             if log_groups:
                 store_mapping(catalog, database, log_groups)
-            groups = stored_mapping(catalog, database)
+            export_groups = stored_mapping(catalog, database)
         options = {
             "log_group": log_group,
-            "log_groups": groups,
+            "log_groups": export_groups,
             "locations": {name: writer.location for name, writer in writers.items()},
         }
 

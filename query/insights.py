@@ -499,11 +499,13 @@ def table_shape(name: str, schema: Mapping[str, pl.DataType]) -> TableShape:
 
 @dataclass
 class Value:
-    """A translated expression: its SQL and whether it is text read from JSON."""
+    """A translated expression: its SQL, whether it is text read from JSON (numbers in it are
+    read as numbers), and whether it is text anyway (no CAST needed where text is wanted)."""
 
     sql: str
     json: bool = False
     aggregate: bool = False
+    text: bool = False
 
 
 _AGGREGATES = {
@@ -535,17 +537,17 @@ class _Translator:
         if low == "@timestamp":
             return Value(shape.timestamp)
         if low in shape.specials:
-            return Value(shape.specials[low])
+            return Value(shape.specials[low], text=low != "@ingestiontime")
         if low == "@message":
             if shape.message is None:
                 raise self.error(node, f"@message is not stored in {shape.name}: name fields")
-            return Value(_q(shape.message))
+            return Value(_q(shape.message), text=True)
         if low.startswith("@"):
             raise self.error(node, f"unknown field {name}")
         if shape.message is not None:  # field discovery in the JSON of @message
             return Value(_json_path(_q(shape.message), name.split(".")), True)
         if (column := shape.column(name)) is not None:
-            return Value(_q(column))
+            return Value(_q(column), text=isinstance(shape.columns[column], pl.String))
         parts = name.split(".")
         if (column := shape.column(parts[0])) is not None:
             dtype = shape.columns[column]
@@ -560,7 +562,7 @@ class _Translator:
                     raise self.error(node, f"{name}: no field {part!r} in {column}")
                 sql += "." + _q(match.name)
                 dtype = match.dtype
-            return Value(sql)
+            return Value(sql, text=isinstance(dtype, pl.String))
         raise self.error(node, f"unknown field {name!r} in {shape.name}")
 
     # -- expressions
@@ -568,7 +570,7 @@ class _Translator:
         return f"TRY_CAST({value.sql} AS DOUBLE)" if value.json else value.sql
 
     def text_of(self, value: Value) -> str:
-        return value.sql if value.json else f"CAST({value.sql} AS VARCHAR)"
+        return value.sql if value.json or value.text else f"CAST({value.sql} AS VARCHAR)"
 
     def expr(self, node: Node, *, in_stats: bool = False) -> Value:
         kind = node.kind
@@ -577,7 +579,7 @@ class _Translator:
         if kind == "num":
             return Value(repr(node.value) if isinstance(node.value, float) else str(node.value))
         if kind == "str":
-            return Value(_lit(node.value))
+            return Value(_lit(node.value), text=True)
         if kind == "regex":
             raise self.error(node, "a regular expression is only allowed after like or =~")
         if kind == "duration":
@@ -674,7 +676,7 @@ class _Translator:
             if args[1].kind != "str" or not args[1].value:
                 raise self.error(args[1], f"{name}() takes the characters to strip as a string")
             text = self.text_of(self.expr(args[0], in_stats=in_stats))
-            return Value(_trim_chars(name, text, args[1].value))
+            return Value(_trim_chars(name, text, args[1].value), text=True)
         if name == "jsonparse":
             self.arity(node, 1, 1)
             return Value(self.text_of(self.expr(args[0], in_stats=in_stats)), True)
@@ -691,7 +693,7 @@ class _Translator:
             self.number(v) if kind == "number" else self.text_of(v) if kind == "text" else v.sql
             for v in values
         ]
-        return Value(render(*prepared), aggregate=agg)
+        return Value(render(*prepared), aggregate=agg, text=name in _TEXT_RESULTS)
 
     def arity(self, node: Node, low: int, high: int | None) -> None:
         n = len(node.args)
@@ -818,6 +820,10 @@ _SCALARS: dict[str, tuple[int, int | None, str, Any]] = {
     "isipv4insubnet": (2, 2, "text", lambda a, n: f"contains({n}, {a})"),
     "isipv6insubnet": (2, 2, "text", lambda a, n: f"contains({n}, {a})"),
 }
+#: functions whose result is text
+_TEXT_RESULTS = {
+    "concat", "ltrim", "rtrim", "trim", "toupper", "tolower", "substr", "replace", "jsonstringify",
+}  # fmt: skip
 _FUNCTION_NAMES = set(_SCALARS) | _AGGREGATES | {"bin", "datefloor", "dateceil", "jsonparse"}
 
 
@@ -880,7 +886,7 @@ class _Builder:
         for name, value in items:
             internal = self.column()
             extra.append(f"{value.sql} AS {internal}")
-            self.t.fields[name.lower()] = Value(internal, value.json)
+            self.t.fields[name.lower()] = Value(internal, value.json, text=value.text)
         if extra:
             self.wrap("*, " + ", ".join(extra))
 
@@ -1139,7 +1145,9 @@ def scan_conditions(
             for g in log_groups
             if g.endswith("*")
         ]
-        if exact:
+        if len(exact) == 1:
+            either.append(f'"loggroup" = {_lit(exact[0])}')
+        elif exact:
             either.append('"loggroup" IN (' + ", ".join(_lit(g) for g in exact) + ")")
         where.append(" OR ".join(either))
     for bound, op in ((_instant(start, "start"), ">="), (_instant(end, "end"), "<")):
