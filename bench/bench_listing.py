@@ -9,19 +9,26 @@ ingests them once into an S3 lake on the same server, then times, interleaved an
 * loglake ingest with nothing new, listing in full (``full_listing=True``);
 * loglake ingest with nothing new, resuming after the keys already ingested (the default).
 
-Usage: python bench/bench_listing.py [--keys 100000] [--repeat 3]
+``--local`` does the same in a local folder (the peer is ``os.scandir`` with a ``stat`` per key).
+
+Usage: python bench/bench_listing.py [--keys 100000] [--repeat 3] [--local]
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import gzip
 import logging
+import os
 import random
+import shutil
 import statistics
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import boto3
 import orjson
@@ -84,65 +91,105 @@ def timed(action) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
+def peer_local(folder: Path) -> int:
+    """The floor of listing a local folder: one scandir and a stat per entry."""
+    count = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            entry.stat()
+            count += 1
+    return count
+
+
+def setup_s3(args: argparse.Namespace, stack: contextlib.ExitStack):
+    """moto's S3 server with the deliveries, and an S3 lake in the same bucket."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    stack.callback(server.stop)
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=CREDENTIALS["access_key_id"],
+        aws_secret_access_key=CREDENTIALS["secret_access_key"],
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=BUCKET)
+    seconds, _ = timed(lambda: upload(client, deliveries(args.keys)))
+    print(f"delivered {args.keys:,} keys into one day folder on the S3 server in {seconds:.1f} s")
+    settings = StorageSettings.resolve(
+        f"s3://{BUCKET}/lake", environ={}, endpoint_url=endpoint, **CREDENTIALS
+    )
+    return settings, f"s3://{BUCKET}/raw", lambda: peer_listing(client)
+
+
+def setup_local(args: argparse.Namespace, stack: contextlib.ExitStack):
+    """A local folder with the deliveries, and a local lake."""
+    base = Path(tempfile.mkdtemp(prefix="bench-listing-"))
+    stack.callback(shutil.rmtree, base, True)
+    for key, body in deliveries(args.keys).items():
+        path = base / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    print(f"delivered {args.keys:,} keys into one local day folder")
+    settings = StorageSettings.resolve(str(base / "lake"), environ={})
+    return settings, str(base / "raw"), lambda: peer_local(base / FOLDER)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--local", action="store_true", help="a local folder, not an S3 server")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=CREDENTIALS["access_key_id"],
-            aws_secret_access_key=CREDENTIALS["secret_access_key"],
-            region_name="us-east-1",
-        )
-        client.create_bucket(Bucket=BUCKET)
-        seconds, _ = timed(lambda: upload(client, deliveries(args.keys)))
-        print(f"delivered {args.keys:,} keys into one day folder in {seconds:.1f} s")
-
-        settings = StorageSettings.resolve(
-            f"s3://{BUCKET}/lake", environ={}, endpoint_url=endpoint, **CREDENTIALS
-        )
+    with contextlib.ExitStack() as stack:
+        settings, source, peer_list = (setup_local if args.local else setup_s3)(args, stack)
         catalog = Catalog(settings)
         catalog.create_database("aws", if_not_exists=True)
-        source = f"s3://{BUCKET}/raw"
         seconds, report = timed(lambda: ingest(catalog, source, workers=2, progress=False))
         assert report.rows["cloudtrail"] == args.keys, report  # type: ignore[attr-defined]
         print(f"first ingest (2 workers): {seconds:.1f} s")
 
         runs: dict[str, list[float]] = {"peer": [], "walk": [], "full": [], "resumed": []}
+        cpu: list[float] = []
         for _ in range(args.repeat):
-            seconds, count = timed(lambda: peer_listing(client))
+            seconds, count = timed(peer_list)
             assert count == args.keys, count
             runs["peer"].append(seconds)
             seconds, count = timed(lambda: sum(1 for _ in discover(settings, source)))
             assert count == args.keys, count
             runs["walk"].append(seconds)
             for name, full in (("full", True), ("resumed", False)):
+                started = time.process_time()
                 seconds, report = timed(
                     lambda full=full: ingest(catalog, source, progress=False, full_listing=full)
                 )
                 assert report.objects_ingested == 0, report  # type: ignore[attr-defined]
                 runs[name].append(seconds)
+            cpu.append(time.process_time() - started)
             print(f"  resumed run listed {report.objects_seen:,} keys")  # type: ignore[attr-defined]
         peer, walk, full, resumed = (statistics.median(runs[k]) for k in runs)
         keys = args.keys
-        print(f"medians of {args.repeat} interleaved runs, {keys:,} keys in one day folder")
-        print(f"peer: boto3 ListObjectsV2 pages      {peer:7.2f} s  {keys / peer:>9,.0f} keys/s")
+        where = "local folder" if args.local else "S3 server"
+        print(
+            f"medians of {args.repeat} interleaved runs, {keys:,} keys in one day folder ({where})"
+        )
+        print(
+            f"peer: {'scandir + stat' if args.local else 'boto3 ListObjectsV2':<30} {peer:7.2f} s"
+            f"  {keys / peer:>9,.0f} keys/s"
+        )
         print(
             f"loglake listing in full (discover)   {walk:7.2f} s  {keys / walk:>9,.0f} keys/s"
             f"  ({peer / walk:.2f}x the peer)"
         )
         print(f"no-op ingest, full listing           {full:7.2f} s")
-        print(f"no-op ingest, resumed listing        {resumed:7.2f} s  (goal < 1 s)")
-    finally:
-        server.stop()
+        print(
+            f"no-op ingest, resumed listing        {resumed:7.2f} s  (goal < 1 s; CPU "
+            f"{statistics.median(cpu):.2f} s{', server included' if not args.local else ''})"
+        )
+        print(f"resumed / full listing               {full / resumed:7.1f}x faster")
 
 
 if __name__ == "__main__":

@@ -34,10 +34,12 @@ in a local folder the names are read without a ``stat`` and only those in a rang
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable
 from typing import Any
 
@@ -162,12 +164,12 @@ def _last_done(entries: list[tuple[str, str]], done: set[str]) -> str | None:
 
 def list_folder(fs: Any, folder: str, ranges: list[Range] | None) -> list[dict[str, Any]]:
     """Entries of one folder level (files and sub-folders), only those in ``ranges`` if given."""
+    if isinstance(fs, LocalFileSystem):  # also in full: fsspec would look up each entry again
+        return _list_local(folder, ranges or [(None, None)])
     if ranges is None:
         return fs.ls(folder, detail=True)
     if hasattr(fs, "call_s3"):
         return [entry for r in ranges for entry in _list_s3_range(fs, folder, r)]
-    if isinstance(fs, LocalFileSystem):
-        return _list_local(folder, ranges)
     entries = fs.ls(folder, detail=True)
     return [e for e in entries if _in_ranges(e["name"].rstrip("/").rsplit("/", 1)[-1], ranges)]
 
@@ -177,20 +179,22 @@ def _in_ranges(name: str, ranges: Iterable[Range]) -> bool:
 
 
 def _list_local(folder: str, ranges: list[Range]) -> list[dict[str, Any]]:
+    """The names of a folder are read in one call and cut by ranges in sorted order; only the
+    names kept are looked at (a ``stat`` each)."""
+    names = sorted(os.listdir(folder))
     out = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if not _in_ranges(entry.name, ranges):
+    for start, stop in ranges:
+        low = 0 if start is None else bisect.bisect_right(names, start)
+        high = len(names) if stop is None else bisect.bisect_left(names, stop)
+        for name in names[low:high]:
+            path = os.path.join(folder, name)
+            try:
+                status = os.stat(path)
+            except FileNotFoundError:  # removed since, or a dangling link
                 continue
-            status = entry.stat()
-            kind = "directory" if entry.is_dir() else "file"
+            kind = "directory" if stat.S_ISDIR(status.st_mode) else "file"
             out.append(
-                {
-                    "name": entry.path,
-                    "size": status.st_size,
-                    "type": kind,
-                    "mtime": status.st_mtime,
-                }
+                {"name": path, "size": status.st_size, "type": kind, "mtime": status.st_mtime}
             )
     return out
 
