@@ -24,6 +24,7 @@ from loglake.catalog import Catalog
 from loglake.catalog.storage import StorageSettings
 from loglake.errors import CatalogError, UserError
 from loglake.ingest import cloudtrail, cloudwatch, config, vpcflow
+from loglake.ingest.compaction import COMPACT_FILES, compact_crowded
 from loglake.ingest.layout import SOURCES, Layout, classify, entry_etag, walk
 from loglake.ingest.listing import ListingState
 from loglake.ingest.log_groups import store_mapping, stored_mapping
@@ -56,6 +57,7 @@ class IngestReport:
     bytes_read: int = 0
     seconds: float = 0.0
     quarantine_ids: list[str] = field(default_factory=list)
+    partitions_compacted: int = 0
 
     @property
     def total_rows(self) -> int:
@@ -75,6 +77,7 @@ class IngestReport:
             "records_quarantined": self.records_quarantined,
             "rows": dict(self.rows),
             "bytes_read": self.bytes_read,
+            "partitions_compacted": self.partitions_compacted,
             "seconds": round(self.seconds, 3),
         }
 
@@ -90,6 +93,8 @@ class IngestReport:
         lines.append(
             f"  {self.bytes_read / 1e6:,.1f} MB read in {self.seconds:.2f} s ({rate:,.1f} MB/s)"
         )
+        if self.partitions_compacted:
+            lines.append(f"  compacted {self.partitions_compacted} partition(s) of many files")
         if self.records_quarantined or self.objects_quarantined:
             lines.append(
                 f"  quarantined: {self.objects_quarantined} object(s), "
@@ -416,6 +421,7 @@ def ingest(
     batch_objects: int | None = None,
     on_batch: Callable[[IngestReport], None] | None = None,
     full_listing: bool = False,
+    compact_files: int = COMPACT_FILES,
 ) -> IngestReport:
     """Ingest every AWS export under ``url`` (a folder or s3:// prefix) into the lake, once.
 
@@ -427,7 +433,8 @@ def ingest(
     group, recorded in the catalog for later runs), else from ``log_group``.
     Each commit holds at most ``batch_objects`` objects (default 500) or 16 MB of input.
     Folders listed before are listed from where the last run's commits ended, unless
-    ``full_listing`` (or ``only``/``force``) asks for everything again.
+    ``full_listing`` (or ``only``/``force``) asks for everything again. Afterwards, partitions
+    this run added rows to that hold more than ``compact_files`` files are compacted (0: never).
     """
     if source is not None and source not in SOURCES:
         raise UserError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")
@@ -463,13 +470,14 @@ def ingest(
         if found:
             definitions = ensure_tables(catalog, database, {o.layout.table for o in found})  # type: ignore[misc]
             for name, definition in definitions.items():
-                days = [o.layout.day for o in found if o.layout.table == name and o.layout.day]
+                mine = [o for o in found if o.layout.table == name]
                 writers[name] = TableWriter(
                     settings,
                     definition.location,
                     f"{database}.{name}",
                     log,
-                    _log_since(days, since_date),
+                    _log_since([o.layout.day for o in mine if o.layout.day], since_date),
+                    keys={o.url for o in mine},
                 )
         todo: list[RawObject] = []
         for obj in found:
@@ -553,6 +561,8 @@ def ingest(
         bar.close()
     if listing is not None:
         _save_listing(listing, done, settings.with_root(url).is_s3)
+    grown = [table for table, rows in report.rows.items() if rows]
+    report.partitions_compacted = len(compact_crowded(catalog, database, grown, compact_files))
     report.seconds = time.perf_counter() - started
     return report
 

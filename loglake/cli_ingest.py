@@ -46,6 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="list every folder in full instead of resuming after the keys already ingested",
     )
+    ingest.add_argument(
+        "--compact-files",
+        type=int,
+        help="afterwards, compact the partitions holding more files than this (0: never; the "
+        "default is in docs/ingest.md)",
+    )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
     ingest.set_defaults(handler=_ingest)
@@ -115,6 +121,7 @@ def _ingest(args: argparse.Namespace, lake: Any) -> int:
         log_groups=parse_mapping(args.log_group_prefix),
         batch_objects=args.batch_objects,
         full_listing=args.full_listing,
+        **({} if args.compact_files is None else {"compact_files": args.compact_files}),
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return 0 if report.ok else 1
