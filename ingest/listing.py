@@ -54,8 +54,10 @@ _STAMP = re.compile(r"^(?P<stream>.+_)(?P<stamp>\d{8}T\d{4})(?:\d{2})?Z_")
 MARGIN = dt.timedelta(hours=1)
 #: folders with more streams than this are listed in full (ranges would cost more requests)
 MAX_STREAMS = 16
-#: keys per ListObjectsV2 page (S3's maximum)
+#: keys per ListObjectsV2 page (S3's maximum), and of the first page of a range that ends
+#: before another stream (usually none or few keys: a full page would list the next stream)
 PAGE_KEYS = 1000
+FIRST_PAGE_KEYS = 100
 STAMP_FORMAT = "%Y%m%dT%H%M"
 
 Range = tuple[str | None, str | None]  # (list names after this, stop at names from this)
@@ -208,7 +210,7 @@ def _list_s3_range(fs: Any, folder: str, bounds: Range) -> list[dict[str, Any]]:
         "Bucket": bucket,
         "Prefix": prefix,
         "Delimiter": "/",
-        "MaxKeys": PAGE_KEYS,
+        "MaxKeys": PAGE_KEYS if stop is None else min(PAGE_KEYS, FIRST_PAGE_KEYS),
     }
     if start is not None:
         request["StartAfter"] = prefix + start
@@ -233,3 +235,4 @@ def _list_s3_range(fs: Any, folder: str, bounds: Range) -> list[dict[str, Any]]:
         if past_stop or not page.get("IsTruncated"):
             return out
         request["ContinuationToken"] = page["NextContinuationToken"]
+        request["MaxKeys"] = PAGE_KEYS
