@@ -90,6 +90,8 @@ class ListingState:
         #: per folder listed in this run, its files: (name, object URL); None when the folder
         #: cannot be resumed (it holds sub-folders)
         self.listed: dict[str, list[tuple[str, str]] | None] = {}
+        #: folders to be listed in full from now on
+        self.dropped: set[str] = set()
         #: no key listed by this run became visible after this minute
         self.started = dt.datetime.now(dt.UTC).strftime(STAMP_FORMAT)
 
@@ -122,14 +124,13 @@ class ListingState:
         """Move each stream's key to the last listed key up to which every key is done (never
         past the minute this run started listing: see the module's rule)."""
         for folder, files in self.listed.items():
-            if files is None:
-                self.folders.pop(folder, None)
+            parsed = [stream_of(name) for name, _ in files or ()]
+            if files is None or None in parsed:  # sub-folders, or keys named otherwise
+                self._drop(folder)
                 continue
             by_stream: dict[str, list[tuple[str, str]]] = {}
-            for name, url in files:
-                parsed = stream_of(name)
-                if parsed is not None:
-                    by_stream.setdefault(parsed[0], []).append((name, url))
+            for (stream, _), entry in zip(parsed, files, strict=True):  # type: ignore[misc]
+                by_stream.setdefault(stream, []).append(entry)
             streams = dict(self.folders.get(folder, {}))
             for stream, entries in by_stream.items():
                 last = _last_done(sorted(entries), done)
@@ -140,11 +141,18 @@ class ListingState:
             if streams and len(streams) <= MAX_STREAMS:
                 self.folders[folder] = streams
             else:
-                self.folders.pop(folder, None)
+                self._drop(folder)
+
+    def _drop(self, folder: str) -> None:
+        """List ``folder`` in full from now on."""
+        self.folders.pop(folder, None)
+        self.dropped.add(folder)
 
     def save(self) -> None:
         """Store the state, merged with what another run may have stored meanwhile."""
         merged = self._read()
+        for folder in self.dropped:
+            merged.pop(folder, None)
         for folder, streams in self.folders.items():
             current = merged.setdefault(folder, {})
             for stream, name in streams.items():

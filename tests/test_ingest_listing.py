@@ -153,3 +153,20 @@ def test_a_run_stopped_half_way_resumes_at_its_first_unfinished_key(lake_setting
     report = ingest(catalog, source, progress=False)
     assert report.objects_ingested == 35
     assert event_ids(lake_settings) == [f"evt-{i:06d}" for i in range(40)]
+
+
+def test_folders_with_keys_named_otherwise_are_listed_in_full(local_settings, tmp_path):
+    raw = tmp_path / "raw"
+    for i in range(10):
+        trail_file(raw, ACCOUNT, REGION, stamp(30 * i), [make_event(i)])
+    folder = next(raw.rglob("*.json.gz")).parent
+    (folder / "copied-by-hand.txt").write_text("not a delivery")
+    catalog = Catalog(local_settings)
+    first = ingest(catalog, str(raw), progress=False)
+    assert (first.objects_ingested, first.objects_quarantined) == (10, 1)
+
+    # three hours older than the last key: found, because nothing is skipped in this folder
+    trail_file(raw, ACCOUNT, REGION, stamp(90), [make_event(10)])
+    report = ingest(catalog, str(raw), progress=False)
+    assert report.objects_seen == 12 and report.objects_ingested == 1
+    assert event_ids(local_settings) == [f"evt-{i:06d}" for i in range(11)]
