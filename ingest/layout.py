@@ -216,8 +216,7 @@ def walk(
     the new days only, not years of history. With a ``listing`` state, folders it knows are
     listed only from where the last run's commits ended, and what is listed is recorded in it.
     """
-    if hasattr(fs, "invalidate_cache"):
-        fs.invalidate_cache(root)  # listings cached by an earlier run in this process are stale
+    forget_listings(fs, root)
     try:
         info = fs.info(root)
     except FileNotFoundError:
@@ -258,6 +257,22 @@ def walk(
                 stack.append(name)
             else:
                 yield entry
+
+
+def forget_listings(fs: Any, root: str) -> None:
+    """Drop what an earlier run in this process listed under ``root``: it may have changed since.
+
+    fsspec's ``invalidate_cache(path)`` forgets a path and its parents, not the folders below
+    it, so a long-running process (the watch loop) would keep listing a day folder as it first
+    saw it, and never see the deliveries added to it since.
+    """
+    cache = getattr(fs, "dircache", None)
+    if cache is not None:
+        prefix = root.rstrip("/")
+        for key in [k for k in cache if k == prefix or k.startswith(prefix + "/")]:
+            cache.pop(key, None)
+    if hasattr(fs, "invalidate_cache"):
+        fs.invalidate_cache(root)
 
 
 def entry_etag(entry: dict[str, Any]) -> str:

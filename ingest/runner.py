@@ -25,7 +25,7 @@ from loglake.catalog.storage import StorageSettings
 from loglake.errors import CatalogError, UserError
 from loglake.ingest import cloudtrail, cloudwatch, config, vpcflow
 from loglake.ingest.compaction import COMPACT_FILES, compact_crowded
-from loglake.ingest.layout import SOURCES, Layout, classify, entry_etag, walk
+from loglake.ingest.layout import SOURCES, Layout, classify, entry_etag, forget_listings, walk
 from loglake.ingest.listing import ListingState
 from loglake.ingest.log_groups import store_mapping, stored_mapping
 from loglake.ingest.quarantine import Quarantine
@@ -169,8 +169,7 @@ def discover(
     src = source_settings(settings, url)
     fs = src.filesystem()
     root = src.fs_path(src.root)
-    if hasattr(fs, "invalidate_cache"):
-        fs.invalidate_cache(root)
+    forget_listings(fs, root)
     if not fs.exists(root):
         raise UserError(f"nothing to ingest: {url} does not exist")
     for entry in walk(fs, root, since=since, skip_dir=_is_lake_internal, listing=listing):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import s3fs
 from test_ingest_lake import make_event, put_raw, read_table, trail_file
 
 from loglake.catalog import Catalog, StorageSettings
@@ -26,11 +27,11 @@ def stamp(minutes: int) -> str:
 
 
 def deliver(settings: StorageSettings, raw: Path, source: str, path: Path) -> None:
-    """Make a file written under ``raw`` visible at the source (uploads it to the bucket)."""
+    """Make a file written under ``raw`` visible at the source: uploaded to the bucket by
+    another client, as AWS delivers (the lake's own client would forget its cached listings)."""
     if settings.is_s3:
-        settings.filesystem().pipe_file(
-            f"{source[5:]}/{path.relative_to(raw).as_posix()}", path.read_bytes()
-        )
+        other = s3fs.S3FileSystem(skip_instance_cache=True, **settings.fsspec_options())
+        other.pipe_file(f"{source[5:]}/{path.relative_to(raw).as_posix()}", path.read_bytes())
 
 
 def event_ids(settings: StorageSettings) -> list[str]:
@@ -170,3 +171,21 @@ def test_folders_with_keys_named_otherwise_are_listed_in_full(local_settings, tm
     report = ingest(catalog, str(raw), progress=False)
     assert report.objects_seen == 12 and report.objects_ingested == 1
     assert event_ids(local_settings) == [f"evt-{i:06d}" for i in range(11)]
+
+
+def test_a_later_run_in_the_same_process_sees_new_keys_of_listed_folders(s3_settings, tmp_path):
+    """The S3 filesystem caches folder listings; a watch loop runs ingest again and again in one
+    process, and must see what was delivered to a folder it listed before."""
+    raw = tmp_path / "raw"
+    trail_file(raw, ACCOUNT, REGION, stamp(0), [make_event(0)])
+    source = put_raw(s3_settings, raw)
+    catalog = Catalog(s3_settings)
+    assert ingest(catalog, source, progress=False, full_listing=True).objects_ingested == 1
+    added = [
+        trail_file(raw, ACCOUNT, REGION, stamp(5), [make_event(1)]),  # a folder listed before
+        trail_file(raw, ACCOUNT, "eu-west-1", stamp(5), [make_event(2)]),  # a new folder
+    ]
+    for path in added:
+        deliver(s3_settings, raw, source, path)
+    assert ingest(catalog, source, progress=False, full_listing=True).objects_ingested == 2
+    assert event_ids(s3_settings) == ["evt-000000", "evt-000001", "evt-000002"]
