@@ -11,9 +11,11 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 
 from loglake.catalog import Catalog
 from loglake.catalog.documents import DocumentStore
+from loglake.catalog.managed import ManagedTable
 from loglake.catalog.model import columns_from_arrow
 from loglake.errors import CatalogError, SqlError
 from loglake.query.engine import Engine
@@ -104,6 +106,30 @@ def test_another_process_appending_to_a_managed_table(events: Engine, lake_setti
     )
     assert _value(events, sql) == [(5, 5)]
     assert events.last_query is not None and events.last_query.files_scanned == 2
+
+
+def test_a_local_delta_table_is_reloaded_only_after_a_commit(
+    local_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    data = pa.table({"id": [1, 2]})
+    Catalog(local_settings).create_managed_table("default", "t", data.schema)
+    reader = Catalog(local_settings).managed("default", "t")
+    writer = ManagedTable(local_settings, reader.location)
+    assert reader.files() == []
+    reloads: list[int] = []
+    original = DeltaTable.update_incremental
+
+    def counting(self: DeltaTable) -> None:
+        reloads.append(self.version())
+        original(self)
+
+    monkeypatch.setattr(DeltaTable, "update_incremental", counting)
+    assert reader.files() == [] and reader.files() == []
+    assert reloads == []  # nothing committed: the next version's log file is absent
+    writer.append(data)
+    assert [f.num_records for f in reader.files()] == [2]
+    assert reloads == [0]
+    assert reader.version() == 1
 
 
 def test_another_process_recreating_a_table_and_replacing_a_view(
