@@ -48,19 +48,6 @@ from loglake.monitor.pattern import (
 LAST_FIELD_TAKES_REST = True
 
 _TOKEN_RE = r'\[[^\]]*\]|"[^"]*"|[^ ]+'
-_NUMERIC_DTYPES = (
-    pl.Int8,
-    pl.Int16,
-    pl.Int32,
-    pl.Int64,
-    pl.UInt8,
-    pl.UInt16,
-    pl.UInt32,
-    pl.UInt64,
-    pl.Float32,
-    pl.Float64,
-    pl.Decimal,
-)
 
 
 @dataclass(frozen=True)
@@ -428,9 +415,6 @@ class _Column(_Accessor):
         self.expr = expr
         self.dtype = dtype
         self.selector = selector
-
-    def _is_numeric(self) -> bool:
-        return isinstance(self.dtype, _NUMERIC_DTYPES)
 
     def _is_container(self) -> bool:
         return isinstance(self.dtype, pl.Struct | pl.List | pl.Array)

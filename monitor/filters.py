@@ -21,7 +21,6 @@ from loglake.monitor.compile import (
 )
 from loglake.monitor.pattern import (
     FilterPatternError,
-    JsonPattern,
     Pattern,
     SpacePattern,
     TermPattern,
@@ -248,11 +247,3 @@ def validate_metric_filter(definition: Mapping[str, Any]) -> dict[str, Any]:
     out["filterPattern"] = pattern_text
     out["metricTransformations"] = [validate_transformation(transformations[0], parsed)]
     return out
-
-
-def pattern_family(pattern: Pattern) -> str:
-    if isinstance(pattern, JsonPattern):
-        return "json"
-    if isinstance(pattern, SpacePattern):
-        return "space-delimited"
-    return "terms"

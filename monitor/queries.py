@@ -145,7 +145,3 @@ def run_saved_query(catalog: Catalog, name: str) -> pl.DataFrame:
 
         state.update("queries", name, advance)
     return result
-
-
-def delete_query(catalog: Catalog, name: str) -> None:
-    MonitorState(catalog).delete("queries", name)

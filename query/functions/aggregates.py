@@ -17,16 +17,6 @@ from loglake.query.functions.common import arity, fail, require_constant
 from loglake.query.registry import EXPRESSIONS, NAMED_FUNCTIONS, function, translates
 
 
-def _argument(compiler: Any, node: exp.Expression) -> tuple[pl.Expr, bool]:
-    """(compiled argument, DISTINCT?) of an aggregate's first argument."""
-    arg = node.this
-    if isinstance(arg, exp.Distinct):
-        if len(arg.expressions) != 1:
-            fail(compiler, node, "DISTINCT aggregates take one argument")
-        return compiler.expr(arg.expressions[0]), True
-    return compiler.expr(arg), False
-
-
 def _none_if_empty(value: pl.Expr, inputs: pl.Expr) -> pl.Expr:
     return pl.when(inputs.count() > 0).then(value).otherwise(None)
 
