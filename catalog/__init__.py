@@ -1,6 +1,6 @@
 """The Glue-like catalog, storage settings and managed Delta tables."""
 
-from loglake.catalog.catalog import DEFAULT_DATABASE, Catalog
+from loglake.catalog.catalog import DEFAULT_DATABASE, SEARCH_PATH, Catalog
 from loglake.catalog.managed import ManagedTable
 from loglake.catalog.model import (
     EXTERNAL,
@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_DATABASE",
     "EXTERNAL",
     "MANAGED",
+    "SEARCH_PATH",
     "Catalog",
     "Column",
     "DataFile",

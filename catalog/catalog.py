@@ -38,6 +38,10 @@ from loglake.catalog.storage import StorageSettings
 from loglake.errors import CatalogError, ConflictError
 
 DEFAULT_DATABASE = "default"
+#: databases searched, after the current one, for a table or view named without a database:
+#: ingest puts the AWS tables in ``aws``, so ``SELECT ... FROM cloudtrail`` finds them from any
+#: current database
+SEARCH_PATH = ("aws",)
 #: files that are never data (Spark/Hadoop markers, Delta log, hidden and temporary files)
 _IGNORED_FILE = re.compile(r"(^|/)([_.][^/]*|[^/]*\$folder\$|[^/]*_SUCCESS)$")
 
@@ -52,6 +56,16 @@ class Catalog:
     def generation(self) -> str | None:
         """A token that changes with every change to the catalog, made by any process."""
         return self.documents.generation()
+
+    # ------------------------------------------------------------------ the lake itself
+    def exists(self) -> bool:
+        """Whether a lake has been created at the root (it holds catalog documents)."""
+        return bool(self.documents.children())
+
+    def initialise(self, databases: Iterable[str] = ()) -> None:
+        """Create the lake: its default database and the given ones (existing ones are kept)."""
+        for name in (DEFAULT_DATABASE, *databases):
+            self.create_database(name, if_not_exists=True)
 
     # ------------------------------------------------------------------ databases
     def create_database(
@@ -280,31 +294,40 @@ class Catalog:
             f"{check_name(database, 'database')}/views/{check_name(name, 'view')}"
         )
 
-    def find_relation(
-        self, name: str, database: str | None = None, current_database: str = DEFAULT_DATABASE
-    ) -> TableDefinition | ViewDefinition:
-        """A table or view by name; an unqualified name found in exactly one database resolves too.
+    def search_path(self, current_database: str = DEFAULT_DATABASE) -> list[str]:
+        """Databases an unqualified name is looked up in, in order: the current one, then
+        :data:`SEARCH_PATH`."""
+        current = check_name(current_database, "database")
+        return [current, *(db for db in SEARCH_PATH if db != current)]
 
-        A name qualified with the current database counts as unqualified, because SQL front ends
-        qualify bare names with it before the catalog sees them.
+    def resolve(
+        self, name: str, database: str | None = None, current_database: str = DEFAULT_DATABASE
+    ) -> tuple[str, str]:
+        """The database and name a (possibly unqualified) table or view name refers to.
+
+        An unqualified name is looked up along :meth:`search_path`, then in the one other
+        database that holds it. A name qualified with the current database counts as unqualified,
+        because SQL front ends qualify bare names with it before the catalog sees them.
         """
+        name = check_name(name, "table")
         if database is not None and database.lower() == current_database.lower():
             database = None
-        candidates = [database] if database else [current_database]
-        for db in candidates:
-            if self.table_exists(db, name):
-                return self.get_table(db, name)
-            if self.view_exists(db, name):
-                return self.get_view(db, name)
-        if database is None:
+        if database is not None:
+            database = check_name(database, "database")
+            if self.table_exists(database, name) or self.view_exists(database, name):
+                return database, name
+        else:
+            path = self.search_path(current_database)
+            for db in path:
+                if self.table_exists(db, name) or self.view_exists(db, name):
+                    return db, name
             found = [
                 db
                 for db in self.list_databases()
-                if db != current_database
-                and (self.table_exists(db, name) or self.view_exists(db, name))
+                if db not in path and (self.table_exists(db, name) or self.view_exists(db, name))
             ]
             if len(found) == 1:
-                return self.find_relation(name, found[0])
+                return found[0], name
             if len(found) > 1:
                 raise CatalogError(
                     f"table {name!r} exists in several databases ({', '.join(found)}); qualify it"
@@ -315,6 +338,24 @@ class Catalog:
         raise CatalogError(
             f"table {(database or current_database)}.{name} does not exist{self._suggest(name, every)}"
         )
+
+    def find_relation(
+        self, name: str, database: str | None = None, current_database: str = DEFAULT_DATABASE
+    ) -> TableDefinition | ViewDefinition:
+        """A table or view by name, resolved as :meth:`resolve` does."""
+        database, name = self.resolve(name, database, current_database)
+        if self.table_exists(database, name):
+            return self.get_table(database, name)
+        return self.get_view(database, name)
+
+    def visible_relations(self, current_database: str = DEFAULT_DATABASE) -> list[tuple[str, str]]:
+        """(database, name) of every table and view a query can name without a database, in
+        search-path order; a name in an earlier database hides the same name in a later one."""
+        seen: dict[str, str] = {}
+        for db in self.search_path(current_database):
+            for name in (*self.list_tables(db), *self.list_views(db)):
+                seen.setdefault(name, db)
+        return sorted(((db, name) for name, db in seen.items()), key=lambda p: p[1])
 
     # ------------------------------------------------------------------ partitions
     def partitions(

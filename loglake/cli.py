@@ -23,26 +23,63 @@ COMMAND_MODULES = (
 )
 
 
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The lake and storage options; accepted before the command and (``suppress``) after it,
+    where an option left out must not reset what was given before the command."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--lake",
+        default=default(None),
+        help="lake root: a folder or s3://bucket/prefix (env LOGLAKE_LAKE)",
+    )
+    parser.add_argument(
+        "--database", default=default("default"), help="current database (default: default)"
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        default=default(None),
+        help="S3-compatible endpoint, e.g. http://127.0.0.1:9000",
+    )
+    parser.add_argument("--region", default=default(None), help="AWS region of the bucket")
+    parser.add_argument("--profile", default=default(None), help="AWS profile for credentials")
+    parser.add_argument(
+        "--path-style",
+        action="store_true",
+        default=default(None),
+        help="path-style S3 addressing (MinIO)",
+    )
+    parser.add_argument(
+        "--config", default=default(None), help="config file (TOML) with lake settings"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", default=default(False), help="show tracebacks"
+    )
+
+
+def _add_global_options_to_commands(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in set(action.choices.values()):
+                _global_options(command, suppress=True)
+                _add_global_options_to_commands(command)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from loglake import __version__
+
     parser = argparse.ArgumentParser(
         prog="loglake",
         description="Athena-style SQL, a Glue-style catalog and CloudWatch-style alarms for AWS logs.",
     )
-    parser.add_argument(
-        "--lake", help="lake root: a folder or s3://bucket/prefix (env LOGLAKE_LAKE)"
-    )
-    parser.add_argument("--database", default="default", help="current database (default: default)")
-    parser.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
-    parser.add_argument("--region", help="AWS region of the bucket")
-    parser.add_argument("--profile", help="AWS profile for credentials")
-    parser.add_argument(
-        "--path-style", action="store_true", default=None, help="path-style S3 addressing (MinIO)"
-    )
-    parser.add_argument("--config", help="config file (TOML) with lake settings")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"loglake {__version__}")
+    _global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _add_global_options_to_commands(parser)
     return parser
 
 
@@ -61,10 +98,14 @@ def storage_settings(args: argparse.Namespace, root: str | None = None):
 
 
 def open_lake(args: argparse.Namespace):
-    """The Lake named by the global options (imported late so ``--help`` stays fast)."""
+    """The Lake named by the global options (imported late so ``--help`` stays fast).
+
+    Only commands that write data (``init``, ``ingest``) create a missing lake; every other
+    command reports it, so that a mistyped ``--lake`` never leaves an empty lake behind."""
     from loglake.lake import Lake
 
-    return Lake(storage_settings(args), database=args.database)
+    create = getattr(args, "creates_lake", False)
+    return Lake(storage_settings(args), database=args.database, create=create)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,8 +23,11 @@ def print_frame(frame: pl.DataFrame) -> None:
 
 
 def _init(args: argparse.Namespace, lake) -> int:
-    for database in args.databases:
-        lake.catalog.create_database(database, if_not_exists=True)
+    from loglake.cli import storage_settings
+    from loglake.lake import Lake
+
+    lake = Lake(storage_settings(args, args.path), create=True)
+    lake.catalog.initialise(args.databases or ["aws"])
     print(
         f"lake ready at {lake.settings.root} (databases: {', '.join(lake.catalog.list_databases())})"
     )
@@ -97,11 +100,15 @@ def _export(args: argparse.Namespace, lake) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    init = sub.add_parser("init", help="create the lake and its databases")
+    init = sub.add_parser("init", help="create a lake (the default database and aws)")
+    init.add_argument("path", nargs="?", help="lake root to create (default: --lake)")
     init.add_argument(
-        "databases", nargs="*", default=["aws"], help="databases to create (default: aws)"
+        "--create-database",
+        dest="databases",
+        action="append",
+        help="also create this database (repeatable; default: aws)",
     )
-    init.set_defaults(handler=_init)
+    init.set_defaults(handler=_init, creates_lake=True, needs_lake=False)
 
     databases = sub.add_parser("databases", help="list databases")
     databases.set_defaults(handler=_databases)

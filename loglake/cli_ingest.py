@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
-    ingest.set_defaults(handler=_ingest)
+    ingest.set_defaults(handler=_ingest, creates_lake=True)
 
     quarantine = sub.add_parser("quarantine", help="inputs that could not be ingested")
     qsub = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)

@@ -1,4 +1,4 @@
-"""``make demo``: a week of generated AWS logs with incidents, ingested, monitored and investigated.
+"""``make demo``: a week (from 2024-05-06) of generated AWS logs with incidents, ingested, monitored and investigated.
 
 Run as ``python -m loglake.demo --out demo-lake``. The raw exports go to ``<out>-raw/`` (as AWS
 would deliver them to a bucket), the lake to ``<out>/``.
@@ -125,7 +125,7 @@ def _table_sizes(lake: loglake.Lake) -> pl.DataFrame:
 
 
 def run(out: Path, *, events_per_day: int, days: int, seed: int) -> int:
-    from loglake.datasets import cwlogs, generate
+    from loglake.datasets import DEFAULT_START, cwlogs, generate
     from loglake.monitor.alarmstore import AlarmStore
     from loglake.monitor.runner import run_metric_filters
     from loglake.monitor.watch import install_pack
@@ -135,8 +135,9 @@ def run(out: Path, *, events_per_day: int, days: int, seed: int) -> int:
     for folder in (out, raw):
         if folder.exists():
             shutil.rmtree(folder)
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    start = (now - timedelta(days=days)).replace(hour=0, minute=0)
+    # a fixed week, so that the dates in the documentation's examples exist in every demo lake
+    start = datetime.fromisoformat(DEFAULT_START.replace("Z", "+00:00"))
+    now = start + timedelta(days=days)
 
     _heading("1. Generating a week of AWS logs for two accounts, with incidents")
     summary = generate(
@@ -157,7 +158,7 @@ def run(out: Path, *, events_per_day: int, days: int, seed: int) -> int:
     _say("   records: " + ", ".join(f"{k} {v:,}" for k, v in summary.events.items()))
     _say("   objects: " + ", ".join(f"{k} {v:,}" for k, v in summary.files.items() if v))
 
-    lake = loglake.connect(str(out))
+    lake = loglake.connect(str(out), create=True)
     _heading("2. Installing the CIS AWS Foundations monitoring pack (14 metric filters + alarms)")
     installed = install_pack(lake.catalog, "cis", now=start)
     _say(f"   {len(installed['filters'])} metric filters, {len(installed['alarms'])} alarms")

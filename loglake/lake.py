@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from loglake.catalog import DEFAULT_DATABASE, Catalog, StorageSettings
+from loglake.errors import UserError
 
 if TYPE_CHECKING:
     from loglake.query.engine import Engine
@@ -15,11 +16,17 @@ if TYPE_CHECKING:
 class Lake:
     """A lake root with its catalog; ``sql`` answers Athena SQL, ``ingest`` loads AWS exports."""
 
-    def __init__(self, settings: StorageSettings, database: str = DEFAULT_DATABASE):
+    def __init__(
+        self, settings: StorageSettings, database: str = DEFAULT_DATABASE, *, create: bool = False
+    ):
         self.settings = settings
         self.catalog = Catalog(settings)
         self.database = database
         self._engine: Engine | None = None
+        if create:
+            self.catalog.initialise()
+        elif not self.catalog.exists():
+            raise LakeNotFound(settings.root)
 
     def __repr__(self) -> str:
         return f"Lake({self.settings.root!r})"
@@ -93,13 +100,34 @@ class Lake:
         return result.sql if show_sql else result.frame
 
     def tables(self, database: str | None = None) -> list[str]:
-        return self.catalog.list_tables(database or self.database)
+        """Tables and views of ``database``; by default every one a query can name without a
+        database (the current database, then ``aws``)."""
+        if database is not None:
+            return sorted([*self.catalog.list_tables(database), *self.catalog.list_views(database)])
+        return [name for _, name in self.catalog.visible_relations(self.database)]
 
 
-def connect(root: str | None = None, *, database: str = DEFAULT_DATABASE, **settings: Any) -> Lake:
-    """Open (or start) a lake at a folder or ``s3://bucket/prefix``.
+class LakeNotFound(UserError):
+    """The lake root holds no lake: a mistyped path must not silently become a new, empty lake."""
+
+    def __init__(self, root: str):
+        self.root = root
+        super().__init__(
+            f"no lake at {root}: create one with `loglake init {root}` (or "
+            "loglake.connect(..., create=True)), or ingest into it, or point --lake at an existing lake"
+        )
+
+
+def connect(
+    root: str | None = None,
+    *,
+    database: str = DEFAULT_DATABASE,
+    create: bool = False,
+    **settings: Any,
+) -> Lake:
+    """Open the lake at a folder or ``s3://bucket/prefix``; ``create=True`` creates it if needed.
 
     Settings not given here come from the environment (``LOGLAKE_LAKE``, ``AWS_ENDPOINT_URL``,
     ``AWS_REGION``, the AWS credential chain, ...) and then from ``loglake.toml``.
     """
-    return Lake(StorageSettings.resolve(root, **settings), database=database)
+    return Lake(StorageSettings.resolve(root, **settings), database=database, create=create)

@@ -134,6 +134,10 @@ class CatalogTables:
             schema = self._schemas[key] = T.polars_schema_from_arrow(table.arrow_schema())
         return schema
 
+    def resolve(self, database: str | None, name: str) -> tuple[str, str]:
+        """The database a table name refers to, along the catalog's search path."""
+        return self.catalog.resolve(name, database, current_database=self.default_database)
+
     def schema(self, database: str | None, name: str) -> pl.Schema:
         relation = self._relation(database, name)
         if isinstance(relation, TableDefinition):

@@ -288,8 +288,16 @@ class DdlExecutor:
         return _status("table dropped")
 
     def show_tables(self, match: re.Match) -> pl.DataFrame:
-        database = _ident(match.group(1)) or self.database
-        names = self.catalog.list_tables(database)
+        """Tables and views (as Athena lists both); without IN, every one a query can name
+        without a database."""
+        database = _ident(match.group(1))
+        if database is None:
+            names = [name for _, name in self.catalog.visible_relations(self.database)]
+        else:
+            self.catalog.get_database(database)
+            names = sorted(
+                [*self.catalog.list_tables(database), *self.catalog.list_views(database)]
+            )
         if match.group(2):
             names = _like(names, match.group(2))
         return pl.DataFrame({"tab_name": names}, schema={"tab_name": pl.String})

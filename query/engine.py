@@ -218,7 +218,9 @@ class Engine:
         return tuple(Column(name, hive_type(dtype)) for name, dtype in schema.items())
 
     def _compile_query(self, tree: exp.Expression, sql: str) -> tuple[pl.LazyFrame, Compiler]:
-        qualified = qualify_tree(tree, sql, self.default_database, self.tables.schema)
+        qualified = qualify_tree(
+            tree, sql, self.default_database, self.tables.schema, self._resolve
+        )
         compiler = Compiler(self.tables, sql, view_loader=self._view_loader(sql))
         out: Output = compiler.query(qualified)
         lf = out.renamed()
@@ -226,13 +228,20 @@ class Engine:
             lf = finish(lf, out.final_names())
         return lf, compiler
 
+    @property
+    def _resolve(self) -> Any:
+        """The provider's lookup of unqualified names (None for providers without one)."""
+        return getattr(self.tables, "resolve", None)
+
     def _view_loader(self, sql: str) -> Any:
         def load(database: str | None, name: str) -> exp.Expression | None:
             text = self.tables.view_sql(database, name)
             if text is None:
                 return None
             try:
-                return qualify_tree(parse(text), text, self.default_database, self.tables.schema)
+                return qualify_tree(
+                    parse(text), text, self.default_database, self.tables.schema, self._resolve
+                )
             except SqlError as err:
                 raise SqlError(f"view {name} is invalid: {err.bare_message}") from err
 

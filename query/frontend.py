@@ -134,9 +134,21 @@ def qualify_tree(
     sql: str,
     default_db: str,
     schema_of: Callable[[str | None, str], pl.Schema],
+    resolve: Callable[[str | None, str], tuple[str, str]] | None = None,
 ) -> exp.Expression:
-    """Resolve every column to its table and expand stars against the tables' schemas."""
+    """Resolve every column to its table and expand stars against the tables' schemas.
+
+    ``resolve`` names the database an unqualified table is found in (the catalog's search
+    path), so that plans, EXPLAIN and errors show where a table really lives."""
     _name_unnamed_columns(tree)
+    if resolve is not None:
+        for table in referenced_tables(tree):
+            if not table.db:
+                try:
+                    database, _ = resolve(None, table.name.lower())
+                except Exception:
+                    continue  # reported with its position when its schema is asked for
+                table.set("db", exp.to_identifier(database))
     wants_pseudo = {p for p in PSEUDO_COLUMNS if p in sql}
     mapping: dict[str, dict[str, dict[str, str]]] = {}
     known_columns: list[str] = []

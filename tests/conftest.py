@@ -107,3 +107,35 @@ def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
             assert demo.run(out, events_per_day=400, days=3, seed=7) == 0
             (out.parent / "complete").touch()
     return out
+
+
+@pytest.fixture(scope="session")
+def generated_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small lake ingested from generated exports of every source, with every incident
+    scenario (one account, one region, one day from 2024-05-06): shared by the tests that read
+    every table and run documented queries, never written to by them."""
+    import loglake
+    from loglake.datasets import generate
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # one folder for every worker of this run
+    base = shared / "generated"
+    with open(shared / "generated.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (base / "complete").exists():
+            generate(
+                base / "raw",
+                accounts=1,
+                regions=1,
+                days=1,
+                events_per_day=300,
+                seed=3,
+                scenarios=["all"],
+                progress=False,
+            )
+            lake = loglake.connect(str(base / "lake"), create=True)
+            report = lake.ingest(str(base / "raw"), progress=False)
+            assert report.ok, report
+            (base / "complete").touch()
+    return base / "lake"

@@ -60,6 +60,12 @@ def test_user_errors_are_one_line_with_exit_code_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lake = str(tmp_path / "lake")
+    assert main(["--lake", lake, "tables"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"loglake: no lake at {lake}: create one with `loglake init {lake}`")
+    assert not (tmp_path / "lake").exists()
+    assert main(["init", lake]) == 0
+    capsys.readouterr()
     assert main(["--lake", lake, "describe", "aws.missing"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("loglake: ") and err.count("\n") == 1 and "Traceback" not in err

@@ -21,7 +21,7 @@ def write_projected_days(lake: loglake.Lake, folder: str) -> str:
 
 
 def test_connect_and_catalog_statements_through_sql(lake_settings) -> None:
-    lake = loglake.Lake(lake_settings)
+    lake = loglake.Lake(lake_settings, create=True)
     assert lake.sql("CREATE DATABASE trail").item(0, 0) == "database trail created"
     base = write_projected_days(lake, "raw/trail")
     lake.sql(
@@ -65,7 +65,7 @@ def test_connect_and_catalog_statements_through_sql(lake_settings) -> None:
 
 
 def test_connect_reads_settings_from_arguments(tmp_path) -> None:
-    lake = loglake.connect(str(tmp_path / "lake"))
+    lake = loglake.connect(str(tmp_path / "lake"), create=True)
     assert lake.settings.root == str(tmp_path / "lake")
     lake.sql("CREATE TABLE t AS SELECT 1 AS a")
     assert lake.sql("SELECT a FROM t").item() == 1

@@ -40,6 +40,7 @@ def test_metric_filter_test_from_file_and_stdin(tmp_path, capsys, monkeypatch):
 
 def test_metric_filter_put_list_import_delete(tmp_path, capsys):
     lake = str(tmp_path / "lake")
+    assert run(capsys, "init", lake)[0] == 0
     code, out, _ = run(
         capsys,
         "--lake",
@@ -95,6 +96,7 @@ def test_metric_filter_put_list_import_delete(tmp_path, capsys):
 
 def test_metrics_put_and_get(tmp_path, capsys):
     lake = str(tmp_path / "lake")
+    assert run(capsys, "init", lake)[0] == 0
     when = (datetime.now(UTC) - timedelta(minutes=5)).replace(second=0, microsecond=0)
     data = [
         {
@@ -152,6 +154,7 @@ def test_metrics_put_and_get(tmp_path, capsys):
 
 def test_alarm_commands(tmp_path, capsys):
     lake = str(tmp_path / "lake")
+    assert run(capsys, "init", lake)[0] == 0
     notes = tmp_path / "notes.jsonl"
     described = {
         "MetricAlarms": [
@@ -306,6 +309,7 @@ def test_alarm_replay_of_a_metric_math_alarm(tmp_path, capsys):
 
 def test_install_pack_and_watch_once_without_source(tmp_path, capsys):
     lake = str(tmp_path / "lake")
+    assert run(capsys, "init", lake)[0] == 0
     code, out, _ = run(capsys, "--lake", lake, "monitor", "install-pack", "cis")
     created = json.loads(out)
     assert len(created["filters"]) == 14 and len(created["alarms"]) == 14

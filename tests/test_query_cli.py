@@ -14,6 +14,7 @@ from loglake.cli import main
 @pytest.fixture
 def lake_root(tmp_path: Path) -> str:
     root = str(tmp_path / "lake")
+    assert main(["init", root]) == 0
     assert (
         main(
             [
