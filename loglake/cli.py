@@ -108,6 +108,13 @@ def open_lake(args: argparse.Namespace):
     return Lake(storage_settings(args), database=args.database, create=create)
 
 
+def _location(args: argparse.Namespace) -> str | None:
+    """The location a storage failure most likely concerns: a source URL, else the lake."""
+    candidates = [getattr(args, "url", None), getattr(args, "lake", None)]
+    remote = [c for c in candidates if c and str(c).startswith("s3://")]
+    return remote[0] if remote else next((c for c in candidates if c), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -121,8 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, LoglakeError) as error:
         if args.debug:
             raise
-        message = str(error)
-        print(f"loglake: {message}", file=sys.stderr)
+        print(f"loglake: {error}", file=sys.stderr)
         return 2 if isinstance(error, UserError) else 1
     except KeyboardInterrupt:
         print("loglake: interrupted", file=sys.stderr)
@@ -130,6 +136,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as error:
+        if args.debug:
+            raise
+        from loglake.catalog.storage_errors import explain
+
+        known = explain(error, _location(args))
+        if known is not None:
+            print(f"loglake: {known}", file=sys.stderr)
+        else:
+            first = (str(error).strip().splitlines() or [""])[0]
+            print(
+                f"loglake: unexpected error ({type(error).__name__}: {first}); "
+                "run again with --debug for the details",
+                file=sys.stderr,
+            )
+        return 1
 
 
 if __name__ == "__main__":

@@ -7,19 +7,7 @@ import sys
 
 import polars as pl
 
-
-def print_frame(frame: pl.DataFrame) -> None:
-    """A DataFrame as an aligned text table with every row and full cell contents."""
-    with pl.Config(
-        tbl_rows=-1,
-        tbl_cols=-1,
-        fmt_str_lengths=200,
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        tbl_formatting="ASCII_MARKDOWN",
-        tbl_width_chars=1000,
-    ):
-        print(frame)
+from loglake.render import add_output_options, emit
 
 
 def _init(args: argparse.Namespace, lake) -> int:
@@ -35,7 +23,7 @@ def _init(args: argparse.Namespace, lake) -> int:
 
 
 def _databases(args: argparse.Namespace, lake) -> int:
-    print_frame(pl.DataFrame({"database_name": lake.catalog.list_databases()}))
+    emit(pl.DataFrame({"database_name": lake.catalog.list_databases()}), args)
     return 0
 
 
@@ -48,19 +36,24 @@ def _tables(args: argparse.Namespace, lake) -> int:
             rows.append((database, name, "table", table.format, table.location))
         for name in lake.catalog.list_views(database):
             rows.append((database, name, "view", "", ""))
-    print_frame(
-        pl.DataFrame(rows, schema=["database", "name", "kind", "format", "location"], orient="row")
+    emit(
+        pl.DataFrame(rows, schema=["database", "name", "kind", "format", "location"], orient="row"),
+        args,
     )
     return 0
 
 
 def _describe(args: argparse.Namespace, lake) -> int:
-    from loglake.query.ddl import execute_ddl
+    from loglake.catalog.model import check_name
 
-    database, _, name = args.table.rpartition(".")
-    qualified = f"{database}.{name}" if database else name
-    frame = execute_ddl(lake.catalog, f"DESCRIBE FORMATTED {qualified}", database=lake.database)
-    print_frame(frame)
+    parts = [check_name(part, "table") for part in args.table.split(".")]
+    if len(parts) > 2:
+        from loglake.errors import UserError
+
+        raise UserError(f"expected [database.]table, not {args.table!r}")
+    # through the engine, so that a view stored without its columns gets them from its SQL
+    frame = lake.engine.execute(f"DESCRIBE FORMATTED {'.'.join(parts)}").df
+    emit(frame, args)
     return 0
 
 
@@ -111,15 +104,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     init.set_defaults(handler=_init, creates_lake=True, needs_lake=False)
 
     databases = sub.add_parser("databases", help="list databases")
+    add_output_options(databases, output=False)
     databases.set_defaults(handler=_databases)
 
     tables = sub.add_parser("tables", help="list tables and views")
     tables.add_argument("--in", dest="database_name", help="only this database")
+    add_output_options(tables, output=False)
     tables.set_defaults(handler=_tables)
 
     describe = sub.add_parser("describe", help="columns, partition keys and storage of a table")
     describe.add_argument("table", help="[database.]table")
-    describe.set_defaults(handler=_describe)
+    add_output_options(describe, output=False)
+    # a column's type is shown whole (a struct's type is as long as it is)
+    describe.set_defaults(handler=_describe, wide=True)
 
     crawl = sub.add_parser(
         "crawl", help="infer a Parquet folder's schema and partitions and register it"

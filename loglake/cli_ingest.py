@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from loglake.errors import UserError
+from loglake.render import add_output_options, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     quarantine = sub.add_parser("quarantine", help="inputs that could not be ingested")
     qsub = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
     qlist = qsub.add_parser("list", help="list quarantined objects and records")
-    qlist.add_argument("--json", action="store_true", help="print entries as JSON lines")
+    qlist.add_argument("--json", action="store_true", help="print whole entries as JSON lines")
+    add_output_options(qlist, output=False)
     qlist.set_defaults(handler=_quarantine_list)
     retry = qsub.add_parser("retry", help="read quarantined objects again (after fixing them)")
     retry.add_argument("--target-database", default="aws")
@@ -68,6 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     cover = sub.add_parser("coverage", help="objects and rows per source, account, region and day")
     cover.add_argument("--source", choices=["cloudtrail", "vpcflow", "config", "cloudwatch"])
+    add_output_options(cover, output=False)
     cover.set_defaults(handler=_coverage)
 
     optimize = sub.add_parser("optimize", help="merge small files of a table (~128 MB files)")
@@ -128,6 +131,8 @@ def _ingest(args: argparse.Namespace, lake: Any) -> int:
 
 
 def _quarantine_list(args: argparse.Namespace, lake: Any) -> int:
+    import polars as pl
+
     from loglake.ingest.quarantine import Quarantine
 
     entries = Quarantine(lake.settings).entries()
@@ -135,12 +140,8 @@ def _quarantine_list(args: argparse.Namespace, lake: Any) -> int:
         for entry in entries:
             print(json.dumps(entry.to_json()))
         return 0
-    if not entries:
-        print("quarantine is empty")
-        return 0
-    for entry in entries:
-        print(f"{entry.id}  {entry.source_key}  [{entry.where()}]  {entry.error}")
-    print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
+    rows = [(e.id, e.source_key, e.where(), e.error) for e in entries]
+    emit(pl.DataFrame(rows, schema=["id", "object", "where", "reason"], orient="row"), args)
     return 0
 
 
@@ -155,7 +156,11 @@ def _quarantine_retry(args: argparse.Namespace, lake: Any) -> int:
 def _coverage(args: argparse.Namespace, lake: Any) -> int:
     from loglake.ingest.coverage import coverage
 
-    print(coverage(lake.settings, source=args.source))
+    report = coverage(lake.settings, source=args.source)
+    emit(report.table, args)
+    if report.gaps.height:
+        print("\ngaps (hours without a delivery between hours with deliveries):")
+        emit(report.gaps, args)
     return 0
 
 

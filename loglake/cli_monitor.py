@@ -9,7 +9,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from loglake.errors import UserError
+from loglake.render import add_output_options, emit
+
+#: what `alarm list` shows of each alarm (DescribeAlarms member names)
+ALARM_LIST_COLUMNS = ("AlarmName", "StateValue", "StateUpdatedTimestamp", "StateReason")
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _print(obj: Any) -> None:
@@ -250,16 +260,15 @@ def _alarm_list(args: argparse.Namespace, lake) -> int:
 
     described = AlarmStore(lake.catalog).describe_alarms()
     rows = [
-        {
-            "AlarmName": a["AlarmName"],
-            "StateValue": a["StateValue"],
-            "StateReason": a["StateReason"],
-        }
+        {k: _text(a.get(k)) for k in ALARM_LIST_COLUMNS}
         for a in described["MetricAlarms"] + described["CompositeAlarms"]
     ]
     if args.state_value:
         rows = [r for r in rows if r["StateValue"] == args.state_value]
-    _print({"Alarms": rows})
+    emit(
+        pl.DataFrame(rows, schema={k: pl.String for k in ALARM_LIST_COLUMNS}, orient="row"),
+        args,
+    )
     return 0
 
 
@@ -359,10 +368,9 @@ def _sq_save(args: argparse.Namespace, lake) -> int:
 
 
 def _sq_run(args: argparse.Namespace, lake) -> int:
-    from loglake.cli_catalog import print_frame
     from loglake.monitor.queries import run_saved_query
 
-    print_frame(run_saved_query(lake.catalog, args.name))
+    emit(run_saved_query(lake.catalog, args.name), args)
     return 0
 
 
@@ -518,6 +526,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_alarm_put)
     p = als.add_parser("list", help="alarms and their states")
     p.add_argument("--state-value", choices=["OK", "ALARM", "INSUFFICIENT_DATA"])
+    add_output_options(p, output=False)
     p.set_defaults(handler=_alarm_list)
     p = als.add_parser("describe", help="DescribeAlarms")
     p.add_argument("names", nargs="*")
@@ -564,6 +573,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_sq_save)
     p = sqs.add_parser("run", help="results over rows committed since the last run")
     p.add_argument("name")
+    add_output_options(p)
     p.set_defaults(handler=_sq_run)
     p = sqs.add_parser("list", help="saved queries")
     p.set_defaults(handler=_sq_list)

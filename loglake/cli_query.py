@@ -10,19 +10,7 @@ from typing import Any
 import polars as pl
 
 from loglake.errors import UserError
-
-
-def _print_table(frame: pl.DataFrame, max_rows: int) -> None:
-    with pl.Config(
-        tbl_rows=max_rows,
-        tbl_cols=-1,
-        fmt_str_lengths=120,
-        tbl_width_chars=2000,
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        tbl_formatting="ASCII_MARKDOWN",
-    ):
-        print(frame)
+from loglake.render import add_output_options, emit
 
 
 def _read_sql(args: argparse.Namespace) -> str:
@@ -52,31 +40,15 @@ def _params(values: list[str] | None) -> list[Any] | None:
     return out
 
 
-def _write(frame: pl.DataFrame, fmt: str, output: str | None) -> None:
-    if fmt == "table":
-        _print_table(frame, -1 if output else 200)
-        return
-    target: Any = output if output else sys.stdout.buffer if fmt == "parquet" else sys.stdout
-    if fmt == "csv":
-        frame.write_csv(target)
-    elif fmt == "json":
-        if output:
-            frame.write_ndjson(output)
-        else:
-            sys.stdout.write(frame.write_ndjson())
-    elif fmt == "parquet":
-        if not output:
-            raise UserError("--format parquet needs --output FILE")
-        frame.write_parquet(output)
-
-
 def _query(args: argparse.Namespace, lake: Any) -> int:
     sql = _read_sql(args)
     result = lake.engine.execute(sql, params=_params(args.param))
     frame = result.df if result.df is not None else pl.DataFrame()
-    _write(frame, args.format, args.output)
+    fmt = emit(frame, args)
     if not args.quiet:
-        print(result.stats.summary(), file=sys.stderr if args.format != "table" else sys.stdout)
+        # the statistics line goes with a table on the screen, else aside from the data
+        on_screen = fmt == "table" and not args.output
+        print(result.stats.summary(), file=sys.stdout if on_screen else sys.stderr)
     return 0
 
 
@@ -121,7 +93,7 @@ def _history(args: argparse.Namespace, lake: Any) -> int:
             "query": pl.String,
         },
     ).with_columns(pl.col("query").str.replace_all(r"\s+", " "))
-    _print_table(frame, -1)
+    emit(frame, args)
     return 0
 
 
@@ -129,13 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     query = sub.add_parser("query", help="run one Athena SQL statement")
     query.add_argument("sql", nargs="?", help="the statement ('-' or omitted: read stdin)")
     query.add_argument("--file", "-f", help="read the statement from a file")
-    query.add_argument(
-        "--format",
-        choices=["table", "csv", "json", "parquet"],
-        default="table",
-        help="output format",
-    )
-    query.add_argument("--output", "-o", help="write the result to this file")
+    add_output_options(query)
     query.add_argument(
         "--param", "-p", action="append", help="value for the next ? placeholder (repeatable)"
     )
@@ -171,4 +137,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     history = sub.add_parser("history", help="recent statements from the lake's query history")
     history.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    add_output_options(history)
     history.set_defaults(handler=_history)

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 import loglake
-from loglake.cli_catalog import print_frame
+from loglake.render import write as print_frame
 
 #: one row per investigation: the question, the SQL, and its parameters
 INVESTIGATIONS = (

@@ -57,9 +57,18 @@ class Lake:
 
     def ingest(self, url: str, **options: Any) -> Any:
         """Load the AWS exports found under ``url`` into the lake's tables, exactly once."""
+        from loglake.catalog.storage_errors import explain
         from loglake.ingest import ingest
 
-        return ingest(self.catalog, url, **options)
+        try:
+            return ingest(self.catalog, url, **options)
+        except UserError:
+            raise
+        except Exception as error:
+            known = explain(error, url)
+            if known is None:
+                raise
+            raise known from error
 
     @property
     def investigate(self) -> Any:

@@ -22,6 +22,7 @@ from sqlglot.schema import MappingSchema
 from sqlglot.tokens import TokenType
 
 from loglake.errors import SqlError
+from loglake.query import syntax
 from loglake.query import types as T
 from loglake.query.tables import PSEUDO_COLUMNS, suggest
 
@@ -78,22 +79,26 @@ def bind_parameters(sql: str, params: list[Any] | tuple[Any, ...] | None) -> str
 
 
 def parse(sql: str) -> exp.Expression:
-    """Parse one Athena statement; syntax errors point at the offending token."""
+    """Parse one Athena statement; syntax errors say what is missing and point at the token."""
     try:
         trees = [t for t in sqlglot.parse(sql, read=DIALECT) if t is not None]
     except ParseError as err:
+        unknown = syntax.unknown_statement(sql)
+        if unknown is not None:
+            raise SqlError(f"syntax error: {unknown[0]}", sql, unknown[1], unknown[2]) from None
         info = err.errors[0] if err.errors else {}
         line, col = info.get("line"), info.get("col")
         highlight = info.get("highlight") or ""
-        start = None
+        message = f"syntax error: {syntax.describe(info, sql)}"
         if line is not None and col is not None:
             end = min(len(sql), offset_of(sql, line, col) + 1)
             start = max(0, end - len(highlight))
-            message = info.get("description") or str(err)
-            raise SqlError(f"syntax error: {message}", sql, start, end) from None
-        raise SqlError(f"syntax error: {err}") from None
+            raise SqlError(message, sql, start, end) from None
+        raise SqlError(message) from None
     except TokenError as err:
-        raise SqlError(f"syntax error: {err}") from None
+        cause = str(err.__cause__ or err)
+        message, start = syntax.describe_token_error(cause, sql)
+        raise SqlError(f"syntax error: {message}", sql, start) from None
     if not trees:
         raise SqlError("empty statement")
     if len(trees) > 1:

@@ -194,11 +194,14 @@ def test_alarm_commands(tmp_path, capsys):
         f"arn:aws:sns:us-east-1:1:security=file://{notes}",
     )
     assert (code, json.loads(out)) == (0, {"imported": ["root-usage", "any"]})
-    code, out, _ = run(capsys, "--lake", lake, "alarm", "list")
-    assert {a["AlarmName"]: a["StateValue"] for a in json.loads(out)["Alarms"]} == {
+    code, out, _ = run(capsys, "--lake", lake, "alarm", "list", "--format", "json")
+    listed = [json.loads(line) for line in out.splitlines()]
+    assert {a["AlarmName"]: a["StateValue"] for a in listed} == {
         "root-usage": "INSUFFICIENT_DATA",
         "any": "INSUFFICIENT_DATA",
     }
+    code, out, _ = run(capsys, "--lake", lake, "alarm", "list")
+    assert out.splitlines()[0].startswith("| AlarmName  | StateValue        |")
     code, out, _ = run(
         capsys,
         "--lake",
