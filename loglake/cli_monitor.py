@@ -592,4 +592,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", help="raw export URL to ingest new objects from each cycle")
     p.add_argument("--interval", type=float, default=60, help="seconds between cycles")
     p.add_argument("--once", action="store_true", help="run a single cycle")
-    p.set_defaults(handler=_watch)
+    p.set_defaults(handler=_watch, creates_lake=True)  # it ingests

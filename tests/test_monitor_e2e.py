@@ -73,6 +73,7 @@ def write_trail(root, records: list[dict], when: datetime) -> None:
 def test_watch_raises_cis_alarms_and_notifies_webhook(tmp_path, webhook, capsys):
     url, received = webhook
     lake = str(tmp_path / "lake")
+    assert main(["init", lake]) == 0
     source = tmp_path / "trail"
     when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     root = {"type": "Root", "principalId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:root"}
