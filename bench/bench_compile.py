@@ -115,7 +115,7 @@ def _hive_type(dtype: pl.DataType) -> str:
 
 def build_lake(root: Path) -> tuple[loglake.Lake, dict[str, str]]:
     """A lake with the TPC-H tables as external Parquet tables of one (empty) file each."""
-    lake = loglake.connect(str(root / "lake"))
+    lake = loglake.connect(str(root / "lake"), create=True)
     files = {}
     for table, schema in SCHEMAS.items():
         folder = root / "data" / table

@@ -161,7 +161,7 @@ QUERIES: list[tuple[str, str]] = [
 def ensure_lake(events_per_day: int) -> loglake.Lake:
     """The generated and ingested lake, built once and kept under bench/data/."""
     folder = ROOT / "data" / f"logs-{ACCOUNTS}x{REGIONS}x{DAYS}x{events_per_day}"
-    lake = loglake.connect(str(folder / "lake"))
+    lake = loglake.connect(str(folder / "lake"), create=True)
     if lake.catalog.documents.generation() is not None:
         return lake
     raw = folder / "raw"

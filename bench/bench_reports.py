@@ -50,7 +50,7 @@ def build_big(cache: Path) -> Path:
         sources=("cloudtrail", "config"),
         progress=True,
     )
-    loglake.connect(str(lake_path)).ingest(str(raw), progress=True)
+    loglake.connect(str(lake_path), create=True).ingest(str(raw), progress=True)
     return lake_path
 
 

@@ -83,7 +83,7 @@ def _hive_type(arrow_type: object) -> str:
 
 def ensure_lake(data: Path, kinds: list[str]) -> loglake.Lake:
     """The lake with the TPC-H tables registered (external) and copied into Delta (managed)."""
-    lake = loglake.connect(str(data / "lake"))
+    lake = loglake.connect(str(data / "lake"), create=True)
     catalog = lake.catalog
     if "external" in kinds or "delta" in kinds:
         catalog.create_database(DATABASES["external"], if_not_exists=True)

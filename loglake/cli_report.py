@@ -157,13 +157,13 @@ def _diff(args: argparse.Namespace, lake: Any) -> int:
 
 
 def _runs(args: argparse.Namespace, lake: Any) -> int:
-    from loglake.cli_catalog import print_frame
+    from loglake.render import emit
     from loglake.reports.store import runs_frame
 
     frame = runs_frame(lake.catalog)
     if args.benchmark:
         frame = frame.filter(frame["benchmark"] == args.benchmark)
-    print_frame(
+    emit(
         frame.select(
             "run_id",
             "benchmark",
@@ -175,7 +175,8 @@ def _runs(args: argparse.Namespace, lake: Any) -> int:
             "error",
             "schedule",
             "late",
-        )
+        ),
+        args,
     )
     return 0
 
@@ -234,6 +235,8 @@ def watch_tasks(lake: Any) -> dict[str, Callable[[datetime], Any]]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from loglake.render import add_output_options
+
     report = sub.add_parser(
         "report",
         help="compliance reports: benchmarks of SQL controls, run at a point in time",
@@ -291,6 +294,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = cmds.add_parser("runs", help="recorded runs (the _reports.runs table)")
     p.add_argument("--benchmark")
+    add_output_options(p)
     p.set_defaults(handler=_runs)
 
     sched = cmds.add_parser("schedule", help="reports that `loglake watch` runs on a cron schedule")

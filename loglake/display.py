@@ -8,7 +8,6 @@ line (files to scan, rows received, time) is shown and removed when the result a
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import threading
 import time
@@ -19,6 +18,7 @@ import polars as pl
 
 from loglake.query.cost import format_usd
 from loglake.query.engine import _human_bytes as human_bytes
+from loglake.render import cell_texts, table_text
 
 if TYPE_CHECKING:
     import matplotlib.figure
@@ -48,44 +48,29 @@ def stats_line(stats: QueryStats) -> str:
     )
 
 
-def cell_text(value: Any) -> str:
-    """One value as a person reads it: NULL, structs with field names, ISO times, lists."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={cell_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(cell_text(v) for v in value) + "]"
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
-
-
 def _cut(text: str, limit: int = MAX_CELL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def html_table(frame: pl.DataFrame, types: list[str], max_rows: int = MAX_ROWS) -> str:
-    """The first ``max_rows`` rows under a header of column names and their Trino types."""
+    """The first ``max_rows`` rows under a header of column names and their Trino types; cells
+    read as in the CLI's table and CSV (``loglake.render``), a missing value as NULL."""
     head = "".join(
         f"<th>{html.escape(name)}<br><small class='loglake-type' title='{html.escape(kind)}'>"
         f"{html.escape(_cut(kind, MAX_TYPE_CHARS))}</small></th>"
         for name, kind in zip(frame.columns, types, strict=True)
     )
     body = []
-    for row in frame.head(max_rows).rows():
+    for row in cell_texts(frame.head(max_rows)).rows():
         cells = []
-        for value in row:
-            text = cell_text(value)
+        for text in row:
+            if text is None:
+                cells.append("<td class='loglake-null'>NULL</td>")
+                continue
             title = (
                 f" title='{html.escape(_cut(text, 2000))}'" if len(text) > MAX_CELL_CHARS else ""
             )
-            css = " class='loglake-null'" if value is None else ""
-            cells.append(f"<td{css}{title}>{html.escape(_cut(text))}</td>")
+            cells.append(f"<td{title}>{html.escape(_cut(text))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
         "<table class='loglake-result'><thead><tr>"
@@ -141,13 +126,7 @@ class Result:
         )
 
     def __repr__(self) -> str:
-        with pl.Config(
-            tbl_rows=MAX_ROWS,
-            tbl_cols=-1,
-            fmt_str_lengths=MAX_CELL_CHARS,
-            tbl_hide_dataframe_shape=True,
-        ):
-            table = repr(self.frame)
+        table = table_text(self.frame, max_rows=MAX_ROWS, footer=False)
         return f"{table}\n{self._shown()}{stats_line(self.stats)}"
 
 

@@ -126,7 +126,8 @@ def text_expr(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.Null:
         return expr.cast(pl.String)
     if isinstance(dtype, pl.Datetime):
-        return expr.dt.to_string(TIMESTAMP_FORMAT)
+        # a zoned timestamp ends with its zone, as Trino prints TIMESTAMP WITH TIME ZONE
+        return expr.dt.to_string(TIMESTAMP_FORMAT + (" %Z" if dtype.time_zone else ""))
     if dtype == pl.Binary:
         return expr.bin.encode("hex")
     if isinstance(dtype, pl.Map):
@@ -183,24 +184,38 @@ def csv_text(frame: pl.DataFrame) -> str:
     return as_text(frame).write_csv()
 
 
-def table_text(frame: pl.DataFrame, *, wide: bool = False, total_rows: int | None = None) -> str:
-    """An aligned text table; on a screen (not ``wide``) the first :data:`SCREEN_ROWS` rows, cells
-    cut at :data:`CELL_WIDTH` characters, and a line saying how many rows there are."""
+def cell_texts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as text the way results show it (a missing value stays null): the cells of
+    the text table here and of the notebook's HTML table."""
+    return frame.select(
+        text_expr(pl.col(c), t).cast(pl.String).alias(c) for c, t in frame.schema.items()
+    )
+
+
+def table_text(
+    frame: pl.DataFrame,
+    *,
+    wide: bool = False,
+    total_rows: int | None = None,
+    max_rows: int = SCREEN_ROWS,
+    footer: bool = True,
+) -> str:
+    """An aligned text table; on a screen (not ``wide``) the first ``max_rows`` rows, cells cut at
+    :data:`CELL_WIDTH` characters, and (with ``footer``) a line saying how many rows there are."""
     total = frame.height if total_rows is None else total_rows
-    shown = frame if wide else frame.head(SCREEN_ROWS)
+    shown = frame if wide else frame.head(max_rows)
     if not shown.columns:
         return f"({total:,} rows, no columns)"
     if total == 0:
         shown = shown.clear()
-    cells = shown.select(
-        text_expr(pl.col(c), t)
-        .cast(pl.String)
+    cells = cell_texts(shown).select(
+        pl.col(c)
         .fill_null("null")
         .str.replace_all("\r", "\\r", literal=True)
         .str.replace_all("\n", "\\n", literal=True)
         .str.replace_all("\t", "\\t", literal=True)
         .alias(c)
-        for c, t in shown.schema.items()
+        for c in shown.columns
     )
     if not wide:
         cells = cells.with_columns(
@@ -231,9 +246,9 @@ def table_text(frame: pl.DataFrame, *, wide: bool = False, total_rows: int | Non
             )
         ).to_series()
         lines.extend(body.to_list())
-    if total == 0:
+    if footer and total == 0:
         lines.append("(no rows)")
-    elif shown.height < total:
+    elif footer and shown.height < total:
         lines.append(
             f"(showing {shown.height:,} of {total:,} rows; --wide shows them all, "
             "-o FILE saves them)"

@@ -190,7 +190,7 @@ def test_cells_show_structs_lists_times_and_cut_long_text() -> None:
         frame, stats, ["row", "array(integer)", "timestamp", "varchar"]
     )._repr_html_()
     assert (
-        "<td>{type=Root, arn=NULL}</td><td>[22, 3389]</td><td>2024-05-06 10:00:00+00:00</td>"
+        "<td>{type=Root, arn=null}</td><td>[22, 3389]</td><td>2024-05-06 10:00:00.000 UTC</td>"
         in page
     )
     assert "a" * 199 + "…</td>" in page and "a" * 201 not in page.split("title=")[0]

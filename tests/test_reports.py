@@ -48,7 +48,7 @@ def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         progress=False,
     )
     root = tmp_path_factory.mktemp("lake") / "lake"
-    lake = loglake.connect(str(root))
+    lake = loglake.connect(str(root), create=True)
     lake.ingest(str(raw), progress=False)
     (root.parent / "truth.json").write_text((raw / "ground_truth.json").read_text())
     (root.parent / "raw.txt").write_text(str(raw))
@@ -446,6 +446,11 @@ def test_cli_list_show_validate_run(
     )
     printed = json.loads(capsys.readouterr().out)
     assert printed["counts"]["alarm"] == 1
+    assert main([*lake, "report", "runs", "--benchmark", "cis_aws_v3", "--format", "csv"]) == 0
+    listed = pl.read_csv(io.StringIO(capsys.readouterr().out))
+    assert printed["run_id"] in listed["run_id"].to_list()
+    assert main([*lake, "report", "runs"]) == 0
+    assert "| run_id" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------------ schedules

@@ -42,7 +42,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         progress=False,
     )
     root = tmp_path_factory.mktemp("lake") / "lake"
-    lake = loglake.connect(str(root))
+    lake = loglake.connect(str(root), create=True)
     hook = root.parent / "alarms.jsonl"
     from datetime import UTC, datetime
 
