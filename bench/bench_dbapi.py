@@ -26,7 +26,6 @@ import polars as pl
 
 import loglake
 from loglake import dbapi
-from loglake.catalog import DEFAULT_DATABASE, Catalog, StorageSettings
 from loglake.datasets import generate
 
 QUERIES = [
@@ -61,7 +60,6 @@ import json, sys, time
 def rss(field):
     return int(open("/proc/self/status").read().split(field + ":")[1].split()[0]) // 1024
 from loglake import dbapi
-from loglake.catalog import DEFAULT_DATABASE, Catalog, StorageSettings
 cursor = dbapi.connect(sys.argv[1]).cursor()
 base = rss("VmRSS")
 started = time.perf_counter()
@@ -94,9 +92,7 @@ def build_lake(folder: Path) -> str:
         start="2024-05-06T00:00:00Z",
         progress=False,
     )
-    root = folder / "lake"
-    Catalog(StorageSettings.resolve(root)).create_database(DEFAULT_DATABASE, if_not_exists=True)
-    loglake.connect(str(root)).ingest(str(folder / "raw"), progress=False)
+    loglake.connect(str(folder / "lake"), create=True).ingest(str(folder / "raw"), progress=False)
     return str(folder / "lake")
 
 

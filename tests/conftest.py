@@ -83,11 +83,8 @@ def lake_settings(request: pytest.FixtureRequest):
 def new_lake(root: Path | str, **options):
     """A lake created at ``root`` (an empty folder or new prefix), opened with ``options``."""
     import loglake
-    from loglake.catalog import DEFAULT_DATABASE, Catalog, StorageSettings
 
-    settings = StorageSettings.resolve(root, **options)
-    Catalog(settings).create_database(DEFAULT_DATABASE, if_not_exists=True)
-    return loglake.connect(str(root), **options)
+    return loglake.connect(str(root), create=True, **options)
 
 
 @pytest.fixture(scope="session")
