@@ -12,11 +12,14 @@ bad records isolated, JSON-text members serialised back by orjson, unknown membe
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import json
 import operator
+import re
 import uuid
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -142,27 +145,126 @@ def convert_isolating(records: list, arrow_type: pa.DataType) -> tuple[pa.Array,
     """Convert records to ``arrow_type`` in one native call; isolate the ones that do not fit.
 
     Returns the array, the indices of the records it holds and {index: error} for the others.
-    Only a failing batch is split (in halves, down to the bad records).
+    Only a failing batch is looked at record by record: each is put in the shape the type wants
+    by :func:`fit` (AWS sends some members in other JSON types; ``records`` is updated in place),
+    a record that fits no way is set aside with the member named, and what Arrow still refuses
+    is found by splitting in halves.
     """
+    try:
+        return pa.array(records, type=arrow_type), list(range(len(records))), {}
+    except (pa.ArrowException, TypeError, ValueError):
+        pass
     bad: dict[int, str] = {}
+    for index, record in enumerate(records):
+        try:
+            records[index] = fit(record, arrow_type)
+        except _Misfit as misfit:
+            bad[index] = f"wrong type: {misfit}"
+    candidates = [i for i in range(len(records)) if i not in bad]
 
     def find(start: int, end: int) -> None:
         try:
-            pa.array(records[start:end], type=arrow_type)
+            pa.array([records[i] for i in candidates[start:end]], type=arrow_type)
         except (pa.ArrowException, TypeError, ValueError) as error:
             if end - start == 1:
-                bad[start] = f"wrong shape: {str(error).splitlines()[0][:300]}"
+                bad[candidates[start]] = f"wrong shape: {str(error).splitlines()[0][:300]}"
                 return
             middle = (start + end) // 2
             find(start, middle)
             find(middle, end)
 
-    try:
-        return pa.array(records, type=arrow_type), list(range(len(records))), bad
-    except (pa.ArrowException, TypeError, ValueError):
-        find(0, len(records))
-    keep = [i for i in range(len(records)) if i not in bad]
+    find(0, len(candidates))
+    keep = [i for i in candidates if i not in bad]
     return pa.array([records[i] for i in keep], type=arrow_type), keep, bad
+
+
+_INTEGER = re.compile(r"-?\d+")
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+def _arrow_kind(t: pa.DataType) -> str:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "a string"
+    if pa.types.is_boolean(t):
+        return "a boolean"
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return "a number"
+    if pa.types.is_struct(t) or pa.types.is_map(t):
+        return "an object"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return "an array"
+    return str(t)
+
+
+class _Misfit(ValueError):
+    """A member whose JSON type cannot be read as its column's type; names the member."""
+
+
+def fit(value: Any, t: pa.DataType, path: str = "") -> Any:
+    """``value`` in the shape ``t`` wants, accepting the JSON types AWS writes for the same member
+    (``true`` or ``"true"``, ``5`` or ``"5"``; an object where text is expected is kept as its
+    JSON text); raises ``_Misfit`` naming the member that fits no way."""
+    if value is None:
+        return None
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return _dump(value).decode()
+    if pa.types.is_boolean(t):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    elif pa.types.is_integer(t):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+            return int(value)
+    elif pa.types.is_floating(t):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return float(value)
+    elif pa.types.is_struct(t):
+        if isinstance(value, dict):
+            fitted = dict(value)
+            for field in t:
+                if field.name in value:
+                    fitted[field.name] = fit(value[field.name], field.type, f"{path}.{field.name}")
+            return fitted
+    elif pa.types.is_map(t):
+        if isinstance(value, dict):
+            return {str(k): fit(v, t.item_type, f"{path}.{k}") for k, v in value.items()}
+    elif pa.types.is_list(t) or pa.types.is_large_list(t):
+        if isinstance(value, list):
+            return [fit(v, t.value_type, f"{path}[{i}]") for i, v in enumerate(value)]
+    else:
+        return value
+    if isinstance(value, _Unparsed):
+        raise _Misfit("not JSON")
+    member = path.lstrip(".") or "the record"
+    raise _Misfit(
+        f"{member}: expected {_arrow_kind(t)}, got {_json_kind(value)} "
+        f"{(snippet(_dump(value)) or '')[:40]}"
+    )
 
 
 def json_text_column(values: list) -> pa.Array:

@@ -395,6 +395,38 @@ def test_cloudtrail_one_bad_record_is_quarantined_alone():
     assert parsed.rows[TRAIL_KEY] == 3
 
 
+def test_cloudtrail_members_in_other_json_types_are_read_or_named():
+    records = [
+        event(eventID="bool", sessionCredentialFromConsole=True),
+        event(eventID="number", userIdentity={"type": "IAMUser", "accountId": 123456789012}),
+        event(
+            eventID="nested",
+            userIdentity={
+                "type": "AssumedRole",
+                "sessionContext": {"attributes": {"mfaAuthenticated": False}},
+            },
+        ),
+        event(eventID="bad", tlsDetails="TLSv1.2"),
+        event(
+            eventID="deep-bad",
+            userIdentity={"type": "Root", "sessionContext": {"sessionIssuer": [1]}},
+        ),
+    ]
+    parsed = cloudtrail.parse([obj(TRAIL_KEY, _records(*records))])
+    got = {r["eventid"]: r for r in rows(parsed, "cloudtrail")}
+    assert sorted(got) == ["bool", "nested", "number"]
+    assert got["bool"]["sessioncredentialfromconsole"] == "true"
+    assert got["number"]["useridentity"]["accountid"] == "123456789012"
+    attributes = got["nested"]["useridentity"]["sessioncontext"]["attributes"]
+    assert attributes["mfaauthenticated"] == "false"
+    errors = {b.record_index: b.error for b in parsed.bad}
+    assert errors == {
+        3: 'record 3: wrong type: tlsDetails: expected an object, got a string "TLSv1.2"',
+        4: "record 4: wrong type: userIdentity.sessionContext.sessionIssuer: expected an object, "
+        "got an array [1]",
+    }
+
+
 @pytest.mark.parametrize(
     ("data", "error", "where"),
     [
