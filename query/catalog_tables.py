@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from loglake.catalog import DEFAULT_DATABASE, DataFile, PartitionConstraint, TableDefinition
+from loglake.catalog.json_serde import JsonLayout, read_json_files
 from loglake.catalog.managed import ManagedTable
 from loglake.catalog.types import to_arrow
 from loglake.errors import CatalogError
@@ -379,9 +381,7 @@ class CatalogTables:
         include = "$path" if with_path else None
         fmt = table.format
         if fmt == "json":
-            return pl.scan_ndjson(
-                paths, schema=schema, include_file_paths=include, storage_options=options
-            )
+            return self._json_frame(table, paths, schema, include)
         if fmt in ("csv", "text"):
             serde = table.serde or {}
             params = serde.get("parameters", serde) if isinstance(serde, dict) else {}
@@ -396,11 +396,36 @@ class CatalogTables:
                 include_file_paths=include,
                 storage_options=options,
                 quote_char=params.get("quoteChar", '"'),
+                # Hive's text SerDes: fields missing at the end of a line are null, extra
+                # fields are ignored (flow logs of fewer fields than the table declares)
+                missing_columns="insert",
+                truncate_ragged_lines=True,
             )
             return raw.with_columns(
                 [pl.col(c).cast(t, strict=False) for c, t in schema.items() if t != pl.String]
             )
         raise CatalogError(f"cannot read tables stored as {fmt}")
+
+    def _json_frame(
+        self, table: TableDefinition, paths: list[str], schema: pl.Schema, include: str | None
+    ) -> pl.LazyFrame:
+        """JSON files read as Athena's SerDes read them (keys matched without regard to case,
+        ``mapping.*`` properties, CloudTrail's ``Records``): see ``catalog.json_serde``.
+
+        The files are read when the plan is built (after partition pruning), once per
+        statement and file set (see :meth:`_read`)."""
+        settings = self.catalog.settings
+        fs = settings.filesystem()
+        try:
+            contents = fs.cat([settings.fs_path(p) for p in paths])
+        except (OSError, ValueError) as error:
+            raise CatalogError(
+                f"cannot read the files of {table.qualified_name}: {error}"
+            ) from None
+        by_url = dict(zip(paths, (contents[settings.fs_path(p)] for p in paths), strict=True))
+        arrow = pa.schema([c.arrow_field() for c in table.columns])
+        rows = read_json_files(by_url, arrow, JsonLayout.of(table.serde or {}), include)
+        return pl.from_arrow(rows).lazy().cast(dict(schema))  # type: ignore[union-attr]
 
 
 #: how files that differ from the first one of a scan are read into its types
