@@ -25,6 +25,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loglake.catalog.json_serde import as_text
 from loglake.ingest.raw import (
     BadRecord,
     GzipError,
@@ -220,11 +221,7 @@ def fit(value: Any, t: pa.DataType, path: str = "") -> Any:
     if value is None:
         return None
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        if isinstance(value, str):
-            return value
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return _dump(value).decode()
+        return as_text(value)
     if pa.types.is_boolean(t):
         if isinstance(value, bool):
             return value
