@@ -60,7 +60,7 @@ def demo_lake(root: Path, events_per_day: int) -> tuple[datetime, datetime]:
         start=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         progress=False,
     )
-    lake = loglake.connect(str(root / "lake"))
+    lake = loglake.connect(str(root / "lake"), create=True)
     install_pack(lake.catalog, "cis", now=start)
     lake.ingest(str(raw), progress=False)
     run_metric_filters(lake.catalog)

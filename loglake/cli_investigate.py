@@ -11,38 +11,15 @@ from typing import Any
 
 import polars as pl
 
+from loglake import render
 from loglake.errors import UserError
 
 FORMATS = ("table", "json", "csv")
 
 
 def _write(frame: pl.DataFrame, fmt: str, output: str | None = None) -> None:
-    """A frame as a table, JSON lines or CSV (nested columns as JSON text in CSV)."""
-    from loglake.cli_query import _print_table
-
-    if fmt == "table":
-        _print_table(_flat(frame), -1)
-        return
-    if fmt == "json":
-        text = frame.write_ndjson()
-    else:
-        text = _flat(frame).write_csv()
-    if output:
-        Path(output).write_text(text)
-    else:
-        sys.stdout.write(text)
-
-
-def _flat(frame: pl.DataFrame) -> pl.DataFrame:
-    nested = [c for c, t in frame.schema.items() if isinstance(t, pl.List | pl.Struct)]
-    return frame.with_columns(
-        pl.col(c).list.join(", ")
-        if isinstance(frame.schema[c], pl.List) and frame.schema[c].inner == pl.String  # type: ignore[union-attr]
-        else pl.col(c).struct.json_encode()
-        if isinstance(frame.schema[c], pl.Struct)
-        else pl.col(c).cast(pl.String)
-        for c in nested
-    )
+    """A result through the renderer every command uses (all rows: investigations are short)."""
+    render.write(frame, fmt, output, wide=True)
 
 
 def _selected(args: argparse.Namespace, lake: Any) -> list:

@@ -28,7 +28,7 @@ def build(root: Path) -> tuple[loglake.Lake, dict]:
         scenarios=["all"],
         progress=False,
     )
-    lake = loglake.connect(str(root / "lake"))
+    lake = loglake.connect(str(root / "lake"), create=True)
     lake.ingest(str(raw), progress=False)
     update_actors(lake.catalog)  # built once here, not by several test workers at a time
     return lake, json.loads(Path(summary.ground_truth).read_text())

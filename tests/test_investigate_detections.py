@@ -172,6 +172,8 @@ def test_every_claimed_detonation_technique_is_hit():
 
 def test_detect_test_on_raw_events_from_the_cli(capsys, tmp_path):
     events = STRATUS / "aws.defense-evasion.cloudtrail-stop.json"
+    assert main(["init", str(tmp_path)]) == 0
+    capsys.readouterr()
     assert (
         main(
             [
@@ -260,7 +262,7 @@ def test_shuffled_late_deliveries_give_the_hits_of_one_full_run(scenario_lake, t
     lake, _ = scenario_lake
     source = lake.sql("SELECT * FROM cloudtrail")
     expected = hunt(lake.catalog, pack_detections("aws"))
-    catalog = Catalog(loglake.connect(str(tmp_path / "replay")).settings)
+    catalog = Catalog(loglake.connect(str(tmp_path / "replay"), create=True).settings)
     catalog.create_database("aws", if_not_exists=True)
     catalog.create_managed_table(
         "aws", "cloudtrail", source.to_arrow().schema, partition_by=["account", "region", "day"]
@@ -328,7 +330,7 @@ def test_first_seen_rule_reads_a_summary_built_late_and_kept_up(scenario_lake, t
 
 def test_an_event_later_than_the_lateness_is_still_found(tmp_path):
     rows = cloudtrail_rows((STRATUS / "aws.defense-evasion.cloudtrail-stop.json").read_bytes())
-    catalog = Catalog(loglake.connect(str(tmp_path)).settings)
+    catalog = Catalog(loglake.connect(str(tmp_path), create=True).settings)
     catalog.create_database("aws", if_not_exists=True)
     catalog.create_managed_table("aws", "cloudtrail", rows.to_arrow().schema)
     table = catalog.managed("aws", "cloudtrail")
@@ -352,7 +354,7 @@ def test_notifications_once_per_incident_and_after_a_crash(tmp_path, monkeypatch
     rows = cloudtrail_rows(
         (STRATUS / "aws.credential-access.ec2-get-password-data.json").read_bytes()
     )
-    catalog = Catalog(loglake.connect(str(tmp_path / "lake")).settings)
+    catalog = Catalog(loglake.connect(str(tmp_path / "lake"), create=True).settings)
     catalog.create_database("aws", if_not_exists=True)
     catalog.create_managed_table("aws", "cloudtrail", rows.to_arrow().schema)
     catalog.managed("aws", "cloudtrail").append(rows.to_arrow())
@@ -386,6 +388,6 @@ def test_unknown_table_and_bad_output_are_user_errors(tmp_path):
     )
     with pytest.raises(UserError, match="must return a column 'eventid'"):
         loglake.investigate.runner.evaluate(bad, rows)
-    catalog = Catalog(loglake.connect(str(tmp_path)).settings)
+    catalog = Catalog(loglake.connect(str(tmp_path), create=True).settings)
     with pytest.raises(UserError, match="does not exist"):
         hunt(catalog, pack_detections("aws"))

@@ -154,6 +154,8 @@ def test_import_sigma_cli_writes_files_and_reports_skips(tmp_path, capsys):
     assert "skipped" in captured.err and "aws_delete_saml_provider.yml" in captured.err
     files = sorted((tmp_path / "rules").glob("*.sql"))
     assert len(files) >= 55
+    assert main(["init", str(tmp_path / "lake")]) == 0
+    capsys.readouterr()
     assert (
         main(
             [

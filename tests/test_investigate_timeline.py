@@ -294,7 +294,7 @@ def chain_lake(tmp_path_factory):
         ),
     ]
     rows = cloudtrail_rows(json.dumps({"Records": records}).encode())
-    lake = loglake.connect(str(tmp_path_factory.mktemp("chains")))
+    lake = loglake.connect(str(tmp_path_factory.mktemp("chains")), create=True)
     lake.catalog.create_database("aws", if_not_exists=True)
     lake.catalog.create_managed_table(
         "aws", "cloudtrail", rows.to_arrow().schema, partition_by=["account", "region", "day"]
@@ -397,7 +397,7 @@ def test_actors_table_follows_cloudtrail_exactly_once_across_a_crash(tmp_path, m
     from loglake.investigate import actors
 
     rows = cloudtrail_rows((STRATUS / "aws.execution.ssm-send-command.json").read_bytes())
-    lake = loglake.connect(str(tmp_path))
+    lake = loglake.connect(str(tmp_path), create=True)
     lake.catalog.create_database("aws", if_not_exists=True)
     lake.catalog.create_managed_table("aws", "cloudtrail", rows.to_arrow().schema)
     table = lake.catalog.managed("aws", "cloudtrail")
