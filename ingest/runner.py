@@ -9,6 +9,7 @@ import itertools
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import sys
 import threading
 import time
@@ -58,6 +59,10 @@ class IngestReport:
     seconds: float = 0.0
     quarantine_ids: list[str] = field(default_factory=list)
     partitions_compacted: int = 0
+    #: quarantine entries of earlier runs dropped because this run ingested their object whole
+    quarantine_cleared: int = 0
+    #: files next to the logs that are not logs (README, LICENSE, ...): skipped, not quarantined
+    not_logs: list[str] = field(default_factory=list)
 
     @property
     def total_rows(self) -> int:
@@ -95,6 +100,14 @@ class IngestReport:
         )
         if self.partitions_compacted:
             lines.append(f"  compacted {self.partitions_compacted} partition(s) of many files")
+        if self.quarantine_cleared:
+            lines.append(
+                f"  quarantine: {self.quarantine_cleared} entries of earlier runs cleared, "
+                "their objects are ingested now"
+            )
+        if self.not_logs:
+            names = ", ".join(sorted({u.rsplit("/", 1)[-1] for u in self.not_logs}))
+            lines.append(f"  skipped {len(self.not_logs)} file(s) that are not logs: {names}")
         if self.records_quarantined or self.objects_quarantined:
             lines.append(
                 f"  quarantined: {self.objects_quarantined} object(s), "
@@ -398,7 +411,9 @@ def config_view_sql(database: str) -> str:
     return (
         "SELECT fileversion, configsnapshotid, "
         f"array_agg(CAST(ROW({values}) AS ROW({shape}))) AS configurationitems, "
-        "account AS accountid, min(day) AS dt, region, filetype, source_key "
+        "account AS accountid, min(day) AS dt, region, filetype, source_key, "
+        # Athena's "$path" of the documented table: the delivered file
+        'source_key AS "$path" '
         f"FROM {database}.config_items "
         "GROUP BY source_key, fileversion, configsnapshotid, filetype, account, region"
     )
@@ -457,7 +472,10 @@ def ingest(
             if only is not None and obj.url not in only:
                 continue
             report.objects_seen += 1
-            if layout is None:
+            if not_a_log(obj.url):
+                report.objects_skipped += 1
+                report.not_logs.append(obj.url)
+            elif layout is None:
                 unrecognised.append(obj)
             elif layout.table is None:
                 report.objects_skipped += 1  # digests and write probes: not data
@@ -514,6 +532,8 @@ def ingest(
             "locations": {name: writer.location for name, writer in writers.items()},
         }
 
+        clean: set[str] = set()  # objects ingested whole in this run
+
         def handle(group: str, batch: list[RawObject], parsed: Parsed, nbytes: int) -> None:
             report.bytes_read += nbytes
             table = TABLES[batch[0].layout.table].name  # type: ignore[index]
@@ -539,6 +559,7 @@ def ingest(
             committed = writers[table].commit(outcomes, data, files=files or None)
             rows = sum(o.rows for o in committed)
             report.objects_ingested += len(committed)
+            clean.update(o.source_key for o in committed if not o.bad)
             report.objects_skipped += len(batch) - len(committed)
             done.update(o.url for o in batch)
             if rows or table not in report.rows:
@@ -551,6 +572,7 @@ def ingest(
             _run_pipelined(settings, url, jobs, options, handle)
         else:
             _run_workers(pool, workers, settings, url, jobs, options, handle)
+        _clear_resolved(quarantine, clean, report)
     except BaseException:
         if listing is not None:  # keep what was finished; the run's own error is the one to see
             with contextlib.suppress(Exception):
@@ -579,6 +601,17 @@ def _save_listing(listing: ListingState, done: set[str], is_s3: bool) -> None:
     names = {u.removeprefix("s3://") for u in done} if is_s3 else done
     listing.advance(names)
     listing.save()
+
+
+def _clear_resolved(quarantine: Quarantine, clean: set[str], report: IngestReport) -> None:
+    """Drop the quarantine entries of earlier runs for objects this run ingested whole (a file
+    quarantined for its unknown path, ingested again with ``--source``)."""
+    if not clean:
+        return
+    fresh = set(report.quarantine_ids)
+    stale = [e for e in quarantine.entries() if e.source_key in clean and e.id not in fresh]
+    quarantine.remove(stale)
+    report.quarantine_cleared += len(stale)
 
 
 #: parser processes by count, kept for the next run in this process
@@ -716,6 +749,21 @@ def _outcome(obj: RawObject, rows: int, bad: int) -> ObjectOutcome:
     )
 
 
+#: names and extensions of files that sit next to logs but never hold them
+_NOT_LOG_NAMES = re.compile(
+    r"(^|/)(readme|license|licence|notice|copying|changelog|authors)([.-][^/]*)?$"
+    r"|\.(md|rst|html?|pdf|png|jpe?g|gif|svg|py|sh|ipynb|ya?ml|toml|ini|cfg|sha256|md5|sig|asc)$"
+    r"|(^|/)\.[^/]*$",
+    re.IGNORECASE,
+)
+
+
+def not_a_log(url: str) -> bool:
+    """Whether an object outside the AWS layouts is plainly not a log (a README, a licence, a
+    document or script, a dot-file), so it is skipped and reported instead of quarantined."""
+    return _NOT_LOG_NAMES.search(url) is not None
+
+
 def _record_unrecognised(
     objects: list[RawObject],
     log: IngestLog,
@@ -735,7 +783,11 @@ def _record_unrecognised(
             report.objects_skipped += 1
             continue
         bad = BadRecord(
-            obj.url, obj.etag, "unknown key layout: not an AWS log delivery path", whole_object=True
+            obj.url,
+            obj.etag,
+            "unknown key layout: not an AWS log delivery path; if it holds logs, name their "
+            "source: --source cloudtrail|vpcflow|config|cloudwatch",
+            whole_object=True,
         )
         entry = quarantine.record(bad)
         report.quarantine_ids.append(entry.id)
