@@ -1,4 +1,5 @@
-# Each target creates .venv on first use and installs loglake into it (editable, with test extras).
+# Each target creates .venv on first use and installs loglake into it (editable): `make demo` with
+# its runtime and pandas, the other targets with the test extras.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,7 +15,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-demo: $(STAMP)
+# the demo needs loglake's runtime and pandas (for .to_pandas() in the README), not the test tools
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+$(RUNTIME_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $(RUNTIME_STAMP)
+
+demo: $(RUNTIME_STAMP)
 	$(BIN)/python -m loglake.demo --out demo-lake
 
 # Jupyter with the notebook extras; the notebooks find the demo lake through LOGLAKE_LAKE
