@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from loglake.catalog import Catalog
 from loglake.ingest.layout import KINDS
 from loglake.ingest.quarantine import Quarantine
 from loglake.ingest.runner import DEFAULT_DATABASE, IngestReport, ingest
 
+#: told after each object: its number (from 1), how many there are, its URL and its outcome
+RetryProgress = Callable[[int, int, str, IngestReport], None]
+
 
 def retry_quarantine(
-    catalog: Catalog, *, database: str = DEFAULT_DATABASE, log_group: str | None = None
+    catalog: Catalog,
+    *,
+    database: str = DEFAULT_DATABASE,
+    log_group: str | None = None,
+    on_object: RetryProgress | None = None,
 ) -> IngestReport:
     """Re-read every quarantined object (even if unchanged) and replace what it produced.
 
     Entries are removed only after the retry, and only when the same problem did not come back,
-    so an interrupted retry loses nothing.
+    so an interrupted retry loses nothing. ``on_object`` hears about each object as it is done.
     """
     quarantine = Quarantine(catalog.settings)
     entries = quarantine.entries()
@@ -22,7 +31,7 @@ def retry_quarantine(
     by_object: dict[str, list] = {}
     for entry in entries:
         by_object.setdefault(entry.source_key, []).append(entry)
-    for url, old in sorted(by_object.items()):
+    for number, (url, old) in enumerate(sorted(by_object.items()), 1):
         kind = next((e.kind for e in old if e.kind), None)
         source = KINDS[kind][0] if kind in KINDS and KINDS[kind][0] else None
         report = ingest(
@@ -34,6 +43,8 @@ def retry_quarantine(
             log_group=log_group,
             force=True,
         )
+        if on_object is not None:
+            on_object(number, len(by_object), url, report)
         if report.objects_seen == 0:
             continue  # the object is gone; keep its entries
         _merge(total, report)

@@ -148,7 +148,18 @@ def _quarantine_list(args: argparse.Namespace, lake: Any) -> int:
 def _quarantine_retry(args: argparse.Namespace, lake: Any) -> int:
     from loglake.ingest.retry import retry_quarantine
 
-    report = retry_quarantine(lake.catalog, database=args.target_database, log_group=args.log_group)
+    def said(number: int, count: int, url: str, report: Any) -> None:
+        if report.objects_seen == 0:
+            outcome = "gone from the source; its entries are kept"
+        elif report.quarantine_ids:
+            outcome = f"still fails: {len(report.quarantine_ids)} quarantine entries"
+        else:
+            outcome = f"ingested ({report.total_rows:,} rows)"
+        print(f"[{number}/{count}] {url}: {outcome}", file=sys.stderr, flush=True)
+
+    report = retry_quarantine(
+        lake.catalog, database=args.target_database, log_group=args.log_group, on_object=said
+    )
     print(report)
     return 0 if report.ok else 1
 

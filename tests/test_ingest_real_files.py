@@ -66,3 +66,24 @@ def test_logs_under_another_path_name_the_source_option(
     assert capsys.readouterr().out == ""
     assert main(["--lake", lake, "query", "SELECT eventname FROM cloudtrail", "-q"]) == 0
     assert "CreateUser" in capsys.readouterr().out
+
+
+def test_quarantine_retry_says_what_becomes_of_each_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "raw" / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1"
+    folder = folder / "2024" / "05" / "06"
+    folder.mkdir(parents=True)
+    name = "111122223333_CloudTrail_us-east-1_20240506T0105Z_abcdefABCDEF0123.json.gz"
+    (folder / name).write_bytes(gzip.compress(b'{"Records": [{"eventTime": '))
+    lake = str(tmp_path / "lake")
+    assert main(["--lake", lake, "ingest", str(tmp_path / "raw"), "--no-progress"]) == 1
+    capsys.readouterr()
+    assert main(["--lake", lake, "quarantine", "retry"]) == 1
+    assert f"[1/1] {folder / name}: still fails: 1 quarantine entries" in capsys.readouterr().err
+    record = {"eventTime": "2024-05-06T01:02:03Z", "eventName": "CreateUser", "eventID": "e-1"}
+    (folder / name).write_bytes(gzip.compress(json.dumps({"Records": [record]}).encode()))
+    assert main(["--lake", lake, "quarantine", "retry"]) == 0
+    assert f"[1/1] {folder / name}: ingested (1 rows)" in capsys.readouterr().err
+    assert main(["--lake", lake, "quarantine", "list", "--format", "json"]) == 0
+    assert capsys.readouterr().out == ""
