@@ -231,7 +231,7 @@ def build_bad_inputs(raw: Path) -> dict[str, Path]:
     empty.write_bytes(gzip.compress(b""))
     zero = trail_file(raw, "111122223333", "us-east-1", "20240510T1650", [])
     zero.write_bytes(b"")
-    unknown = raw / "notes" / "readme.txt"
+    unknown = raw / "notes" / "events.log"
     unknown.parent.mkdir(parents=True)
     unknown.write_text("not a log")
     return {
