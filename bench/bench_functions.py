@@ -98,7 +98,7 @@ def events_lake(rows: int, folder: Path) -> tuple[loglake.Lake, duckdb.DuckDBPyC
     size = -(-rows // files)
     for part in range(files):
         events.slice(part * size, size).write_parquet(data / f"part-{part}.parquet")
-    lake = loglake.connect(str(folder / "lake"))
+    lake = loglake.connect(str(folder / "lake"), create=True)
     lake.sql(
         "CREATE EXTERNAL TABLE events (eventtime string, requestparameters string, "
         f"useragent string, arn string, url string, sourceip string) STORED AS PARQUET "

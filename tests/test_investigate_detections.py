@@ -292,7 +292,7 @@ def test_first_seen_rule_reads_a_summary_built_late_and_kept_up(scenario_lake, t
     source = lake.sql("SELECT * FROM cloudtrail ORDER BY eventtime")
     expected = hunt(lake.catalog, [rule])
     assert expected.height > 0
-    catalog = Catalog(loglake.connect(str(tmp_path / "summary")).settings)
+    catalog = Catalog(loglake.connect(str(tmp_path / "summary"), create=True).settings)
     catalog.create_database("aws", if_not_exists=True)
     catalog.create_managed_table(
         "aws", "cloudtrail", source.to_arrow().schema, partition_by=["account", "region", "day"]
