@@ -181,7 +181,7 @@ def ensure_lake(events_per_day: int) -> loglake.Lake:
     )
     print(f"  {summary.events} in {time.perf_counter() - started:.0f} s; ingesting ...", flush=True)
     started = time.perf_counter()
-    lake = loglake.connect(str(folder / "lake"))
+    lake = loglake.connect(str(folder / "lake"), create=True)
     report = lake.ingest(str(raw), workers=2, progress=False)
     print(f"  {report} in {time.perf_counter() - started:.0f} s", flush=True)
     shutil.rmtree(raw)

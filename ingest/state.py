@@ -152,7 +152,10 @@ class IngestLog:
             scan = scan.filter(pl.col("table") == table)
         if keys is not None:
             scan = scan.filter(pl.col("source_key").is_in(list(keys)))
-        frame = scan.collect()
+        try:
+            frame = scan.collect()
+        except FileNotFoundError:  # the scan is lazy: a missing folder shows when collected
+            return pl.DataFrame(schema=pl.Schema(pl.from_arrow(LOG_SCHEMA.empty_table()).schema))
         return frame.sort("ingested_at", "data_version", nulls_last=False)
 
     def latest(

@@ -72,7 +72,7 @@ def _insights(args: argparse.Namespace, lake: Any) -> int:
     if args.show_sql:
         print(lake.insights(text, show_sql=True, **options))
         return 0
-    _write(lake.insights(text, **options), args.format, args.output)
+    emit(lake.insights(text, **options), args)
     return 0
 
 
@@ -125,8 +125,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     insights.add_argument("--from", help="start of the time range (ISO 8601, inclusive)")
     insights.add_argument("--to", help="end of the time range (ISO 8601, exclusive)")
-    insights.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
-    insights.add_argument("--output", "-o", help="write the result to this file")
+    add_output_options(insights)
     insights.add_argument("--show-sql", action="store_true", help="print the SQL it runs")
     insights.set_defaults(handler=_insights)
 

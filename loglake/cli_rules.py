@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from loglake.errors import UserError
+from loglake.render import add_output_options, emit
 
 
 def _json_argument(text: str) -> Any:
@@ -33,9 +34,7 @@ def _moment(text: str | None, what: str) -> datetime:
 def _show(frame: Any, args: argparse.Namespace) -> None:
     import polars as pl
 
-    from loglake.cli_query import _write
-
-    _write(frame.with_columns(pl.col("keys").list.join(", ")), args.format, args.output)
+    emit(frame.with_columns(pl.col("keys").list.join(", ")), args)
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -156,6 +155,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--to", required=True, help="end (ISO 8601, exclusive)")
         if name == "report":
             p.add_argument("--max-contributors", type=int, default=10)
-        p.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
-        p.add_argument("--output", "-o", help="write the result to this file")
+        add_output_options(p)
         p.set_defaults(handler=handler)

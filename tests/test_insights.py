@@ -479,9 +479,9 @@ def test_cli_insights(lake, capsys):
     assert code == 0
     assert capsys.readouterr().out.splitlines() == [
         "bin(5m),n",
-        "2024-05-25T10:00:00.000000+0000,3",
-        "2024-05-25T10:05:00.000000+0000,3",
-        "2024-05-25T10:10:00.000000+0000,4",
+        "2024-05-25 10:00:00.000 UTC,3",
+        "2024-05-25 10:05:00.000 UTC,3",
+        "2024-05-25 10:10:00.000 UTC,4",
     ]
     assert main(["--lake", root, "insights", "stats count(*) by bin(1h)", "--show-sql"]) == 0
     assert "GROUP BY" in capsys.readouterr().out
