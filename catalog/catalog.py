@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from loglake.catalog.documents import DocumentStore
+from loglake.catalog.lakesettings import LakeSettings, LakeSettingsStore
 from loglake.catalog.managed import ManagedTable
 from loglake.catalog.model import (
     MANAGED,
@@ -33,6 +34,7 @@ from loglake.catalog.model import (
     check_name,
     columns_from_arrow,
 )
+from loglake.catalog.paths import NULL_PARTITION, LocationPolicy, unescape_partition_value
 from loglake.catalog.projection import Constraints, projected_partitions
 from loglake.catalog.storage import StorageSettings
 from loglake.errors import CatalogError, ConflictError
@@ -52,6 +54,7 @@ class Catalog:
     def __init__(self, settings: StorageSettings):
         self.settings = settings
         self.documents = DocumentStore(settings, settings.url("_catalog"))
+        self._lake_settings = LakeSettingsStore(DocumentStore(settings, settings.url("_state")))
 
     def generation(self) -> str | None:
         """A token that changes with every change to the catalog, made by any process."""
@@ -66,6 +69,19 @@ class Catalog:
         """Create the lake: its default database and the given ones (existing ones are kept)."""
         for name in (DEFAULT_DATABASE, *databases):
             self.create_database(name, if_not_exists=True)
+
+    # ------------------------------------------------------------------ lake settings
+    def lake_settings(self) -> LakeSettings:
+        """What this lake allows (locations, query limits, ingest guards)."""
+        return self._lake_settings.get()
+
+    def update_lake_settings(self, **changes: Any) -> LakeSettings:
+        """Change lake settings (``allowed_locations``, a query limit, ...) for every connection."""
+        return self._lake_settings.update(**changes)
+
+    def location_policy(self) -> LocationPolicy:
+        """Where SQL may read and write in this lake."""
+        return LocationPolicy(self.settings.root, self.lake_settings().allowed_locations)
 
     # ------------------------------------------------------------------ databases
     def create_database(
@@ -478,8 +494,9 @@ class Catalog:
                 for entry in entries:
                     base = os.path.basename(entry["name"].rstrip("/"))
                     if entry.get("type") == "directory" and base.lower().startswith(key.name + "="):
+                        value = unescape_partition_value(base.split("=", 1)[1])
                         following.append(
-                            (entry["name"].rstrip("/"), (*values, base.split("=", 1)[1]))
+                            (entry["name"].rstrip("/"), (*values, value or NULL_PARTITION))
                         )
             level = following
         for folder, values in level:
@@ -508,10 +525,13 @@ class Catalog:
                     )
                 ]
             return files
+        policy = self.location_policy()
+        policy.check_read(table.location, f"table {table.qualified_name}")
         if not table.partition_keys:
             return self._list_files(table.location, {})
         out: list[DataFile] = []
         for partition in self.partitions(table, constraints):
+            policy.check_read(partition.location, f"a partition of {table.qualified_name}")
             out.extend(
                 self._list_files(partition.location, partition.as_dict(table.partition_keys))
             )

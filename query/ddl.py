@@ -28,6 +28,7 @@ from loglake.catalog import (
 from loglake.catalog.export import format_from_serde, hive_ddl, view_ddl
 from loglake.catalog.managed import ManagedTable
 from loglake.catalog.model import columns_from_arrow
+from loglake.catalog.paths import partition_path
 from loglake.errors import CatalogError, SqlError
 
 _NAME = r"(`[^`]+`|\"[^\"]+\"|[\w$]+)"
@@ -233,10 +234,12 @@ class DdlExecutor:
             )
         if location is None:
             raise self.error("CREATE EXTERNAL TABLE needs a LOCATION", "CREATE")
+        location = self.catalog.location_policy().resolve(location)
         if properties.get("table_type", "").upper() == "DELTA":
             fmt = "delta"
             properties.pop("table_type")
             if not columns:
+                self.catalog.location_policy().check_read(location, f"table {database}.{name}")
                 delta = ManagedTable(self.catalog.settings.with_root(location), location)
                 arrow_columns = columns_from_arrow(delta.schema())
                 partition_names = set(delta.partition_columns())
@@ -425,7 +428,9 @@ class DdlExecutor:
                 )
             location = match.group(2)
             if with_location and location is None:
-                location = "/".join([table.location, *(f"{k}={values[k]}" for k in keys)])
+                location = f"{table.location.rstrip('/')}/" + partition_path(
+                    keys, [values[k] for k in keys]
+                )
             specs.append(
                 Partition(tuple(values.get(k, "") for k in keys), (location or "").rstrip("/"))
             )

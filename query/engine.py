@@ -20,11 +20,14 @@ import polars as pl
 from sqlglot import exp
 
 import loglake.query.functions  # noqa: F401  (the function library registers itself on import)
-from loglake.errors import CatalogError, SqlError, UserError
+from loglake.catalog.lakesettings import QueryLimits
+from loglake.errors import CatalogError, SqlError
 from loglake.query import expressions as _expressions  # noqa: F401  (registers translators)
 from loglake.query.compiler import Compiler, Output, ScanRecord
 from loglake.query.cost import athena_cost_usd, format_usd
-from loglake.query.frontend import bind_parameters, parse, qualify_tree
+from loglake.query.frontend import parse, qualify_tree
+from loglake.query.guards import as_sql_error, run_deep
+from loglake.query.limits import check_scan, collect_within
 from loglake.query.plans import PlanCache, plan_key
 from loglake.query.runtime import error_from_polars
 from loglake.query.tables import MemoryTables, TableProvider
@@ -117,13 +120,19 @@ class Engine:
         self.record_history = record_history and catalog is not None
         self.last_result: QueryResult | None = None
         self.plans = PlanCache()
+        self._limits = QueryLimits()
 
     # ------------------------------------------------------------------ public API
 
     def execute(
-        self, sql: str, params: list[Any] | tuple[Any, ...] | None = None, lazy: bool = False
+        self,
+        sql: str,
+        params: list[Any] | tuple[Any, ...] | None = None,
+        lazy: bool = False,
+        limits: QueryLimits | dict[str, Any] | None = None,
     ) -> QueryResult:
-        """Run one statement; ``params`` fill ``?`` placeholders in order."""
+        """Run one statement; ``params`` fill ``?`` placeholders in order; ``limits`` change
+        the lake's query limits (time, data scanned, result size) for this statement."""
         started = time.perf_counter()
         stats = QueryStats(query_id=str(uuid.uuid4()))
         status = "SUCCEEDED"
@@ -132,17 +141,19 @@ class Engine:
         if reset is not None:
             reset()
         try:
-            text = bind_parameters(sql, params) if params is not None or "?" in sql else sql
-            result = self._dispatch(text, stats, lazy)
-        except Exception as err:
+            self._limits = self._query_limits(limits)
+            try:
+                result = self._dispatch(sql, params, stats, lazy)
+            except RecursionError:  # deeply nested: again with room for it
+                result = run_deep(lambda: self._dispatch(sql, params, stats, lazy))
+        except BaseException as err:
+            clean = as_sql_error(err, sql)
             status = "FAILED"
-            error = str(err)
+            error = str(clean or err)
             stats.elapsed_s = time.perf_counter() - started
             self._history(sql, stats, status, error)
-            if isinstance(err, UserError):
-                raise
-            if isinstance(err, pl.exceptions.PolarsError):
-                raise _query_failure(err, sql) from err
+            if clean is not None:
+                raise clean from None
             raise
         stats.elapsed_s = time.perf_counter() - started
         if result.df is not None:
@@ -150,6 +161,11 @@ class Engine:
         self._history(sql, stats, status, error)
         self.last_result = result
         return result
+
+    def _query_limits(self, overrides: QueryLimits | dict[str, Any] | None) -> QueryLimits:
+        settings = getattr(self.catalog, "lake_settings", None)
+        base = settings().limits if settings is not None else QueryLimits()
+        return base.override(overrides)
 
     @property
     def last_query(self) -> QueryStats | None:
@@ -169,30 +185,32 @@ class Engine:
 
     # ------------------------------------------------------------------ dispatch
 
-    def _dispatch(self, sql: str, stats: QueryStats, lazy: bool) -> QueryResult:
+    def _dispatch(
+        self, sql: str, params: list[Any] | tuple[Any, ...] | None, stats: QueryStats, lazy: bool
+    ) -> QueryResult:
         started = time.perf_counter()
-        plan = self.plans.get(self._plan_key(sql), self.tables)
+        plan = self.plans.get(self._plan_key(sql, params), self.tables)
         if plan is not None:
             stats.compile_s = time.perf_counter() - started
-            return self._run(plan.lf, plan.scans, stats, lazy)
+            return self._run(plan.lf, plan.scans, stats, lazy, sql)
         explain = _EXPLAIN.match(sql)
         if explain:
             stats.statement = "EXPLAIN"
-            return self._explain(explain.group("rest"), stats)
+            return self._explain(explain.group("rest"), params, stats)
         unload = _UNLOAD.match(sql)
         if unload:
             stats.statement = "UNLOAD"
             from loglake.query.statements import unload as run_unload
 
-            return run_unload(self, sql, unload, stats)
-        tree = parse(sql)
+            return run_unload(self, sql, unload, params, stats)
+        tree = parse(sql, params)
         if self.catalog is not None:
             ddl_result = self._ddl(sql, tree)
             if ddl_result is not None:
                 stats.statement = type(tree).__name__.upper()
                 return QueryResult(ddl_result, None, stats)
         if isinstance(tree, exp.Query | exp.Values | exp.Subquery):
-            return self._query(tree, sql, stats, lazy, keep=True)
+            return self._query(tree, sql, stats, lazy, key=self._plan_key(sql, params))
         from loglake.query import statements
 
         return statements.run(self, tree, sql, stats)
@@ -247,29 +265,35 @@ class Engine:
 
         return load
 
-    def _plan_key(self, sql: str) -> tuple[Any, ...]:
-        return plan_key(sql, None, self.default_database)
+    def _plan_key(self, sql: str, params: list[Any] | tuple[Any, ...] | None) -> tuple[Any, ...]:
+        return plan_key(sql, params, self.default_database)
 
     def _query(
-        self, tree: exp.Expression, sql: str, stats: QueryStats, lazy: bool, keep: bool = False
+        self,
+        tree: exp.Expression,
+        sql: str,
+        stats: QueryStats,
+        lazy: bool,
+        key: tuple[Any, ...] | None = None,
     ) -> QueryResult:
-        """Compile and run a query; ``keep`` (a whole statement, not a part of one) keeps its
-        plan for the next time the same text runs."""
+        """Compile and run a query; with a plan ``key`` (a whole statement, not a part of one) its
+        plan is kept for the next time the same text runs with the same parameters."""
         t0 = time.perf_counter()
         lf, compiler = self._compile_query(tree, sql)
         stats.compile_s = time.perf_counter() - t0
-        if keep:
-            self.plans.put(self._plan_key(sql), tree, self.tables, lf, compiler.scans)
-        return self._run(lf, compiler.scans, stats, lazy)
+        if key is not None:
+            self.plans.put(key, tree, self.tables, lf, compiler.scans)
+        return self._run(lf, compiler.scans, stats, lazy, sql)
 
     def _run(
-        self, lf: pl.LazyFrame, scans: list[ScanRecord], stats: QueryStats, lazy: bool
+        self, lf: pl.LazyFrame, scans: list[ScanRecord], stats: QueryStats, lazy: bool, sql: str
     ) -> QueryResult:
         self._scan_stats(scans, stats)
         if lazy:
             return QueryResult(None, lf, stats)
+        check_scan(self._limits, stats.bytes_scanned)
         try:
-            df = lf.collect(engine=COLLECT_ENGINE)
+            df = collect_within(lf, self._limits, COLLECT_ENGINE)
         except pl.exceptions.ColumnNotFoundError as err:
             raise SqlError(f"query failed: {err}") from err
         # other Polars errors reach execute(), which knows the statement's text for positions
@@ -282,8 +306,10 @@ class Engine:
             stats.files_skipped += len(record.scan.files_skipped)
             stats.bytes_scanned += record.scan.bytes_scanned
 
-    def _explain(self, rest: str, stats: QueryStats) -> QueryResult:
-        tree = parse(rest)
+    def _explain(
+        self, rest: str, params: list[Any] | tuple[Any, ...] | None, stats: QueryStats
+    ) -> QueryResult:
+        tree = parse(rest, params)
         if not isinstance(tree, exp.Query | exp.Values):
             raise SqlError("EXPLAIN supports queries only")
         lf, compiler = self._compile_query(tree, rest)

@@ -19,7 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
-from sqlglot.tokens import TokenType
+from sqlglot.tokens import Token, TokenType
 
 from loglake.errors import SqlError
 from loglake.query import syntax
@@ -59,29 +59,65 @@ def sql_literal(value: Any) -> str:
     raise SqlError(f"unsupported parameter type {type(value).__name__}")
 
 
-def bind_parameters(sql: str, params: list[Any] | tuple[Any, ...] | None) -> str:
-    """Replace each ``?`` placeholder (outside strings and comments) by a literal, in order."""
+#: name given to the n-th ``?`` while parsing; no user text can produce it (":" + reserved name)
+_PARAMETER_NAME = "__loglake_parameter_{}"
+
+
+def literal_node(value: Any) -> exp.Expression:
+    """A parameter value as a typed literal node (what Trino binds for EXECUTE ... USING).
+
+    The literal text is parsed on its own, so it can never join the tokens around the
+    placeholder: ``-?`` with ``-5`` is ``-(-5)``, never a ``--`` comment.
+    """
+    return sqlglot.parse_one(sql_literal(value), read=DIALECT)
+
+
+def _placeholder_tokens(sql: str) -> tuple[list[Token], list[Token]]:
+    """Tokens with each ``?`` renamed to a numbered placeholder, and the ``?`` tokens themselves."""
     tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(sql)
-    holes = [t for t in tokens if t.token_type == TokenType.PLACEHOLDER and t.text == "?"]
-    params = list(params or [])
-    if len(holes) != len(params):
-        start = holes[len(params)].start if len(holes) > len(params) else None
+    out: list[Token] = []
+    holes: list[Token] = []
+    for token in tokens:
+        if token.token_type == TokenType.PLACEHOLDER and token.text == "?":
+            name = _PARAMETER_NAME.format(len(holes))
+            where = (token.line, token.col, token.start, token.end)
+            out += [Token(TokenType.COLON, ":", *where), Token(TokenType.VAR, name, *where)]
+            holes.append(token)
+        else:
+            out.append(token)
+    return out, holes
+
+
+def _bind(
+    tree: exp.Expression, sql: str, holes: list[Token], params: list[Any] | tuple[Any, ...] | None
+) -> exp.Expression:
+    values = list(params or [])
+    if len(holes) != len(values):
+        start = holes[len(values)].start if len(holes) > len(values) else None
         raise SqlError(
-            f"query has {len(holes)} parameter(s) but {len(params)} value(s) were given",
+            f"query has {len(holes)} parameter(s) but {len(values)} value(s) were given",
             sql,
             start,
             start + 1 if start is not None else None,
         )
-    out = sql
-    for token, value in sorted(zip(holes, params, strict=True), key=lambda p: -p[0].start):
-        out = out[: token.start] + sql_literal(value) + out[token.end + 1 :]
-    return out
+    if not holes:
+        return tree
+    nodes = {_PARAMETER_NAME.format(i): literal_node(v) for i, v in enumerate(values)}
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name in nodes:
+            return nodes[node.name].copy()
+        return node
+
+    return tree.transform(replace, copy=False)
 
 
-def parse(sql: str) -> exp.Expression:
-    """Parse one Athena statement; syntax errors say what is missing and point at the token."""
+def parse(sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> exp.Expression:
+    """Parse one Athena statement and bind its ``?`` parameters; syntax errors point at the token."""
     try:
-        trees = [t for t in sqlglot.parse(sql, read=DIALECT) if t is not None]
+        tokens, holes = _placeholder_tokens(sql)
+        parser = sqlglot.Dialect.get_or_raise(DIALECT).parser()
+        trees = [t for t in parser.parse(tokens, sql) if t is not None]
     except ParseError as err:
         unknown = syntax.unknown_statement(sql)
         if unknown is not None:
@@ -103,7 +139,7 @@ def parse(sql: str) -> exp.Expression:
         raise SqlError("empty statement")
     if len(trees) > 1:
         raise SqlError("only one statement can be run at a time")
-    return trees[0]
+    return _bind(trees[0], sql, holes, params)
 
 
 def _name_unnamed_columns(tree: exp.Expression) -> None:

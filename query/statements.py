@@ -14,6 +14,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from loglake.catalog import Column
+from loglake.catalog.paths import NULL_PARTITION, partition_path
 from loglake.catalog.types import from_arrow
 from loglake.errors import SqlError
 
@@ -203,15 +204,14 @@ def _write_external(catalog: Any, table: Any, df: pl.DataFrame, query_id: str) -
     from loglake.catalog import Partition
 
     settings = catalog.settings
+    catalog.location_policy().check_write(table.location, f"INSERT INTO {table.qualified_name}")
     fs = settings.filesystem()
     keys = [c.name for c in table.partition_keys]
     groups = df.partition_by(keys, as_dict=True, include_key=False) if keys else {(): df}
     added = []
     for values, part in groups.items():
-        texts = tuple("__HIVE_DEFAULT_PARTITION__" if v is None else str(v) for v in values)
-        folder = table.location.rstrip("/") + "".join(
-            f"/{k}={v}" for k, v in zip(keys, texts, strict=True)
-        )
+        texts = tuple(NULL_PARTITION if v is None else str(v) for v in values)
+        folder = "/".join(filter(None, [table.location.rstrip("/"), partition_path(keys, texts)]))
         path = settings.fs_path(folder)
         fs.makedirs(path, exist_ok=True)
         extension = "parquet" if table.format == "parquet" else "json"
@@ -252,7 +252,13 @@ _PROPERTY = re.compile(
 )
 
 
-def unload(engine: Engine, sql: str, match: re.Match[str], stats: QueryStats) -> QueryResult:
+def unload(
+    engine: Engine,
+    sql: str,
+    match: re.Match[str],
+    params: list[Any] | tuple[Any, ...] | None,
+    stats: QueryStats,
+) -> QueryResult:
     """``UNLOAD (SELECT ...) TO 's3://...' WITH (format = 'PARQUET', partitioned_by = ARRAY[...])``."""
     from loglake.catalog import StorageSettings
     from loglake.query.frontend import parse
@@ -271,7 +277,9 @@ def unload(engine: Engine, sql: str, match: re.Match[str], stats: QueryStats) ->
     fmt = str(props.get("format", "PARQUET")).upper()
     if fmt not in ("PARQUET", "JSON", "TEXTFILE", "CSV"):
         raise SqlError(f"UNLOAD format {fmt} is not supported (PARQUET, JSON, TEXTFILE)")
-    df = _run_query(engine, parse(query_text), query_text, stats)
+    if engine.catalog is not None:
+        url = engine.catalog.location_policy().check_write(url, "UNLOAD destination")
+    df = _run_query(engine, parse(query_text, params), query_text, stats)
     if engine.catalog is not None:
         settings = engine.catalog.settings.with_root(url)
     else:
@@ -292,7 +300,7 @@ def unload(engine: Engine, sql: str, match: re.Match[str], stats: QueryStats) ->
         else {(): df}
     )
     for values, part in groups.items():
-        folder = root + "".join(f"/{k}={v}" for k, v in zip(partitioned_by, values, strict=True))
+        folder = "/".join(filter(None, [root, partition_path(partitioned_by, values)]))
         fs.makedirs(folder, exist_ok=True)
         path = f"{folder}/{stats.query_id}.{extension}"
         with fs.open(path, "wb") as handle:
