@@ -53,7 +53,7 @@ class LakeSettings:
     allowed_locations: tuple[str, ...] = ()
     limits: QueryLimits = QueryLimits()
     #: bytes one raw object may inflate to while it is decompressed (a gzip bomb is quarantined)
-    ingest_max_inflated_bytes: int = 2 * GIB
+    ingest_max_inflated_bytes: int = GIB
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -13,6 +13,7 @@ bad records isolated, JSON-text members serialised back by orjson, unknown membe
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import itertools
 import json
@@ -83,7 +84,12 @@ _EVENT_TIME = operator.attrgetter("eventTime")
 #: typed files are converted together up to about this many records (see _parse): enough to
 #: spread per-call costs over many small deliveries; larger chunks convert more slowly
 TYPED_CHUNK_RECORDS = 1024
-_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
+#: an ISO-8601 time as CloudTrail writes it: fields in range, optional fraction, Z or an offset
+_TIME = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?$"
+)
+_OFFSET = r"[+-]\d{2}:?\d{2}$"
 
 
 def load_records(obj: RawObject, data: bytes) -> tuple[list | None, BadRecord | None]:
@@ -381,8 +387,38 @@ def is_compact(text: bytes) -> bool:
 
 
 def usable_times(eventtime: pa.Array) -> pa.Array:
-    """Which records have an ISO-8601 event time (needed to place them in a day partition)."""
-    return pc.fill_null(pc.match_substring_regex(eventtime, _TIME), False)
+    """Which records have a valid ISO-8601 event time (needed to place them in a day partition).
+
+    The pattern checks each field's range; the few distinct days of a batch are then checked as
+    calendar dates (no February 30th), so the check stays native and cheap per record.
+    """
+    shaped = pc.fill_null(pc.match_substring_regex(eventtime, _TIME), False)
+    days = pc.utf8_slice_codeunits(eventtime, 0, 10)
+    impossible = [d for d in pc.unique(pc.filter(days, shaped)).to_pylist() if not _is_date(d)]
+    if impossible:
+        shaped = pc.and_(shaped, pc.invert(pc.is_in(days, pa.array(impossible, pa.string()))))
+    return shaped
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def utc_days(eventtime: pa.Array) -> pa.Array:
+    """The UTC day of each (valid) event time: a time with an offset may fall on another day."""
+    days = pc.utf8_slice_codeunits(eventtime, 0, 10)
+    offset = pc.fill_null(pc.match_substring_regex(eventtime, _OFFSET), False)
+    if not pc.any(offset).as_py():
+        return days
+    shifted = [
+        dt.datetime.fromisoformat(text).astimezone(dt.UTC).date().isoformat()
+        for text in pc.filter(eventtime, offset).to_pylist()
+    ]
+    return pc.replace_with_mask(days, offset, pa.array(shifted, pa.string()))
 
 
 def _decode_typed(obj: RawObject) -> list:
@@ -452,17 +488,32 @@ def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
     parsed.rows[obj.url] = len(records)
     if not records:
         return None
-    struct, keep, bad_rows = convert_isolating(records, READ_TYPE)
     original = records
+    # a record that is not a JSON object (null, a number, a line that is not JSON) is bad alone
+    objects = [i for i, record in enumerate(original) if isinstance(record, dict)]
+    bad_rows = {
+        i: "not JSON" if isinstance(record, _Unparsed) else "not a JSON object"
+        for i, record in enumerate(original)
+        if not isinstance(record, dict)
+    }
+    candidates = [original[i] for i in objects] if bad_rows else original
+    struct, kept, converted_bad = convert_isolating(candidates, READ_TYPE)
+    keep = [objects[i] for i in kept]
+    bad_rows |= {objects[i]: error for i, error in converted_bad.items()}
     if bad_rows:
-        records = [records[i] for i in keep]
+        records = [original[i] for i in keep]
     eventtime = struct.field("eventTime")
     valid = usable_times(eventtime)
     all_valid = pc.all(valid).as_py()
     if not all_valid:
         # a record without a usable event time cannot be placed in a day partition
         for position in pc.indices_nonzero(pc.invert(valid)).to_pylist():
-            bad_rows[keep[position]] = "eventTime missing or not ISO-8601"
+            value = eventtime[position].as_py()
+            bad_rows[keep[position]] = (
+                "eventTime missing"
+                if value is None
+                else f"eventTime {str(value)[:40]!r} is not a valid ISO-8601 time"
+            )
     for index, error in sorted(bad_rows.items()):
         parsed.bad.append(
             BadRecord(
@@ -505,7 +556,7 @@ def _with_partitions(
     region = _per_row([o.layout.region or None for o in owners], counts)
     columns["account"] = pc.coalesce(account, columns["recipientaccountid"], "unknown")
     columns["region"] = pc.coalesce(region, columns["awsregion"], "unknown")
-    columns["day"] = pc.utf8_slice_codeunits(eventtime, 0, 10)
+    columns["day"] = utc_days(eventtime)
     return pa.Table.from_arrays(
         [columns[f.name] for f in CLOUDTRAIL_SCHEMA], schema=CLOUDTRAIL_SCHEMA
     )

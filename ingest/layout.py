@@ -209,12 +209,15 @@ def walk(
     since: dt.date | None = None,
     skip_dir: Callable[[str], bool] | None = None,
     listing: ListingState | None = None,
+    unreadable: list[tuple[str, str]] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield file entries under ``root``, listing one folder level at a time.
 
     Date folders that end before ``since`` are never listed, so a daily run reads the listing of
     the new days only, not years of history. With a ``listing`` state, folders it knows are
     listed only from where the last run's commits ended, and what is listed is recorded in it.
+    A folder that cannot be listed (no permission) is added to ``unreadable`` with the reason,
+    and the walk goes on.
     """
     forget_listings(fs, root)
     try:
@@ -230,6 +233,11 @@ def walk(
         try:
             entries = list_folder(fs, folder, listing.ranges(folder) if listing else None)
         except FileNotFoundError:
+            continue
+        except OSError as error:
+            if unreadable is None:
+                raise
+            unreadable.append((folder, f"could not list folder: {error.strerror or error}"))
             continue
         entries.sort(key=lambda e: e["name"], reverse=True)
         if listing is not None:

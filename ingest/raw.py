@@ -82,19 +82,38 @@ def is_gzip(data: bytes) -> bool:
     return data[:2] == b"\x1f\x8b"
 
 
+#: bytes one object may inflate to (the lake setting ``ingest_max_inflated_bytes``; the ingest
+#: runner sets it for its process and its workers): past it the object is a gzip bomb
+_inflate_limit = 1024**3
+
+
+def set_inflate_limit(limit: int) -> None:
+    """How far one object may inflate in this process (see ``ingest_max_inflated_bytes``)."""
+    global _inflate_limit
+    _inflate_limit = int(limit)
+
+
 def gunzip_members(data: bytes) -> list[tuple[int, bytes]]:
     """Each gzip member of ``data`` with its byte offset (Firehose concatenates members)."""
-    members, offset = [], 0
+    members, offset, total = [], 0, 0
     while offset < len(data):
         if data[offset : offset + 2] != b"\x1f\x8b":
             if not data[offset:].strip(b"\x00"):
                 break  # padding after the last member
             raise GzipError("not a gzip member", offset)
         decoder = zlib.decompressobj(31)
+        room = _inflate_limit - total
         try:
-            out = decoder.decompress(data[offset:])
+            out = decoder.decompress(data[offset:], room + 1)
         except zlib.error as error:
             raise GzipError(f"corrupt gzip data: {error}", offset) from None
+        total += len(out)
+        if total > _inflate_limit:
+            raise GzipError(
+                f"inflates beyond {_inflate_limit:,} bytes (a gzip bomb?); raise the lake "
+                "setting ingest_max_inflated_bytes to ingest it",
+                offset,
+            )
         if not decoder.eof:
             raise GzipError("truncated gzip stream (no end-of-stream marker)", len(data))
         members.append((offset, out))

@@ -30,7 +30,15 @@ from loglake.ingest.layout import SOURCES, Layout, classify, entry_etag, forget_
 from loglake.ingest.listing import ListingState
 from loglake.ingest.log_groups import store_mapping, stored_mapping
 from loglake.ingest.quarantine import Quarantine
-from loglake.ingest.raw import BadRecord, GzipError, Parsed, RawObject, gunzip, is_gzip
+from loglake.ingest.raw import (
+    BadRecord,
+    GzipError,
+    Parsed,
+    RawObject,
+    gunzip,
+    is_gzip,
+    set_inflate_limit,
+)
 from loglake.ingest.schemas import PARTITION_COLUMNS, TABLES
 from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter, write_data_files
 
@@ -176,16 +184,20 @@ def discover(
     source: str | None = None,
     since: dt.date | None = None,
     listing: ListingState | None = None,
+    unreadable: list[tuple[str, str]] | None = None,
 ) -> Iterator[tuple[RawObject, Layout | None]]:
     """Every object under ``url`` with its layout (None when no AWS layout matches); with a
-    ``listing`` state, only what is new since its last committed keys (see ``listing``)."""
+    ``listing`` state, only what is new since its last committed keys (see ``listing``);
+    folders that cannot be listed go to ``unreadable`` when it is given."""
     src = source_settings(settings, url)
     fs = src.filesystem()
     root = src.fs_path(src.root)
     forget_listings(fs, root)
     if not fs.exists(root):
         raise UserError(f"nothing to ingest: {url} does not exist")
-    for entry in walk(fs, root, since=since, skip_dir=_is_lake_internal, listing=listing):
+    for entry in walk(
+        fs, root, since=since, skip_dir=_is_lake_internal, listing=listing, unreadable=unreadable
+    ):
         name = entry["name"]
         full = f"s3://{name}" if src.is_s3 else name
         layout = classify(name, source=source)
@@ -285,6 +297,7 @@ def _read_and_parse(
     The Parquet files are written here, in parallel, and only their add actions go back to the
     parent, which commits them; rows travel back only when files cannot be used.
     """
+    set_inflate_limit(options["max_inflated_bytes"])
     parsed, nbytes = _parse_batch(group, objects, _fetch(settings, url, objects), options)
     for name, data in list(parsed.tables.items()):
         parsed.tables[name], files = _written(settings, options["locations"][name], name, data)
@@ -458,6 +471,8 @@ def ingest(
     report = IngestReport(url=url)
     quarantine = Quarantine(settings)
     log = IngestLog(settings)
+    max_inflated = catalog.lake_settings().ingest_max_inflated_bytes
+    set_inflate_limit(max_inflated)
     bar = Progress(progress)
     # workers start now, so that they load loglake while the source is listed
     pool = _worker_pool(workers) if workers > 1 else None
@@ -467,7 +482,10 @@ def ingest(
     try:
         found: list[RawObject] = []
         unrecognised: list[RawObject] = []
-        listed = discover(settings, url, source=source, since=since_date, listing=listing)
+        unreadable: list[tuple[str, str]] = []
+        listed = discover(
+            settings, url, source=source, since=since_date, listing=listing, unreadable=unreadable
+        )
         for obj, layout in listed:
             if only is not None and obj.url not in only:
                 continue
@@ -509,6 +527,10 @@ def ingest(
             todo.append(obj)
         _record_unrecognised(unrecognised, log, quarantine, report, force)
         done.update(o.url for o in unrecognised)
+        for folder, reason in unreadable:  # listed again next run: its entry is the same one
+            entry = quarantine.record(BadRecord(folder, "", reason, whole_object=True))
+            report.quarantine_ids.append(entry.id)
+            report.objects_quarantined += 1
 
         bar.total_objects = len(todo)
         bar.total_bytes = sum(o.size for o in todo)
@@ -527,6 +549,7 @@ def ingest(
                 store_mapping(catalog, database, log_groups)
             export_groups = stored_mapping(catalog, database)
         options = {
+            "max_inflated_bytes": max_inflated,
             "log_group": log_group,
             "log_groups": export_groups,
             "locations": {name: writer.location for name, writer in writers.items()},
