@@ -97,12 +97,12 @@ class Catalog:
         existing = self.documents.read(f"{name}/_database")
         if existing is not None:
             if if_not_exists:
-                return existing.body
+                return {**existing.body, "location": self._live(existing.body["location"])}
             raise CatalogError(f"database {name!r} already exists")
         body = {
             "name": name,
             "comment": comment,
-            "location": location or self.settings.url(name),
+            "location": self._stored(location or self.settings.url(name)),
             "properties": dict(properties or {}),
         }
         try:
@@ -110,7 +110,7 @@ class Catalog:
         except CatalogError:
             if not if_not_exists:
                 raise CatalogError(f"database {name!r} already exists") from None
-        return body
+        return {**body, "location": self._live(body["location"])}
 
     def get_database(self, name: str) -> dict[str, Any]:
         name = check_name(name, "database")
@@ -121,7 +121,7 @@ class Catalog:
             raise CatalogError(
                 f"database {name!r} does not exist{self._suggest(name, self.list_databases())}"
             )
-        return document.body
+        return {**document.body, "location": self._live(document.body.get("location") or name)}
 
     def database_exists(self, name: str) -> bool:
         return self.documents.read(f"{check_name(name, 'database')}/_database") is not None
@@ -162,10 +162,10 @@ class Catalog:
         existing = self.documents.read(folder)
         if existing is not None:
             if if_not_exists:
-                return TableDefinition.from_json(existing.body, existing.version)
+                return self._table_of(existing.body, existing.version)
             raise CatalogError(f"table {table.qualified_name} already exists")
         try:
-            document = self.documents.write(folder, table.to_json(), 0)
+            document = self.documents.write(folder, self._table_body(table), 0)
         except CatalogError:
             if if_not_exists:
                 return self.get_table(table.database, table.name)
@@ -182,15 +182,20 @@ class Catalog:
         properties: dict[str, str] | None = None,
         comment: str | None = None,
         if_not_exists: bool = False,
+        data: pa.Table | None = None,
     ) -> TableDefinition:
-        """Create a Delta table at ``<root>/<db>/<name>/`` and register it."""
+        """Create a Delta table at ``<root>/<db>/<name>/`` and register it.
+
+        With ``data`` (CTAS) the table is written whole before it is registered, so the catalog
+        never shows it without its rows and a run killed in between can simply be run again.
+        """
         database, name = check_name(database, "database"), check_name(name, "table")
         if database != DEFAULT_DATABASE or not self.database_exists(database):
             self.get_database(database)
         existing = self.documents.read(f"{database}/tables/{name}")
         if existing is not None:
             if if_not_exists:
-                return TableDefinition.from_json(existing.body, existing.version)
+                return self._table_of(existing.body, existing.version)
             raise CatalogError(f"table {database}.{name} already exists")
         partition_by = [p.lower() for p in partition_by]
         columns = columns_from_arrow(schema)
@@ -198,7 +203,12 @@ class Catalog:
         if missing:
             raise CatalogError(f"partition column(s) {missing} are not in the schema of {name}")
         location = self.settings.url(database, name)
-        ManagedTable.create(self.settings, location, schema, partition_by, exist_ok=if_not_exists)
+        if data is not None:
+            ManagedTable.create_with_data(self.settings, location, data, partition_by)
+        else:
+            ManagedTable.create(
+                self.settings, location, schema, partition_by, exist_ok=if_not_exists
+            )
         definition = TableDefinition(
             database=database,
             name=name,
@@ -220,7 +230,7 @@ class Catalog:
                 name, self.list_tables(database) if self.database_exists(database) else []
             )
             raise CatalogError(f"table {database}.{name} does not exist{hint}")
-        return TableDefinition.from_json(document.body, document.version)
+        return self._table_of(document.body, document.version)
 
     def table_exists(self, database: str, name: str) -> bool:
         return (
@@ -236,7 +246,7 @@ class Catalog:
     def update_table(self, table: TableDefinition) -> TableDefinition:
         """Write a changed definition; ConflictError if it changed since ``table.version``."""
         folder = f"{table.database}/tables/{table.name}"
-        document = self.documents.write(folder, table.to_json(), table.version)
+        document = self.documents.write(folder, self._table_body(table), table.version)
         return table.replace(version=document.version)
 
     def drop_table(self, database: str, name: str, *, if_exists: bool = False) -> None:
@@ -398,7 +408,10 @@ class Catalog:
         document = self.documents.read(f"{table.database}/partitions/{table.name}")
         if document is None:
             return []
-        return [Partition(tuple(p["values"]), p["location"]) for p in document.body["partitions"]]
+        return [
+            Partition(tuple(p["values"]), self._live(p["location"]))
+            for p in document.body["partitions"]
+        ]
 
     def _write_partitions(
         self,
@@ -413,7 +426,7 @@ class Catalog:
                 []
                 if document is None
                 else [
-                    Partition(tuple(p["values"]), p["location"])
+                    Partition(tuple(p["values"]), self._live(p["location"]))
                     for p in document.body["partitions"]
                 ]
             )
@@ -421,7 +434,10 @@ class Catalog:
             if updated is None:
                 return result
             body = {
-                "partitions": [{"values": list(p.values), "location": p.location} for p in updated]
+                "partitions": [
+                    {"values": list(p.values), "location": self._stored(p.location)}
+                    for p in updated
+                ]
             }
             try:
                 self.documents.write(folder, body, document.version if document else 0)
@@ -554,6 +570,35 @@ class Catalog:
                 DataFile(path=url, size=int(info.get("size") or 0), partition=dict(partition))
             )
         return files
+
+    # ------------------------------------------------------------------ stored locations
+    def _stored(self, location: str) -> str:
+        """A location inside the lake as stored in a document: relative to the root, so a copied
+        or moved lake is self-contained (its tables never point back at the original)."""
+        root = self.settings.root.rstrip("/")
+        if location.startswith(root + "/"):
+            return location[len(root) + 1 :]
+        return location
+
+    def _live(self, stored: str) -> str:
+        """A stored location as an absolute one under this lake's root."""
+        if stored.startswith("/") or "://" in stored:
+            return stored
+        return self.settings.url(stored)
+
+    def _table_body(self, table: TableDefinition) -> dict[str, Any]:
+        body = table.to_json()
+        body["location"] = self._stored(table.location)
+        return body
+
+    def _table_of(self, body: dict[str, Any], version: int) -> TableDefinition:
+        """A table read from its document; a managed table written with an absolute location (by
+        an older version, or in the lake this one was copied from) is found under this root."""
+        table = TableDefinition.from_json(body, version)
+        location = self._live(table.location)
+        if table.is_managed and location.rstrip("/").endswith(f"/{table.database}/{table.name}"):
+            location = self.settings.url(table.database, table.name)
+        return table.replace(location=location)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod

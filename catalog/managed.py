@@ -65,6 +65,35 @@ class ManagedTable:
             raise CatalogError(f"could not create Delta table at {location}: {error}") from error
         return cls(settings, location)
 
+    @classmethod
+    def create_with_data(
+        cls,
+        settings: StorageSettings,
+        location: str,
+        data: pa.Table,
+        partition_by: Sequence[str] = (),
+    ) -> ManagedTable:
+        """A new table holding ``data`` from its first commit (CTAS): killed before the commit,
+        nothing is a table; after it, the table is complete. A Delta table already at the
+        location belongs to no catalog entry (the caller checked), so it is the leftover of a
+        killed run and is replaced."""
+        options = settings.delta_storage_options() or None
+        fs = settings.filesystem()
+        if fs.exists(settings.fs_path(f"{location}/_delta_log")):
+            fs.rm(settings.fs_path(location), recursive=True)
+        try:
+            write_deltalake(
+                location,
+                data,
+                mode="error",
+                partition_by=list(partition_by) or None,
+                storage_options=options,
+                writer_properties=WRITER_PROPERTIES,
+            )
+        except Exception as error:
+            raise StorageError(f"could not write to {location}: {error}") from error
+        return cls(settings, location)
+
     @property
     def table(self) -> DeltaTable:
         """The Delta table at its latest version (reloaded on each access to stay fresh)."""

@@ -139,17 +139,16 @@ def create_table_as(engine: Engine, tree: exp.Create, sql: str, stats: QueryStat
     missing = [p for p in partitioned_by if p not in df.columns]
     if missing:
         raise SqlError(f"partition column(s) {missing} are not in the query's columns")
-    data = arrow_table(df)
+    with_data = not re.search(r"WITH\s+NO\s+DATA\s*;?\s*$", sql, re.I)
+    data = arrow_table(df if with_data else df.clear())
     catalog.create_managed_table(
         db,
         name,
         schema=data.schema,
         partition_by=partitioned_by,
         properties={k: str(v) for k, v in props.items()},
+        data=data,
     )
-    with_data = not re.search(r"WITH\s+NO\s+DATA\s*;?\s*$", sql, re.I)
-    if with_data and data.num_rows:
-        catalog.managed(db, name).append(data)
     return _summary(engine, stats, "CREATE TABLE AS", rows=data.num_rows if with_data else 0)
 
 

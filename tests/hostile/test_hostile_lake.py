@@ -1,0 +1,128 @@
+"""A lake is self-contained and its catalog only shows complete tables."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+import loglake
+from loglake.catalog import Catalog, managed
+
+
+def trail(raw: Path, minute: int, ids: range) -> None:
+    folder = raw / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2024" / "05" / "10"
+    folder.mkdir(parents=True, exist_ok=True)
+    records = [
+        {
+            "eventVersion": "1.09",
+            "eventTime": f"2024-05-10T16:{minute:02d}:00Z",
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "GetObject",
+            "awsRegion": "us-east-1",
+            "eventID": f"evt-{i:06d}",
+            "recipientAccountId": "111122223333",
+        }
+        for i in ids
+    ]
+    name = f"111122223333_CloudTrail_us-east-1_20240510T16{minute:02d}Z_{minute:016d}.json.gz"
+    (folder / name).write_bytes(gzip.compress(orjson.dumps({"Records": records})))
+
+
+def delta_versions(table: Path) -> list[str]:
+    return sorted(p.name for p in (table / "_delta_log").glob("*.json"))
+
+
+def test_a_copied_lake_never_writes_into_the_original(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    trail(raw, 0, range(3))
+    original = tmp_path / "lakeA"
+    lake_a = loglake.connect(original)
+    lake_a.ingest(str(raw), progress=False)
+    lake_a.sql("CREATE TABLE summary AS SELECT eventname, count(*) AS n FROM cloudtrail GROUP BY 1")
+    before = delta_versions(original / "default" / "cloudtrail")
+    documents = list((original / "_catalog").rglob("*.json"))
+    assert documents and not any(str(original) in p.read_text() for p in documents)
+
+    shutil.copytree(original, tmp_path / "lakeB", symlinks=True)
+    trail(raw, 5, range(3, 10))
+    lake_b = loglake.connect(tmp_path / "lakeB")
+    lake_b.ingest(str(raw), progress=False)
+    lake_b.sql("INSERT INTO summary VALUES ('x', 1)")
+    assert lake_b.sql("SELECT count(*) AS n FROM cloudtrail").item() == 10
+    assert lake_b.sql("SELECT count(*) AS n FROM summary").item() == 2
+
+    assert delta_versions(original / "default" / "cloudtrail") == before
+    assert lake_a.sql("SELECT count(*) AS n FROM cloudtrail").item() == 3
+    assert lake_a.sql("SELECT count(*) AS n FROM summary").item() == 1
+
+
+def test_a_moved_lake_keeps_working(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    trail(raw, 0, range(4))
+    loglake.connect(tmp_path / "here").ingest(str(raw), progress=False)
+    (tmp_path / "here").rename(tmp_path / "there")
+    moved = loglake.connect(tmp_path / "there")
+    assert moved.sql("SELECT count(*) AS n FROM cloudtrail").item() == 4
+
+
+def test_documents_with_absolute_managed_locations_are_read_under_the_new_root(
+    tmp_path: Path,
+) -> None:
+    lake = loglake.connect(tmp_path / "lake")
+    lake.sql("CREATE TABLE t AS SELECT 1 AS a")
+    (document,) = (tmp_path / "lake" / "_catalog" / "default" / "tables" / "t").glob("v*.json")
+    body = orjson.loads(document.read_bytes())
+    body["location"] = "/somewhere/else/entirely/default/t"  # as older versions wrote it
+    document.write_bytes(orjson.dumps(body))
+    again = loglake.connect(tmp_path / "lake")
+    assert again.catalog.get_table("default", "t").location == str(
+        tmp_path / "lake" / "default" / "t"
+    )
+    assert again.sql("SELECT a FROM t").rows() == [(1,)]
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL at one point of a statement (a BaseException, as nothing catches it)."""
+
+
+def test_ctas_killed_after_writing_data_leaves_no_table_and_can_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = loglake.connect(tmp_path / "lake")
+    ctas = "CREATE TABLE nums AS SELECT x FROM UNNEST(sequence(1, 1000)) AS t(x)"
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Killed
+
+    with monkeypatch.context() as patch:  # killed between the data commit and the registration
+        patch.setattr(Catalog, "create_table", killed)
+        with pytest.raises(Killed):
+            lake.sql(ctas)
+    assert "nums" not in lake.tables()
+    lake.sql(ctas)
+    assert lake.sql("SELECT count(*) AS n, sum(x) AS s FROM nums").row(0) == (1000, 500500)
+
+
+def test_ctas_killed_while_writing_data_leaves_no_table_and_can_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = loglake.connect(tmp_path / "lake")
+    ctas = "CREATE TABLE nums AS SELECT x, x % 3 AS p FROM UNNEST(sequence(1, 10)) AS t(x)"
+
+    def killed_after_files(location, data, **kwargs):  # a file written, the commit never made
+        folder = Path(location)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "part-0.parquet").write_bytes(b"PAR1 half written")
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(managed, "write_deltalake", killed_after_files)
+        with pytest.raises(Killed):
+            lake.sql(ctas)
+    assert "nums" not in lake.tables()
+    lake.sql(ctas)
+    assert lake.sql("SELECT count(*) AS n FROM nums").item() == 10
