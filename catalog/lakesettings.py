@@ -54,12 +54,15 @@ class LakeSettings:
     limits: QueryLimits = QueryLimits()
     #: bytes one raw object may inflate to while it is decompressed (a gzip bomb is quarantined)
     ingest_max_inflated_bytes: int = GIB
+    #: alarm action ARNs and the local targets (webhook, file:, exec:) they stand for
+    action_map: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "allowed_locations": list(self.allowed_locations),
             "limits": dataclasses.asdict(self.limits),
             "ingest_max_inflated_bytes": self.ingest_max_inflated_bytes,
+            "action_map": dict(self.action_map),
         }
 
     @classmethod
@@ -71,6 +74,7 @@ class LakeSettings:
             ingest_max_inflated_bytes=int(
                 body.get("ingest_max_inflated_bytes") or cls.ingest_max_inflated_bytes
             ),
+            action_map={str(k): str(v) for k, v in (body.get("action_map") or {}).items()},
         )
 
     def changed(self, **changes: Any) -> LakeSettings:

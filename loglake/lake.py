@@ -40,10 +40,19 @@ class Lake:
         return self._engine
 
     def sql(
-        self, text: str, params: list[Any] | tuple[Any, ...] | None = None, *, lazy: bool = False
+        self,
+        text: str,
+        params: list[Any] | tuple[Any, ...] | None = None,
+        *,
+        lazy: bool = False,
+        limits: dict[str, Any] | None = None,
     ) -> pl.DataFrame | pl.LazyFrame:
-        """Run one Athena SQL statement; SELECTs return a DataFrame (or LazyFrame if lazy)."""
-        result = self.engine.execute(text, params=params, lazy=lazy)
+        """Run one Athena SQL statement; SELECTs return a DataFrame (or LazyFrame if lazy).
+
+        ``limits`` changes the lake's query limits for this statement, e.g.
+        ``{"time_limit_s": 60, "scan_limit_bytes": None}`` (see docs/security.md).
+        """
+        result = self.engine.execute(text, params=params, lazy=lazy, limits=limits)
         return result.lazy if lazy else result.df
 
     def explain(self, text: str) -> str:

@@ -128,6 +128,26 @@ def notification(
     }
 
 
+#: targets that run a command, write a file or reach the network: they are taken only from the
+#: operator's own configuration (an action map, the lake's settings), never from imported JSON
+LOCAL_TARGET_PREFIXES = ("http://", "https://", "file:", "exec:")
+
+
+def is_local_target(target: str) -> bool:
+    """Whether delivering to ``target`` would act on this machine or its network."""
+    return target.strip().lower().startswith(LOCAL_TARGET_PREFIXES)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A webhook answer of 3xx is a failed delivery: the body is never re-sent elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def deliver(target: str, body: Mapping[str, Any], *, sleep=time.sleep, timeout: float = 10) -> None:
     """Send one notification; retries transient failures with backoff, then raises."""
     if target.startswith(("http://", "https://")):
@@ -172,15 +192,16 @@ def _post(url: str, body: Mapping[str, Any], timeout: float) -> None:
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             response.read()
+            status = response.status
     except urllib.error.HTTPError as error:
-        raise DeliveryError(
-            f"{url} answered HTTP {error.code}",
-            permanent=400 <= error.code < 500 and error.code != 429,
-        ) from None
+        # any answer but 2xx (a redirect too) is a failed delivery, retried later
+        raise DeliveryError(f"{url} answered HTTP {error.code}") from None
     except (urllib.error.URLError, OSError) as error:
         raise DeliveryError(f"{url}: {error}") from None
+    if not 200 <= status < 300:
+        raise DeliveryError(f"{url} answered HTTP {status}")
 
 
 def _file_path(target: str) -> Path:

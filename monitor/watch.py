@@ -17,6 +17,7 @@ from typing import Any
 
 from loglake.catalog import Catalog
 from loglake.errors import UserError
+from loglake.monitor.actions import is_local_target
 from loglake.monitor.alarmstore import AlarmStore
 from loglake.monitor.contributors import run_insight_rules
 from loglake.monitor.runner import RunReport, put_metric_filter, run_metric_filters
@@ -163,19 +164,35 @@ def import_alarms(
 ) -> list[str]:
     """Create the alarms of `aws cloudwatch describe-alarms` output (composites after metrics).
 
-    `action_map` replaces action ARNs (e.g. an SNS topic) with local targets.
+    `action_map` replaces action ARNs (e.g. an SNS topic) with local targets, after the lake's
+    ``action_map`` setting. A target that runs a command, writes a file or reaches the network
+    is accepted only from those maps: inside the imported JSON it is refused.
     """
     if not isinstance(document, Mapping) or not (
         "MetricAlarms" in document or "CompositeAlarms" in document
     ):
         raise UserError("Expected the JSON of `aws cloudwatch describe-alarms`")
-    mapping = dict(action_map or {})
+    mapping = {**catalog.lake_settings().action_map, **dict(action_map or {})}
     items = []
     for item in [*document.get("MetricAlarms", []), *document.get("CompositeAlarms", [])]:
         d = dict(item)
         for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
             if key in d:
-                d[key] = [mapping.get(a, a) for a in d[key]]
+                d[key] = [_mapped_action(d, key, str(a), mapping) for a in d[key]]
         items.append(d)
     names = [d["AlarmName"] for d in AlarmStore(catalog).put_alarms(items)]
     return names
+
+
+def _mapped_action(
+    alarm: Mapping[str, Any], key: str, action: str, mapping: Mapping[str, str]
+) -> str:
+    if action in mapping:
+        return mapping[action]
+    if is_local_target(action):
+        raise UserError(
+            f"Alarm {alarm.get('AlarmName')!r}: {key} target {action!r} comes from the imported "
+            "JSON; targets that run commands, write files or call webhooks are taken only from "
+            "--action-map ARN=TARGET or the lake's action_map setting"
+        )
+    return action

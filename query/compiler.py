@@ -37,6 +37,7 @@ from sqlglot import exp
 from loglake.errors import SqlError
 from loglake.query import registry
 from loglake.query import types as T
+from loglake.query.guards import bigint_sum
 from loglake.query.signatures import check_call, names_of, unknown_function_message
 from loglake.query.tables import PSEUDO_COLUMNS, Predicate, Scan, TableProvider, suggest
 
@@ -1214,12 +1215,12 @@ class Compiler:
                 aggs.append((col.min() if isinstance(target, exp.Min) else col.max()).alias(out))
                 return pl.col(out)
             if isinstance(target, exp.Sum):
-                if T.is_integer(dtype) and dtype not in (pl.Int64, pl.UInt64):
-                    col = col.cast(pl.Int64)  # Polars sums 32-bit integers in 32 bits
+                if T.is_integer(dtype):  # summed exactly, so an overflow fails as in Trino
+                    exact = pl.when(col.count() > 0).then(col.cast(pl.Int128).sum())
+                    aggs.append(exact.alias(out))
+                    return bigint_sum(self, target, out)
                 summed = pl.col(self._null_aware_sum(aggs, col, src, distinct))
-                if T.is_integer(dtype):
-                    summed = summed.cast(pl.Int64)
-                elif T.is_decimal(dtype):
+                if T.is_decimal(dtype):
                     summed = summed.cast(pl.Decimal(38, T.decimal_scale(dtype)))
                 return summed
             count = self._agg_counts.get((src, distinct))

@@ -19,6 +19,7 @@ import polars as pl
 from sqlglot import exp
 
 from loglake.query import types as T
+from loglake.query.guards import checked_arithmetic
 from loglake.query.registry import translates
 
 # ---------------------------------------------------------------------- names and literals
@@ -305,7 +306,7 @@ def _add(c: Any, node: exp.Add) -> pl.Expr:
         return _shift(c, node.expression, node.this, False)
     left, right, lt, rt = _operands(c, node)
     _check_numeric(c, node, "+", lt, rt)
-    return _folded(c, node, left + right)
+    return _folded(c, node, _integer_checked(c, node, "+", left, right, lt, rt))
 
 
 @translates(exp.Sub)
@@ -316,7 +317,7 @@ def _sub(c: Any, node: exp.Sub) -> pl.Expr:
     if T.is_temporal(lt) and T.is_temporal(rt):
         return left.cast(pl.Datetime("us")) - right.cast(pl.Datetime("us"))
     _check_numeric(c, node, "-", lt, rt)
-    return _folded(c, node, left - right)
+    return _folded(c, node, _integer_checked(c, node, "-", left, right, lt, rt))
 
 
 def _arith_sql(c: Any, node: exp.Expression) -> str | None:
@@ -360,7 +361,22 @@ def _mul(c: Any, node: exp.Mul) -> pl.Expr:
             scale = min(38, T.decimal_scale(lt) + T.decimal_scale(rt))
             if scale != max(T.decimal_scale(lt), T.decimal_scale(rt)):
                 left = left.cast(pl.Decimal(38, scale))
-    return left * right
+    return _integer_checked(c, node, "*", left, right, lt, rt)
+
+
+def _integer_checked(
+    c: Any, node: exp.Expression, op: str, left: pl.Expr, right: pl.Expr, lt: Any, rt: Any
+) -> pl.Expr:
+    """Integer arithmetic fails on overflow, as in Trino, instead of wrapping around."""
+    ops = {"+": pl.Expr.add, "-": pl.Expr.sub, "*": pl.Expr.mul}
+    if lt not in _SIGNED_WIDTH or rt not in _SIGNED_WIDTH:
+        return ops[op](left, right)
+    wider = lt if _SIGNED_WIDTH[lt] >= _SIGNED_WIDTH[rt] else rt
+    left, right = left.cast(wider), right.cast(wider)
+    return checked_arithmetic(c, node, op, left, right, ops[op](left, right), wider)
+
+
+_SIGNED_WIDTH = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32, pl.Int64: 64}
 
 
 def _decimal_product_type(lt: pl.DataType, rt: pl.DataType) -> pl.DataType | None:

@@ -24,6 +24,7 @@ from sqlglot.tokens import Token, TokenType
 from loglake.errors import SqlError
 from loglake.query import syntax
 from loglake.query import types as T
+from loglake.query.checks import check_statement
 from loglake.query.tables import PSEUDO_COLUMNS, suggest
 
 DIALECT = "athena"
@@ -139,6 +140,7 @@ def parse(sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> exp.Ex
         raise SqlError("empty statement")
     if len(trees) > 1:
         raise SqlError("only one statement can be run at a time")
+    check_statement(trees[0], sql)
     return _bind(trees[0], sql, holes, params)
 
 
@@ -193,9 +195,12 @@ def qualify_tree(
     wants_pseudo = {p for p in PSEUDO_COLUMNS if p in sql}
     mapping: dict[str, dict[str, dict[str, str]]] = {}
     known_columns: list[str] = []
+    references: dict[str, int] = {}  # columns by how many table references offer them
     for table in referenced_tables(tree):
         db = (table.db or default_db).lower()
         name = table.name.lower()
+        for column in mapping.get(db, {}).get(name, {}):
+            references[column] = references.get(column, 0) + 1
         if name in mapping.get(db, {}):
             continue
         try:
@@ -209,6 +214,8 @@ def qualify_tree(
         for p in wants_pseudo:
             columns[_quote(p)] = T.schema_type_string(PSEUDO_COLUMNS[p])
         known_columns += list(schema)
+        for column in columns:
+            references[column] = references.get(column, 0) + 1
         mapping.setdefault(db, {})[name] = columns
     try:
         qualified = qualify(
@@ -226,9 +233,13 @@ def qualify_tree(
         bare = re.sub(r"\s*Line: \d+, Col: \d+\.?", "", message).rstrip(".")
         col_match = re.search(r"Column '([^']+)' could not be resolved", bare)
         if col_match:
-            bare = f"Column '{col_match.group(1)}' cannot be resolved." + suggest(
-                col_match.group(1).split(".")[-1], known_columns
-            )
+            name = col_match.group(1).split(".")[-1]
+            if "." not in col_match.group(1) and references.get(_quote(name.lower()), 0) > 1:
+                bare = f"Column '{name}' is ambiguous"
+            else:
+                bare = f"Column '{col_match.group(1)}' cannot be resolved." + suggest(
+                    name, known_columns
+                )
         if match:
             end = offset_of(sql, int(match.group(1)), int(match.group(2))) + 1
             name = col_match.group(1).split(".")[-1] if col_match else ""

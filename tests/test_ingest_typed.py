@@ -176,7 +176,7 @@ def test_files_converted_together_send_only_the_odd_ones_to_the_general_path(mon
     table = fast.tables["cloudtrail"]
     assert sorted(table["eventid"].to_pylist()) == ["a1", "a2", "b1", "c1", "d1"]
     assert [(b.record_index, b.error) for b in fast.bad] == [
-        (1, "record 1: eventTime missing or not ISO-8601")
+        (1, "record 1: eventTime 'yesterday' is not a valid ISO-8601 time")
     ]
 
 

@@ -1,0 +1,202 @@
+"""Errors a query raises while it runs, as Trino raises them (integer overflow and the like).
+
+Polars has no expression that raises, and a Python callback must not be used (it can stall
+Polars' thread pool). A strict cast of a text to a number does fail natively, and Polars quotes
+the text it could not convert: :func:`fail_where` casts a marked message where a condition holds,
+so the query stops with that message, and :func:`runtime_error` turns the Polars error back into a
+:class:`SqlError` pointing at the expression that failed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import polars as pl
+from sqlglot import exp
+
+from loglake.errors import LoglakeError, SqlError
+from loglake.query.checks import node_span
+
+T = TypeVar("T")
+
+_MARKER = "loglake-error"
+_RAISED = re.compile(_MARKER + r":(\d*):(\d*):(.*?)\"")
+#: Trino's names of the integer types whose arithmetic is checked
+_INTEGER_NAMES = {pl.Int64: "bigint", pl.Int32: "integer", pl.Int16: "smallint", pl.Int8: "tinyint"}
+_OPERATIONS = {"+": "addition", "-": "subtraction", "*": "multiplication"}
+
+
+def fail_where(
+    compiler: Any, node: exp.Expression, condition: pl.Expr, value: pl.Expr, message: str
+) -> pl.Expr:
+    """``value``, except that the query fails with ``message`` if ``condition`` holds anywhere."""
+    start, end = node_span(node)
+    if start is None:
+        start, end = compiler.position(node)
+    text = f"{_MARKER}:{'' if start is None else start}:{'' if end is None else end}:{message}"
+    check = pl.when(condition).then(pl.lit(text)).otherwise(pl.lit(None, pl.String))
+    return pl.when(check.cast(pl.Int8, strict=True).is_null()).then(value)
+
+
+def runtime_error(error: BaseException, sql: str | None) -> SqlError | None:
+    """The SqlError that :func:`fail_where` raised inside a Polars error, or None."""
+    match = _RAISED.search(str(error))
+    if match is None:
+        return None
+    start = int(match.group(1)) if match.group(1) else None
+    end = int(match.group(2)) if match.group(2) else None
+    return SqlError(match.group(3), sql, start, end)
+
+
+def checked_arithmetic(
+    compiler: Any,
+    node: exp.Expression,
+    op: str,
+    left: pl.Expr,
+    right: pl.Expr,
+    result: pl.Expr,
+    dtype: pl.DataType,
+) -> pl.Expr:
+    """``result`` (``left op right`` in wrapping integer arithmetic), or Trino's overflow error.
+
+    Two's complement tells an overflow from the signs alone: a sum overflows when both operands
+    have the sign the result lacks; a product when dividing it back does not give the operand.
+    """
+    name = _INTEGER_NAMES.get(dtype)  # type: ignore[call-overload]
+    if name is None:
+        return result
+    if op == "+":
+        overflow = ((left ^ result) & (right ^ result)) < 0
+    elif op == "-":
+        overflow = ((left ^ right) & (left ^ result)) < 0
+    else:
+        smallest = pl.lit(-(2 ** (_bits(dtype) - 1)), dtype)
+        overflow = (left != 0) & ((result // left != right) | ((left == -1) & (right == smallest)))
+    return fail_where(compiler, node, overflow, result, f"{name} {_OPERATIONS[op]} overflow")
+
+
+def bigint_sum(compiler: Any, node: exp.Expression, column: str) -> pl.Expr:
+    """An exact (Int128) sum of integers as bigint, or Trino's overflow error."""
+    total = pl.col(column)
+    outside = (total > 2**63 - 1) | (total < -(2**63))
+    return fail_where(compiler, node, outside, total, "bigint addition overflow").cast(pl.Int64)
+
+
+def _bits(dtype: pl.DataType) -> int:
+    return {pl.Int64: 64, pl.Int32: 32, pl.Int16: 16, pl.Int8: 8}[dtype]  # type: ignore[index]
+
+
+# ---------------------------------------------------------------------- deep statements
+
+#: Python frames and stack bytes a deeply nested statement may use (Trino accepts far more than
+#: Python's default of 1,000 frames allows: 50 parentheses, 600 UNION ALLs, 200 nested CASEs)
+DEEP_RECURSION_LIMIT = 60_000
+DEEP_STACK_BYTES = 1 << 30
+
+
+def run_deep(work: Callable[[], T]) -> T:
+    """Run ``work`` on a thread with a large stack and a high recursion limit.
+
+    A statement is tried the ordinary way first; only one that ran out of frames comes here,
+    and one nested deeper still fails with a clean error instead of a traceback.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # handed to the caller's thread, raised there
+            outcome["error"] = error
+
+    previous_limit = sys.getrecursionlimit()
+    previous_stack = threading.stack_size()
+    with _DEEP_LOCK:
+        sys.setrecursionlimit(max(previous_limit, DEEP_RECURSION_LIMIT))
+        threading.stack_size(DEEP_STACK_BYTES)
+        try:
+            thread = threading.Thread(target=target, name="loglake-deep-statement")
+            thread.start()
+        finally:
+            threading.stack_size(previous_stack)
+        thread.join()
+        sys.setrecursionlimit(previous_limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+_DEEP_LOCK = threading.Lock()
+
+
+# ---------------------------------------------------------------------- the last line of defence
+
+#: exceptions that are never turned into query errors
+_NEVER_CAUGHT = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def _first_word(sql: str | None) -> tuple[int | None, int | None]:
+    """The span of the statement's first word: where an error that has no better place points."""
+    if not sql:
+        return None, None
+    match = re.search(r"\S+", sql)
+    return (match.start(), match.end()) if match else (None, None)
+
+
+def as_sql_error(error: BaseException, sql: str | None) -> SqlError | None:
+    """The clean error for an exception a statement raised, or None to let it through.
+
+    Interrupts and exits always go through. So does a LoglakeError (it is already clean) and
+    anything not recognised here (a bug in loglake deserves its traceback).
+    """
+    if isinstance(error, (*_NEVER_CAUGHT, LoglakeError)):
+        return None
+    raised = runtime_error(error, sql)
+    if raised is not None:
+        return raised
+    start, end = _first_word(sql)
+    if isinstance(error, RecursionError):
+        return SqlError(
+            "Statement is nested too deeply to be analysed; simplify its nesting "
+            "(parentheses, CASE, UNION) or split it",
+            sql,
+            start,
+            end,
+        )
+    if isinstance(error, pl.exceptions.PolarsError):
+        return SqlError(f"query failed: {_first_line(error)}", sql, start, end)
+    if type(error).__name__ == "PanicException":  # a Rust panic (pyo3), not an Exception
+        return SqlError(
+            "query failed on a value it cannot represent (an invalid literal or cast?)",
+            sql,
+            start,
+            end,
+        )
+    if isinstance(error, OverflowError | ValueError | ArithmeticError):
+        return SqlError(f"value out of range: {_first_line(error)}", sql, start, end)
+    if _is_delta_error(error):
+        return SqlError(
+            f"a table's Delta log could not be read ({_first_line(error)}); restore the damaged "
+            "_delta_log file or run the statement again after repairing the table",
+            sql,
+            start,
+            end,
+        )
+    if isinstance(error, OSError) and error.filename:
+        reason = error.strerror or type(error).__name__
+        return SqlError(f"could not read {error.filename}: {reason}", sql, start, end)
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _is_delta_error(error: BaseException) -> bool:
+    return type(error).__module__.startswith(("deltalake", "_internal")) or (
+        type(error).__name__ in ("DeltaError", "DeltaProtocolError", "TableNotFoundError")
+    )
