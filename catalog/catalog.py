@@ -565,6 +565,11 @@ class Catalog:
             relative = path[len(root) :]
             if info.get("type") == "directory" or _IGNORED_FILE.search(relative):
                 continue
+            if info.get("islink") and info.get("type") != "file":
+                raise CatalogError(
+                    f"{path} is a broken symbolic link (to {info.get('destination')}); "
+                    "repair or remove it"
+                )
             url = f"s3://{path}" if self.settings.is_s3 else path
             files.append(
                 DataFile(path=url, size=int(info.get("size") or 0), partition=dict(partition))

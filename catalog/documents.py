@@ -88,11 +88,14 @@ class DocumentStore:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             raise CatalogError(
-                f"catalog document {self.settings.url(self.root, folder, f'v{version:010d}.json')}"
-                f" is corrupt ({error}); restore it or delete it to fall back to the previous version"
+                f"catalog document {self.root}/{folder}/v{version:010d}.json is corrupt "
+                f"({error}); restore it or delete it to fall back to the previous version"
             ) from None
         if not isinstance(body, dict):
-            raise CatalogError(f"catalog document {path} does not hold a JSON object")
+            raise CatalogError(
+                f"catalog document {self.root}/{folder}/v{version:010d}.json does not hold a "
+                "JSON object; restore it or delete it to fall back to the previous version"
+            )
         return Document(folder, version, body)
 
     def write(self, folder: str, body: dict[str, Any], expected_version: int) -> Document:

@@ -28,9 +28,9 @@ class QueryLimits:
     #: bytes a query may scan, as Athena's per-query data usage control
     scan_limit_bytes: int | None = 1024 * GIB
     #: rows a result may have (beyond this the query is cancelled, not truncated)
-    result_limit_rows: int | None = 50_000_000
+    result_limit_rows: int | None = 10_000_000
     #: in-memory bytes a result may take
-    result_limit_bytes: int | None = 4 * GIB
+    result_limit_bytes: int | None = 2 * GIB
 
     def override(self, changes: QueryLimits | dict[str, Any] | None) -> QueryLimits:
         """These limits with ``changes`` (a dict of fields, or another QueryLimits) applied."""

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from loglake.catalog.model import DataFile
 from loglake.catalog.storage import StorageSettings
@@ -106,6 +106,12 @@ class ManagedTable:
                 self._table.update_incremental()
         except TableNotFoundError:
             raise CatalogError(f"no Delta table at {self.location}") from None
+        except (DeltaError, OSError) as error:  # a damaged log file, unreadable storage
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+            raise CatalogError(
+                f"the Delta log of {self.location} could not be read ({first}); restore the "
+                "damaged _delta_log file"
+            ) from None
         return self._table
 
     def _may_have_newer_commit(self, table: DeltaTable) -> bool:

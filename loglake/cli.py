@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "loglake.cli_datasets",
     "loglake.cli_report",
     "loglake.cli_investigate",
+    "loglake.cli_settings",
 )
 
 

@@ -7,6 +7,7 @@ import sys
 
 import polars as pl
 
+from loglake.errors import CatalogError
 from loglake.render import add_output_options, emit
 
 
@@ -30,9 +31,15 @@ def _databases(args: argparse.Namespace, lake) -> int:
 def _tables(args: argparse.Namespace, lake) -> int:
     databases = [args.database_name] if args.database_name else lake.catalog.list_databases()
     rows = []
+    damaged = []
     for database in databases:
         for name in lake.catalog.list_tables(database):
-            table = lake.catalog.get_table(database, name)
+            try:
+                table = lake.catalog.get_table(database, name)
+            except CatalogError as error:  # one damaged document hides no other table
+                damaged.append(str(error))
+                rows.append((database, name, "damaged", "", ""))
+                continue
             rows.append((database, name, "table", table.format, table.location))
         for name in lake.catalog.list_views(database):
             rows.append((database, name, "view", "", ""))
@@ -40,7 +47,9 @@ def _tables(args: argparse.Namespace, lake) -> int:
         pl.DataFrame(rows, schema=["database", "name", "kind", "format", "location"], orient="row"),
         args,
     )
-    return 0
+    for message in damaged:
+        print(f"error: {message}", file=sys.stderr)
+    return 1 if damaged else 0
 
 
 def _describe(args: argparse.Namespace, lake) -> int:

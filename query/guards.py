@@ -185,9 +185,10 @@ def as_sql_error(error: BaseException, sql: str | None) -> SqlError | None:
             start,
             end,
         )
-    if isinstance(error, OSError) and error.filename:
-        reason = error.strerror or type(error).__name__
-        return SqlError(f"could not read {error.filename}: {reason}", sql, start, end)
+    if isinstance(error, OSError):
+        reason = error.strerror or _first_line(error)
+        where = f" {error.filename}" if error.filename else ""
+        return SqlError(f"could not read{where}: {reason}", sql, start, end)
     return None
 
 

@@ -9,6 +9,7 @@ change it; it is never cut short silently.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import polars as pl
 
@@ -66,9 +67,25 @@ def collect_within(lf: pl.LazyFrame, limits: QueryLimits, engine: str) -> pl.Dat
     return df
 
 
+#: cancelled queries, kept until Polars has wound them down: dropping one earlier makes its
+#: worker fail to hand over its (unwanted) outcome, which Polars reports as a panic
+_CANCELLED: list[Any] = []
+
+
+def _forget_finished() -> None:
+    for query in list(_CANCELLED):
+        try:
+            finished = query.fetch() is not None
+        except Exception:
+            finished = True
+        if finished:
+            _CANCELLED.remove(query)
+
+
 def _collect_before(
     lf: pl.LazyFrame, engine: str, deadline: float, limits: QueryLimits
 ) -> pl.DataFrame:
+    _forget_finished()
     query = lf.collect(background=True, engine=engine)  # type: ignore[arg-type]
     pause = 0.00005
     try:
@@ -78,10 +95,10 @@ def _collect_before(
                 return df
             left = deadline - time.monotonic()
             if left <= 0:
-                query.cancel()
                 raise _exceeded("time", f"{limits.time_limit_s:g} s", "time_limit_s")
             time.sleep(min(pause, left))
             pause = min(pause * 2, _MAX_PAUSE_S)
-    except BaseException:  # interrupted (Ctrl-C) or failed: stop Polars' work too
+    except BaseException:  # over time, interrupted (Ctrl-C) or failed: stop Polars' work too
         query.cancel()
+        _CANCELLED.append(query)
         raise

@@ -25,6 +25,7 @@ from loglake.query.functions.common import (
     staged,
     string_arg,
 )
+from loglake.query.guards import fail_where
 from loglake.query.registry import function, translates
 from loglake.query.runtime import rejecting
 from loglake.query.types import unify_temporal
@@ -426,7 +427,11 @@ def date_add(compiler: Any, node: exp.Expression) -> pl.Expr:
     unit = _checked_unit(compiler, node, "'{unit}' is not a valid unit for date_add")
     amount = compiler.expr(node.expression).cast(pl.Int64)
     offset = pl.concat_str([amount.cast(pl.String), pl.lit(_OFFSET[unit])])
-    return compiler.expr(node.this).dt.offset_by(offset)
+    base = compiler.expr(node.this)
+    shifted = base.dt.offset_by(offset)
+    # an amount too large for the type wraps around: the result then moves the wrong way
+    wrapped = ((amount > 0) & (shifted < base)) | ((amount < 0) & (shifted > base))
+    return fail_where(compiler, node, wrapped, shifted, "date_add result is out of range")
 
 
 _MICROS = {
