@@ -126,3 +126,56 @@ def test_ctas_killed_while_writing_data_leaves_no_table_and_can_run_again(
     assert "nums" not in lake.tables()
     lake.sql(ctas)
     assert lake.sql("SELECT count(*) AS n FROM nums").item() == 10
+
+
+def test_a_damaged_catalog_document_is_named_and_hides_no_other_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loglake.cli import main
+
+    lake = loglake.connect(tmp_path / "lake")
+    lake.sql("CREATE TABLE good AS SELECT 1 AS a")
+    lake.sql("CREATE TABLE broken AS SELECT 1 AS a")
+    (document,) = (tmp_path / "lake" / "_catalog" / "default" / "tables" / "broken").glob("v*.json")
+    document.write_text('{"columns": [')
+    assert main(["--lake", str(tmp_path / "lake"), "tables"]) == 1
+    out, err = capsys.readouterr()
+    assert "good" in out and "damaged" in out
+    assert err.count(str(document)) == 1 and "_catalog/_catalog" not in err
+    assert lake.sql("SELECT a FROM good").rows() == [(1,)]
+
+
+def test_damaged_delta_logs_and_broken_links_are_clean_errors(tmp_path: Path) -> None:
+    from loglake.errors import UserError
+
+    lake = loglake.connect(tmp_path / "lake")
+    lake.sql("CREATE TABLE t AS SELECT 1 AS a")
+    (log,) = (tmp_path / "lake" / "default" / "t" / "_delta_log").glob("*.json")
+    log.write_bytes(log.read_bytes()[:40])
+    with pytest.raises(UserError, match="Delta log .* could not be read"):
+        lake.sql("SELECT * FROM t")
+
+    folder = tmp_path / "lake" / "ext"
+    folder.mkdir()
+    (folder / "broken.parquet").symlink_to(tmp_path / "nowhere.parquet")
+    lake.sql(f"CREATE EXTERNAL TABLE e (a int) STORED AS PARQUET LOCATION '{folder}'")
+    with pytest.raises(UserError, match="broken symbolic link"):
+        lake.sql("SELECT * FROM e")
+
+
+def test_settings_command_shows_and_changes_lake_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loglake.cli import main
+
+    root = str(tmp_path / "lake")
+    assert (
+        main(["--lake", root, "settings", "time_limit_s=60", "allowed_locations=s3://a/b,/data"])
+        == 0
+    )
+    shown = orjson.loads(capsys.readouterr().out)
+    assert shown["time_limit_s"] == 60 and shown["allowed_locations"] == ["s3://a/b", "/data"]
+    assert main(["--lake", root, "settings", "scan_limit_bytes=none"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["scan_limit_bytes"] is None
+    assert loglake.connect(root).catalog.lake_settings().limits.time_limit_s == 60
+    assert main(["--lake", root, "settings", "no_such=1"]) == 2

@@ -7,6 +7,8 @@ Rust text), and every error points at a place in the statement.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 import pytest
 
@@ -36,6 +38,10 @@ ANSWERS = [
     ("SELECT count(*) FROM t CROSS JOIN u", [(4,)]),
     ("SELECT count(*) FROM t LIMIT 0", []),
     ("SELECT n FROM t ORDER BY n OFFSET 1", [(2,)]),
+    (
+        "SELECT date_add('month', -1, DATE '2024-03-31')",
+        [(dt.date(2024, 2, 29),)],
+    ),
     ("SELECT sum(sum(n)) OVER () FROM t GROUP BY eventid", [(3,), (3,)]),
     ("SELECT " + deep("(", "1", ")", 50), [(1,)]),
     ("SELECT count(*) FROM t WHERE " + " OR ".join(f"n = {i}" for i in range(400)), [(2,)]),
@@ -71,6 +77,7 @@ ERRORS = [
     ("SELECT eventid FROM t JOIN u ON t.eventid = u.eventid", "Column 'eventid' is ambiguous"),
     ("SELECT " + deep("(", "1", ")", 5000), "nested too deeply"),
     ("SELECT ?", "parameter"),
+    ("SELECT date_add('day', 9999999999, DATE '2024-01-01')", "date_add result is out of range"),
 ]
 
 
