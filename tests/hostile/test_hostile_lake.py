@@ -152,7 +152,7 @@ def test_damaged_delta_logs_and_broken_links_are_clean_errors(tmp_path: Path) ->
     lake.sql("CREATE TABLE t AS SELECT 1 AS a")
     (log,) = (tmp_path / "lake" / "default" / "t" / "_delta_log").glob("*.json")
     log.write_bytes(log.read_bytes()[:40])
-    with pytest.raises(UserError, match="Delta log .* could not be read"):
+    with pytest.raises(UserError, match=r"Delta log .* could not be read"):
         lake.sql("SELECT * FROM t")
 
     folder = tmp_path / "lake" / "ext"
