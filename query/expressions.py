@@ -372,8 +372,7 @@ def _integer_checked(
     if lt not in _SIGNED_WIDTH or rt not in _SIGNED_WIDTH:
         return ops[op](left, right)
     wider = lt if _SIGNED_WIDTH[lt] >= _SIGNED_WIDTH[rt] else rt
-    left, right = left.cast(wider), right.cast(wider)
-    return checked_arithmetic(c, node, op, left, right, ops[op](left, right), wider)
+    return checked_arithmetic(c, node, op, left, right, wider)
 
 
 _SIGNED_WIDTH = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32, pl.Int64: 64}

@@ -25,6 +25,9 @@ T = TypeVar("T")
 
 _MARKER = "loglake-error"
 _RAISED = re.compile(_MARKER + r":(\d*):(\d*):(.*?)\"")
+_NARROWED = re.compile(
+    r"conversion from `(i128|i64)` to `(i64|i32|i16|i8)` failed.*?values: \[(-?\d+)"
+)
 #: Trino's names of the integer types whose arithmetic is checked
 _INTEGER_NAMES = {pl.Int64: "bigint", pl.Int32: "integer", pl.Int16: "smallint", pl.Int8: "tinyint"}
 _OPERATIONS = {"+": "addition", "-": "subtraction", "*": "multiplication"}
@@ -43,10 +46,21 @@ def fail_where(
 
 
 def runtime_error(error: BaseException, sql: str | None) -> SqlError | None:
-    """The SqlError that :func:`fail_where` raised inside a Polars error, or None."""
+    """The SqlError that :func:`fail_where` (or a checked narrowing) raised inside a Polars
+    error, or None."""
     match = _RAISED.search(str(error))
     if match is None:
-        return None
+        narrowed = _NARROWED.search(str(error))
+        if narrowed is None:
+            return None
+        name = {"i64": "bigint", "i32": "integer", "i16": "smallint", "i8": "tinyint"}
+        start, end = _first_word(sql)
+        return SqlError(
+            f"{name[narrowed.group(2)]} overflow: a result ({narrowed.group(3)}) is out of range",
+            sql,
+            start,
+            end,
+        )
     start = int(match.group(1)) if match.group(1) else None
     end = int(match.group(2)) if match.group(2) else None
     return SqlError(match.group(3), sql, start, end)
@@ -58,25 +72,35 @@ def checked_arithmetic(
     op: str,
     left: pl.Expr,
     right: pl.Expr,
-    result: pl.Expr,
     dtype: pl.DataType,
 ) -> pl.Expr:
-    """``result`` (``left op right`` in wrapping integer arithmetic), or Trino's overflow error.
+    """``left op right`` in ``dtype``, or Trino's overflow error instead of a wrapped result.
 
-    Two's complement tells an overflow from the signs alone: a sum overflows when both operands
-    have the sign the result lacks; a product when dividing it back does not give the operand.
+    The operation runs one integer size up (bigint in Int128), where it cannot overflow, and the
+    result must fit back. Over plain columns and literals the check names the operation and its
+    place (``bigint addition overflow``); over operands that are checked themselves it is the
+    narrowing cast alone, so nested arithmetic stays one pass instead of re-evaluating each
+    operand once per check.
     """
     name = _INTEGER_NAMES.get(dtype)  # type: ignore[call-overload]
+    wide = pl.Int128 if dtype == pl.Int64 else pl.Int64
+    ops = {"+": pl.Expr.add, "-": pl.Expr.sub, "*": pl.Expr.mul}
     if name is None:
-        return result
-    if op == "+":
-        overflow = ((left ^ result) & (right ^ result)) < 0
-    elif op == "-":
-        overflow = ((left ^ right) & (left ^ result)) < 0
-    else:
-        smallest = pl.lit(-(2 ** (_bits(dtype) - 1)), dtype)
-        overflow = (left != 0) & ((result // left != right) | ((left == -1) & (right == smallest)))
-    return fail_where(compiler, node, overflow, result, f"{name} {_OPERATIONS[op]} overflow")
+        return ops[op](left, right)
+    result = ops[op](left.cast(wide), right.cast(wide))
+    if not (_plain(node.this) and _plain(node.expression)):
+        return result.cast(dtype, strict=True)
+    bits = _bits(dtype)
+    outside = ~result.is_between(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1).fill_null(True)
+    message = f"{name} {_OPERATIONS[op]} overflow"
+    return fail_where(compiler, node, outside, result.cast(dtype), message)
+
+
+def _plain(node: exp.Expression) -> bool:
+    """A column or a literal (perhaps negated or in parentheses): nothing checked inside."""
+    while isinstance(node, exp.Paren | exp.Neg):
+        node = node.this
+    return isinstance(node, exp.Column | exp.Literal)
 
 
 def bigint_sum(compiler: Any, node: exp.Expression, column: str) -> pl.Expr:

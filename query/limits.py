@@ -85,6 +85,7 @@ def _forget_finished() -> None:
 def _collect_before(
     lf: pl.LazyFrame, engine: str, deadline: float, limits: QueryLimits
 ) -> pl.DataFrame:
+    """Collect in the background, where Polars can cancel (it uses its in-memory engine)."""
     _forget_finished()
     query = lf.collect(background=True, engine=engine)  # type: ignore[arg-type]
     pause = 0.00005
