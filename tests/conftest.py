@@ -69,9 +69,13 @@ def s3_settings(s3_server: str):
 
 @pytest.fixture
 def local_settings(tmp_path: Path):
-    from loglake.catalog import StorageSettings
+    """A local lake at ``tmp_path/lake`` whose SQL may also read and write the rest of
+    ``tmp_path``, where tests keep external data (the lake's ``allowed_locations``)."""
+    from loglake.catalog import Catalog, StorageSettings
 
-    return StorageSettings.resolve(tmp_path / "lake", environ={})
+    settings = StorageSettings.resolve(tmp_path / "lake", environ={})
+    Catalog(settings).update_lake_settings(allowed_locations=[str(tmp_path)])
+    return settings
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -43,6 +43,7 @@ def lake_root(tmp_path_factory: pytest.TempPathFactory) -> str:
         pl.DataFrame({"id": chunk, "label": chunk.cast(pl.String) + "-row"}).write_parquet(
             numbers / f"part-{part}.parquet"
         )
+    lake.catalog.update_lake_settings(allowed_locations=[str(numbers)])  # data beside the lake
     lake.sql(
         f"CREATE EXTERNAL TABLE numbers (id bigint, label string) STORED AS PARQUET "
         f"LOCATION '{numbers}'"
