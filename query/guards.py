@@ -1,9 +1,8 @@
-"""Errors a query raises while it runs, as Trino raises them (integer overflow and the like).
+"""Errors a query raises while it runs, as Trino raises them (integer overflow and the like),
+and the last line of defence that turns any other failure into a clean SqlError.
 
-Polars has no expression that raises, and a Python callback must not be used (it can stall
-Polars' thread pool). A strict cast of a text to a number does fail natively, and Polars quotes
-the text it could not convert: :func:`fail_where` casts a marked message where a condition holds,
-so the query stops with that message, and :func:`runtime_error` turns the Polars error back into a
+Checks run natively through :func:`loglake.query.runtime.guard` (no Python callback, which can
+stall Polars' thread pool); :func:`runtime_error` turns the Polars error they raise back into a
 :class:`SqlError` pointing at the expression that failed.
 """
 
@@ -19,12 +18,10 @@ import polars as pl
 from sqlglot import exp
 
 from loglake.errors import LoglakeError, SqlError
-from loglake.query.checks import node_span
+from loglake.query.runtime import error_from_polars, guard
 
 T = TypeVar("T")
 
-_MARKER = "loglake-error"
-_RAISED = re.compile(_MARKER + r":(\d*):(\d*):(.*?)\"")
 _NARROWED = re.compile(
     r"conversion from `(i128|i64)` to `(i64|i32|i16|i8)` failed.*?values: \[(-?\d+)"
 )
@@ -33,37 +30,24 @@ _INTEGER_NAMES = {pl.Int64: "bigint", pl.Int32: "integer", pl.Int16: "smallint",
 _OPERATIONS = {"+": "addition", "-": "subtraction", "*": "multiplication"}
 
 
-def fail_where(
-    compiler: Any, node: exp.Expression, condition: pl.Expr, value: pl.Expr, message: str
-) -> pl.Expr:
-    """``value``, except that the query fails with ``message`` if ``condition`` holds anywhere."""
-    start, end = node_span(node)
-    if start is None:
-        start, end = compiler.position(node)
-    text = f"{_MARKER}:{'' if start is None else start}:{'' if end is None else end}:{message}"
-    check = pl.when(condition).then(pl.lit(text)).otherwise(pl.lit(None, pl.String))
-    return pl.when(check.cast(pl.Int8, strict=True).is_null()).then(value)
-
-
 def runtime_error(error: BaseException, sql: str | None) -> SqlError | None:
-    """The SqlError that :func:`fail_where` (or a checked narrowing) raised inside a Polars
+    """The SqlError that a guarded expression (or a checked narrowing) raised inside a Polars
     error, or None."""
-    match = _RAISED.search(str(error))
-    if match is None:
-        narrowed = _NARROWED.search(str(error))
-        if narrowed is None:
-            return None
-        name = {"i64": "bigint", "i32": "integer", "i16": "smallint", "i8": "tinyint"}
-        start, end = _first_word(sql)
-        return SqlError(
-            f"{name[narrowed.group(2)]} overflow: a result ({narrowed.group(3)}) is out of range",
-            sql,
-            start,
-            end,
-        )
-    start = int(match.group(1)) if match.group(1) else None
-    end = int(match.group(2)) if match.group(2) else None
-    return SqlError(match.group(3), sql, start, end)
+    if isinstance(error, Exception):
+        raised = error_from_polars(error, sql)
+        if raised is not None:
+            return raised
+    narrowed = _NARROWED.search(str(error))
+    if narrowed is None:
+        return None
+    name = {"i64": "bigint", "i32": "integer", "i16": "smallint", "i8": "tinyint"}
+    start, end = _first_word(sql)
+    return SqlError(
+        f"{name[narrowed.group(2)]} overflow: a result ({narrowed.group(3)}) is out of range",
+        sql,
+        start,
+        end,
+    )
 
 
 def checked_arithmetic(
@@ -93,7 +77,7 @@ def checked_arithmetic(
     bits = _bits(dtype)
     outside = ~result.is_between(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1).fill_null(True)
     message = f"{name} {_OPERATIONS[op]} overflow"
-    return fail_where(compiler, node, outside, result.cast(dtype), message)
+    return guard(compiler, node, result.cast(dtype), outside, message)
 
 
 def _plain(node: exp.Expression) -> bool:
@@ -107,7 +91,7 @@ def bigint_sum(compiler: Any, node: exp.Expression, column: str) -> pl.Expr:
     """An exact (Int128) sum of integers as bigint, or Trino's overflow error."""
     total = pl.col(column)
     outside = (total > 2**63 - 1) | (total < -(2**63))
-    return fail_where(compiler, node, outside, total, "bigint addition overflow").cast(pl.Int64)
+    return guard(compiler, node, total, outside, "bigint addition overflow").cast(pl.Int64)
 
 
 def _bits(dtype: pl.DataType) -> int:

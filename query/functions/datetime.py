@@ -25,9 +25,8 @@ from loglake.query.functions.common import (
     staged,
     string_arg,
 )
-from loglake.query.guards import fail_where
 from loglake.query.registry import function, translates
-from loglake.query.runtime import rejecting
+from loglake.query.runtime import guard, rejecting
 from loglake.query.types import unify_temporal
 
 T = exp.DataType.Type
@@ -431,7 +430,7 @@ def date_add(compiler: Any, node: exp.Expression) -> pl.Expr:
     shifted = base.dt.offset_by(offset)
     # an amount too large for the type wraps around: the result then moves the wrong way
     wrapped = ((amount > 0) & (shifted < base)) | ((amount < 0) & (shifted > base))
-    return fail_where(compiler, node, wrapped, shifted, "date_add result is out of range")
+    return guard(compiler, node, shifted, wrapped, "date_add result is out of range")
 
 
 _MICROS = {
