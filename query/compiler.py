@@ -37,7 +37,7 @@ from sqlglot import exp
 from loglake.errors import SqlError
 from loglake.query import registry
 from loglake.query import types as T
-from loglake.query.guards import bigint_sum
+from loglake.query.guards import integer_sum
 from loglake.query.signatures import check_call, names_of, unknown_function_message
 from loglake.query.tables import PSEUDO_COLUMNS, Predicate, Scan, TableProvider, suggest
 
@@ -1215,11 +1215,12 @@ class Compiler:
                 aggs.append((col.min() if isinstance(target, exp.Min) else col.max()).alias(out))
                 return pl.col(out)
             if isinstance(target, exp.Sum):
-                if T.is_integer(dtype):  # summed exactly, so an overflow fails as in Trino
-                    exact = pl.when(col.count() > 0).then(col.cast(pl.Int128).sum())
-                    aggs.append(exact.alias(out))
-                    return bigint_sum(self, target, out)
+                if T.is_integer(dtype):  # an overflow fails as in Trino
+                    summed, result = integer_sum(self, target, col, out)
+                    aggs.append(summed)
+                    return result
                 summed = pl.col(self._null_aware_sum(aggs, col, src, distinct))
+                if T.is_decimal(dtype):
                 if T.is_decimal(dtype):
                     summed = summed.cast(pl.Decimal(38, T.decimal_scale(dtype)))
                 return summed

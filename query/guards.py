@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import polars as pl
@@ -28,6 +30,23 @@ _NARROWED = re.compile(
 #: Trino's names of the integer types whose arithmetic is checked
 _INTEGER_NAMES = {pl.Int64: "bigint", pl.Int32: "integer", pl.Int16: "smallint", pl.Int8: "tinyint"}
 _OPERATIONS = {"+": "addition", "-": "subtraction", "*": "multiplication"}
+_OPS = {"+": pl.Expr.add, "-": pl.Expr.sub, "*": pl.Expr.mul}
+#: set only while measuring what the overflow checks cost (bench/bench_overflow.py)
+_UNCHECKED: ContextVar[bool] = ContextVar("loglake_unchecked_integers", default=False)
+
+
+@contextmanager
+def unchecked_integers() -> Iterator[None]:
+    """Queries compiled inside wrap around on integer overflow, as plain Polars does.
+
+    Never for answers: it exists so that a benchmark can time the same query with and without
+    Trino's overflow checks through the same compiler.
+    """
+    token = _UNCHECKED.set(True)
+    try:
+        yield
+    finally:
+        _UNCHECKED.reset(token)
 
 
 def runtime_error(error: BaseException, sql: str | None) -> SqlError | None:
@@ -68,10 +87,9 @@ def checked_arithmetic(
     """
     name = _INTEGER_NAMES.get(dtype)  # type: ignore[call-overload]
     wide = pl.Int128 if dtype == pl.Int64 else pl.Int64
-    ops = {"+": pl.Expr.add, "-": pl.Expr.sub, "*": pl.Expr.mul}
-    if name is None:
-        return ops[op](left, right)
-    result = ops[op](left.cast(wide), right.cast(wide))
+    if name is None or _UNCHECKED.get():
+        return _OPS[op](left, right)
+    result = _OPS[op](left.cast(wide), right.cast(wide))
     if not (_plain(node.this) and _plain(node.expression)):
         return result.cast(dtype, strict=True)
     bits = _bits(dtype)
@@ -87,11 +105,18 @@ def _plain(node: exp.Expression) -> bool:
     return isinstance(node, exp.Column | exp.Literal)
 
 
-def bigint_sum(compiler: Any, node: exp.Expression, column: str) -> pl.Expr:
-    """An exact (Int128) sum of integers as bigint, or Trino's overflow error."""
-    total = pl.col(column)
+def integer_sum(
+    compiler: Any, node: exp.Expression, values: pl.Expr, out: str
+) -> tuple[pl.Expr, pl.Expr]:
+    """SUM of integers as bigint: the aggregation (named ``out``) and the expression that reads
+    its result afterwards, which fails with Trino's overflow error instead of wrapping."""
+    if _UNCHECKED.get():
+        return pl.when(values.count() > 0).then(values.cast(pl.Int64).sum()).alias(out), pl.col(out)
+    exact = pl.when(values.count() > 0).then(values.cast(pl.Int128).sum()).alias(out)
+    total = pl.col(out)
     outside = (total > 2**63 - 1) | (total < -(2**63))
-    return guard(compiler, node, total, outside, "bigint addition overflow").cast(pl.Int64)
+    checked = guard(compiler, node, total, outside, "bigint addition overflow").cast(pl.Int64)
+    return exact, checked
 
 
 def _bits(dtype: pl.DataType) -> int:
