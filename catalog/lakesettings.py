@@ -10,7 +10,6 @@ that names the limit and how to raise it.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,22 +110,26 @@ def _number(name: str, value: Any) -> Any:
 
 
 class LakeSettingsStore:
-    """Reads the settings document (kept a few seconds) and writes changes with compare-and-swap."""
+    """Reads the settings document and writes changes with compare-and-swap.
+
+    The document is kept until the store's generation token changes, which any process's write
+    does: a narrowed ``allowed_locations`` or a lowered limit holds from the next statement of
+    every connection, never after a grace period.
+    """
 
     FOLDER = "settings"
-    KEEP_S = 5.0
 
     def __init__(self, documents: Any):
         self.documents = documents
-        self._cached: tuple[float, LakeSettings] | None = None
+        self._cached: tuple[str | None, LakeSettings] | None = None
 
     def get(self) -> LakeSettings:
-        now = time.monotonic()
-        if self._cached is not None and now - self._cached[0] < self.KEEP_S:
+        generation = self.documents.generation()
+        if self._cached is not None and generation is not None and self._cached[0] == generation:
             return self._cached[1]
         document = self.documents.read(self.FOLDER)
         settings = LakeSettings.from_json(document.body) if document else LakeSettings()
-        self._cached = (now, settings)
+        self._cached = (generation, settings)
         return settings
 
     def update(self, **changes: Any) -> LakeSettings:
@@ -142,6 +145,6 @@ class LakeSettingsStore:
                 )
             except ConflictError:
                 continue
-            self._cached = (time.monotonic(), updated)
+            self._cached = None
             return updated
         raise UserError("lake settings kept changing under another writer; try again")

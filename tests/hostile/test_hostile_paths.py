@@ -104,6 +104,26 @@ def test_external_table_outside_the_allowed_locations_is_refused(
     assert lake.sql("SELECT count(*) AS n FROM pw").item() == 1
 
 
+def test_narrowed_allowed_locations_hold_at_once_for_open_connections(
+    lake: loglake.Lake, tmp_path: Path
+) -> None:
+    outside = tmp_path / "exports"
+    outside.mkdir()
+    (outside / "rows.csv").write_text("1\n2\n")
+    lake.catalog.update_lake_settings(allowed_locations=[str(outside)])
+    lake.sql(f"CREATE EXTERNAL TABLE ex (a bigint) STORED AS TEXTFILE LOCATION '{outside}'")
+    repeated = "SELECT sum(a) AS s FROM ex"
+    assert lake.sql(repeated).item() == 3
+    assert lake.sql(repeated).item() == 3  # its plan and listing are kept now
+    # another process (another connection) takes the folder away again
+    loglake.connect(lake.settings.root).catalog.update_lake_settings(allowed_locations=[])
+    for sql in [repeated, "SELECT count(*) AS n FROM ex"]:
+        with pytest.raises(LocationError, match="outside the locations this lake allows"):
+            lake.sql(sql)
+    with pytest.raises(LocationError, match="outside the locations this lake allows"):
+        lake.sql(f"UNLOAD (SELECT 1 AS a) TO '{outside / 'more'}' WITH (format='JSON')")
+
+
 def test_sql_never_writes_into_lake_metadata(lake: loglake.Lake, tmp_path: Path) -> None:
     lake.sql("CREATE TABLE keep AS SELECT 1 AS a")
     root = tmp_path / "lake"
