@@ -1123,6 +1123,7 @@ class Compiler:
             for e in group.expressions
             if not isinstance(e, exp.Rollup | exp.Cube | exp.GroupingSets)
         ]
+        _check_grouping_set_count(self, group)
         # Combine plain keys with each grouping-set family by cross product
         families: list[list[list[int]]] = []
         for e in group.expressions:
@@ -1924,3 +1925,27 @@ def _output_name(item: exp.Expression, index: int) -> str:
     if isinstance(item, exp.Dot):
         return item.name.lower()
     return f"_col{index}"
+
+
+#: Trino's default max-grouping-sets: CUBE over n columns makes 2^n sets
+MAX_GROUPING_SETS = 2048
+
+
+def _check_grouping_set_count(compiler: Any, group: exp.Group) -> None:
+    """Fail as Trino does before a GROUP BY's grouping sets are spelled out one by one."""
+    sizes = {exp.GroupingSets: lambda n: n, exp.Rollup: lambda n: n + 1, exp.Cube: lambda n: 2**n}
+    parts = [e for e in group.expressions if isinstance(e, tuple(sizes))]
+    for key, kind in (
+        ("grouping_sets", exp.GroupingSets),
+        ("rollup", exp.Rollup),
+        ("cube", exp.Cube),
+    ):
+        for e in group.args.get(key) or []:
+            parts.append(kind(expressions=e.expressions if hasattr(e, "expressions") else [e]))
+    count = 1
+    for part in parts:
+        count *= sizes[type(part)](len(part.expressions))
+    if count > MAX_GROUPING_SETS:
+        raise compiler.error(
+            group, f"GROUP BY has {count} grouping sets but can contain at most {MAX_GROUPING_SETS}"
+        )

@@ -18,8 +18,8 @@ from typing import Any
 import polars as pl
 from sqlglot import exp
 
+from loglake.query import guards
 from loglake.query import types as T
-from loglake.query.guards import checked_arithmetic
 from loglake.query.registry import translates
 
 # ---------------------------------------------------------------------- names and literals
@@ -372,7 +372,7 @@ def _integer_checked(
     if lt not in _SIGNED_WIDTH or rt not in _SIGNED_WIDTH:
         return ops[op](left, right)
     wider = lt if _SIGNED_WIDTH[lt] >= _SIGNED_WIDTH[rt] else rt
-    return checked_arithmetic(c, node, op, left, right, wider)
+    return guards.checked_arithmetic(c, node, op, left, right, wider)
 
 
 _SIGNED_WIDTH = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32, pl.Int64: 64}
@@ -440,7 +440,10 @@ def _decimal_remainder(left: pl.Expr, right: pl.Expr, lt: pl.Decimal, rt: pl.Dec
 
 @translates(exp.Neg)
 def _neg(c: Any, node: exp.Neg) -> pl.Expr:
-    return -c.expr(node.this)
+    if isinstance(node.this, exp.Literal) and node.this.this == str(2**63):
+        return pl.lit(-(2**63), pl.Int64)  # the one bigint whose magnitude is no bigint
+    operand = c.expr(node.this)
+    return guards.checked_negation(c, node, operand, c.dtype(operand))
 
 
 # ---------------------------------------------------------------------- comparisons and logic

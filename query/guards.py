@@ -98,6 +98,15 @@ def checked_arithmetic(
     return guard(compiler, node, result.cast(dtype), outside, message)
 
 
+def checked_negation(compiler: Any, node: exp.Neg, operand: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """``-operand``; the smallest value of an integer type has no negation there (Trino fails)."""
+    name = _INTEGER_NAMES.get(dtype)  # type: ignore[call-overload]
+    if name is None or _UNCHECKED.get() or isinstance(node.this, exp.Literal):
+        return -operand
+    smallest = -(2 ** (_bits(dtype) - 1))
+    return guard(compiler, node, -operand, operand == smallest, f"{name} negation overflow")
+
+
 def _plain(node: exp.Expression) -> bool:
     """A column or a literal (perhaps negated or in parentheses): nothing checked inside."""
     while isinstance(node, exp.Paren | exp.Neg):

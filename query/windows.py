@@ -106,6 +106,8 @@ def compile_window(c: Any, lf: pl.LazyFrame, node: exp.Window, out: str) -> pl.L
     if isinstance(fn, exp.Rank | exp.PercentRank | exp.CumeDist | exp.DenseRank | exp.Ntile):
         if isinstance(fn, exp.Ntile):
             buckets = int(c.literal_value(fn.this))
+            if buckets <= 0:
+                raise c.error(fn, "Buckets must be greater than 0")
             n = pl.len()
             i = pl.int_range(0, pl.len(), dtype=pl.Int64)
             size = n // buckets

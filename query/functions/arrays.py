@@ -248,29 +248,36 @@ def flatten(compiler: Any, node: exp.Flatten) -> pl.Expr:
     return compiler.expr(node.this).list.eval(pl.element().explode())
 
 
+#: Trino's limit on the entries one sequence() call may return
+SEQUENCE_MAX_ENTRIES = 10_000
+_FIXED_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
 @translates(exp.GenerateSeries)
 def sequence(compiler: Any, node: exp.GenerateSeries) -> pl.Expr:
     """sequence(start, stop[, step]): inclusive; integers step by ±1 and dates by one day
-    unless a step is given."""
+    unless a step is given. More than 10,000 entries fail as in Trino, before any is made (a
+    row that would break the limit builds an empty range, then the guard fails the query)."""
     start = compiler.expr(node.args["start"])
     stop = compiler.expr(node.args["end"])
     step_node = node.args.get("step")
     if step_node is not None and constant(step_node) == 0:
         fail(compiler, step_node, "step must not be zero")
+    message = f"result of sequence function must not have more than {SEQUENCE_MAX_ENTRIES} entries"
 
-    def choose(pairs: list[tuple[pl.Expr, pl.DataType]]) -> pl.Expr:
+    def planned(pairs: list[tuple[pl.Expr, pl.DataType]]) -> tuple[pl.Expr, pl.Expr]:
+        """The ranges (empty where there would be too many entries) and where that is."""
         (first, dtype), (last, _) = pairs
         if dtype == pl.Date or isinstance(dtype, pl.Datetime):
-            if step_node is None:
-                interval = "1d"
-            else:
-                interval = _interval_text(compiler, step_node)
+            interval = "1d" if step_node is None else _interval_text(compiler, step_node)
+            too_many = _too_many_steps(first, last, interval)
+            last = pl.when(too_many).then(first).otherwise(last)
             ranges = (
                 pl.date_ranges(first, last, interval, closed="both")
                 if dtype == pl.Date
                 else pl.datetime_ranges(first, last, interval, closed="both")
             )
-            return ranges
+            return ranges, too_many
         a, b = first.cast(pl.Int64), last.cast(pl.Int64)
         if step_node is None:
             step = pl.when(b >= a).then(pl.lit(1, pl.Int64)).otherwise(pl.lit(-1, pl.Int64))
@@ -279,10 +286,33 @@ def sequence(compiler: Any, node: exp.GenerateSeries) -> pl.Expr:
             if value == 0:
                 fail(compiler, step_node, "step must not be zero")
             step = compiler.expr(step_node).cast(pl.Int64)
+        span = b.cast(pl.Int128) - a.cast(pl.Int128)
+        too_many = ((span >= 0) == (step > 0)) & (
+            span.abs() >= step.cast(pl.Int128).abs() * SEQUENCE_MAX_ENTRIES
+        )
+        b = pl.when(too_many).then(a).otherwise(b)
         end = b + pl.when(step > 0).then(pl.lit(1, pl.Int64)).otherwise(pl.lit(-1, pl.Int64))
-        return pl.int_ranges(a, end, step, dtype=pl.Int64)
+        return pl.int_ranges(a, end, step, dtype=pl.Int64), too_many
 
-    return pl.pipe_with_dtype([start, stop], choose)
+    # the guard is placed here, not inside the callbacks (they run later, outside any TRY)
+    ranges = pl.pipe_with_dtype([start, stop], lambda pairs: planned(pairs)[0])
+    too_many = pl.pipe_with_dtype([start, stop], lambda pairs: planned(pairs)[1])
+    return guard(compiler, node, ranges, too_many, message)
+
+
+def _too_many_steps(first: pl.Expr, last: pl.Expr, interval: str) -> pl.Expr:
+    """Whether stepping from ``first`` to ``last`` by ``interval`` (a Polars interval such as
+    ``3d`` or ``1mo``) makes more than the allowed number of entries."""
+    amount, unit = int(interval.rstrip("smhdwoy")), interval.lstrip("0123456789")
+    if unit in _FIXED_SECONDS:
+        seconds = (last.cast(pl.Datetime("ms")) - first.cast(pl.Datetime("ms"))).dt.total_seconds()
+        steps = seconds.abs() // (amount * _FIXED_SECONDS[unit])
+    else:  # months or years: whole calendar months between the two
+        months = (last.dt.year() - first.dt.year()).cast(pl.Int64) * 12 + (
+            last.dt.month().cast(pl.Int64) - first.dt.month().cast(pl.Int64)
+        )
+        steps = months.abs() // (amount * (12 if unit == "y" else 1))
+    return steps >= SEQUENCE_MAX_ENTRIES
 
 
 def _interval_text(compiler: Any, node: exp.Expression) -> str:

@@ -22,7 +22,8 @@ BIG = 9223372036854775807
 def engine() -> Engine:
     t = pl.DataFrame({"eventid": ["a", "b"], "bytes": [10, 20], "n": [1, 2]})
     u = pl.DataFrame({"eventid": ["a", "c"], "x": [1, 2]})
-    return Engine(tables={"t": t, "u": u})
+    edge = pl.DataFrame({"low": [7, -BIG - 1], "address": ["10.0.0.1", "not an address"]})
+    return Engine(tables={"t": t, "u": u, "edge": edge})
 
 
 def deep(open_: str, middle: str, close: str, n: int) -> str:
@@ -44,6 +45,12 @@ ANSWERS = [
     ),
     ("SELECT sum(sum(n)) OVER () FROM t GROUP BY eventid", [(3,), (3,)]),
     ("SELECT " + deep("(", "1", ")", 50), [(1,)]),
+    ("SELECT -9223372036854775808", [(-BIG - 1,)]),
+    ("SELECT try(-low) FROM edge", [(-7,), (None,)]),
+    ("SELECT cardinality(sequence(1, 10000))", [(10000,)]),
+    ("SELECT try(cardinality(sequence(1, 10001)))", [(None,)]),
+    ("SELECT try(CAST(address AS IPADDRESS)) FROM edge", [("10.0.0.1",), (None,)]),
+    ("SELECT n, ntile(2) OVER (ORDER BY n) FROM t", [(1, 1), (2, 2)]),
     ("SELECT count(*) FROM t WHERE " + " OR ".join(f"n = {i}" for i in range(400)), [(2,)]),
     ("SELECT count(*) FROM (" + " UNION ALL ".join(["SELECT 1 AS a"] * 600) + ")", [(600,)]),
     (
@@ -77,6 +84,21 @@ ERRORS = [
     ("SELECT eventid FROM t JOIN u ON t.eventid = u.eventid", "Column 'eventid' is ambiguous"),
     ("SELECT " + deep("(", "1", ")", 5000), "nested too deeply"),
     ("SELECT ?", "parameter"),
+    ("SELECT -(-9223372036854775807 - 1)", "bigint negation overflow"),
+    ("SELECT -low FROM edge", "bigint negation overflow"),
+    ("SELECT cardinality(sequence(1, 100000000))", "must not have more than 10000 entries"),
+    (
+        "SELECT cardinality(sequence(DATE '2000-04-14', DATE '2030-04-12'))",
+        "must not have more than 10000 entries",
+    ),
+    (
+        "SELECT count(*) FROM t GROUP BY CUBE (n, bytes, eventid, n + 1, n + 2, n + 3, n + 4, "
+        "n + 5, n + 6, n + 7, n + 8, n + 9, n + 10)",
+        "GROUP BY has 8192 grouping sets but can contain at most 2048",
+    ),
+    ("SELECT ntile(-1) OVER (ORDER BY n) FROM t", "Buckets must be greater than 0"),
+    ("SELECT CAST('x' AS IPADDRESS)", "Cannot cast value to IPADDRESS: x"),
+    ("SELECT CAST(address AS IPADDRESS) FROM edge", "Cannot cast value to IPADDRESS"),
     ("SELECT date_add('day', 9999999999, DATE '2024-01-01')", "date_add result is out of range"),
 ]
 
