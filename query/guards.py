@@ -79,23 +79,84 @@ def checked_arithmetic(
 ) -> pl.Expr:
     """``left op right`` in ``dtype``, or Trino's overflow error instead of a wrapped result.
 
-    The operation runs one integer size up (bigint in Int128), where it cannot overflow, and the
-    result must fit back. Over plain columns and literals the check names the operation and its
-    place (``bigint addition overflow``); over operands that are checked themselves it is the
-    narrowing cast alone, so nested arithmetic stays one pass instead of re-evaluating each
-    operand once per check.
+    Over plain columns and literals the operation runs in ``dtype`` itself (wrapping as Polars
+    does) and a cheap native test finds the rows that wrapped: against a literal, a comparison
+    of the other operand with the bounds it may not pass; between columns, the sign rule of
+    two's complement for + and -, and for * a product in doubles that cannot land near the
+    wrapped one when it overflowed. The error names the operation and its place (``bigint
+    addition overflow``). Over operands that are checked themselves the operation runs one
+    integer size up and must narrow back, so nested arithmetic stays one pass instead of
+    re-evaluating each operand once per check.
     """
     name = _INTEGER_NAMES.get(dtype)  # type: ignore[call-overload]
-    wide = pl.Int128 if dtype == pl.Int64 else pl.Int64
     if name is None or _UNCHECKED.get():
         return _OPS[op](left, right)
-    result = _OPS[op](left.cast(wide), right.cast(wide))
     if not (_plain(node.this) and _plain(node.expression)):
-        return result.cast(dtype, strict=True)
+        wide = pl.Int128 if dtype == pl.Int64 else pl.Int64
+        return _OPS[op](left.cast(wide), right.cast(wide)).cast(dtype, strict=True)
+    left, right = left.cast(dtype), right.cast(dtype)
+    result, broken = _wrapped(op, left, right, node, dtype)
+    return guard(compiler, node, result, broken, f"{name} {_OPERATIONS[op]} overflow")
+
+
+def _wrapped(
+    op: str, left: pl.Expr, right: pl.Expr, node: exp.Expression, dtype: pl.DataType
+) -> tuple[pl.Expr, pl.Expr]:
+    """``left op right`` as Polars computes it in ``dtype`` and the rows where it wrapped."""
     bits = _bits(dtype)
-    outside = ~result.is_between(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1).fill_null(True)
-    message = f"{name} {_OPERATIONS[op]} overflow"
-    return guard(compiler, node, result.cast(dtype), outside, message)
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    constant_right, constant_left = _integer_literal(node.expression), _integer_literal(node.this)
+    if constant_right is not None or (constant_left is not None and op != "-"):
+        # x op k (or k op x for + and *): x must stay within bounds worked out once, here
+        k, x = (constant_right, left) if constant_right is not None else (constant_left, right)
+        if op == "+":
+            low, high = lo - k, hi - k
+        elif op == "-":
+            low, high = lo + k, hi + k
+        elif k == 0:
+            low, high = lo, hi
+        elif k > 0:
+            low, high = -((-lo) // k), hi // k
+        else:
+            low, high = -(hi // -k), lo // k
+        return _OPS[op](left, right), _outside(x, max(low, lo), min(high, hi), lo, hi)
+    if constant_left is not None:  # k - x
+        return left - right, _outside(
+            right, max(constant_left - hi, lo), min(constant_left - lo, hi), lo, hi
+        )
+    if op == "*" and bits < 64:  # exact one size up, then back
+        product = left.cast(pl.Int64) * right.cast(pl.Int64)
+        return product.cast(dtype), (product < lo) | (product > hi)
+    result = _OPS[op](left, right)
+    if op == "+":  # wrapped iff both operands' signs differ from the result's
+        return result, (left.xor(result)).and_(right.xor(result)) < 0
+    if op == "-":
+        return result, (left.xor(right)).and_(left.xor(result)) < 0
+    # a wrapped product is at least 2**64 away from the true one; the product of the doubles
+    # is within 2**13 of the true one whenever that is below 2**64 in size
+    approximate = left.cast(pl.Float64) * right.cast(pl.Float64)
+    return result, (approximate - result.cast(pl.Float64)).abs() > 2.0**62
+
+
+def _outside(x: pl.Expr, low: int, high: int, lo: int, hi: int) -> pl.Expr:
+    """Rows of ``x`` outside [low, high] (sides that are the type's own bounds need no test)."""
+    if low > high:
+        return x.is_not_null()
+    below, above = (x < low) if low > lo else None, (x > high) if high < hi else None
+    if below is not None and above is not None:
+        return below | above
+    return below if below is not None else above if above is not None else pl.lit(False)
+
+
+def _integer_literal(node: exp.Expression) -> int | None:
+    """The value of an integer literal (perhaps negated or in parentheses), else None."""
+    negative = False
+    while isinstance(node, exp.Paren | exp.Neg | exp.Cast):
+        negative ^= isinstance(node, exp.Neg)
+        node = node.this
+    if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
+        return -int(node.this) if negative else int(node.this)
+    return None
 
 
 def checked_negation(compiler: Any, node: exp.Neg, operand: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -108,8 +169,8 @@ def checked_negation(compiler: Any, node: exp.Neg, operand: pl.Expr, dtype: pl.D
 
 
 def _plain(node: exp.Expression) -> bool:
-    """A column or a literal (perhaps negated or in parentheses): nothing checked inside."""
-    while isinstance(node, exp.Paren | exp.Neg):
+    """A column or a literal (perhaps negated, cast or in parentheses): no arithmetic inside."""
+    while isinstance(node, exp.Paren | exp.Neg | exp.Cast):
         node = node.this
     return isinstance(node, exp.Column | exp.Literal)
 

@@ -20,6 +20,7 @@ from loglake.query.functions.common import Finish, lenient
 
 _MARK = "LOGLAKE-ERROR"
 _FOUND = re.compile(_MARK + r"\[(\d*):(\d*)\]([^\"]*)")
+_CONTEXT = re.compile(r"\n\s*(?:This error occurred|Resolved plan until failure)")
 
 
 def _marked(compiler: Any, node: exp.Expression | None, message: str | pl.Expr) -> pl.Expr:
@@ -66,7 +67,9 @@ def rejecting(compiler: Any, node: exp.Expression | None, message: str) -> Finis
 
 def error_from_polars(error: Exception, sql: str | None) -> SqlError | None:
     """The loglake error a guarded expression raised, or None for any other Polars error."""
-    found = _FOUND.search(str(error))
+    # only the report itself: the expression Polars quotes after it holds every guard's mark
+    report = _CONTEXT.split(str(error), maxsplit=1)[0]
+    found = _FOUND.search(report)
     if found is None:
         return None
     start = int(found.group(1)) if found.group(1) else None
