@@ -104,7 +104,7 @@ ERRORS = [
         "GROUP BY has 8192 grouping sets but can contain at most 2048",
     ),
     ("SELECT ntile(-1) OVER (ORDER BY n) FROM t", "Buckets must be greater than 0"),
-    ("SELECT CAST('x' AS IPADDRESS)", "Cannot cast value to IPADDRESS: x"),
+    ("SELECT CAST('x' AS IPADDRESS)", "Cannot cast value to IPADDRESS: 'x'"),
     ("SELECT CAST(address AS IPADDRESS) FROM edge", "Cannot cast value to IPADDRESS"),
     ("SELECT CAST(digits AS integer) + 1 FROM edge", "integer addition overflow"),
     # the outer product fails, not the checked sum inside it
