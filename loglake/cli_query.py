@@ -53,7 +53,7 @@ def _query(args: argparse.Namespace, lake: Any) -> int:
 
 
 def _explain(args: argparse.Namespace, lake: Any) -> int:
-    print(lake.engine.explain(_read_sql(args)))
+    print(lake.engine.explain(_read_sql(args), _params(args.param)))
     return 0
 
 
@@ -132,6 +132,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     explain = sub.add_parser("explain", help="show a query's plan and the files it reads")
     explain.add_argument("sql", nargs="?", help="the query ('-' or omitted: read stdin)")
     explain.add_argument("--file", "-f", help="read the query from a file")
+    explain.add_argument(
+        "--param", "-p", action="append", help="value for the next ? placeholder (repeatable)"
+    )
     explain.set_defaults(handler=_explain)
 
     history = sub.add_parser("history", help="recent statements from the lake's query history")

@@ -55,9 +55,9 @@ class Lake:
         result = self.engine.execute(text, params=params, lazy=lazy, limits=limits)
         return result.lazy if lazy else result.df
 
-    def explain(self, text: str) -> str:
-        """The plan of a query, with the files it keeps and skips."""
-        return self.engine.explain(text)
+    def explain(self, text: str, params: list[Any] | tuple[Any, ...] | None = None) -> str:
+        """The plan of a query, with the files it keeps and skips (``?`` bound to ``params``)."""
+        return self.engine.explain(text, params)
 
     @property
     def last_query(self) -> Any:

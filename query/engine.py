@@ -172,9 +172,10 @@ class Engine:
         """Statistics of the last statement that succeeded."""
         return self.last_result.stats if self.last_result is not None else None
 
-    def explain(self, sql: str) -> str:
-        """The plan of a query with the files it keeps and skips (what EXPLAIN returns)."""
-        plan = self.execute(f"EXPLAIN {sql}").plan
+    def explain(self, sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> str:
+        """The plan of a query with the files it keeps and skips (what EXPLAIN returns); its
+        ``?`` parameters bound to ``params``, since they decide which files a filter keeps."""
+        plan = self.execute(f"EXPLAIN {sql}", params).plan
         assert plan is not None
         return plan
 

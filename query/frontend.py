@@ -245,10 +245,23 @@ def qualify_tree(
             name = col_match.group(1).split(".")[-1] if col_match else ""
             start = max(0, end - len(name))
             raise SqlError(bare, sql, start, end) from None
-        raise SqlError(bare, sql) from None
+        position = re.fullmatch(r"Unknown output column: (\d+)", bare)
+        if position:
+            raise _position_not_selected(tree, sql, int(position.group(1))) from None
+        raise SqlError(bare, sql, *_span(tree)) from None
     if wants_pseudo:
         _drop_star_pseudo_columns(qualified)
     return qualified
+
+
+def _position_not_selected(tree: exp.Expression, sql: str, position: int) -> SqlError:
+    """Trino's error for ``ORDER BY 5`` over fewer columns, at the number."""
+    for ordered in tree.find_all(exp.Ordered):
+        key = ordered.this
+        if isinstance(key, exp.Literal) and not key.is_string and key.this == str(position):
+            start, end = _span(key)
+            return SqlError(f"ORDER BY position {position} is not in select list", sql, start, end)
+    return SqlError(f"ORDER BY position {position} is not in select list", sql, *_span(tree))
 
 
 def _drop_star_pseudo_columns(tree: exp.Expression) -> None:

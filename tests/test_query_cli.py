@@ -104,3 +104,11 @@ def test_explain_and_history(lake_root: str, capsys: pytest.CaptureFixture[str])
     assert main(["--lake", lake_root, "history", "--limit", "5"]) == 0
     out = capsys.readouterr().out
     assert "CREATE TABLE nums" in out and "SUCCEEDED" in out
+
+
+def test_explain_binds_parameters(lake_root: str, capsys: pytest.CaptureFixture[str]) -> None:
+    sql = "SELECT * FROM nums WHERE label = ?"
+    assert main(["--lake", lake_root, "explain", sql, "--param", "b"]) == 0
+    assert "default.nums" in capsys.readouterr().out
+    assert main(["--lake", lake_root, "explain", sql]) == 2
+    assert "1 parameter(s) but 0 value(s)" in capsys.readouterr().err

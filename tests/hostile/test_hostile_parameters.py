@@ -90,3 +90,10 @@ def test_question_marks_in_strings_and_comments_are_not_parameters(engine: Engin
 def test_explain_binds_parameters(engine: Engine) -> None:
     plan = engine.execute("EXPLAIN SELECT * FROM flows WHERE account = ?", params=["1111"]).plan
     assert plan is not None and "1111" in plan
+
+
+def test_explain_method_binds_parameters(engine: Engine) -> None:
+    plan = engine.explain("SELECT * FROM flows WHERE account = ?", ["2222"])
+    assert "2222" in plan
+    with pytest.raises(SqlError, match="1 parameter"):
+        engine.explain("SELECT * FROM flows WHERE account = ?")

@@ -110,6 +110,7 @@ ERRORS = [
     # the outer product fails, not the checked sum inside it
     ("SELECT (low + 0) * 2 FROM edge", "bigint overflow: a result"),
     ("SELECT x FROM t WHERE", "an expression is missing after 'WHERE'"),
+    ("SELECT n FROM t ORDER BY 2", "ORDER BY position 2 is not in select list"),
     ("SELECT n FROM t WHERE n = = 1", "an expression is missing after '='"),
     ("SELECT 'abc FROM t", "'...' is never closed"),
     ("SELECT * FROM", "Expected table name but got the end of the statement"),
