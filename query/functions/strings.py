@@ -365,8 +365,9 @@ def chr_(compiler: Any, node: exp.Chr) -> pl.Expr:
     if len(node.expressions) != 1:
         fail(compiler, node, "chr() takes one argument")
     code = compiler.expr(node.expressions[0]).cast(pl.Int64)
-    text = utf8_bytes(code).cast(pl.String)
     invalid = (code < 0) | (code > 0x10FFFF) | ((code >= 0xD800) & (code <= 0xDFFF))
+    # invalid rows encode a space: their bytes would fail the text cast before the guard speaks
+    text = utf8_bytes(pl.when(invalid).then(32).otherwise(code)).cast(pl.String)
     message = pl.concat_str([pl.lit("Not a valid Unicode code point: "), code.cast(pl.String)])
     return guard(compiler, node, pl.when(~invalid).then(text), invalid, message)
 

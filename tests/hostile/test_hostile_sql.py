@@ -111,6 +111,8 @@ ERRORS = [
     ("SELECT (low + 0) * 2 FROM edge", "bigint overflow: a result"),
     ("SELECT x FROM t WHERE", "an expression is missing after 'WHERE'"),
     ("SELECT n FROM t ORDER BY 2", "ORDER BY position 2 is not in select list"),
+    ("SELECT chr(-1)", "Not a valid Unicode code point: -1"),
+    ("SELECT DATE '9999-12-31' + INTERVAL '1' DAY", "out of range"),
     ("SELECT n FROM t WHERE n = = 1", "an expression is missing after '='"),
     ("SELECT 'abc FROM t", "'...' is never closed"),
     ("SELECT * FROM", "Expected table name but got the end of the statement"),
