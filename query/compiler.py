@@ -1222,7 +1222,6 @@ class Compiler:
                     return result
                 summed = pl.col(self._null_aware_sum(aggs, col, src, distinct))
                 if T.is_decimal(dtype):
-                if T.is_decimal(dtype):
                     summed = summed.cast(pl.Decimal(38, T.decimal_scale(dtype)))
                 return summed
             count = self._agg_counts.get((src, distinct))
