@@ -125,7 +125,7 @@ class LakeSettingsStore:
 
     def get(self) -> LakeSettings:
         generation = self.documents.generation()
-        if self._cached is not None and generation is not None and self._cached[0] == generation:
+        if self._cached is not None and self._cached[0] == generation:
             return self._cached[1]
         document = self.documents.read(self.FOLDER)
         settings = LakeSettings.from_json(document.body) if document else LakeSettings()

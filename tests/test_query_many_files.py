@@ -122,6 +122,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> loglake.Lake:
         rows = EVENTS.slice(part * ROWS_PER_FILE, ROWS_PER_FILE)
         rows.write_parquet(folder / f"part-{part:02d}.parquet")
     lake = loglake.connect(str(root / "lake"), create=True)
+    lake.catalog.update_lake_settings(allowed_locations=[str(root / "raw")])
     lake.sql(
         "CREATE EXTERNAL TABLE events (id bigint, eventname string, eventtime string, "
         "requestparameters string, useragent string, sourceip string, day string) "
@@ -172,6 +173,7 @@ def test_a_bad_value_in_one_file_fails_the_query_and_names_it(tmp_path) -> None:
         values = good if part != 17 else [*good[:5], "2024-03-01 at noon", *good[5:]]
         pl.DataFrame({"eventtime": values}).write_parquet(folder / f"part-{part:02d}.parquet")
     lake = loglake.connect(str(tmp_path / "lake"), create=True)
+    lake.catalog.update_lake_settings(allowed_locations=[str(folder)])
     lake.sql(f"CREATE EXTERNAL TABLE t (eventtime string) STORED AS PARQUET LOCATION '{folder}'")
     with pytest.raises(SqlError) as error:
         lake.sql("SELECT max(from_iso8601_timestamp(eventtime)) FROM t")

@@ -4,11 +4,11 @@ rest of the batch goes on (with one process and with worker processes)."""
 from __future__ import annotations
 
 import gzip
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import fsspec.implementations.local
 import orjson
 import pytest
 
@@ -185,14 +185,14 @@ def test_an_unreadable_folder_is_quarantined_and_the_rest_ingested(
     write_corpus(raw, [Case("good", records(event(1)), ("evt-000001",))])
     locked = raw / "AWSLogs" / "999988887777"
     locked.mkdir()
-    listing = fsspec.implementations.local.LocalFileSystem.ls
+    listdir = os.listdir
 
-    def refusing_ls(self, path, detail=False, **kwargs):  # root ignores chmod: refuse by hand
+    def refusing_listdir(path):  # root ignores chmod: refuse by hand
         if str(path).rstrip("/") == str(locked):
             raise PermissionError(13, "Permission denied", str(path))
-        return listing(self, path, detail=detail, **kwargs)
+        return listdir(path)
 
-    monkeypatch.setattr(fsspec.implementations.local.LocalFileSystem, "ls", refusing_ls)
+    monkeypatch.setattr(os, "listdir", refusing_listdir)
     report = lake.ingest(str(raw), progress=False)
     assert report.rows["cloudtrail"] == 1 and report.objects_quarantined == 1
     (entry,) = Quarantine(lake.settings).entries()
