@@ -59,8 +59,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "lake"
         path = make_file(root / "external" / "flows", args.rows)
-        lake = loglake.connect(str(root))
-        unchecked = loglake.connect(str(root))  # its own kept plans, compiled without checks
+        lake = loglake.connect(str(root), create=True)
+        unchecked = loglake.connect(
+            str(root), create=True
+        )  # its own kept plans, compiled without checks
         lake.sql(
             "CREATE EXTERNAL TABLE flows (k bigint, bytes bigint, packets int) "
             f"STORED AS PARQUET LOCATION '{path.parent}'"

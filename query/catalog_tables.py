@@ -137,8 +137,10 @@ class CatalogTables:
         return schema
 
     def resolve(self, database: str | None, name: str) -> tuple[str, str]:
-        """The database a table name refers to, along the catalog's search path."""
-        return self.catalog.resolve(name, database, current_database=self.default_database)
+        """The database a table name refers to, along the catalog's search path (read once per
+        statement, as every other definition)."""
+        relation = self._relation(database, name)
+        return relation.database, relation.name
 
     def schema(self, database: str | None, name: str) -> pl.Schema:
         relation = self._relation(database, name)

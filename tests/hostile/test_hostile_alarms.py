@@ -31,7 +31,7 @@ def alarm(name: str, actions: list[str]) -> dict:
 
 
 def test_imported_json_cannot_bring_commands_files_or_webhooks(tmp_path: Path) -> None:
-    lake = loglake.connect(tmp_path / "lake")
+    lake = loglake.connect(tmp_path / "lake", create=True)
     marker = tmp_path / "ran"
     for target in [
         f"exec:/bin/sh -c 'id > {marker}'",
@@ -46,7 +46,7 @@ def test_imported_json_cannot_bring_commands_files_or_webhooks(tmp_path: Path) -
 
 
 def test_targets_from_the_operator_are_kept(tmp_path: Path) -> None:
-    lake = loglake.connect(tmp_path / "lake")
+    lake = loglake.connect(tmp_path / "lake", create=True)
     out = tmp_path / "alarms.jsonl"
     topic = "arn:aws:sns:us-east-1:111122223333:ops"
     import_alarms(

@@ -119,7 +119,7 @@ def write_corpus(raw: Path, cases: list[Case]) -> dict[str, Case]:
 def test_hostile_objects_are_quarantined_and_the_rest_ingested(
     tmp_path: Path, workers: int
 ) -> None:
-    lake = loglake.connect(tmp_path / "lake")
+    lake = loglake.connect(tmp_path / "lake", create=True)
     lake.catalog.update_lake_settings(ingest_max_inflated_bytes=1_000_000)
     by_file = write_corpus(tmp_path / "raw", CORPUS)
     report = lake.ingest(str(tmp_path / "raw"), progress=False, workers=workers)
@@ -153,7 +153,7 @@ def test_hostile_objects_are_quarantined_and_the_rest_ingested(
 
 
 def test_times_with_an_offset_are_partitioned_by_their_utc_day(tmp_path: Path) -> None:
-    lake = loglake.connect(tmp_path / "lake")
+    lake = loglake.connect(tmp_path / "lake", create=True)
     write_corpus(
         tmp_path / "raw",
         [
@@ -180,7 +180,7 @@ def test_times_with_an_offset_are_partitioned_by_their_utc_day(tmp_path: Path) -
 def test_an_unreadable_folder_is_quarantined_and_the_rest_ingested(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lake = loglake.connect(tmp_path / "lake")
+    lake = loglake.connect(tmp_path / "lake", create=True)
     raw = tmp_path / "raw"
     write_corpus(raw, [Case("good", records(event(1)), ("evt-000001",))])
     locked = raw / "AWSLogs" / "999988887777"

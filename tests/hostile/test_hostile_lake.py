@@ -40,7 +40,7 @@ def test_a_copied_lake_never_writes_into_the_original(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     trail(raw, 0, range(3))
     original = tmp_path / "lakeA"
-    lake_a = loglake.connect(original)
+    lake_a = loglake.connect(original, create=True)
     lake_a.ingest(str(raw), progress=False)
     lake_a.sql("CREATE TABLE summary AS SELECT eventname, count(*) AS n FROM cloudtrail GROUP BY 1")
     before = delta_versions(original / "default" / "cloudtrail")
@@ -49,7 +49,7 @@ def test_a_copied_lake_never_writes_into_the_original(tmp_path: Path) -> None:
 
     shutil.copytree(original, tmp_path / "lakeB", symlinks=True)
     trail(raw, 5, range(3, 10))
-    lake_b = loglake.connect(tmp_path / "lakeB")
+    lake_b = loglake.connect(tmp_path / "lakeB", create=True)
     lake_b.ingest(str(raw), progress=False)
     lake_b.sql("INSERT INTO summary VALUES ('x', 1)")
     assert lake_b.sql("SELECT count(*) AS n FROM cloudtrail").item() == 10
@@ -63,22 +63,22 @@ def test_a_copied_lake_never_writes_into_the_original(tmp_path: Path) -> None:
 def test_a_moved_lake_keeps_working(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     trail(raw, 0, range(4))
-    loglake.connect(tmp_path / "here").ingest(str(raw), progress=False)
+    loglake.connect(tmp_path / "here", create=True).ingest(str(raw), progress=False)
     (tmp_path / "here").rename(tmp_path / "there")
-    moved = loglake.connect(tmp_path / "there")
+    moved = loglake.connect(tmp_path / "there", create=True)
     assert moved.sql("SELECT count(*) AS n FROM cloudtrail").item() == 4
 
 
 def test_documents_with_absolute_managed_locations_are_read_under_the_new_root(
     tmp_path: Path,
 ) -> None:
-    lake = loglake.connect(tmp_path / "lake")
+    lake = loglake.connect(tmp_path / "lake", create=True)
     lake.sql("CREATE TABLE t AS SELECT 1 AS a")
     (document,) = (tmp_path / "lake" / "_catalog" / "default" / "tables" / "t").glob("v*.json")
     body = orjson.loads(document.read_bytes())
     body["location"] = "/somewhere/else/entirely/default/t"  # as older versions wrote it
     document.write_bytes(orjson.dumps(body))
-    again = loglake.connect(tmp_path / "lake")
+    again = loglake.connect(tmp_path / "lake", create=True)
     assert again.catalog.get_table("default", "t").location == str(
         tmp_path / "lake" / "default" / "t"
     )
@@ -92,7 +92,7 @@ class Killed(BaseException):
 def test_ctas_killed_after_writing_data_leaves_no_table_and_can_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lake = loglake.connect(tmp_path / "lake")
+    lake = loglake.connect(tmp_path / "lake", create=True)
     ctas = "CREATE TABLE nums AS SELECT x FROM UNNEST(sequence(1, 1000)) AS t(x)"
 
     def killed(*args: object, **kwargs: object) -> None:
@@ -110,7 +110,7 @@ def test_ctas_killed_after_writing_data_leaves_no_table_and_can_run_again(
 def test_ctas_killed_while_writing_data_leaves_no_table_and_can_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lake = loglake.connect(tmp_path / "lake")
+    lake = loglake.connect(tmp_path / "lake", create=True)
     ctas = "CREATE TABLE nums AS SELECT x, x % 3 AS p FROM UNNEST(sequence(1, 10)) AS t(x)"
 
     def killed_after_files(location, data, **kwargs):  # a file written, the commit never made
@@ -133,7 +133,7 @@ def test_a_damaged_catalog_document_is_named_and_hides_no_other_table(
 ) -> None:
     from loglake.cli import main
 
-    lake = loglake.connect(tmp_path / "lake")
+    lake = loglake.connect(tmp_path / "lake", create=True)
     lake.sql("CREATE TABLE good AS SELECT 1 AS a")
     lake.sql("CREATE TABLE broken AS SELECT 1 AS a")
     (document,) = (tmp_path / "lake" / "_catalog" / "default" / "tables" / "broken").glob("v*.json")
@@ -148,7 +148,7 @@ def test_a_damaged_catalog_document_is_named_and_hides_no_other_table(
 def test_damaged_delta_logs_and_broken_links_are_clean_errors(tmp_path: Path) -> None:
     from loglake.errors import UserError
 
-    lake = loglake.connect(tmp_path / "lake")
+    lake = loglake.connect(tmp_path / "lake", create=True)
     lake.sql("CREATE TABLE t AS SELECT 1 AS a")
     (log,) = (tmp_path / "lake" / "default" / "t" / "_delta_log").glob("*.json")
     log.write_bytes(log.read_bytes()[:40])
@@ -169,6 +169,7 @@ def test_settings_command_shows_and_changes_lake_settings(
     from loglake.cli import main
 
     root = str(tmp_path / "lake")
+    loglake.connect(root, create=True)
     assert (
         main(["--lake", root, "settings", "time_limit_s=60", "allowed_locations=s3://a/b,/data"])
         == 0
@@ -177,5 +178,5 @@ def test_settings_command_shows_and_changes_lake_settings(
     assert shown["time_limit_s"] == 60 and shown["allowed_locations"] == ["s3://a/b", "/data"]
     assert main(["--lake", root, "settings", "scan_limit_bytes=none"]) == 0
     assert orjson.loads(capsys.readouterr().out)["scan_limit_bytes"] is None
-    assert loglake.connect(root).catalog.lake_settings().limits.time_limit_s == 60
+    assert loglake.connect(root, create=True).catalog.lake_settings().limits.time_limit_s == 60
     assert main(["--lake", root, "settings", "no_such=1"]) == 2

@@ -16,7 +16,7 @@ RUNAWAY = "SELECT sum(a.x * b.x) AS s FROM nums a CROSS JOIN nums b"
 
 @pytest.fixture
 def lake(tmp_path: Path) -> loglake.Lake:
-    lake = loglake.connect(tmp_path / "lake")
+    lake = loglake.connect(tmp_path / "lake", create=True)
     lake.sql("CREATE TABLE nums AS SELECT x, x % 10 AS g FROM UNNEST(sequence(1, 3000)) AS t(x)")
     return lake
 
@@ -33,7 +33,7 @@ def test_the_time_limit_is_a_lake_setting(lake: loglake.Lake) -> None:
     lake.catalog.update_lake_settings(time_limit_s=0.2)
     with pytest.raises(QueryLimitError, match="time_limit_s"):
         lake.sql(RUNAWAY)
-    fresh = loglake.connect(lake.settings.root)  # another connection sees the setting
+    fresh = loglake.connect(lake.settings.root, create=True)  # another connection sees the setting
     assert fresh.catalog.lake_settings().limits.time_limit_s == 0.2
 
 

@@ -109,13 +109,13 @@ ERRORS = [
     ("SELECT CAST(digits AS integer) + 1 FROM edge", "integer addition overflow"),
     # the outer product fails, not the checked sum inside it
     ("SELECT (low + 0) * 2 FROM edge", "bigint overflow: a result"),
-    ("SELECT x FROM t WHERE", "an expression is missing after 'WHERE'"),
+    ("SELECT x FROM t WHERE", "expected a condition after WHERE"),
     ("SELECT n FROM t ORDER BY 2", "ORDER BY position 2 is not in select list"),
     ("SELECT chr(-1)", "Not a valid Unicode code point: -1"),
     ("SELECT DATE '9999-12-31' + INTERVAL '1' DAY", "out of range"),
-    ("SELECT n FROM t WHERE n = = 1", "an expression is missing after '='"),
-    ("SELECT 'abc FROM t", "'...' is never closed"),
-    ("SELECT * FROM", "Expected table name but got the end of the statement"),
+    ("SELECT n FROM t WHERE n = = 1", "expected an expression after '='"),
+    ("SELECT 'abc FROM t", "the ' here is never closed"),
+    ("SELECT * FROM", "expected a table name after 'FROM'"),
     ("SELECT date_add('day', 9999999999, DATE '2024-01-01')", "date_add result is out of range"),
 ]
 
