@@ -50,6 +50,7 @@ def docs(generated_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     (account,) = [p.name for p in (raw / "AWSLogs").iterdir()]
     (region,) = [p.name for p in (raw / "AWSLogs" / account / "CloudTrail").iterdir()]
     guide = loglake.connect(str(tmp_path_factory.mktemp("docs") / "lake"), create=True)
+    guide.catalog.update_lake_settings(allowed_locations=[str(raw)])  # the raw exports
     names = dict(logs=str(raw), account=account, region=region)
     guide.sql(fill(VPC_FLOW, **names).replace("vpc_flow_logs_guide", "vpc_flow_logs"))
     flows = raw / "AWSLogs" / account / "vpcflowlogs" / region

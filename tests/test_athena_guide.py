@@ -33,6 +33,7 @@ def guide(generated_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     trail = raw / "AWSLogs" / account / "CloudTrail"
     (region,) = [p.name for p in trail.iterdir()]
     lake = loglake.connect(str(tmp_path_factory.mktemp("guide") / "lake"), create=True)
+    lake.catalog.update_lake_settings(allowed_locations=[str(raw)])  # the raw exports
     names = dict(trail=str(trail), region=region, logs=str(raw), account=account)
     for ddl in (CLOUDTRAIL_SERDE, CLOUDTRAIL_JSON, CLOUDTRAIL_PROJECTED, VPC_FLOW):
         lake.sql(fill(ddl, **names))
@@ -146,6 +147,7 @@ def test_json_serde_keys_match_without_case_and_through_mapping(tmp_path: Path) 
     data = b"\n".join(orjson.dumps(line) for line in lines) + b"\n"
     (folder / "part-0.json.gz").write_bytes(gzip.compress(data))
     lake = loglake.connect(str(tmp_path / "lake"), create=True)
+    lake.catalog.update_lake_settings(allowed_locations=[str(folder)])
     for serde, extra in [
         ("org.openx.data.jsonserde.JsonSerDe", "WITH SERDEPROPERTIES ('mapping.seq'='@timestamp')"),
         ("org.apache.hive.hcatalog.data.JsonSerDe", ""),
@@ -173,6 +175,7 @@ def test_a_line_that_is_not_json_is_an_error_naming_the_file(tmp_path: Path) -> 
     folder.mkdir()
     (folder / "bad.json").write_text('{"a": "x"}\n{"a": oops}\n')
     lake = loglake.connect(str(tmp_path / "lake"), create=True)
+    lake.catalog.update_lake_settings(allowed_locations=[str(folder)])
     lake.sql(
         "CREATE EXTERNAL TABLE strict (a string) ROW FORMAT SERDE "
         f"'org.openx.data.jsonserde.JsonSerDe' LOCATION '{folder}'"
