@@ -264,6 +264,23 @@ class Catalog:
             with contextlib.suppress(FileNotFoundError):
                 fs.rm(self.settings.fs_path(table.location), recursive=True)
 
+    def own_table(
+        self,
+        database: str,
+        name: str,
+        schema: pa.Schema,
+        *,
+        partition_by: Sequence[str] = (),
+        comment: str | None = None,
+    ) -> ManagedTable:
+        """A table the lake keeps for itself (monitor state, detections, report runs), created
+        with its database on first use, so no caller has to know whether it exists yet."""
+        self.create_database(database, if_not_exists=True)
+        self.create_managed_table(
+            database, name, schema, partition_by, comment=comment, if_not_exists=True
+        )
+        return self.managed(database, name)
+
     def managed(self, database: str, name: str) -> ManagedTable:
         table = self.get_table(database, name)
         if not table.is_managed:

@@ -68,16 +68,13 @@ SCHEMA = pa.schema(
 
 
 def actors_table(catalog: Catalog) -> ManagedTable:
-    catalog.create_database(DATABASE, if_not_exists=True)
-    catalog.create_managed_table(
+    return catalog.own_table(
         DATABASE,
         TABLE,
         SCHEMA,
         partition_by=["day"],
         comment="CloudTrail events with their identity as plain columns (investigation index)",
-        if_not_exists=True,
     )
-    return catalog.managed(DATABASE, TABLE)
 
 
 def update_actors(catalog: Catalog, *, batch_files: int = BATCH_FILES) -> int:

@@ -73,15 +73,12 @@ class HistoryStore:
     @property
     def table(self) -> ManagedTable:
         if self._table is None:
-            self.catalog.create_database(DATABASE, if_not_exists=True)
-            self.catalog.create_managed_table(
+            self._table = self.catalog.own_table(
                 DATABASE,
                 TABLE,
                 SCHEMA,
                 comment="First and last events per day of the history columns of detections",
-                if_not_exists=True,
             )
-            self._table = self.catalog.managed(DATABASE, TABLE)
         return self._table
 
     def covered(self, detection_id: str) -> int | None:

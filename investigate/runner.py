@@ -667,15 +667,12 @@ class HitStore:
     @property
     def table(self) -> ManagedTable:
         if self._table is None:
-            self.catalog.create_database(HITS_DATABASE, if_not_exists=True)
-            self.catalog.create_managed_table(
+            self._table = self.catalog.own_table(
                 HITS_DATABASE,
                 HITS_TABLE,
                 HITS_SCHEMA,
                 comment="Detection hits: one row per detection and matching event",
-                if_not_exists=True,
             )
-            self._table = self.catalog.managed(HITS_DATABASE, HITS_TABLE)
         return self._table
 
     def checkpoint(self, detection_id: str) -> tuple[int, datetime | None]:

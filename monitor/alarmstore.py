@@ -95,15 +95,12 @@ class AlarmStore:
     @property
     def history_table(self):
         if self._history_table is None:
-            self.catalog.create_database(DATABASE, if_not_exists=True)
-            self.catalog.create_managed_table(
+            self._history_table = self.catalog.own_table(
                 DATABASE,
                 HISTORY_TABLE,
                 HISTORY_SCHEMA,
                 comment="Alarm history: configuration updates, state changes, actions",
-                if_not_exists=True,
             )
-            self._history_table = self.catalog.managed(DATABASE, HISTORY_TABLE)
         return self._history_table
 
     # ------------------------------------------------------------------ definitions

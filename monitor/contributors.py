@@ -365,15 +365,12 @@ def _replace(
 
 
 def _contributors_table(catalog: Catalog) -> ManagedTable:
-    catalog.create_database(DATABASE, if_not_exists=True)
-    catalog.create_managed_table(
+    return catalog.own_table(
         DATABASE,
         TABLE,
         CONTRIBUTORS_SCHEMA,
         comment="Contributor Insights rules: the top contributors of each period",
-        if_not_exists=True,
     )
-    return catalog.managed(DATABASE, TABLE)
 
 
 def _align(moment: datetime, period: int) -> datetime:

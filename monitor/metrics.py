@@ -153,15 +153,12 @@ class MetricsStore:
     @property
     def table(self) -> ManagedTable:
         if self._table is None:
-            self.catalog.create_database(DATABASE, if_not_exists=True)
-            self.catalog.create_managed_table(
+            self._table = self.catalog.own_table(
                 DATABASE,
                 METRICS_TABLE,
                 METRICS_SCHEMA,
                 comment="CloudWatch-style metric datapoints (PutMetricData and metric filters)",
-                if_not_exists=True,
             )
-            self._table = self.catalog.managed(DATABASE, METRICS_TABLE)
         return self._table
 
     # ------------------------------------------------------------------ writes

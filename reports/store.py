@@ -70,9 +70,7 @@ class StoredRun:
 
 
 def _table(catalog: Catalog, name: str, schema: pa.Schema, comment: str):
-    catalog.create_database(DATABASE, if_not_exists=True)
-    catalog.create_managed_table(DATABASE, name, schema, comment=comment, if_not_exists=True)
-    return catalog.managed(DATABASE, name)
+    return catalog.own_table(DATABASE, name, schema, comment=comment)
 
 
 def target_of(result: RunResult) -> str:
