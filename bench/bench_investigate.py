@@ -2,9 +2,9 @@
 
 Needs a lake ingested from a generated dataset with every scenario, e.g. (about 10M events):
 
-    loglake datasets generate /tmp/raw --accounts 3 --regions 2 --days 7 \
+    loglake datasets generate bench/data/investigate-raw --accounts 3 --regions 2 --days 7 \
         --events-per-day 240000 --scenario all
-    loglake --lake /tmp/lake ingest /tmp/raw
+    loglake --lake bench/data/investigate-lake ingest bench/data/investigate-raw
 
 Times, through the user's path (``lake.investigate``), warm (each repeated, median printed):
 
@@ -20,8 +20,8 @@ Times, through the user's path (``lake.investigate``), warm (each repeated, medi
 
 Goals (issue 17): 1 and 2 under 1 s warm, 3 under 2 s.
 
-Usage: python bench/bench_investigate.py --lake /tmp/lake --truth /tmp/raw/ground_truth.json
-       [--repeat 3] [--skip-full]
+Usage: python bench/bench_investigate.py --lake bench/data/investigate-lake
+       --truth bench/data/investigate-raw/ground_truth.json [--repeat 3] [--skip-full]
 """
 
 from __future__ import annotations
