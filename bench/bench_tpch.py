@@ -85,6 +85,8 @@ def ensure_lake(data: Path, kinds: list[str]) -> loglake.Lake:
     """The lake with the TPC-H tables registered (external) and copied into Delta (managed)."""
     lake = loglake.connect(str(data / "lake"), create=True)
     catalog = lake.catalog
+    # the generated Parquet lies beside the lake, outside the root SQL may read by default
+    catalog.update_lake_settings(allowed_locations=[str((data / "parquet").resolve())])
     if "external" in kinds or "delta" in kinds:
         catalog.create_database(DATABASES["external"], if_not_exists=True)
         for t in TABLES:
