@@ -20,6 +20,7 @@ import json
 import operator
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -27,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loglake.catalog.json_serde import as_text
+from loglake.ingest.layout import ACCOUNT, DATE, REGION, Layout, delivery_day, stamp_hour
 from loglake.ingest.raw import (
     BadRecord,
     GzipError,
@@ -45,8 +47,10 @@ from loglake.ingest.schemas import (
     EXTRA_FIELDS,
     PARTITION_COLUMNS,
     SOURCE_KEY,
-    _pl_to_arrow,
+    TableSpec,
+    pl_to_arrow,
 )
+from loglake.ingest.source import Kind, Source
 from loglake.ingest.typed_json import NotTyped, TypedRecords
 
 
@@ -64,7 +68,7 @@ FLAG_FIELDS = [f for f in CLOUDTRAIL_FIELDS if f.key in ("readOnly", "management
 STRUCT_FIELDS = [f for f in CLOUDTRAIL_FIELDS if f not in JSON_FIELDS and f not in FLAG_FIELDS]
 #: the nested Arrow type records are converted to, with the JSON keys as member names
 READ_TYPE = _map_at(
-    pa.struct([pa.field(f.key, _pl_to_arrow(f.polars_read_type())) for f in STRUCT_FIELDS]),
+    pa.struct([pa.field(f.key, pl_to_arrow(f.polars_read_type())) for f in STRUCT_FIELDS]),
     ("userIdentity", "sessionContext", "webIdFederationData", "attributes"),
 )
 #: every member of a record, for the typed path: JSON-text members raw, flags as read
@@ -566,3 +570,67 @@ def _per_row(values: list[str | None], counts: list[int]) -> pa.Array:
     """One value per file spread over the file's rows (every count above zero), natively."""
     ends = pa.array(list(itertools.accumulate(counts)), pa.int32())
     return pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, pa.array(values, pa.string())))
+
+
+# ---------------------------------------------------------------- the source record
+_KEY = re.compile(
+    rf"(?:^|/)AWSLogs/(?:o-[a-z0-9]+/)?{ACCOUNT}/(?P<svc>CloudTrail|CloudTrail-Insight|"
+    rf"CloudTrail-Digest|CloudTrail-NetworkActivity|CloudTrail-Aggregated)/{REGION}/{DATE}/"
+    r"(?P<name>[^/]+\.json(?:\.gz)?)$"
+)
+#: a delivered file's name anywhere (copies out of a bucket)
+_NAME = re.compile(
+    rf"(?:^|/){ACCOUNT}_CloudTrail(?P<svc>-Insight|-Digest)?_{REGION}_"
+    r"(?P<ymd>\d{8})T(?P<hh>\d{2})\d{2}Z_[A-Za-z0-9]+\.json(?:\.gz)?$"
+)
+_KIND_OF_FOLDER = {
+    "CloudTrail-Insight": "cloudtrail_insight",
+    "CloudTrail-Digest": "cloudtrail_digest",
+}
+_KIND_OF_NAME = {"-Insight": "cloudtrail_insight", "-Digest": "cloudtrail_digest"}
+
+
+def recognise(key: str) -> Layout | None:
+    """Trail deliveries (``AWSLogs/[o-org/]ACCOUNT/CloudTrail*/REGION/Y/M/D/``), and trail
+    file names anywhere."""
+    if (m := _KEY.search(key)) is not None:
+        kind = _KIND_OF_FOLDER.get(m["svc"], "cloudtrail")
+        day = delivery_day(m["y"], m["m"], m["d"])
+        return Layout(kind, m["account"], m["region"], day, stamp_hour(m["name"]))
+    if (m := _NAME.search(key)) is not None:
+        kind = _KIND_OF_NAME.get(m["svc"] or "", "cloudtrail")
+        ymd = m["ymd"]
+        day = delivery_day(ymd[:4], ymd[4:6], ymd[6:])
+        return Layout(kind, m["account"], m["region"], day, int(m["hh"]))
+    return None
+
+
+def _loose(key: str) -> Layout | None:
+    return Layout("cloudtrail") if re.search(r"\.json(l|\.gz)?$", key) else None
+
+
+def _parse_for(objects: list[RawObject], table: str, options: Mapping[str, Any]) -> Parsed:
+    return parse(objects, table)
+
+
+SOURCE = Source(
+    name="cloudtrail",
+    title="CloudTrail",
+    kinds=(
+        Kind("cloudtrail", "cloudtrail"),
+        Kind("cloudtrail_insight", "cloudtrail_insights"),
+        Kind("cloudtrail_digest", None),
+    ),
+    tables=(
+        TableSpec(
+            "cloudtrail", CLOUDTRAIL_SCHEMA, "eventtime", "CloudTrail management and data events"
+        ),
+        TableSpec(
+            "cloudtrail_insights", CLOUDTRAIL_SCHEMA, "eventtime", "CloudTrail Insights events"
+        ),
+    ),
+    recognise=recognise,
+    parse=_parse_for,
+    loose=_loose,
+    docs="docs/ingest.md#tables",
+)

@@ -9,26 +9,29 @@ members (or plain JSON objects) concatenated without a delimiter, one ``DATA_MES
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 import polars as pl
-import pyarrow as pa
 
+from loglake.ingest.layout import Layout, delivery_day
 from loglake.ingest.log_groups import group_of
 from loglake.ingest.raw import (
     BadRecord,
     GzipError,
     Parsed,
     RawObject,
+    frame_to_table,
     gunzip,
     gunzip_members,
     is_gzip,
     read_ndjson_isolating,
     snippet,
-    to_arrow_column,
 )
-from loglake.ingest.schemas import CLOUDWATCH_SCHEMA, SOURCE_KEY, conform
+from loglake.ingest.schemas import CLOUDWATCH_SCHEMA, SOURCE_KEY, TableSpec
+from loglake.ingest.source import Kind, Source
 
 TABLE = "cloudwatch_logs"
 _LINE_START = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z "
@@ -73,12 +76,7 @@ def parse(
             )
             .sort(["account", "region", "day", "timestamp"])
         )
-        columns = {
-            f.name: to_arrow_column(frame[f.name], f.type)
-            for f in CLOUDWATCH_SCHEMA
-            if f.name in frame.columns
-        }
-        parsed.add(TABLE, conform(pa.table(columns), CLOUDWATCH_SCHEMA))
+        parsed.add(TABLE, frame_to_table(frame, CLOUDWATCH_SCHEMA))
     return parsed
 
 
@@ -267,3 +265,36 @@ def _json_values(payload: bytes) -> list[tuple[int, object]]:
         out.append((len(text[:position].encode()), value))
         position = end
     return out
+
+
+# ---------------------------------------------------------------- the source record
+_EXPORT_KEY = re.compile(r"(?:^|/)(?P<task>[^/]+)/(?P<stream>[^/]+)/\d{6}\.gz$")
+_FIREHOSE_KEY = re.compile(
+    r"(?:^|/)[^/]+-\d+-(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})-(?P<h>\d{2})-\d{2}-\d{2}-"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:\.[A-Za-z0-9.]+)?$"
+)
+
+
+def recognise(key: str) -> Layout | None:
+    """Firehose deliveries (``STREAM-N-YYYY-MM-DD-HH-MM-SS-UUID``) and export-task chunks
+    (``TASK/STREAM/000000.gz``)."""
+    if (m := _FIREHOSE_KEY.search(key)) is not None:
+        return Layout("firehose", day=delivery_day(m["y"], m["m"], m["d"]), hour=int(m["h"]))
+    if (m := _EXPORT_KEY.search(key)) is not None:
+        return Layout("cloudwatch_export", detail=m["task"], stream=m["stream"])
+    return None
+
+
+def _parse_for(objects: list[RawObject], table: str, options: Mapping[str, Any]) -> Parsed:
+    return parse(objects, log_group=options.get("log_group"), log_groups=options.get("log_groups"))
+
+
+SOURCE = Source(
+    name="cloudwatch",
+    title="CloudWatch Logs",
+    kinds=(Kind("cloudwatch_export", TABLE), Kind("firehose", TABLE, whole_gzip=False)),
+    tables=(TableSpec(TABLE, CLOUDWATCH_SCHEMA, "timestamp", "CloudWatch Logs events"),),
+    recognise=recognise,
+    parse=_parse_for,
+    docs="docs/ingest.md#tables",
+)

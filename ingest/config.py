@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 import polars as pl
 import pyarrow as pa
 
+from loglake.ingest.layout import ACCOUNT, DATE, REGION, Layout, delivery_day, stamp_hour
 from loglake.ingest.raw import (
     BadRecord,
     GzipError,
@@ -31,9 +35,11 @@ from loglake.ingest.schemas import (
     CONFIG_SCHEMA,
     EXTRA_FIELDS,
     SOURCE_KEY,
-    _pl_to_arrow,
+    TableSpec,
     conform,
+    pl_to_arrow,
 )
+from loglake.ingest.source import Kind, Source
 
 TABLE = "config_items"
 READ_SCHEMA: dict[str, pl.DataType] = {}
@@ -42,7 +48,7 @@ for _s3, _api, _col, _type in CONFIG_FIELDS:
     if _api:
         READ_SCHEMA[_api] = _type  # type: ignore[assignment]
 #: every member an item may have, both spellings, as the type unknown members are told by
-ITEM_TYPE = pa.struct([pa.field(k, _pl_to_arrow(t)) for k, t in READ_SCHEMA.items()])
+ITEM_TYPE = pa.struct([pa.field(k, pl_to_arrow(t)) for k, t in READ_SCHEMA.items()])
 _TIME = r"^\d{4}-\d{2}-\d{2}T"
 
 
@@ -196,3 +202,82 @@ def _extras(
         item_lists[owner][line - starts[owner]] for owner, line in zip(owners, lines, strict=True)
     ]
     return unknown_members(items, ITEM_TYPE)
+
+
+# ---------------------------------------------------------------- the source record
+_KEY = re.compile(
+    rf"(?:^|/)AWSLogs/{ACCOUNT}/Config/{REGION}/{DATE}/"
+    r"(?P<detail>ConfigHistory|ConfigSnapshot)/(?P<name>[^/]+\.json(?:\.gz)?)$"
+)
+#: the view of the nested shape AWS documents for Athena
+CONFIG_VIEW = "aws_config_configuration_snapshot"
+
+
+def recognise(key: str) -> Layout | None:
+    """History and snapshot files under ``AWSLogs/ACCOUNT/Config/REGION/Y/M/D/``."""
+    if (m := _KEY.search(key)) is None:
+        return None
+    day = delivery_day(m["y"], m["m"], m["d"])
+    hour = stamp_hour(m["name"])
+    return Layout("config", m["account"], m["region"], day, hour, detail=m["detail"])
+
+
+def _loose(key: str) -> Layout | None:
+    return Layout("config", detail="ConfigHistory") if re.search(r"\.json(\.gz)?$", key) else None
+
+
+def _parse_for(objects: list[RawObject], table: str, options: Mapping[str, Any]) -> Parsed:
+    return parse(objects)
+
+
+def config_view_sql(database: str) -> str:
+    """The nested shape of the Config table AWS documents for Athena, one row per file."""
+    members = [
+        ("configurationitemversion", "configurationItemVersion", "VARCHAR"),
+        ("configurationitemcapturetime", "configurationItemCaptureTime", "VARCHAR"),
+        ("configurationstateid", "configurationStateId", "BIGINT"),
+        ("awsaccountid", "awsAccountId", "VARCHAR"),
+        ("configurationitemstatus", "configurationItemStatus", "VARCHAR"),
+        ("resourcetype", "resourceType", "VARCHAR"),
+        ("resourceid", "resourceId", "VARCHAR"),
+        ("resourcename", "resourceName", "VARCHAR"),
+        ("arn", "ARN", "VARCHAR"),
+        ("awsregion", "awsRegion", "VARCHAR"),
+        ("availabilityzone", "availabilityZone", "VARCHAR"),
+        ("configurationstatemd5hash", "configurationStateMd5Hash", "VARCHAR"),
+        ("configuration", "configuration", "VARCHAR"),
+        ("supplementaryconfiguration", "supplementaryConfiguration", "VARCHAR"),
+        ("tags", "tags", "MAP(VARCHAR, VARCHAR)"),
+        ("resourcecreationtime", "resourceCreationTime", "VARCHAR"),
+    ]
+    values = ", ".join(c for c, _, _ in members)
+    shape = ", ".join(f"{n} {t}" for _, n, t in members)
+    return (
+        "SELECT fileversion, configsnapshotid, "
+        f"array_agg(CAST(ROW({values}) AS ROW({shape}))) AS configurationitems, "
+        "account AS accountid, min(day) AS dt, region, filetype, source_key, "
+        # Athena's "$path" of the documented table: the delivered file
+        'source_key AS "$path" '
+        f"FROM {database}.{TABLE} "
+        "GROUP BY source_key, fileversion, configsnapshotid, filetype, account, region"
+    )
+
+
+SOURCE = Source(
+    name="config",
+    title="AWS Config",
+    kinds=(Kind("config", TABLE),),
+    tables=(
+        TableSpec(
+            TABLE,
+            CONFIG_SCHEMA,
+            "configurationitemcapturetime",
+            "AWS Config configuration items (history and snapshots)",
+        ),
+    ),
+    recognise=recognise,
+    parse=_parse_for,
+    loose=_loose,
+    views={CONFIG_VIEW: config_view_sql},
+    docs="docs/ingest.md#tables",
+)

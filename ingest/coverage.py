@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from loglake.catalog.storage import StorageSettings
-from loglake.ingest.layout import KINDS
 from loglake.ingest.quarantine import Quarantine
+from loglake.ingest.sources import kinds
 from loglake.ingest.state import IngestLog
 
 
@@ -34,7 +34,9 @@ def coverage(settings: StorageSettings, *, source: str | None = None) -> Coverag
     log = IngestLog(settings).latest()
     log = log.with_columns(
         pl.col("kind")
-        .replace_strict({k: v[0] or k for k, v in KINDS.items()}, default=pl.col("kind"))
+        .replace_strict(
+            {k.name: k.source or k.name for k in kinds().values()}, default=pl.col("kind")
+        )
         .alias("source")
     )
     if source:

@@ -11,20 +11,6 @@ from typing import Any
 
 from loglake.ingest.listing import ListingState, list_folder
 
-#: kinds of raw objects; the source each belongs to, and the table its rows go to
-KINDS: dict[str, tuple[str, str | None]] = {
-    "cloudtrail": ("cloudtrail", "cloudtrail"),
-    "cloudtrail_insight": ("cloudtrail", "cloudtrail_insights"),
-    "cloudtrail_digest": ("cloudtrail", None),
-    "vpcflow": ("vpcflow", "vpc_flow_logs"),
-    "vpcflow_parquet": ("vpcflow", "vpc_flow_logs"),
-    "config": ("config", "config_items"),
-    "cloudwatch_export": ("cloudwatch", "cloudwatch_logs"),
-    "firehose": ("cloudwatch", "cloudwatch_logs"),
-    "marker": ("", None),  # write probes AWS leaves in buckets: never data
-}
-SOURCES = ("cloudtrail", "vpcflow", "config", "cloudwatch")
-
 
 @dataclass(frozen=True)
 class Layout:
@@ -40,40 +26,25 @@ class Layout:
 
     @property
     def source(self) -> str:
-        return KINDS[self.kind][0]
+        """The source that delivers this kind ('' for markers), from the source registry."""
+        from loglake.ingest.sources import kind_of
+
+        return kind_of(self.kind).source
 
     @property
     def table(self) -> str | None:
-        return KINDS[self.kind][1]
+        """The table this kind's rows go to (None: not data)."""
+        from loglake.ingest.sources import kind_of
+
+        return kind_of(self.kind).table
 
 
-_ACCOUNT = r"(?P<account>\d{12})"
-_REGION = r"(?P<region>[a-z0-9-]+)"
-_DATE = r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})"
+#: pieces of the key patterns AWS uses, shared by the sources' recognisers
+ACCOUNT = r"(?P<account>\d{12})"
+REGION = r"(?P<region>[a-z0-9-]+)"
+DATE = r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})"
 _STAMP = re.compile(r"_(?P<ymd>\d{8})T(?P<hh>\d{2})(?P<mm>\d{2})(?:\d{2})?Z")
 
-_CLOUDTRAIL = re.compile(
-    rf"(?:^|/)AWSLogs/(?:o-[a-z0-9]+/)?{_ACCOUNT}/(?P<svc>CloudTrail|CloudTrail-Insight|"
-    rf"CloudTrail-Digest|CloudTrail-NetworkActivity|CloudTrail-Aggregated)/{_REGION}/{_DATE}/"
-    r"(?P<name>[^/]+\.json(?:\.gz)?)$"
-)
-_CLOUDTRAIL_NAME = re.compile(
-    rf"(?:^|/){_ACCOUNT}_CloudTrail(?P<svc>-Insight|-Digest)?_{_REGION}_"
-    r"(?P<ymd>\d{8})T(?P<hh>\d{2})\d{2}Z_[A-Za-z0-9]+\.json(?:\.gz)?$"
-)
-_VPC = re.compile(
-    rf"(?:^|/)AWSLogs/{_ACCOUNT}/vpcflowlogs/{_REGION}/{_DATE}/(?:(?P<h>\d{{2}})/)?"
-    r"(?P<name>[^/]+)$"
-)
-_VPC_HIVE = re.compile(
-    r"(?:^|/)AWSLogs/aws-account-id=(?P<account>\d{12})/aws-service=vpcflowlogs/"
-    r"aws-region=(?P<region>[a-z0-9-]+)/year=(?P<y>\d{4})/month=(?P<m>\d{1,2})/"
-    r"day=(?P<d>\d{1,2})/(?:hour=(?P<h>\d{2})/)?(?P<name>[^/]+)$"
-)
-_CONFIG = re.compile(
-    rf"(?:^|/)AWSLogs/{_ACCOUNT}/Config/{_REGION}/{_DATE}/"
-    r"(?P<detail>ConfigHistory|ConfigSnapshot)/(?P<name>[^/]+\.json(?:\.gz)?)$"
-)
 _CONFIG_MARKER = re.compile(r"(?:^|/)ConfigWritabilityCheckFile$")
 _EXPORT_MARKER = re.compile(r"(?:^|/)aws-logs-write-test$")
 #: files loglake itself keeps next to raw exports: digest signatures of local copies (S3 keeps
@@ -81,93 +52,26 @@ _EXPORT_MARKER = re.compile(r"(?:^|/)aws-logs-write-test$")
 _SIDECAR = re.compile(
     r"(?:^|/)(?:digest-metadata/.+\.json|cloudtrail-public-keys/.+|ground_truth\.json)$"
 )
-_EXPORT = re.compile(r"(?:^|/)(?P<task>[^/]+)/(?P<stream>[^/]+)/\d{6}\.gz$")
-_FIREHOSE = re.compile(
-    r"(?:^|/)[^/]+-\d+-(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})-(?P<h>\d{2})-\d{2}-\d{2}-"
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:\.[A-Za-z0-9.]+)?$"
-)
 
 
-def _day(y: str, m: str, d: str) -> str | None:
+def is_marker(key: str) -> bool:
+    """Whether a key is a write probe AWS leaves in buckets or a file loglake keeps beside
+    exports: never data, whatever source is asked for."""
+    return any(p.search(key) for p in (_SIDECAR, _CONFIG_MARKER, _EXPORT_MARKER))
+
+
+def delivery_day(y: str, m: str, d: str) -> str | None:
+    """'YYYY-MM-DD' of a key's date folders or stamp, None when it is no date."""
     try:
         return dt.date(int(y), int(m), int(d)).isoformat()
     except ValueError:
         return None
 
 
-def _stamp_hour(name: str) -> int | None:
+def stamp_hour(name: str) -> int | None:
+    """The delivery hour of a file name stamped ``_YYYYMMDDTHHMMZ`` (None without one)."""
     match = _STAMP.search(name)
     return int(match["hh"]) if match else None
-
-
-def classify(key: str, *, source: str | None = None) -> Layout | None:
-    """The layout of an object key, or None when no AWS delivery layout matches.
-
-    ``source`` (cloudtrail, vpcflow, config, cloudwatch) restricts recognition to one source and
-    lets objects outside any AWS layout (files copied out of a bucket) be read as that source.
-    """
-    layout = _classify(key)
-    if layout is not None:
-        if source and layout.source not in (source, ""):
-            return None
-        return layout
-    if source == "cloudtrail" and re.search(r"\.json(l|\.gz)?$", key):
-        return Layout("cloudtrail")
-    if source == "config" and re.search(r"\.json(\.gz)?$", key):
-        return Layout("config", detail="ConfigHistory")
-    if source == "vpcflow" and re.search(r"\.(log|txt)(\.gz)?$", key):
-        return Layout("vpcflow")
-    if source == "vpcflow" and key.endswith(".parquet"):
-        return Layout("vpcflow_parquet")
-    return None
-
-
-def _classify(key: str) -> Layout | None:
-    if _SIDECAR.search(key):
-        return Layout("marker")
-    if (m := _CLOUDTRAIL.search(key)) is not None:
-        kind = {
-            "CloudTrail-Insight": "cloudtrail_insight",
-            "CloudTrail-Digest": "cloudtrail_digest",
-        }.get(m["svc"], "cloudtrail")
-        return Layout(
-            kind, m["account"], m["region"], _day(m["y"], m["m"], m["d"]), _stamp_hour(m["name"])
-        )
-    if (m := _CLOUDTRAIL_NAME.search(key)) is not None:
-        kind = {"-Insight": "cloudtrail_insight", "-Digest": "cloudtrail_digest"}.get(
-            m["svc"] or "", "cloudtrail"
-        )
-        ymd = m["ymd"]
-        return Layout(
-            kind, m["account"], m["region"], _day(ymd[:4], ymd[4:6], ymd[6:]), int(m["hh"])
-        )
-    for pattern in (_VPC_HIVE, _VPC):
-        if (m := pattern.search(key)) is not None:
-            name = m["name"]
-            if name.endswith(".parquet"):
-                kind = "vpcflow_parquet"
-            elif re.search(r"\.log(\.gz)?$", name):
-                kind = "vpcflow"
-            else:
-                return None
-            hour = int(m["h"]) if m["h"] else _stamp_hour(name)
-            return Layout(kind, m["account"], m["region"], _day(m["y"], m["m"], m["d"]), hour)
-    if (m := _CONFIG.search(key)) is not None:
-        return Layout(
-            "config",
-            m["account"],
-            m["region"],
-            _day(m["y"], m["m"], m["d"]),
-            _stamp_hour(m["name"]),
-            detail=m["detail"],
-        )
-    if _CONFIG_MARKER.search(key) or _EXPORT_MARKER.search(key) or _SIDECAR.search(key):
-        return Layout("marker")
-    if (m := _FIREHOSE.search(key)) is not None:
-        return Layout("firehose", day=_day(m["y"], m["m"], m["d"]), hour=int(m["h"]))
-    if (m := _EXPORT.search(key)) is not None:
-        return Layout("cloudwatch_export", detail=m["task"], stream=m["stream"])
-    return None
 
 
 # ---------------------------------------------------------------- listing

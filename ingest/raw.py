@@ -14,6 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 from loglake.ingest.layout import Layout
+from loglake.ingest.schemas import conform
 
 #: longest piece of a bad record kept in the quarantine entry
 MAX_SNIPPET = 1 << 20
@@ -129,6 +130,25 @@ def gunzip(data: bytes) -> bytes:
     return members[0][1] if len(members) == 1 else b"".join(m for _, m in members)
 
 
+def object_bytes(obj: RawObject, parsed: Parsed) -> bytes | None:
+    """An object's inflated bytes; None (and the object quarantined whole) when its gzip stream
+    is damaged or it holds nothing."""
+    try:
+        data = gunzip(obj.data or b"")
+    except GzipError as error:
+        parsed.bad.append(
+            BadRecord(
+                obj.url, obj.etag, str(error), byte_offset=error.byte_offset, whole_object=True
+            )
+        )
+        return None
+    if not data.strip():
+        error = "empty object" if obj.size else "0-byte object"
+        parsed.bad.append(BadRecord(obj.url, obj.etag, error, byte_offset=0, whole_object=True))
+        return None
+    return data
+
+
 def snippet(data: bytes | str | None) -> str | None:
     if data is None:
         return None
@@ -221,6 +241,13 @@ def to_arrow_column(series: pl.Series, target: pa.DataType) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     return rename_like(_plain(array), target)
+
+
+def frame_to_table(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
+    """A parser's frame as a table of ``schema``: its columns in order, nested members renamed,
+    the columns it lacks as nulls."""
+    columns = {f.name: to_arrow_column(frame[f.name], f.type) for f in schema if f.name in frame}
+    return conform(pa.table(columns), schema)
 
 
 def _plain(array: pa.Array) -> pa.Array:

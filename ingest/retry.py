@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from loglake.catalog import Catalog
-from loglake.ingest.layout import KINDS
 from loglake.ingest.quarantine import Quarantine
 from loglake.ingest.runner import DEFAULT_DATABASE, IngestReport, ingest
+from loglake.ingest.sources import kinds
 
 #: told after each object: its number (from 1), how many there are, its URL and its outcome
 RetryProgress = Callable[[int, int, str, IngestReport], None]
@@ -33,7 +33,7 @@ def retry_quarantine(
         by_object.setdefault(entry.source_key, []).append(entry)
     for number, (url, old) in enumerate(sorted(by_object.items()), 1):
         kind = next((e.kind for e in old if e.kind), None)
-        source = KINDS[kind][0] if kind in KINDS and KINDS[kind][0] else None
+        source = kinds()[kind].source or None if kind in kinds() else None
         report = ingest(
             catalog,
             url,

@@ -24,9 +24,8 @@ import pyarrow.compute as pc
 from loglake.catalog import Catalog
 from loglake.catalog.storage import StorageSettings
 from loglake.errors import CatalogError, UserError
-from loglake.ingest import cloudtrail, cloudwatch, config, vpcflow
 from loglake.ingest.compaction import COMPACT_FILES, compact_crowded
-from loglake.ingest.layout import SOURCES, Layout, classify, entry_etag, forget_listings, walk
+from loglake.ingest.layout import Layout, entry_etag, forget_listings, walk
 from loglake.ingest.listing import ListingState
 from loglake.ingest.log_groups import store_mapping, stored_mapping
 from loglake.ingest.quarantine import Quarantine
@@ -39,7 +38,14 @@ from loglake.ingest.raw import (
     is_gzip,
     set_inflate_limit,
 )
-from loglake.ingest.schemas import PARTITION_COLUMNS, TABLES
+from loglake.ingest.schemas import PARTITION_COLUMNS
+from loglake.ingest.sources import (
+    SOURCE_NAMES,
+    classify,
+    kind_of,
+    source_of_table,
+    tables,
+)
 from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter, write_data_files
 
 DEFAULT_DATABASE = "aws"
@@ -49,7 +55,6 @@ BATCH_OBJECTS = 500
 #: a small run is cut into batches no smaller than this (see _batch_bytes)
 MIN_BATCH_BYTES = 2 * 1024 * 1024
 UNRECOGNISED = "_unrecognised"
-CONFIG_VIEW = "aws_config_configuration_snapshot"
 
 
 @dataclass
@@ -213,26 +218,9 @@ def _is_lake_internal(path: str) -> bool:
     return path.rstrip("/").endswith(("/_delta_log", "/_catalog", "/_quarantine", "/_state"))
 
 
-def _parse(kind_group: str, objects: list[RawObject], options: dict[str, Any]) -> Parsed:
-    if kind_group == "cloudtrail":
-        return cloudtrail.parse(objects, "cloudtrail")
-    if kind_group == "cloudtrail_insight":
-        return cloudtrail.parse(objects, "cloudtrail_insights")
-    if kind_group == "vpcflow":
-        return vpcflow.parse(objects)
-    if kind_group == "config":
-        return config.parse(objects)
-    if kind_group == "cloudwatch":
-        return cloudwatch.parse(
-            objects, log_group=options.get("log_group"), log_groups=options.get("log_groups")
-        )
-    raise ValueError(kind_group)
-
-
-def _group_of(layout: Layout) -> str:
-    if layout.kind in ("cloudtrail", "cloudtrail_insight"):
-        return layout.kind
-    return layout.source
+def _parse(table: str, objects: list[RawObject], options: dict[str, Any]) -> Parsed:
+    """A batch of objects bound for one table, parsed by the source that delivers them."""
+    return source_of_table(table).parse(objects, table, options)
 
 
 def _fetch(settings: StorageSettings, url: str, objects: list[RawObject]) -> list[BadRecord]:
@@ -257,17 +245,11 @@ def _fetch(settings: StorageSettings, url: str, objects: list[RawObject]) -> lis
     return missing
 
 
-#: kinds whose objects are one gzip stream (Firehose objects are split into members later)
-_INFLATE_EARLY = frozenset(
-    {"cloudtrail", "cloudtrail_insight", "vpcflow", "config", "cloudwatch_export"}
-)
-
-
 def _inflate(obj: RawObject, data: bytes) -> bytes:
     """Inflate in the fetching thread (zlib runs without the interpreter lock), so it overlaps
     with parsing; a damaged stream is left as it is for the parser to quarantine with its
     position."""
-    if obj.layout.kind not in _INFLATE_EARLY or not is_gzip(data):
+    if not kind_of(obj.layout.kind).whole_gzip or not is_gzip(data):
         return data
     try:
         return gunzip(data)
@@ -365,11 +347,12 @@ def _batch_bytes(total: int, workers: int) -> int:
 
 
 def ensure_tables(catalog: Catalog, database: str, names: set[str]) -> dict[str, Any]:
-    """Create the destination tables (and the Config view) the first time they are needed."""
+    """Create the destination tables (and their sources' views) the first time they are needed."""
     catalog.create_database(database, if_not_exists=True)
+    specs = tables()
     out = {}
     for name in sorted(names):
-        spec = TABLES[name]
+        spec = specs[name]
         for attempt in range(20):
             try:
                 out[name] = catalog.create_managed_table(
@@ -387,49 +370,16 @@ def ensure_tables(catalog: Catalog, database: str, names: set[str]) -> dict[str,
                     out[name] = catalog.get_table(database, name)
                     break
                 time.sleep(0.05)
-        if name == "config_items":
-            _ensure_config_view(catalog, database)
+        for view, sql in source_of_table(name).views.items():
+            _ensure_view(catalog, database, view, sql(database))
     return out
 
 
-def _ensure_config_view(catalog: Catalog, database: str) -> None:
-    if catalog.view_exists(database, CONFIG_VIEW):
+def _ensure_view(catalog: Catalog, database: str, view: str, sql: str) -> None:
+    if catalog.view_exists(database, view):
         return
     with contextlib.suppress(CatalogError):  # a concurrent run created it first
-        catalog.create_view(database, CONFIG_VIEW, config_view_sql(database))
-
-
-def config_view_sql(database: str) -> str:
-    """The nested shape of the Config table AWS documents for Athena, one row per file."""
-    members = [
-        ("configurationitemversion", "configurationItemVersion", "VARCHAR"),
-        ("configurationitemcapturetime", "configurationItemCaptureTime", "VARCHAR"),
-        ("configurationstateid", "configurationStateId", "BIGINT"),
-        ("awsaccountid", "awsAccountId", "VARCHAR"),
-        ("configurationitemstatus", "configurationItemStatus", "VARCHAR"),
-        ("resourcetype", "resourceType", "VARCHAR"),
-        ("resourceid", "resourceId", "VARCHAR"),
-        ("resourcename", "resourceName", "VARCHAR"),
-        ("arn", "ARN", "VARCHAR"),
-        ("awsregion", "awsRegion", "VARCHAR"),
-        ("availabilityzone", "availabilityZone", "VARCHAR"),
-        ("configurationstatemd5hash", "configurationStateMd5Hash", "VARCHAR"),
-        ("configuration", "configuration", "VARCHAR"),
-        ("supplementaryconfiguration", "supplementaryConfiguration", "VARCHAR"),
-        ("tags", "tags", "MAP(VARCHAR, VARCHAR)"),
-        ("resourcecreationtime", "resourceCreationTime", "VARCHAR"),
-    ]
-    values = ", ".join(c for c, _, _ in members)
-    shape = ", ".join(f"{n} {t}" for _, n, t in members)
-    return (
-        "SELECT fileversion, configsnapshotid, "
-        f"array_agg(CAST(ROW({values}) AS ROW({shape}))) AS configurationitems, "
-        "account AS accountid, min(day) AS dt, region, filetype, source_key, "
-        # Athena's "$path" of the documented table: the delivered file
-        'source_key AS "$path" '
-        f"FROM {database}.config_items "
-        "GROUP BY source_key, fileversion, configsnapshotid, filetype, account, region"
-    )
+        catalog.create_view(database, view, sql)
 
 
 def ingest(
@@ -452,7 +402,7 @@ def ingest(
 ) -> IngestReport:
     """Ingest every AWS export under ``url`` (a folder or s3:// prefix) into the lake, once.
 
-    ``source`` restricts the run to one of cloudtrail, vpcflow, config, cloudwatch (and lets files
+    ``source`` restricts the run to one source of ``loglake.ingest.sources`` (and lets files
     outside any AWS key layout be read as that source); ``since`` skips delivery dates before it
     without listing them. ``workers`` > 1 parses in that many processes. ``only`` limits the run
     to the given object URLs and ``force`` re-reads them even when unchanged (quarantine retry).
@@ -463,8 +413,8 @@ def ingest(
     ``full_listing`` (or ``only``/``force``) asks for everything again. Afterwards, partitions
     this run added rows to that hold more than ``compact_files`` files are compacted (0: never).
     """
-    if source is not None and source not in SOURCES:
-        raise UserError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")
+    if source is not None and source not in SOURCE_NAMES:
+        raise UserError(f"unknown source {source!r}: use one of {', '.join(SOURCE_NAMES)}")
     started = time.perf_counter()
     since_date = _since(since)
     settings = catalog.settings
@@ -536,7 +486,7 @@ def ingest(
         bar.total_bytes = sum(o.size for o in todo)
         groups: dict[str, list[RawObject]] = {}
         for obj in sorted(todo, key=lambda o: o.url):
-            groups.setdefault(_group_of(obj.layout), []).append(obj)
+            groups.setdefault(obj.layout.table, []).append(obj)  # type: ignore[arg-type]
         size = _batch_bytes(bar.total_bytes, workers)
         jobs = [
             (group, batch)
@@ -559,7 +509,7 @@ def ingest(
 
         def handle(group: str, batch: list[RawObject], parsed: Parsed, nbytes: int) -> None:
             report.bytes_read += nbytes
-            table = TABLES[batch[0].layout.table].name  # type: ignore[index]
+            table = group
             bad_count: dict[str, int] = {}
             for bad in parsed.bad:
                 entry = quarantine.record(bad, kind=batch[0].layout.kind, table=table)
@@ -576,7 +526,7 @@ def ingest(
             files = parsed.files.get(table)
             if files is None:
                 if data is None:
-                    data = TABLES[table].schema.empty_table()
+                    data = tables()[table].schema.empty_table()
                 location = writers[table].location
                 data, files = _written(settings, location, table, data, is_sorted=parsed.sorted)
             committed = writers[table].commit(outcomes, data, files=files or None)
@@ -749,7 +699,7 @@ def sort_for_commit(table: str, data: pa.Table) -> pa.Table:
     Runs in the committing thread: Arrow sorts without holding the interpreter, so it overlaps
     with the parsing of the next batch.
     """
-    keys = [*PARTITION_COLUMNS, TABLES[table].sort_by]
+    keys = [*PARTITION_COLUMNS, tables()[table].sort_by]
     order = pc.sort_indices(data, sort_keys=[(k, "ascending") for k in keys])
     if pc.all(pc.equal(order, pa.arange(0, len(order)))).as_py() is not False:
         return data  # already in order (or empty)
@@ -809,7 +759,7 @@ def _record_unrecognised(
             obj.url,
             obj.etag,
             "unknown key layout: not an AWS log delivery path; if it holds logs, name their "
-            "source: --source cloudtrail|vpcflow|config|cloudwatch",
+            f"source: --source {'|'.join(SOURCE_NAMES)}",
             whole_object=True,
         )
         entry = quarantine.record(bad)

@@ -233,7 +233,7 @@ CONFIG_FIELDS: list[tuple[str, str, str, object]] = [
 ]
 
 
-def _pl_to_arrow(dtype: pl.DataType) -> pa.DataType:
+def pl_to_arrow(dtype: pl.DataType) -> pa.DataType:
     if dtype == pl.String:
         return pa.string()
     if dtype == pl.Boolean:
@@ -243,9 +243,9 @@ def _pl_to_arrow(dtype: pl.DataType) -> pa.DataType:
     if dtype == pl.Int64:
         return pa.int64()
     if isinstance(dtype, pl.List):
-        return pa.list_(_pl_to_arrow(dtype.inner))
+        return pa.list_(pl_to_arrow(dtype.inner))
     if isinstance(dtype, pl.Struct):
-        return pa.struct([pa.field(f.name, _pl_to_arrow(f.dtype)) for f in dtype.fields])
+        return pa.struct([pa.field(f.name, pl_to_arrow(f.dtype)) for f in dtype.fields])
     raise TypeError(f"no Arrow type for {dtype}")
 
 
@@ -253,7 +253,8 @@ def _map(value: pa.DataType = pa.string()) -> pa.DataType:
     return pa.map_(pa.string(), value)
 
 
-def _with_tail(fields: list[pa.Field]) -> pa.Schema:
+def table_schema(fields: list[pa.Field]) -> pa.Schema:
+    """A table of these columns, then the columns every ingested table ends with."""
     return pa.schema(
         [
             *fields,
@@ -267,11 +268,11 @@ def _with_tail(fields: list[pa.Field]) -> pa.Schema:
 def _cloudtrail_schema() -> pa.Schema:
     fields = []
     for f in CLOUDTRAIL_FIELDS:
-        t = _pl_to_arrow(f.polars_type())
+        t = pl_to_arrow(f.polars_type())
         if f.name == "useridentity":
             t = _replace_webid_attributes(t)
         fields.append(pa.field(f.name, t))
-    return _with_tail(fields)
+    return table_schema(fields)
 
 
 def _replace_webid_attributes(useridentity: pa.StructType) -> pa.DataType:
@@ -292,9 +293,9 @@ def _replace_webid_attributes(useridentity: pa.StructType) -> pa.DataType:
 
 CLOUDTRAIL_SCHEMA = _cloudtrail_schema()
 
-VPC_FLOW_SCHEMA = _with_tail([pa.field(name, t) for _, name, t in VPC_FLOW_FIELDS])
+VPC_FLOW_SCHEMA = table_schema([pa.field(name, t) for _, name, t in VPC_FLOW_FIELDS])
 
-CONFIG_SCHEMA = _with_tail(
+CONFIG_SCHEMA = table_schema(
     [
         pa.field("configurationitemversion", pa.string()),
         pa.field("configurationitemcapturetime", pa.string()),
@@ -334,7 +335,7 @@ CONFIG_SCHEMA = _with_tail(
     ]
 )
 
-CLOUDWATCH_SCHEMA = _with_tail(
+CLOUDWATCH_SCHEMA = table_schema(
     [
         pa.field("loggroup", pa.string()),
         pa.field("logstream", pa.string()),
@@ -353,32 +354,13 @@ CLOUDWATCH_SCHEMA = _with_tail(
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A destination table: its name in the catalog, schema and the column rows are sorted by."""
+    """A destination table: its name in the catalog, schema and the column rows are sorted by
+    (each source's record lists its tables, see ``loglake.ingest.source``)."""
 
     name: str
     schema: pa.Schema
     sort_by: str
     comment: str
-
-
-TABLES: dict[str, TableSpec] = {
-    "cloudtrail": TableSpec(
-        "cloudtrail", CLOUDTRAIL_SCHEMA, "eventtime", "CloudTrail management and data events"
-    ),
-    "cloudtrail_insights": TableSpec(
-        "cloudtrail_insights", CLOUDTRAIL_SCHEMA, "eventtime", "CloudTrail Insights events"
-    ),
-    "vpc_flow_logs": TableSpec("vpc_flow_logs", VPC_FLOW_SCHEMA, "start", "VPC flow log records"),
-    "config_items": TableSpec(
-        "config_items",
-        CONFIG_SCHEMA,
-        "configurationitemcapturetime",
-        "AWS Config configuration items (history and snapshots)",
-    ),
-    "cloudwatch_logs": TableSpec(
-        "cloudwatch_logs", CLOUDWATCH_SCHEMA, "timestamp", "CloudWatch Logs events"
-    ),
-}
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -5,19 +5,24 @@ and the Parquet delivery. Both become rows of Athena's documented ``vpc_flow_log
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import Mapping
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loglake.ingest.raw import BadRecord, GzipError, Parsed, RawObject, gunzip, to_arrow_column
+from loglake.ingest.layout import ACCOUNT, DATE, REGION, Layout, delivery_day, stamp_hour
+from loglake.ingest.raw import BadRecord, Parsed, RawObject, frame_to_table, object_bytes
 from loglake.ingest.schemas import (
     EXTRA_FIELDS,
     SOURCE_KEY,
     VPC_FLOW_FIELDS,
     VPC_FLOW_SCHEMA,
-    conform,
+    TableSpec,
 )
+from loglake.ingest.source import Kind, Source
 
 TABLE = "vpc_flow_logs"
 _BY_FIELD = {f: (name, t) for f, name, t in VPC_FLOW_FIELDS}
@@ -61,20 +66,8 @@ def parse(objects: list[RawObject]) -> Parsed:
 
 def _text_of(obj: RawObject, parsed: Parsed) -> str | None:
     """An object's text; None (and the object quarantined) when it is damaged or empty."""
-    try:
-        text = gunzip(obj.data or b"")
-    except GzipError as error:
-        parsed.bad.append(
-            BadRecord(
-                obj.url, obj.etag, str(error), byte_offset=error.byte_offset, whole_object=True
-            )
-        )
-        return None
-    if not text.strip():
-        error = "empty object" if obj.size else "0-byte object"
-        parsed.bad.append(BadRecord(obj.url, obj.etag, error, byte_offset=0, whole_object=True))
-        return None
-    return text.decode("utf-8", "replace")
+    data = object_bytes(obj, parsed)
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def _first_line(text: str) -> str:
@@ -229,8 +222,56 @@ def _finish(frame: pl.DataFrame) -> pa.Table:
         .fill_null("unknown")
         .alias("day")
     ).sort(["account", "region", "day", *(["start"] if "start" in frame.columns else [])])
-    columns = {}
-    for field in VPC_FLOW_SCHEMA:
-        if field.name in frame.columns:
-            columns[field.name] = to_arrow_column(frame[field.name], field.type)
-    return conform(pa.table(columns), VPC_FLOW_SCHEMA)
+    return frame_to_table(frame, VPC_FLOW_SCHEMA)
+
+
+# ---------------------------------------------------------------- the source record
+_KEY = re.compile(
+    rf"(?:^|/)AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/{DATE}/(?:(?P<h>\d{{2}})/)?"
+    r"(?P<name>[^/]+)$"
+)
+_HIVE_KEY = re.compile(
+    r"(?:^|/)AWSLogs/aws-account-id=(?P<account>\d{12})/aws-service=vpcflowlogs/"
+    r"aws-region=(?P<region>[a-z0-9-]+)/year=(?P<y>\d{4})/month=(?P<m>\d{1,2})/"
+    r"day=(?P<d>\d{1,2})/(?:hour=(?P<h>\d{2})/)?(?P<name>[^/]+)$"
+)
+
+
+def recognise(key: str) -> Layout | None:
+    """Deliveries under ``AWSLogs/ACCOUNT/vpcflowlogs/REGION/Y/M/D/[HH/]`` and the
+    Hive-compatible layout, as text (``.log.gz``) or Parquet."""
+    for pattern in (_HIVE_KEY, _KEY):
+        if (m := pattern.search(key)) is not None:
+            name = m["name"]
+            if name.endswith(".parquet"):
+                kind = "vpcflow_parquet"
+            elif re.search(r"\.log(\.gz)?$", name):
+                kind = "vpcflow"
+            else:
+                return None
+            hour = int(m["h"]) if m["h"] else stamp_hour(name)
+            day = delivery_day(m["y"], m["m"], m["d"])
+            return Layout(kind, m["account"], m["region"], day, hour)
+    return None
+
+
+def _loose(key: str) -> Layout | None:
+    if re.search(r"\.(log|txt)(\.gz)?$", key):
+        return Layout("vpcflow")
+    return Layout("vpcflow_parquet") if key.endswith(".parquet") else None
+
+
+def _parse_for(objects: list[RawObject], table: str, options: Mapping[str, Any]) -> Parsed:
+    return parse(objects)
+
+
+SOURCE = Source(
+    name="vpcflow",
+    title="VPC flow logs",
+    kinds=(Kind("vpcflow", TABLE), Kind("vpcflow_parquet", TABLE, whole_gzip=False)),
+    tables=(TableSpec(TABLE, VPC_FLOW_SCHEMA, "start", "VPC flow log records"),),
+    recognise=recognise,
+    parse=_parse_for,
+    loose=_loose,
+    docs="docs/ingest.md#tables",
+)

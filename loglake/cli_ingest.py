@@ -9,20 +9,22 @@ import sys
 from typing import Any
 
 from loglake.errors import UserError
+from loglake.ingest.sources import SOURCE_NAMES
 from loglake.render import add_output_options, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     ingest = sub.add_parser(
         "ingest",
-        help="load AWS exports (CloudTrail, VPC flow logs, Config, CloudWatch Logs) exactly once",
+        help="load AWS exports (CloudTrail, VPC flow logs, Config, CloudWatch Logs, Route 53 "
+        "Resolver query logs) exactly once",
         description="Walk a folder or s3:// prefix, recognise AWS delivery layouts and load every "
         "new or changed object into the lake's tables. Exit code 1 if anything was quarantined.",
     )
     ingest.add_argument("url", help="a folder or s3://bucket/prefix holding AWSLogs/ or exports")
     ingest.add_argument(
         "--source",
-        choices=["cloudtrail", "vpcflow", "config", "cloudwatch"],
+        choices=SOURCE_NAMES,
         help="only this source (and read files outside AWS layouts as this source)",
     )
     ingest.add_argument("--since", help="skip delivery dates before this day (YYYY-MM-DD)")
@@ -69,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     retry.set_defaults(handler=_quarantine_retry)
 
     cover = sub.add_parser("coverage", help="objects and rows per source, account, region and day")
-    cover.add_argument("--source", choices=["cloudtrail", "vpcflow", "config", "cloudwatch"])
+    cover.add_argument("--source", choices=SOURCE_NAMES)
     add_output_options(cover, output=False)
     cover.set_defaults(handler=_coverage)
 

@@ -17,11 +17,11 @@ import pytest
 from loglake.catalog import Catalog, StorageSettings
 from loglake.cli import main as cli
 from loglake.ingest import ingest
+from loglake.ingest.config import CONFIG_VIEW
 from loglake.ingest.coverage import coverage
 from loglake.ingest.quarantine import Quarantine
 from loglake.ingest.raw import gunzip_members
 from loglake.ingest.retry import retry_quarantine
-from loglake.ingest.runner import CONFIG_VIEW
 from loglake.ingest.state import IngestLog, write_data_files
 
 BUCKET = "loglake-test"

@@ -14,9 +14,10 @@ import pytest
 from sample_files import config_item_files, invictus_files, read_sample, stratus_files
 
 from loglake.ingest import cloudtrail, cloudwatch, config, vpcflow
-from loglake.ingest.layout import classify, folder_end
+from loglake.ingest.layout import folder_end
 from loglake.ingest.raw import GzipError, RawObject, gunzip, gunzip_members
 from loglake.ingest.schemas import CLOUDTRAIL_SCHEMA, CONFIG_SCHEMA, VPC_FLOW_SCHEMA
+from loglake.ingest.sources import classify
 
 TRAIL_KEY = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/10/111122223333_CloudTrail_us-east-1_20240510T1620Z_abcdefABCDEF0123.json.gz"
 

@@ -11,9 +11,9 @@ import pytest
 from sample_files import invictus_files, read_sample
 
 from loglake.ingest import cloudtrail
-from loglake.ingest.layout import classify
 from loglake.ingest.raw import RawObject
 from loglake.ingest.schemas import CLOUDTRAIL_JSON_COLUMNS
+from loglake.ingest.sources import classify
 from loglake.ingest.typed_json import NotTyped, TypedRecords, raw_text_column, to_arrow
 
 KEY = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/10/111122223333_CloudTrail_us-east-1_20240510T1620Z_{}.json.gz"

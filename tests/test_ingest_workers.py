@@ -12,9 +12,10 @@ import pytest
 from loglake.catalog import Catalog, StorageSettings
 from loglake.ingest import ingest
 from loglake.ingest.cloudtrail import parse
-from loglake.ingest.layout import Layout, classify
+from loglake.ingest.layout import Layout
 from loglake.ingest.raw import RawObject
 from loglake.ingest.runner import BATCH_OBJECTS, _batch_bytes, _batches, ensure_tables
+from loglake.ingest.sources import classify
 from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter, write_data_files
 
 ACCOUNT = "111122223333"
