@@ -1,5 +1,10 @@
-"""Running a benchmark: every control compiled against the run's tables, collected as one batch
-of lazy plans (Polars shares their common scans), normalised into result rows, causes found.
+"""Running a benchmark: every control compiled against the run's tables and collected, normalised
+into result rows, causes found.
+
+Compiling is Python work and collecting is Polars work, so a run overlaps them: each plan is handed
+to a collecting thread as soon as it is compiled while the next control compiles (plans with
+different filters never share a scan in Polars, so one ``collect_all`` at the end saved nothing
+and left a core idle while controls compiled).
 
 A control that fails (bad SQL, missing column, a runtime error) becomes one ``error`` row with
 its message; the rest of the run goes on.
@@ -11,6 +16,7 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,19 +120,19 @@ class Runner:
         )
 
     # ------------------------------------------------------------------ compile and collect
-    def compile(self, control: Control, engine: Engine | None = None) -> pl.LazyFrame:
-        """The control's plan, with its columns checked (raises UserError)."""
+    def compile(
+        self, control: Control, engine: Engine | None = None, *, check: bool = True
+    ) -> pl.LazyFrame:
+        """The control's plan, with its columns checked (raises UserError).
+
+        ``check=False`` leaves the columns to be checked on the collected frame: resolving a
+        plan's schema walks the whole plan, which a run does anyway when it collects."""
         result = (engine or self.engine).execute(control.sql, lazy=True)
         if result.lazy is None:
             raise UserError("a control must be a query (SELECT or WITH)")
         lf = result.lazy
-        schema = lf.collect_schema()
-        missing = [c for c in REQUIRED_COLUMNS if c not in schema]
-        if missing:
-            raise UserError(
-                f"the query must return the columns {', '.join(REQUIRED_COLUMNS)}; "
-                f"missing: {', '.join(missing)}"
-            )
+        if check:
+            check_columns(lf.collect_schema().names())
         return lf
 
     def validate(self, controls: Iterable[Control] | None = None) -> dict[str, str | None]:
@@ -152,19 +158,28 @@ class Runner:
         t0 = time.perf_counter()
         chosen = list(controls or self.benchmark.controls())
         runs = [ControlRun(c) for c in chosen]
-        plans: list[tuple[ControlRun, pl.LazyFrame]] = []
-        for cr in runs:
-            t = time.perf_counter()
-            try:
-                plans.append((cr, self.compile(cr.control)))
-            except LoglakeError as error:
-                cr.error = str(error)
-            except Exception as error:  # a control must never stop the run
-                cr.error = _message(error)
-            cr.compile_s = time.perf_counter() - t
-        t_batch = time.perf_counter()
-        frames = self._collect(plans, batch)
-        batch_s = time.perf_counter() - t_batch
+        frames: dict[str, pl.DataFrame] = {}
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-collect") as pool:
+            pending: list[tuple[ControlRun, Future[pl.DataFrame]]] = []
+            for cr in runs:
+                t = time.perf_counter()
+                try:
+                    lf = self.compile(cr.control, check=False)
+                except LoglakeError as error:
+                    cr.error = str(error)
+                except Exception as error:  # a control must never stop the run
+                    cr.error = _message(error)
+                cr.compile_s = time.perf_counter() - t
+                if cr.error is not None:
+                    continue
+                if batch:
+                    pending.append((cr, pool.submit(_collect, cr, lf)))
+                else:
+                    frames.update(_gather(cr, _collect(cr, lf)))
+            t_batch = time.perf_counter()
+            for cr, future in pending:
+                frames.update(_gather(cr, future.result()))
+            batch_s = time.perf_counter() - t_batch
         parts = [self._normalise(cr, frames.get(cr.control.id)) for cr in runs]
         results = pl.concat(parts, how="vertical") if parts else _empty()
         t_causes = time.perf_counter()
@@ -206,27 +221,6 @@ class Runner:
             batch_s=batch_s,
             causes_s=causes_s,
         )
-
-    def _collect(
-        self, plans: list[tuple[ControlRun, pl.LazyFrame]], batch: bool
-    ) -> dict[str, pl.DataFrame]:
-        frames: dict[str, pl.DataFrame] = {}
-        alone = plans
-        if batch and plans:
-            try:
-                collected = pl.collect_all([lf for _, lf in plans], engine=COLLECT_ENGINE)
-                frames = {cr.control.id: df for (cr, _), df in zip(plans, collected, strict=True)}
-                alone = []
-            except Exception:
-                pass  # one plan failed: collect them one by one to tell which
-        for cr, lf in alone:
-            t = time.perf_counter()
-            try:
-                frames[cr.control.id] = lf.collect(engine=COLLECT_ENGINE)
-            except Exception as error:
-                cr.error = _message(error)
-            cr.collect_s = time.perf_counter() - t
-        return frames
 
     def evaluate_at(self, control: Control, moment: dt.datetime) -> pl.DataFrame:
         """The control's rows as the estate was at ``moment`` (same table versions)."""
@@ -270,6 +264,39 @@ class Runner:
             },
             schema={k: RESULT_SCHEMA[k] for k in (*REQUIRED_COLUMNS, "control_id")},
         ).pipe(_complete)
+
+
+def check_columns(columns: list[str]) -> None:
+    """A control must return the columns every result row has (raises UserError)."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise UserError(
+            f"the query must return the columns {', '.join(REQUIRED_COLUMNS)}; "
+            f"missing: {', '.join(missing)}"
+        )
+
+
+def _collect(cr: ControlRun, lf: pl.LazyFrame) -> pl.DataFrame | None:
+    """Collect one control's plan (on the collecting thread); a failure becomes its error."""
+    t = time.perf_counter()
+    try:
+        return lf.collect(engine=COLLECT_ENGINE)
+    except Exception as error:
+        cr.error = _message(error)
+        return None
+    finally:
+        cr.collect_s = time.perf_counter() - t
+
+
+def _gather(cr: ControlRun, frame: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+    if frame is None:
+        return {}
+    try:
+        check_columns(frame.columns)
+    except UserError as error:
+        cr.error = str(error)
+        return {}
+    return {cr.control.id: frame}
 
 
 def _rows(control: Control, frame: pl.DataFrame) -> pl.DataFrame:

@@ -181,6 +181,8 @@ class ReportTables:
         #: rows of the document-backed relations (recorded as evidence, replayed by a re-run)
         self.documents = documents if documents is not None else self._read_documents()
         self._cache: dict[str, pl.DataFrame] = {}
+        self._schemas: dict[str, pl.Schema] = {}
+        self._sources: dict[str, tuple[str | None, str] | None] = {}
         self._virtual = {
             "context": self._context,
             "config_state": self._config_state,
@@ -201,9 +203,15 @@ class ReportTables:
     # ------------------------------------------------------------------ TableProvider
     def schema(self, database: str | None, name: str) -> pl.Schema:
         if (database or "").lower() == REPORT_DATABASE:
-            if name.lower() == "cloudtrail":
-                return self._cloudtrail_schema()
-            return self._frame(name).collect_schema()
+            # every control asks; the relations are fixed for the run
+            key = name.lower()
+            if key not in self._schemas:
+                self._schemas[key] = (
+                    self._cloudtrail_schema()
+                    if key == "cloudtrail"
+                    else self._frame(name).collect_schema()
+                )
+            return self._schemas[key]
         return self.base.schema(database, name)
 
     def scan(
@@ -251,11 +259,13 @@ class ReportTables:
         )
 
     def _source(self, name: str) -> tuple[str | None, str] | None:
-        try:
-            relation = self.catalog.find_relation(name, None, self.base.default_database)
-        except CatalogError:
-            return None
-        return relation.database, relation.name
+        if name not in self._sources:  # resolved once per run, not once per scan
+            try:
+                relation = self.catalog.find_relation(name, None, self.base.default_database)
+                self._sources[name] = relation.database, relation.name
+            except CatalogError:
+                self._sources[name] = None
+        return self._sources[name]
 
     def _config_history(self) -> pl.DataFrame:
         found = self._source("config_items")
