@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
@@ -220,14 +221,12 @@ class ManagedTable:
         """Live data files with partition values and min/max statistics (read once per version;
         at ``version``: the files of that commit, for readers that must see the table as it was)."""
         if version is not None:
-            actions = pa.table(self._at(version).get_add_actions(flatten=True)).to_pylist()
-            files = [self._data_file(action) for action in actions]
+            files = [self._data_file(action) for action in _add_actions(self._at(version))]
         else:
             table = self.table
             current = table.version()
             if self._files is None or self._files[0] != current:
-                actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
-                self._files = (current, [self._data_file(action) for action in actions])
+                self._files = (current, [self._data_file(a) for a in _add_actions(table)])
             files = list(self._files[1])
         if partition_filters:
             files = [f for f in files if _matches(f.partition, partition_filters)]
@@ -373,3 +372,13 @@ def _matches(partition: dict[str, Any], filters: PartitionFilters) -> bool:
 
 
 __all__ = ["TARGET_FILE_SIZE", "ManagedTable"]
+
+
+def _add_actions(table: DeltaTable) -> list[dict[str, Any]]:
+    """The live files' add actions, flattened, as dicts.
+
+    Read through Polars: pyarrow turns zoned timestamps (the min/max statistics) into Python
+    values by importing pandas, which took seconds on a busy machine in a process that had not
+    imported it yet.
+    """
+    return pl.DataFrame(table.get_add_actions(flatten=True)).to_dicts()

@@ -23,12 +23,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
 
 import polars as pl
-import pyarrow as pa
 import sqlglot
-from deltalake import DeltaTable
 from sqlglot import exp
 
 from loglake.catalog import Catalog, DataFile, ManagedTable
@@ -694,20 +691,7 @@ def backfill_metric_filter(
     run = FilterRun(name, -1, created)
     if created < 0 or metrics.checkpoint(key) is not None:
         return run
-    snapshot = DeltaTable(
-        table.location,
-        version=created,
-        storage_options=table.settings.delta_storage_options() or None,
-    )
-    actions = pa.table(snapshot.get_add_actions(flatten=True)).to_pylist()
-    files = [
-        DataFile(
-            path=a["path"] if "://" in a["path"] else f"{table.location}/{unquote(a['path'])}",
-            size=a["size_bytes"],
-            partition={k.split(".", 1)[1]: v for k, v in a.items() if k.startswith("partition.")},
-        )
-        for a in actions
-    ]
+    files = table.files(version=created)
     schema = pl.Schema(table.schema())
     columns = _needed_columns([d], schema)
     lf = scan_files(table, files, columns)
