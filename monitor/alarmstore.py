@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import polars as pl
 import pyarrow as pa
 
@@ -90,6 +91,8 @@ class AlarmStore:
         self.metrics = MetricsStore(catalog)
         self.sleep = sleep
         self._history_table = None
+        #: per alarm, the last history sequence number known to be in the history table
+        self._copied: dict[str, int] = {}
 
     # ------------------------------------------------------------------ history table
     @property
@@ -157,18 +160,29 @@ class AlarmStore:
         return change
 
     def _write(self, name: str, change: Callable[[dict | None], dict | None]) -> dict | None:
+        """Read-modify-write of an alarm's document; history already copied to the table is
+        dropped from it on the way (so each write carries at most one run's history)."""
         for _ in range(20):
             found = self.state.get("alarms", name)
             body, version = (found[0], found[1]) if found else (None, 0)
-            new = change(json.loads(json.dumps(body)) if body else None)
+            new = change(orjson.loads(orjson.dumps(body)) if body else None)
             if new is None:
                 return body
+            if new.get("pendingHistory"):
+                copied = self._copied_seq(name)
+                new["pendingHistory"] = [p for p in new["pendingHistory"] if p["seq"] > copied]
             try:
                 self.state.put("alarms", name, new, version)
                 return new
             except ConflictError:
                 continue
         raise ConflictError(f"alarm {name!r} keeps changing; try again")
+
+    def _copied_seq(self, name: str) -> int:
+        """The last sequence number of `name` in the history table (a Delta app version)."""
+        if name not in self._copied:
+            self._copied[name] = self.history_table.app_version(f"alarm-history:{name}") or 0
+        return self._copied[name]
 
     def delete_alarm(self, name: str) -> None:
         for other in self.state.list("alarms"):
@@ -365,24 +379,31 @@ class AlarmStore:
         outcomes = evaluate_plans(plans, self.metrics.frame())
         events: list[tuple[datetime, str, str]] = []
         transitions: list[dict[str, Any]] = []
+        written: dict[str, dict] = {}
         for outcome in outcomes:
-            made = self._record(outcome, notify, when)
+            made, body = self._record(outcome, notify, when)
+            if body is not None:
+                written[outcome.plan.definition["AlarmName"]] = body
             transitions.extend(made)
             events.extend((t["time"], t["alarm"], t["to"]) for t in made)
         composites = [b["AlarmName"] for b in bodies if "AlarmRule" in b["definition"]]
         if composites:
             transitions.extend(self._follow(composites, events, when, notify))
-        self.flush([b["AlarmName"] for b in bodies], now=when)
+            written = {}  # composites wrote after these: read every document afresh
+        self.flush([b["AlarmName"] for b in bodies], now=when, known=written)
         transitions.sort(key=lambda t: t["time"])  # stable: children before their composites
         for t in transitions:
             t.pop("time")
         return transitions
 
-    def _record(self, outcome: Outcome, notify: bool, when: datetime) -> list[dict[str, Any]]:
+    def _record(
+        self, outcome: Outcome, notify: bool, when: datetime
+    ) -> tuple[list[dict[str, Any]], dict | None]:
         """Write one alarm's transitions of a run (one compare-and-swap write).
 
         A transition is stamped with its evaluation time: the window end in a replay, the
-        run's own time for the latest window.
+        run's own time for the latest window. Returns the transitions and the document as
+        written or, when another process evaluated these windows first, as read.
         """
         plan = outcome.plan
         d = plan.definition
@@ -426,8 +447,8 @@ class AlarmStore:
             latest["lastEvaluated"] = last_end.isoformat()
             return latest
 
-        self._write(name, change)
-        return list(made)
+        body = self._write(name, change)
+        return list(made), body
 
     def _follow(
         self,
@@ -498,16 +519,23 @@ class AlarmStore:
         return transition
 
     # ------------------------------------------------------------------ history and actions
-    def flush(self, names: Sequence[str], *, now: datetime | None = None) -> None:
-        """Copy pending history to the history table (one commit) and deliver due actions."""
+    def flush(
+        self,
+        names: Sequence[str],
+        *,
+        now: datetime | None = None,
+        known: Mapping[str, dict] | None = None,
+    ) -> None:
+        """Copy pending history to the history table (one commit) and deliver due actions.
+
+        `known` holds documents this process has just written, so they are not read again.
+        """
         when = _now(now)
-        self._flush_history(names)
+        bodies = self._bodies(names, known or {})
+        self._flush_history(bodies)
         delivered = False
-        for name in names:
-            found = self.state.get("alarms", name)
-            if found is None:
-                continue
-            for entry in list(found[0].get("outbox", [])):
+        for name, body in bodies.items():
+            for entry in list(body.get("outbox", [])):
                 if datetime.fromisoformat(entry["nextAttempt"]) > when:
                     continue
                 error: actions.DeliveryError | None = None
@@ -518,7 +546,19 @@ class AlarmStore:
                 self._delivered(name, entry, error, when)
                 delivered = True
         if delivered:
-            self._flush_history(names)
+            self._flush_history(self._bodies(names, {}))
+
+    def _bodies(self, names: Sequence[str], known: Mapping[str, dict]) -> dict[str, dict]:
+        """The documents of these alarms: as just written where known, otherwise read."""
+        out = {}
+        for name in names:
+            body = known.get(name)
+            if body is None:
+                found = self.state.get("alarms", name)
+                body = found[0] if found else None
+            if body is not None:
+                out[name] = body
+        return out
 
     def _delivered(
         self, name: str, entry: dict, error: actions.DeliveryError | None, when: datetime
@@ -551,17 +591,19 @@ class AlarmStore:
 
         self._write(name, change)
 
-    def _flush_history(self, names: Sequence[str]) -> None:
-        """Append the pending history items of these alarms in one commit.
+    def _flush_history(self, bodies: Mapping[str, dict]) -> None:
+        """Append the pending history items of these alarm documents in one commit.
 
         The commit records, per alarm, the last sequence number copied (a Delta application
-        transaction), so a copy interrupted after the commit is not repeated.
+        transaction), so a copy interrupted after the commit is not repeated. The documents
+        keep the copied items until their next write drops them (see `_write`): one write
+        per alarm and run instead of two.
         """
-        pending: dict[str, list[dict]] = {}
-        for name in names:
-            found = self.state.get("alarms", name)
-            if found is not None and found[0].get("pendingHistory"):
-                pending[name] = found[0]["pendingHistory"]
+        pending = {
+            name: body["pendingHistory"]
+            for name, body in bodies.items()
+            if body.get("pendingHistory")
+        }
         if not pending:
             return
         table = self.history_table
@@ -569,7 +611,7 @@ class AlarmStore:
         transactions: dict[str, int] = {}
         for name, items in pending.items():
             app = f"alarm-history:{name}"
-            done = table.app_version(app) or 0
+            done = self._copied_seq(name)
             todo = [p for p in items if p["seq"] > done]
             if todo:
                 transactions[app] = max(p["seq"] for p in todo)
@@ -585,15 +627,10 @@ class AlarmStore:
                     for p in todo
                 )
         if rows:
-            append_committed(table, pa.Table.from_pylist(rows, schema=HISTORY_SCHEMA), transactions)
+            # built by Polars: pyarrow would import pandas to convert zoned datetimes, and its
+            # cast pyarrow.compute (together seconds on a busy machine, in a fresh process)
+            frame = pl.DataFrame(rows, schema=pl.Schema(HISTORY_SCHEMA))
+            append_committed(table, frame.to_arrow(), transactions)
             compact_if_many(table)
-        for name, items in pending.items():
-            recorded = max(p["seq"] for p in items)
-
-            def change(body: dict | None, recorded: int = recorded) -> dict | None:
-                if body is None:
-                    return None
-                body["pendingHistory"] = [p for p in body["pendingHistory"] if p["seq"] > recorded]
-                return body
-
-            self._write(name, change)
+        for app, seq in transactions.items():
+            self._copied[app.removeprefix("alarm-history:")] = seq

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -173,19 +174,19 @@ class Plan:
     first: int  # step index of the first window end's newest period (t/step - 1)
     last: int
 
-    @property
+    @cached_property
     def period(self) -> int:
         return alarm_period(self.definition)
 
-    @property
+    @cached_property
     def step(self) -> int:
         return step_seconds(self.period)
 
-    @property
+    @cached_property
     def window(self) -> int:
         return self.period // self.step
 
-    @property
+    @cached_property
     def range(self) -> int:
         return evaluation_range(int(self.definition["EvaluationPeriods"]))
 
@@ -241,7 +242,8 @@ def _low_sample_need(definition: Mapping[str, Any]) -> float | None:
 
 
 def _decisions(plan: Plan, grid: pl.LazyFrame) -> pl.LazyFrame:
-    """Per window end (row j >= plan.first): the state code, null where the state is kept."""
+    """The grid with the state code of each window end (rows first..last; null: state kept)
+    and the state before it (``old``), so a transition is a row whose code differs from it."""
     d = plan.definition
     n = int(d["EvaluationPeriods"])
     m = int(d.get("DatapointsToAlarm") or n)
@@ -342,31 +344,35 @@ def _decisions(plan: Plan, grid: pl.LazyFrame) -> pl.LazyFrame:
     if need is not None:
         low_used = pl.when(pl.col("real") >= n).then(pl.col("lowN")).otherwise(pl.col("lowR"))
         state = pl.when((pl.col("real") > 0) & (low_used > 0)).then(keep).otherwise(state)
-    return (
-        frame.filter(pl.col("j").is_between(plan.first, plan.last))
-        .select("j", state.alias("code"))
-        .sort("j")
-    )
+    decided = pl.when(pl.col("j").is_between(plan.first, plan.last)).then(state)
+    columns = grid.collect_schema().names()
+    old = pl.col("code").forward_fill().shift(1).fill_null(CODES[plan.current])
+    return frame.select(*columns, decided.alias("code")).sort("j").with_columns(old.alias("old"))
 
 
 @dataclass
 class Outcome:
-    """One alarm's evaluations: the grid it read and the state after each window end."""
+    """One alarm's evaluations: the grid it read with the state code after each window end."""
 
     plan: Plan
-    grid: pl.DataFrame  # j, value[, lower, upper], count
-    states: pl.DataFrame  # j, code (null = kept)
+    frame: pl.DataFrame  # j, value[, lower, upper], count, code (null: kept), old
+
+    @property
+    def states(self) -> pl.DataFrame:
+        """j, code for the window ends first..last."""
+        plan = self.plan
+        return self.frame.filter(pl.col("j").is_between(plan.first, plan.last)).select("j", "code")
 
     def transitions(self) -> list[tuple[int, str, str]]:
         """(j, from, to) for every change of state, starting from the current state."""
-        out = []
-        state = self.plan.current
-        for j, code in self.states.filter(pl.col("code").is_not_null()).iter_rows():
-            new = NAMES[code]
-            if new != state:
-                out.append((j, state, new))
-                state = new
-        return out
+        changes = self.frame.filter(pl.col("code") != pl.col("old")).select("j", "old", "code")
+        return [(j, NAMES[old], NAMES[new]) for j, old, new in changes.iter_rows()]
+
+    @cached_property
+    def _columns(self) -> dict[str, list[Any]]:
+        """The grid as Python lists, read once for the reasons of all transitions."""
+        names = [c for c in ("value", "lower", "upper") if c in self.frame.columns]
+        return {name: self.frame[name].to_list() for name in names}
 
     def datapoints(
         self, j: int
@@ -374,13 +380,13 @@ class Outcome:
         """The evaluation range of window end j, oldest first, as the pure function takes it."""
         plan = self.plan
         rows = [j - k * plan.window for k in range(plan.range - 1, -1, -1)]
-        first = int(self.grid["j"][0])
-        values = self.grid["value"]
+        first = int(self.frame["j"][0])
+        values = self._columns["value"]
         picked = [values[i - first] if i >= first else None for i in rows]
         stamps = [step_time(i + 1, plan.step) - timedelta(seconds=plan.period) for i in rows]
         bands = None
-        if "lower" in self.grid.columns:
-            lower, upper = self.grid["lower"], self.grid["upper"]
+        if "lower" in self._columns:
+            lower, upper = self._columns["lower"], self._columns["upper"]
             bands = [
                 None
                 if i < first or lower[i - first] is None
@@ -392,9 +398,9 @@ class Outcome:
 
 def evaluate_plans(plans: Sequence[Plan], metrics: pl.LazyFrame) -> list[Outcome]:
     """Evaluate every plan in one collect (Polars runs the alarms' plans in parallel)."""
-    grids = [series_for(p.definition, metrics, p.step, p.grid_start, p.last) for p in plans]
-    frames = []
-    for plan, grid in zip(plans, grids, strict=True):
-        frames.extend([grid, _decisions(plan, grid)])
+    frames = [
+        _decisions(p, series_for(p.definition, metrics, p.step, p.grid_start, p.last))
+        for p in plans
+    ]
     collected = pl.collect_all(frames) if frames else []
-    return [Outcome(plan, collected[2 * k], collected[2 * k + 1]) for k, plan in enumerate(plans)]
+    return [Outcome(plan, frame) for plan, frame in zip(plans, collected, strict=True)]
