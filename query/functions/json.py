@@ -139,13 +139,12 @@ def _may_hold(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
     return pl.when(present).then(text)
 
 
-def _extract(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
-    """(JSON text, scalar text) of the value at ``steps``; scalar text is NULL for containers.
+def _walk(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
+    """(text, is a container) of the value at ``steps``.
 
-    ``str.json_path_match`` gives a string's content, so a value that looks like an object,
-    array, number or boolean may still have been a string; extra walks settle that, each only
-    on the rows that need it (its input is NULL elsewhere): ``path.*`` finds members of a real
-    container, and filters on the parent tell a real number or boolean from a string.
+    ``str.json_path_match`` gives a string's content, so a value that looks like an object or
+    array may still have been a string: a second walk, ``path.*``, only on the rows that look
+    like one (its input is NULL elsewhere), finds the members of a real container.
     """
     path = _path_text(steps)
     value = materialize(_may_hold(text, steps).str.json_path_match(path))
@@ -153,7 +152,27 @@ def _extract(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
         value.str.starts_with("[") & value.str.ends_with("]")
     )
     members = pl.when(bracketed).then(text).str.json_path_match(path + ".*")
-    container = bracketed & (members.is_not_null() | value.is_in(["{}", "[]"]))
+    return value, bracketed & (members.is_not_null() | value.is_in(["{}", "[]"]))
+
+
+def _scalar(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
+    """The scalar text at ``steps`` (json_extract_scalar): NULL for containers.
+
+    A number and a string with the same text give the same scalar, so unlike :func:`_extract`
+    this needs no walks that tell them apart (four filter walks per row that looks numeric,
+    which made a query on numeric JSON fields ten times slower than one plain walk).
+    """
+    value, container = _walk(text, steps)
+    return pl.when(container).then(None).otherwise(value)
+
+
+def _extract(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
+    """The JSON text of the value at ``steps`` (json_extract: strings stay quoted).
+
+    A value that looks like a number or boolean may still have been a string: filters on the
+    parent tell a real one from a string, each only on the rows that need it.
+    """
+    value, container = _walk(text, steps)
     looks_plain = value.str.contains(_NUMBER) | value.is_in(["true", "false"])
     if steps and isinstance(steps[-1], str) and _IDENT.match(steps[-1]):
         parent, field = _path_text(steps[:-1]), f"@.{steps[-1]}"
@@ -166,16 +185,14 @@ def _extract(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
         looks_plain = looks_plain & typed
     container, typed_plain = materialize_all(container, looks_plain)
     if not steps:
-        return _canonical(text, value), pl.when(container).then(None).otherwise(value)
-    as_json = (
+        return _canonical(text, value)
+    return (
         pl.when(value.is_null())
         .then(None)
         .when(container | typed_plain)
         .then(value)
         .otherwise(quote(value))
     )
-    scalar = pl.when(container).then(None).otherwise(value)
-    return as_json, scalar
 
 
 @translates(
@@ -194,7 +211,7 @@ def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
         return json_query(compiler, node)
     steps = _steps(compiler, node.expression)
     source = string_arg(compiler, node.this)
-    return staged([source], lambda v: _extract(v, steps)[0])
+    return staged([source], lambda v: _extract(v, steps))
 
 
 @translates(
@@ -206,7 +223,7 @@ def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
     """json_extract_scalar(json, path): the scalar at path as varchar; NULL for objects/arrays."""
     steps = _steps(compiler, node.expression)
     source = string_arg(compiler, node.this)
-    return staged([source], lambda v: _extract(v, steps)[1])
+    return staged([source], lambda v: _scalar(v, steps))
 
 
 @translates(
@@ -264,7 +281,7 @@ def json_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     steps = _steps(compiler, path)
 
     def build(v: pl.Expr) -> pl.Expr:
-        value = _extract(v, steps)[0]
+        value = _extract(v, steps)
         container = value.str.starts_with("[") | value.str.starts_with("{")
         size = pl.when(container).then(_count(value)).otherwise(pl.lit(0, pl.Int64))
         return pl.when(value.is_null()).then(None).otherwise(size)
@@ -313,7 +330,7 @@ def json_array_get(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
     def build(v: pl.Expr) -> pl.Expr:
         text = canonical(v)
-        return pl.when(text.str.starts_with("[")).then(_extract(text, [index])[0]).otherwise(None)
+        return pl.when(text.str.starts_with("[")).then(_extract(text, [index])).otherwise(None)
 
     return staged([string_arg(compiler, doc)], build)
 
@@ -388,7 +405,7 @@ def _from_json(compiler: Any, node: exp.Cast) -> pl.Expr:
         return usable.str.json_decode(target)
 
     def build(v: pl.Expr) -> pl.Expr:
-        scalar = _extract(v, [])[1]
+        scalar = _scalar(v, [])
         quoted = v.str.starts_with('"')
         unquoted = pl.when(quoted).then(v.str.json_path_match("$")).otherwise(scalar)
         return pl.when(v == "null").then(None).otherwise(unquoted)
