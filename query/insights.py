@@ -456,17 +456,30 @@ VPC_MESSAGE = (
 )  # fmt: skip
 
 
+def _in_utc(column: str, dtype: pl.DataType) -> str:
+    """A time column as an instant in UTC.
+
+    Insights results carry UTC on every time value (bin(), datefloor(), CloudTrail's and VPC
+    flow logs' @timestamp); a plain SQL `timestamp` column (the table's, Athena's type) is a
+    UTC wall-clock time, so it is given that zone rather than shown without one.
+    """
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        return f"with_timezone({_q(column)}, 'UTC')"
+    return _q(column)
+
+
 def table_shape(name: str, schema: Mapping[str, pl.DataType]) -> TableShape:
     """The Insights view of a table: CloudWatch Logs, CloudTrail, VPC flow logs or any other."""
     columns = {k.lower(): v for k, v in schema.items()}
     if "message" in columns and "loggroup" in columns:
         log = 'CASE WHEN "owner" IS NULL THEN "loggroup" ELSE "owner" || \':\' || "loggroup" END'
+        eventtime = _in_utc("eventtime", columns["eventtime"])
         return TableShape(
             name,
             columns,
-            '"eventtime"',
+            eventtime,
             "message",
-            {"@logstream": '"logstream"', "@log": log, "@ingestiontime": '"eventtime"'},
+            {"@logstream": '"logstream"', "@log": log, "@ingestiontime": eventtime},
         )
     if "eventtime" in columns and isinstance(columns["eventtime"], pl.String):
         json = frozenset(c for c in CLOUDTRAIL_JSON if c in columns)
@@ -493,7 +506,9 @@ def table_shape(name: str, schema: Mapping[str, pl.DataType]) -> TableShape:
         )
     for candidate in ("eventtime", "timestamp", "time"):
         if candidate in columns:
-            return TableShape(name, columns, _q(candidate), defaults=("@timestamp",))
+            return TableShape(
+                name, columns, _in_utc(candidate, columns[candidate]), defaults=("@timestamp",)
+            )
     raise UserError(f"table {name} has no time column for @timestamp")
 
 

@@ -439,6 +439,31 @@ def test_date_functions(lake):
     )
 
 
+@pytest.mark.parametrize("table", ["cloudwatch_logs", "cloudtrail", "vpc_flow_logs"])
+def test_every_time_value_carries_utc(lake, table):
+    """@timestamp, bin() with minutes or calendar months, datefloor()/dateceil(): UTC on every
+    table, whether its time column is a SQL timestamp, ISO text or epoch seconds."""
+    group = APP if table == "cloudwatch_logs" else None
+    out = run(
+        lake,
+        "stats min(@timestamp) as first, count(*) as n by bin(5m) as b5, bin(1mo) as month, "
+        "datefloor(@timestamp, 1mo) as floor, dateceil(@timestamp, 1q) as ceil | sort b5 | limit 1",
+        log_group=group,
+        table=table,
+    )
+    for name in ("first", "b5", "month", "floor", "ceil"):
+        assert out.schema[name] == pl.Datetime("us", "UTC"), (table, name)
+    row = out.row(0, named=True)
+    assert row["b5"] == t(0) and row["b5"] <= row["first"] < t(5)
+    assert row["month"] == row["floor"] == datetime(2024, 5, 1, tzinfo=UTC)
+    assert row["ceil"] == datetime(2024, 7, 1, tzinfo=UTC)
+
+
+def test_ingestion_time_carries_utc(lake):
+    out = run(lake, "fields @timestamp, @ingestiontime | sort @timestamp | limit 1")
+    assert out.row(0) == (t(0), t(0))
+
+
 def test_ip_functions(lake):
     out = lake.insights(
         "fields isValidIp(srcAddr) as ip, isValidIpV4(srcAddr) as v4, isValidIpV6(srcAddr) as v6, "
