@@ -456,7 +456,7 @@ VPC_MESSAGE = (
 )  # fmt: skip
 
 
-def _in_utc(column: str, dtype: pl.DataType) -> str:
+def _in_utc(column: str, dtype: pl.DataType | None) -> str:
     """A time column as an instant in UTC.
 
     Insights results carry UTC on every time value (bin(), datefloor(), CloudTrail's and VPC
@@ -473,7 +473,7 @@ def table_shape(name: str, schema: Mapping[str, pl.DataType]) -> TableShape:
     columns = {k.lower(): v for k, v in schema.items()}
     if "message" in columns and "loggroup" in columns:
         log = 'CASE WHEN "owner" IS NULL THEN "loggroup" ELSE "owner" || \':\' || "loggroup" END'
-        eventtime = _in_utc("eventtime", columns["eventtime"])
+        eventtime = _in_utc("eventtime", columns.get("eventtime"))
         return TableShape(
             name,
             columns,
