@@ -22,10 +22,9 @@ GIB = 1024**3
 class QueryLimits:
     """Per-query limits (Athena workgroup style); ``None`` means no limit."""
 
-    #: wall-clock seconds before the query is cancelled; off by default, because a cancellable
-    #: query runs on Polars' in-memory engine (the streaming engine cannot be cancelled), which
-    #: is slower on scan-heavy plans
-    time_limit_s: float | None = None
+    #: wall-clock seconds before the query is cancelled (30 minutes, as a laptop's guard against
+    #: a forgotten runaway; Athena's own default is 30 minutes too)
+    time_limit_s: float | None = 30 * 60
     #: bytes a query may scan, as Athena's per-query data usage control
     scan_limit_bytes: int | None = 1024 * GIB
     #: rows a result may have (beyond this the query is cancelled, not truncated)

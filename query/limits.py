@@ -4,20 +4,20 @@ The limits come from the lake's settings (:class:`loglake.catalog.lakesettings.Q
 can be changed for one call (``lake.sql(..., limits={"time_limit_s": 5})``). A query over a limit
 is cancelled — Polars stops its work — and fails with an error that names the limit and how to
 change it; it is never cut short silently.
+
+A query with a time limit runs on its usual engine and is interrupted when its time is up
+(:mod:`loglake.query.interrupt`), which costs nothing until then.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
+import threading
 
 import polars as pl
 
 from loglake.catalog.lakesettings import QueryLimits
 from loglake.errors import SqlError
-
-#: longest pause between two looks at a running query (the shortest is a few microseconds)
-_MAX_PAUSE_S = 0.02
+from loglake.query import interrupt
 
 
 class QueryLimitError(SqlError):
@@ -32,10 +32,12 @@ def _size(n: float) -> str:
     return f"{n} B"
 
 
-def _exceeded(what: str, limit: str, setting: str) -> QueryLimitError:
+def _exceeded(what: str, limit: str, setting: str, stopped: bool = True) -> QueryLimitError:
+    ending = "was cancelled" if stopped else "was abandoned (its work ends on its own)"
     return QueryLimitError(
-        f"Query exhausted its {what} limit of {limit} and was cancelled; change the lake "
-        f"setting {setting} or pass limits={{'{setting}': ...}} for this query"
+        f"Query exhausted its {what} limit of {limit} and {ending}; change the lake setting "
+        f"{setting} (loglake settings {setting}=...) or pass limits={{'{setting}': ...}} "
+        "for this query"
     )
 
 
@@ -55,51 +57,25 @@ def collect_within(lf: pl.LazyFrame, limits: QueryLimits, engine: str) -> pl.Dat
     rows = limits.result_limit_rows
     if rows is not None:
         lf = lf.limit(rows + 1)  # a runaway result stops growing one row past the limit
-    if limits.time_limit_s is None:
-        df = lf.collect(engine=engine)  # type: ignore[arg-type]
-    else:
-        df = _collect_before(lf, engine, time.monotonic() + limits.time_limit_s, limits)
+    seconds = limits.time_limit_s
+    try:
+        if seconds is None:
+            df = lf.collect(engine=engine)  # type: ignore[arg-type]
+        else:
+            df = interrupt.run_until(lambda: lf.collect(engine=engine), seconds)  # type: ignore[arg-type]
+    except interrupt.TimeUp as up:
+        raise _exceeded("time", f"{seconds:g} s", "time_limit_s", up.stopped) from None
+    except KeyboardInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            raise  # Ctrl-C
+        # off the main thread only Polars raises it: a stop meant for another query reached it
+        raise QueryLimitError(
+            "Query was interrupted: Ctrl-C or another query's time limit stopped Polars' work "
+            "in this process; run it again"
+        ) from None
     if rows is not None and df.height > rows:
         raise _exceeded("result rows", f"{rows:,} rows", "result_limit_rows")
     size = limits.result_limit_bytes
     if size is not None and df.estimated_size() > size:
         raise _exceeded("result size", _size(size), "result_limit_bytes")
     return df
-
-
-#: cancelled queries, kept until Polars has wound them down: dropping one earlier makes its
-#: worker fail to hand over its (unwanted) outcome, which Polars reports as a panic
-_CANCELLED: list[Any] = []
-
-
-def _forget_finished() -> None:
-    for query in list(_CANCELLED):
-        try:
-            finished = query.fetch() is not None
-        except Exception:
-            finished = True
-        if finished:
-            _CANCELLED.remove(query)
-
-
-def _collect_before(
-    lf: pl.LazyFrame, engine: str, deadline: float, limits: QueryLimits
-) -> pl.DataFrame:
-    """Collect in the background, where Polars can cancel (it uses its in-memory engine)."""
-    _forget_finished()
-    query = lf.collect(background=True, engine=engine)  # type: ignore[arg-type]
-    pause = 0.00005
-    try:
-        while True:
-            df = query.fetch()
-            if df is not None:
-                return df
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _exceeded("time", f"{limits.time_limit_s:g} s", "time_limit_s")
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, _MAX_PAUSE_S)
-    except BaseException:  # over time, interrupted (Ctrl-C) or failed: stop Polars' work too
-        query.cancel()
-        _CANCELLED.append(query)
-        raise

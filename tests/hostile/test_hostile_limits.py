@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 import loglake
+from loglake.query import interrupt
 from loglake.query.limits import QueryLimitError
 
-# nine million pairs: seconds of work, far longer than the limits below, were it not cancelled
-RUNAWAY = "SELECT sum(a.x * b.x) AS s FROM nums a CROSS JOIN nums b"
+# 270 million triples: tens of seconds of work, far longer than the limits below
+RUNAWAY = (
+    "SELECT sum(a.x * b.x + c.x) AS s FROM nums a CROSS JOIN nums b "
+    "CROSS JOIN (SELECT x FROM nums WHERE x <= 30) c"
+)
 
 
 @pytest.fixture
@@ -27,6 +33,71 @@ def test_a_query_over_its_time_limit_is_cancelled(lake: loglake.Lake) -> None:
         lake.sql(RUNAWAY, limits={"time_limit_s": 0.2})
     assert time.monotonic() - started < 60  # cancelled, not run to the end
     assert lake.sql("SELECT count(*) AS n FROM nums").item() == 3000  # the engine still works
+
+
+def test_the_time_limit_is_on_by_default() -> None:
+    assert loglake.catalog.lakesettings.QueryLimits().time_limit_s == 30 * 60
+
+
+def test_a_query_with_a_time_limit_it_does_not_reach_answers(lake: loglake.Lake) -> None:
+    assert lake.sql("SELECT sum(x) AS s FROM nums", limits={"time_limit_s": 60}).item() == 4501500
+
+
+def test_the_time_limit_stops_a_query_after_a_notebook_replaced_the_sigint_handler(
+    lake: loglake.Lake,
+) -> None:
+    # Jupyter's kernel calls signal.signal(SIGINT, ...) before each cell, which removes Polars'
+    # own handler at the C level; the limit puts it back while the query runs
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        started = time.monotonic()
+        with pytest.raises(QueryLimitError, match="was cancelled"):
+            lake.sql(RUNAWAY, limits={"time_limit_s": 0.2})
+        assert time.monotonic() - started < 60
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        interrupt.restore_polars_handler()
+
+
+def test_ctrl_c_during_a_query_with_a_time_limit_is_a_keyboard_interrupt(
+    lake: loglake.Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = interrupt._start
+    timers: list[threading.Timer] = []
+
+    def start_then_press_ctrl_c(call):  # type: ignore[no-untyped-def]
+        future = start(call)
+        timers.append(threading.Timer(0.3, signal.raise_signal, (signal.SIGINT,)))
+        timers[-1].start()
+        return future
+
+    monkeypatch.setattr(interrupt, "_start", start_then_press_ctrl_c)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        lake.sql(RUNAWAY, limits={"time_limit_s": 120})
+    assert time.monotonic() - started < 60  # the query stopped with it
+    monkeypatch.undo()
+    assert lake.sql("SELECT count(*) AS n FROM nums").item() == 3000
+
+
+def test_off_the_main_thread_the_time_limit_gives_the_caller_its_error(lake: loglake.Lake) -> None:
+    # Python interrupts only from the main thread: here the caller gets its error on time and
+    # the (shorter) work ends on its own
+    outcome: list[BaseException | None] = []
+
+    def query() -> None:
+        try:
+            lake.sql(RUNAWAY.replace("x <= 30", "x <= 3"), limits={"time_limit_s": 0.2})
+            outcome.append(None)
+        except Exception as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=query)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive()
+    assert isinstance(outcome[0], QueryLimitError)
+    assert "time limit of 0.2 s and was abandoned" in str(outcome[0])
 
 
 def test_the_time_limit_is_a_lake_setting(lake: loglake.Lake) -> None:
