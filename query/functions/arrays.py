@@ -639,7 +639,9 @@ def repeat(compiler: Any, node: exp.Repeat) -> pl.Expr:
     """repeat(element, count): an array of count copies (0 to 10000)."""
     element = compiler.expr(node.this)
     count = compiler.expr(node.args["times"]).cast(pl.Int64)
-    out = null_if_any_null(element.repeat_by(count.clip(lower_bound=0)), count)
+    # a refused count builds nothing: the guards below would come too late
+    safe = pl.when(count > 10_000).then(0).otherwise(count.clip(lower_bound=0))
+    out = null_if_any_null(element.repeat_by(safe), count)
     out = guard(
         compiler,
         node,

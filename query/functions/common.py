@@ -18,6 +18,11 @@ from loglake.query.registry import translates
 #: Marker returned by :func:`constant` when a node is not a literal known at compile time.
 NOT_CONSTANT = object()
 
+#: Longest value (characters, or bytes for varbinary) a function builds from a size it is given
+#: (lpad, rpad, format widths): Trino allows up to 2**31-1, which one row turns into minutes of
+#: work and gigabytes of memory, so loglake refuses sizes past this, before building anything.
+MAX_BUILT_LENGTH = 1 << 20
+
 
 def fail(compiler: Any, node: exp.Expression, message: str) -> None:
     """Raise a SqlError at ``node``'s position (through the compiler when it offers that)."""

@@ -125,7 +125,7 @@ def _conversion(
 def format_(compiler: Any, node: exp.Format) -> pl.Expr:
     """format(format, args...): Java's String.format with the constant format string (%s, %d,
     %f, %x, %,d, %-7s, %2$s, %1$tY ...)."""
-    from loglake.query.functions.common import fail, require_constant
+    from loglake.query.functions.common import MAX_BUILT_LENGTH, fail, require_constant
 
     pattern = require_constant(compiler, node.this, "format() format string")
     if pattern is None:
@@ -154,6 +154,13 @@ def format_(compiler: Any, node: exp.Format) -> pl.Expr:
         previous = argument
         if not 0 <= argument < len(values):
             fail(compiler, node, f"Format specifier '{match.group(0)}' has no argument")
+        if any(int(n) > MAX_BUILT_LENGTH for n in (width, precision) if n is not None):
+            fail(
+                compiler,
+                node,
+                f"Width and precision of format specifier '{match.group(0)}' must not exceed "
+                f"{MAX_BUILT_LENGTH}",
+            )
         text = _conversion(values[argument], dtypes[argument], flags, precision, kind)
         if text is None:
             fail(compiler, node, f"Conversion '{match.group(0)}' is not supported")

@@ -9,6 +9,7 @@ import polars as pl
 from sqlglot import exp
 
 from loglake.query.functions.common import (
+    MAX_BUILT_LENGTH,
     NOT_CONSTANT,
     arity,
     combine,
@@ -312,6 +313,8 @@ def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
         fail(compiler, node, "lpad()/rpad() take three arguments: string, size, padstring")
     fill = compiler.expr(fill_node)
     left = bool(node.args.get("is_left"))
+    bad_size = (size < 0) | (size > MAX_BUILT_LENGTH)
+    size = pl.when(bad_size).then(0).otherwise(size)  # a refused row builds nothing
     binary = is_binary(compiler, s)
     if binary:
         # bytes are padded as their hexadecimal text, two digits a byte
@@ -333,9 +336,8 @@ def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
     if binary:
         out = out.str.decode("hex")
     out = guard(compiler, node, out, fill == "", "Padding string must not be empty")
-    bad_size = (size < 0) | (size > 2**31 - 1)
     return guard(
-        compiler, node, out, bad_size, "Target length must be in the range [0..2147483647]"
+        compiler, node, out, bad_size, f"Target length must be in the range [0..{MAX_BUILT_LENGTH}]"
     )
 
 

@@ -56,6 +56,9 @@ ANSWERS = [
     ("SELECT try(-low) FROM edge", [(-7,), (None,)]),
     ("SELECT cardinality(sequence(1, 10000))", [(10000,)]),
     ("SELECT try(cardinality(sequence(1, 10001)))", [(None,)]),
+    ("SELECT length(rpad('a', 1048576, 'xy'))", [(1048576,)]),
+    ("SELECT try(lpad('a', 1000000000, 'x'))", [(None,)]),
+    ("SELECT cardinality(repeat('ab', 10000))", [(10000,)]),
     ("SELECT try(CAST(address AS IPADDRESS)) FROM edge", [("10.0.0.1",), (None,)]),
     ("SELECT n, ntile(2) OVER (ORDER BY n) FROM t", [(1, 1), (2, 2)]),
     ("SELECT count(*) FROM t WHERE " + " OR ".join(f"n = {i}" for i in range(400)), [(2,)]),
@@ -103,6 +106,16 @@ ERRORS = [
         "n + 5, n + 6, n + 7, n + 8, n + 9, n + 10)",
         "GROUP BY has 8192 grouping sets but can contain at most 2048",
     ),
+    # functions that build a value from a size they are given refuse sizes past a documented
+    # limit before building anything (each of these ran for minutes)
+    ("SELECT lpad('a', 1000000000, 'x')", "Target length must be in the range [0..1048576]"),
+    (
+        "SELECT rpad(eventid, 1048577, 'x') FROM t",
+        "Target length must be in the range [0..1048576]",
+    ),
+    ("SELECT lpad(x'01', 2000000000, x'02')", "Target length must be in the range [0..1048576]"),
+    ("SELECT repeat(1, 100000000)", "count argument of repeat function must be less than or"),
+    ("SELECT format('%1000000000d', n) FROM t", "must not exceed 1048576"),
     ("SELECT ntile(-1) OVER (ORDER BY n) FROM t", "Buckets must be greater than 0"),
     ("SELECT CAST('x' AS IPADDRESS)", "Cannot cast value to IPADDRESS: 'x'"),
     ("SELECT CAST(address AS IPADDRESS) FROM edge", "Cannot cast value to IPADDRESS"),
