@@ -35,7 +35,7 @@ import polars as pl
 from sqlglot import exp
 
 from loglake.errors import SqlError
-from loglake.query import registry
+from loglake.query import outer_reuse, registry
 from loglake.query import types as T
 from loglake.query.guards import integer_sum
 from loglake.query.signatures import check_call, names_of, unknown_function_message
@@ -411,8 +411,14 @@ class Compiler:
         with_subqueries = [c for c in conjuncts if _has_subquery(c)]
         if plain:
             rel = self.filter(rel, plain)
+        # the first subquery conjunct sees the FROM relation with exactly the plain conjuncts
+        # applied, which a correlated MIN / MAX over the same tables may read instead
+        outer = None
+        if magic is None and where is not None:
+            outer = (node, [c for c in _conjuncts(where.this) if not _has_subquery(c)])
         for conj in with_subqueries:
-            rel = self.subquery_filter(rel, conj)
+            rel = self.subquery_filter(rel, conj, outer)
+            outer = None
 
         selects = node.expressions
         having = node.args.get("having")
@@ -1280,8 +1286,17 @@ class Compiler:
 
     # ------------------------------------------------------------------ subqueries
 
-    def subquery_filter(self, rel: Rel, conj: exp.Expression) -> Rel:
-        """WHERE conjuncts with [NOT] EXISTS / [NOT] IN (subquery) become semi / anti joins."""
+    def subquery_filter(
+        self,
+        rel: Rel,
+        conj: exp.Expression,
+        outer: tuple[exp.Select, list[exp.Expression]] | None = None,
+    ) -> Rel:
+        """WHERE conjuncts with [NOT] EXISTS / [NOT] IN (subquery) become semi / anti joins.
+
+        ``outer`` (the SELECT and its WHERE conjuncts without subqueries) is given when ``rel``
+        is that SELECT's FROM relation filtered by exactly those conjuncts.
+        """
         negated = False
         node = conj
         while isinstance(node, exp.Not):
@@ -1294,7 +1309,7 @@ class Compiler:
             return self._semi_join(rel, node.args["query"], node.this, negated, node)
         replacements: dict[exp.Expression, pl.Expr] = {}
         for sub in _subqueries(conj):
-            rel, replacements = self.attach_subquery(rel, sub, replacements, False)
+            rel, replacements = self.attach_subquery(rel, sub, replacements, False, outer)
         with self.context(rel.scope, rel.schema, replacements):
             pred = self._predicate(conj)
         return Rel(self._keep_rows(rel.lf, pred), rel.schema, rel.scope)
@@ -1514,8 +1529,10 @@ class Compiler:
         sub: exp.Expression,
         replacements: dict[exp.Expression, pl.Expr],
         aggregated: bool,
+        outer: tuple[exp.Select, list[exp.Expression]] | None = None,
     ) -> tuple[Rel, dict[exp.Expression, pl.Expr]]:
-        """Join a scalar subquery (or an EXISTS / IN used as a value) as a column of ``rel``."""
+        """Join a scalar subquery (or an EXISTS / IN used as a value) as a column of ``rel``
+        (``outer``: see :meth:`subquery_filter`)."""
         replacements = dict(replacements)
         if sub in replacements:
             return rel, replacements
@@ -1568,6 +1585,10 @@ class Compiler:
             raise self.error(
                 sub, "correlated scalar subquery with non-equality conditions is not supported"
             )
+        if keys and outer is not None and not aggregated and isinstance(stripped, exp.Select):
+            reuse = outer_reuse.outer_aggregate(outer[0], outer[1], stripped, keys)
+            if reuse is not None:
+                return self._attach_outer_aggregate(rel, sub, reuse, keys, replacements)
         has_agg = False
         if keys:
             if aggregated:
@@ -1647,6 +1668,31 @@ class Compiler:
         schema = {**rel.schema, value: out.schema[value]}
         replacements[sub] = pl.col(value)
         return Rel(lf, schema, rel.scope), replacements
+
+    def _attach_outer_aggregate(
+        self,
+        rel: Rel,
+        sub: exp.Expression,
+        reuse: outer_reuse.OuterAggregate,
+        keys: list[tuple[exp.Expression, exp.Expression]],
+        replacements: dict[exp.Expression, pl.Expr],
+    ) -> tuple[Rel, dict[exp.Expression, pl.Expr]]:
+        """A correlated MIN / MAX computed per correlation key over ``rel``'s own rows (see
+        ``query/outer_reuse.py``), joined back as a column."""
+        base = rel.lf.cache()
+        names = [self.fresh("_ok") for _ in keys]
+        value = self.fresh("_q")
+        with self.context(rel.scope, rel.schema):
+            outer_keys = [self.expr(k[1]) for k in keys]
+            argument = self.expr(reuse.aggregate.this)
+            dtype = self.dtype(argument)
+        reduced = argument.min() if isinstance(reuse.aggregate, exp.Min) else argument.max()
+        values = base.group_by([k.alias(n) for k, n in zip(outer_keys, names, strict=True)]).agg(
+            reduced.alias(value)
+        )
+        lf = self._join(base, values, outer_keys, list(names), "left", coalesce=False)
+        replacements[sub] = pl.col(value)
+        return Rel(lf.drop(names), {**rel.schema, value: dtype}, rel.scope), replacements
 
 
 # ---------------------------------------------------------------------- tree helpers

@@ -1,11 +1,14 @@
-"""Plan shapes chosen for speed keep Trino's answers: null-aware sums, distinct counts, and
-correlated subqueries whose keys restrict a table before it is joined."""
+"""Plan shapes chosen for speed keep Trino's answers: null-aware sums, distinct counts,
+correlated subqueries whose keys restrict a table before it is joined, and correlated MIN / MAX
+read from the outer query's rows."""
 
 from __future__ import annotations
 
 import decimal
 
 import polars as pl
+import pytest
+from difftest import DiffTester
 
 from loglake.query.engine import Engine
 
@@ -78,11 +81,13 @@ def test_correlated_aggregate_over_a_join_reads_only_the_looked_up_keys() -> Non
         SELECT parts.p, offers.s, offers.cost
         FROM parts, offers, suppliers
         WHERE parts.p = offers.p AND offers.s = suppliers.s AND size = 15 AND region = 'EU'
+          AND offers.cost < 50
           AND offers.cost = (
               SELECT min(o.cost) FROM offers o, suppliers x
               WHERE o.p = parts.p AND o.s = x.s AND x.region = 'EU')
         ORDER BY parts.p
     """
+    # (the outer filter on offers that the subquery lacks keeps it from reading the outer rows)
     assert _rows(engine, sql) == [(1, 11, 4.0), (2, 10, 9.0)]
     # as compiled (before Polars optimises): the keys restrict the subquery's offers before they
     # are joined with suppliers
@@ -105,3 +110,79 @@ def test_comparisons_with_a_scalar_subquery_filter_row_by_row() -> None:
     for sql in (where, having):
         # an inequality join would sort both sides where one of them is a single row
         assert "IEJOIN" not in engine.compile(sql)[0].explain()
+
+
+@pytest.fixture(scope="module")
+def offers() -> DiffTester:
+    """Parts, offers and suppliers in TPC-H q2's shape, with what trips a wrong rewrite: a
+    duplicated part, a part without offers, NULL keys and costs, and a cheaper offer outside
+    the region the outer query asks for."""
+    parts = pl.DataFrame(
+        {"p": [1, 1, 2, 3, 4, None, 5], "size": [15, 15, 15, 7, 15, 15, 15]},
+        schema={"p": pl.Int64, "size": pl.Int64},
+    )
+    offers = pl.DataFrame(
+        {
+            "p": [1, 1, 2, 2, 3, None, 4, 5, 5],
+            "s": [10, 11, 10, 12, 11, 10, 12, 10, 11],
+            "cost": [5.0, 4.0, 9.0, 8.0, 1.0, 0.5, 2.0, None, 3.0],
+        },
+        schema={"p": pl.Int64, "s": pl.Int64, "cost": pl.Float64},
+    )
+    suppliers = pl.DataFrame(
+        {"s": [10, 11, 12], "region": ["EU", "EU", "US"]},
+        schema={"s": pl.Int64, "region": pl.String},
+    )
+    return DiffTester({"parts": parts, "offers": offers, "suppliers": suppliers}, files=2)
+
+
+Q2_SHAPE = """
+    SELECT parts.p, offers.s, offers.cost
+    FROM parts, offers, suppliers
+    WHERE parts.p = offers.p AND offers.s = suppliers.s AND size = 15 AND region = 'EU'{outer}
+      AND offers.cost = (
+          SELECT {aggregate}(o.cost) FROM offers o, suppliers x
+          WHERE o.p = parts.p AND o.s = x.s{inner})
+    ORDER BY parts.p, offers.s
+"""
+
+
+def _offers_read(tester: DiffTester, sql: str) -> int:
+    plan = tester.engine.compile(sql)[0].explain(optimized=False)
+    return sum("SCAN" in line and "/offers/" in line for line in plan.splitlines())
+
+
+@pytest.mark.parametrize("aggregate", ["min", "max"])
+def test_correlated_min_over_the_outer_tables_reads_their_rows(
+    offers: DiffTester, aggregate: str
+) -> None:
+    sql = Q2_SHAPE.format(outer="", inner=" AND x.region = 'EU'", aggregate=aggregate)
+    rows = offers.check(sql).rows()
+    expected = {
+        "min": [(1, 11, 4.0), (1, 11, 4.0), (2, 10, 9.0), (5, 11, 3.0)],
+        "max": [(1, 10, 5.0), (1, 10, 5.0), (2, 10, 9.0), (5, 11, 3.0)],
+    }
+    assert rows == expected[aggregate]
+    # the subquery's offers are the outer query's: one read of the table
+    assert _offers_read(offers, sql) == 1
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner", "aggregate"),
+    [
+        # the outer query filters the shared tables more than the subquery does
+        (" AND offers.cost > 4.5", " AND x.region = 'EU'", "min"),
+        # the subquery filters less (a cheaper offer outside the region counts)
+        ("", "", "min"),
+        # the subquery filters something else
+        ("", " AND x.region = 'US'", "min"),
+        # duplicates count for SUM
+        ("", " AND x.region = 'EU'", "sum"),
+    ],
+)
+def test_correlated_aggregate_unlike_the_outer_query_reads_its_own_rows(
+    offers: DiffTester, outer: str, inner: str, aggregate: str
+) -> None:
+    sql = Q2_SHAPE.format(outer=outer, inner=inner, aggregate=aggregate)
+    offers.check(sql)
+    assert _offers_read(offers, sql) == 2
