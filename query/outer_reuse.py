@@ -44,7 +44,9 @@ def outer_aggregate(
     if not keys or not _plain_aggregate_query(subquery):
         return None
     item = subquery.expressions[0].unalias()
-    if not isinstance(item, exp.Min | exp.Max) or isinstance(item.this, exp.Distinct):
+    if not isinstance(item, exp.Min | exp.Max) or item.expressions:
+        return None  # (min(x, n) is an array of the n smallest)
+    if isinstance(item.this, exp.Distinct):
         return None
     outer_tables, sub_tables = _tables(outer), _tables(subquery)
     if outer_tables is None or sub_tables is None:
