@@ -197,7 +197,7 @@ class ManagedTable:
             )
         try:
             write_deltalake(
-                self.location,
+                self.table,  # the open table: loading the log again costs more than the write
                 data,
                 mode=mode,  # type: ignore[arg-type]
                 predicate=predicate,

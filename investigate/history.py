@@ -6,9 +6,12 @@ event with a month of its entity's events, which on a busy key is millions of ro
 the first and the last time each (key, address) was seen, so an incremental run keeps those per
 day in this table and reads a few hundred summary rows instead of scanning a month of events.
 
-Each rule's summary records the source-table version it covers (a Delta application transaction
-``history:<detection id>``). A run first brings the summary up to the version it reads (the new
-rows of the run, or the whole table when the rule has no summary yet), then reads it. Adding the
+Each rule's summary records the source-table version of its last addition (a Delta application
+transaction ``history:<detection id>``). A run first brings the summaries of all its rules up to
+the version it reads, in one commit (the new rows of the run, or the whole table when a rule has
+no summary yet), then reads them. A rule none of whose new rows passes its prefilter adds nothing
+and commits nothing: its summary is complete up to the rule's checkpoint, which moves only after
+the summary was written. Adding the
 same rows twice (a run that crashed before committing its hits and runs again) changes no first
 or last time, so the summary needs no exactly-once bookkeeping of its own. At the far end of the
 lookback the summary is exact to the day: of a day cut by the window's start it knows the first
@@ -23,6 +26,7 @@ import polars as pl
 import pyarrow as pa
 
 from loglake.catalog import Catalog, ManagedTable
+from loglake.monitor.metrics import compact_if_many
 
 DATABASE = "_detections"
 TABLE = "history"
@@ -86,29 +90,35 @@ class HistoryStore:
         found = self.table.app_version(marker(detection_id))
         return None if found is None else int(found)
 
-    def add(
+    def summary(
         self,
         detection_id: str,
         rows: pl.LazyFrame,
         keys: Sequence[str],
         when: pl.Expr,
         day: pl.Expr,
-        version: int,
-    ) -> None:
-        """Summarise ``rows`` (first and last per day and key combination) and record that the
-        summary covers the source up to ``version``."""
+    ) -> pl.DataFrame:
+        """The summary rows of ``rows`` (first and last per day and key combination)."""
         columns = rows.collect_schema().names()
         summary = ends(rows.with_columns(day.alias(_DAY)), [_DAY, *keys], when, columns)
-        data = summary.select(
+        return summary.select(
             pl.lit(detection_id).alias("detection_id"),
             pl.col(_DAY).alias("day"),
             pl.struct([pl.col(c).cast(pl.String) for c in columns])
             .struct.json_encode()
             .alias("row"),
         )
-        self.table.append(
-            data.to_arrow().cast(SCHEMA), transactions={marker(detection_id): version}
-        )
+
+    def add(self, summaries: Mapping[str, pl.DataFrame], version: int) -> None:
+        """Append the summaries of several rules in one commit that records, for each, that its
+        summary covers the source up to ``version``; the table is compacted as it grows by
+        small files (one per run)."""
+        if not summaries:
+            return
+        data = pl.concat(list(summaries.values()))
+        marks = {marker(detection_id): version for detection_id in summaries}
+        self.table.append(data.to_arrow().cast(SCHEMA), transactions=marks)
+        compact_if_many(self.table)
 
     def read(
         self, detection_id: str, first_day: str, last_day: str, schema: Mapping[str, pl.DataType]
@@ -117,9 +127,7 @@ class HistoryStore:
         table = self.table
         text = pl.Struct({c: pl.String for c in schema})
         rows = (
-            pl.scan_delta(
-                table.location, storage_options=table.settings.delta_storage_options() or None
-            )
+            pl.scan_delta(table.table)  # the open table: no second load of its log
             .filter(
                 (pl.col("detection_id") == detection_id)
                 & pl.col("day").is_between(pl.lit(first_day), pl.lit(last_day))

@@ -41,6 +41,7 @@ from loglake.investigate.actors import actors_frame, update_actors
 from loglake.investigate.detections import Detection, parse_sql
 from loglake.investigate.history import HistoryStore, ends
 from loglake.monitor import actions
+from loglake.monitor.metrics import compact_if_many
 from loglake.monitor.runner import (
     TIME_COLUMNS,
     files_in_range,
@@ -450,30 +451,38 @@ def _history_shape(detection: Detection, source: SourceRows) -> _HistoryShape:
     return _HistoryShape(groups, [c for c in source.schema if c in needed], when, day)
 
 
-def update_history(
+def update_histories(
     catalog: Catalog,
-    detection: Detection,
+    detections: Sequence[Detection],
     source: SourceRows,
-    new_rows: pl.DataFrame,
+    new_rows: Mapping[str, pl.DataFrame],
     versions: tuple[int, int],
 ) -> None:
-    """Bring a ``history:`` rule's summary up to the version this run reads: add the new rows,
-    or summarise the whole table when the rule has no summary yet."""
-    shape = _history_shape(detection, source)
+    """Bring the summaries of the ``history:`` rules up to the version this run reads, in one
+    commit: each rule's new rows (``new_rows`` by rule id), or the whole table for a rule that
+    has no summary yet. A rule without new rows adds nothing."""
     store = HistoryStore(catalog)
-    version, to_version = versions
-    covered = store.covered(detection.id)
-    full = detection.prefilter()
-    if covered is None or covered < version:
-        # a new rule, or one that ran before summaries existed
-        rows = scan_files(source.table, source.table.files(), shape.columns).select(shape.columns)
-        cheap = detection.prefilter(cheap=True)
-        rows = _keep(_keep(rows, cheap), full if full != cheap else None)
-    elif covered < to_version:
-        rows = _keep(new_rows.lazy().select(shape.columns), full)
-    else:
-        return
-    store.add(detection.id, rows, shape.groups, shape.when, shape.day, to_version)
+    _, to_version = versions
+    summaries: dict[str, pl.DataFrame] = {}
+    for detection in detections:
+        shape = _history_shape(detection, source)
+        covered = store.covered(detection.id)
+        full = detection.prefilter()
+        if covered is None:
+            # a new rule, or one that ran before summaries existed
+            rows = scan_files(source.table, source.table.files(), shape.columns).select(
+                shape.columns
+            )
+            cheap = detection.prefilter(cheap=True)
+            rows = _keep(_keep(rows, cheap), full if full != cheap else None)
+        elif covered < to_version and new_rows[detection.id].height:
+            rows = _keep(new_rows[detection.id].lazy().select(shape.columns), full)
+        else:
+            continue
+        summary = store.summary(detection.id, rows, shape.groups, shape.when, shape.day)
+        if summary.height or covered is None:
+            summaries[detection.id] = summary
+    store.add(summaries, to_version)
 
 
 def history_rows(
@@ -686,9 +695,7 @@ class HitStore:
 
     def frame(self) -> pl.LazyFrame:
         table = self.table
-        return pl.scan_delta(
-            table.location, storage_options=table.settings.delta_storage_options() or None
-        )
+        return pl.scan_delta(table.table)  # the open table: no second load of its log
 
     def recorded(self, detection_ids: Sequence[str]) -> pl.DataFrame:
         """(detection_id, event_id, dedup) of the hits already recorded for these rules."""
@@ -704,8 +711,12 @@ class HitStore:
         )
 
     def write(self, hits: pl.DataFrame, transactions: Mapping[str, int]) -> int:
+        """Append hits and move checkpoints in one commit; each run adds a small file, so the
+        table is compacted once it holds many."""
         data = hits.to_arrow().select(HITS_SCHEMA.names).cast(HITS_SCHEMA)
-        return self.table.append(data, transactions=transactions)
+        version = self.table.append(data, transactions=transactions)
+        compact_if_many(self.table)
+        return version
 
 
 def run_detections(
@@ -801,12 +812,20 @@ def _run_group(
         .collect()
     )
     newest = new_rows["__t"].max()
-    # the cheap prefilters only: each rule's query applies its own full WHERE to the rows its
-    # cheap prefilter keeps, so testing every rule's JSON look-ups and patterns over the new rows
-    # first would only do that work twice
-    candidates = _keep(new_rows.lazy(), source.cheap).collect()
+    # the cheap prefilters only, all in one query: each rule's query applies its own full WHERE
+    # to the rows its cheap prefilter keeps, so testing every rule's JSON look-ups and patterns
+    # over the new rows first would only do that work twice
     recorded = store.recorded([d.id for d in rules])
-    usable = rule_rows(rules, candidates)
+    usable = rule_rows(rules, new_rows)
+    histories = [d for d in rules if d.history]
+    if histories:
+        update_histories(
+            catalog,
+            histories,
+            source,
+            {d.id: usable[d.id].drop("__t") for d in histories},
+            (version, to_version),
+        )
     frames = []
     for d, run in zip(rules, runs, strict=True):
         run.events = new_rows.height
@@ -816,9 +835,7 @@ def _run_group(
             candidate_mark = newest - lateness
             new_mark = candidate_mark if mark is None else max(mark, candidate_mark)
         run.watermark = new_mark
-        hits = _rule_hits(
-            catalog, d, source, usable[d.id], (version, to_version), mark, new_mark, final
-        )
+        hits = _rule_hits(catalog, d, source, usable[d.id], mark, new_mark, final)
         if hits.height:
             done = recorded.filter(pl.col("detection_id") == d.id)
             hits = hits.join(done.select("event_id"), on="event_id", how="anti")
@@ -849,7 +866,6 @@ def _rule_hits(
     d: Detection,
     source: SourceRows,
     candidates: pl.DataFrame,
-    versions: tuple[int, int],
     mark: datetime | None,
     new_mark: datetime | None,
     final: bool,
@@ -857,12 +873,8 @@ def _rule_hits(
     """New hits of one rule given the new rows it can use (with their times in ``__t``)."""
     rows = candidates.drop("__t")
     times = candidates["__t"]
-    if d.history:
-        update_history(catalog, d, source, rows, versions)
     if d.window == 0 and d.lookback == 0:
-        if not rows.height and d.tables() == [source.name.lower()]:
-            return _concat([])  # no row it can use: no hit, and no query to compile
-        return evaluate(d, rows, catalog=catalog, source=source.key)
+        return _evaluate_rows(d, rows, catalog, source)
     if d.window == 0:
         # history rules: each new event against the history of its entity before it
         first, last = times.min(), times.max()
@@ -884,7 +896,9 @@ def _rule_hits(
             context = read_range(
                 source, [(start, last)], prefilter=prefilter, cheap=cheap, columns=columns
             )
-        hits = evaluate(d, context, catalog=catalog, source=source.key)
+        hits = _evaluate_rows(d, context, catalog, source)
+        if not hits.height:
+            return hits
         return hits.filter(pl.col("event_id").is_in(_event_ids(d, rows, catalog, source).implode()))
     window = timedelta(seconds=d.window + d.lookback)
     spans: list[tuple[datetime, datetime]] = []
@@ -906,14 +920,26 @@ def _rule_hits(
         cheap=d.prefilter(cheap=True),
         columns=rule_columns(source, d),
     )
-    hits = evaluate(d, context, catalog=catalog, source=source.key)
+    hits = _evaluate_rows(d, context, catalog, source)
     if final or new_mark is None:
         return hits
     return hits.filter(pl.col("event_time") <= new_mark - timedelta(seconds=d.window))
 
 
+def _evaluate_rows(
+    d: Detection, rows: pl.DataFrame, catalog: Catalog, source: SourceRows
+) -> pl.DataFrame:
+    """The rule's hits over rows of its source; none, and no query compiled, when it reads only
+    that source and no row is left for it (most rules, most hours)."""
+    if not rows.height and d.tables() == [source.name.lower()]:
+        return _concat([])
+    return evaluate(d, rows, catalog=catalog, source=source.key)
+
+
 def _event_ids(d: Detection, rows: pl.DataFrame, catalog: Catalog, source: SourceRows) -> pl.Series:
     """The event ids of some rows, as the rule names them (its output column ``eventid``)."""
+    if "eventid" in rows.columns:  # a plain column (the actors table): no query to compile
+        return rows["eventid"].cast(pl.String)
     engine = rule_engine(catalog, {source.key: rows})
     ids = engine.execute(f'SELECT eventid FROM "{source.database}"."{source.name}"').df
     assert ids is not None
@@ -924,9 +950,12 @@ def _entity_condition(d: Detection, rows: pl.DataFrame) -> str | None:
     """``entity IN (...)`` for the entities of the new rows (None: no entity declared)."""
     if not d.entity:
         return None
-    engine = Engine(tables={"t": rows}, record_history=False)
-    values = engine.execute(f"SELECT DISTINCT ({d.entity}) AS v FROM t").df
-    assert values is not None
+    if d.entity in rows.columns:  # a plain column: no query to compile
+        values = rows.select(pl.col(d.entity).alias("v")).unique()
+    else:
+        engine = Engine(tables={"t": rows}, record_history=False)
+        values = engine.execute(f"SELECT DISTINCT ({d.entity}) AS v FROM t").df
+        assert values is not None
     found = [v for v in values["v"].cast(pl.String).to_list() if v is not None]
     if not found:
         return "FALSE"

@@ -391,3 +391,31 @@ def test_unknown_table_and_bad_output_are_user_errors(tmp_path):
     catalog = Catalog(loglake.connect(str(tmp_path), create=True).settings)
     with pytest.raises(UserError, match="does not exist"):
         hunt(catalog, pack_detections("aws"))
+
+
+def test_hourly_runs_keep_the_hits_table_compact_and_skip_idle_summaries(tmp_path):
+    rows = cloudtrail_rows((STRATUS / "aws.defense-evasion.cloudtrail-stop.json").read_bytes())
+    session_key = pl.lit("ASIAGGWFBBHBE7D3M9WI").alias("accesskeyid")
+    rows = rows.with_columns(pl.col("useridentity").struct.with_fields(session_key))
+    catalog = Catalog(loglake.connect(str(tmp_path), create=True).settings)
+    catalog.create_database("aws", if_not_exists=True)
+    catalog.create_managed_table("aws", "cloudtrail", rows.to_arrow().schema)
+    table = catalog.managed("aws", "cloudtrail")
+    wanted = {"aws-cloudtrail-tampering", "aws-access-key-used-from-new-address"}
+    detections = [d for d in pack_detections("aws") if d.id in wanted]
+    runs = 17  # one more than the file count that triggers a compaction
+    for i in range(runs):  # each run: one new StopLogging, signed with a session key
+        table.append(rows.with_columns(pl.lit(f"stop-{i}").alias("eventid")).to_arrow())
+        report = run_detections(catalog, detections)
+        assert report.hits["event_id"].to_list() == [f"stop-{i}"]
+    store = HitStore(catalog)
+    assert len(store.table.files()) < 16  # merged as it grew, one small file per run
+    hits = store.frame().collect()
+    assert sorted(hits["event_id"]) == sorted(f"stop-{i}" for i in range(runs))
+    actors = catalog.managed("_investigate", "actors").version()
+    assert store.checkpoint("aws-cloudtrail-tampering")[0] == actors
+    # the first-seen rule summarised the table on its first run; no later run had a row for it
+    # and none wrote to the summary table
+    history = HistoryStore(catalog)
+    assert history.table.version() == 1
+    assert history.covered("aws-access-key-used-from-new-address") is not None
