@@ -17,6 +17,9 @@ and shared by every control:
 ``report.metric_filters``  loglake's metric filters that existed at ``as_of``
 ``report.alarms``          loglake's alarms that existed at ``as_of``, with their actions
 ``report.alarm_history``   alarm history items of the period
+``report.metric_alarms``   per metric filter: ``alarms`` on its metric, ``notifying_alarms``
+                           (actions enabled, with a target), the first ``alarm_name``,
+                           ``times_fired`` (changes to ALARM in the period) and ``last_fired``
 =========================  =====================================================================
 
 A scan of ``report.cloudtrail`` that names event names (``eventname = ...``, ``IN (...)``) reads
@@ -191,6 +194,7 @@ class ReportTables:
             "metric_filters": lambda: self._document_frame("metric_filters"),
             "alarms": lambda: self._document_frame("alarms"),
             "alarm_history": self._alarm_history,
+            "metric_alarms": self._metric_alarms,
         }
 
     @property
@@ -347,6 +351,50 @@ class ReportTables:
             frame.filter(pl.col("timestamp").is_between(pl.lit(start), pl.lit(end)))
             .with_columns(pl.col("timestamp").cast(schema["timestamp"]))
             .sort(["timestamp", "alarm_name", "seq"])
+        )
+
+    def _metric_alarms(self) -> pl.DataFrame:
+        """What the CloudWatch.1-14 controls ask of each metric filter, computed once per run
+        (fourteen controls joining the same three small relations cost more to compile than to
+        run)."""
+        filters = self._frame("metric_filters").collect()
+        alarms = self._frame("alarms").collect()
+        fired = (
+            self._frame("alarm_history")
+            .filter(
+                (pl.col("history_item_type") == "StateUpdate")
+                & pl.col("history_summary").str.ends_with("to ALARM")
+            )
+            .group_by("alarm_name")
+            .agg(pl.len().alias("times"), pl.col("timestamp").max().alias("last_time"))
+            .collect()
+        )
+        listed = filters.select("filter_name", "metric_name", "metric_namespace").with_row_index(
+            "_filter"
+        )
+        watching = listed.join(
+            alarms,
+            left_on=["metric_name", "metric_namespace"],
+            right_on=["metric_name", "namespace"],
+        ).join(fired, on="alarm_name", how="left")
+        per_filter = watching.group_by("_filter").agg(
+            pl.len().alias("alarms"),
+            (pl.col("actions_enabled") & (pl.col("alarm_actions").list.len() > 0))
+            .sum()
+            .alias("notifying_alarms"),
+            pl.col("alarm_name").min(),
+            pl.col("times").sum().alias("times_fired"),
+            pl.col("last_time").max().alias("last_fired"),
+        )
+        stamp = self._frame("alarm_history").collect_schema()["timestamp"]
+        return (
+            listed.join(per_filter, on="_filter", how="left")
+            .sort("_filter")
+            .drop("_filter")
+            .with_columns(
+                pl.col("alarms", "notifying_alarms", "times_fired").fill_null(0).cast(pl.Int64),
+                pl.col("last_fired").cast(stamp),
+            )
         )
 
     # ------------------------------------------------------------------ monitor documents

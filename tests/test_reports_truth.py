@@ -5,6 +5,7 @@ baseline."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -123,3 +124,36 @@ def test_every_scenario_is_flagged_with_its_cause(world: tuple[Path, dict]) -> N
         ("iam-user-no-policies-check", user),
         ("root-account-mfa-enabled", acct),
     }
+
+
+def test_cloudwatch_controls_count_the_alarm_changes_of_their_filter(
+    world: tuple[Path, dict], tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from loglake.monitor.alarmstore import AlarmStore
+    from loglake.monitor.runner import run_metric_filters
+
+    root = tmp_path / "lake"
+    shutil.copytree(world[0], root)  # the monitor's run is this test's own
+    lake = loglake.connect(str(root))
+    run_metric_filters(lake.catalog)
+    AlarmStore(lake.catalog).replay(
+        datetime(2024, 5, 6, 17, 0, tzinfo=UTC), datetime(2024, 5, 6, 20, 0, tzinfo=UTC)
+    )
+    result = run_report(lake.catalog, "cis_aws_v3/4.3", as_of="2024-05-06T23:59:00Z").result
+    row = result.results.row(0, named=True)
+    fired = lake.sql(
+        "SELECT count(*) AS n, CAST(max(timestamp) AS VARCHAR) AS last FROM _monitor.alarm_history "
+        "WHERE alarm_name = 'CIS-RootAccountUsage-Alarm' AND history_item_type = 'StateUpdate' "
+        "AND history_summary LIKE '%to ALARM'"
+    ).row(0, named=True)
+    assert fired["n"] >= 1  # the root sign-in of the scenario set the alarm off
+    assert row["status"] == "ok"
+    assert row["reason"] == (
+        "alarm CIS-RootAccountUsage-Alarm watches use of the root user; "
+        f"it fired {fired['n']} time(s) in the period"
+    )
+    evidence = json.loads(row["evidence"])
+    assert evidence["times_fired"] == fired["n"]
+    assert evidence["last_fired"][:19] == fired["last"][:19]  # in UTC, the raw table has no zone

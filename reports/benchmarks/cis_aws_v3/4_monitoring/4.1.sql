@@ -5,26 +5,12 @@ severity = "medium"
 tags = { cis_v3 = "4.1", level = "2", type = "manual" }
 cause = "none"
 +++ */
-WITH filters AS (
-  SELECT filter_name, metric_name, metric_namespace FROM report.metric_filters
+WITH verdict AS (
+  SELECT count(*) AS n_filters, coalesce(sum(alarms), 0) AS n_alarms,
+         coalesce(sum(notifying_alarms), 0) AS n_notifying, min(alarm_name) AS alarm_name,
+         coalesce(sum(times_fired), 0) AS times, CAST(max(last_fired) AS VARCHAR) AS last_fired
+  FROM report.metric_alarms
   WHERE filter_name = 'CIS-UnauthorizedAPICalls'
-),
-alarms AS (
-  SELECT a.alarm_name, a.actions_enabled, cardinality(a.alarm_actions) AS targets
-  FROM report.alarms a JOIN filters f ON a.metric_name = f.metric_name AND a.namespace = f.metric_namespace
-),
-fired AS (
-  SELECT count(*) AS times, max(timestamp) AS last_time FROM report.alarm_history
-  WHERE alarm_name IN (SELECT alarm_name FROM alarms)
-    AND history_item_type = 'StateUpdate' AND history_summary LIKE '%to ALARM'
-),
-verdict AS (
-  SELECT (SELECT count(*) FROM filters) AS n_filters,
-         (SELECT count(*) FROM alarms) AS n_alarms,
-         (SELECT count(*) FROM alarms WHERE actions_enabled AND targets > 0) AS n_notifying,
-         (SELECT min(alarm_name) FROM alarms) AS alarm_name,
-         times, CAST(last_time AS VARCHAR) AS last_fired
-  FROM fired
 )
 SELECT 'CIS-UnauthorizedAPICalls' AS resource, CAST(NULL AS VARCHAR) AS account, CAST(NULL AS VARCHAR) AS region,
        CASE WHEN n_filters = 0 OR n_alarms = 0 OR n_notifying = 0 THEN 'alarm' ELSE 'ok' END AS status,
