@@ -30,6 +30,7 @@ from loglake.catalog.managed import ManagedTable
 from loglake.catalog.model import columns_from_arrow
 from loglake.catalog.paths import partition_path
 from loglake.errors import CatalogError, SqlError
+from loglake.query.statement_kind import statement_kind
 
 _NAME = r"(`[^`]+`|\"[^\"]+\"|[\w$]+)"
 _QUALIFIED = rf"{_NAME}(?:\s*\.\s*{_NAME})?"
@@ -76,26 +77,10 @@ class DdlExecutor:
         start = max(start, 0)
         return SqlError(message, self.sql, start, start + len(needle) if needle else None)
 
-    # ------------------------------------------------------------------ dispatch
-    def run(self, expression: exp.Expression | None) -> pl.DataFrame | None:
-        if isinstance(expression, exp.Create) and expression.kind in ("DATABASE", "SCHEMA"):
-            return self.create_database(expression)
-        if (
-            isinstance(expression, exp.Create)
-            and expression.kind == "TABLE"
-            and not expression.expression
-        ):
-            return self.create_table(expression)
-        if isinstance(expression, exp.Drop) and expression.kind in ("DATABASE", "SCHEMA"):
-            return self.drop_database(expression)
-        if isinstance(expression, exp.Drop) and expression.kind == "TABLE":
-            return self.drop_table(expression)
-        if isinstance(expression, exp.Describe):
-            return self.describe(expression)
-        if isinstance(expression, exp.Alter) and any(
-            isinstance(a, exp.DropPartition) for a in expression.args.get("actions") or []
-        ):
-            return self.drop_partitions_text()
+    # ------------------------------------------------------------------ text statements
+    def run_text(self, node: exp.Expression | None = None) -> pl.DataFrame | None:
+        """SHOW, MSCK REPAIR and ALTER TABLE ... PARTITION, which sqlglot keeps as raw text:
+        read with the patterns below; None when none matches."""
         text = self.sql.strip().rstrip(";").strip()
         for pattern, handler in self._text_statements():
             match = re.match(pattern, text, re.IGNORECASE | re.DOTALL)
@@ -136,7 +121,7 @@ class DdlExecutor:
         ]
 
     # ------------------------------------------------------------------ databases
-    def create_database(self, node: exp.Create) -> pl.DataFrame:
+    def create_database(self, node: exp.Expression) -> pl.DataFrame:
         name = node.this.name or node.this.text("db")
         properties = node.args.get("properties")
         comment = location = None
@@ -157,7 +142,7 @@ class DdlExecutor:
         )
         return _status(f"database {name.lower()} created")
 
-    def drop_database(self, node: exp.Drop) -> pl.DataFrame:
+    def drop_database(self, node: exp.Expression) -> pl.DataFrame:
         target = (node.args.get("tables") or [node.this])[0]
         name = target.name or target.text("db")
         self.catalog.drop_database(
@@ -175,7 +160,7 @@ class DdlExecutor:
     def _table_name(self, table: exp.Table) -> tuple[str, str]:
         return (table.db or self.database).lower(), table.name.lower()
 
-    def create_table(self, node: exp.Create) -> pl.DataFrame:
+    def create_table(self, node: exp.Expression) -> pl.DataFrame:
         schema = node.this
         table_node = schema.this if isinstance(schema, exp.Schema) else schema
         database, name = self._table_name(table_node)
@@ -284,7 +269,7 @@ class DdlExecutor:
         except CatalogError as error:
             raise self.error(str(error), node.name) from None
 
-    def drop_table(self, node: exp.Drop) -> pl.DataFrame:
+    def drop_table(self, node: exp.Expression) -> pl.DataFrame:
         for table in node.args.get("tables") or [node.this]:
             database, name = self._table_name(table)
             self.catalog.drop_table(database, name, if_exists=bool(node.args.get("exists")))
@@ -323,7 +308,7 @@ class DdlExecutor:
             raise CatalogError(f"{relation.qualified_name} is a view, not a table")
         return relation
 
-    def describe(self, node: exp.Describe) -> pl.DataFrame:
+    def describe(self, node: exp.Expression) -> pl.DataFrame:
         table = node.this
         relation = self.catalog.find_relation(table.name, table.db or None, self.database)
         rows = [(c.name, c.type, c.comment or "") for c in self._columns(relation)]
@@ -443,17 +428,6 @@ class DdlExecutor:
         added = self.catalog.add_partitions(table, specs, if_not_exists=bool(match.group(3)))
         return _status(f"{len(added)} partition(s) added to {table.qualified_name}")
 
-    def drop_partitions_text(self) -> pl.DataFrame:
-        text = self.sql.strip().rstrip(";")
-        match = re.match(
-            rf"^ALTER\s+TABLE\s+{_QUALIFIED}\s+DROP\s+(IF\s+EXISTS\s+)?(PARTITION\s*\(.*)$",
-            text,
-            re.IGNORECASE | re.DOTALL,
-        )
-        if match is None:
-            raise self.error("expected ALTER TABLE name DROP [IF EXISTS] PARTITION (...)", "ALTER")
-        return self.drop_partitions(match)
-
     def drop_partitions(self, match: re.Match) -> pl.DataFrame:
         table = self._table(match)
         specs = self._partition_specs(match.group(4), table, with_location=False)
@@ -480,6 +454,20 @@ def _like(names: list[str], pattern: str) -> list[str]:
     return [n for n in names if any(fnmatch.fnmatchcase(n, a) for a in alternatives)]
 
 
+#: the catalog statements by kind (``statement_kind``) and the method that runs each; the
+#: engine's statement table (``query/engine.py``) sends these kinds here
+CATALOG_STATEMENTS: dict[str, Callable[[DdlExecutor, exp.Expression], pl.DataFrame | None]] = {
+    "CREATE DATABASE": DdlExecutor.create_database,
+    "CREATE TABLE": DdlExecutor.create_table,
+    "DROP DATABASE": DdlExecutor.drop_database,
+    "DROP TABLE": DdlExecutor.drop_table,
+    "DESCRIBE": DdlExecutor.describe,
+    "SHOW": DdlExecutor.run_text,
+    "MSCK REPAIR": DdlExecutor.run_text,
+    "ALTER TABLE": DdlExecutor.run_text,
+}
+
+
 def execute_ddl(
     catalog: Catalog,
     sql: str,
@@ -490,9 +478,11 @@ def execute_ddl(
     """Run a catalog statement and return its result rows, or None if ``sql`` is not one.
 
     ``view_columns`` gives the columns of a view's SQL, for views stored without them."""
+    executor = DdlExecutor(catalog, sql, database, view_columns)
     if expression is None:
         try:
             expression = sqlglot.parse_one(sql, read="athena")
         except sqlglot.errors.ParseError:
-            expression = None
-    return DdlExecutor(catalog, sql, database, view_columns).run(expression)
+            return executor.run_text()
+    handler = CATALOG_STATEMENTS.get(statement_kind(expression))
+    return None if handler is None else handler(executor, expression)

@@ -1,7 +1,8 @@
 """The query engine: statements in, results and statistics out.
 
-``Engine.execute`` parses one Athena statement, hands DDL/SHOW/DESCRIBE to ``query/ddl.py``, and
-runs queries (SELECT, WITH, VALUES), EXPLAIN, CTAS, INSERT INTO, CREATE/DROP VIEW and UNLOAD itself.
+``Engine.execute`` parses one Athena statement with sqlglot and looks its kind up in one table,
+``STATEMENTS``: queries (SELECT, WITH, VALUES) and EXPLAIN run here, CTAS, INSERT INTO, CREATE/DROP
+VIEW and UNLOAD in ``query/statements.py``, DDL/SHOW/DESCRIBE/MSCK in ``query/ddl.py``.
 Every run gets a query id and statistics (rows, files scanned and skipped, bytes scanned,
 elapsed time), and is appended to the lake's query history when the engine has a catalog.
 """
@@ -13,6 +14,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,13 +25,17 @@ import loglake.query.functions  # noqa: F401  (the function library registers it
 from loglake.catalog.lakesettings import QueryLimits
 from loglake.errors import CatalogError, SqlError
 from loglake.query import expressions as _expressions  # noqa: F401  (registers translators)
+from loglake.query import statements
 from loglake.query.compiler import Compiler, Output, ScanRecord
 from loglake.query.cost import athena_cost_usd, format_usd
+from loglake.query.ddl import CATALOG_STATEMENTS, DdlExecutor
 from loglake.query.frontend import parse, qualify_tree
 from loglake.query.guards import as_sql_error, run_deep
 from loglake.query.limits import check_scan, collect_within
 from loglake.query.plans import PlanCache, plan_key
 from loglake.query.runtime import error_from_polars
+from loglake.query.statement_kind import statement_kind
+from loglake.query.statements import require_catalog, unsupported_statement
 from loglake.query.tables import MemoryTables, TableProvider
 
 
@@ -89,10 +95,21 @@ def _human_bytes(n: int) -> str:
 COLLECT_ENGINE = os.environ.get("LOGLAKE_POLARS_ENGINE", "streaming")
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\b(\s+ANALYZE\b)?(\s*\([^)]*\))?\s*(?P<rest>.*)$", re.I | re.S)
-_UNLOAD = re.compile(
-    r"^\s*UNLOAD\s*\((?P<query>.*)\)\s*TO\s*'(?P<url>[^']*)'\s*(WITH\s*\((?P<props>.*)\))?\s*;?\s*$",
-    re.I | re.S,
-)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One parsed statement, as its handler in ``STATEMENTS`` gets it."""
+
+    tree: exp.Expression
+    sql: str
+    params: list[Any] | tuple[Any, ...] | None
+    stats: QueryStats
+    lazy: bool = False
+
+
+#: what runs a statement of one kind: the engine and the statement in, a result out
+Handler = Callable[["Engine", Statement], QueryResult]
 
 
 class Engine:
@@ -194,40 +211,13 @@ class Engine:
         if plan is not None:
             stats.compile_s = time.perf_counter() - started
             return self._run(plan.lf, plan.scans, stats, lazy, sql)
-        explain = _EXPLAIN.match(sql)
-        if explain:
-            stats.statement = "EXPLAIN"
-            return self._explain(explain.group("rest"), params, stats)
-        unload = _UNLOAD.match(sql)
-        if unload:
-            stats.statement = "UNLOAD"
-            from loglake.query.statements import unload as run_unload
-
-            return run_unload(self, sql, unload, params, stats)
         tree = parse(sql, params)
-        if self.catalog is not None:
-            ddl_result = self._ddl(sql, tree)
-            if ddl_result is not None:
-                stats.statement = type(tree).__name__.upper()
-                return QueryResult(ddl_result, None, stats)
-        if isinstance(tree, exp.Query | exp.Values | exp.Subquery):
-            return self._query(tree, sql, stats, lazy, key=self._plan_key(sql, params))
-        from loglake.query import statements
-
-        return statements.run(self, tree, sql, stats)
-
-    def _ddl(self, sql: str, tree: exp.Expression) -> pl.DataFrame | None:
-        try:
-            from loglake.query.ddl import execute_ddl
-        except ImportError:
-            return None
-        return execute_ddl(
-            self.catalog,
-            sql,
-            tree,
-            database=self.default_database,
-            view_columns=self._view_columns,
-        )
+        kind = statement_kind(tree)
+        handler = STATEMENTS.get(kind)
+        if handler is None:
+            raise unsupported_statement(sql)
+        stats.statement = kind
+        return handler(self, Statement(tree, sql, params, stats, lazy))
 
     def _view_columns(self, sql: str) -> tuple[Any, ...]:
         from loglake.catalog import Column
@@ -343,6 +333,43 @@ class Engine:
 
         with contextlib.suppress(Exception):  # history must never fail a query
             append_history(self.catalog.settings, sql, stats, status, error)
+
+
+# ---------------------------------------------------------------------- the statement table
+def _select(engine: Engine, statement: Statement) -> QueryResult:
+    key = engine._plan_key(statement.sql, statement.params)
+    return engine._query(statement.tree, statement.sql, statement.stats, statement.lazy, key=key)
+
+
+def _explain(engine: Engine, statement: Statement) -> QueryResult:
+    match = _EXPLAIN.match(statement.sql)
+    if match is None:
+        raise unsupported_statement(statement.sql)
+    return engine._explain(match.group("rest"), statement.params, statement.stats)
+
+
+def _catalog_statement(engine: Engine, statement: Statement) -> QueryResult:
+    """DDL, SHOW, DESCRIBE and MSCK: the catalog answers with a small table."""
+    kind = statement.stats.statement
+    catalog = require_catalog(engine, kind)
+    executor = DdlExecutor(catalog, statement.sql, engine.default_database, engine._view_columns)
+    rows = CATALOG_STATEMENTS[kind](executor, statement.tree)
+    if rows is None:  # SHOW/ALTER text none of the catalog's patterns reads
+        raise unsupported_statement(statement.sql)
+    return QueryResult(rows, None, statement.stats)
+
+
+#: every statement loglake runs, by kind (``statement_kind``): one entry each
+STATEMENTS: dict[str, Handler] = {
+    "SELECT": _select,
+    "EXPLAIN": _explain,
+    "UNLOAD": statements.unload,
+    "CREATE TABLE AS": statements.create_table_as,
+    "INSERT": statements.insert_into,
+    "CREATE VIEW": statements.create_view,
+    "DROP VIEW": statements.drop_view,
+    **dict.fromkeys(CATALOG_STATEMENTS, _catalog_statement),
+}
 
 
 def _query_failure(err: Exception, sql: str) -> SqlError:

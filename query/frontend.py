@@ -141,6 +141,10 @@ def parse(sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> exp.Ex
     if len(trees) > 1:
         raise SqlError("only one statement can be run at a time")
     check_statement(trees[0], sql)
+    if isinstance(trees[0], exp.Command):
+        # the tokenizer keeps a raw command's text whole, ``?`` included: EXPLAIN and UNLOAD bind
+        # the parameters in the query they wrap when they parse it
+        return trees[0]
     return _bind(trees[0], sql, holes, params)
 
 

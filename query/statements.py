@@ -1,4 +1,5 @@
-"""Statements that write: CTAS, INSERT INTO, CREATE/DROP VIEW and UNLOAD.
+"""Statements that write: CTAS, INSERT INTO, CREATE/DROP VIEW and UNLOAD (each a handler of the
+engine's statement table, ``STATEMENTS`` in ``query/engine.py``).
 
 They compile their query with the engine like any SELECT, then hand the rows to the catalog
 (managed Delta tables, views) or to storage (UNLOAD), and answer with a one-row summary.
@@ -19,7 +20,7 @@ from loglake.catalog.types import from_arrow
 from loglake.errors import SqlError
 
 if TYPE_CHECKING:
-    from loglake.query.engine import Engine, QueryResult, QueryStats
+    from loglake.query.engine import Engine, QueryResult, QueryStats, Statement
 
 
 def arrow_table(df: pl.DataFrame) -> pa.Table:
@@ -48,7 +49,12 @@ def hive_type(dtype: pl.DataType) -> str:
     return from_arrow(_plain(arrow))
 
 
-def _require_catalog(engine: Engine, what: str) -> Any:
+def unsupported_statement(sql: str) -> SqlError:
+    first = sql.strip().split(None, 1)[0].upper() if sql.strip() else ""
+    return SqlError(f"unsupported statement: {first}", sql, 0, len(first))
+
+
+def require_catalog(engine: Engine, what: str) -> Any:
     if engine.catalog is None:
         raise SqlError(f"{what} needs a lake catalog (this engine reads in-memory tables)")
     return engine.catalog
@@ -71,26 +77,17 @@ def _run_query(engine: Engine, query: exp.Expression, sql: str, stats: QueryStat
     return result.df
 
 
-def run(engine: Engine, tree: exp.Expression, sql: str, stats: QueryStats) -> QueryResult:
-    """Dispatch a non-query statement."""
-    if isinstance(tree, exp.Create):
-        kind = (tree.args.get("kind") or "").upper()
-        if kind == "VIEW":
-            return create_view(engine, tree, sql, stats)
-        if kind == "TABLE" and tree.expression is not None:
-            return create_table_as(engine, tree, sql, stats)
-    if isinstance(tree, exp.Insert):
-        return insert_into(engine, tree, sql, stats)
-    if isinstance(tree, exp.Drop) and (tree.args.get("kind") or "").upper() == "VIEW":
-        catalog = _require_catalog(engine, "DROP VIEW")
-        dropped = []
-        for table in tree.args.get("tables") or [tree.this]:
-            db, name = _names(engine, table)
-            catalog.drop_view(db, name, if_exists=bool(tree.args.get("exists")))
-            dropped.append(f"{db}.{name}")
-        return _summary(engine, stats, "DROP VIEW", result=f"dropped view {', '.join(dropped)}")
-    first = sql.strip().split(None, 1)[0].upper() if sql.strip() else ""
-    raise SqlError(f"unsupported statement: {first}", sql, 0, len(first))
+def drop_view(engine: Engine, statement: Statement) -> QueryResult:
+    tree = statement.tree
+    catalog = require_catalog(engine, "DROP VIEW")
+    dropped = []
+    for table in tree.args.get("tables") or [tree.this]:
+        db, name = _names(engine, table)
+        catalog.drop_view(db, name, if_exists=bool(tree.args.get("exists")))
+        dropped.append(f"{db}.{name}")
+    return _summary(
+        engine, statement.stats, "DROP VIEW", result=f"dropped view {', '.join(dropped)}"
+    )
 
 
 def _properties(tree: exp.Create) -> dict[str, Any]:
@@ -121,9 +118,10 @@ def _properties(tree: exp.Create) -> dict[str, Any]:
     return props
 
 
-def create_table_as(engine: Engine, tree: exp.Create, sql: str, stats: QueryStats) -> QueryResult:
+def create_table_as(engine: Engine, statement: Statement) -> QueryResult:
     """``CREATE TABLE t WITH (format='PARQUET', partitioned_by=ARRAY['dt']) AS SELECT ...``."""
-    catalog = _require_catalog(engine, "CREATE TABLE AS")
+    tree, sql, stats = statement.tree, statement.sql, statement.stats
+    catalog = require_catalog(engine, "CREATE TABLE AS")
     target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
     db, name = _names(engine, target)
     props = _properties(tree)
@@ -152,9 +150,10 @@ def create_table_as(engine: Engine, tree: exp.Create, sql: str, stats: QueryStat
     return _summary(engine, stats, "CREATE TABLE AS", rows=data.num_rows if with_data else 0)
 
 
-def insert_into(engine: Engine, tree: exp.Insert, sql: str, stats: QueryStats) -> QueryResult:
+def insert_into(engine: Engine, statement: Statement) -> QueryResult:
     """``INSERT INTO t [(columns)] SELECT ...`` appends to a managed table (by position)."""
-    catalog = _require_catalog(engine, "INSERT INTO")
+    tree, sql, stats = statement.tree, statement.sql, statement.stats
+    catalog = require_catalog(engine, "INSERT INTO")
     target = tree.this
     columns: list[str] | None = None
     if isinstance(target, exp.Schema):
@@ -230,9 +229,10 @@ _VIEW_BODY = re.compile(
 )
 
 
-def create_view(engine: Engine, tree: exp.Create, sql: str, stats: QueryStats) -> QueryResult:
+def create_view(engine: Engine, statement: Statement) -> QueryResult:
     """``CREATE [OR REPLACE] VIEW v AS SELECT ...``: checked by compiling it, stored as text."""
-    catalog = _require_catalog(engine, "CREATE VIEW")
+    tree, sql, stats = statement.tree, statement.sql, statement.stats
+    catalog = require_catalog(engine, "CREATE VIEW")
     db, name = _names(engine, tree.this)
     match = _VIEW_BODY.match(sql)
     body = match.group("body") if match else tree.expression.sql(dialect="athena")
@@ -251,17 +251,23 @@ _PROPERTY = re.compile(
 )
 
 
-def unload(
-    engine: Engine,
-    sql: str,
-    match: re.Match[str],
-    params: list[Any] | tuple[Any, ...] | None,
-    stats: QueryStats,
-) -> QueryResult:
+_UNLOAD = re.compile(
+    r"^\s*UNLOAD\s*\((?P<query>.*)\)\s*TO\s*'(?P<url>[^']*)'\s*(WITH\s*\((?P<props>.*)\))?\s*;?\s*$",
+    re.I | re.S,
+)
+
+
+def unload(engine: Engine, statement: Statement) -> QueryResult:
     """``UNLOAD (SELECT ...) TO 's3://...' WITH (format = 'PARQUET', partitioned_by = ARRAY[...])``."""
     from loglake.catalog import StorageSettings
     from loglake.query.frontend import parse
 
+    sql, params, stats = statement.sql, statement.params, statement.stats
+    match = _UNLOAD.match(sql)
+    if match is None:
+        raise SqlError(
+            "expected UNLOAD (query) TO 'location' [WITH (property = value, ...)]", sql, 0
+        )
     query_text = match.group("query")
     url = match.group("url").rstrip("/")
     props: dict[str, Any] = {}
