@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo notebook test lint format bench clean browser
+.PHONY: setup demo notebook test lint typecheck format bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,9 +39,21 @@ notebook: $(JUPYTER_STAMP)
 	cd docs && LOGLAKE_LAKE=$(CURDIR)/demo-lake $(CURDIR)/$(BIN)/jupyter lab investigate.ipynb \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy over the public face (settings in pyproject.toml). It needs the installed layout, where
+# catalog/ is loglake.catalog and so on, so it reads a tree of links to the sources in build/
+TYPED := loglake/__init__.py loglake/lake.py loglake/errors.py loglake/ingest/source.py \
+	loglake/ingest/sources.py loglake/query/statement_kind.py
+PACKAGES := catalog ingest query monitor datasets reports investigate
+typecheck: $(STAMP)
+	rm -rf build/typecheck && mkdir -p build/typecheck/loglake
+	ln -s $(CURDIR)/loglake/*.py build/typecheck/loglake/
+	for p in $(PACKAGES); do ln -s $(CURDIR)/$$p build/typecheck/loglake/$$p; done
+	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+		--cache-dir $(CURDIR)/.mypy_cache $(TYPED)
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -58,4 +70,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) demo-lake demo-lake-raw .pytest_cache
+	rm -rf $(VENV) demo-lake demo-lake-raw .pytest_cache .mypy_cache build/typecheck

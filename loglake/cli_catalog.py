@@ -60,8 +60,8 @@ def _describe(args: argparse.Namespace, lake) -> int:
         from loglake.errors import UserError
 
         raise UserError(f"expected [database.]table, not {args.table!r}")
-    # through the engine, so that a view stored without its columns gets them from its SQL
-    frame = lake.engine.execute(f"DESCRIBE FORMATTED {'.'.join(parts)}").df
+    # as a statement, so that a view stored without its columns gets them from its SQL
+    frame = lake.sql(f"DESCRIBE FORMATTED {'.'.join(parts)}")
     emit(frame, args)
     return 0
 

@@ -42,18 +42,17 @@ def _params(values: list[str] | None) -> list[Any] | None:
 
 def _query(args: argparse.Namespace, lake: Any) -> int:
     sql = _read_sql(args)
-    result = lake.engine.execute(sql, params=_params(args.param))
-    frame = result.df if result.df is not None else pl.DataFrame()
+    frame = lake.sql(sql, _params(args.param))
     fmt = emit(frame, args)
-    if not args.quiet:
+    if not args.quiet and lake.last_query is not None:
         # the statistics line goes with a table on the screen, else aside from the data
         on_screen = fmt == "table" and not args.output
-        print(result.stats.summary(), file=sys.stdout if on_screen else sys.stderr)
+        print(lake.last_query.summary(), file=sys.stdout if on_screen else sys.stderr)
     return 0
 
 
 def _explain(args: argparse.Namespace, lake: Any) -> int:
-    print(lake.engine.explain(_read_sql(args), _params(args.param)))
+    print(lake.explain(_read_sql(args), _params(args.param)))
     return 0
 
 

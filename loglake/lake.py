@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import polars as pl
 
@@ -10,7 +10,11 @@ from loglake.catalog import DEFAULT_DATABASE, Catalog, StorageSettings
 from loglake.errors import UserError
 
 if TYPE_CHECKING:
-    from loglake.query.engine import Engine
+    from loglake.ingest.runner import IngestReport
+    from loglake.query.engine import Engine, QueryStats
+
+#: ``?`` parameters of a statement, in order
+Params = list[Any] | tuple[Any, ...] | None
 
 
 class Lake:
@@ -39,10 +43,40 @@ class Lake:
             self._engine = Engine(catalog=self.catalog, default_database=self.database)
         return self._engine
 
+    @overload
     def sql(
         self,
         text: str,
-        params: list[Any] | tuple[Any, ...] | None = None,
+        params: Params = None,
+        *,
+        lazy: Literal[False] = False,
+        limits: dict[str, Any] | None = None,
+    ) -> pl.DataFrame: ...
+
+    @overload
+    def sql(
+        self,
+        text: str,
+        params: Params = None,
+        *,
+        lazy: Literal[True],
+        limits: dict[str, Any] | None = None,
+    ) -> pl.LazyFrame: ...
+
+    @overload
+    def sql(
+        self,
+        text: str,
+        params: Params = None,
+        *,
+        lazy: bool,
+        limits: dict[str, Any] | None = None,
+    ) -> pl.DataFrame | pl.LazyFrame: ...
+
+    def sql(
+        self,
+        text: str,
+        params: Params = None,
         *,
         lazy: bool = False,
         limits: dict[str, Any] | None = None,
@@ -53,21 +87,25 @@ class Lake:
         ``{"time_limit_s": 60, "scan_limit_bytes": None}`` (see docs/security.md).
         """
         result = self.engine.execute(text, params=params, lazy=lazy, limits=limits)
-        return result.lazy if lazy else result.df
+        if lazy and result.lazy is not None:
+            return result.lazy
+        frame = result.df if result.df is not None else pl.DataFrame()
+        return frame.lazy() if lazy else frame  # a statement without a plan: its summary rows
 
-    def explain(self, text: str, params: list[Any] | tuple[Any, ...] | None = None) -> str:
+    def explain(self, text: str, params: Params = None) -> str:
         """The plan of a query, with the files it keeps and skips (``?`` bound to ``params``)."""
         return self.engine.explain(text, params)
 
     @property
-    def last_query(self) -> Any:
+    def last_query(self) -> QueryStats | None:
         """Statistics of the last statement: rows, files scanned and skipped, bytes, time, id."""
         return self.engine.last_query
 
-    def ingest(self, url: str, **options: Any) -> Any:
-        """Load the AWS exports found under ``url`` into the lake's tables, exactly once."""
+    def ingest(self, url: str, **options: Any) -> IngestReport:
+        """Load the AWS exports found under ``url`` into the lake's tables, exactly once
+        (``options``: those of ``loglake.ingest.ingest``, e.g. ``source``, ``since``, ``workers``)."""
         from loglake.catalog.storage_errors import explain
-        from loglake.ingest import ingest
+        from loglake.ingest.runner import ingest
 
         try:
             return ingest(self.catalog, url, **options)
