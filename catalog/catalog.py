@@ -37,7 +37,7 @@ from loglake.catalog.model import (
 from loglake.catalog.paths import NULL_PARTITION, LocationPolicy, unescape_partition_value
 from loglake.catalog.projection import Constraints, projected_partitions
 from loglake.catalog.storage import StorageSettings
-from loglake.errors import CatalogError, ConflictError
+from loglake.errors import CatalogError, ConflictError, did_you_mean
 
 DEFAULT_DATABASE = "default"
 #: databases searched, after the current one, for a table or view named without a database:
@@ -625,10 +625,7 @@ class Catalog:
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _suggest(name: str, candidates: Iterable[str]) -> str:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(candidates), n=3)
-        return f"; did you mean {', '.join(close)}?" if close else ""
+        return did_you_mean(name, candidates, quote=False)
 
 
 def _admitted(table: TableDefinition, partition: Partition, constraints: Constraints) -> bool:

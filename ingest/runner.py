@@ -46,7 +46,13 @@ from loglake.ingest.sources import (
     source_of_table,
     tables,
 )
-from loglake.ingest.state import IngestLog, ObjectOutcome, TableWriter, write_data_files
+from loglake.ingest.state import (
+    ENTRY_FIELDS,
+    IngestLog,
+    ObjectOutcome,
+    TableWriter,
+    write_data_files,
+)
 
 DEFAULT_DATABASE = "aws"
 #: a batch (one commit) holds about this many compressed bytes at most, and at most this many objects
@@ -766,24 +772,7 @@ def _record_unrecognised(
         report.quarantine_ids.append(entry.id)
         report.objects_quarantined += 1
         outcome = _outcome(obj, 0, 1)
-        row = dict(
-            zip(
-                (
-                    "source_key",
-                    "etag",
-                    "size",
-                    "rows",
-                    "bad",
-                    "kind",
-                    "account",
-                    "region",
-                    "delivery_day",
-                    "delivery_hour",
-                ),
-                outcome.entry(),
-                strict=True,
-            )
-        )
+        row = dict(zip(ENTRY_FIELDS, outcome.entry(), strict=True))
         row.update(
             table=UNRECOGNISED,
             kind="unknown",

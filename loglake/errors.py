@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class LoglakeError(Exception):
     """Base class of every error loglake raises on purpose."""
@@ -63,3 +66,19 @@ class SqlError(UserError):
         width = max(1, min(end, line_end) - self.start)
         caret = " " * (self.start - line_start) + "^" * width
         return f"{self.bare_message} (line {self.line}, column {self.column})\n  {text}\n  {caret}"
+
+
+def close_names(name: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> list[str]:
+    """Up to three candidates a misspelt ``name`` is close to, closest first, case ignored."""
+    by_lower = {c.lower(): c for c in candidates}
+    return [by_lower[c] for c in difflib.get_close_matches(name.lower(), by_lower, 3, cutoff)]
+
+
+def did_you_mean(
+    name: str, candidates: Iterable[str], *, quote: bool = True, cutoff: float = 0.6
+) -> str:
+    """``; did you mean 'a', 'b'?`` to end an error about a misspelt name ('' when none is
+    close); the one hint every unknown-name error gives."""
+    close = close_names(name, candidates, cutoff=cutoff)
+    shown = [repr(c) if quote else c for c in close]
+    return f"; did you mean {', '.join(shown)}?" if close else ""

@@ -224,19 +224,10 @@ def _interval(c: Any, node: exp.Interval, negate: bool = False) -> str:
     parts = str(text).strip().split()
     if len(parts) == 2 and not unit_node:
         text, unit = parts[0], parts[1].upper()
-    units = {
-        "YEAR": "y",
-        "MONTH": "mo",
-        "WEEK": "w",
-        "DAY": "d",
-        "HOUR": "h",
-        "MINUTE": "m",
-        "SECOND": "s",
-        "MILLISECOND": "ms",
-    }
-    suffix = units.get(unit.rstrip("S") if unit.endswith("S") and unit != "MS" else unit)
-    if suffix is None:
+    singular = (unit.rstrip("S") if unit.endswith("S") and unit != "MS" else unit).lower()
+    if singular not in T.INTERVAL_UNITS:
         raise c.error(node, f"unsupported INTERVAL unit {unit}")
+    suffix = T.DURATION_SUFFIX[singular]
     amount = decimal.Decimal(str(text).strip())
     if negate:
         amount = -amount
@@ -584,7 +575,7 @@ def _in(c: Any, node: exp.In) -> pl.Expr:
         if isinstance(item, exp.Null):
             has_null = True
         elif isinstance(item, exp.Literal) and constant:
-            literals.append(_python_literal(item))
+            literals.append(T.literal_python(item, exact=True))
         elif isinstance(item, exp.Literal | exp.Cast | exp.Neg | exp.Boolean) and constant:
             try:
                 literals.append(pl.select(e).item())
@@ -609,17 +600,6 @@ def _in(c: Any, node: exp.In) -> pl.Expr:
         term = left == right
         result = term if result is None else result | term
     return result if result is not None else pl.lit(False)
-
-
-def _python_literal(node: exp.Literal) -> Any:
-    if node.is_string:
-        return node.this
-    text = node.this
-    if re.fullmatch(r"[+-]?\d+", text):
-        return int(text)
-    if "e" in text.lower():
-        return float(text)
-    return decimal.Decimal(text)
 
 
 _LIKE_CACHE: dict[tuple[str, str | None], tuple[str, str]] = {}
@@ -857,10 +837,7 @@ def _sum(c: Any, node: exp.Sum) -> pl.Expr:
     dtype = c.dtype(value)
     if distinct:
         value = value.unique()
-    total = value.sum()
-    if T.is_integer(dtype):
-        total = total.cast(pl.Int64)
-    return pl.when(value.count() > 0).then(total)
+    return pl.when(value.count() > 0).then(value.sum().cast(T.sum_type(dtype)))
 
 
 @translates(exp.Avg, aggregate=True)
@@ -870,11 +847,10 @@ def _avg(c: Any, node: exp.Avg) -> pl.Expr:
     if distinct:
         value = value.unique()
     if T.is_decimal(dtype):
-        scale = T.decimal_scale(dtype)
         return pl.when(value.count() > 0).then(
-            (value.sum() / value.count().cast(pl.Decimal(38, 0))).cast(pl.Decimal(38, scale))
+            (value.sum() / value.count().cast(pl.Decimal(38, 0))).cast(T.avg_type(dtype))
         )
-    return value.cast(pl.Float64).mean()
+    return value.cast(T.avg_type(dtype)).mean()
 
 
 @translates(exp.Min, aggregate=True)

@@ -7,13 +7,12 @@ before anything is read. The catalog-backed provider lives in ``query/catalog_ta
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import polars as pl
 
-from loglake.errors import CatalogError
+from loglake.errors import CatalogError, close_names
 
 #: pseudo-columns Athena offers on every table; never part of ``SELECT *``
 PSEUDO_COLUMNS = {"$path": pl.String, "$file_size": pl.Int64}
@@ -66,7 +65,7 @@ class TableProvider(Protocol):
 
 def suggest(name: str, candidates: list[str]) -> str:
     """A ' Did you mean ...?' hint for a misspelt name (empty when nothing is close)."""
-    close = difflib.get_close_matches(name.lower(), [c.lower() for c in candidates], n=3)
+    close = [c.lower() for c in close_names(name, candidates)]
     if not close:
         return ""
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -7,8 +7,42 @@ which implicit coercions exist (and which it refuses).
 
 from __future__ import annotations
 
+import decimal
+import re
+
 import polars as pl
 from sqlglot import exp
+
+
+def literal_python(
+    node: exp.Literal, *, exact: bool = False
+) -> str | int | float | decimal.Decimal:
+    """The Python value of a SQL literal: its text, an int, or a number with a fraction (a
+    ``Decimal`` when ``exact``, as Trino types ``1.5``, else a float); an exponent makes a double."""
+    text = node.this
+    if node.is_string:
+        return text
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if exact and "e" not in text.lower():
+        return decimal.Decimal(text)
+    return float(text)
+
+
+#: the Polars duration suffix of each Trino date/time unit (date_add, date_trunc, INTERVAL)
+DURATION_SUFFIX = {
+    "millisecond": "ms",
+    "second": "s",
+    "minute": "m",
+    "hour": "h",
+    "day": "d",
+    "week": "w",
+    "month": "mo",
+    "quarter": "q",
+    "year": "y",
+}
+#: units an INTERVAL literal may have (Trino's, and WEEK and MILLISECOND); no QUARTER
+INTERVAL_UNITS = frozenset(DURATION_SUFFIX) - {"quarter"}
 
 INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
 FLOATS = (pl.Float32, pl.Float64)
@@ -184,6 +218,21 @@ def decimal_scale(dtype: pl.DataType) -> int:
     if isinstance(dtype, pl.Decimal):
         return dtype.scale or 0
     return 0
+
+
+def sum_type(dtype: pl.DataType) -> pl.DataType:
+    """Trino's type of SUM over ``dtype``: bigint for integers, decimal(38, s) for decimals, the
+    input's own type otherwise (real, double)."""
+    if is_integer(dtype):
+        return pl.Int64()
+    if is_decimal(dtype):
+        return pl.Decimal(38, decimal_scale(dtype))
+    return dtype
+
+
+def avg_type(dtype: pl.DataType) -> pl.DataType:
+    """Trino's type of AVG over ``dtype``: decimals keep their scale, the rest is double."""
+    return pl.Decimal(38, decimal_scale(dtype)) if is_decimal(dtype) else pl.Float64()
 
 
 def common_supertype(left: pl.DataType, right: pl.DataType) -> pl.DataType | None:

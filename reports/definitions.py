@@ -17,7 +17,6 @@ and file names sort naturally, so ``1.10`` comes after ``1.9``.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
@@ -27,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from loglake.errors import UserError
+from loglake.errors import UserError, did_you_mean
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 STATUSES = ("ok", "alarm", "info", "skip", "error")
@@ -355,8 +354,7 @@ def find(target: str, extra: list[str] | None = None) -> tuple[Benchmark, Contro
 
 
 def _closest(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
-    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return did_you_mean(name, candidates, cutoff=0.5)
 
 
 __all__ = [

@@ -24,7 +24,7 @@ from croniter import CroniterBadCronError, croniter
 
 from loglake.catalog import Catalog
 from loglake.catalog.documents import DocumentStore
-from loglake.errors import ConflictError, UserError
+from loglake.errors import ConflictError, UserError, did_you_mean
 from loglake.monitor import actions
 from loglake.monitor.state import MonitorState
 
@@ -100,12 +100,8 @@ class Schedules:
         doc = self.documents.read(name)
         if doc is None or doc.body.get("deleted"):
             names = [s["name"] for s in self.list()]
-            import difflib
-
-            close = difflib.get_close_matches(name, names, n=3)
             raise UserError(
-                f"there is no schedule {name!r}"
-                + (f"; did you mean {', '.join(close)}?" if close else "")
+                f"there is no schedule {name!r}{did_you_mean(name, names, quote=False)}"
             )
         self.documents.delete(name)
 

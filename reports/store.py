@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from loglake.catalog import Catalog
 from loglake.catalog.documents import DocumentStore
-from loglake.errors import UserError
+from loglake.errors import UserError, did_you_mean
 from loglake.reports.render import EXTENSIONS, document, render
 from loglake.reports.runner import RESULT_SCHEMA, RunResult
 from loglake.reports.tables import iso_text
@@ -203,10 +203,7 @@ def load(catalog: Catalog, run_id: str) -> StoredRun:
             return StoredRun(run_id, json.loads(handle.read()))
     except FileNotFoundError:
         known = run_ids(catalog)
-        import difflib
-
-        close = difflib.get_close_matches(run_id, known, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        hint = did_you_mean(run_id, known, quote=False)
         raise UserError(f"there is no report run {run_id!r}{hint}") from None
 
 

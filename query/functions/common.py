@@ -7,13 +7,14 @@ import contextlib
 import re
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import polars as pl
 from sqlglot import exp
 
 from loglake.errors import SqlError
 from loglake.query.registry import translates
+from loglake.query.types import literal_python
 
 #: Marker returned by :func:`constant` when a node is not a literal known at compile time.
 NOT_CONSTANT = object()
@@ -24,7 +25,7 @@ NOT_CONSTANT = object()
 MAX_BUILT_LENGTH = 1 << 20
 
 
-def fail(compiler: Any, node: exp.Expression, message: str) -> None:
+def fail(compiler: Any, node: exp.Expression, message: str) -> NoReturn:
     """Raise a SqlError at ``node``'s position (through the compiler when it offers that)."""
     report = getattr(compiler, "error", None)
     if report is not None:
@@ -49,13 +50,7 @@ def constant(node: exp.Expression | None) -> Any:
     if isinstance(node, exp.Boolean):
         return bool(node.this)
     if isinstance(node, exp.Literal):
-        if node.is_string:
-            return node.this
-        text = node.this
-        try:
-            return int(text)
-        except ValueError:
-            return float(text)
+        return literal_python(node)
     if isinstance(node, exp.Neg):
         inner = constant(node.this)
         if isinstance(inner, int | float) and not isinstance(inner, bool):

@@ -27,7 +27,7 @@ from loglake.query.functions.common import (
 )
 from loglake.query.registry import function, translates
 from loglake.query.runtime import guard, rejecting
-from loglake.query.types import unify_temporal
+from loglake.query.types import DURATION_SUFFIX, unify_temporal
 
 T = exp.DataType.Type
 UTC = "UTC"
@@ -368,25 +368,13 @@ def to_unixtime(compiler: Any, node: exp.TimeToUnix) -> pl.Expr:
 
 # --- arithmetic ----------------------------------------------------------------------------------
 
-#: Polars duration suffix of each Trino date/time unit
-_OFFSET = {
-    "millisecond": "ms",
-    "second": "s",
-    "minute": "m",
-    "hour": "h",
-    "day": "d",
-    "week": "w",
-    "month": "mo",
-    "quarter": "q",
-    "year": "y",
-}
 _TIME_OF_DAY_UNITS = ("millisecond", "second", "minute", "hour")
 
 
 def _checked_unit(compiler: Any, node: exp.Expression, invalid: str) -> str:
     """The node's unit, refused when unknown or when it is a time-of-day unit on a DATE."""
     unit = _unit(compiler, node.args.get("unit"))
-    if unit not in _OFFSET:
+    if unit not in DURATION_SUFFIX:
         fail(compiler, node, invalid.format(unit=unit))
     if _is_date(compiler, node.this) and unit in _TIME_OF_DAY_UNITS:
         fail(compiler, node, f"'{unit}' is not a valid DATE field")
@@ -405,7 +393,7 @@ def _checked_unit(compiler: Any, node: exp.Expression, invalid: str) -> str:
 def date_trunc(compiler: Any, node: exp.Expression) -> pl.Expr:
     """date_trunc(unit, x): weeks start on Monday, as in Trino."""
     unit = _checked_unit(compiler, node, "'{unit}' is not a valid TIMESTAMP field")
-    return compiler.expr(node.this).dt.truncate("1" + _OFFSET[unit])
+    return compiler.expr(node.this).dt.truncate("1" + DURATION_SUFFIX[unit])
 
 
 @translates(
@@ -425,7 +413,7 @@ def date_add(compiler: Any, node: exp.Expression) -> pl.Expr:
     """date_add(unit, n, x): months clamp to the last day of the month (Jan 31 + 1 month)."""
     unit = _checked_unit(compiler, node, "'{unit}' is not a valid unit for date_add")
     amount = compiler.expr(node.expression).cast(pl.Int64)
-    offset = pl.concat_str([amount.cast(pl.String), pl.lit(_OFFSET[unit])])
+    offset = pl.concat_str([amount.cast(pl.String), pl.lit(DURATION_SUFFIX[unit])])
     base = compiler.expr(node.this)
     shifted = base.dt.offset_by(offset)
     # an amount too large for the type wraps around: the result then moves the wrong way
