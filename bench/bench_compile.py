@@ -116,6 +116,8 @@ def _hive_type(dtype: pl.DataType) -> str:
 def build_lake(root: Path) -> tuple[loglake.Lake, dict[str, str]]:
     """A lake with the TPC-H tables as external Parquet tables of one (empty) file each."""
     lake = loglake.connect(str(root / "lake"), create=True)
+    # the Parquet lies beside the lake, outside the root SQL may read by default
+    lake.catalog.update_lake_settings(allowed_locations=[str((root / "data").resolve())])
     files = {}
     for table, schema in SCHEMAS.items():
         folder = root / "data" / table
