@@ -1227,24 +1227,20 @@ class Compiler:
                     aggs.append(summed)
                     return result
                 summed = pl.col(self._null_aware_sum(aggs, col, src, distinct))
-                if T.is_decimal(dtype):
-                    summed = summed.cast(pl.Decimal(38, T.decimal_scale(dtype)))
-                return summed
+                return summed.cast(T.sum_type(dtype)) if T.is_decimal(dtype) else summed
             count = self._agg_counts.get((src, distinct))
             if count is None:
                 count = self._agg_counts[(src, distinct)] = self.fresh("_a")
                 aggs.append(col.count().alias(count))
             # avg: Trino keeps the decimal scale, and averages everything else as double
+            result = T.avg_type(dtype)
             if T.is_decimal(dtype):
-                scale = T.decimal_scale(dtype)
                 # the sum a SUM of the same input computes (TPC-H q1 asks for both)
                 total = pl.col(self._null_aware_sum(aggs, col, src, distinct))
                 return pl.when(pl.col(count) > 0).then(
-                    (
-                        total.cast(pl.Decimal(38, scale)) / pl.col(count).cast(pl.Decimal(38, 0))
-                    ).cast(pl.Decimal(38, scale))
+                    (total.cast(result) / pl.col(count).cast(pl.Decimal(38, 0))).cast(result)
                 )
-            aggs.append(col.cast(pl.Float64).mean().alias(out))
+            aggs.append(col.cast(result).mean().alias(out))
             return pl.col(out)
         compiled = self.expr(node)
         out = self.fresh("_a")
@@ -1818,13 +1814,7 @@ def _single_source_conjuncts(conjuncts: list[exp.Expression]) -> dict[str, list[
 def _literal(node: exp.Expression) -> tuple[bool, Any]:
     """(True, value) when ``node`` is a constant simple enough for file pruning."""
     if isinstance(node, exp.Literal):
-        if node.is_string:
-            return True, node.this
-        text = node.this
-        try:
-            return True, int(text)
-        except ValueError:
-            return True, float(text)
+        return True, T.literal_python(node)
     if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
         ok, v = _literal(node.this)
         return ok, -v
