@@ -320,18 +320,13 @@ def _interval_text(compiler: Any, node: exp.Expression) -> str:
         fail(compiler, node, "a date sequence step must be an INTERVAL literal")
     amount = require_constant(compiler, node.this, "interval")
     unit = node.text("unit").lower().rstrip("s")
-    suffix = {
-        "second": "s",
-        "minute": "m",
-        "hour": "h",
-        "day": "d",
-        "week": "w",
-        "month": "mo",
-        "year": "y",
-    }
-    if unit not in suffix:
+    if unit not in _SEQUENCE_UNITS:
         fail(compiler, node, f"unsupported interval unit {unit!r}")
-    return f"{int(amount)}{suffix[unit]}"
+    return f"{int(amount)}{T.DURATION_SUFFIX[unit]}"
+
+
+#: the interval units a date sequence may step by
+_SEQUENCE_UNITS = T.INTERVAL_UNITS - {"millisecond"}
 
 
 # --- lambdas -------------------------------------------------------------------------------------
