@@ -88,6 +88,10 @@ def update_actors(catalog: Catalog, *, batch_files: int = BATCH_FILES) -> int:
     database, name = split_table("cloudtrail", catalog)
     if not catalog.table_exists(database, name):
         return 0
+    source = catalog.managed(database, name)
+    done = actors_table(catalog).app_version(APP_ID)
+    if done is not None and int(done) >= source.version():
+        return 0  # up to date: no lease to take (two document writes) and nothing to read
     state = MonitorState(catalog)
     token = None
     for _ in range(LEASE_WAITS):  # one updater at a time: another one's rows are not added twice
@@ -98,7 +102,7 @@ def update_actors(catalog: Catalog, *, batch_files: int = BATCH_FILES) -> int:
     if token is None:
         raise ConflictError("another process keeps updating _investigate.actors; try again")
     try:
-        return _update(catalog, catalog.managed(database, name), batch_files)
+        return _update(catalog, source, batch_files)
     finally:
         state.release(APP_ID, token)
 

@@ -815,8 +815,8 @@ def _run_group(
     # the cheap prefilters only, all in one query: each rule's query applies its own full WHERE
     # to the rows its cheap prefilter keeps, so testing every rule's JSON look-ups and patterns
     # over the new rows first would only do that work twice
-    recorded = store.recorded([d.id for d in rules])
     usable = rule_rows(rules, new_rows)
+    recorded: pl.DataFrame | None = None  # read once a rule has hits (most hours none has)
     histories = [d for d in rules if d.history]
     if histories:
         update_histories(
@@ -837,6 +837,8 @@ def _run_group(
         run.watermark = new_mark
         hits = _rule_hits(catalog, d, source, usable[d.id], mark, new_mark, final)
         if hits.height:
+            if recorded is None:
+                recorded = store.recorded([d.id for d in rules])
             done = recorded.filter(pl.col("detection_id") == d.id)
             hits = hits.join(done.select("event_id"), on="event_id", how="anti")
             late = pl.lit(False) if mark is None else pl.col("event_time") < mark
@@ -920,10 +922,39 @@ def _rule_hits(
         cheap=d.prefilter(cheap=True),
         columns=rule_columns(source, d),
     )
+    if (
+        not final
+        and mark is not None
+        and new_mark is not None
+        and _nothing_due(context, source, times, mark, new_mark, d.window)
+    ):
+        return _concat([])
     hits = _evaluate_rows(d, context, catalog, source)
     if final or new_mark is None:
         return hits
     return hits.filter(pl.col("event_time") <= new_mark - timedelta(seconds=d.window))
+
+
+def _nothing_due(
+    context: pl.DataFrame,
+    source: SourceRows,
+    arrived: pl.Series,
+    mark: datetime,
+    new_mark: datetime,
+    window: int,
+) -> bool:
+    """Whether a windowed rule can have no new hit in this run, so its query need not run.
+
+    A run reports the events whose window the watermark has just closed: those between the old
+    and the new watermark, less the window. An earlier event was decided by an earlier run, and
+    only a row that arrived since, inside the watermark, can change that (a row beyond it only
+    touches windows still open). Most hours, a rule of rare events has neither.
+    """
+    if arrived.filter(arrived <= new_mark).len():
+        return False
+    width = timedelta(seconds=window)
+    stamps = _times(context, source)
+    return not stamps.filter((stamps > mark - width) & (stamps <= new_mark - width)).len()
 
 
 def _evaluate_rows(
