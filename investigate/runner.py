@@ -20,6 +20,7 @@ event, so no event is reported twice whatever the order of deliveries.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -306,9 +307,15 @@ def _any(conditions: list[str]) -> str:
     return " OR ".join(f"({c})" for c in dict.fromkeys(conditions))
 
 
-def _column_names(detection: Detection) -> set[str] | None:
+def _column_names(detection: Detection) -> frozenset[str] | None:
     """Lower-case column names a rule mentions, or None when it selects every column."""
-    tree = parse_sql(detection.sql, detection.path or detection.id)
+    return _names_in(detection.sql, detection.path or detection.id)
+
+
+@functools.lru_cache(maxsize=512)
+def _names_in(sql: str, origin: str) -> frozenset[str] | None:
+    # each run asks for every rule, and walking the tree costs more than the rest of a quiet run
+    tree = parse_sql(sql, origin)
     for select in tree.find_all(exp.Select):
         for projection in select.expressions:
             if isinstance(projection, exp.Star) or (
@@ -319,7 +326,7 @@ def _column_names(detection: Detection) -> set[str] | None:
     for column in tree.find_all(exp.Column):
         parts = [p.name.lower() for p in column.parts]
         names.update(parts)  # struct access (useridentity.arn) names its column first or second
-    return names
+    return frozenset(names)
 
 
 def _keep(rows: pl.LazyFrame, prefilter: str | None) -> pl.LazyFrame:
@@ -591,7 +598,7 @@ def _within(hits: pl.DataFrame, since: datetime | None, until: datetime | None) 
 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    schema = pl.Schema(pl.DataFrame(pa.Table.from_pylist([], schema=HITS_SCHEMA)).schema)
+    schema = _hits_schema()
     frames = [f.cast(dict(schema)) for f in frames if f.height]
     if not frames:
         return pl.DataFrame(schema=schema)
@@ -854,6 +861,11 @@ def _run_group(
         run.late = int(hits["late"].sum()) if hits.height else 0
         frames.append(hits)
     return runs, _concat_with_flag(frames)
+
+
+@functools.cache
+def _hits_schema() -> pl.Schema:
+    return pl.Schema(pl.DataFrame(pa.Table.from_pylist([], schema=HITS_SCHEMA)).schema)
 
 
 def _concat_with_flag(frames: list[pl.DataFrame]) -> pl.DataFrame:
