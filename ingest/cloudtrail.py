@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from loglake.catalog.json_serde import as_text
 from loglake.ingest.layout import ACCOUNT, DATE, REGION, Layout, delivery_day, stamp_hour
+from loglake.ingest.ocsf import views_over
 from loglake.ingest.raw import (
     BadRecord,
     GzipError,
@@ -632,5 +633,6 @@ SOURCE = Source(
     recognise=recognise,
     parse=_parse_for,
     loose=_loose,
+    views=views_over("cloudtrail"),
     docs="docs/ingest.md#tables",
 )

@@ -382,10 +382,13 @@ def ensure_tables(catalog: Catalog, database: str, names: set[str]) -> dict[str,
 
 
 def _ensure_view(catalog: Catalog, database: str, view: str, sql: str) -> None:
-    if catalog.view_exists(database, view):
-        return
-    with contextlib.suppress(CatalogError):  # a concurrent run created it first
-        catalog.create_view(database, view, sql)
+    """Create a source's view, or bring it up to date: a lake ingested before a view's
+    definition changed (an OCSF mapping, say) gets the new one on its next ingest."""
+    with contextlib.suppress(CatalogError):  # absent
+        if catalog.get_view(database, view).sql == sql:
+            return
+    with contextlib.suppress(CatalogError):  # a concurrent run wrote it first
+        catalog.create_view(database, view, sql, replace=True)
 
 
 def ingest(

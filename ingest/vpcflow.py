@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loglake.ingest.layout import ACCOUNT, DATE, REGION, Layout, delivery_day, stamp_hour
+from loglake.ingest.ocsf import views_over
 from loglake.ingest.raw import BadRecord, Parsed, RawObject, frame_to_table, object_bytes
 from loglake.ingest.schemas import (
     EXTRA_FIELDS,
@@ -273,5 +274,6 @@ SOURCE = Source(
     recognise=recognise,
     parse=_parse_for,
     loose=_loose,
+    views=views_over(TABLE),
     docs="docs/ingest.md#tables",
 )

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "loglake.cli_report",
     "loglake.cli_investigate",
     "loglake.cli_settings",
+    "loglake.cli_export",
 )
 
 

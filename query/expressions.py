@@ -166,11 +166,16 @@ def _cast_row(
             None,
             f"Cannot cast {T.sql_name(source).lower()} to {T.sql_name(target).lower()}",
         )
-    members = [
-        cast(c, value.struct.field(s.name), s.dtype, t.dtype, strict).alias(t.name)
+    # renamed in place and converted field by field through pl.field: the row is evaluated
+    # once (rebuilding it from value.struct.field(...) repeats ``value`` per field, which grows
+    # exponentially with nested ROW casts), and a null row stays null
+    renamed = value.struct.rename_fields([t.name for t in target.fields])
+    changed = [
+        cast(c, pl.field(t.name), s.dtype, t.dtype, strict).alias(t.name)
         for s, t in zip(source.fields, target.fields, strict=True)
+        if s.dtype != t.dtype
     ]
-    return pl.when(value.is_null()).then(None).otherwise(pl.struct(members))
+    return renamed.struct.with_fields(changed) if changed else renamed
 
 
 def cast_node(c: Any, node: exp.Cast, strict: bool) -> pl.Expr:
