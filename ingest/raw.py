@@ -60,7 +60,6 @@ class Parsed:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)  # url -> rows ingested
     bad: list[BadRecord] = field(default_factory=list)
-    sorted: bool = False  # tables already in commit order (sorted by a worker process)
     #: tables a worker process wrote as uncommitted files: their Delta add actions
     files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 

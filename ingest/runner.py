@@ -28,6 +28,7 @@ from loglake.ingest.compaction import COMPACT_FILES, compact_crowded
 from loglake.ingest.layout import Layout, entry_etag, forget_listings, walk
 from loglake.ingest.listing import ListingState
 from loglake.ingest.log_groups import store_mapping, stored_mapping
+from loglake.ingest.pending import TARGET_FILE_BYTES, FileSizer, Pending
 from loglake.ingest.quarantine import Quarantine
 from loglake.ingest.raw import (
     BadRecord,
@@ -282,27 +283,29 @@ def _read_and_parse(
 ) -> tuple[Parsed, int]:
     """Fetch, parse, sort and write a batch (the unit of work of a worker process).
 
-    The Parquet files are written here, in parallel, and only their add actions go back to the
-    parent, which commits them; rows travel back only when files cannot be used.
+    The Parquet files of a batch that makes files of the target size are written here, in
+    parallel, and only their add actions go back to the parent, which commits them; the rows of
+    a smaller batch go back to wait for others (see ingest/pending.py), as do rows that files
+    cannot hold.
     """
     set_inflate_limit(options["max_inflated_bytes"])
     parsed, nbytes = _parse_batch(group, objects, _fetch(settings, url, objects), options)
     for name, data in list(parsed.tables.items()):
+        if data.nbytes < options["file_bytes"].get(name, 0):
+            continue  # a small batch waits in the parent for others to make a file
         parsed.tables[name], files = _written(settings, options["locations"][name], name, data)
         if files:
             parsed.files[name] = files
             del parsed.tables[name]
-    parsed.sorted = True
     return parsed, nbytes
 
 
 def _written(
-    settings: StorageSettings, location: str, table: str, data: pa.Table, *, is_sorted: bool = False
+    settings: StorageSettings, location: str, table: str, data: pa.Table
 ) -> tuple[pa.Table, list[dict[str, Any]] | None]:
-    """A batch's rows in commit order, and the uncommitted Parquet files holding them (None when
-    a partition value needs delta-rs to write them)."""
-    if not is_sorted:
-        data = sort_for_commit(table, data)
+    """Rows in commit order, and the uncommitted Parquet files holding them (None when a
+    partition value needs delta-rs to write them)."""
+    data = sort_for_commit(table, data)
     return data, write_data_files(settings, location, data)
 
 
@@ -408,6 +411,7 @@ def ingest(
     on_batch: Callable[[IngestReport], None] | None = None,
     full_listing: bool = False,
     compact_files: int = COMPACT_FILES,
+    target_file_bytes: int = TARGET_FILE_BYTES,
 ) -> IngestReport:
     """Ingest every AWS export under ``url`` (a folder or s3:// prefix) into the lake, once.
 
@@ -417,7 +421,9 @@ def ingest(
     to the given object URLs and ``force`` re-reads them even when unchanged (quarantine retry).
     CloudWatch Logs export chunks take their log group from ``log_groups`` (export prefix ->
     group, recorded in the catalog for later runs), else from ``log_group``.
-    Each commit holds at most ``batch_objects`` objects (default 500) or 16 MB of input.
+    Batches of parsed objects gather until their rows make Parquet files of about
+    ``target_file_bytes`` per partition, then commit together; with ``batch_objects`` given,
+    each commit holds that many objects at most (or 16 MB of input) instead.
     Folders listed before are listed from where the last run's commits ended, unless
     ``full_listing`` (or ``only``/``force``) asks for everything again. Afterwards, partitions
     this run added rows to that hold more than ``compact_files`` files are compacted (0: never).
@@ -515,6 +521,13 @@ def ingest(
         }
 
         clean: set[str] = set()  # objects ingested whole in this run
+        # without an explicit batch size, batches gather into files of the target size
+        gather = batch_objects is None
+        pending: dict[str, Pending] = {}
+        sizers: dict[str, FileSizer] = {}
+        options["file_bytes"] = {  # a worker writes files itself only for a batch this big
+            name: (FileSizer(target_file_bytes).flush_bytes() if gather else 0) for name in writers
+        }
 
         def handle(group: str, batch: list[RawObject], parsed: Parsed, nbytes: int) -> None:
             report.bytes_read += nbytes
@@ -531,22 +544,44 @@ def ingest(
             outcomes = [
                 _outcome(o, parsed.rows.get(o.url, 0), bad_count.get(o.url, 0)) for o in batch
             ]
-            data = parsed.tables.get(table)
+            bar.update(objects=len(batch), nbytes=nbytes)
             files = parsed.files.get(table)
-            if files is None:
-                if data is None:
-                    data = tables()[table].schema.empty_table()
-                location = writers[table].location
-                data, files = _written(settings, location, table, data, is_sorted=parsed.sorted)
+            if files is not None:  # a worker wrote a batch big enough to be its own files
+                commit(table, outcomes, batch, None, files)
+                return
+            waiting = pending.setdefault(table, Pending())
+            waiting.add(outcomes, batch, parsed.tables.get(table))
+            sizer = sizers.setdefault(table, FileSizer(target_file_bytes))
+            if not gather or waiting.arrow_bytes >= sizer.flush_bytes():
+                flush(table)
+
+        def flush(table: str) -> None:
+            """Sort, write and commit a table's pending rows as one file per partition."""
+            waiting = pending.pop(table, None)
+            if waiting is None:
+                return
+            data = waiting.rows(tables()[table].schema)
+            data, files = _written(settings, writers[table].location, table, data)
+            if files:
+                sizers[table].learn(data.nbytes, sum(f["size"] for f in files))
+            commit(table, waiting.outcomes, waiting.objects, data, files)
+
+        def commit(
+            table: str,
+            outcomes: list[ObjectOutcome],
+            objects: list[RawObject],
+            data: pa.Table | None,
+            files: list[dict[str, Any]] | None,
+        ) -> None:
             committed = writers[table].commit(outcomes, data, files=files or None)
             rows = sum(o.rows for o in committed)
             report.objects_ingested += len(committed)
             clean.update(o.source_key for o in committed if not o.bad)
-            report.objects_skipped += len(batch) - len(committed)
-            done.update(o.url for o in batch)
+            report.objects_skipped += len(objects) - len(committed)
+            done.update(o.url for o in objects)
             if rows or table not in report.rows:
                 report.rows[table] = report.rows.get(table, 0) + rows
-            bar.update(objects=len(batch), nbytes=nbytes, rows=rows)
+            bar.update(rows=rows)
             if on_batch is not None:
                 on_batch(report)
 
@@ -554,6 +589,8 @@ def ingest(
             _run_pipelined(settings, url, jobs, options, handle)
         else:
             _run_workers(pool, workers, settings, url, jobs, options, handle)
+        for table in list(pending):
+            flush(table)
         _clear_resolved(quarantine, clean, report)
     except BaseException:
         if listing is not None:  # keep what was finished; the run's own error is the one to see

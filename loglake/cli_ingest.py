@@ -42,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="export chunks under PREFIX belong to log group GROUP (repeatable; kept in the catalog)",
     )
     ingest.add_argument(
-        "--batch-objects", type=int, help="objects per commit (default: 500, or 16 MB of input)"
+        "--batch-objects",
+        type=int,
+        help="commit every N objects (default: gather batches into files of about 64 MB)",
     )
     ingest.add_argument(
         "--full-listing",
