@@ -118,7 +118,8 @@ def walk(
     """Yield file entries under ``root``, listing one folder level at a time.
 
     Date folders that end before ``since`` are never listed, so a daily run reads the listing of
-    the new days only, not years of history. With a ``listing`` state, folders it knows are
+    the new days only, not years of history; without ``since``, day folders the ``listing``
+    state has closed are not listed either. With a ``listing`` state, folders it knows are
     listed only from where the last run's commits ended, and what is listed is recorded in it.
     A folder that cannot be listed (no permission) is added to ``unreadable`` with the reason,
     and the walk goes on.
@@ -160,10 +161,17 @@ def walk(
                 base = name.rsplit("/", 1)[-1]
                 if base.startswith(("_", ".")):
                     continue
-                if since is not None:
-                    end = folder_end(name.split("/"))
-                    if end is not None and end < since:
-                        continue
+                parts = name.split("/")
+                end = folder_end(parts)
+                if since is not None and end is not None and end < since:
+                    continue
+                if (
+                    listing is not None
+                    and end is not None
+                    and folder_end(parts[:-2]) is not None  # a day folder: year/month/day
+                    and listing.is_closed(name, end)
+                ):
+                    continue
                 if skip_dir is not None and skip_dir(name):
                     continue
                 stack.append(name)

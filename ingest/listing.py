@@ -23,7 +23,13 @@ everything again: use it after an outage of the delivering service, or to pick u
 that was rewritten in place.
 
 A stream's position only moves over keys that are all finished (committed, skipped or
-quarantined), so a run that stops half-way resumes at its first unfinished key. A stream seen for
+quarantined), so a run that stops half-way resumes at its first unfinished key.
+
+A day folder whose keys are all finished is **closed** once the deliveries of its region (the
+folder holding its year, month and day folders) have moved on: once a later day there has a
+committed key stamped more than ``MARGIN`` after the day's end, the same rule says nothing more
+can appear in it, and later runs do not list it at all. So a run without ``--since`` lists the new
+days of each region, not one range per day of its history. A stream seen for
 the first time sorts into one of the ranges listed, so it is listed in full; a folder holding
 sub-folders, keys outside the ``STREAM_STAMP`` naming or more than ``MAX_STREAMS`` streams is
 always listed in full.
@@ -86,7 +92,8 @@ class ListingState:
         self.fs = lake.filesystem()
         self.path = lake.fs_path(lake.url("_state", "listing", f"{digest}.json"))
         self.source_root = source_root
-        self.folders: dict[str, dict[str, str]] = self._read()
+        self.folders, self.complete = self._read()
+        self._latest: dict[str, str] | None = None
         #: per folder listed in this run, its files: (name, object URL); None when the folder
         #: cannot be resumed (it holds sub-folders)
         self.listed: dict[str, list[tuple[str, str]] | None] = {}
@@ -95,11 +102,36 @@ class ListingState:
         #: no key listed by this run became visible after this minute
         self.started = dt.datetime.now(dt.UTC).strftime(STAMP_FORMAT)
 
-    def _read(self) -> dict[str, dict[str, str]]:
+    def _read(self) -> tuple[dict[str, dict[str, str]], set[str]]:
+        """The streams of each folder, and the folders whose listed keys were all finished."""
         try:
-            return orjson.loads(self.fs.cat_file(self.path)).get("folders", {})
+            body = orjson.loads(self.fs.cat_file(self.path))
         except (FileNotFoundError, orjson.JSONDecodeError):
-            return {}
+            return {}, set()
+        return body.get("folders", {}), set(body.get("complete", []))
+
+    def _latest_by_region(self) -> dict[str, str]:
+        """Per region folder (above year/month/day), the latest stamp committed in any of its
+        day folders (computed once: the state does not change while a run walks)."""
+        if self._latest is None:
+            self._latest = {}
+            for folder, streams in self.folders.items():
+                region = folder.rsplit("/", 3)[0]
+                for name in streams.values():
+                    stamp = stream_of(name)[1]  # type: ignore[index]
+                    if stamp > self._latest.get(region, ""):
+                        self._latest[region] = stamp
+        return self._latest
+
+    def is_closed(self, folder: str, day: dt.date) -> bool:
+        """Whether day folder ``folder`` (of ``day``) needs no listing (see the module's rule)."""
+        if folder not in self.complete:
+            return False
+        latest = self._latest_by_region().get(folder.rsplit("/", 3)[0])
+        if latest is None:
+            return False
+        day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+        return dt.datetime.strptime(latest, STAMP_FORMAT) > day_end + MARGIN
 
     def ranges(self, folder: str) -> list[Range] | None:
         """The ranges of names to list in ``folder``, or None to list all of it."""
@@ -131,6 +163,10 @@ class ListingState:
             by_stream: dict[str, list[tuple[str, str]]] = {}
             for (stream, _), entry in zip(parsed, files, strict=True):  # type: ignore[misc]
                 by_stream.setdefault(stream, []).append(entry)
+            if all(url in done for _, url in files):
+                self.complete.add(folder)
+            else:
+                self.complete.discard(folder)
             streams = dict(self.folders.get(folder, {}))
             for stream, entries in by_stream.items():
                 last = _last_done(sorted(entries), done)
@@ -146,19 +182,23 @@ class ListingState:
     def _drop(self, folder: str) -> None:
         """List ``folder`` in full from now on."""
         self.folders.pop(folder, None)
+        self.complete.discard(folder)
         self.dropped.add(folder)
 
     def save(self) -> None:
         """Store the state, merged with what another run may have stored meanwhile."""
-        merged = self._read()
+        merged, complete = self._read()
         for folder in self.dropped:
             merged.pop(folder, None)
+            complete.discard(folder)
         for folder, streams in self.folders.items():
             current = merged.setdefault(folder, {})
             for stream, name in streams.items():
                 if name > current.get(stream, ""):
                     current[stream] = name
-        body = {"source": self.source_root, "folders": merged}
+        # a folder another run found unfinished stays open; one finished here is complete
+        complete = (complete | self.complete) - {f for f in self.listed if f not in self.complete}
+        body = {"source": self.source_root, "folders": merged, "complete": sorted(complete)}
         self.fs.makedirs(self.path.rsplit("/", 1)[0], exist_ok=True)
         self.fs.pipe_file(self.path, orjson.dumps(body))
 

@@ -189,3 +189,45 @@ def test_a_later_run_in_the_same_process_sees_new_keys_of_listed_folders(s3_sett
         deliver(s3_settings, raw, source, path)
     assert ingest(catalog, source, progress=False, full_listing=True).objects_ingested == 2
     assert event_ids(s3_settings) == ["evt-000000", "evt-000001", "evt-000002"]
+
+
+def test_finished_days_are_not_listed_once_their_region_has_moved_on(lake_settings, tmp_path):
+    """Without --since, a no-op run lists the region's latest day, not every day it has seen."""
+    raw = tmp_path / "raw"
+    stamps = ["20240510T0900", "20240510T2350", "20240511T0800", "20240511T2355"]
+    stamps += ["20240512T0010", "20240512T0230"]
+    for i, when in enumerate(stamps):
+        trail_file(raw, ACCOUNT, REGION, when, [make_event(i)])
+    source = put_raw(lake_settings, raw)
+    catalog = Catalog(lake_settings)
+    assert ingest(catalog, source, progress=False).objects_seen == 6
+
+    # 05-10 and 05-11 are finished and 05-12 holds a key past 05-11's end plus the margin: only
+    # 05-12 is listed, from an hour before its last key
+    noop = ingest(catalog, source, progress=False)
+    assert (noop.objects_seen, noop.objects_ingested) == (1, 0)
+    # a key of 05-10 that appears now, days late, is left to a full listing (the documented limit)
+    late = trail_file(raw, ACCOUNT, REGION, "20240510T2355", [make_event(50)])
+    deliver(lake_settings, raw, source, late)
+    assert ingest(catalog, source, progress=False).objects_ingested == 0
+    full = ingest(catalog, source, progress=False, full_listing=True)
+    assert (full.objects_seen, full.objects_ingested) == (7, 1)
+    assert len(event_ids(lake_settings)) == 7
+
+
+def test_a_day_with_an_unfinished_key_stays_open(local_settings, tmp_path):
+    raw = tmp_path / "raw"
+    trail_file(raw, ACCOUNT, REGION, "20240510T0900", [make_event(1)])
+    trail_file(raw, ACCOUNT, REGION, "20240510T0905", [make_event(2)])
+    trail_file(raw, ACCOUNT, REGION, "20240512T0230", [make_event(3)])
+    catalog = Catalog(local_settings)
+
+    def stop(report) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # stops after its first commit: 05-10 09:00
+        ingest(catalog, str(raw), progress=False, batch_objects=1, on_batch=stop)
+    # 05-10 is not finished: it is listed again although 05-12 has moved on
+    report = ingest(catalog, str(raw), progress=False)
+    assert report.objects_ingested == 2
+    assert len(event_ids(local_settings)) == 3
