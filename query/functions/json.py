@@ -30,6 +30,7 @@ from loglake.query.functions.common import (
     staged,
     string_arg,
 )
+from loglake.query.functions.json_member import top_member
 from loglake.query.registry import CAST_HOOKS, function, translates
 from loglake.query.runtime import rejecting
 
@@ -139,60 +140,85 @@ def _may_hold(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
     return pl.when(present).then(text)
 
 
-def _walk(text: pl.Expr, steps: list[str | int]) -> tuple[pl.Expr, pl.Expr]:
-    """(text, is a container) of the value at ``steps``.
+def _walk(
+    text: pl.Expr, steps: list[str | int], known: pl.Expr | None = None
+) -> tuple[pl.Expr, pl.Expr]:
+    """(walk result, container) of the value at ``steps``: the walk gives a string's content,
+    or the compact text of anything else; ``container`` tells a real object or array from a
+    string whose content is bracketed.
 
-    ``str.json_path_match`` gives a string's content, so a value that looks like an object or
-    array may still have been a string: a second walk, ``path.*``, only on the rows that look
-    like one (its input is NULL elsewhere), finds the members of a real container.
+    The test costs a second walk, only on the rows whose result is bracketed (its input is
+    NULL elsewhere): a filter on the parent keeps it only when the member is a string, which
+    is exact even for containers whose members are all null. A member reached by an array
+    index has no such filter; there a container is recognised by its members (``path.*``).
+    Rows where ``known`` (answered without a walk) are skipped.
     """
     path = _path_text(steps)
-    value = materialize(_may_hold(text, steps).str.json_path_match(path))
+    unknown = text if known is None else materialize(pl.when(~known).then(text))
+    value = materialize(_may_hold(unknown, steps).str.json_path_match(path))
     bracketed = (value.str.starts_with("{") & value.str.ends_with("}")) | (
         value.str.starts_with("[") & value.str.ends_with("]")
     )
+    if not steps:
+        document = pl.when(bracketed).then(text).str.strip_chars_start(" \t\n\r")
+        opened = document.str.starts_with("{") | document.str.starts_with("[")
+        return value, bracketed & opened
+    if isinstance(steps[-1], str) and _IDENT.match(steps[-1]):
+        parent = _path_text(steps[:-1])
+        filtered = (
+            pl.when(bracketed).then(text).str.json_path_match(f'{parent}[?(@.{steps[-1]} >= "")]')
+        )
+        return value, bracketed & filtered.is_null()
     members = pl.when(bracketed).then(text).str.json_path_match(path + ".*")
     return value, bracketed & (members.is_not_null() | value.is_in(["{}", "[]"]))
 
 
-def _scalar(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
-    """The scalar text at ``steps`` (json_extract_scalar): NULL for containers.
-
-    A number and a string with the same text give the same scalar, so unlike :func:`_extract`
-    this needs no walks that tell them apart (four filter walks per row that looks numeric,
-    which made a query on numeric JSON fields ten times slower than one plain walk).
-    """
-    value, container = _walk(text, steps)
-    return pl.when(container).then(None).otherwise(value)
-
-
-def _extract(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
-    """The JSON text of the value at ``steps`` (json_extract: strings stay quoted).
-
-    A value that looks like a number or boolean may still have been a string: filters on the
-    parent tell a real one from a string, each only on the rows that need it.
-    """
-    value, container = _walk(text, steps)
+def _typed(text: pl.Expr, steps: list[str | int], value: pl.Expr) -> pl.Expr:
+    """Whether a walk result that reads as a number or boolean was one in the document (and not
+    a string such as ``"42"``): filters on the parent settle it, only on the rows that need it."""
     looks_plain = value.str.contains(_NUMBER) | value.is_in(["true", "false"])
-    if steps and isinstance(steps[-1], str) and _IDENT.match(steps[-1]):
-        parent, field = _path_text(steps[:-1]), f"@.{steps[-1]}"
-        plain = pl.when(looks_plain).then(text)
+    if not (steps and isinstance(steps[-1], str) and _IDENT.match(steps[-1])):
+        return looks_plain
+    parent, field = _path_text(steps[:-1]), f"@.{steps[-1]}"
+    plain = pl.when(looks_plain).then(text)
 
-        def matches(condition: str) -> pl.Expr:
-            return plain.str.json_path_match(f"{parent}[?({field} {condition})]").is_not_null()
+    def matches(condition: str) -> pl.Expr:
+        return plain.str.json_path_match(f"{parent}[?({field} {condition})]").is_not_null()
 
-        typed = matches("> -1e308") | matches("< 1e308") | matches("== true") | matches("== false")
-        looks_plain = looks_plain & typed
-    container, typed_plain = materialize_all(container, looks_plain)
+    typed = matches("> -1e308") | matches("< 1e308") | matches("== true") | matches("== false")
+    return looks_plain & typed
+
+
+def _json_at(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
+    """JSON text of the value at ``steps`` (strings quoted), NULL where there is none."""
+    member = top_member(text, steps)
+    # an object's compact text, and Trino's JSON null, are left to the walk
+    known = None if member is None else member.string.is_not_null() | member.other.is_not_null()
+    value, container = _walk(text, steps, known)
     if not steps:
         return _canonical(text, value)
-    return (
+    container, typed = materialize_all(container, _typed(text, steps, value))
+    walked = (
         pl.when(value.is_null())
         .then(None)
-        .when(container | typed_plain)
+        .when(container | typed)
         .then(value)
         .otherwise(quote(value))
     )
+    if member is None:
+        return walked
+    return pl.coalesce(quote(member.string), member.other, walked)
+
+
+def _scalar_at(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
+    """The scalar at ``steps`` as text (a string's content); NULL for objects, arrays, null
+    and missing values."""
+    member = top_member(text, steps)
+    value, container = _walk(text, steps, None if member is None else member.known)
+    walked = pl.when(materialize(container)).then(None).otherwise(value)
+    if member is None:
+        return walked
+    return pl.coalesce(member.string, member.other, walked)
 
 
 @translates(
@@ -211,7 +237,7 @@ def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
         return json_query(compiler, node)
     steps = _steps(compiler, node.expression)
     source = string_arg(compiler, node.this)
-    return staged([source], lambda v: _extract(v, steps))
+    return staged([source], lambda v: _json_at(v, steps))
 
 
 @translates(
@@ -223,7 +249,7 @@ def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
     """json_extract_scalar(json, path): the scalar at path as varchar; NULL for objects/arrays."""
     steps = _steps(compiler, node.expression)
     source = string_arg(compiler, node.this)
-    return staged([source], lambda v: _scalar(v, steps))
+    return staged([source], lambda v: _scalar_at(v, steps))
 
 
 @translates(
@@ -281,7 +307,7 @@ def json_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     steps = _steps(compiler, path)
 
     def build(v: pl.Expr) -> pl.Expr:
-        value = _extract(v, steps)
+        value = _json_at(v, steps)
         container = value.str.starts_with("[") | value.str.starts_with("{")
         size = pl.when(container).then(_count(value)).otherwise(pl.lit(0, pl.Int64))
         return pl.when(value.is_null()).then(None).otherwise(size)
@@ -330,7 +356,7 @@ def json_array_get(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
     def build(v: pl.Expr) -> pl.Expr:
         text = canonical(v)
-        return pl.when(text.str.starts_with("[")).then(_extract(text, [index])).otherwise(None)
+        return pl.when(text.str.starts_with("[")).then(_json_at(text, [index])).otherwise(None)
 
     return staged([string_arg(compiler, doc)], build)
 
@@ -405,7 +431,7 @@ def _from_json(compiler: Any, node: exp.Cast) -> pl.Expr:
         return usable.str.json_decode(target)
 
     def build(v: pl.Expr) -> pl.Expr:
-        scalar = _scalar(v, [])
+        scalar = _scalar_at(v, [])
         quoted = v.str.starts_with('"')
         unquoted = pl.when(quoted).then(v.str.json_path_match("$")).otherwise(scalar)
         return pl.when(v == "null").then(None).otherwise(unquoted)
