@@ -1,0 +1,138 @@
+"""json_extract_scalar and json_extract of ``$.key`` read a first member from the document's
+opening text (query/functions/json_member.py) and walk every other document. The two readings
+must agree wherever Trino's answer does not depend on text after the member."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pytest
+from test_functions_support import column
+
+from loglake.query.functions import json as json_functions
+
+#: documents a first-member reading and a whole-document walk answer alike
+HOSTILE = [
+    '{"k":"plain","z":1}',
+    '{"k":""}',
+    '{"k":"a,b}c"}',  # delimiters inside the string
+    '{"k":"say \\"hi\\"","z":1}',  # escapes: left to the walk
+    '{"k":"back\\\\slash"}',
+    '{"k":"caf\\u00e9"}',
+    '{"k":"café"}',  # non-ASCII text
+    '{"k":"tab\tinside"}',  # a raw control character: not JSON
+    '{"k":12}',
+    '{"k":-7,"z":[1]}',
+    '{"k":0}',
+    '{"k":-0}',  # the walk prints -0.0
+    '{"k":1.50}',
+    '{"k":1e3}',
+    '{"k":123456789012345678}',
+    '{"k":12345678901234567890123}',
+    '{"k":01}',  # a leading zero is not JSON
+    '{"k":true}',
+    '{"k":false,"z":null}',
+    '{"k":truex}',
+    '{"k":null}',
+    '{"k":nul}',
+    '{"k":[1,[2,[3]]]}',
+    '{"k":[null]}',  # a container holding only null is still a container
+    '{"k":{"x":null}}',
+    '{"k":{}}',
+    '{"k":[]}',
+    '{"k":{"k":"inner"}}',
+    '{"k":"[1]"}',  # strings that look like containers
+    '{"k":"{\\"a\\":1}"}',
+    '{"k":"true"}',
+    '{"k":"12"}',
+    '{"a":1,"k":"second"}',  # not the first member: walked
+    '{"x":{"k":"nested"}}',
+    '{"kk":"longer key"}',
+    '{"K":"other case"}',
+    '{"\\u006b":"escaped key"}',
+    '{"é":1,"k":"after a unicode key"}',
+    '{ "k": "spaced" }',
+    '{"k": "spaced"}',
+    '["k"]',
+    '[{"k":"in an array"}]',
+    '"k"',
+    "42",
+    "null",
+    "",
+    "   ",
+    '{"k" "x"}',  # broken before the member
+    '{"k":"x',
+    '{k:"x"}',
+    "{'k':'x'}",
+    '{"k":',
+    None,
+]
+
+
+def _both(sql: str, docs: list[str | None], monkeypatch: pytest.MonkeyPatch) -> tuple[list, list]:
+    frame = pl.DataFrame(
+        {"id": range(len(docs)), "doc": docs}, schema={"id": pl.Int64, "doc": pl.String}
+    )
+    read = column(sql, {"docs": frame})
+    with monkeypatch.context() as patch:
+        patch.setattr(json_functions, "top_member", lambda text, steps: None)
+        walked = column(sql, {"docs": frame})
+    return read, walked
+
+
+@pytest.mark.parametrize("function", ["json_extract_scalar", "json_extract"])
+def test_first_member_reading_agrees_with_the_walk(
+    function: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read, walked = _both(
+        f"SELECT {function}(doc, '$.k') FROM docs ORDER BY id", HOSTILE, monkeypatch
+    )
+    assert read == walked
+    assert read[0] == ("plain" if function == "json_extract_scalar" else '"plain"')
+    # the walk really ran without the shortcut: it reads a repeated key's last value
+    read, walked = _both(f"SELECT {function}(doc, '$.k') FROM docs", ['{"k":1,"k":2}'], monkeypatch)
+    assert (read, walked) == (["1"], ["2"])
+
+
+def test_where_member_is_not_null(monkeypatch: pytest.MonkeyPatch) -> None:
+    read, walked = _both(
+        "SELECT count(*) FROM docs WHERE json_extract_scalar(doc, '$.k') IS NOT NULL",
+        HOSTILE,
+        monkeypatch,
+    )
+    assert read == walked
+
+
+#: (document, json_extract_scalar, json_extract): Trino reads tokens up to the member it is
+#: asked for and stops, so a later repeated key or broken text after the value changes nothing
+TRINO_STREAMING = [
+    ('{"k":"first","k":"second"}', "first", '"first"'),
+    ('{"k":1,"k":2}', "1", "1"),
+    ('{"k":"x"} trailing text', "x", '"x"'),
+    ('{"k":"x",broken', "x", '"x"'),
+    ('{"k":true,}', "true", "true"),
+]
+
+
+@pytest.mark.parametrize(("doc", "scalar", "json"), TRINO_STREAMING)
+def test_text_after_the_first_member_is_not_read(doc: str, scalar: str, json: str) -> None:
+    frame = pl.DataFrame({"doc": [doc]})
+    sql = "SELECT json_extract_scalar(doc, '$.k'), json_extract(doc, '$.k') FROM docs"
+    assert column(sql, {"docs": frame}) == [scalar]
+    assert column(sql.replace("json_extract_scalar(doc, '$.k'), ", ""), {"docs": frame}) == [json]
+
+
+@pytest.mark.parametrize(
+    ("doc", "scalar", "json"),
+    [
+        ('{"z":0,"k":[null]}', None, "[null]"),
+        ('{"z":0,"k":{"x":null,"y":1}}', None, '{"x":null,"y":1}'),
+        ('{"z":0,"k":"[null]"}', "[null]", '"[null]"'),
+        ('{"z":{"k":[null]}}', None, None),
+    ],
+)
+def test_walked_containers_of_nulls_are_containers(doc: str, scalar: Any, json: Any) -> None:
+    frame = pl.DataFrame({"doc": [doc]})
+    assert column("SELECT json_extract_scalar(doc, '$.k') FROM docs", {"docs": frame}) == [scalar]
+    assert column("SELECT json_extract(doc, '$.k') FROM docs", {"docs": frame}) == [json]
