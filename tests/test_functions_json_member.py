@@ -136,3 +136,20 @@ def test_walked_containers_of_nulls_are_containers(doc: str, scalar: Any, json: 
     frame = pl.DataFrame({"doc": [doc]})
     assert column("SELECT json_extract_scalar(doc, '$.k') FROM docs", {"docs": frame}) == [scalar]
     assert column("SELECT json_extract(doc, '$.k') FROM docs", {"docs": frame}) == [json]
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("json_extract(doc, '$')", '"[1,2]"'),
+        ("json_parse(doc)", '"[1,2]"'),
+        ("json_extract_scalar(doc, '$')", "[1,2]"),
+        ("json_size(doc, '$')", 0),
+        ("json_array_length(doc)", None),
+        ("is_json_scalar(doc)", True),
+    ],
+)
+def test_a_document_that_is_a_string_is_a_scalar(expression: str, expected: Any) -> None:
+    """A whole document ``"[1,2]"`` is a string whose text looks like an array."""
+    frame = pl.DataFrame({"doc": ['"[1,2]"']})
+    assert column(f"SELECT {expression} FROM docs", {"docs": frame}) == [expected]

@@ -90,13 +90,15 @@ def canonical(text: pl.Expr) -> pl.Expr:
 
     Objects and arrays are re-serialised compactly by Polars; scalars keep their own text.
     """
-    return _canonical(text, materialize(text.str.json_path_match("$")))
+    whole, container = _walk(text, [])
+    return materialize(_canonical(text, whole, materialize(container)))
 
 
-def _canonical(text: pl.Expr, whole: pl.Expr) -> pl.Expr:
-    """:func:`canonical` given the document's walk to ``$``."""
-    stripped = text.str.strip_chars()
-    container = whole.str.starts_with("{") | whole.str.starts_with("[")
+def _canonical(text: pl.Expr, whole: pl.Expr, container: pl.Expr) -> pl.Expr:
+    """:func:`canonical` given the document's walk to ``$`` and whether it is a container;
+    the checks that a scalar document is valid JSON run only on the others."""
+    container = container.fill_null(False)
+    stripped = pl.when(~container).then(text).str.strip_chars()
     scalar_ok = stripped.str.contains(_NUMBER) | stripped.is_in(["true", "false"])
     scalar_ok = scalar_ok | stripped.str.contains(r'^"(?:[^"\\]|\\.)*"$')
     return (
@@ -196,7 +198,7 @@ def _json_at(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
     known = None if member is None else member.string.is_not_null() | member.other.is_not_null()
     value, container = _walk(text, steps, known)
     if not steps:
-        return _canonical(text, value)
+        return _canonical(text, value, materialize(container))
     container, typed = materialize_all(container, _typed(text, steps, value))
     walked = (
         pl.when(value.is_null())
@@ -307,7 +309,7 @@ def json_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     steps = _steps(compiler, path)
 
     def build(v: pl.Expr) -> pl.Expr:
-        value = _json_at(v, steps)
+        value = materialize(_json_at(v, steps))
         container = value.str.starts_with("[") | value.str.starts_with("{")
         size = pl.when(container).then(_count(value)).otherwise(pl.lit(0, pl.Int64))
         return pl.when(value.is_null()).then(None).otherwise(size)
