@@ -1,16 +1,19 @@
 """Function-library throughput: loglake through ``lake.sql`` against DuckDB over the same Parquet.
 
 Two parts, each query run on both engines in the same interleaved rounds (one untimed round,
-then ``--runs`` timed ones; medians in milliseconds and the ratio loglake / DuckDB):
+then ``--runs`` timed ones; medians in milliseconds and the ratios loglake / DuckDB of wall
+time and of process CPU time, the steadier one on a shared machine):
 
 * **functions**: synthetic events (``--rows``, default 1,000,000) written as Parquet files of
   an external table; string, regex, date and JSON functions as log queries use them.
 * **JSON members**: the CloudTrail members users filter and group on
   (``requestparameters.bucketName``, ``.groupId``, ``.roleArn``, ``.userName``,
   ``additionaleventdata.MFAUsed``, ``responseelements.ConsoleLogin``) on a generated and
-  ingested lake of about 1M events (built once under bench/data/, see bench_logs.py).
+  ingested lake of about 1M events (built once under bench/data/, see bench_logs.py), or on
+  the lake ``--lake`` names (``--lake demo-lake`` after ``make demo``).
 
     python bench/bench_functions.py [--rows 1000000] [--runs 5] [--part functions|json]
+        [--lake PATH]
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import sqlglot
-from bench_logs import duckdb_over, ensure_lake, interleaved
+from bench_logs import duckdb_over, ensure_lake
+from bench_tpch import interleaved_medians
 
 import loglake
 
@@ -113,21 +117,22 @@ def events_lake(rows: int, folder: Path) -> tuple[loglake.Lake, duckdb.DuckDBPyC
 def compare(
     title: str, lake: loglake.Lake, duck: duckdb.DuckDBPyConnection | None, sql: str, runs: int
 ) -> float | None:
-    """Time ``sql`` on both engines; return the ratio (None for loglake only)."""
+    """Time ``sql`` on both engines; return the CPU ratio (None for loglake only)."""
     duck_sql = sqlglot.transpile(sql, read="athena", write="duckdb")[0] if duck else None
     fns = {"loglake": lambda: lake.sql(sql)}
     if duck_sql is not None:
         fns["duckdb"] = lambda: duck.sql(duck_sql).pl()
-    medians, first = interleaved(fns, runs)
+    wall, cpu, first = interleaved_medians(fns, runs)
     if duck_sql is None:
-        print(f"{medians['loglake']:9.1f} {'-':>9} {'-':>6}  {title}", flush=True)
+        print(f"{wall['loglake'] * 1000:9.1f} {'-':>9} {'-':>6} {'-':>6}  {title}", flush=True)
         return None
     ours, theirs = first["loglake"], first["duckdb"]
-    same = sorted(ours.rows(), key=repr) == sorted(theirs.rows(), key=repr)
-    ratio = medians["loglake"] / medians["duckdb"]
+    same = sorted(ours.rows(), key=repr) == sorted(theirs.rows(), key=repr)  # type: ignore[attr-defined]
+    ratio = cpu["loglake"] / cpu["duckdb"]
     note = "" if same else "  (answers differ)"
     print(
-        f"{medians['loglake']:9.1f} {medians['duckdb']:9.1f} {ratio:6.2f}  {title}{note}",
+        f"{wall['loglake'] * 1000:9.1f} {wall['duckdb'] * 1000:9.1f} "
+        f"{wall['loglake'] / wall['duckdb']:6.2f} {ratio:6.2f}  {title}{note}",
         flush=True,
     )
     return ratio
@@ -138,8 +143,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--part", choices=["functions", "json", "all"], default="all")
+    parser.add_argument("--lake", help="measure the JSON members on this lake")
     args = parser.parse_args()
-    header = f"{'loglake':>9} {'duckdb':>9} {'ratio':>6}  query (medians of {args.runs}, ms)"
+    header = (
+        f"{'loglake':>9} {'duckdb':>9} {'wall':>6} {'cpu':>6}  "
+        f"query (medians of {args.runs}, ms; ratios loglake / DuckDB)"
+    )
     if args.part in ("functions", "all"):
         with tempfile.TemporaryDirectory(prefix="bench-functions-") as folder:
             lake, duck = events_lake(args.rows, Path(folder))
@@ -149,7 +158,7 @@ def main() -> None:
             for name, sql in LOGLAKE_ONLY.items():
                 compare(name, lake, None, sql, args.runs)
     if args.part in ("json", "all"):
-        lake = ensure_lake(JSON_EVENTS_PER_DAY)
+        lake = loglake.connect(args.lake) if args.lake else ensure_lake(JSON_EVENTS_PER_DAY)
         duck = duckdb_over(lake)
         rows = lake.sql("SELECT count(*) FROM cloudtrail").item()
         print(f"\nJSON members: {rows:,} generated CloudTrail events\n{header}")
@@ -161,7 +170,7 @@ def main() -> None:
             )
             ratios.append(compare(f"{column}.{member}", lake, duck, sql, args.runs))
         print(
-            f"geometric mean of ratios {statistics.geometric_mean(ratios):.2f}, "
+            f"CPU ratios: geometric mean {statistics.geometric_mean(ratios):.2f}, "
             f"worst {max(ratios):.2f} (goal <= 1.0)"
         )
 
