@@ -41,6 +41,8 @@ _INNERMOST = r'[\[{](?:[^\[\]{}"]|' + _STRING + r")*[\]}]"
 _ELEMENT = r"(?:" + _STRING + r":)?(?:" + _STRING + r"|[^,]+)"
 _NUMBER = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: text that reads as an object or array
+_BRACKETED = r"(?s)^(?:\{.*\}|\[.*\])$"
 
 
 # --- paths ---------------------------------------------------------------------------------------
@@ -124,22 +126,23 @@ def quote(value: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
 
 
-def _may_hold(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
-    """``text`` where it can hold the path, NULL where it cannot (a NULL document is skipped
-    cheaply by every walk).
+def _may_hold(text: pl.Expr, steps: list[str | int], known: pl.Expr | None = None) -> pl.Expr:
+    """``text`` where it can hold the path and ``known`` (answered without a walk) is false,
+    NULL elsewhere (a NULL document is skipped cheaply by every walk).
 
     A document holds key ``k`` only if its text contains ``"k"`` as JSON writes it, or spells
     characters of it with escapes (``\\u0041`` for ``A``, ``\\/`` for ``/``). Finding a literal
     costs a small fraction of a walk, and most CloudTrail documents lack any given key.
     """
     keys = [step for step in steps if isinstance(step, str)]
-    if not keys:
-        return text
-    present = text.str.contains(pyjson.dumps(keys[-1], ensure_ascii=False), literal=True)
-    present = present | text.str.contains("\\u", literal=True)
-    if "/" in keys[-1]:
-        present = present | text.str.contains("\\/", literal=True)
-    return pl.when(present).then(text)
+    walked = None if known is None else ~known
+    if keys:
+        spellings = [pyjson.dumps(keys[-1], ensure_ascii=False), "\\u"]
+        if "/" in keys[-1]:
+            spellings.append("\\/")
+        present = text.str.contains_any(spellings)
+        walked = present if walked is None else walked & present
+    return text if walked is None else pl.when(walked).then(text)
 
 
 def _walk(
@@ -156,11 +159,8 @@ def _walk(
     Rows where ``known`` (answered without a walk) are skipped.
     """
     path = _path_text(steps)
-    unknown = text if known is None else materialize(pl.when(~known).then(text))
-    value = materialize(_may_hold(unknown, steps).str.json_path_match(path))
-    bracketed = (value.str.starts_with("{") & value.str.ends_with("}")) | (
-        value.str.starts_with("[") & value.str.ends_with("]")
-    )
+    value = materialize(_may_hold(text, steps, known).str.json_path_match(path))
+    bracketed = value.str.contains(_BRACKETED)
     if not steps:
         document = pl.when(bracketed).then(text).str.strip_chars_start(" \t\n\r")
         opened = document.str.starts_with("{") | document.str.starts_with("[")
