@@ -127,9 +127,9 @@ def interleaved_medians(
     first: dict[str, object] = {}
     for run in range(runs + 1):
         for name, fn in fns.items():
-            start, start_cpu = time.perf_counter(), _cpu_seconds()
+            start, start_cpu = time.perf_counter(), cpu_seconds()
             result = fn()
-            elapsed, used = time.perf_counter() - start, _cpu_seconds() - start_cpu
+            elapsed, used = time.perf_counter() - start, cpu_seconds() - start_cpu
             if run:
                 times[name].append(elapsed)
                 cpu[name].append(used)
@@ -142,7 +142,7 @@ def interleaved_medians(
     )
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
