@@ -153,3 +153,19 @@ def test_a_document_that_is_a_string_is_a_scalar(expression: str, expected: Any)
     """A whole document ``"[1,2]"`` is a string whose text looks like an array."""
     frame = pl.DataFrame({"doc": ['"[1,2]"']})
     assert column(f"SELECT {expression} FROM docs", {"docs": frame}) == [expected]
+
+
+def test_json_conditions_read_only_the_rows_the_other_conditions_keep() -> None:
+    """json_parse fails on text that is not JSON; the other condition of WHERE already dropped
+    those rows, as Trino's AND stops at a false operand."""
+    frame = pl.DataFrame(
+        {
+            "eventname": ["PutObject", "GetObject", "PutObject", "GetObject"],
+            "doc": ['{"k":"a"}', "not json", '{"k":"b","z":[1]}', "{broken"],
+        }
+    )
+    sql = (
+        "SELECT json_extract_scalar(doc, '$.k') FROM docs "
+        "WHERE eventname = 'PutObject' AND json_parse(doc) IS NOT NULL ORDER BY 1"
+    )
+    assert column(sql, {"docs": frame}) == ["a", "b"]
