@@ -1780,6 +1780,7 @@ _JSON_NODES = (
     exp.JSONExtractScalar,
     exp.JSONValue,
     exp.JSONArrayContains,
+    exp.JSONFormat,
     exp.ParseJSON,
 )
 
@@ -1788,7 +1789,8 @@ def _reads_json(node: exp.Expression) -> bool:
     """Whether a condition reads JSON documents (a JSON function anywhere in it)."""
     if node.find(*_JSON_NODES) is not None:
         return True
-    return any(f.name.lower().startswith("json") for f in node.find_all(exp.Anonymous))
+    names = (f.name.lower() for f in node.find_all(exp.Anonymous))
+    return any(name.startswith(("json", "is_json")) for name in names)
 
 
 def _referenced_aliases(node: exp.Expression) -> set[str]:
