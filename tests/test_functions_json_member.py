@@ -123,6 +123,18 @@ def test_text_after_the_first_member_is_not_read(doc: str, scalar: str, json: st
     assert column(sql.replace("json_extract_scalar(doc, '$.k'), ", ""), {"docs": frame}) == [json]
 
 
+@pytest.mark.parametrize("function", ["json_value", "json_exists"])
+def test_sql_json_functions_read_the_whole_document(
+    function: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trino's SQL/JSON functions parse their whole input: no first-member reading there."""
+    docs = HOSTILE + [doc for doc, _, _ in TRINO_STREAMING]
+    read, walked = _both(
+        f"SELECT {function}(doc, 'lax $.k') FROM docs ORDER BY id", docs, monkeypatch
+    )
+    assert read == walked
+
+
 @pytest.mark.parametrize(
     ("doc", "scalar", "json"),
     [

@@ -191,9 +191,10 @@ def _typed(text: pl.Expr, steps: list[str | int], value: pl.Expr) -> pl.Expr:
     return looks_plain & typed
 
 
-def _json_at(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
-    """JSON text of the value at ``steps`` (strings quoted), NULL where there is none."""
-    member = top_member(text, steps)
+def _json_at(text: pl.Expr, steps: list[str | int], streaming: bool = True) -> pl.Expr:
+    """JSON text of the value at ``steps`` (strings quoted), NULL where there is none;
+    ``streaming`` as in :func:`value_at`."""
+    member = top_member(text, steps) if streaming else None
     # an object's compact text, and Trino's JSON null, are left to the walk
     known = None if member is None else member.string.is_not_null() | member.other.is_not_null()
     value, container = _walk(text, steps, known)
@@ -212,15 +213,29 @@ def _json_at(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
     return pl.coalesce(quote(member.string), member.other, walked)
 
 
-def _scalar_at(text: pl.Expr, steps: list[str | int]) -> pl.Expr:
+def _scalar_at(text: pl.Expr, steps: list[str | int], streaming: bool = True) -> pl.Expr:
     """The scalar at ``steps`` as text (a string's content); NULL for objects, arrays, null
-    and missing values."""
-    member = top_member(text, steps)
+    and missing values; ``streaming`` as in :func:`value_at`."""
+    member = top_member(text, steps) if streaming else None
     value, container = _walk(text, steps, None if member is None else member.known)
     walked = pl.when(materialize(container)).then(None).otherwise(value)
     if member is None:
         return walked
     return pl.coalesce(member.string, member.other, walked)
+
+
+def value_at(
+    compiler: Any, document: exp.Expression, path: exp.Expression, scalar: bool, whole: bool
+) -> pl.Expr:
+    """json_extract_scalar (``scalar``) or json_extract of a constant path.
+
+    The json_extract family reads a document as Trino does, up to the member the path names
+    (a first member is read from the opening text); ``whole`` reads the whole document first,
+    as Trino's SQL/JSON functions parse their input.
+    """
+    steps = _steps(compiler, path)
+    at = _scalar_at if scalar else _json_at
+    return staged([string_arg(compiler, document)], lambda v: at(v, steps, not whole))
 
 
 @translates(
@@ -237,9 +252,7 @@ def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
         from loglake.query.functions.sqljson import json_query
 
         return json_query(compiler, node)
-    steps = _steps(compiler, node.expression)
-    source = string_arg(compiler, node.this)
-    return staged([source], lambda v: _json_at(v, steps))
+    return value_at(compiler, node.this, node.expression, scalar=False, whole=False)
 
 
 @translates(
@@ -249,9 +262,7 @@ def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
 )
 def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
     """json_extract_scalar(json, path): the scalar at path as varchar; NULL for objects/arrays."""
-    steps = _steps(compiler, node.expression)
-    source = string_arg(compiler, node.this)
-    return staged([source], lambda v: _scalar_at(v, steps))
+    return value_at(compiler, node.this, node.expression, scalar=True, whole=False)
 
 
 @translates(

@@ -16,6 +16,7 @@ import polars as pl
 from sqlglot import exp
 
 from loglake.query.functions.common import fail, require_constant
+from loglake.query.functions.json import value_at
 from loglake.query.registry import function, translates
 
 _MODE = re.compile(r"^\s*(lax|strict)?\s*(\$.*)$", re.S)
@@ -36,8 +37,7 @@ def _path(compiler: Any, node: exp.Expression) -> exp.Literal:
 
 
 def _extract(compiler: Any, document: exp.Expression, path: exp.Literal, scalar: bool) -> pl.Expr:
-    node_type = exp.JSONExtractScalar if scalar else exp.JSONExtract
-    return compiler.expr(node_type(this=document.copy(), expression=path))
+    return value_at(compiler, document, path, scalar=scalar, whole=True)
 
 
 @function("json_exists", signatures=("json_exists(varchar, varchar) -> boolean",))
