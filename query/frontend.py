@@ -117,6 +117,10 @@ def parse(sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> exp.Ex
     """Parse one Athena statement and bind its ``?`` parameters; syntax errors point at the token."""
     try:
         tokens, holes = _placeholder_tokens(sql)
+        mismatched = syntax.mismatched_input(tokens, sql)
+        if mismatched is not None:
+            message, start, end = mismatched
+            raise SqlError(f"syntax error: {message}", sql, start, end)
         parser = sqlglot.Dialect.get_or_raise(DIALECT).parser()
         trees = [t for t in parser.parse(tokens, sql) if t is not None]
     except ParseError as err:

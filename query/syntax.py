@@ -149,6 +149,44 @@ def describe(info: dict[str, Any], sql: str) -> str:
     return f"cannot read the query near {_quoted(token)}"
 
 
+#: tokens after which a comma has nothing before it (``SELECT , a``, ``f(, a)``)
+_NOTHING_BEFORE_COMMA = {"SELECT", "DISTINCT", "ALL", "L_PAREN", "L_BRACKET", "COMMA"}
+#: tokens that cannot follow a comma (``SELECT a, FROM t``, ``f(a,)``, ``a,, b``)
+_NOTHING_AFTER_COMMA = {"FROM", "R_PAREN", "R_BRACKET", "COMMA", "WHERE", "GROUP_BY", "ORDER_BY"}
+#: what Trino expects where an expression is missing after a comma or an opening parenthesis
+_EXPRESSION = "<expression>"
+
+
+def mismatched_input(tokens: list[Any], sql: str) -> tuple[str, int, int] | None:
+    """Trino's ``mismatched input`` for what sqlglot lets through silently: GROUP or ORDER
+    without BY (sqlglot reads the word as a table alias), a comma with no expression before or
+    after it (dropped), an empty IN list (read as matching nothing). The message, and the span
+    of the token it names (the last token when the query ends too soon)."""
+
+    def found(index: int, expecting: str) -> tuple[str, int, int]:
+        if index >= len(tokens):
+            last = tokens[-1]
+            return f"mismatched input '<EOF>'. Expecting: {expecting}", last.start, last.end + 1
+        token = tokens[index]
+        text = sql[token.start : token.end + 1].split()[0] if token.end >= token.start else ""
+        return f"mismatched input '{text}'. Expecting: {expecting}", token.start, token.end + 1
+
+    kinds = [token.token_type.name for token in tokens]
+    for i, (token, kind) in enumerate(zip(tokens, kinds, strict=True)):
+        word = token.text.upper() if kind == "VAR" else ""
+        if word == "ORDER" or (
+            word == "GROUP" and (i == 0 or tokens[i - 1].text.upper() != "WITHIN")
+        ):
+            return found(i + 1, "'BY'")
+        if kind == "COMMA" and (i == 0 or kinds[i - 1] in _NOTHING_BEFORE_COMMA):
+            return found(i, _EXPRESSION)
+        if kind == "COMMA" and (i + 1 == len(tokens) or kinds[i + 1] in _NOTHING_AFTER_COMMA):
+            return found(i + 1, _EXPRESSION)
+        if kind == "IN" and kinds[i + 1 : i + 3] == ["L_PAREN", "R_PAREN"]:
+            return found(i + 2, f"{_EXPRESSION}, <query>")
+    return None
+
+
 def describe_token_error(message: str, sql: str) -> tuple[str, int | None]:
     """A tokenizer error (an unclosed quote, a bad literal) and the offset it starts at."""
     where = re.search(r"Missing (\S) from \d+:\d+", message)

@@ -61,6 +61,9 @@ ANSWERS = [
     ("SELECT cardinality(repeat('ab', 10000))", [(10000,)]),
     ("SELECT try(CAST(address AS IPADDRESS)) FROM edge", [("10.0.0.1",), (None,)]),
     ("SELECT n, ntile(2) OVER (ORDER BY n) FROM t", [(1, 1), (2, 2)]),
+    ("SELECT listagg(eventid, ',') WITHIN GROUP (ORDER BY eventid) FROM t", [("a,b",)]),
+    ('SELECT "group" FROM (SELECT 1 AS "group")', [(1,)]),
+    ("SELECT n FROM t WHERE n IN (1, 3)", [(1,)]),
     ("SELECT count(*) FROM t WHERE " + " OR ".join(f"n = {i}" for i in range(400)), [(2,)]),
     ("SELECT count(*) FROM (" + " UNION ALL ".join(["SELECT 1 AS a"] * 600) + ")", [(600,)]),
     (
@@ -126,6 +129,17 @@ ERRORS = [
     ("SELECT n FROM t ORDER BY 2", "ORDER BY position 2 is not in select list"),
     ("SELECT chr(-1)", "Not a valid Unicode code point: -1"),
     ("SELECT DATE '9999-12-31' + INTERVAL '1' DAY", "out of range"),
+    # what sqlglot lets through (reading GROUP as a table alias, dropping the comma, matching
+    # nothing) fails as Trino's parser fails
+    ("SELECT n FROM t GROUP n", "mismatched input 'n'. Expecting: 'BY'"),
+    ("SELECT n FROM t ORDER n", "mismatched input 'n'. Expecting: 'BY'"),
+    ("SELECT n FROM t GROUP", "mismatched input '<EOF>'. Expecting: 'BY'"),
+    ("SELECT , FROM t", "mismatched input ','. Expecting: <expression>"),
+    ("SELECT n, FROM t", "mismatched input 'FROM'. Expecting: <expression>"),
+    ("SELECT n,, bytes FROM t", "mismatched input ','. Expecting: <expression>"),
+    ("SELECT abs(n,) FROM t", "mismatched input ')'. Expecting: <expression>"),
+    ("SELECT n FROM t WHERE n IN ()", "mismatched input ')'. Expecting: <expression>, <query>"),
+    ("SELECT n FROM t WHERE n NOT IN ( )", "mismatched input ')'"),
     ("SELECT n FROM t WHERE n = = 1", "expected an expression after '='"),
     ("SELECT 'abc FROM t", "the ' here is never closed"),
     ("SELECT * FROM", "expected a table name after 'FROM'"),
