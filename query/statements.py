@@ -7,6 +7,7 @@ They compile their query with the engine like any SELECT, then hand the rows to 
 
 from __future__ import annotations
 
+import gzip
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from loglake.catalog import Column
 from loglake.catalog.paths import NULL_PARTITION, partition_path
 from loglake.catalog.types import from_arrow
 from loglake.errors import SqlError
+from loglake.query.checks import node_span
 
 if TYPE_CHECKING:
     from loglake.query.engine import Engine, QueryResult, QueryStats, Statement
@@ -90,6 +92,104 @@ def drop_view(engine: Engine, statement: Statement) -> QueryResult:
     )
 
 
+#: a ``key = 'text'`` or ``key = ARRAY[...]`` item of a WITH (...) list
+_PROPERTY = re.compile(
+    r"(?P<key>\w+)\s*=\s*(?:'(?P<text>(?:[^']|'')*)'|ARRAY\s*\[(?P<array>[^\]]*)\]|(?P<other>[^,)]+))",
+    re.I,
+)
+#: the WITH (...) list of a CTAS, before its AS
+_CTAS_WITH = re.compile(
+    r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[^\s(]+(?:\s*\([^)]*\))?\s+"
+    r"WITH\s*\((?P<props>.*?)\)\s*AS\b",
+    re.I | re.S,
+)
+#: what CTAS accepts, as Athena documents it; loglake writes Delta, so the rest are kept as notes
+CTAS_PROPERTIES = (
+    "format",
+    "partitioned_by",
+    "table_type",
+    "write_compression",
+    "parquet_compression",
+    "compression_level",
+    "bucketed_by",
+    "bucket_count",
+    "field_delimiter",
+    "is_external",
+    "external_location",
+    "location",
+)
+#: UNLOAD's properties and the compressions each format takes (the first one is the default)
+UNLOAD_PROPERTIES = (
+    "format",
+    "compression",
+    "compression_level",
+    "field_delimiter",
+    "partitioned_by",
+)
+UNLOAD_COMPRESSIONS = {
+    "PARQUET": ("zstd", "gzip", "snappy", "lz4", "none"),
+    "JSON": ("none", "gzip"),
+    "TEXTFILE": ("none", "gzip"),
+    "CSV": ("none", "gzip"),
+}
+
+
+class _WithList:
+    """The ``key = value`` items of a statement's WITH (...) list and where each one is, so
+    that an error about one points at it."""
+
+    def __init__(self, sql: str, text: str | None, offset: int):
+        self.sql = sql
+        self.values: dict[str, Any] = {}
+        self.spans: dict[str, tuple[int, int]] = {}
+        self.arrays: set[str] = set()
+        for item in _PROPERTY.finditer(text or ""):
+            key = item.group("key").lower()
+            self.spans[key] = (offset + item.start(), offset + item.end())
+            if item.group("array") is not None:
+                self.arrays.add(key)
+                self.values[key] = [
+                    v.strip().strip("'").lower()
+                    for v in item.group("array").split(",")
+                    if v.strip()
+                ]
+            elif item.group("text") is not None:
+                self.values[key] = item.group("text").replace("''", "'")
+            else:
+                self.values[key] = item.group("other").strip()
+
+    def error(self, key: str, message: str) -> SqlError:
+        start, end = self.spans.get(key, (None, None))
+        return SqlError(message, self.sql, start, end)
+
+    def check_known(self, known: tuple[str, ...], what: str) -> None:
+        for key in self.spans:
+            if key not in known:
+                raise self.error(
+                    key, f"{what} property '{key}' does not exist (known: {', '.join(known)})"
+                )
+
+    def partition_columns(self, columns: list[str]) -> list[str]:
+        """``partitioned_by``: an ARRAY of the query's columns (Trino refuses anything else)."""
+        if "partitioned_by" not in self.spans:
+            return []
+        if "partitioned_by" not in self.arrays:
+            raise self.error(
+                "partitioned_by",
+                "Invalid value for table property 'partitioned_by': expected an ARRAY of "
+                "column names, such as ARRAY['day']",
+            )
+        names = self.values["partitioned_by"]
+        missing = [p for p in names if p not in columns]
+        if missing:
+            raise self.error(
+                "partitioned_by", f"partition column(s) {missing} are not in the query's columns"
+            )
+        if len(names) == len(columns):
+            raise self.error("partitioned_by", "Table contains only partition columns")
+        return names
+
+
 def _properties(tree: exp.Create) -> dict[str, Any]:
     props: dict[str, Any] = {}
     node = tree.args.get("properties")
@@ -125,17 +225,26 @@ def create_table_as(engine: Engine, statement: Statement) -> QueryResult:
     target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
     db, name = _names(engine, target)
     props = _properties(tree)
+    found = _CTAS_WITH.match(sql)
+    options = _WithList(sql, found.group("props"), found.start("props")) if found else None
+    if options is not None:
+        options.check_known(CTAS_PROPERTIES, "Table")
+    where = options.error if options is not None else (lambda key, message: SqlError(message))
     fmt = str(props.pop("format", "PARQUET")).upper()
     if fmt not in ("PARQUET", "DELTA"):
-        raise SqlError(f"tables created by CTAS are stored as Parquet (Delta Lake), not {fmt}")
-    if "location" in props or "external_location" in props:
-        raise SqlError("CTAS creates managed tables; external_location is not supported")
+        raise where(
+            "format", f"tables created by CTAS are stored as Parquet (Delta Lake), not {fmt}"
+        )
+    for key in ("location", "external_location"):
+        if key in props:
+            raise where(key, "CTAS creates managed tables; external_location is not supported")
     partitioned_by = props.pop("partitioned_by", [])
     if tree.args.get("exists") and catalog.table_exists(db, name):
         return _summary(engine, stats, "CREATE TABLE AS", rows=0)
     df = _run_query(engine, tree.expression, sql, stats)
-    missing = [p for p in partitioned_by if p not in df.columns]
-    if missing:
+    if options is not None:
+        partitioned_by = options.partition_columns(df.columns)
+    elif missing := [p for p in partitioned_by if p not in df.columns]:
         raise SqlError(f"partition column(s) {missing} are not in the query's columns")
     with_data = not re.search(r"WITH\s+NO\s+DATA\s*;?\s*$", sql, re.I)
     data = arrow_table(df if with_data else df.clear())
@@ -162,18 +271,29 @@ def insert_into(engine: Engine, statement: Statement) -> QueryResult:
     db, name = _names(engine, target)
     table = catalog.get_table(db, name)
     if not table.is_managed and table.format not in ("parquet", "json"):
-        raise SqlError(f"INSERT INTO {db}.{name}: tables stored as {table.format} are read-only")
+        raise SqlError(
+            f"INSERT INTO {db}.{name}: tables stored as {table.format} are read-only",
+            sql,
+            *node_span(target),
+        )
     schema = table.arrow_schema()
     names = [f.name for f in schema]
+    listed = tree.this.expressions if isinstance(tree.this, exp.Schema) else []
+    for column in listed:
+        if column.name.lower() not in names:
+            raise SqlError(
+                f"Insert column(s) ['{column.name.lower()}'] do not exist in {db}.{name}",
+                sql,
+                *node_span(column),
+            )
     df = _run_query(engine, tree.expression, sql, stats)
     columns = columns or names
     if len(columns) != df.width:
         raise SqlError(
-            f"Insert query has {df.width} columns but table {db}.{name} expects {len(columns)}"
+            f"Insert query has {df.width} columns but table {db}.{name} expects {len(columns)}",
+            sql,
+            *node_span(tree.expression),
         )
-    unknown = [c for c in columns if c not in names]
-    if unknown:
-        raise SqlError(f"Insert column(s) {unknown} do not exist in {db}.{name}")
     target_schema = pl.Schema(
         pl.from_arrow(schema.empty_table()).schema  # type: ignore[union-attr]
     )
@@ -246,11 +366,6 @@ def create_view(engine: Engine, statement: Statement) -> QueryResult:
 # ---------------------------------------------------------------------- UNLOAD
 
 
-_PROPERTY = re.compile(
-    r"(?P<key>\w+)\s*=\s*(?:'(?P<text>(?:[^']|'')*)'|ARRAY\s*\[(?P<array>[^\]]*)\])", re.I
-)
-
-
 _UNLOAD = re.compile(
     r"^\s*UNLOAD\s*\((?P<query>.*)\)\s*TO\s*'(?P<url>[^']*)'\s*(WITH\s*\((?P<props>.*)\))?\s*;?\s*$",
     re.I | re.S,
@@ -270,18 +385,24 @@ def unload(engine: Engine, statement: Statement) -> QueryResult:
         )
     query_text = match.group("query")
     url = match.group("url").rstrip("/")
-    props: dict[str, Any] = {}
-    for prop in _PROPERTY.finditer(match.group("props") or ""):
-        key = prop.group("key").lower()
-        if prop.group("array") is not None:
-            props[key] = [
-                v.strip().strip("'").lower() for v in prop.group("array").split(",") if v.strip()
-            ]
-        else:
-            props[key] = prop.group("text").replace("''", "'")
+    options = _WithList(sql, match.group("props"), match.start("props"))
+    options.check_known(UNLOAD_PROPERTIES, "UNLOAD")
+    props = options.values
     fmt = str(props.get("format", "PARQUET")).upper()
-    if fmt not in ("PARQUET", "JSON", "TEXTFILE", "CSV"):
-        raise SqlError(f"UNLOAD format {fmt} is not supported (PARQUET, JSON, TEXTFILE)")
+    if fmt not in UNLOAD_COMPRESSIONS:
+        raise options.error(
+            "format", f"UNLOAD format {fmt} is not supported (PARQUET, JSON, TEXTFILE)"
+        )
+    compressions = UNLOAD_COMPRESSIONS[fmt]
+    compression = str(props.get("compression", compressions[0])).lower()
+    if compression not in compressions:
+        raise options.error(
+            "compression",
+            f"compression '{compression}' is not supported for {fmt} (use {', '.join(compressions)})",
+        )
+    delimiter = str(props.get("field_delimiter", ","))
+    if len(delimiter.encode()) != 1:
+        raise options.error("field_delimiter", "field_delimiter must be one single-byte character")
     if engine.catalog is not None:
         url = engine.catalog.location_policy().check_write(url, "UNLOAD destination")
     df = _run_query(engine, parse(query_text, params), query_text, stats)
@@ -292,12 +413,13 @@ def unload(engine: Engine, statement: Statement) -> QueryResult:
     fs = settings.filesystem()
     root = settings.fs_path(url)
     if fs.exists(root) and fs.find(root):
-        raise SqlError(f"UNLOAD destination {url} is not empty")
-    partitioned_by = props.get("partitioned_by") or []
-    missing = [p for p in partitioned_by if p not in df.columns]
-    if missing:
-        raise SqlError(f"partition column(s) {missing} are not in the query's columns")
+        raise SqlError(
+            f"UNLOAD destination {url} is not empty", sql, match.start("url"), match.end("url")
+        )
+    partitioned_by = options.partition_columns(df.columns)
     extension = {"PARQUET": "parquet", "JSON": "json", "TEXTFILE": "csv", "CSV": "csv"}[fmt]
+    if compression == "gzip" and fmt != "PARQUET":
+        extension += ".gz"
     written: list[str] = []
     groups = (
         df.partition_by(partitioned_by, as_dict=True, include_key=False)
@@ -308,13 +430,21 @@ def unload(engine: Engine, statement: Statement) -> QueryResult:
         folder = "/".join(filter(None, [root, partition_path(partitioned_by, values)]))
         fs.makedirs(folder, exist_ok=True)
         path = f"{folder}/{stats.query_id}.{extension}"
-        with fs.open(path, "wb") as handle:
+        with fs.open(path, "wb") as raw:
             if fmt == "PARQUET":
-                part.write_parquet(handle)
-            elif fmt == "JSON":
-                part.write_ndjson(handle)
+                codec = "uncompressed" if compression == "none" else compression
+                part.write_parquet(raw, compression=codec)  # type: ignore[arg-type]
+            elif compression == "gzip":
+                with gzip.GzipFile(fileobj=raw, mode="wb") as packed:
+                    _write_text(part, packed, fmt, delimiter)
             else:
-                delimiter = props.get("field_delimiter", ",")
-                part.write_csv(handle, separator=delimiter, include_header=False)
+                _write_text(part, raw, fmt, delimiter)
         written.append(path if not settings.is_s3 else f"s3://{path}")
     return _summary(engine, stats, "UNLOAD", rows=df.height, files=len(written), location=url)
+
+
+def _write_text(part: pl.DataFrame, handle: Any, fmt: str, delimiter: str) -> None:
+    if fmt == "JSON":
+        part.write_ndjson(handle)
+    else:
+        part.write_csv(handle, separator=delimiter, include_header=False)
