@@ -105,6 +105,11 @@ def _translate(err: BaseException) -> Error:
         return DataError(f"query failed: {_polars_message(err)}")
     if isinstance(err, OSError):
         return OperationalError(f"storage error: {err.strerror or type(err).__name__}")
+    if isinstance(err, ValueError) and "out of range" in str(err):
+        # a date or timestamp past year 9999 (Trino allows it; Python's datetime does not)
+        return DataError(
+            f"a value cannot be returned as a Python object ({err}); CAST it to varchar"
+        )
     return InternalError(f"internal error ({type(err).__name__}); please report the query")
 
 

@@ -254,8 +254,8 @@ def _shift(c: Any, base_node: exp.Expression, interval: exp.Interval, negate: bo
     shifted = base.dt.offset_by(offset)
     if isinstance(base_node, exp.Cast) and isinstance(base_node.this, exp.Literal):
         # constant date arithmetic folds to a literal, so scans can prune on it
-        value = pl.select(shifted).item()
-        return pl.lit(value, c.dtype(shifted))
+        folded = _as_literal(shifted)
+        return shifted if folded is None else folded
     return shifted
 
 
@@ -287,11 +287,18 @@ def _folded(c: Any, node: exp.Expression, expr: pl.Expr) -> pl.Expr:
     """A constant expression as one literal, so scans can use it against file statistics."""
     if c.replacements or not _constant(node):
         return expr
+    folded = _as_literal(expr)
+    return expr if folded is None else folded
+
+
+def _as_literal(expr: pl.Expr) -> pl.Expr | None:
+    """``expr`` computed once, as a literal; None when it fails or Python cannot hold the value
+    (a date past 9999-12-31, which Trino and Polars allow), so the expression stays as it is."""
     try:
         value = pl.select(expr.alias("v"))
-    except pl.exceptions.PolarsError:
-        return expr
-    return pl.lit(value.item(), value.dtypes[0])
+        return pl.lit(value.item(), value.dtypes[0])
+    except (pl.exceptions.PolarsError, ValueError, OverflowError):
+        return None
 
 
 @translates(exp.Add)

@@ -106,3 +106,13 @@ def test_unload_compression_is_honoured(lake: loglake.Lake) -> None:
     )
     [written] = (Path(lake.settings.root) / "out" / "gz").glob("*.csv.gz")
     assert gzip.decompress(written.read_bytes()) == b"1|x\n"
+
+
+def test_a_date_python_cannot_hold_is_a_data_error_through_dbapi(lake: loglake.Lake) -> None:
+    from loglake import dbapi
+
+    cursor = dbapi.connect(str(lake.settings.root)).cursor()
+    with pytest.raises(dbapi.DataError, match="CAST it to varchar"):
+        cursor.execute("SELECT DATE '9999-12-31' + INTERVAL '1' DAY AS d").fetchall()
+    cursor.execute("SELECT CAST(DATE '9999-12-31' + INTERVAL '1' DAY AS varchar) AS d")
+    assert cursor.fetchall() == [("+10000-01-01",)]
