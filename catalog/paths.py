@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -127,9 +128,18 @@ class LocationPolicy:
         if not any(_inside(resolved, root) for root in self.roots):
             raise LocationError(
                 f"{what}: {location} is outside the locations this lake allows "
-                f"({', '.join(self.roots)}); add it to the lake's allowed_locations setting"
+                f"({', '.join(self.roots)}); to allow it, run: {self.allow_command(resolved)}"
             )
         return resolved
+
+    def allow_command(self, location: str) -> str:
+        """The ``loglake settings`` command that adds ``location`` to what the lake allows
+        (the setting is the whole list, so the locations allowed today are repeated)."""
+        wanted = ",".join(dict.fromkeys([*self.allowed, location]))
+        return (
+            f"loglake --lake {shlex.quote(self.root)} settings "
+            f"{shlex.quote(f'allowed_locations={wanted}')}"
+        )
 
     def check_write(self, location: str, what: str = "location") -> str:
         """The resolved location if SQL may write there: allowed, and not lake metadata."""

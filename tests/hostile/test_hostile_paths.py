@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from loglake.catalog.paths import (
     partition_path,
     unescape_partition_value,
 )
+from loglake.cli import main
 from loglake.errors import UserError
 
 CLIMB = "/../../../../../../escaped"
@@ -165,3 +167,23 @@ def test_location_policy_rules() -> None:
     with pytest.raises(UserError):
         policy.check_read("http://example.invalid/x")
     assert policy.check_write("/lake/exports") == "/lake/exports"
+
+
+def test_the_location_error_names_the_command_that_allows_the_location(
+    lake: loglake.Lake, tmp_path: Path
+) -> None:
+    kept = tmp_path / "kept"
+    lake.catalog.update_lake_settings(allowed_locations=[str(kept)])
+    exports = tmp_path / "exports dir"
+    exports.mkdir()
+    (exports / "a.csv").write_text("1\n")
+    lake.sql(f"CREATE EXTERNAL TABLE ex (a int) STORED AS TEXTFILE LOCATION '{exports}'")
+    with pytest.raises(LocationError) as info:
+        lake.sql("SELECT * FROM ex")
+    command = str(info.value).split("to allow it, run: ", 1)[1]
+    words = shlex.split(command)
+    assert words[:2] == ["loglake", "--lake"] and words[3] == "settings"
+    assert main(words[1:]) in (0, None)
+    assert lake.sql("SELECT count(*) AS n FROM ex").item() == 1
+    # the locations allowed before stay allowed
+    assert lake.catalog.lake_settings().allowed_locations == (str(kept), str(exports))
