@@ -108,7 +108,10 @@ def add_numbers(lake_root: str, folder: Path, rows: int) -> None:
         pl.DataFrame(
             {"id": ids, "label": "event-" + ids.cast(pl.String).str.zfill(14), "value": ids * 0.5}
         ).write_parquet(data / f"part-{start // per_file:04d}.parquet", row_group_size=100_000)
-    loglake.connect(lake_root).sql(
+    lake = loglake.connect(lake_root)
+    # the Parquet lies beside the lake, outside the root SQL may read by default
+    lake.catalog.update_lake_settings(allowed_locations=[str(data.resolve())])
+    lake.sql(
         "CREATE EXTERNAL TABLE numbers (id bigint, label string, value double) "
         f"STORED AS PARQUET LOCATION '{data}'"
     )

@@ -103,6 +103,8 @@ def events_lake(rows: int, folder: Path) -> tuple[loglake.Lake, duckdb.DuckDBPyC
     for part in range(files):
         events.slice(part * size, size).write_parquet(data / f"part-{part}.parquet")
     lake = loglake.connect(str(folder / "lake"), create=True)
+    # the Parquet lies beside the lake, outside the root SQL may read by default
+    lake.catalog.update_lake_settings(allowed_locations=[str(data.resolve())])
     lake.sql(
         "CREATE EXTERNAL TABLE events (eventtime string, requestparameters string, "
         f"useragent string, arn string, url string, sourceip string) STORED AS PARQUET "

@@ -65,6 +65,8 @@ def main() -> int:
         trail = raw / "AWSLogs" / account / "CloudTrail"
         files = sorted(str(p) for p in trail.rglob("*.json.gz"))
         lake = loglake.connect(str(Path(folder) / "lake"), create=True)
+        # the raw trail lies beside the lake, outside the root SQL may read by default
+        lake.catalog.update_lake_settings(allowed_locations=[str(trail.resolve())])
         lake.sql(fill(CLOUDTRAIL_SERDE, trail=str(trail)))
         duck = duckdb.connect()
         duck_sql = DUCKDB_SQL.format(files=f"{trail}/**/*.json.gz")

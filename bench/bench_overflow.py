@@ -76,7 +76,7 @@ def main() -> None:
         )
         ratios = []
         for name, sql in QUERIES.items():
-            medians, first = interleaved_medians(
+            medians, _, first = interleaved_medians(
                 {
                     "loglake": lambda sql=sql: lake.sql(sql),
                     "unchecked": lambda sql=sql: _unchecked(unchecked, sql),
