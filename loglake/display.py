@@ -18,6 +18,7 @@ import polars as pl
 
 from loglake.query.cost import format_usd
 from loglake.query.engine import _human_bytes as human_bytes
+from loglake.query.interrupt import serving_stops
 from loglake.render import cell_texts, table_text
 
 if TYPE_CHECKING:
@@ -161,18 +162,24 @@ def with_progress(
             outcome["error"] = err
 
     worker = threading.Thread(target=run, name="loglake-query", daemon=True)
-    worker.start()
-    worker.join(PROGRESS_AFTER_S)
-    if worker.is_alive():
-        handle = display(
-            HTML(progress_html(*status(), time.perf_counter() - started)), display_id=True
-        )
-        while worker.is_alive():
+    with serving_stops() as serve:  # a query over its time limit is stopped from here
+        worker.start()
+        for _ in range(int(PROGRESS_AFTER_S / 0.25)):
             worker.join(0.25)
+            serve()
+            if not worker.is_alive():
+                break
+        if worker.is_alive():
+            handle = display(
+                HTML(progress_html(*status(), time.perf_counter() - started)), display_id=True
+            )
+            while worker.is_alive():
+                worker.join(0.25)
+                serve()
+                if handle is not None:
+                    handle.update(HTML(progress_html(*status(), time.perf_counter() - started)))
             if handle is not None:
-                handle.update(HTML(progress_html(*status(), time.perf_counter() - started)))
-        if handle is not None:
-            handle.update(HTML(""))
+                handle.update(HTML(""))
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")

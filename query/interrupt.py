@@ -9,13 +9,15 @@ milliseconds. Nothing watches the query while it runs, so a limit that is not re
 thread start.
 
 Python runs signal handlers on the main thread only, so the stop is sent from the main thread (the
-CLI, a notebook, a script): :func:`can_stop` says when. A query with a time limit on another thread
-runs the same way, but when its time is up its caller gets the error and the work is abandoned,
-ending on its own (any stop, such as Ctrl-C, still ends it). ``signal.signal(SIGINT, ...)``
+CLI, a notebook, a script): :func:`can_stop` says when, and a main thread that waits for a query
+on another thread (a notebook cell showing progress) sends its stops with :func:`serving_stops`.
+Elsewhere, when a query's time is up its caller gets the error and the work is abandoned, ending
+on its own (any stop, such as Ctrl-C, still ends it). ``signal.signal(SIGINT, ...)``
 replaces Polars' handler at the C level (Jupyter's kernel does it before each cell), so the
 handler installed when this module is first imported is put back for the time a query waits and
-the one found is restored afterwards. Should a stop not take (Polars' handler was replaced before
-this module saw it), the interrupt is marked unusable for the rest of the process.
+the one found is restored afterwards. A query that has not stopped some seconds after the stop
+(an operator that checks rarely, or Polars' handler replaced before this module saw it) is
+abandoned: its caller gets the error, and the work ends on its own.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import ctypes
+import queue
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
@@ -35,8 +38,9 @@ import polars  # noqa: F401 - installs the SIGINT handler recorded below
 
 T = TypeVar("T")
 
-#: how long a stopped query may take to wind down before the stop is deemed not to work
-_GRACE_S = 5.0
+#: how long a stopped query may take to wind down before it is abandoned; most stop within
+#: milliseconds, but some operators (an explode of billions of rows) check for the stop rarely
+_GRACE_S = 30.0
 #: bytes comfortably above ``sizeof(struct sigaction)`` on Linux and macOS
 _SIGACTION_BYTES = 512
 
@@ -75,13 +79,15 @@ def _handler(action: ctypes.Array) -> int | None:
 _LIBC = _libc()
 #: Polars' SIGINT disposition as it was when loglake started (polars is imported by then)
 _POLARS_ACTION = _sigaction(_LIBC, None) if _LIBC is not None else None
-_usable = _LIBC is not None and _POLARS_ACTION is not None and _handler(_POLARS_ACTION) is not None
+_RECORDED = (
+    _LIBC is not None and _POLARS_ACTION is not None and _handler(_POLARS_ACTION) is not None
+)
 
 
 def can_stop() -> bool:
     """Whether a query waited for on this thread can be stopped by interrupting Polars."""
     return (
-        _usable
+        _RECORDED
         and threading.current_thread() is threading.main_thread()
         and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     )
@@ -107,15 +113,53 @@ def _start(call: Callable[[], T]) -> Future[T]:
     return future
 
 
+#: stops asked of the main thread by queries waited for on other threads (see serving_stops)
+_REQUESTS: queue.SimpleQueue[threading.Event] = queue.SimpleQueue()
+_serving = 0
+
+
+@contextlib.contextmanager
+def serving_stops() -> Iterator[Callable[[], None]]:
+    """For a main thread that waits while another thread runs queries (a notebook cell showing
+    progress): yields ``serve``, to be called at least every few tenths of a second while
+    waiting, which sends the stops those queries ask for when their time is up."""
+    global _serving
+    if not can_stop():
+        yield lambda: None
+        return
+    _serving += 1
+    try:
+        yield _serve
+    finally:
+        _serving -= 1
+        _serve()
+
+
+def _serve() -> None:
+    while True:
+        try:
+            done = _REQUESTS.get_nowait()
+        except queue.Empty:
+            return
+        _send_stop()
+        done.set()
+
+
+def _send_stop() -> None:
+    with contextlib.suppress(KeyboardInterrupt):  # the interpreter's echo of the stop
+        signal.raise_signal(signal.SIGINT)
+
+
 def run_until(call: Callable[[], T], seconds: float) -> T:
     """``call()`` (a Polars collect) on a worker thread; past ``seconds`` :class:`TimeUp` is
-    raised, the work interrupted where :func:`can_stop` allows it."""
-    if not can_stop():
+    raised, the work interrupted where :func:`can_stop` allows it (or where the main thread
+    serves stops for this one)."""
+    on_main = can_stop()
+    if not on_main and not (_serving and _RECORDED):
         try:
             return _start(call).result(timeout=seconds)
         except FutureTimeout:
             raise TimeUp(stopped=False) from None
-    global _usable
     assert _LIBC is not None and _POLARS_ACTION is not None
     found = _sigaction(_LIBC, None)
     rearm = _handler(found) != _handler(_POLARS_ACTION)
@@ -130,14 +174,17 @@ def run_until(call: Callable[[], T], seconds: float) -> T:
         except KeyboardInterrupt:  # Ctrl-C: the same signal has stopped the query
             _wait_quietly(future)
             raise
-        with contextlib.suppress(KeyboardInterrupt):  # the interpreter's echo of the stop
-            signal.raise_signal(signal.SIGINT)
+        if on_main:
+            _send_stop()
+        else:
+            done = threading.Event()
+            _REQUESTS.put(done)
+            done.wait(_GRACE_S)
         try:
             return future.result(timeout=_GRACE_S)  # finished in the same instant
         except KeyboardInterrupt:
             raise TimeUp(stopped=True) from None
-        except FutureTimeout:
-            _usable = False  # the stop did not reach Polars: use another way from now on
+        except FutureTimeout:  # Polars' flag stays raised until that work ends
             raise TimeUp(stopped=False) from None
     finally:
         if rearm:

@@ -137,3 +137,17 @@ def test_limits_can_be_lifted_for_one_call_and_unknown_ones_are_refused(lake: lo
     assert lake.sql("SELECT x FROM nums", limits={"result_limit_rows": None}).height == 3000
     with pytest.raises(loglake.errors.UserError, match="unknown query limit"):
         lake.sql("SELECT 1", limits={"rows": 1})
+
+
+def test_a_notebook_cell_showing_progress_stops_its_query_at_the_limit(lake: loglake.Lake) -> None:
+    # the %%sql magic runs the query on a thread and shows progress from the cell's thread,
+    # which sends the stop when the query's time is up
+    from loglake.display import with_progress
+
+    started = time.monotonic()
+    with pytest.raises(QueryLimitError, match="was cancelled"):
+        with_progress(
+            lambda: lake.sql(RUNAWAY, limits={"time_limit_s": 0.2}), lambda: (0, 0, 0), started
+        )
+    assert time.monotonic() - started < 60
+    assert lake.sql("SELECT count(*) AS n FROM nums").item() == 3000
