@@ -9,7 +9,8 @@ partition-filtered days, GROUP BY principal and source address, joins of CloudTr
 flows. loglake runs them through ``lake.sql``; DuckDB runs sqlglot's transpilation of the same
 text over the same Parquet files (the tables' live Delta files, partition values from the
 ``key=value`` folders). Each query runs on both in the same rounds, interleaved: one untimed
-first round, then ``--runs`` timed ones; medians in milliseconds and the ratio per query.
+first round, then ``--runs`` timed ones; medians in milliseconds, the ratio per query and the
+ratio of the median process CPU times (steadier when other work shares the cores).
 
     python bench/bench_logs.py [--events-per-day 360000] [--runs 5] [--queries 1,4,15]
 """
@@ -20,13 +21,13 @@ import argparse
 import shutil
 import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 import sqlglot
+from bench_tpch import interleaved_medians  # the script's folder is on the path
 
 import loglake
 from loglake.datasets import generate
@@ -229,20 +230,6 @@ def sample_values(lake: loglake.Lake) -> dict[str, str]:
     }
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], runs: int) -> tuple[dict[str, float], Any]:
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    first: dict[str, Any] = {}
-    for run in range(runs + 1):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            result = fn()
-            if run:
-                times[name].append(time.perf_counter() - start)
-            else:
-                first[name] = result
-    return {n: statistics.median(t) * 1000 for n, t in times.items()}, first
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events-per-day", type=int, default=360_000)
@@ -263,15 +250,16 @@ def main() -> None:
         f"{counts[0]:,} CloudTrail events, {counts[1]:,} flow records; medians of {args.runs} "
         "interleaved runs, ms"
     )
-    print(f"{'#':>3} {'loglake':>9} {'duckdb':>9} {'ratio':>6}  query")
+    print(f"{'#':>3} {'loglake':>9} {'duckdb':>9} {'ratio':>6} {'cpu':>6}  query")
     totals = {"loglake": 0.0, "duckdb": 0.0}
+    cpu_totals = dict.fromkeys(totals, 0.0)
     ratios = []
     for number, (title, template) in enumerate(QUERIES, start=1):
         if wanted and number not in wanted:
             continue
         sql = template.format(**values)
         duck_sql = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
-        medians, first = interleaved(
+        medians, cpu, first = interleaved_medians(
             {
                 "loglake": lambda sql=sql: lake.sql(sql),
                 "duckdb": lambda q=duck_sql: duck.sql(q).pl(),
@@ -281,17 +269,20 @@ def main() -> None:
         ours, theirs = first["loglake"], first["duckdb"]
         if ours.height != theirs.height:
             raise SystemExit(f"query {number}: loglake {ours.height} rows, DuckDB {theirs.height}")
-        for name, ms in medians.items():
-            totals[name] += ms
+        for name, seconds in medians.items():
+            totals[name] += seconds * 1000
+            cpu_totals[name] += cpu[name]
         ratio = medians["loglake"] / medians["duckdb"]
         ratios.append(ratio)
         print(
-            f"{number:>3} {medians['loglake']:9.1f} {medians['duckdb']:9.1f} {ratio:6.2f}  {title}",
+            f"{number:>3} {medians['loglake'] * 1000:9.1f} {medians['duckdb'] * 1000:9.1f} "
+            f"{ratio:6.2f} {cpu['loglake'] / cpu['duckdb']:6.2f}  {title}",
             flush=True,
         )
     print(
         f"total {totals['loglake']:9.1f} {totals['duckdb']:9.1f} "
-        f"{totals['loglake'] / totals['duckdb']:6.2f}; geometric mean of ratios "
+        f"{totals['loglake'] / totals['duckdb']:6.2f} "
+        f"{cpu_totals['loglake'] / cpu_totals['duckdb']:6.2f}; geometric mean of ratios "
         f"{statistics.geometric_mean(ratios):.2f}, worst {max(ratios):.2f}"
     )
 
