@@ -158,7 +158,13 @@ def _fmt_value(v: float) -> str:
 
 
 def _fmt_time(ts: datetime | None) -> str:
-    return "" if ts is None else f" ({ts.strftime('%d/%m/%y %H:%M:%S')})"
+    # `%d/%m/%y %H:%M:%S` spelled out: strftime was a tenth of a long replay's time
+    if ts is None:
+        return ""
+    return (
+        f" ({ts.day:02d}/{ts.month:02d}/{ts.year % 100:02d} "
+        f"{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d})"
+    )
 
 
 def evaluate_alarm_detail(
