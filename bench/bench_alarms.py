@@ -1,18 +1,23 @@
 """Benchmark of alarm evaluation (run by hand; never by the test suite).
 
-1. The demo's alarm replay: the 14 CIS alarms over a week of metrics, evaluated the way the demo
-   used to (one `AlarmStore.evaluate` per moment at which a datapoint enters or leaves a window,
-   ~300 moments) and as one `AlarmStore.replay` of every minute of the week. The loop runs three
-   ways: with the loglake of `--baseline` (by default the commit before one-pass evaluation,
-   extracted with `git archive` and run in a subprocess: "before"), with this loglake's
-   `evaluate`, and the replay ("after"). Each run gets its own copy of the same lake, the variants
-   are interleaved, medians of the repeats.
+1. The demo's alarm replay: the 14 CIS alarms over a week of metrics as one `AlarmStore.replay`
+   of every minute of the week, with this loglake ("replay") and with the loglake of
+   `--replay-baseline` ("replay-before", extracted with `git archive`). With `--loops`, also the
+   way the demo used to evaluate (one `AlarmStore.evaluate` per moment at which a datapoint enters
+   or leaves a window, ~300 moments), with the loglake of `--baseline` (by default the commit
+   before one-pass evaluation: "loop-before") and with this loglake ("loop").
 2. Metric math over a year of 1-minute datapoints: `100 * FILL(errors, 0) / requests` and
-   `ANOMALY_DETECTION_BAND(m1, 2)` replayed minute by minute over the year, against the same
-   arithmetic written directly in Polars over the same rows (the peer: no alarm semantics).
+   `ANOMALY_DETECTION_BAND(m1, 2)` replayed minute by minute over the year, with this loglake and
+   the `--replay-baseline` one, against the same arithmetic written directly in Polars over the
+   same rows (the peer: no alarm semantics, no transitions or history recorded).
 
-Usage: python bench/bench_alarms.py [--events-per-day N] [--repeat N] [--baseline REV]
-       [--skip-demo] [--skip-math]
+Every loglake run is a fresh process (as `loglake alarm evaluate --replay-from` is) on its own
+copy of the same lake; the variants are interleaved, medians of the repeats. Wall and CPU time
+(user + system of the process, all its threads) are both reported: on a shared, loaded machine
+the CPU time is the steadier of the two.
+
+Usage: python bench/bench_alarms.py [--events-per-day N] [--repeat N] [--replay-baseline REV]
+       [--loops] [--baseline REV] [--skip-demo] [--skip-math] [--days N]
 """
 
 from __future__ import annotations
@@ -81,20 +86,34 @@ def moments(lake: loglake.Lake, start: datetime, end: datetime) -> list[datetime
 
 REPO = Path(__file__).resolve().parent.parent
 
-#: the old loop, run by the baseline's loglake in a subprocess; prints its own time
-_OLD_LOOP = """
+#: one timed run in a fresh process, by the loglake found on its path; prints a JSON line
+_CHILD = """
 import json, sys, time
 from datetime import datetime
+import loglake
 from loglake.catalog import Catalog, StorageSettings
 from loglake.monitor.alarmstore import AlarmStore
-import loglake
-assert loglake.__file__.startswith(sys.argv[3]), loglake.__file__
-store = AlarmStore(Catalog(StorageSettings.resolve(sys.argv[1])))
-points = [datetime.fromisoformat(p) for p in json.loads(sys.argv[2])]
-t = time.perf_counter()
-for moment in points:
-    store.evaluate(now=moment)
-print(time.perf_counter() - t)
+lake, job = sys.argv[1], json.loads(sys.argv[2])
+if job["site"]:
+    assert loglake.__file__.startswith(job["site"]), loglake.__file__
+store = AlarmStore(Catalog(StorageSettings.resolve(lake)))
+wall, cpu = time.perf_counter(), time.process_time()
+if job["mode"] == "loop":
+    for moment in job["points"]:
+        store.evaluate(now=datetime.fromisoformat(moment))
+    made = None
+else:
+    made = store.replay(
+        datetime.fromisoformat(job["start"]),
+        datetime.fromisoformat(job["end"]),
+        actions=job["actions"],
+    )
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+history = store.history()
+print(json.dumps({
+    "wall": wall, "cpu": cpu, "transitions": None if made is None else len(made),
+    "rows": history.height, "files": len(store.history_table.files()),
+}))
 """
 
 
@@ -130,67 +149,83 @@ def baseline_package(rev: str, into: Path) -> Path:
     return site
 
 
-def old_loop(site: Path, lake: Path, points: list[datetime]) -> float:
-    env = {**os.environ, "PYTHONPATH": str(site)}
+def child_run(site: Path | None, lake: Path, job: dict) -> dict:
+    """Run a timed job in a fresh process with the loglake of `site` (None: this checkout's)."""
+    env = dict(os.environ)
+    if site is not None:
+        env["PYTHONPATH"] = str(site)
     out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _OLD_LOOP,
-            str(lake),
-            json.dumps([p.isoformat() for p in points]),
-            str(site),
-        ],
+        [sys.executable, "-c", _CHILD, str(lake), json.dumps({**job, "site": str(site or "")})],
         env=env,
-        cwd=site,  # not the checkout: its loglake/ folder would shadow the baseline's
+        cwd=site or lake,  # not the checkout: its loglake/ folder would shadow the baseline's
         capture_output=True,
         text=True,
     )
     if out.returncode != 0:
-        raise SystemExit(f"the baseline loop failed:\n{out.stderr[-2000:]}")
-    return float(out.stdout.split()[-1])
+        raise SystemExit(f"a timed run failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.splitlines()[-1])
 
 
-def bench_demo(events_per_day: int, repeat: int, baseline: str) -> None:
+def medians(runs: list[dict]) -> tuple[float, float]:
+    return statistics.median(r["wall"] for r in runs), statistics.median(r["cpu"] for r in runs)
+
+
+def bench_demo(
+    events_per_day: int, repeat: int, baseline: str, replay_baseline: str, loops: bool
+) -> None:
     work = Path(tempfile.mkdtemp(prefix="loglake-bench-alarms-"))
     try:
         t0 = time.perf_counter()
         start, end = demo_lake(work, events_per_day)
         print(f"demo lake built in {time.perf_counter() - t0:.0f} s")
         base = work / "lake"
-        points = moments(loglake.connect(str(base)), start, end)
-        rev = baseline_revision(baseline)
-        site = baseline_package(rev, work / "baseline")
-        print(f"baseline: loglake at {rev}")
-        times: dict[str, list[float]] = {"before": [], "loop": [], "replay": []}
+        points = [p.isoformat() for p in moments(loglake.connect(str(base)), start, end)]
+        replay_job = {
+            "mode": "replay",
+            "start": (start + timedelta(minutes=1)).isoformat(),
+            "end": end.isoformat(),
+            "actions": True,
+        }
+        sites = {"replay-before": baseline_package(replay_baseline, work / "replay-baseline")}
+        print(f"replay-before: loglake at {replay_baseline}")
+        variants: dict[str, tuple[Path | None, dict]] = {
+            "replay-before": (sites["replay-before"], replay_job),
+            "replay": (None, replay_job),
+        }
+        if loops:
+            rev = baseline_revision(baseline)
+            print(f"loop-before: loglake at {rev}")
+            loop_job = {"mode": "loop", "points": points}
+            variants = {
+                "loop-before": (baseline_package(rev, work / "baseline"), loop_job),
+                "loop": (None, loop_job),
+                **variants,
+            }
+        runs: dict[str, list[dict]] = {v: [] for v in variants}
         for k in range(repeat):
-            for variant in times:
+            for variant, (site, job) in variants.items():
                 copy = work / f"{variant}-{k}"
                 shutil.copytree(base, copy)
-                store = AlarmStore(Catalog(StorageSettings.resolve(str(copy))))
-                t = time.perf_counter()
-                if variant == "before":
-                    seconds = old_loop(site, copy, points)
-                elif variant == "loop":
-                    for moment in points:
-                        store.evaluate(now=moment)
-                    seconds = time.perf_counter() - t
-                else:
-                    store.replay(start + timedelta(minutes=1), end)
-                    seconds = time.perf_counter() - t
-                times[variant].append(seconds)
-                files = len(store.history_table.files())
-                rows = store.history().height
+                run = child_run(site, copy, job)
+                runs[variant].append(run)
+                shutil.rmtree(copy)
                 print(
-                    f"  {variant:6} #{k + 1}: {seconds:7.2f} s, history {rows} rows in {files} files"
+                    f"  {variant:13} #{k + 1}: {run['wall']:7.2f} s wall, {run['cpu']:6.2f} s CPU, "
+                    f"history {run['rows']} rows in {run['files']} files",
+                    flush=True,
                 )
-        before, loop, replay = (statistics.median(times[v]) for v in times)
         minutes = int((end - start).total_seconds() // 60)
-        print(f"before: per-moment loop, baseline ({len(points)} moments)  {before:8.2f} s")
-        print(f"per-moment loop, one-pass evaluate ({len(points)} moments) {loop:8.2f} s")
         print(
-            f"after: replay of every minute ({minutes:,} minutes)    {replay:8.2f} s   "
-            f"{before / replay:5.1f}x faster than before (goal < 2 s)"
+            f"medians of {repeat} (14 alarms x {minutes:,} minutes; loops: {len(points)} moments)"
+        )
+        for variant in variants:
+            wall, cpu = medians(runs[variant])
+            print(f"  {variant:13} {wall:8.2f} s wall {cpu:7.2f} s CPU")
+        wall, cpu = medians(runs["replay"])
+        before_wall, before_cpu = medians(runs["replay-before"])
+        print(
+            f"replay: {wall:.2f} s wall (goal < 2 s), {cpu:.2f} s CPU; "
+            f"{before_wall / wall:.1f}x less wall and {before_cpu / cpu:.1f}x less CPU than before"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -237,15 +272,17 @@ def metric(mid: str, name: str) -> dict:
     }
 
 
-def bench_math(repeat: int) -> None:
-    work = tempfile.mkdtemp(prefix="loglake-bench-math-")
+def bench_math(repeat: int, replay_baseline: str, days: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="loglake-bench-math-"))
     try:
-        catalog = Catalog(StorageSettings.resolve(work))
-        minutes = 365 * 1440
+        catalog = Catalog(StorageSettings.resolve(str(work / "lake")))
+        minutes = days * 1440
         start = datetime(2025, 1, 1, tzinfo=UTC)
         rows = year_of_minutes(start, minutes)
         MetricsStore(catalog).write(rows)
-        print(f"a year of 1-minute datapoints: {rows.height:,} rows")
+        print(f"{days} days of 1-minute datapoints: {rows.height:,} rows")
+        site = baseline_package(replay_baseline, work / "replay-baseline")
+        print(f"replay-before: loglake at {replay_baseline}")
         rate = {
             "AlarmName": "error-rate",
             "Metrics": [
@@ -274,6 +311,12 @@ def bench_math(repeat: int) -> None:
         }
         end = start + timedelta(minutes=minutes)
         metrics_frame = rows.lazy()
+        job = {
+            "mode": "replay",
+            "start": (start + timedelta(minutes=1)).isoformat(),
+            "end": end.isoformat(),
+            "actions": False,
+        }
 
         def peer() -> pl.DataFrame:
             wide = metrics_frame.group_by("timestamp").agg(
@@ -290,25 +333,32 @@ def bench_math(repeat: int) -> None:
             )
 
         for definition in (rate, band):
-            times, peers = [], []
-            for _ in range(repeat):
-                copy = tempfile.mkdtemp(prefix="loglake-bench-math-run-", dir=work)
-                shutil.copytree(Path(work) / "_monitor", Path(copy) / "_monitor")
-                shutil.copytree(Path(work) / "_catalog", Path(copy) / "_catalog")
-                store = AlarmStore(Catalog(StorageSettings.resolve(copy)))
-                store.put_alarm(definition, now=start)
-                t = time.perf_counter()
-                made = store.replay(start + timedelta(minutes=1), end, actions=False)
-                times.append(time.perf_counter() - t)
-                t = time.perf_counter()
+            copy = work / f"with-{definition['AlarmName']}"
+            shutil.copytree(work / "lake", copy)
+            AlarmStore(Catalog(StorageSettings.resolve(str(copy)))).put_alarm(definition, now=start)
+            runs: dict[str, list[dict]] = {"replay-before": [], "replay": [], "peer": []}
+            for k in range(repeat):
+                for variant, where in (("replay-before", site), ("replay", None)):
+                    run_copy = work / f"{variant}-{k}"
+                    shutil.copytree(copy, run_copy)
+                    runs[variant].append(child_run(where, run_copy, job))
+                    shutil.rmtree(run_copy)
+                wall, cpu = time.perf_counter(), time.process_time()
                 peer()
-                peers.append(time.perf_counter() - t)
-            ours, theirs = statistics.median(times), statistics.median(peers)
+                runs["peer"].append(
+                    {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+                )
             print(
-                f"{definition['AlarmName']:17} replay of {minutes:,} minutes: {ours:7.2f} s "
-                f"({len(made)} transitions); plain Polars arithmetic {theirs:6.2f} s; "
-                f"ratio {ours / theirs:5.1f}x"
+                f"{definition['AlarmName']}: replay of {minutes:,} minutes, "
+                f"{runs['replay'][0]['transitions']:,} transitions; medians of {repeat}"
             )
+            peer_wall, peer_cpu = medians(runs["peer"])
+            for variant in runs:
+                wall, cpu = medians(runs[variant])
+                print(
+                    f"  {variant:13} {wall:8.2f} s wall {cpu:7.2f} s CPU   "
+                    f"ratio to plain Polars: {wall / peer_wall:6.1f}x wall {cpu / peer_cpu:6.1f}x CPU"
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -317,14 +367,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events-per-day", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--baseline", default="auto", help="git revision timed as 'before'")
+    parser.add_argument(
+        "--replay-baseline",
+        default="2026ef2",
+        help="git revision whose replay is timed as 'replay-before' (default: main before the "
+        "replay's writes and transitions were reworked)",
+    )
+    parser.add_argument("--loops", action="store_true", help="also time the per-moment loops")
+    parser.add_argument("--baseline", default="auto", help="git revision of 'loop-before'")
+    parser.add_argument("--days", type=int, default=365, help="metric math: days of minutes")
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--skip-math", action="store_true")
     args = parser.parse_args()
     if not args.skip_demo:
-        bench_demo(args.events_per_day, args.repeat, args.baseline)
+        bench_demo(
+            args.events_per_day, args.repeat, args.baseline, args.replay_baseline, args.loops
+        )
     if not args.skip_math:
-        bench_math(args.repeat)
+        bench_math(args.repeat, args.replay_baseline, args.days)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,15 @@ The language must add no cost: `lake.insights(...)` translates to SQL for the sa
 each query below runs three ways in the same rounds, interleaved: through `lake.insights`,
 through `lake.sql` with the hand-written equivalent, and as plain Polars over the table's live
 Parquet files (the peer: no catalog, no SQL). One untimed round, then `--runs` timed ones;
-medians in milliseconds and the ratios.
+medians in milliseconds and the ratios, of wall time and of CPU time (the process's, all
+threads: steadier than wall time on a shared machine).
 
 The lake: `--lines` log lines (default 10M) of one log group, written as CloudWatch Logs export
 chunks (`<prefix>/<task>/<stream>/000000.gz`, 1M lines each) over a week, ingested with
-`lake.ingest(..., log_groups=...)`; kept under bench/data/ for the next run.
+`lake.ingest(..., log_groups=...)`; kept under bench/data/insights-<lines>/ for the next run.
+`--only TEXT` runs the queries whose name holds TEXT.
 
-    python bench/bench_insights.py [--lines 10000000] [--runs 5]
+    python bench/bench_insights.py [--lines 10000000] [--runs 5] [--only JSON]
 """
 
 from __future__ import annotations
@@ -146,18 +148,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", default="", help="run the queries whose name holds this")
     args = parser.parse_args()
-    lake = build(Path(__file__).parent / "data" / "insights", args.lines)
+    lake = build(Path(__file__).parent / "data" / f"insights-{args.lines}", args.lines)
     files = [f.path for f in lake.catalog.managed("aws", "cloudwatch_logs").files()]
 
     def scan() -> pl.LazyFrame:
         return pl.scan_parquet(files, hive_partitioning=False)
 
-    print(f"{args.lines:,} log lines, medians of {args.runs} runs (ms)")
+    print(f"{args.lines:,} log lines, medians of {args.runs} runs (ms; CPU ms below each)")
     print(
         f"{'query':44} {'insights':>9} {'sql':>9} {'polars':>9} {'ins/sql':>8} {'ins/polars':>10}"
     )
     for name, insights, sql, polars_query in QUERIES:
+        if args.only.lower() not in name.lower():
+            continue
         ways = {
             "insights": lambda q=insights: lake.insights(q, log_group=GROUP),
             "sql": lambda q=sql: lake.sql(q),
@@ -170,16 +175,20 @@ def main() -> None:
         if _rounded(results["insights"]) != _rounded(results["sql"]):
             raise SystemExit(f"{name}: lake.insights and lake.sql give different rows")
         times: dict[str, list[float]] = {way: [] for way in ways}
+        cpu: dict[str, list[float]] = {way: [] for way in ways}
         for _ in range(args.runs):
             for way, run in ways.items():
-                began = time.perf_counter()
+                began, used = time.perf_counter(), time.process_time()
                 run()
                 times[way].append((time.perf_counter() - began) * 1000)
-        ins, sql_ms, pol = (statistics.median(times[w]) for w in ways)
-        print(
-            f"{name:44} {ins:9.0f} {sql_ms:9.0f} {pol:9.0f} {ins / sql_ms:8.2f} {ins / pol:10.2f}",
-            flush=True,
-        )
+                cpu[way].append((time.process_time() - used) * 1000)
+        for label, measured in ((name, times), ("  CPU", cpu)):
+            ins, sql_ms, pol = (statistics.median(measured[w]) for w in ways)
+            print(
+                f"{label:44} {ins:9.0f} {sql_ms:9.0f} {pol:9.0f} {ins / sql_ms:8.2f} "
+                f"{ins / pol:10.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
