@@ -382,6 +382,7 @@ class AlarmStore:
         transitions: list[dict[str, Any]] = []
         written: dict[str, dict] = {}
         for outcome in outcomes:  # the history table is read here, not by the writers below
+            self._copied.pop(outcome.plan.definition["AlarmName"], None)
             self._copied_seq(outcome.plan.definition["AlarmName"])
         # each alarm's write waits on storage (an fsync, or a round trip to S3): in parallel
         with cf.ThreadPoolExecutor(min(8, len(outcomes) or 1)) as pool:
@@ -616,6 +617,7 @@ class AlarmStore:
         transactions: dict[str, int] = {}
         for name, items in pending.items():
             app = f"alarm-history:{name}"
+            self._copied.pop(name, None)  # read again: another process may have copied since
             done = self._copied_seq(name)
             todo = [p for p in items if p["seq"] > done]
             if todo:

@@ -323,6 +323,30 @@ def test_transitions_history_and_actions_fire_once(catalog, tmp_path, webhook):
     assert history["history_item_type"].to_list().count("Action") == 3
 
 
+def test_history_is_copied_once_by_two_processes_and_documents_stay_small(catalog):
+    """Each of two stores (two processes) copies the history the other left pending exactly
+    once, and a document carries only the history of its latest run."""
+    watcher = AlarmStore(catalog)
+    watcher.put_alarm(alarm(), now=NOW)
+    put(catalog, 3, 9)
+    put(catalog, 2, 9)
+    assert [t["to"] for t in watcher.evaluate(now=NOW - timedelta(minutes=1))] == ["ALARM"]
+    other = AlarmStore(catalog)  # another process: sets the state, copies its history item
+    other.set_alarm_state("high-errors", "OK", "by hand", now=NOW - timedelta(seconds=30))
+    put(catalog, 1, 9)
+    put(catalog, 0, 9)
+    assert [t["to"] for t in watcher.evaluate(now=NOW + timedelta(minutes=1))] == ["ALARM"]
+    other.set_alarm_state("high-errors", "OK", "by hand again", now=NOW + timedelta(minutes=1))
+    put(catalog, -1, 9)
+    assert [t["to"] for t in watcher.evaluate(now=NOW + timedelta(minutes=2))] == ["ALARM"]
+    history = AlarmStore(catalog).history("high-errors")
+    seqs = history["seq"].to_list()
+    assert sorted(seqs) == list(range(1, len(seqs) + 1))  # each item once, none missing
+    assert history["history_item_type"].to_list().count("StateUpdate") == 5
+    pending = AlarmStore(catalog).get("high-errors")["pendingHistory"]
+    assert [p["seq"] for p in pending] == [max(seqs)]  # older items were dropped by a write
+
+
 def test_webhook_is_retried_with_backoff(catalog, webhook):
     webhook["state"]["fail"] = 2
     slept: list[float] = []
