@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo notebook test lint typecheck format bench clean browser
+.PHONY: setup demo notebook test lint typecheck format bench clean browser java
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,7 +63,11 @@ format: $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: $(STAMP) lint browser
+# the Spark tests run pyspark on Debian's Java 17 runtime, installed here when no java is found
+java:
+	@command -v java >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+
+test: $(STAMP) lint browser java
 	$(BIN)/python -m pytest -n 2 -q tests
 
 bench: $(STAMP)

@@ -63,6 +63,15 @@ BATCH_OBJECTS = 500
 MIN_BATCH_BYTES = 2 * 1024 * 1024
 UNRECOGNISED = "_unrecognised"
 
+#: one batch of work: the parser group and the objects of one commit
+Job = tuple[str, list[RawObject]]
+#: what commits a parsed batch in the ingesting process: (group, objects, parsed, bytes read)
+Handler = Callable[[str, list[RawObject], Parsed, int], None]
+#: runs a run's batches elsewhere (Spark executors): called with the storage settings, the
+#: source URL, the jobs, the parse options and the handler; each batch goes through
+#: :func:`read_and_parse` there and back to the handler here, which commits it once
+BatchRunner = Callable[[StorageSettings, str, list[Job], dict[str, Any], Handler], None]
+
 
 @dataclass
 class IngestReport:
@@ -278,7 +287,7 @@ def _parse_batch(
     return parsed, nbytes
 
 
-def _read_and_parse(
+def read_and_parse(
     settings: StorageSettings, url: str, group: str, objects: list[RawObject], options: dict
 ) -> tuple[Parsed, int]:
     """Fetch, parse, sort and write a batch (the unit of work of a worker process).
@@ -412,6 +421,7 @@ def ingest(
     full_listing: bool = False,
     compact_files: int = COMPACT_FILES,
     target_file_bytes: int = TARGET_FILE_BYTES,
+    batch_runner: BatchRunner | None = None,
 ) -> IngestReport:
     """Ingest every AWS export under ``url`` (a folder or s3:// prefix) into the lake, once.
 
@@ -427,6 +437,8 @@ def ingest(
     Folders listed before are listed from where the last run's commits ended, unless
     ``full_listing`` (or ``only``/``force``) asks for everything again. Afterwards, partitions
     this run added rows to that hold more than ``compact_files`` files are compacted (0: never).
+    ``batch_runner`` fetches, parses and writes the batches somewhere else (Spark executors, see
+    docs/scale-out.md); commits stay in this process.
     """
     if source is not None and source not in SOURCE_NAMES:
         raise UserError(f"unknown source {source!r}: use one of {', '.join(SOURCE_NAMES)}")
@@ -585,7 +597,9 @@ def ingest(
             if on_batch is not None:
                 on_batch(report)
 
-        if pool is None or len(jobs) <= 1:
+        if batch_runner is not None:
+            batch_runner(settings, url, jobs, options, handle)
+        elif pool is None or len(jobs) <= 1:
             _run_pipelined(settings, url, jobs, options, handle)
         else:
             _run_workers(pool, workers, settings, url, jobs, options, handle)
@@ -662,9 +676,9 @@ def _run_workers(
     workers: int,
     settings: StorageSettings,
     url: str,
-    jobs: list[tuple[str, list[RawObject]]],
+    jobs: list[Job],
     options: dict,
-    handle: Callable[[str, list[RawObject], Parsed, int], None],
+    handle: Handler,
 ) -> None:
     """Workers fetch, parse and write batches, two per worker in flight; this process commits
     each batch as it comes back."""
@@ -672,7 +686,7 @@ def _run_workers(
     queue = iter(jobs)
 
     def submit(group: str, batch: list[RawObject]) -> None:
-        job = pool.submit(_read_and_parse, settings, url, group, batch, options)
+        job = pool.submit(read_and_parse, settings, url, group, batch, options)
         pending[job] = (group, batch)
 
     try:
@@ -714,9 +728,9 @@ def _exit_with_parent() -> None:
 def _run_pipelined(
     settings: StorageSettings,
     url: str,
-    jobs: list[tuple[str, list[RawObject]]],
+    jobs: list[Job],
     options: dict,
-    handle: Callable[[str, list[RawObject], Parsed, int], None],
+    handle: Handler,
 ) -> None:
     """One process, three stages: fetch the next batches, parse this one, commit the last one.
 

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "loglake.cli_investigate",
     "loglake.cli_settings",
     "loglake.cli_export",
+    "loglake.cli_spark",
 )
 
 

@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any
 
+from loglake.cli_spark import add_engine_options
 from loglake.errors import UserError
 from loglake.ingest.sources import SOURCE_NAMES
 from loglake.render import add_output_options, emit
@@ -56,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="afterwards, compact the partitions holding more files than this (0: never; the "
         "default is in docs/ingest.md)",
+    )
+    add_engine_options(
+        ingest, "parse here (default) or on Spark executors, committing here (docs/scale-out.md)"
     )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -116,6 +120,12 @@ def _ingest(args: argparse.Namespace, lake: Any) -> int:
     from loglake.ingest import ingest
     from loglake.ingest.log_groups import parse_mapping
 
+    runner = None
+    if args.engine == "spark":
+        from loglake.scaleout.ingest import spark_batches
+        from loglake.scaleout.session import spark_session
+
+        runner = spark_batches(spark_session(args.spark_master))
     report = ingest(
         lake.catalog,
         args.url,
@@ -128,6 +138,7 @@ def _ingest(args: argparse.Namespace, lake: Any) -> int:
         log_groups=parse_mapping(args.log_group_prefix),
         batch_objects=args.batch_objects,
         full_listing=args.full_listing,
+        batch_runner=runner,
         **({} if args.compact_files is None else {"compact_files": args.compact_files}),
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)

@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from loglake.cli_spark import add_engine_options
 from loglake.errors import UserError
 from loglake.render import add_output_options, emit
 
@@ -42,6 +43,10 @@ def _params(values: list[str] | None) -> list[Any] | None:
 
 def _query(args: argparse.Namespace, lake: Any) -> int:
     sql = _read_sql(args)
+    if args.engine == "spark":
+        from loglake.cli_spark import spark_query
+
+        return spark_query(args, lake, sql, _params(args.param))
     frame = lake.sql(sql, _params(args.param))
     fmt = emit(frame, args)
     if not args.quiet and lake.last_query is not None:
@@ -107,6 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     query.add_argument(
         "--quiet", "-q", action="store_true", help="do not print the statistics line"
     )
+    add_engine_options(query, "answer on loglake (default) or on Spark (docs/scale-out.md)")
     query.set_defaults(handler=_query)
 
     insights = sub.add_parser(

@@ -12,6 +12,7 @@ from loglake.errors import UserError
 if TYPE_CHECKING:
     from loglake.ingest.runner import IngestReport
     from loglake.query.engine import Engine, QueryStats
+    from loglake.scaleout.runner import SparkRunner
 
 #: ``?`` parameters of a statement, in order
 Params = list[Any] | tuple[Any, ...] | None
@@ -27,6 +28,7 @@ class Lake:
         self.catalog = Catalog(settings)
         self.database = database
         self._engine: Engine | None = None
+        self._spark: SparkRunner | None = None
         if create:
             self.catalog.initialise()
         elif not self.catalog.exists():
@@ -51,6 +53,7 @@ class Lake:
         *,
         lazy: Literal[False] = False,
         limits: dict[str, Any] | None = None,
+        engine: str = "loglake",
     ) -> pl.DataFrame: ...
 
     @overload
@@ -61,6 +64,7 @@ class Lake:
         *,
         lazy: Literal[True],
         limits: dict[str, Any] | None = None,
+        engine: str = "loglake",
     ) -> pl.LazyFrame: ...
 
     @overload
@@ -71,6 +75,7 @@ class Lake:
         *,
         lazy: bool,
         limits: dict[str, Any] | None = None,
+        engine: str = "loglake",
     ) -> pl.DataFrame | pl.LazyFrame: ...
 
     def sql(
@@ -80,17 +85,40 @@ class Lake:
         *,
         lazy: bool = False,
         limits: dict[str, Any] | None = None,
+        engine: str = "loglake",
     ) -> pl.DataFrame | pl.LazyFrame:
         """Run one Athena SQL statement; SELECTs return a DataFrame (or LazyFrame if lazy).
 
         ``limits`` changes the lake's query limits for this statement, e.g.
         ``{"time_limit_s": 60, "scan_limit_bytes": None}`` (see docs/security.md).
+        ``engine="spark"`` answers a query on Spark instead (see docs/scale-out.md).
         """
+        if engine == "spark":
+            if lazy or limits:
+                raise UserError("lazy results and limits are for engine='loglake' only")
+            return self.spark_runner().sql(text, params)
+        if engine != "loglake":
+            raise UserError(f"unknown engine {engine!r}: use 'loglake' or 'spark'")
         result = self.engine.execute(text, params=params, lazy=lazy, limits=limits)
         if lazy and result.lazy is not None:
             return result.lazy
         frame = result.df if result.df is not None else pl.DataFrame()
         return frame.lazy() if lazy else frame  # a statement without a plan: its summary rows
+
+    def spark(self, session: Any = None) -> Any:
+        """A SparkSession holding every table and view of this lake as a view (``db__name``, and
+        the bare name along the search path); a local session on two cores unless given."""
+        runner = self.spark_runner(session)
+        runner.refresh()
+        return runner.session
+
+    def spark_runner(self, session: Any = None) -> SparkRunner:
+        """The object that answers this lake's SQL on Spark (kept for the next query)."""
+        if self._spark is None or (session is not None and session is not self._spark.session):
+            from loglake.scaleout.runner import SparkRunner
+
+            self._spark = SparkRunner(self, session)
+        return self._spark
 
     def explain(self, text: str, params: Params = None) -> str:
         """The plan of a query, with the files it keeps and skips (``?`` bound to ``params``)."""
@@ -101,11 +129,21 @@ class Lake:
         """Statistics of the last statement: rows, files scanned and skipped, bytes, time, id."""
         return self.engine.last_query
 
-    def ingest(self, url: str, **options: Any) -> IngestReport:
+    def ingest(self, url: str, *, engine: str = "loglake", **options: Any) -> IngestReport:
         """Load the AWS exports found under ``url`` into the lake's tables, exactly once
-        (``options``: those of ``loglake.ingest.ingest``, e.g. ``source``, ``since``, ``workers``)."""
+        (``options``: those of ``loglake.ingest.ingest``, e.g. ``source``, ``since``, ``workers``).
+
+        ``engine="spark"`` parses on the executors of :meth:`spark`'s session and commits here
+        (docs/scale-out.md)."""
         from loglake.catalog.storage_errors import explain
         from loglake.ingest.runner import ingest
+
+        if engine == "spark":
+            from loglake.scaleout.ingest import spark_batches
+
+            options["batch_runner"] = spark_batches(self.spark_runner().session)
+        elif engine != "loglake":
+            raise UserError(f"unknown engine {engine!r}: use 'loglake' or 'spark'")
 
         try:
             return ingest(self.catalog, url, **options)
