@@ -8,6 +8,7 @@ or a laptop session opens no port beyond 127.0.0.1.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -45,9 +46,15 @@ def spark_session(master: str = "local[2]", app_name: str = "loglake", **setting
     pyspark_module()
     from pyspark.sql import SparkSession
 
+    local: dict[str, str] = {}
+    if master.startswith("local"):
+        # Python workers on this machine run this interpreter, where loglake is installed
+        # (pyspark reads only the environment for this, not the session's settings), and do
+        # not put their working folder first on the import path, where a checkout of loglake
+        # would hide the installed package
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        local["spark.executorEnv.PYTHONSAFEPATH"] = "1"
     builder = SparkSession.builder.master(master).appName(app_name)
-    # executors on this machine run this Python, where loglake's parsers are installed
-    local = {"spark.pyspark.python": sys.executable} if master.startswith("local") else {}
     for key, value in {**SETTINGS, **local, **settings}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -34,8 +34,6 @@ _INTEGERS = {
 
 #: Trino functions Spark cannot answer the same way, with what to do instead
 REFUSED: dict[str, str] = {
-    "json_extract": "Spark returns a member's text, not its JSON; use json_extract_scalar for "
-    "scalar members",
     "json_format": "Spark has no JSON type to format",
     "json_parse": "Spark has no JSON type to parse into",
     "typeof": "Spark names its types differently",
@@ -84,6 +82,21 @@ def _int_division(node: exp.Div) -> exp.Expression:
     return node
 
 
+def _decimal_cast(node: exp.Cast) -> exp.Expression:
+    """A bare DECIMAL is Trino's decimal(38, 0) but Spark's decimal(10, 0); ``DECIMAL '0.06'``
+    takes its precision and scale from the literal (Spark's bare DECIMAL would round it to 0)."""
+    target = node.to
+    if target.this != exp.DataType.Type.DECIMAL or target.expressions:
+        return node
+    precision, scale = 38, 0
+    if isinstance(node.this, exp.Literal) and node.this.is_string:
+        whole, _, fraction = node.this.this.strip().lstrip("+-").partition(".")
+        scale = len(fraction)
+        precision = max(1, len(whole.lstrip("0")) + scale, scale)
+    sized = exp.DataType.build(f"DECIMAL({precision}, {scale})")
+    return type(node)(this=node.this, to=sized)
+
+
 def _unit(node: exp.Expression) -> str:
     unit = node.args.get("unit")
     return (unit.name if unit is not None else "day").lower()
@@ -123,6 +136,15 @@ def _json_scalar(node: exp.JSONExtractScalar) -> exp.Expression:
         exp.Is(this=_call("JSON_ARRAY_LENGTH", member.copy()), expression=exp.Null()),
     )
     return exp.Case(ifs=[exp.If(this=scalar, true=member)])
+
+
+def _json_member(node: exp.JSONExtract) -> exp.Expression:
+    """``json_extract`` is the member's JSON text (a string keeps its quotes, a JSON null is
+    ``null``); Spark's VARIANT gives the same text, with object keys in its own order."""
+    if node.expressions:
+        raise ValueError("json_extract with several paths")
+    parsed = _call("TRY_PARSE_JSON", node.this)
+    return _call("TO_JSON", _call("VARIANT_GET", parsed, node.expression))
 
 
 def _array_agg(node: exp.ArrayAgg) -> exp.Expression:
@@ -168,10 +190,13 @@ def _pseudo_path(node: exp.Column) -> exp.Expression:
 #: rewrites by sqlglot expression class
 BY_CLASS: dict[type[exp.Expression], Rewrite] = {
     exp.Div: _int_division,
+    exp.Cast: _decimal_cast,
+    exp.TryCast: _decimal_cast,
     exp.DateAdd: _date_add,
     exp.TimeToUnix: _unix_seconds,
     exp.UnixToTime: _from_unixtime,
     exp.JSONExtractScalar: _json_scalar,
+    exp.JSONExtract: _json_member,
     exp.ArrayAgg: _array_agg,
     exp.Column: _pseudo_path,
 }

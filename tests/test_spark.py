@@ -79,7 +79,7 @@ def scenario_lake(tmp_path_factory: pytest.TempPathFactory) -> loglake.Lake:
 
 def test_every_aws_table_and_view_is_registered(scenario_lake: loglake.Lake, spark: object) -> None:
     registration = scenario_lake.spark_runner(spark).refresh()
-    for table in ("cloudtrail", "vpc_flow_logs", "config", "cloudwatch_logs"):
+    for table in ("cloudtrail", "vpc_flow_logs", "config_items", "cloudwatch_logs"):
         assert registration.views[spark_name("aws", table)] == f"aws.{table}"
         assert registration.views[table] == f"aws.{table}"
     counted = spark.sql("SELECT count(*) AS n FROM aws__cloudtrail").toArrow()  # type: ignore[attr-defined]
@@ -102,7 +102,7 @@ def test_detection_pack_on_spark_gives_loglakes_rows(
 
 
 def test_refused_function_names_itself(scenario_lake: loglake.Lake, spark: object) -> None:
-    with pytest.raises(SqlError, match="is_subnet_of cannot run on Spark"):
+    with pytest.raises(SqlError, match="type IPPREFIX cannot run on Spark"):
         scenario_lake.sql(
             "SELECT count(*) FROM vpc_flow_logs "
             "WHERE is_subnet_of(IPPREFIX '10.0.0.0/8', IPADDRESS '10.1.2.3')",
@@ -146,7 +146,7 @@ def raw_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return raw
 
 
-TABLES_INGESTED = ("cloudtrail", "vpc_flow_logs", "config", "cloudwatch_logs")
+TABLES_INGESTED = ("cloudtrail", "vpc_flow_logs", "config_items", "cloudwatch_logs")
 
 
 def test_spark_ingest_gives_the_local_tables(
