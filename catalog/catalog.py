@@ -249,6 +249,21 @@ class Catalog:
         document = self.documents.write(folder, self._table_body(table), table.version)
         return table.replace(version=document.version)
 
+    def set_table_properties(self, database: str, name: str, wanted: dict[str, str]) -> None:
+        """Add or replace table properties, reading the table again when another writer changed
+        it meanwhile (settings that ingest keeps beside the data, e.g. log group names)."""
+        for attempt in range(10):
+            table = self.get_table(database, name)
+            if all(table.properties.get(k) == v for k, v in wanted.items()):
+                return
+            table.properties.update(wanted)
+            try:
+                self.update_table(table)
+                return
+            except ConflictError:
+                if attempt == 9:
+                    raise
+
     def drop_table(self, database: str, name: str, *, if_exists: bool = False) -> None:
         """Forget a table; a managed table's data goes with it, an external table's stays."""
         database, name = check_name(database, "database"), check_name(name, "table")

@@ -37,10 +37,12 @@ from loglake.ingest.raw import (
     RawObject,
     gunzip,
     is_gzip,
+    json_values,
     rename_like,
     snippet,
     unknown_members,
 )
+from loglake.ingest.record_mapping import RecordMapping, Unmapped, mapping_for
 from loglake.ingest.schemas import (
     CLOUDTRAIL_FIELDS,
     CLOUDTRAIL_JSON_COLUMNS,
@@ -97,8 +99,12 @@ _TIME = (
 _OFFSET = r"[+-]\d{2}:?\d{2}$"
 
 
-def load_records(obj: RawObject, data: bytes) -> tuple[list | None, BadRecord | None]:
-    """The records of one file; the file itself is the unit of failure for invalid JSON."""
+def load_records(
+    obj: RawObject, data: bytes, mapping: RecordMapping | None = None
+) -> tuple[list | None, BadRecord | None]:
+    """The records of one file; the file itself is the unit of failure for invalid JSON. With a
+    ``mapping``, the events its records hold (a record the mapping cannot place stays, as text
+    with the reason, to be quarantined in place)."""
 
     def bad(error: str, **where: int) -> tuple[None, BadRecord]:
         return None, BadRecord(obj.url, obj.etag, error, whole_object=True, **where)
@@ -113,18 +119,45 @@ def load_records(obj: RawObject, data: bytes) -> tuple[list | None, BadRecord | 
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as error:
         if b"\n{" in text and not text.lstrip().startswith(b'{"Records"'):
-            return _ndjson_records(obj, text)
+            records = _ndjson_records(text)
+            return (_mapped(records, mapping) if mapping else records), None
+        if mapping:  # JSON values back to back, as Firehose writes subscription payloads
+            values = json_values(text)
+            records = [
+                _Unparsed(text[where:], f"invalid JSON: {value}")
+                if isinstance(value, Exception)
+                else value
+                for where, value in values
+            ]
+            return _mapped(records, mapping), None
         return bad(f"invalid JSON: {error.msg}", byte_offset=error.pos, line=error.lineno)
     if isinstance(doc, dict) and isinstance(doc.get("Records"), list):
-        return doc["Records"], None
-    if isinstance(doc, list):  # an array of records, as some exports and tools write them
-        return doc, None
-    if isinstance(doc, dict) and "eventTime" in doc:
-        return [doc], None
-    return bad('not a CloudTrail log file: no "Records" array', byte_offset=0)
+        records = [doc] if mapping and mapping.envelope else doc["Records"]
+    elif isinstance(doc, list):  # an array of records, as some exports and tools write them
+        records = doc
+    elif mapping or (isinstance(doc, dict) and "eventTime" in doc):
+        records = [doc]
+    else:
+        return bad('not a CloudTrail log file: no "Records" array', byte_offset=0)
+    return (_mapped(records, mapping) if mapping else records), None
 
 
-def _ndjson_records(obj: RawObject, text: bytes) -> tuple[list, BadRecord | None]:
+def _mapped(records: list, mapping: RecordMapping) -> list:
+    """The events of each record, in order; a record the mapping cannot place is kept as its
+    text with the reason, so it is quarantined in place and the others go on."""
+    events: list = []
+    for record in records:
+        if isinstance(record, _Unparsed):
+            events.append(record)
+            continue
+        events.extend(
+            _Unparsed(_dump(e.value), str(e)) if isinstance(e, Unmapped) else e
+            for e in mapping.events(record)
+        )
+    return events
+
+
+def _ndjson_records(text: bytes) -> list:
     """One record per line (files exported by log pipelines); bad lines are kept as text."""
     records: list = []
     for line in text.splitlines():
@@ -134,14 +167,16 @@ def _ndjson_records(obj: RawObject, text: bytes) -> tuple[list, BadRecord | None
             records.append(orjson.loads(line))
         except orjson.JSONDecodeError:
             records.append(_Unparsed(line))
-    return records, None
+    return records
 
 
 class _Unparsed:
-    """A line that is not JSON; it is carried to the reader so it is quarantined in place."""
+    """A line that is not JSON (or a record a mapping cannot place); it is carried to the reader
+    so it is quarantined in place, with its reason."""
 
-    def __init__(self, line: bytes):
+    def __init__(self, line: bytes, reason: str = "not JSON"):
         self.line = line
+        self.reason = reason
 
 
 def _dump(record: object) -> bytes:
@@ -319,19 +354,24 @@ def _member(records: list, key: str) -> list:
     return list(map(dict.get, records, itertools.repeat(key)))
 
 
-def parse(objects: list[RawObject], table_name: str = "cloudtrail") -> Parsed:
-    """Parse a batch of CloudTrail files into one Arrow table of the CloudTrail schema."""
+def parse(
+    objects: list[RawObject],
+    table_name: str = "cloudtrail",
+    mappings: dict[str, RecordMapping] | None = None,
+) -> Parsed:
+    """Parse a batch of CloudTrail files into one Arrow table of the CloudTrail schema; objects
+    under a prefix of ``mappings`` hold events in another envelope or with another time field."""
     # the batch's records are acyclic and short-lived: collector passes over them only cost time
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _parse(objects, table_name)
+        return _parse(objects, table_name, mappings or {})
     finally:
         if enabled:
             gc.enable()
 
 
-def _parse(objects: list[RawObject], table_name: str) -> Parsed:
+def _parse(objects: list[RawObject], table_name: str, mappings: dict[str, RecordMapping]) -> Parsed:
     """Files the typed path takes are decoded one at a time and converted together, a chunk of
     up to ``TYPED_CHUNK_RECORDS`` records at a time: the per-call costs of the conversion are
     paid once for many small deliveries, and memory stays bounded by a chunk."""
@@ -340,6 +380,10 @@ def _parse(objects: list[RawObject], table_name: str) -> Parsed:
     chunk: list[tuple[RawObject, list]] = []
     size = 0
     for obj in objects:
+        mapping = mapping_for(obj.url, mappings)
+        if mapping:  # not CloudTrail's own shape: the general path
+            tables.extend(_convert_general(obj, parsed, mapping))
+            continue
         try:
             records = _decode_typed(obj)
         except (NotTyped, TypeError):
@@ -477,9 +521,11 @@ def _convert_typed(chunk: list[tuple[RawObject, list]], parsed: Parsed) -> pa.Ta
     return _with_partitions(owners, counts, columns, eventtime)
 
 
-def _convert_general(obj: RawObject, parsed: Parsed) -> list[pa.Table]:
+def _convert_general(
+    obj: RawObject, parsed: Parsed, mapping: RecordMapping | None = None
+) -> list[pa.Table]:
     """The general path: orjson to dicts, bad records isolated, unknown members kept."""
-    records, bad = load_records(obj, obj.data or b"")
+    records, bad = load_records(obj, obj.data or b"", mapping)
     if bad is not None:
         parsed.bad.append(bad)
         parsed.rows[obj.url] = 0
@@ -497,7 +543,7 @@ def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
     # a record that is not a JSON object (null, a number, a line that is not JSON) is bad alone
     objects = [i for i, record in enumerate(original) if isinstance(record, dict)]
     bad_rows = {
-        i: "not JSON" if isinstance(record, _Unparsed) else "not a JSON object"
+        i: record.reason if isinstance(record, _Unparsed) else "not a JSON object"
         for i, record in enumerate(original)
         if not isinstance(record, dict)
     }
@@ -515,7 +561,8 @@ def _convert(obj: RawObject, records: list, parsed: Parsed) -> pa.Table | None:
         for position in pc.indices_nonzero(pc.invert(valid)).to_pylist():
             value = eventtime[position].as_py()
             bad_rows[keep[position]] = (
-                "eventTime missing"
+                "eventTime missing (an event under a key or a time of another name is read "
+                "with --envelope PATH / --time-field NAME)"
                 if value is None
                 else f"eventTime {str(value)[:40]!r} is not a valid ISO-8601 time"
             )
@@ -610,8 +657,16 @@ def _loose(key: str) -> Layout | None:
     return Layout("cloudtrail") if re.search(r"\.json(l|\.gz)?$", key) else None
 
 
+def _adopt(layout: Layout) -> Layout | None:
+    """CloudTrail events sent to CloudWatch Logs, then to S3 by a subscription through Firehose
+    or by an export task, read as CloudTrail when a run names the source."""
+    if layout.kind in ("firehose", "cloudwatch_export"):
+        return Layout("cloudtrail", day=layout.day, hour=layout.hour, detail=layout.detail)
+    return None
+
+
 def _parse_for(objects: list[RawObject], table: str, options: Mapping[str, Any]) -> Parsed:
-    return parse(objects, table)
+    return parse(objects, table, options.get("record_mappings"))
 
 
 SOURCE = Source(
@@ -634,5 +689,6 @@ SOURCE = Source(
     parse=_parse_for,
     loose=_loose,
     views=views_over("cloudtrail"),
+    adopt=_adopt,
     docs="docs/ingest.md#tables",
 )

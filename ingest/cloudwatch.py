@@ -8,7 +8,6 @@ members (or plain JSON objects) concatenated without a delimiter, one ``DATA_MES
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +26,7 @@ from loglake.ingest.raw import (
     gunzip,
     gunzip_members,
     is_gzip,
+    json_values,
     read_ndjson_isolating,
     snippet,
 )
@@ -151,7 +151,7 @@ def _firehose(obj: RawObject, parsed: Parsed) -> pl.DataFrame | None:
     messages: list[tuple[int, int, dict]] = []  # (payload index, byte offset, message)
     index = 0
     for offset, payload in payloads:
-        for position, value in _json_values(payload):
+        for position, value in json_values(payload):
             where = offset if is_gzip(data) else position
             if isinstance(value, Exception):
                 parsed.bad.append(
@@ -240,31 +240,6 @@ def _firehose(obj: RawObject, parsed: Parsed) -> pl.DataFrame | None:
             "source": pl.Series(["subscription"] * events.height, dtype=pl.String),
         }
     )
-
-
-def _json_values(payload: bytes) -> list[tuple[int, object]]:
-    """JSON values written back to back (``{..}{..}``) or one per line, with their offsets."""
-    try:
-        return [(0, orjson.loads(payload))]
-    except orjson.JSONDecodeError:
-        pass
-    text = payload.decode("utf-8", "replace")
-    decoder = json.JSONDecoder()
-    out: list[tuple[int, object]] = []
-    position = 0
-    while position < len(text):
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
-            break
-        try:
-            value, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as error:
-            out.append((len(text[:position].encode()), ValueError(error.msg)))
-            break
-        out.append((len(text[:position].encode()), value))
-        position = end
-    return out
 
 
 # ---------------------------------------------------------------- the source record

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from loglake.catalog import Catalog
-from loglake.errors import ConflictError, UserError
+from loglake.errors import UserError
 
 TABLE = "cloudwatch_logs"
 PROPERTY = "log_group."
@@ -60,14 +60,4 @@ def store_mapping(catalog: Catalog, database: str, mapping: Mapping[str, str]) -
         if not prefix.strip("/") or not isinstance(group, str) or not group:
             raise UserError(f"log group mapping {prefix!r} -> {group!r}: both must be non-empty")
     wanted = {PROPERTY + prefix: group for prefix, group in mapping.items()}
-    for attempt in range(10):  # another writer changed the table since we read it: read again
-        table = catalog.get_table(database, TABLE)
-        if all(table.properties.get(k) == v for k, v in wanted.items()):
-            return
-        table.properties.update(wanted)
-        try:
-            catalog.update_table(table)
-            return
-        except ConflictError:
-            if attempt == 9:
-                raise
+    catalog.set_table_properties(database, TABLE, wanted)

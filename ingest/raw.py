@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -369,3 +370,28 @@ def _unknown_of(value: object, t: pa.DataType) -> object | None:
             if inner is not None:
                 extra[f.name] = inner
     return extra or None
+
+
+def json_values(payload: bytes) -> list[tuple[int, object]]:
+    """JSON values written back to back (``{..}{..}``) or one per line, with their offsets."""
+    try:
+        return [(0, orjson.loads(payload))]
+    except orjson.JSONDecodeError:
+        pass
+    text = payload.decode("utf-8", "replace")
+    decoder = json.JSONDecoder()
+    out: list[tuple[int, object]] = []
+    position = 0
+    while position < len(text):
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if position >= len(text):
+            break
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            out.append((len(text[:position].encode()), ValueError(error.msg)))
+            break
+        out.append((len(text[:position].encode()), value))
+        position = end
+    return out

@@ -39,6 +39,12 @@ from loglake.ingest.raw import (
     is_gzip,
     set_inflate_limit,
 )
+from loglake.ingest.record_mapping import (
+    RecordMapping,
+    normal_prefix,
+    store_record_mapping,
+    stored_mappings,
+)
 from loglake.ingest.schemas import PARTITION_COLUMNS
 from loglake.ingest.sources import (
     SOURCE_NAMES,
@@ -422,6 +428,8 @@ def ingest(
     compact_files: int = COMPACT_FILES,
     target_file_bytes: int = TARGET_FILE_BYTES,
     batch_runner: BatchRunner | None = None,
+    envelope: str | None = None,
+    time_field: str | None = None,
 ) -> IngestReport:
     """Ingest every AWS export under ``url`` (a folder or s3:// prefix) into the lake, once.
 
@@ -439,9 +447,18 @@ def ingest(
     this run added rows to that hold more than ``compact_files`` files are compacted (0: never).
     ``batch_runner`` fetches, parses and writes the batches somewhere else (Spark executors, see
     docs/scale-out.md); commits stay in this process.
+    CloudTrail events that reach ``url`` through another pipeline are read with ``envelope``
+    (dotted path to the event in each record) and ``time_field`` (the field holding the event
+    time), kept in the catalog for later runs over the same URL (see ``record_mapping``).
     """
     if source is not None and source not in SOURCE_NAMES:
         raise UserError(f"unknown source {source!r}: use one of {', '.join(SOURCE_NAMES)}")
+    mapping = RecordMapping(envelope, time_field)
+    record_mappings = stored_mappings(catalog, database)
+    # a new way to read the events under url: what was read before is read again
+    remap = bool(mapping) and record_mappings.get(normal_prefix(url)) != mapping
+    if mapping:
+        record_mappings[normal_prefix(url)] = mapping
     started = time.perf_counter()
     since_date = _since(since)
     settings = catalog.settings
@@ -453,7 +470,7 @@ def ingest(
     bar = Progress(progress)
     # workers start now, so that they load loglake while the source is listed
     pool = _worker_pool(workers) if workers > 1 else None
-    resumable = not (full_listing or force or only is not None)
+    resumable = not (full_listing or force or remap or only is not None)
     listing = ListingState(settings, url) if resumable else None
     done: set[str] = set()  # URLs of the objects this run finished (committed or skipped)
     try:
@@ -495,7 +512,7 @@ def ingest(
         for obj in found:
             writer = writers[obj.layout.table]  # type: ignore[index]
             if writer.is_current(obj.url, obj.etag):
-                if not force:
+                if not (force or (remap and obj.layout.table == "cloudtrail")):
                     report.objects_skipped += 1
                     done.add(obj.url)
                     continue
@@ -529,6 +546,7 @@ def ingest(
             "max_inflated_bytes": max_inflated,
             "log_group": log_group,
             "log_groups": export_groups,
+            "record_mappings": record_mappings,
             "locations": {name: writer.location for name, writer in writers.items()},
         }
 
@@ -606,6 +624,8 @@ def ingest(
         for table in list(pending):
             flush(table)
         _clear_resolved(quarantine, clean, report)
+        if remap and "cloudtrail" in writers:  # kept once the objects are read its way
+            store_record_mapping(catalog, database, url, mapping)
     except BaseException:
         if listing is not None:  # keep what was finished; the run's own error is the one to see
             with contextlib.suppress(Exception):

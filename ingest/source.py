@@ -39,14 +39,20 @@ def _no_layout(key: str) -> Layout | None:
     return None
 
 
+def _adopts_none(layout: Layout) -> Layout | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Source:
     """Everything loglake knows of one log source, in one place.
 
     ``recognise`` reads the AWS delivery layouts of its keys; ``loose`` reads a key outside any
     layout when a run names this source (``--source``), e.g. files copied out of a bucket.
-    ``views`` are created beside the tables (view name -> SQL for a database). ``docs`` is the
-    section of the documentation that describes the source.
+    ``adopt`` reads a layout another source recognised when a run names this source (CloudTrail
+    events that CloudWatch Logs delivered to S3). ``views`` are created beside the tables (view
+    name -> SQL for a database). ``docs`` is the section of the documentation that describes
+    the source.
     """
 
     name: str
@@ -57,6 +63,7 @@ class Source:
     parse: Parser
     docs: str
     loose: Recogniser = _no_layout
+    adopt: Callable[[Layout], Layout | None] = _adopts_none
     views: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

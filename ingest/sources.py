@@ -86,5 +86,7 @@ def classify(key: str, *, source: str | None = None) -> Layout | None:
     for record in sources().values():
         layout = record.recognise(key)
         if layout is not None:
-            return layout if source in (None, record.name) else None
+            if source in (None, record.name):
+                return layout
+            return sources()[source].adopt(layout)
     return sources()[source].loose(key) if source else None

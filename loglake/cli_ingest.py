@@ -43,6 +43,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="export chunks under PREFIX belong to log group GROUP (repeatable; kept in the catalog)",
     )
     ingest.add_argument(
+        "--envelope",
+        metavar="PATH",
+        help="CloudTrail events sit under this key of each record (dotted path, e.g. detail or "
+        "logEvents.message; kept in the catalog for this URL)",
+    )
+    ingest.add_argument(
+        "--time-field",
+        metavar="PATH",
+        help="the event time is in this field instead of eventTime (e.g. @timestamp; kept in the "
+        "catalog for this URL)",
+    )
+    ingest.add_argument(
         "--batch-objects",
         type=int,
         help="commit every N objects (default: gather batches into files of about 64 MB)",
@@ -139,6 +151,8 @@ def _ingest(args: argparse.Namespace, lake: Any) -> int:
         batch_objects=args.batch_objects,
         full_listing=args.full_listing,
         batch_runner=runner,
+        envelope=args.envelope,
+        time_field=args.time_field,
         **({} if args.compact_files is None else {"compact_files": args.compact_files}),
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)

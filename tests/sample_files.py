@@ -9,6 +9,10 @@ DATA = Path(__file__).resolve().parent / "data"
 INVICTUS = DATA / "invictus-aws-dataset" / "CloudTrail"
 STRATUS = DATA / "stratus-red-team-detonation-logs"
 CONFIG_ITEMS = DATA / "aws-config-rdk-example-ci" / "example_ci"
+#: 103 CloudTrail events as NDJSON with the time in ``@timestamp`` (OTRF Security-Datasets)
+OTRF_EXFILTRATION = (
+    DATA / "otrf-security-datasets-aws" / "ec2_proxy_s3_exfiltration_2020-09-14011940.json"
+)
 
 
 def invictus_files() -> list[Path]:
