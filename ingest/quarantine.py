@@ -108,3 +108,33 @@ class Quarantine:
         for entry in entries:
             with contextlib.suppress(FileNotFoundError):
                 fs.rm_file(self._path(entry.id))
+
+    def select(
+        self,
+        *,
+        older_than: dt.timedelta | None = None,
+        reason: str | None = None,
+        under: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> list[QuarantineEntry]:
+        """The entries that match every filter given: quarantined more than ``older_than`` ago,
+        ``reason`` in their error (case-insensitive), object URL starting with ``under``."""
+        now = now or dt.datetime.now(dt.UTC)
+        chosen = []
+        for entry in self.entries():
+            if older_than is not None and not _quarantined_before(entry, now - older_than):
+                continue
+            if reason is not None and reason.casefold() not in entry.error.casefold():
+                continue
+            if under is not None and not entry.source_key.startswith(under):
+                continue
+            chosen.append(entry)
+        return chosen
+
+
+def _quarantined_before(entry: QuarantineEntry, moment: dt.datetime) -> bool:
+    try:
+        when = dt.datetime.fromisoformat(entry.quarantined_at)
+    except ValueError:
+        return True  # an entry without a readable time is old
+    return when < moment

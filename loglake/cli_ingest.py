@@ -87,6 +87,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     retry.add_argument("--target-database", default="aws")
     retry.add_argument("--log-group", help="log group of CloudWatch Logs export chunks")
     retry.set_defaults(handler=_quarantine_retry)
+    clear = qsub.add_parser(
+        "clear",
+        help="forget quarantine entries (never touches the source objects)",
+        description="Remove the quarantine entries that match every filter given, or all of them "
+        "with --all. Only the entries go: the source objects stay where they are.",
+    )
+    clear.add_argument("--older-than", metavar="DURATION", help="quarantined longer ago (7d, 12h)")
+    clear.add_argument("--reason", metavar="TEXT", help="entries whose reason contains TEXT")
+    clear.add_argument(
+        "--object", metavar="URL", help="entries of objects under this folder/prefix"
+    )
+    clear.add_argument("--all", action="store_true", help="every entry")
+    clear.add_argument("--dry-run", action="store_true", help="list what would be cleared")
+    add_output_options(clear, output=False)
+    clear.set_defaults(handler=_quarantine_clear)
 
     cover = sub.add_parser("coverage", help="objects and rows per source, account, region and day")
     cover.add_argument("--source", choices=SOURCE_NAMES)
@@ -171,6 +186,44 @@ def _quarantine_list(args: argparse.Namespace, lake: Any) -> int:
         return 0
     rows = [(e.id, e.source_key, e.where(), e.error) for e in entries]
     emit(pl.DataFrame(rows, schema=["id", "object", "where", "reason"], orient="row"), args)
+    return 0
+
+
+def _quarantine_clear(args: argparse.Namespace, lake: Any) -> int:
+    import datetime as dt
+
+    import polars as pl
+
+    from loglake.ingest.quarantine import Quarantine
+    from loglake.ingest.record_mapping import normal_prefix
+    from loglake.investigate.detections import parse_duration
+
+    filters = (args.older_than, args.reason, args.object)
+    if args.all == any(f is not None for f in filters):
+        raise UserError(
+            "say which entries to clear: --older-than, --reason and/or --object, or --all "
+            "(not both); --dry-run lists them first"
+        )
+    quarantine = Quarantine(lake.settings)
+    chosen = quarantine.select(
+        older_than=None
+        if args.older_than is None
+        else dt.timedelta(seconds=parse_duration(args.older_than, "--older-than")),
+        reason=args.reason,
+        under=None if args.object is None else normal_prefix(args.object),
+    )
+    if chosen:
+        rows = [(e.id, e.source_key, e.where(), e.error, e.quarantined_at) for e in chosen]
+        columns = ["id", "object", "where", "reason", "quarantined_at"]
+        emit(pl.DataFrame(rows, schema=columns, orient="row"), args)
+    if not args.dry_run:
+        quarantine.remove(chosen)
+    verb = "would clear" if args.dry_run else "cleared"
+    print(
+        f"{verb} {len(chosen)} quarantine entr{'y' if len(chosen) == 1 else 'ies'}; "
+        "the source objects are untouched",
+        file=sys.stderr,
+    )
     return 0
 
 
