@@ -30,8 +30,9 @@ demo: $(RUNTIME_STAMP)
 # (built first if it is missing), wherever Jupyter is started
 JUPYTER_STAMP := $(VENV)/.installed-jupyter
 
-$(JUPYTER_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,jupyter]'
+# the runtime and the notebook extras, not the test tools (which a first notebook never needs)
+$(JUPYTER_STAMP): $(RUNTIME_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[demo,jupyter]'
 	touch $(JUPYTER_STAMP)
 
 notebook: $(JUPYTER_STAMP)

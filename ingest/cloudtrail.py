@@ -690,5 +690,6 @@ SOURCE = Source(
     loose=_loose,
     views=views_over("cloudtrail"),
     adopt=_adopt,
+    guide_views={"cloudtrail_logs": lambda database: f"SELECT * FROM {database}.cloudtrail"},
     docs="docs/ingest.md#tables",
 )

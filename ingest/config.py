@@ -279,5 +279,6 @@ SOURCE = Source(
     parse=_parse_for,
     loose=_loose,
     views={CONFIG_VIEW: config_view_sql},
+    guide_views={CONFIG_VIEW: config_view_sql},
     docs="docs/ingest.md#tables",
 )

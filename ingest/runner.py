@@ -68,6 +68,9 @@ BATCH_OBJECTS = 500
 #: a small run is cut into batches no smaller than this (see _batch_bytes)
 MIN_BATCH_BYTES = 2 * 1024 * 1024
 UNRECOGNISED = "_unrecognised"
+#: views named and typed as AWS's Athena guides name their tables, over the default database's
+#: tables, so that a documented query runs word for word after ``USE athena``
+GUIDE_DATABASE = "athena"
 
 #: one batch of work: the parser group and the objects of one commit
 Job = tuple[str, list[RawObject]]
@@ -371,7 +374,8 @@ def _batch_bytes(total: int, workers: int) -> int:
 
 
 def ensure_tables(catalog: Catalog, database: str, names: set[str]) -> dict[str, Any]:
-    """Create the destination tables (and their sources' views) the first time they are needed."""
+    """Create the destination tables (and their sources' views, with the guides' views in
+    ``athena`` for the default database) the first time they are needed."""
     catalog.create_database(database, if_not_exists=True)
     specs = tables()
     out = {}
@@ -394,8 +398,13 @@ def ensure_tables(catalog: Catalog, database: str, names: set[str]) -> dict[str,
                     out[name] = catalog.get_table(database, name)
                     break
                 time.sleep(0.05)
-        for view, sql in source_of_table(name).views.items():
+        record = source_of_table(name)
+        for view, sql in record.views.items():
             _ensure_view(catalog, database, view, sql(database))
+        if database == DEFAULT_DATABASE and record.guide_views:
+            catalog.create_database(GUIDE_DATABASE, if_not_exists=True)
+            for view, sql in record.guide_views.items():
+                _ensure_view(catalog, GUIDE_DATABASE, view, sql(database))
     return out
 
 

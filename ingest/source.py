@@ -51,8 +51,9 @@ class Source:
     layout when a run names this source (``--source``), e.g. files copied out of a bucket.
     ``adopt`` reads a layout another source recognised when a run names this source (CloudTrail
     events that CloudWatch Logs delivered to S3). ``views`` are created beside the tables (view
-    name -> SQL for a database). ``docs`` is the section of the documentation that describes
-    the source.
+    name -> SQL for a database); ``guide_views`` in the database ``athena``, named and typed as
+    AWS's Athena guides name and type the source's table, so that a documented query runs word
+    for word there. ``docs`` is the section of the documentation that describes the source.
     """
 
     name: str
@@ -65,6 +66,7 @@ class Source:
     loose: Recogniser = _no_layout
     adopt: Callable[[Layout], Layout | None] = _adopts_none
     views: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
+    guide_views: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         tables = {t.name for t in self.tables}

@@ -276,4 +276,8 @@ SOURCE = Source(
     loose=_loose,
     views=views_over(TABLE),
     docs="docs/ingest.md#tables",
+    # the guide's table is partitioned by a DATE `date` where ingest keeps the text `day`
+    guide_views={
+        TABLE: lambda database: f'SELECT *, CAST(day AS DATE) AS "date" FROM {database}.{TABLE}'
+    },
 )

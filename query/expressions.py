@@ -132,6 +132,8 @@ def cast(c: Any, value: pl.Expr, source: pl.DataType, target: pl.DataType, stric
         return mapped.otherwise(None)
     if T.is_string(source) and (T.is_integer(target) or T.is_decimal(target) or T.is_float(target)):
         value = value.str.strip_chars()
+    if target == pl.Date and T.is_string(source):  # Polars has no string-to-date cast
+        return value.str.strip_chars().str.to_date("%Y-%m-%d", strict=strict)
     if isinstance(target, pl.Datetime) and T.is_string(source):
         parsed = (
             value.str.strip_chars()

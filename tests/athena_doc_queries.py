@@ -1,7 +1,8 @@
-"""Example queries from AWS's documentation and blogs, as published (only the table names and the
-dates and names of the examples' own data are filled in): Athena's "Querying AWS CloudTrail logs",
-"Querying Amazon VPC flow logs" and "Querying AWS Config" pages, and the security-analytics
-examples AWS publishes for them. ``TABLES`` maps the guides' table names to the ingested ones."""
+"""Example queries from AWS's documentation and blogs, as published (only the dates and names of
+the examples' own data are filled in): Athena's "Querying AWS CloudTrail logs", "Querying Amazon
+VPC flow logs" and "Querying AWS Config" pages, and the security-analytics examples AWS publishes
+for them. They use the guides' table names, which the views of the ``athena`` database carry
+(``TABLES``: guide name -> the view, and the ingested table or view under it)."""
 
 from __future__ import annotations
 

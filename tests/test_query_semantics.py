@@ -185,6 +185,21 @@ def test_cast_rounds_to_integer(engine: Engine) -> None:
         engine.execute("SELECT CAST('x' AS INTEGER)")
 
 
+def test_cast_of_a_text_column_to_date(engine: Engine) -> None:
+    """A partition kept as text (``day``) read as the DATE a documented table has."""
+    days = "(VALUES (' 2024-05-06'), ('2024-02-29'), (NULL)) AS v(day)"
+    assert column(engine, f"SELECT CAST(day AS DATE) FROM {days}") == [
+        dt.date(2024, 5, 6),
+        dt.date(2024, 2, 29),
+        None,
+    ]
+    assert column(engine, f"SELECT day_of_week(date(day)) FROM {days}") == [1, 4, None]
+    bad = "(VALUES ('2023-02-29'), ('2024-05-06T10:00:00Z')) AS v(day)"
+    assert column(engine, f"SELECT TRY_CAST(day AS DATE) FROM {bad}") == [None, None]
+    with pytest.raises(SqlError, match="Cannot cast"):
+        engine.execute(f"SELECT CAST(day AS DATE) FROM {bad}")
+
+
 def test_unnest_of_rows_expands_fields(engine: Engine) -> None:
     df = engine.execute(
         "SELECT id, name, n FROM m CROSS JOIN UNNEST(recs) AS r(name, n) ORDER BY n"
