@@ -81,6 +81,9 @@ class CatalogTables:
         self._reads: list[TableRead] = []
         # set by the engine: the output schema of a view's SQL (for views stored without columns)
         self.view_schema: Callable[[str], pl.Schema] | None = None
+        # set by the engine while it builds a plan only to show it (EXPLAIN): files that would
+        # be read whole to build the plan (JSON SerDe tables) are not read
+        self.plan_only = False
 
     def reset(self) -> None:
         """Start a statement (the engine calls this first): forget what another process may have
@@ -415,7 +418,10 @@ class CatalogTables:
         ``mapping.*`` properties, CloudTrail's ``Records``): see ``catalog.json_serde``.
 
         The files are read when the plan is built (after partition pruning), once per
-        statement and file set (see :meth:`_read`)."""
+        statement and file set (see :meth:`_read`); a plan built only to be shown (EXPLAIN)
+        reads none and scans an empty frame of the table's columns in their place."""
+        if self.plan_only:
+            return pl.LazyFrame(schema={**schema, **({include: pl.String} if include else {})})
         settings = self.catalog.settings
         fs = settings.filesystem()
         try:

@@ -303,7 +303,14 @@ class Engine:
         tree = parse(rest, params)
         if not isinstance(tree, exp.Query | exp.Values):
             raise SqlError("EXPLAIN supports queries only")
-        lf, compiler = self._compile_query(tree, rest)
+        showing = hasattr(self.tables, "plan_only")  # a plan to show reads no data
+        if showing:
+            self.tables.plan_only = True
+        try:
+            lf, compiler = self._compile_query(tree, rest)
+        finally:
+            if showing:
+                self.tables.plan_only = False
         self._scan_stats(compiler.scans, stats)
         lines = ["Scans:"]
         for record in compiler.scans:

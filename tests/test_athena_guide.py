@@ -188,3 +188,25 @@ def test_a_line_that_is_not_json_is_an_error_naming_the_file(tmp_path: Path) -> 
     with pytest.raises(loglake.errors.CatalogError, match=r"bad\.json line 2: not a JSON object"):
         lake.sql("SELECT * FROM strict")
     assert lake.sql("SELECT a FROM lenient").rows() == [("x",), (None,)]
+
+
+def test_explain_of_a_json_table_reads_no_file(tmp_path: Path) -> None:
+    """EXPLAIN lists the files a query would read and its plan, without reading them: a file
+    that cannot be read fails the query, never its EXPLAIN."""
+    folder = tmp_path / "events"
+    for day, text in (("2024-05-06", '{"a": "x"}\n'), ("2024-05-07", '{"a": oops}\n')):
+        (folder / f"day={day}").mkdir(parents=True)
+        (folder / f"day={day}" / "part.json").write_text(text)
+    lake = loglake.connect(str(tmp_path / "lake"), create=True)
+    lake.catalog.update_lake_settings(allowed_locations=[str(folder)])
+    lake.sql(
+        "CREATE EXTERNAL TABLE events (a string) PARTITIONED BY (day string) ROW FORMAT SERDE "
+        f"'org.openx.data.jsonserde.JsonSerDe' LOCATION '{folder}'"
+    )
+    lake.sql("MSCK REPAIR TABLE events")
+    plan = lake.explain("SELECT a, count(*) FROM events WHERE day >= '2024-05-06' GROUP BY a")
+    assert "2 file(s) kept, 0 skipped" in plan and "day=2024-05-07/part.json" in plan
+    with pytest.raises(loglake.errors.CatalogError, match=r"part\.json line 1"):
+        lake.sql("SELECT a, count(*) FROM events WHERE day >= '2024-05-06' GROUP BY a")
+    # the statement after an EXPLAIN reads the files again
+    assert lake.sql("SELECT a FROM events WHERE day = '2024-05-06'").rows() == [("x",)]
