@@ -115,6 +115,8 @@ def load_records(
         return bad(str(error), byte_offset=error.byte_offset)
     if not text.strip():
         return bad("empty object" if obj.size else "0-byte object", byte_offset=0)
+    if _EXPORT_LINE.match(text):  # a CloudWatch Logs export of a log group CloudTrail writes to
+        return _mapped(_export_records(text), mapping or RecordMapping("message")), None
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as error:
@@ -140,6 +142,25 @@ def load_records(
     else:
         return bad('not a CloudTrail log file: no "Records" array', byte_offset=0)
     return (_mapped(records, mapping) if mapping else records), None
+
+
+#: how each event of a CloudWatch Logs export chunk starts: its time and one space
+_EXPORT_LINE = re.compile(rb"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z ")
+
+
+def _export_records(text: bytes) -> list:
+    """The events of an export chunk as ``{"timestamp": ..., "message": ...}`` records; a line
+    that does not start with a time continues the message above it."""
+    records: list = []
+    for line in text.splitlines():
+        if _EXPORT_LINE.match(line):
+            stamp, _, message = line.partition(b" ")
+            records.append(
+                {"timestamp": stamp.decode(), "message": message.decode("utf-8", "replace")}
+            )
+        elif records and line:
+            records[-1]["message"] += "\n" + line.decode("utf-8", "replace")
+    return records
 
 
 def _mapped(records: list, mapping: RecordMapping) -> list:

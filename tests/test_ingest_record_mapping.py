@@ -199,6 +199,30 @@ def test_subscription_payloads_through_firehose(tmp_path: Path, plain_rows: list
     assert first == ("2024-05-06T12:53:20.000Z", "2024-05-06")
 
 
+def test_cloudwatch_logs_export_of_a_cloudtrail_log_group(
+    tmp_path: Path, plain_rows: list[tuple]
+) -> None:
+    """An export task of the log group CloudTrail writes to: ``<time> <event JSON>`` lines."""
+    events = _stratus_events()
+    stream = (
+        tmp_path / "exportedlogs" / "0f6a6d5e-export-task" / "111122223333_CloudTrail_us-east-1"
+    )
+    stream.mkdir(parents=True)
+    lines = [f"{e['eventTime'][:19]}.000Z {json.dumps(e)}\n" for e in events]
+    half = len(lines) // 2
+    (stream / "000000.gz").write_bytes(gzip.compress("".join(lines[:half]).encode()))
+    (stream / "000001.gz").write_bytes(gzip.compress("".join(lines[half:]).encode()))
+    lake = new_lake(tmp_path / "lake")
+    report = lake.ingest(str(tmp_path / "exportedlogs"), source="cloudtrail", progress=False)
+    assert report.ok and report.total_rows == len(events)
+    assert _rows(lake) == plain_rows
+    # without --source the chunks are CloudWatch Logs, as before
+    logs = new_lake(tmp_path / "logs")
+    assert logs.ingest(str(tmp_path / "exportedlogs"), progress=False).rows == {
+        "cloudwatch_logs": len(events)
+    }
+
+
 def _entries(lake) -> list:
     from loglake.ingest.quarantine import Quarantine
 
