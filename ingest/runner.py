@@ -463,6 +463,10 @@ def ingest(
     if source is not None and source not in SOURCE_NAMES:
         raise UserError(f"unknown source {source!r}: use one of {', '.join(SOURCE_NAMES)}")
     mapping = RecordMapping(envelope, time_field)
+    if mapping and source not in (None, "cloudtrail"):
+        raise UserError(
+            "--envelope and --time-field place CloudTrail events: use --source cloudtrail"
+        )
     record_mappings = stored_mappings(catalog, database)
     # a new way to read the events under url: what was read before is read again
     remap = bool(mapping) and record_mappings.get(normal_prefix(url)) != mapping

@@ -268,3 +268,9 @@ def test_time_fields_in_the_event_win_over_the_envelope_and_epochs_become_utc_te
 def test_a_path_with_empty_parts_is_refused(path: str) -> None:
     with pytest.raises(UserError, match="expected a dotted path"):
         RecordMapping(path)
+
+
+def test_options_for_another_source_are_refused(tmp_path: Path) -> None:
+    lake = new_lake(tmp_path / "lake")
+    with pytest.raises(UserError, match="use --source cloudtrail"):
+        lake.ingest(str(tmp_path), source="vpcflow", time_field="start", progress=False)
