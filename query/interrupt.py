@@ -2,22 +2,22 @@
 
 Polars stops a query the way Ctrl-C does: its own SIGINT handler sets a flag that its engines
 (streaming included) check between small steps, and the collect then fails with
-KeyboardInterrupt. So a query with a time limit runs on a worker thread, on the engine it would
-use anyway, while the main thread waits; when the time is up the main thread raises SIGINT at
-itself, absorbs the KeyboardInterrupt the interpreter derives from it, and the worker stops within
-milliseconds. Nothing watches the query while it runs, so a limit that is not reached costs a
-thread start.
+KeyboardInterrupt. So a query with a time limit runs as any other, on the calling thread and the
+engine it would use anyway, and one watchdog thread for the process sends SIGINT to the main
+thread when a query's time is up. The KeyboardInterrupt that the interpreter derives from that
+signal is absorbed, and the query fails with its time limit instead; a Ctrl-C of the user stays
+a KeyboardInterrupt. Registering a deadline costs microseconds and wakes nothing.
 
-Python runs signal handlers on the main thread only, so the stop is sent from the main thread (the
-CLI, a notebook, a script): :func:`can_stop` says when, and a main thread that waits for a query
-on another thread (a notebook cell showing progress) sends its stops with :func:`serving_stops`.
-Elsewhere, when a query's time is up its caller gets the error and the work is abandoned, ending
-on its own (any stop, such as Ctrl-C, still ends it). ``signal.signal(SIGINT, ...)``
-replaces Polars' handler at the C level (Jupyter's kernel does it before each cell), so the
-handler installed when this module is first imported is put back for the time a query waits and
-the one found is restored afterwards. A query that has not stopped some seconds after the stop
-(an operator that checks rarely, or Polars' handler replaced before this module saw it) is
-abandoned: its caller gets the error, and the work ends on its own.
+Python runs signal handlers on the main thread only, so this serves the main thread (the CLI, a
+notebook, a script): :func:`can_stop` says when. A query on another thread runs on a worker
+thread of its own so that its caller can stop waiting; a main thread that waits for it (a notebook
+cell showing progress) sends its stop with :func:`serving_stops`, and elsewhere the work is
+abandoned and ends on its own (any stop, such as Ctrl-C, still ends it).
+
+``signal.signal(SIGINT, ...)`` replaces Polars' handler at the C level (Jupyter's kernel does it
+before each cell), so the handler installed when this module is first imported is put back while
+a query runs and the one found is restored afterwards. A query that has not stopped some seconds
+after a stop sent for it from another thread (an operator that checks rarely) is abandoned.
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import ctypes
+import heapq
+import math
 import queue
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -151,44 +154,151 @@ def _send_stop() -> None:
 
 
 def run_until(call: Callable[[], T], seconds: float) -> T:
-    """``call()`` (a Polars collect) on a worker thread; past ``seconds`` :class:`TimeUp` is
-    raised, the work interrupted where :func:`can_stop` allows it (or where the main thread
-    serves stops for this one)."""
-    on_main = can_stop()
-    if not on_main and not (_serving and _RECORDED):
+    """``call()`` (a Polars collect); past ``seconds`` it is stopped and :class:`TimeUp` raised.
+
+    On the main thread it runs right there under the watchdog. Elsewhere it runs on a worker
+    thread, stopped from the main thread where that serves stops, abandoned otherwise."""
+    if can_stop():
+        with _polars_handler():
+            return _run_watched(call, seconds)
+    if not (_serving and _RECORDED):
         try:
             return _start(call).result(timeout=seconds)
         except FutureTimeout:
             raise TimeUp(stopped=False) from None
-    assert _LIBC is not None and _POLARS_ACTION is not None
-    found = _sigaction(_LIBC, None)
-    rearm = _handler(found) != _handler(_POLARS_ACTION)
-    if rearm:
-        _sigaction(_LIBC, _POLARS_ACTION)
-    try:
+    with _polars_handler():
         future = _start(call)
         try:
             return future.result(timeout=seconds)
         except FutureTimeout:
             pass
-        except KeyboardInterrupt:  # Ctrl-C: the same signal has stopped the query
-            _wait_quietly(future)
-            raise
-        if on_main:
-            _send_stop()
-        else:
-            done = threading.Event()
-            _REQUESTS.put(done)
-            done.wait(_GRACE_S)
+        done = threading.Event()
+        _REQUESTS.put(done)
+        done.wait(_GRACE_S)
         try:
             return future.result(timeout=_GRACE_S)  # finished in the same instant
         except KeyboardInterrupt:
             raise TimeUp(stopped=True) from None
         except FutureTimeout:  # Polars' flag stays raised until that work ends
             raise TimeUp(stopped=False) from None
+
+
+@contextlib.contextmanager
+def _polars_handler() -> Iterator[None]:
+    """Polars' SIGINT handler in place for the duration (a notebook kernel replaces it)."""
+    assert _LIBC is not None and _POLARS_ACTION is not None
+    found = _sigaction(_LIBC, None)
+    rearm = _handler(found) != _handler(_POLARS_ACTION)
+    if rearm:
+        _sigaction(_LIBC, _POLARS_ACTION)
+    try:
+        yield
     finally:
         if rearm:
             _sigaction(_LIBC, found)
+
+
+def _run_watched(call: Callable[[], T], seconds: float) -> T:
+    ticket = _WATCHDOG.arm(seconds)
+    outcome: T | None = None
+    interrupted = False
+    error: BaseException | None = None
+    try:
+        outcome = call()
+    except KeyboardInterrupt:
+        interrupted = True
+    except BaseException as raised:
+        error = raised
+    # The watchdog marks a ticket fired before it signals, under the lock disarm() takes, so
+    # once disarm() says fired the signal has reached this thread and the interpreter's
+    # KeyboardInterrupt for it (its echo) is due at the next call. It may surface at any call
+    # from here, so each is inside the loop; a Ctrl-C's echo is absorbed the same way.
+    echoed = False
+    while True:
+        try:
+            fired = _WATCHDOG.disarm(ticket)
+            if fired and not echoed:
+                _echo_point()
+            break
+        except KeyboardInterrupt:
+            echoed = True
+    if error is not None:
+        raise error
+    if fired:
+        if interrupted:
+            raise TimeUp(stopped=True)
+        return outcome  # type: ignore[return-value] - the answer came as the time ran out
+    if interrupted or echoed:
+        raise KeyboardInterrupt  # Ctrl-C, raised once
+    return outcome  # type: ignore[return-value]
+
+
+def _echo_point() -> None:
+    """A call: the interpreter runs pending signal handlers on entering it."""
+
+
+class _Ticket:
+    __slots__ = ("active", "deadline", "fired")
+
+    def __init__(self, deadline: float):
+        self.deadline = deadline
+        self.active = True
+        self.fired = False
+
+    def __lt__(self, other: _Ticket) -> bool:
+        return self.deadline < other.deadline
+
+
+class _Watchdog:
+    """One thread that signals the main thread when the earliest armed deadline passes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._tickets: list[_Ticket] = []
+        self._wakes_at = math.inf
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float) -> _Ticket:
+        ticket = _Ticket(time.monotonic() + seconds)
+        with self._lock:
+            heapq.heappush(self._tickets, ticket)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._watch, name="loglake-time-limits", daemon=True
+                )
+                self._thread.start()
+            elif ticket.deadline < self._wakes_at:
+                self._lock.notify()
+        return ticket
+
+    def disarm(self, ticket: _Ticket) -> bool:
+        with self._lock:
+            ticket.active = False
+            return ticket.fired
+
+    def _watch(self) -> None:
+        main = threading.main_thread().ident
+        assert main is not None
+        with self._lock:
+            while True:
+                while self._tickets and not self._tickets[0].active:
+                    heapq.heappop(self._tickets)
+                if not self._tickets:
+                    self._wakes_at = math.inf
+                    self._lock.wait()
+                    continue
+                first = self._tickets[0]
+                left = first.deadline - time.monotonic()
+                if left > 0:
+                    self._wakes_at = first.deadline
+                    self._lock.wait(left)
+                    continue
+                heapq.heappop(self._tickets)
+                first.fired, first.active = True, False
+                signal.pthread_kill(main, signal.SIGINT)
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _wait_quietly(future: Future[T]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -62,21 +63,28 @@ def test_the_time_limit_stops_a_query_after_a_notebook_replaced_the_sigint_handl
 def test_ctrl_c_during_a_query_with_a_time_limit_is_a_keyboard_interrupt(
     lake: loglake.Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    start = interrupt._start
+    arm = interrupt._WATCHDOG.arm
     timers: list[threading.Timer] = []
 
-    def start_then_press_ctrl_c(call):  # type: ignore[no-untyped-def]
-        future = start(call)
-        timers.append(threading.Timer(0.3, signal.raise_signal, (signal.SIGINT,)))
-        timers[-1].start()
-        return future
+    def arm_then_press_ctrl_c(seconds: float) -> interrupt._Ticket:
+        timers.append(threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)))
+        timers[-1].start()  # the query starts right after its deadline is armed
+        return arm(seconds)
 
-    monkeypatch.setattr(interrupt, "_start", start_then_press_ctrl_c)
+    monkeypatch.setattr(interrupt._WATCHDOG, "arm", arm_then_press_ctrl_c)
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         lake.sql(RUNAWAY, limits={"time_limit_s": 120})
     assert time.monotonic() - started < 60  # the query stopped with it
     monkeypatch.undo()
+    assert lake.sql("SELECT count(*) AS n FROM nums").item() == 3000
+
+
+def test_many_queries_under_a_time_limit_they_do_not_reach(lake: loglake.Lake) -> None:
+    # deadlines armed and disarmed in a row leave no stop behind for a later statement
+    for _ in range(30):
+        assert lake.sql("SELECT count(*) AS n FROM nums", limits={"time_limit_s": 5}).item() == 3000
+    time.sleep(0.2)
     assert lake.sql("SELECT count(*) AS n FROM nums").item() == 3000
 
 
