@@ -48,7 +48,7 @@ lint: $(STAMP) typecheck
 # catalog/ is loglake.catalog and so on, so it reads a tree of links to the sources in build/
 TYPED := loglake/__init__.py loglake/lake.py loglake/errors.py loglake/ingest/source.py \
 	loglake/ingest/sources.py loglake/query/statement_kind.py
-PACKAGES := catalog ingest query monitor datasets reports investigate
+PACKAGES := catalog ingest query monitor datasets reports investigate scaleout
 typecheck: $(STAMP)
 	rm -rf build/typecheck && mkdir -p build/typecheck/loglake
 	ln -s $(CURDIR)/loglake/*.py build/typecheck/loglake/
