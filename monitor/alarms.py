@@ -153,7 +153,8 @@ class Evaluation:
     reason_data: dict[str, Any] = field(default_factory=dict)
 
 
-def _fmt_value(v: float) -> str:
+def format_value(v: float) -> str:
+    """A number as reason texts show it (Python's shortest repr)."""
     return repr(float(v))
 
 
@@ -208,11 +209,11 @@ def evaluate_alarm_detail(
 
     def limit_text() -> str:
         if not banded:
-            return f"the threshold ({_fmt_value(threshold)})"  # type: ignore[arg-type]
+            return f"the threshold ({format_value(threshold)})"  # type: ignore[arg-type]
         return "the band"
 
     def reason_for(used: list[tuple[int, float]], alarm: bool, total: int, filled: int = 0):
-        shown = ", ".join(f"{_fmt_value(v)}{_fmt_time(when(i))}" for i, v in used)
+        shown = ", ".join(f"{format_value(v)}{_fmt_time(when(i))}" for i, v in used)
         nb = sum(breaches(i, v) for i, v in used) + (filled if treat == "breaching" else 0)
         cmp_words = words if alarm else f"not {words}"
         count = nb if alarm else total - nb
@@ -225,7 +226,7 @@ def evaluate_alarm_detail(
         if banded:
             text = f"Thresholds Crossed: {head}."
             shown_bands = ", ".join(
-                f"[{_fmt_value(bands[i][0])}, {_fmt_value(bands[i][1])}]"  # type: ignore[index]
+                f"[{format_value(bands[i][0])}, {format_value(bands[i][1])}]"  # type: ignore[index]
                 for i, _ in used
             )
             if shown_bands:

@@ -33,7 +33,6 @@ from loglake.monitor.alarms import (
     OK,
     STATES,
     alarm_period,
-    evaluate_alarm_detail,
     evaluate_composite_rule,
     rule_children,
     validate_alarm,
@@ -415,21 +414,15 @@ class AlarmStore:
         d = plan.definition
         name = d["AlarmName"]
         decided = []
-        for j, old, new in outcome.transitions():
-            values, stamps, bands = outcome.datapoints(j)
-            ev = evaluate_alarm_detail(d, values, old, stamps, bands)
+        span = timedelta(seconds=(plan.range - 1) * plan.window * plan.step + plan.period)
+        for j, new, reason, data in outcome.reasons():
             at = when if j == plan.last else plan.end_of(j)
-            data = dict(ev.reason_data)
-            data.update(
-                {
-                    "queryDate": at.isoformat(),
-                    "startDate": stamps[0].isoformat(),
-                    "period": plan.period,
-                }
-            )
+            data["queryDate"] = at.isoformat()
+            data["startDate"] = (plan.end_of(j) - span).isoformat()
+            data["period"] = plan.period
             if "Metrics" not in d:
                 data["statistic"] = d.get("ExtendedStatistic") or d["Statistic"]
-            decided.append((at, new, ev.reason, data))
+            decided.append((at, new, reason, data))
         last_end = plan.end_of(plan.last)
         made: list[dict[str, Any]] = []
 

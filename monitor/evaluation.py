@@ -29,8 +29,10 @@ from loglake.monitor.alarms import (
     BAND_OPERATORS,
     INSUFFICIENT_DATA,
     OK,
+    OPERATORS,
     alarm_period,
     evaluation_range,
+    format_value,
 )
 from loglake.monitor.metrics import dimensions_key
 
@@ -368,6 +370,26 @@ class Outcome:
         changes = self.frame.filter(pl.col("code") != pl.col("old")).select("j", "old", "code")
         return [(j, NAMES[old], NAMES[new]) for j, old, new in changes.iter_rows()]
 
+    def reasons(self) -> list[tuple[int, str, str, dict[str, Any]]]:
+        """(j, new state, reason, reason data) of every transition, computed in one query.
+
+        The texts and data are those `evaluate_alarm_detail` gives for the transition's
+        evaluation range (the tests compare them transition by transition); a replay of a year
+        can hold tens of thousands of transitions, which the pure function would decide again
+        one by one.
+        """
+        frame = transition_reasons(self.plan, self.frame)
+        return [
+            (j, NAMES[code], reason, data)
+            for j, code, reason, data in zip(
+                frame["j"].to_list(),
+                frame["code"].to_list(),
+                frame["reason"].to_list(),
+                frame["data"].to_list(),
+                strict=True,
+            )
+        ]
+
     @cached_property
     def _columns(self) -> dict[str, list[Any]]:
         """The grid as Python lists, read once for the reasons of all transitions."""
@@ -394,6 +416,218 @@ class Outcome:
                 for i in rows
             ]
         return picked, stamps, bands
+
+
+# ---------------------------------------------------------------------------------------------
+# reasons of transitions
+
+
+def _float_text(value: pl.Expr) -> pl.Expr:
+    """Python's repr() of a float, in Polars: the shortest digits that read back the same.
+
+    Polars writes the same digits but spells 1e-5 <= |x| < 1e-4 without an exponent and pads no
+    exponent (`2.5e-7`); Python writes `1.23e-05` and `2.5e-07`.
+    """
+    text = value.cast(pl.String)
+    plain_small = text.str.extract(r"^-?0\.0000([1-9])(\d*)$", 1)
+    rest = text.str.extract(r"^-?0\.0000[1-9](\d*)$", 1)
+    sign = pl.when(text.str.starts_with("-")).then(pl.lit("-")).otherwise(pl.lit(""))
+    small = pl.concat_str(
+        sign,
+        plain_small,
+        pl.when(rest != "").then(pl.concat_str(pl.lit("."), rest)).otherwise(pl.lit("")),
+        pl.lit("e-05"),
+    )
+    return (
+        pl.when(value.is_nan())
+        .then(pl.lit("nan"))
+        .when(plain_small.is_not_null())
+        .then(small)
+        .otherwise(text.str.replace(r"e([-+])(\d)$", "e${1}0${2}"))
+    )
+
+
+def transition_reasons(plan: Plan, frame: pl.DataFrame) -> pl.DataFrame:
+    """j, code, reason, data for the transitions of `frame` (an Outcome's grid).
+
+    Every transition's evaluation range (rows j, j - w, ... newest first) is laid out as rows,
+    the datapoints that decided it are picked as `evaluate_alarm_detail` picks them (the newest
+    N real ones, or all real ones when there are fewer; missing ones filled for `breaching` and
+    `notBreaching`), and the texts are built with string expressions.
+    """
+    d = plan.definition
+    n = int(d["EvaluationPeriods"])
+    m = int(d.get("DatapointsToAlarm") or n)
+    r, w = plan.range, plan.window
+    treat = d.get("TreatMissingData") or "missing"
+    operator = d["ComparisonOperator"]
+    banded = operator in BAND_OPERATORS
+    words = (BAND_OPERATORS if banded else OPERATORS)[operator][0]
+    value = pl.col("value")
+    if banded:
+        value = pl.when(pl.col("lower").is_not_null()).then(value)
+        lower, upper = pl.col("lower"), pl.col("upper")
+        breach = {
+            "LessThanLowerOrGreaterThanUpperThreshold": (value < lower) | (value > upper),
+            "GreaterThanUpperThreshold": value > upper,
+            "LessThanLowerThreshold": value < lower,
+        }[operator]
+    else:
+        threshold = float(d["Threshold"])
+        breach = {
+            "GreaterThanOrEqualToThreshold": value >= threshold,
+            "GreaterThanThreshold": value > threshold,
+            "LessThanThreshold": value < threshold,
+            "LessThanOrEqualToThreshold": value <= threshold,
+        }[operator]
+    starts = ((pl.col("row") + 1) * plan.step - plan.period) * 1_000_000
+    grid = frame.lazy().select(
+        pl.col("j").alias("row"), "value", *(["lower", "upper"] if banded else [])
+    )
+    points = (
+        frame.lazy()
+        .filter(pl.col("code") != pl.col("old"))
+        .select("j", "code")
+        .join(pl.LazyFrame({"k": list(range(r))}, schema={"k": pl.Int64}), how="cross")
+        .with_columns((pl.col("j") - pl.col("k") * w).alias("row"))
+        .join(grid, on="row", how="left")
+        .sort("j", "k")
+        .with_columns(
+            value.alias("value"),
+            breach.fill_null(False).alias("breach"),
+            pl.from_epoch(starts, time_unit="us").dt.replace_time_zone("UTC").alias("at"),
+        )
+        .with_columns(
+            pl.col("value").is_not_null().cum_sum().over("j").alias("rank"),
+            pl.col("value").is_not_null().sum().over("j").alias("real"),
+        )
+    )
+    real = pl.col("real")
+    used = pl.col("value").is_not_null() & ((real < n) | (pl.col("rank") <= n))
+    shown = pl.concat_str(
+        _float_text(pl.col("value")), pl.col("at").dt.strftime(" (%d/%m/%y %H:%M:%S)")
+    )
+    lists = [
+        pl.col("value").filter(used).alias("recentDatapoints"),
+        pl.struct(
+            (r - 1 - pl.col("k")).alias("index"),
+            pl.col("value"),
+            pl.col("at").dt.strftime("%Y-%m-%dT%H:%M:%S+00:00").alias("timestamp"),
+        )
+        .filter(used)
+        .alias("evaluatedDatapoints"),
+    ]
+    if banded:
+        lists += [
+            pl.col("upper").filter(used).alias("recentUpperThresholds"),
+            pl.col("lower").filter(used).alias("recentLowerThresholds"),
+            pl.concat_str(
+                pl.lit("["),
+                _float_text(pl.col("lower")),
+                pl.lit(", "),
+                _float_text(pl.col("upper")),
+                pl.lit("]"),
+            )
+            .filter(used)
+            .str.join(", ")
+            .alias("bands"),
+        ]
+    fills = treat in ("breaching", "notBreaching")
+    per = points.group_by("j", maintain_order=True).agg(
+        pl.col("code").first(),
+        real.first(),
+        shown.filter(used).str.join(", ").alias("shown"),
+        (pl.col("breach") & used).sum().alias("nb"),
+        used.sum().alias("used"),
+        *lists,
+    )
+    alarm = pl.col("code") == CODES[ALARM]
+    filled = pl.when(real < n).then(n - real).otherwise(0) if fills else pl.lit(0)
+    total = pl.col("used") + filled
+    nb = pl.col("nb") + (filled if treat == "breaching" else 0)
+    count = pl.when(alarm).then(nb).otherwise(total - nb)
+    compared = pl.when(alarm).then(pl.lit(words)).otherwise(pl.lit(f"not {words}"))
+    listed = pl.concat_str(pl.lit(" datapoints ["), pl.col("shown"), pl.lit("] were "), compared)
+    head = (
+        pl.when((total == 1) & (filled == 0))
+        .then(pl.concat_str(pl.lit("1 datapoint ["), pl.col("shown"), pl.lit("] was "), compared))
+        .when((count == total) & (filled == 0))
+        .then(pl.concat_str(total.cast(pl.String), listed))
+        .otherwise(
+            pl.concat_str(
+                count.cast(pl.String), pl.lit(" out of the last "), total.cast(pl.String), listed
+            )
+        )
+    )
+    if banded:
+        parts = [
+            pl.lit("Thresholds Crossed: "),
+            head,
+            pl.when(pl.col("bands") != "")
+            .then(pl.concat_str(pl.lit(" of "), pl.col("bands")))
+            .otherwise(pl.lit("")),
+        ]
+    else:
+        parts = [
+            pl.lit("Threshold Crossed: "),
+            head,
+            pl.lit(f" the threshold ({format_value(threshold)})"),
+        ]
+    kind = "Breaching" if treat == "breaching" else "NonBreaching"
+    if fills:
+        parts.append(
+            pl.when(filled > 0)
+            .then(
+                pl.concat_str(
+                    pl.lit(" and "),
+                    filled.cast(pl.String),
+                    pl.lit(f" missing datapoints were treated as [{kind}]"),
+                )
+            )
+            .otherwise(pl.lit(""))
+        )
+    parts += [
+        pl.when(alarm & (total > 1))
+        .then(pl.lit(f" (minimum {m} datapoints for OK -> ALARM transition)"))
+        .otherwise(pl.lit("")),
+        pl.lit("."),
+    ]
+    insufficient = pl.col("code") == CODES[INSUFFICIENT_DATA]
+    reason = (
+        pl.when(insufficient & (real == 0))
+        .then(pl.lit(f"Insufficient Data: no datapoints were received for {r} periods."))
+        .when(insufficient)
+        .then(
+            pl.concat_str(
+                pl.lit("Insufficient Data: "),
+                real.cast(pl.String),
+                pl.lit(
+                    f" datapoint(s) in the last {r} periods, fewer than the {m} needed to alarm."
+                ),
+            )
+        )
+        .when(real == 0)
+        .then(
+            pl.lit(
+                f"Threshold Crossed: no datapoints were received for {n} periods and {n} "
+                f"missing datapoints were treated as [{kind}]."
+            )
+        )
+        .otherwise(pl.concat_str(parts))
+    )
+    data = pl.struct(
+        pl.lit("1.0").alias("version"),
+        "recentDatapoints",
+        "evaluatedDatapoints",
+        *(
+            ["recentUpperThresholds", "recentLowerThresholds"]
+            if banded
+            else [pl.lit(threshold).alias("threshold")]
+        ),
+    )
+    return per.select("j", "code", reason.alias("reason"), data.alias("data")).collect(
+        engine="in-memory"
+    )
 
 
 def evaluate_plans(plans: Sequence[Plan], metrics: pl.LazyFrame) -> list[Outcome]:

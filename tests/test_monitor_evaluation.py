@@ -10,9 +10,16 @@ import pytest
 
 from loglake.catalog import Catalog, StorageSettings
 from loglake.monitor import evaluate_alarm
-from loglake.monitor.alarms import evaluation_range
+from loglake.monitor.alarms import evaluate_alarm_detail, evaluation_range
 from loglake.monitor.alarmstore import AlarmStore
-from loglake.monitor.evaluation import NAMES, Plan, evaluate_plans, step_index
+from loglake.monitor.evaluation import (
+    NAMES,
+    Outcome,
+    Plan,
+    _decisions,
+    evaluate_plans,
+    step_index,
+)
 from loglake.monitor.metrics import METRICS_SCHEMA, MetricsStore
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -125,6 +132,88 @@ def test_vectorised_decisions_equal_the_rules_minute_by_minute(period, n, m, tre
             want.append(state)
             end += timedelta(minutes=1)
         assert got == want
+
+
+#: values whose texts differ between Polars and Python unless spelled as repr() spells them
+ODD_VALUES = [0.0, 3.0, 6.0, 9.0, 1.23e-05, -3e-05, 2.5e-07, 0.1 + 0.2, 1e16, 123456.789, 5.5]
+
+
+def assert_reasons_equal_the_rules(outcome: Outcome) -> int:
+    """Every transition's reason text and data are those of `evaluate_alarm_detail`."""
+    d = outcome.plan.definition
+    transitions = outcome.transitions()
+    reasons = outcome.reasons()
+    assert [(j, new) for j, _, new in transitions] == [(j, new) for j, new, _, _ in reasons]
+    for (j, old, new), (_, _, reason, data) in zip(transitions, reasons, strict=True):
+        values, stamps, bands = outcome.datapoints(j)
+        ev = evaluate_alarm_detail(d, values, old, stamps, bands)
+        assert (ev.state, ev.reason) == (new, reason), j
+        assert ev.reason_data == data, j
+    return len(reasons)
+
+
+@pytest.mark.parametrize(("period", "n", "m", "treat", "op", "seed"), CASES)
+def test_reasons_of_transitions_equal_the_rules(period, n, m, treat, op, seed):
+    rng = random.Random(seed)
+    values = [None if rng.random() < 0.45 else rng.choice(ODD_VALUES) for _ in range(240)]
+    d = alarm(
+        Period=period,
+        EvaluationPeriods=n,
+        DatapointsToAlarm=m,
+        TreatMissingData=treat,
+        ComparisonOperator=op,
+    )
+    metrics = rows(values, BASE).lazy()
+    first, last = step_index(BASE, 60), step_index(BASE + timedelta(minutes=240), 60) - 1
+    made = 0
+    for current in ("OK", "ALARM", "INSUFFICIENT_DATA"):
+        (outcome,) = evaluate_plans([Plan(d, current, first, last)], metrics)
+        made += assert_reasons_equal_the_rules(outcome)
+    assert made > 10
+
+
+@pytest.mark.parametrize("treat", ["missing", "ignore", "breaching", "notBreaching"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        "LessThanLowerOrGreaterThanUpperThreshold",
+        "GreaterThanUpperThreshold",
+        "LessThanLowerThreshold",
+    ],
+)
+def test_reasons_of_band_transitions_equal_the_rules(op, treat):
+    """A band alarm's texts list the bands; a period without a band counts as missing."""
+    rng = random.Random(f"{op}{treat}")
+    size = 300
+    first = step_index(BASE, 60)
+    lower = [None if rng.random() < 0.2 else rng.choice([1.0, 2.5, 1.23e-05]) for _ in range(size)]
+    grid = pl.LazyFrame(
+        {
+            "j": list(range(first - 10, first - 10 + size)),
+            "value": [None if rng.random() < 0.3 else rng.choice(ODD_VALUES) for _ in range(size)],
+            "lower": lower,
+            "upper": [None if lo is None else lo + rng.choice([3.0, 6.5]) for lo in lower],
+            "count": [None] * size,
+        },
+        schema={
+            k: pl.Int64 if k == "j" else pl.Float64
+            for k in ("j", "value", "lower", "upper", "count")
+        },
+    )
+    d = {
+        "AlarmName": "band",
+        "Metrics": [],
+        "EvaluationPeriods": 4,
+        "DatapointsToAlarm": 2,
+        "ThresholdMetricId": "ad1",
+        "ComparisonOperator": op,
+        "TreatMissingData": treat,
+    }
+    made = 0
+    for current in ("OK", "ALARM", "INSUFFICIENT_DATA"):
+        plan = Plan(d, current, first, first + size - 20)
+        made += assert_reasons_equal_the_rules(Outcome(plan, _decisions(plan, grid).collect()))
+    assert made > 10
 
 
 def test_statistics_and_percentiles_over_multi_minute_periods():
