@@ -303,7 +303,7 @@ class CatalogTables:
                 # told them, so that planning does not read a footer per partition
                 lf, file_schema = self._parquet_frame(paths, data_schema, with_path, file_schema)
             else:
-                lf = self._scan_text(table, paths, data_schema, with_path)
+                lf = self.scan_text(table, paths, data_schema, with_path)
             lf = lf.with_columns(
                 pl.lit(_partition_value(v, schema[k]), schema[k]).alias(k)
                 for k, v in zip(keys, values, strict=True)
@@ -379,9 +379,11 @@ class CatalogTables:
         names = {c: n or c for c, n in _file_names(schema, file_schema).items()}
         return lf.select(_conformed(schema, names, file_schema, passed)), file_schema
 
-    def _scan_text(
+    def scan_text(
         self, table: TableDefinition, paths: list[str], schema: pl.Schema, with_path: bool
     ) -> pl.LazyFrame:
+        """JSON and delimited text files as Athena's SerDes read them (also what Spark's
+        executors run for such tables: see ``loglake.scaleout.tables``)."""
         options = self.catalog.settings.polars_storage_options()
         include = "$path" if with_path else None
         fmt = table.format

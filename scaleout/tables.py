@@ -6,8 +6,10 @@ table is read from the files its partitions (listed, added or projected) hold. F
 folders (``key=value``) are read in one scan whose partition columns come from the paths; other
 layouts (projection templates) are read per partition with the values as literals. Partition
 values are read as text and cast to the catalog's types. A view is translated to Spark SQL and
-registered after the relations it reads. What Spark cannot read (JSON and text SerDes, views that
-use functions Spark lacks) is listed in the result with the reason, not silently dropped.
+registered after the relations it reads. JSON and delimited text tables are read on the executors
+by loglake's own SerDe readers (keys matched without case, ``mapping.*``, CloudTrail's
+``Records``, ragged lines), so Spark gives the rows loglake gives. What Spark cannot read (views
+that use functions Spark lacks) is listed in the result with the reason, not silently dropped.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from loglake.catalog.model import TableDefinition
 from loglake.errors import LoglakeError
 from loglake.scaleout.naming import spark_name
 
-#: table formats Spark reads here
-READABLE = ("delta", "parquet")
+#: table formats Spark reads here (the text ones with loglake's own SerDe readers)
+READABLE = ("delta", "parquet", "json", "csv", "text")
+TEXT_FORMATS = ("json", "csv", "text")
 
 
 @dataclass
@@ -50,7 +53,8 @@ def register(lake: Any, session: Any, current_database: str | None = None) -> Re
             table = catalog.get_table(database, name)
             if table.format not in READABLE:
                 done.skipped[table.qualified_name] = (
-                    f"{table.format} tables are read by loglake only (Spark reads Delta and Parquet)"
+                    f"{table.format} tables are read by loglake only "
+                    f"(Spark reads {', '.join(READABLE)})"
                 )
                 continue
             try:
@@ -117,16 +121,18 @@ def table_frame(session: Any, catalog: Any, table: TableDefinition) -> Any:
     files = catalog.files(table)
     data = ", ".join(f"`{c.name}` {c.type}" for c in table.columns)
     keys = table.partition_keys
-    if not files:
+    if files and table.format in TEXT_FORMATS:
+        frame = _text_files(session, catalog.settings, table, files)
+    elif not files:
         every = ", ".join(f"`{c.name}` {c.type}" for c in (*table.columns, *keys))
         return session.createDataFrame([], schema=every)
-    reader = session.read.schema(data)
-    if not keys:
-        frame = reader.parquet(*[f.path for f in files])
+    elif not keys:
+        frame = session.read.schema(data).parquet(*[f.path for f in files])
     elif all(_hive_style(f.path, f.partition, keys) for f in files):
         base = table.location.rstrip("/")
-        frame = reader.option("basePath", base).parquet(*[f.path for f in files])
+        frame = session.read.schema(data).option("basePath", base).parquet(*[f.path for f in files])
     else:
+        reader = session.read.schema(data)
         by_partition: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for f in files:
             by_partition[tuple(str(f.partition.get(k.name)) for k in keys)].append(f.path)
@@ -149,3 +155,65 @@ def _hive_style(path: str, partition: dict[str, Any], keys: tuple[Any, ...]) -> 
         or f"{k.name}={partition.get(k.name)}" in segments
         for k in keys
     )
+
+
+def _text_files(session: Any, settings: Any, table: TableDefinition, files: list[Any]) -> Any:
+    """A JSON or text table's files read on the executors by loglake's SerDe readers: one row
+    per file (its path and partition values as text) goes out, its rows come back as Arrow."""
+    keys = [k.name for k in table.partition_keys]
+    listed = [
+        (f.path, *[None if f.partition.get(k) is None else str(f.partition.get(k)) for k in keys])
+        for f in files
+    ]
+    inputs = ", ".join(["`$path` string", *[f"`{k}` string" for k in keys]])
+    data = ", ".join(f"`{c.name}` {c.type}" for c in table.columns)
+    output = ", ".join([data, *[f"`{k}` string" for k in keys]])
+    tasks = min(len(listed), 4 * session.sparkContext.defaultParallelism)
+    files_frame = session.createDataFrame(listed, inputs).repartition(tasks)
+    return files_frame.mapInArrow(_reader(settings, table, keys), output)
+
+
+def _reader(settings: Any, table: TableDefinition, keys: list[str]) -> Any:
+    """The executor side of :func:`_text_files` (a closure Spark pickles with its inputs)."""
+
+    def read(batches: Any) -> Any:
+        import polars as pl
+        import pyarrow as pa
+
+        from loglake.catalog import Catalog
+        from loglake.query.catalog_tables import CatalogTables
+        from loglake.query.types import polars_schema_from_arrow
+
+        reader = CatalogTables(Catalog(settings))
+        schema = polars_schema_from_arrow(pa.schema([c.arrow_field() for c in table.columns]))
+        for batch in batches:
+            groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+            for row in batch.to_pylist():
+                groups[tuple(row[k] for k in keys)].append(row["$path"])
+            for values, paths in groups.items():
+                frame = reader.scan_text(table, paths, schema, with_path=False).collect()
+                frame = frame.with_columns(
+                    pl.lit(v, pl.String).alias(k) for k, v in zip(keys, values, strict=True)
+                )
+                arrow = frame.to_arrow()
+                # plain strings and lists: Spark's Arrow reader does not take the large forms
+                yield from arrow.cast(_plain(arrow.schema)).to_batches()
+
+    return read
+
+
+def _plain(schema: Any) -> Any:
+    import pyarrow as pa
+
+    def plain(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            return pa.string()
+        if pa.types.is_large_list(t) or pa.types.is_list(t):
+            return pa.list_(pa.field(t.value_field.name, plain(t.value_type)))
+        if pa.types.is_struct(t):
+            return pa.struct([pa.field(f.name, plain(f.type)) for f in t])
+        if pa.types.is_map(t):
+            return pa.map_(plain(t.key_type), plain(t.item_type))
+        return t
+
+    return pa.schema([pa.field(f.name, plain(f.type)) for f in schema])

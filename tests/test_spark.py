@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 from difftest import assert_same, is_ordered
 from investigate_lake import shared_lake
+from test_athena_guide import guide  # noqa: F401 - the fixture of Athena's guide tables
 from test_query_tpch import QUERIES, TABLES, tpchgen
 
 import loglake
@@ -118,6 +119,32 @@ def test_new_rows_are_seen_after_an_insert(tmp_path: Path, spark: object) -> Non
     assert lake.sql("SELECT sum(n) AS s FROM counts", engine="spark")["s"][0] == 42
     frame = pl.DataFrame({"s": [42]})
     assert_same(lake.sql("SELECT sum(n) AS s FROM counts"), frame, ordered=False, sql="")
+
+
+GUIDE_QUERIES = {
+    "cloudtrail_serde": "SELECT eventid, eventname, useridentity.arn AS arn, "
+    "useridentity.sessioncontext.sessionissuer.arn AS issuer, cardinality(resources) AS n, "
+    "json_extract_scalar(requestparameters, '$.bucketName') AS bucket FROM cloudtrail_logs",
+    "cloudtrail_json_serde": "SELECT eventid, eventtime, errorcode, tlsdetails.tlsversion AS tls "
+    "FROM cloudtrail_logs_json WHERE readonly = 'false'",
+    "vpc_flow_text": "SELECT date, action, count(*) AS flows, sum(bytes) AS bytes, "
+    "max(srcaddr) AS top FROM vpc_flow_logs_guide GROUP BY date, action",
+}
+
+
+@pytest.mark.parametrize("name", list(GUIDE_QUERIES))
+def test_athena_guide_tables_over_raw_exports_give_loglakes_rows(
+    guide: dict,  # noqa: F811 - the imported fixture
+    spark: object,
+    name: str,
+) -> None:
+    # JSON SerDe (CloudTrail's and Hive's) and space-delimited text tables read the delivered
+    # files on the executors with loglake's readers
+    sql = GUIDE_QUERIES[name]
+    ours = guide["lake"].sql(sql)
+    theirs = guide["lake"].spark_runner(spark).sql(sql)
+    assert ours.height > 0
+    assert_same(ours, theirs, ordered=False, sql=sql)
 
 
 def _rows(lake: loglake.Lake, table: str) -> list[str]:
