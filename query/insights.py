@@ -73,8 +73,8 @@ class InsightsError(UserError):
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+|\#[^\n]*)
-  | (?P<duration>\d+(?:\.\d+)?(?:milliseconds?|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m
-        |hours?|hrs?|h|days?|d|weeks?|w|months?|mons?|mo|quarters?|qtrs?|q|years?|yrs?|y)\b)
+  | (?P<duration>\d+(?:\.\d+)?(?:milliseconds?|msecs?|mss?|seconds?|secs?|s|minutes?|mins?|m
+        |hours?|hrs?|h|days?|d|weeks?|w|months?|mons?|mos?|quarters?|qtrs?|q|years?|yrs?|y)\b)
   | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)
   | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<regex>/(?:[^/\\\n]|\\.)+/)
@@ -409,7 +409,9 @@ def seconds_of(duration: str) -> tuple[float, str | None]:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([a-z]+)", duration)
     assert m is not None
     amount, unit = float(m.group(1)), m.group(2)
-    base = unit[:-1] if unit.endswith("s") and unit[:-1] in _UNITS | _CALENDAR else unit
+    # the tokenizer admits a plural s only after names of two letters or more, so a name that
+    # is not a unit is a plural: `ms` is milliseconds, not minutes
+    base = unit if unit in _UNITS or unit in _CALENDAR else unit[:-1]
     if base in _CALENDAR:
         return amount, _CALENDAR[base]
     return amount * _UNITS[base], None

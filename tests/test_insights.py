@@ -357,6 +357,32 @@ def test_stats_count_by_bin(lake):
     assert out.rows() == [(t(0), 1), (t(5), 2)]  # E1 at 10:00; E4 and the [ERROR] line at 10:0x
 
 
+@pytest.mark.parametrize(
+    ("period", "seconds"),
+    [
+        ("500ms", 0.5), ("250msec", 0.25), ("250msecs", 0.25), ("2mss", 0.002),
+        ("30s", 30), ("30secs", 30), ("5m", 300), ("5mins", 300), ("2minutes", 120),
+        ("1h", 3600), ("2hrs", 7200), ("1d", 86400), ("2days", 172800), ("1w", 604800),
+    ],
+)  # fmt: skip
+def test_bin_units_of_the_stats_documentation(lake, period, seconds):
+    """Every unit and abbreviation of the stats page, plural s on names of two letters or more
+    (`500ms` is half a second: it was read as 500 minutes)."""
+    out = run(lake, f"stats count(*) as n by bin({period}) as b | sort b")
+    want: dict[datetime, int] = {}
+    for at, _ in APP_EVENTS:
+        ms, size = round(at.timestamp() * 1000), round(seconds * 1000)
+        start = datetime.fromtimestamp(ms // size * size / 1000, UTC)
+        want[start] = want.get(start, 0) + 1
+    assert out.rows() == sorted(want.items())
+
+
+@pytest.mark.parametrize("period", ["1mo", "1mos", "1mon", "1mons", "1month", "1months"])
+def test_calendar_month_bins_in_every_spelling(lake, period):
+    out = run(lake, f"stats count(*) as n by bin({period}) as month")
+    assert out.rows() == [(datetime(2024, 5, 1, tzinfo=UTC), 10)]
+
+
 def test_stats_aggregates(lake):
     out = run(
         lake,
