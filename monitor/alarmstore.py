@@ -246,7 +246,7 @@ class AlarmStore:
         body: dict,
         new_state: str,
         reason: str,
-        reason_data: dict | None,
+        reason_data: dict | orjson.Fragment | None,
         when: datetime,
         *,
         notify: bool = True,
@@ -413,16 +413,10 @@ class AlarmStore:
         plan = outcome.plan
         d = plan.definition
         name = d["AlarmName"]
-        decided = []
-        span = timedelta(seconds=(plan.range - 1) * plan.window * plan.step + plan.period)
-        for j, new, reason, data in outcome.reasons():
-            at = when if j == plan.last else plan.end_of(j)
-            data["queryDate"] = at.isoformat()
-            data["startDate"] = (plan.end_of(j) - span).isoformat()
-            data["period"] = plan.period
-            if "Metrics" not in d:
-                data["statistic"] = d.get("ExtendedStatistic") or d["Statistic"]
-            decided.append((at, new, reason, data))
+        decided = [
+            (when if j == plan.last else plan.end_of(j), new, reason, data)
+            for j, new, reason, data in outcome.reasons(when)
+        ]
         last_end = plan.end_of(plan.last)
         made: list[dict[str, Any]] = []
 

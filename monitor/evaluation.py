@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+import orjson
 import polars as pl
 
 from loglake.monitor.alarms import (
@@ -370,17 +371,19 @@ class Outcome:
         changes = self.frame.filter(pl.col("code") != pl.col("old")).select("j", "old", "code")
         return [(j, NAMES[old], NAMES[new]) for j, old, new in changes.iter_rows()]
 
-    def reasons(self) -> list[tuple[int, str, str, dict[str, Any]]]:
+    def reasons(self, now: datetime) -> list[tuple[int, str, str, orjson.Fragment]]:
         """(j, new state, reason, reason data) of every transition, computed in one query.
 
         The texts and data are those `evaluate_alarm_detail` gives for the transition's
-        evaluation range (the tests compare them transition by transition); a replay of a year
-        can hold tens of thousands of transitions, which the pure function would decide again
-        one by one.
+        evaluation range (the tests compare them transition by transition), the data with
+        queryDate (`now` for the latest window end), startDate, period and, for one metric, its
+        statistic, as JSON text ready for the history (a replay of a year of minutes can hold
+        tens of thousands of transitions: the pure function and Python objects for each cost
+        seconds).
         """
-        frame = transition_reasons(self.plan, self.frame)
+        frame = transition_reasons(self.plan, self.frame, now)
         return [
-            (j, NAMES[code], reason, data)
+            (j, NAMES[code], reason, orjson.Fragment(data))
             for j, code, reason, data in zip(
                 frame["j"].to_list(),
                 frame["code"].to_list(),
@@ -447,7 +450,7 @@ def _float_text(value: pl.Expr) -> pl.Expr:
     )
 
 
-def transition_reasons(plan: Plan, frame: pl.DataFrame) -> pl.DataFrame:
+def transition_reasons(plan: Plan, frame: pl.DataFrame, now: datetime) -> pl.DataFrame:
     """j, code, reason, data for the transitions of `frame` (an Outcome's grid).
 
     Every transition's evaluation range (rows j, j - w, ... newest first) is laid out as rows,
@@ -615,6 +618,10 @@ def transition_reasons(plan: Plan, frame: pl.DataFrame) -> pl.DataFrame:
         )
         .otherwise(pl.concat_str(parts))
     )
+    iso = "%Y-%m-%dT%H:%M:%S+00:00"
+    end = pl.from_epoch((pl.col("j") + 1) * plan.step, time_unit="s")
+    span = (r - 1) * w * plan.step + plan.period
+    stat = [] if "Metrics" in d else [d.get("ExtendedStatistic") or d["Statistic"]]
     data = pl.struct(
         pl.lit("1.0").alias("version"),
         "recentDatapoints",
@@ -624,7 +631,14 @@ def transition_reasons(plan: Plan, frame: pl.DataFrame) -> pl.DataFrame:
             if banded
             else [pl.lit(threshold).alias("threshold")]
         ),
-    )
+        pl.when(pl.col("j") == plan.last)
+        .then(pl.lit(now.isoformat()))
+        .otherwise(end.dt.strftime(iso))
+        .alias("queryDate"),
+        (end - pl.duration(seconds=span)).dt.strftime(iso).alias("startDate"),
+        pl.lit(plan.period).alias("period"),
+        *[pl.lit(s).alias("statistic") for s in stat],
+    ).struct.json_encode()
     return per.select("j", "code", reason.alias("reason"), data.alias("data")).collect(
         engine="in-memory"
     )

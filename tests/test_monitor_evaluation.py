@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import polars as pl
 import pytest
 
@@ -142,13 +143,20 @@ def assert_reasons_equal_the_rules(outcome: Outcome) -> int:
     """Every transition's reason text and data are those of `evaluate_alarm_detail`."""
     d = outcome.plan.definition
     transitions = outcome.transitions()
-    reasons = outcome.reasons()
+    now = datetime(2030, 1, 2, 3, 4, 5, 678, tzinfo=UTC)
+    reasons = outcome.reasons(now)
     assert [(j, new) for j, _, new in transitions] == [(j, new) for j, new, _, _ in reasons]
     for (j, old, new), (_, _, reason, data) in zip(transitions, reasons, strict=True):
         values, stamps, bands = outcome.datapoints(j)
         ev = evaluate_alarm_detail(d, values, old, stamps, bands)
         assert (ev.state, ev.reason) == (new, reason), j
-        assert ev.reason_data == data, j
+        plan = outcome.plan
+        asked = now if j == plan.last else plan.end_of(j)
+        extra = {"queryDate": asked.isoformat(), "startDate": stamps[0].isoformat()}
+        extra["period"] = plan.period
+        if "Statistic" in d:
+            extra["statistic"] = d["Statistic"]
+        assert orjson.loads(orjson.dumps(data)) == {**ev.reason_data, **extra}, j
     return len(reasons)
 
 
