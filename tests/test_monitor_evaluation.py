@@ -180,6 +180,21 @@ def test_reasons_of_transitions_equal_the_rules(period, n, m, treat, op, seed):
     assert made > 10
 
 
+@pytest.mark.parametrize(("period", "treat"), [(10, "missing"), (20, "ignore"), (30, "breaching")])
+def test_reasons_of_high_resolution_transitions_equal_the_rules(period, treat):
+    """Periods of 10-30 s: a grid of 10-second steps, texts stamped to the second."""
+    rng = random.Random(period)
+    values = [None if rng.random() < 0.4 else rng.choice(ODD_VALUES) for _ in range(600)]
+    d = alarm(Period=period, EvaluationPeriods=4, DatapointsToAlarm=2, TreatMissingData=treat)
+    metrics = rows(values, BASE, step=10).lazy()
+    first, last = step_index(BASE, 10), step_index(BASE + timedelta(seconds=6000), 10) - 1
+    made = 0
+    for current in ("OK", "ALARM", "INSUFFICIENT_DATA"):
+        (outcome,) = evaluate_plans([Plan(d, current, first, last)], metrics)
+        made += assert_reasons_equal_the_rules(outcome)
+    assert made > 10
+
+
 @pytest.mark.parametrize("treat", ["missing", "ignore", "breaching", "notBreaching"])
 @pytest.mark.parametrize(
     "op",
