@@ -171,6 +171,8 @@ def _unit(compiler: Any, node: exp.Expression | None) -> str:
 
 # --- parsing and formatting ----------------------------------------------------------------------
 
+#: whole seconds in UTC, as AWS writes event times
+_ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 _ISO_FORMATS_ZONED = (
     "%Y-%m-%dT%H:%M:%S%.f%#z",
     "%Y-%m-%dT%H:%M%#z",
@@ -196,10 +198,17 @@ def from_iso8601_timestamp(compiler: Any, node: exp.FromISO8601Timestamp) -> pl.
         return parsed.dt.convert_time_zone(UTC) if zoned else parsed.dt.replace_time_zone(UTC)
 
     def build(text: pl.Expr) -> pl.Expr:
-        # the usual form first; the other forms only on the rows it could not read
-        first = materialize(parse(text, *formats[0]))
-        rest = pl.when(first.is_null()).then(text)
-        return pl.coalesce(first, *(parse(rest, fmt, zoned) for fmt, zoned in formats[1:]))
+        # CloudTrail's form (2024-05-06T10:00:07Z) first: a format of fixed-width fields and
+        # literals takes Polars' fast parser, a third of the cost of the general zoned format
+        # (where it reads a value, the general one reads the same instant); then the usual
+        # form, and the other forms only on the rows neither could read
+        utc = materialize(
+            text.str.to_datetime(_ISO_UTC, strict=False, time_unit="us").dt.replace_time_zone(UTC)
+        )
+        left = pl.when(utc.is_null()).then(text)
+        first = materialize(parse(left, *formats[0]))
+        rest = pl.when(first.is_null()).then(left)
+        return pl.coalesce(utc, first, *(parse(rest, fmt, zoned) for fmt, zoned in formats[1:]))
 
     message = "Invalid format for from_iso8601_timestamp"
     return staged([string_arg(compiler, node.this)], build, rejecting(compiler, node, message))

@@ -137,12 +137,22 @@ def _may_hold(text: pl.Expr, steps: list[str | int], known: pl.Expr | None = Non
     keys = [step for step in steps if isinstance(step, str)]
     walked = None if known is None else ~known
     if keys:
-        spellings = [pyjson.dumps(keys[-1], ensure_ascii=False), "\\u"]
-        if "/" in keys[-1]:
-            spellings.append("\\/")
-        present = text.str.contains_any(spellings)
+        present = _mentions(text, keys[-1])
         walked = present if walked is None else walked & present
     return text if walked is None else pl.when(walked).then(text)
+
+
+def _mentions(text: pl.Expr, key: str) -> pl.Expr:
+    """Whether ``text`` contains ``"key"`` as JSON writes it or any ``\\u`` escape (and
+    ``\\/`` when the key has a slash). For a plain key, one regular expression of the two
+    literals: a single vectorised scan, where contains_any's automaton took 1.6x its time
+    (141k CloudTrail requestparameters)."""
+    if _IDENT.match(key):
+        return text.str.contains(f'"{key}"|\\\\u')
+    spellings = [pyjson.dumps(key, ensure_ascii=False), "\\u"]
+    if "/" in key:
+        spellings.append("\\/")
+    return text.str.contains_any(spellings)
 
 
 def _walk(
