@@ -54,6 +54,19 @@ HOSTILE = [
     '{"é":1,"k":"after a unicode key"}',
     '{ "k": "spaced" }',
     '{"k": "spaced"}',
+    '{"k": "spaced", "z": 1}',  # Python's json.dumps: one space after the colon
+    '{"k": 12, "z": 1}',
+    '{"k": -0}',
+    '{"k": true}',
+    '{"k": null}',
+    '{"k": [1, 2]}',
+    '{"k": {"x": 1}}',
+    '{"k": "say \\"hi\\""}',
+    '{"k":  "two spaces"}',
+    '{"k":\t"tab"}',
+    '{"k":\n"newline"}',
+    '{"k": "x" , "z": 1}',  # a space before the comma
+    '{"a": 1, "k": "second"}',
     '["k"]',
     '[{"k":"in an array"}]',
     '"k"',
@@ -112,6 +125,8 @@ TRINO_STREAMING = [
     ('{"k":"x"} trailing text', "x", '"x"'),
     ('{"k":"x",broken', "x", '"x"'),
     ('{"k":true,}', "true", "true"),
+    ('{"k": "first", "k": "second"}', "first", '"first"'),
+    ('{"k": 7, broken', "7", "7"),
 ]
 
 

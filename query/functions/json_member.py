@@ -28,9 +28,10 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: value; an ASCII class keeps the expression cheap to compile, which happens per batch), or an
 #: integer the walk prints back as written (-0 becomes -0.0; 18 digits fit 64 bits) or a
 #: boolean, each followed by the next member or the end of the object; or null, an object or
-#: an array, which have no scalar whatever follows
+#: an array, which have no scalar whatever follows. One space may come first: Python's json
+#: module and many log shippers write ``{"key": value, ...}``
 _VALUE = (
-    r'^(?:"(?<string>[ !#-\[\]-~]*)"[,}]'
+    r'^ ?(?:"(?<string>[ !#-\[\]-~]*)"[,}]'
     r"|(?<other>0|-?[1-9][0-9]{0,17}|true|false)[,}]"
     r"|(?<empty>null|[\[{]))"
 )
@@ -49,8 +50,9 @@ def top_member(text: pl.Expr, steps: list[str | int]) -> Member | None:
     """The first member of the documents in ``text`` when it is the one ``steps`` names; None
     when the path is not one plain key.
 
-    Compact text only (``{"key":`` with no spaces, as AWS writes it): a plain prefix test
-    picks the rows, so the regular expression reads only those, and only their start.
+    Text that opens with ``{"key":`` only (no space before the key or the colon; AWS writes
+    ``{"key":value``, Python's json module ``{"key": value``): a plain prefix test picks the
+    rows, so the regular expression reads only those, and only their start.
     """
     if len(steps) != 1 or not isinstance(steps[0], str) or not _IDENT.match(steps[0]):
         return None
