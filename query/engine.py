@@ -311,7 +311,8 @@ class Engine:
         finally:
             if showing:
                 self.tables.plan_only = False
-        self._scan_stats(compiler.scans, stats)
+        # nothing is read: the statement's statistics (history, the CLI's line, last_query) say
+        # so, and the files the plan would read are in its text
         lines = ["Scans:"]
         for record in compiler.scans:
             scan = record.scan

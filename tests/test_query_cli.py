@@ -106,6 +106,26 @@ def test_explain_and_history(lake_root: str, capsys: pytest.CaptureFixture[str])
     assert "CREATE TABLE nums" in out and "SUCCEEDED" in out
 
 
+def test_explain_reads_nothing_and_says_so(
+    lake_root: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan names the files a query would read; the statement itself scanned none, so its
+    statistics line and the history show 0 bytes (the query run after it shows its own)."""
+    capsys.readouterr()
+    assert main(["--lake", lake_root, "query", "EXPLAIN SELECT * FROM nums"]) == 0
+    captured = capsys.readouterr()
+    assert "1 file(s) kept" in captured.out
+    assert "data scanned 0 B, files scanned 0" in captured.out + captured.err
+    assert main(["--lake", lake_root, "query", "SELECT * FROM nums"]) == 0
+    captured = capsys.readouterr()
+    assert "files scanned 1" in captured.out + captured.err
+    assert main(["--lake", lake_root, "history", "--format", "json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    scanned = {r["query"]: r["bytes_scanned"] for r in rows if "nums" in r["query"]}
+    assert scanned["EXPLAIN SELECT * FROM nums"] == 0
+    assert scanned["SELECT * FROM nums"] > 0
+
+
 def test_explain_binds_parameters(lake_root: str, capsys: pytest.CaptureFixture[str]) -> None:
     sql = "SELECT * FROM nums WHERE label = ?"
     assert main(["--lake", lake_root, "explain", sql, "--param", "b"]) == 0
