@@ -765,7 +765,10 @@ def _dot(c: Any, node: exp.Dot) -> pl.Expr:
     dtype = c.dtype(base)
     name = node.expression.name
     if not isinstance(dtype, pl.Struct):
-        raise c.error(node, f"Expression {node.this.sql('trino')} is not of type ROW")
+        message = f"Expression {node.this.sql('trino')} is not of type ROW"
+        if dtype == pl.String:
+            message += _json_member_hint(c, node)
+        raise c.error(node, message)
     for f in dtype.fields:
         if f.name.lower() == name.lower():
             return base.struct.field(f.name)
@@ -773,6 +776,31 @@ def _dot(c: Any, node: exp.Dot) -> pl.Expr:
     from loglake.query.tables import suggest
 
     raise c.error(node.expression, f"Field '{name}' not found in row." + suggest(name, fields))
+
+
+def _json_member_hint(c: Any, node: exp.Dot) -> str:
+    """What to write instead of ``text.member``: a VARCHAR column such as Config's
+    ``configuration`` or CloudTrail's ``requestparameters`` holds JSON text, read with
+    json_extract_scalar (Athena refuses the member access too). Spelled as the query spells it,
+    since JSON keys are matched with their case."""
+    # the member's own span, back to the first name before it (a qualifier added by name
+    # resolution carries the span of the alias it came from, further on)
+    _, end = c.position(node.expression)
+    starts = [
+        m["start"]
+        for sub in node.walk()
+        if "start" in (m := getattr(sub, "_meta", None) or {})
+        and end is not None
+        and m["end"] < end
+    ]
+    written = c.sql[min(starts) : end] if starts else ""
+    base, dot, member = written.rpartition(".")
+    if not dot or not re.fullmatch(r"[\w\".]+", written):
+        base, member = node.this.sql("trino"), node.expression.name
+    return (
+        f"; it is varchar: if it holds JSON, read the member with "
+        f"json_extract_scalar({base}, '$.{member.strip(chr(34))}')"
+    )
 
 
 @translates(exp.Struct, exp.Tuple)

@@ -48,6 +48,43 @@ def test_syntax_errors_say_what_is_missing_and_where(sql: str, message: str, col
         assert internal not in str(error)
 
 
+@pytest.mark.parametrize(
+    ("member", "way", "value"),
+    [
+        (
+            "requestParameters.bucketName",
+            "json_extract_scalar(requestParameters, '$.bucketName')",
+            "b",
+        ),
+        (
+            "t.requestparameters.bucketName",
+            "json_extract_scalar(t.requestparameters, '$.bucketName')",
+            "b",
+        ),
+        (
+            'ci.configuration."instanceType"',
+            "json_extract_scalar(ci.configuration, '$.instanceType')",
+            "t3.micro",
+        ),
+    ],
+)
+def test_a_member_of_json_text_is_refused_with_the_way_that_works(
+    member: str, way: str, value: str
+) -> None:
+    """A member of a VARCHAR is an error in Athena too; the message says how to read JSON text,
+    spelled as the query spells it (JSON keys are matched with their case), and that works."""
+    rows = {
+        "requestparameters": ['{"bucketName": "b"}'],
+        "items": [[{"configuration": '{"instanceType": "t3.micro"}'}]],
+    }
+    engine = Engine(tables={"t": pl.DataFrame(rows)})
+    sql = "SELECT {} AS v FROM t CROSS JOIN UNNEST(items) AS u(ci)"
+    with pytest.raises(SqlError, match="is not of type ROW") as caught:
+        engine.execute(sql.format(member))
+    assert f"read the member with {way}" in str(caught.value)
+    assert engine.execute(sql.format(way)).df.item(0, 0) == value
+
+
 @pytest.fixture
 def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
