@@ -23,8 +23,11 @@ $(RUNTIME_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	touch $(RUNTIME_STAMP)
 
+# the lake `make demo` builds and `make notebook` opens (`make notebook LAKE=PATH` for another)
+LAKE ?= demo-lake
+
 demo: $(RUNTIME_STAMP)
-	$(BIN)/python -m loglake.demo --out demo-lake
+	$(BIN)/python -m loglake.demo --out $(LAKE)
 
 # Jupyter with the notebook extras; the notebooks find the demo lake through LOGLAKE_LAKE
 # (built first if it is missing), wherever Jupyter is started
@@ -36,8 +39,8 @@ $(JUPYTER_STAMP): $(RUNTIME_STAMP)
 	touch $(JUPYTER_STAMP)
 
 notebook: $(JUPYTER_STAMP)
-	test -d demo-lake/_catalog || $(MAKE) demo
-	cd docs && LOGLAKE_LAKE=$(CURDIR)/demo-lake $(CURDIR)/$(BIN)/jupyter lab investigate.ipynb \
+	test -d $(LAKE)/_catalog || $(MAKE) demo
+	cd docs && LOGLAKE_LAKE=$(abspath $(LAKE)) $(CURDIR)/$(BIN)/jupyter lab investigate.ipynb \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(STAMP) typecheck

@@ -105,6 +105,16 @@ def _compromised_key(ground_truth: Path) -> str | None:
     return None
 
 
+def notebook_command(out: Path, checkout: Path | None = None) -> str:
+    """How to open the notebook on this lake: ``make notebook`` installs Jupyter (the demo
+    installs only the runtime) and points the notebook at the lake; a lake elsewhere than the
+    checkout's ``demo-lake`` is named with ``LAKE=``."""
+    checkout = Path.cwd() if checkout is None else checkout
+    if Path(out).resolve() == (checkout / "demo-lake").resolve():
+        return "make notebook"
+    return f"make notebook LAKE={Path(out).resolve()}"
+
+
 def _table_sizes(lake: loglake.Lake) -> pl.DataFrame:
     rows = []
     for database in lake.catalog.list_databases():
@@ -230,7 +240,7 @@ def run(out: Path, *, events_per_day: int, days: int, seed: int) -> int:
     )
     _say(f"   .venv/bin/loglake --lake {out} alarm list")
     _say(f"   .venv/bin/loglake --lake {out} coverage")
-    _say("   jupyter notebook docs/investigate.ipynb   (the same investigations in a notebook)")
+    _say(f"   {notebook_command(out)}   (the same investigations in docs/investigate.ipynb)")
     _say(f"\nDemo finished in {time.perf_counter() - began:.0f} s.")
     return 0
 
