@@ -87,6 +87,10 @@ ACCESS_QUERY = (
 )
 
 
+#: days of logs a default run generates (from datasets.DEFAULT_START)
+DAYS = 7
+
+
 def _say(text: str = "") -> None:
     print(text, flush=True)
 
@@ -254,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         default=10_000,
         help="CloudTrail events per account and region and day",
     )
-    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--days", type=int, default=DAYS)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     return run(
