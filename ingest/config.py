@@ -230,8 +230,19 @@ def _parse_for(objects: list[RawObject], table: str, options: Mapping[str, Any])
     return parse(objects)
 
 
-def config_view_sql(database: str) -> str:
-    """The nested shape of the Config table AWS documents for Athena, one row per file."""
+#: a JSON text with every object key in lower case, as the OpenX JSON SerDe of the Config table
+#: AWS documents gives a nested object declared STRING (its parser lowers keys at every depth,
+#: which is why AWS's Config examples read ``json_extract_scalar(ci.configuration,
+#: '$.instancetype')``); a key is a quoted string followed by a colon, escapes included
+_LOWER_KEYS = (
+    r"""regexp_replace({}, '"((?:[^"\\]|\\.)*)"(\s*):', """
+    r"""k -> '"' || lower(k[1]) || '"' || k[2] || ':')"""
+)
+
+
+def config_view_sql(database: str, json_keys_lowered: bool = False) -> str:
+    """The nested shape of the Config table AWS documents for Athena, one row per file; with
+    ``json_keys_lowered`` its JSON text columns read as that table's SerDe gives them."""
     members = [
         ("configurationitemversion", "configurationItemVersion", "VARCHAR"),
         ("configurationitemcapturetime", "configurationItemCaptureTime", "VARCHAR"),
@@ -252,15 +263,27 @@ def config_view_sql(database: str) -> str:
     ]
     values = ", ".join(c for c, _, _ in members)
     shape = ", ".join(f"{n} {t}" for _, n, t in members)
+    rows = f"{database}.{TABLE}"
+    if json_keys_lowered:  # before grouping: the rewrite is a list operation per row
+        lowered = ("configuration", "supplementaryconfiguration")
+        kept = [c for c, _, _ in members if c not in lowered]
+        kept += ["fileversion", "configsnapshotid", "account", "day", "region", "filetype"]
+        columns = kept + ["source_key"] + [f"{_LOWER_KEYS.format(c)} AS {c}" for c in lowered]
+        rows = f"(SELECT {', '.join(columns)} FROM {rows}) AS items"
     return (
         "SELECT fileversion, configsnapshotid, "
         f"array_agg(CAST(ROW({values}) AS ROW({shape}))) AS configurationitems, "
         "account AS accountid, min(day) AS dt, region, filetype, source_key, "
         # Athena's "$path" of the documented table: the delivered file
         'source_key AS "$path" '
-        f"FROM {database}.{TABLE} "
+        f"FROM {rows} "
         "GROUP BY source_key, fileversion, configsnapshotid, filetype, account, region"
     )
+
+
+def athena_config_view_sql(database: str) -> str:
+    """The view in the database ``athena``: the documented table as Athena reads it."""
+    return config_view_sql(database, json_keys_lowered=True)
 
 
 SOURCE = Source(
@@ -279,6 +302,6 @@ SOURCE = Source(
     parse=_parse_for,
     loose=_loose,
     views={CONFIG_VIEW: config_view_sql},
-    guide_views={CONFIG_VIEW: config_view_sql},
+    guide_views={CONFIG_VIEW: athena_config_view_sql},
     docs="docs/ingest.md#tables",
 )
