@@ -272,4 +272,5 @@ SOURCE = Source(
     recognise=recognise,
     parse=_parse_for,
     docs="docs/ingest.md#tables",
+    hourly=False,  # exports when asked for, Firehose objects only when events were forwarded
 )

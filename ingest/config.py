@@ -303,5 +303,6 @@ SOURCE = Source(
     loose=_loose,
     views={CONFIG_VIEW: config_view_sql},
     guide_views={CONFIG_VIEW: athena_config_view_sql},
+    hourly=False,  # history files only for windows in which a resource changed
     docs="docs/ingest.md#tables",
 )

@@ -10,7 +10,7 @@ import polars as pl
 
 from loglake.catalog.storage import StorageSettings
 from loglake.ingest.quarantine import Quarantine
-from loglake.ingest.sources import kinds
+from loglake.ingest.sources import kinds, sources
 from loglake.ingest.state import IngestLog
 
 
@@ -23,14 +23,18 @@ class Coverage:
         with pl.Config(tbl_rows=200, tbl_hide_dataframe_shape=True, tbl_width_chars=140):
             text = str(self.table)
             if self.gaps.height:
-                text += "\ngaps (hours without a delivery between hours with deliveries):\n"
+                text += (
+                    "\ngaps (hours without a delivery between hours with deliveries, for sources "
+                    "that deliver every hour):\n"
+                )
                 text += str(self.gaps)
         return text
 
 
 def coverage(settings: StorageSettings, *, source: str | None = None) -> Coverage:
     """Objects and rows ingested per (source, account, region, delivery day), quarantined
-    inputs, and the hours with no delivery where the hours around them have some."""
+    inputs, and the hours with no delivery where the hours around them have some (for the
+    sources that deliver every hour: ``Source.hourly``)."""
     log = IngestLog(settings).latest()
     log = log.with_columns(
         pl.col("kind")
@@ -74,8 +78,13 @@ def _gaps(log: pl.DataFrame) -> pl.DataFrame:
         "last_missing": pl.Datetime("us", "UTC"),
         "hours": pl.Int64,
     }
+    hourly = [name for name, record in sources().items() if record.hourly]
     hours = (
-        log.filter(pl.col("delivery_hour").is_not_null() & (pl.col("delivery_day") != "unknown"))
+        log.filter(
+            pl.col("source").is_in(hourly)
+            & pl.col("delivery_hour").is_not_null()
+            & (pl.col("delivery_day") != "unknown")
+        )
         .with_columns(
             (
                 pl.col("delivery_day").str.to_datetime("%Y-%m-%d", time_zone="UTC")

@@ -54,6 +54,10 @@ class Source:
     name -> SQL for a database); ``guide_views`` in the database ``athena``, named and typed as
     AWS's Athena guides name and type the source's table, so that a documented query runs word
     for word there. ``docs`` is the section of the documentation that describes the source.
+    ``hourly``: an active account and region delivers every hour (CloudTrail, VPC flow logs),
+    so an hour without a delivery between hours with some is a gap worth reporting; sources
+    that deliver only when something changed or was forwarded (Config history, CloudWatch Logs)
+    have quiet hours that are not gaps.
     """
 
     name: str
@@ -67,6 +71,7 @@ class Source:
     adopt: Callable[[Layout], Layout | None] = _adopts_none
     views: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
     guide_views: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
+    hourly: bool = True
 
     def __post_init__(self) -> None:
         tables = {t.name for t in self.tables}

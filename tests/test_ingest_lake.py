@@ -365,6 +365,38 @@ def test_coverage_counts_and_gaps(local_settings, tmp_path):
     assert gap["first_missing"].hour == 12 and gap["last_missing"].hour == 13
 
 
+def test_coverage_reports_no_gaps_between_config_deliveries(local_settings, tmp_path):
+    """Config writes a history file only for a window in which a resource changed, so its quiet
+    hours are not gaps (the demo lake listed 28 of them); CloudTrail's still are."""
+    raw = tmp_path / "raw"
+    for hour in ("10", "14"):
+        event = make_event(int(hour), when=f"2024-05-10T{hour}:01:00Z")
+        trail_file(raw, "111122223333", "us-east-1", f"20240510T{hour}05", [event])
+    folder = raw / "AWSLogs/111122223333/Config/us-east-1/2024/5/10/ConfigHistory"
+    folder.mkdir(parents=True)
+    for start, end in (("02", "08"), ("14", "20")):
+        item = {
+            "configurationItemVersion": "1.3",
+            "configurationItemCaptureTime": f"2024-05-10T{start}:30:00.000Z",
+            "awsAccountId": "111122223333",
+            "resourceType": "AWS::S3::Bucket",
+            "resourceId": f"bucket-{start}",
+            "awsRegion": "us-east-1",
+        }
+        name = (
+            "111122223333_Config_us-east-1_ConfigHistory_AWS::S3::Bucket_"
+            f"20240510T{start}0000Z_20240510T{end}0000Z_1.json.gz"
+        )
+        body = {"fileVersion": "1.0", "configurationItems": [item]}
+        (folder / name).write_bytes(gzip.compress(orjson.dumps(body)))
+    ingest(Catalog(local_settings), str(raw), progress=False)
+    result = coverage(local_settings)
+    assert set(result.table["source"]) == {"cloudtrail", "config"}
+    assert result.table.filter(pl.col("source") == "config")["objects"].sum() == 2
+    assert result.gaps["source"].to_list() == ["cloudtrail"]
+    assert result.gaps["hours"].to_list() == [3]
+
+
 # ---------------------------------------------------------------- compaction
 def name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
