@@ -101,6 +101,8 @@ class IngestReport:
     quarantine_cleared: int = 0
     #: files next to the logs that are not logs (README, LICENSE, ...): skipped, not quarantined
     not_logs: list[str] = field(default_factory=list)
+    #: objects quarantined because their key is in no AWS delivery layout
+    unknown_layout: int = 0
 
     @property
     def total_rows(self) -> int:
@@ -150,6 +152,11 @@ class IngestReport:
             lines.append(
                 f"  quarantined: {self.objects_quarantined} object(s), "
                 f"{self.records_quarantined} record(s); see `loglake quarantine list`"
+            )
+        if self.unknown_layout:
+            lines.append(
+                f"  {self.unknown_layout} object(s) in no AWS key layout: if they hold logs, "
+                f"ingest them again with --source {'|'.join(SOURCE_NAMES)}"
             )
         return "\n".join(lines)
 
@@ -858,6 +865,7 @@ def _record_unrecognised(
         entry = quarantine.record(bad)
         report.quarantine_ids.append(entry.id)
         report.objects_quarantined += 1
+        report.unknown_layout += 1
         outcome = _outcome(obj, 0, 1)
         row = dict(zip(ENTRY_FIELDS, outcome.entry(), strict=True))
         row.update(
