@@ -29,6 +29,9 @@ import pyarrow.compute as pc
 
 from loglake.errors import CatalogError
 
+#: the OpenX JSON SerDe: its parser lowers every object key (at every depth) when
+#: ``case.insensitive`` is on, so a nested object read as STRING is JSON text with lower-case keys
+OPENX_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 #: the SerDe and input format classes whose files are one document with a ``Records`` array
 CLOUDTRAIL_CLASSES = (
     "com.amazon.emr.hive.serde.CloudTrailSerde",
@@ -45,15 +48,18 @@ class JsonLayout:
     case_insensitive: bool = True
     mapping: dict[str, str] = field(default_factory=dict)  # column name -> JSON key
     ignore_malformed: bool = False
+    lower_text_keys: bool = False  # objects read as STRING have lower-case keys (OpenX)
 
     @classmethod
     def of(cls, serde: dict[str, Any]) -> JsonLayout:
         """The layout a table's SerDe settings describe (``serde`` as the catalog keeps it)."""
         params = {str(k).lower(): str(v) for k, v in (serde.get("parameters") or {}).items()}
         classes = (serde.get("serialization_library"), serde.get("input_format"))
+        case_insensitive = params.get("case.insensitive", "true").lower() != "false"
         return cls(
             records_key="Records" if any(c in CLOUDTRAIL_CLASSES for c in classes) else None,
-            case_insensitive=params.get("case.insensitive", "true").lower() != "false",
+            case_insensitive=case_insensitive,
+            lower_text_keys=case_insensitive and serde.get("serialization_library") == OPENX_SERDE,
             mapping={
                 name[len("mapping.") :]: key
                 for name, key in params.items()
@@ -141,6 +147,8 @@ def column(values: list, t: pa.DataType, layout: JsonLayout) -> pa.Array:
         try:
             return pa.array(values, t)
         except (pa.ArrowException, TypeError, ValueError):
+            if layout.lower_text_keys:
+                values = list(map(_lower_keys, values))
             return pa.array(map(as_text, values), t)
     try:
         return pa.array(values, t)
@@ -189,6 +197,15 @@ def _map_column(values: list, t: pa.MapType, layout: JsonLayout) -> pa.Array:
     offsets = _offsets(list(map(len, objects)), valid)
     # MapArray takes nulls from the offsets' mask
     return pa.MapArray.from_arrays(offsets, keys, items, type=t)
+
+
+def _lower_keys(value: Any) -> Any:
+    """An object or array with every key in lower case at every depth (other values as given)."""
+    if type(value) is dict:
+        return {str(k).lower(): _lower_keys(v) for k, v in value.items()}
+    if type(value) is list:
+        return list(map(_lower_keys, value))
+    return value
 
 
 def as_text(value: Any) -> str | None:
