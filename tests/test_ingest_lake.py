@@ -367,7 +367,7 @@ def test_coverage_counts_and_gaps(local_settings, tmp_path):
 
 def test_coverage_reports_no_gaps_between_config_deliveries(local_settings, tmp_path):
     """Config writes a history file only for a window in which a resource changed, so its quiet
-    hours are not gaps (the demo lake listed 28 of them); CloudTrail's still are."""
+    hours are not gaps (the demo lake listed 47 of them); CloudTrail's still are."""
     raw = tmp_path / "raw"
     for hour in ("10", "14"):
         event = make_event(int(hour), when=f"2024-05-10T{hour}:01:00Z")
