@@ -198,7 +198,13 @@ class Lake:
         database (the current database, then ``aws``)."""
         if database is not None:
             return sorted([*self.catalog.list_tables(database), *self.catalog.list_views(database)])
-        return [name for _, name in self.catalog.visible_relations(self.database)]
+        return [name for _, name in self.catalog.visible_relations(self.current_database)]
+
+    @property
+    def current_database(self) -> str:
+        """The database unqualified names are looked up in first: ``database`` until a USE
+        statement changes it."""
+        return self._engine.default_database if self._engine is not None else self.database
 
 
 class LakeNotFound(UserError):

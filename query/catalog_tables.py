@@ -139,6 +139,23 @@ class CatalogTables:
             schema = self._schemas[key] = T.polars_schema_from_arrow(table.arrow_schema())
         return schema
 
+    def elsewhere(self, database: str, name: str, column: str) -> list[str]:
+        """Other databases' tables or views of the same name that have ``column`` (``athena``'s
+        guide views carry the guides' columns, such as the VPC table's ``date``), as db.name."""
+        found = []
+        for other in self.catalog.list_databases():
+            if other == database or not (
+                self.catalog.table_exists(other, name) or self.catalog.view_exists(other, name)
+            ):
+                continue
+            try:
+                columns = self.schema(other, name)
+            except Exception:  # a damaged definition elsewhere is no hint
+                continue
+            if any(c.lower() == column.lower() for c in columns):
+                found.append(f"{other}.{name}")
+        return found
+
     def resolve(self, database: str | None, name: str) -> tuple[str, str]:
         """The database a table name refers to, along the catalog's search path (read once per
         statement, as every other definition)."""

@@ -36,7 +36,7 @@ from loglake.query.plans import PlanCache, plan_key
 from loglake.query.runtime import error_from_polars
 from loglake.query.statement_kind import statement_kind
 from loglake.query.statements import require_catalog, unsupported_statement
-from loglake.query.tables import MemoryTables, TableProvider
+from loglake.query.tables import MemoryTables, TableProvider, suggest
 
 
 @dataclass
@@ -228,7 +228,12 @@ class Engine:
 
     def _compile_query(self, tree: exp.Expression, sql: str) -> tuple[pl.LazyFrame, Compiler]:
         qualified = qualify_tree(
-            tree, sql, self.default_database, self.tables.schema, self._resolve
+            tree,
+            sql,
+            self.default_database,
+            self.tables.schema,
+            self._resolve,
+            getattr(self.tables, "elsewhere", None),
         )
         compiler = Compiler(self.tables, sql, view_loader=self._view_loader(sql))
         out: Output = compiler.query(qualified)
@@ -367,6 +372,23 @@ def _catalog_statement(engine: Engine, statement: Statement) -> QueryResult:
     return QueryResult(rows, None, statement.stats)
 
 
+def _use(engine: Engine, statement: Statement) -> QueryResult:
+    """USE db (or USE catalog.db, as Athena writes it): the current database of the following
+    statements, the first place an unqualified name is looked up."""
+    catalog = require_catalog(engine, "USE")
+    target = statement.tree.this
+    name = (target.name if isinstance(target, exp.Expression) else str(target)).lower()
+    if not catalog.database_exists(name):
+        raise SqlError(
+            f"Schema '{name}' does not exist" + suggest(name, catalog.list_databases()),
+            statement.sql,
+        )
+    engine.default_database = name
+    if hasattr(engine.tables, "default_database"):
+        engine.tables.default_database = name
+    return QueryResult(pl.DataFrame(), None, statement.stats)
+
+
 #: every statement loglake runs, by kind (``statement_kind``): one entry each
 STATEMENTS: dict[str, Handler] = {
     "SELECT": _select,
@@ -376,6 +398,7 @@ STATEMENTS: dict[str, Handler] = {
     "INSERT": statements.insert_into,
     "CREATE VIEW": statements.create_view,
     "DROP VIEW": statements.drop_view,
+    "USE": _use,
     **dict.fromkeys(CATALOG_STATEMENTS, _catalog_statement),
 }
 

@@ -186,11 +186,13 @@ def qualify_tree(
     default_db: str,
     schema_of: Callable[[str | None, str], pl.Schema],
     resolve: Callable[[str | None, str], tuple[str, str]] | None = None,
+    elsewhere: Callable[[str, str, str], list[str]] | None = None,
 ) -> exp.Expression:
     """Resolve every column to its table and expand stars against the tables' schemas.
 
     ``resolve`` names the database an unqualified table is found in (the catalog's search
-    path), so that plans, EXPLAIN and errors show where a table really lives."""
+    path), so that plans, EXPLAIN and errors show where a table really lives; ``elsewhere``
+    names the same-named relations of other databases that have a column a query misses."""
     _name_unnamed_columns(tree)
     if resolve is not None:
         for table in referenced_tables(tree):
@@ -245,9 +247,10 @@ def qualify_tree(
             if "." not in col_match.group(1) and references.get(_quote(name.lower()), 0) > 1:
                 bare = f"Column '{name}' is ambiguous"
             else:
-                bare = f"Column '{col_match.group(1)}' cannot be resolved." + suggest(
-                    name, known_columns
-                )
+                hint = suggest(name, known_columns)
+                if not hint and elsewhere is not None:
+                    hint = _found_elsewhere(tree, name, elsewhere)
+                bare = f"Column '{col_match.group(1)}' cannot be resolved." + hint
         if match:
             end = offset_of(sql, int(match.group(1)), int(match.group(2))) + 1
             name = col_match.group(1).split(".")[-1] if col_match else ""
@@ -260,6 +263,25 @@ def qualify_tree(
     if wants_pseudo:
         _drop_star_pseudo_columns(qualified)
     return qualified
+
+
+def _found_elsewhere(
+    tree: exp.Expression, column: str, elsewhere: Callable[[str, str, str], list[str]]
+) -> str:
+    """' athena.vpc_flow_logs has it: ...' when a table of the query has a namesake in another
+    database with the missing column (a guide's query run against the ingested table)."""
+    holders = []
+    for table in referenced_tables(tree):
+        if table.db:
+            holders += elsewhere(table.db.lower(), table.name.lower(), column)
+    if not holders:
+        return ""
+    databases = sorted({h.split(".")[0] for h in holders})
+    use = " or ".join(f"USE {db}; --database {db}" for db in databases)
+    return (
+        f" {', '.join(sorted(set(holders)))} has it: qualify the table, or make "
+        f"{' or '.join(databases)} the current database ({use})."
+    )
 
 
 def _position_not_selected(tree: exp.Expression, sql: str, position: int) -> SqlError:

@@ -89,6 +89,39 @@ def test_the_current_database_comes_first(tmp_path: Path) -> None:
     assert "aws.only_in_aws:" in lake.explain("SELECT n FROM only_in_aws")
 
 
+def test_use_makes_a_database_current(tmp_path: Path) -> None:
+    """USE db (and Athena's USE catalog.db) for the statements that follow, as docs/sql.md
+    tells a guide's reader to do; a database that does not exist is Trino's error."""
+    lake = loglake.connect(str(tmp_path / "lake"), create=True)
+    lake.sql("CREATE DATABASE guide")
+    lake.sql("CREATE TABLE guide.events AS SELECT 'guide' AS origin")
+    lake.sql("CREATE TABLE events AS SELECT 'default' AS origin")
+    assert lake.sql("SELECT origin FROM events").item() == "default"
+    lake.sql("USE guide")
+    assert lake.current_database == "guide"
+    assert lake.sql("SELECT origin FROM events").item() == "guide"
+    assert "guide.events:" in lake.explain("SELECT origin FROM events")
+    lake.sql("USE awsdatacatalog.default")
+    assert lake.sql("SELECT origin FROM events").item() == "default"
+    with pytest.raises(loglake.SqlError, match="Schema 'gide' does not exist Did you mean"):
+        lake.sql("USE gide")
+    assert lake.current_database == "default"
+
+
+def test_a_guide_column_on_the_ingested_table_names_the_guide_view(generated_lake: Path) -> None:
+    """The VPC guide's queries filter on its DATE partition `date`; run on the ingested table
+    (which has `day`), the error names the view that has it and how to reach it."""
+    lake = loglake.connect(str(generated_lake))
+    sql = "SELECT count(*) FROM vpc_flow_logs WHERE date > DATE '2000-01-01'"
+    with pytest.raises(loglake.SqlError) as caught:
+        lake.sql(sql)
+    message = str(caught.value)
+    assert "Column 'date' cannot be resolved. athena.vpc_flow_logs has it" in message
+    assert "USE athena; --database athena" in message
+    lake.sql("USE athena")
+    assert lake.sql(sql).item() == lake.sql("SELECT count(*) FROM aws.vpc_flow_logs").item() > 0
+
+
 def test_every_column_of_every_aws_table_reads(generated_lake: Path) -> None:
     lake = loglake.connect(str(generated_lake))
     names = lake.tables("aws")
