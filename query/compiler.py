@@ -136,6 +136,9 @@ class Compiler:
         self._magic: tuple[list[exp.Expression], pl.LazyFrame, list[str]] | None = None
         # (bitmask column, grouping keys) of the SELECT being compiled, for grouping()
         self._grouping_col: tuple[str, list[exp.Expression]] | None = None
+        # pruning hints an outer query hands to the SELECT of a view or derived table it reads
+        # (by id of that SELECT), so a filter on a view's plain column skips the table's files
+        self._passed_hints: dict[int, list[exp.Expression]] = {}
         # arguments compiled for a signature check, handed once to the translator that follows
         self._ahead: dict[int, tuple[exp.Expression, dict[str, pl.DataType], pl.Expr]] = {}
         self._dtypes: dict[int, tuple[pl.Expr, dict[str, pl.DataType], pl.DataType]] = {}
@@ -645,6 +648,9 @@ class Compiler:
             return Rel(lf, {"_one": pl.Int32}, Scope()), conjuncts, False
         outer = any(j.side in ("RIGHT", "FULL") for j in joins)
         table_hints = {} if outer else _single_source_conjuncts(conjuncts)
+        handed = self._passed_hints.pop(id(node), None)
+        if handed:  # only a single-table SELECT gets them (see _hints_for_projection)
+            table_hints.setdefault(from_.this.alias_or_name.lower(), []).extend(handed)
         remaining = list(conjuncts)
         restricted = False
 
@@ -916,13 +922,25 @@ class Compiler:
             isinstance(node, exp.Table) and isinstance(node.this, exp.Values)
         ):
             inner = node.this if isinstance(node, exp.Subquery) else node
-            out = self.query(inner)
             alias_node = node.args.get("alias")
+            renamed = alias_node is not None and bool(alias_node.columns)
+            out = self.query(inner) if renamed else self._query_with_hints(inner, hints.get(alias))
             names = out.names
-            if alias_node is not None and alias_node.columns:
+            if renamed:
                 names = [c.name.lower() for c in alias_node.columns]
             return self._alias_output(out, alias, names)
         raise self.error(node, f"unsupported FROM item: {node.sql('trino')[:60]}")
+
+    def _query_with_hints(self, node: exp.Expression, hints: list[exp.Expression] | None) -> Output:
+        """Compile a view's or derived table's query, handing it the outer conjuncts on its
+        plain columns as pruning hints (the outer query still applies them as filters)."""
+        handed = _hints_for_projection(node, hints or [])
+        if handed:
+            self._passed_hints[id(node)] = handed
+        try:
+            return self.query(node)
+        finally:
+            self._passed_hints.pop(id(node), None)
 
     def _alias_output(self, out: Output, alias: str, names: list[str]) -> Rel:
         mapping: dict[str, str] = {}
@@ -949,7 +967,7 @@ class Compiler:
         if self.view_loader is not None:
             view = self.view_loader(db, name)
             if view is not None:
-                out = self.query(view)
+                out = self._query_with_hints(view, hints)
                 return self._alias_output(out, alias, out.names)
         try:
             schema = self.tables.schema(db, name)
@@ -1836,6 +1854,42 @@ def _equi_keys(
         elif a and b and a <= right and b <= left:
             keys.append((c.expression, c.this, c))
     return keys
+
+
+def _hints_for_projection(
+    node: exp.Expression, hints: list[exp.Expression]
+) -> list[exp.Expression]:
+    """The outer conjuncts a SELECT's single table may prune its files with, in the table's
+    column names: those comparing a column the SELECT passes through unchanged (``day`` of
+    ``SELECT *, CAST(day AS DATE) AS "date" FROM t``) with literals. Only a row-for-row SELECT
+    qualifies (no join, grouping, aggregate, window, DISTINCT, LIMIT or OFFSET), where keeping
+    only the files that can hold such rows cannot change the outer answer."""
+    if not hints or not isinstance(node, exp.Select) or node.args.get("joins"):
+        return []
+    from_ = node.args.get("from_")
+    if from_ is None or not isinstance(from_.this, exp.Table):
+        return []
+    if any(node.args.get(k) for k in ("group", "having", "limit", "offset", "distinct", "qualify")):
+        return []
+    passed: dict[str, str] = {}
+    for projection in node.expressions:
+        if projection.find(exp.Window, exp.AggFunc) is not None:
+            return []
+        value = projection.this if isinstance(projection, exp.Alias) else projection
+        if isinstance(value, exp.Column):
+            passed.setdefault(projection.alias_or_name.lower(), value.name.lower())
+    handed = []
+    for hint in hints:
+        if _pruning_predicate(hint) is None:
+            continue
+        columns = list(hint.find_all(exp.Column))
+        if not columns or any(c.name.lower() not in passed for c in columns):
+            continue
+        copy = hint.copy()
+        for column in copy.find_all(exp.Column):
+            column.replace(exp.column(passed[column.name.lower()]))
+        handed.append(copy)
+    return handed
 
 
 def _single_source_conjuncts(conjuncts: list[exp.Expression]) -> dict[str, list[exp.Expression]]:

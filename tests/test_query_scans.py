@@ -220,3 +220,48 @@ def test_planner_knows_row_counts_of_catalog_tables(lake_settings) -> None:  # t
         ("2024-01-01", 25),
         ("2024-01-02", 25),
     ]
+
+
+def test_filters_on_a_views_plain_columns_skip_the_tables_files(lake_settings) -> None:  # type: ignore[no-untyped-def]
+    """A guide view (``SELECT *, CAST(day AS DATE) AS "date" FROM t``) or a derived table
+    passes the outer filters on columns it does not change to its table's pruning; a SELECT
+    that does not keep rows one for one (LIMIT, grouping) or a computed column prunes nothing.
+    Every answer is the one the table gives directly."""
+    catalog = Catalog(lake_settings)
+    days = ["2024-05-06", "2024-05-07", "2024-05-08"]
+    data = pa.table({"id": list(range(30)), "day": [d for d in days for _ in range(10)]})
+    catalog.create_managed_table("default", "events", data.schema, partition_by=["day"])
+    catalog.managed("default", "events").append(data)
+    engine = Engine(catalog=catalog)
+    engine.execute('CREATE VIEW guide AS SELECT *, CAST(day AS DATE) AS "date" FROM events')
+    engine.execute("CREATE VIEW renamed AS SELECT id, day AS d FROM events")
+
+    def scanned(sql: str) -> tuple[list[tuple], int, int]:
+        rows = _rows(engine, sql)
+        stats = engine.last_query
+        assert stats is not None
+        return rows, stats.files_scanned, stats.files_skipped
+
+    direct = _rows(engine, "SELECT count(*), sum(id) FROM events WHERE day = '2024-05-07'")
+    for sql in (
+        "SELECT count(*), sum(id) FROM guide WHERE day = '2024-05-07'",
+        "SELECT count(*), sum(id) FROM renamed WHERE d = '2024-05-07' AND id >= 0",
+        "SELECT count(*), sum(id) FROM (SELECT * FROM events) AS t WHERE t.day = '2024-05-07'",
+    ):
+        assert scanned(sql) == (direct, 1, 2), sql
+    two = scanned("SELECT count(*) FROM guide WHERE day IN ('2024-05-06', '2024-05-08')")
+    assert two == ([(20,)], 2, 1)
+    # no pruning where a file skipped could change the answer, or the column is computed
+    for sql, answer in (
+        ("SELECT count(*) FROM (SELECT day FROM events LIMIT 15) WHERE day = '2024-05-07'", None),
+        (
+            "SELECT count(*) FROM (SELECT day, count(*) AS n FROM events GROUP BY day) "
+            "WHERE day = '2024-05-07'",
+            [(1,)],
+        ),
+        ("SELECT count(*) FROM guide WHERE \"date\" = DATE '2024-05-07'", [(10,)]),
+    ):
+        rows, files, skipped = scanned(sql)
+        assert (files, skipped) == (3, 0), sql
+        if answer is not None:
+            assert rows == answer, sql
