@@ -10,11 +10,12 @@ import time
 from typing import Any
 
 from loglake.render import emit
-from loglake.scaleout.session import spark_session
 
 
 def spark_query(args: argparse.Namespace, lake: Any, sql: str, params: list[Any] | None) -> int:
     """Run ``sql`` on Spark and print it as ``query`` prints loglake's answers."""
+    from loglake.scaleout.session import spark_session  # on use: it loads the catalog and sqlglot
+
     started = time.perf_counter()
     lake.spark_runner(spark_session(args.spark_master))
     frame = lake.sql(sql, params, engine="spark")
@@ -27,6 +28,8 @@ def spark_query(args: argparse.Namespace, lake: Any, sql: str, params: list[Any]
 
 
 def _shell(args: argparse.Namespace, lake: Any) -> int:
+    from loglake.scaleout.session import spark_session
+
     spark = lake.spark(spark_session(args.master))
     registration = lake.spark_runner().registration
     banner = (

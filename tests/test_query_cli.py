@@ -132,3 +132,20 @@ def test_explain_binds_parameters(lake_root: str, capsys: pytest.CaptureFixture[
     assert "default.nums" in capsys.readouterr().out
     assert main(["--lake", lake_root, "explain", sql]) == 2
     assert "1 parameter(s) but 0 value(s)" in capsys.readouterr().err
+
+
+def test_the_command_line_starts_without_loading_spark() -> None:
+    """`loglake --version`, `--help` and every command's options are read without the Spark
+    side (it loaded the catalog, sqlglot and pyarrow for every command: 3.9 s of imports on a
+    busy machine); `query --engine spark` loads it when it runs."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from loglake.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m.startswith(('loglake.scaleout', 'pyspark'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
