@@ -554,9 +554,15 @@ class Catalog:
 
     # ------------------------------------------------------------------ files
     def files(
-        self, table: TableDefinition, constraints: Constraints | None = None
+        self,
+        table: TableDefinition,
+        constraints: Constraints | None = None,
+        policy: LocationPolicy | None = None,
     ) -> list[DataFile]:
-        """The files a query must read for the partition values the constraints admit."""
+        """The files a query must read for the partition values the constraints admit.
+
+        ``policy``: the location policy the caller already holds for its statement (the lake
+        settings are otherwise read again for this call)."""
         if table.is_managed:
             managed = self.managed(table.database, table.name)
             files = managed.files()
@@ -573,7 +579,7 @@ class Catalog:
                     )
                 ]
             return files
-        policy = self.location_policy()
+        policy = policy or self.location_policy()
         policy.check_read(table.location, f"table {table.qualified_name}")
         if not table.partition_keys:
             return self._list_files(table.location, {})

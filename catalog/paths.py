@@ -19,6 +19,7 @@ import posixpath
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from loglake.errors import UserError
@@ -118,8 +119,11 @@ class LocationPolicy:
             location = os.path.expanduser(location)
         return _normalise(location)
 
-    @property
+    @cached_property
     def roots(self) -> tuple[str, ...]:
+        """The root and the allowed locations, resolved once per policy (a statement's checks
+        share one policy: resolving follows every symbolic link on the way, a few stat calls
+        per path)."""
         return (_normalise(self.root), *(self.resolve(a) for a in self.allowed))
 
     def check_read(self, location: str, what: str = "location") -> str:

@@ -23,6 +23,7 @@ import pyarrow as pa
 from loglake.catalog import DEFAULT_DATABASE, DataFile, PartitionConstraint, TableDefinition
 from loglake.catalog.json_serde import JsonLayout, read_json_files
 from loglake.catalog.managed import ManagedTable
+from loglake.catalog.paths import LocationPolicy
 from loglake.catalog.types import to_arrow
 from loglake.errors import CatalogError
 from loglake.query import types as T
@@ -79,6 +80,7 @@ class CatalogTables:
         self._listings: dict[tuple[Any, ...], list[DataFile]] = {}
         self._frames: dict[tuple[Any, ...], pl.LazyFrame] = {}
         self._reads: list[TableRead] = []
+        self._policy: LocationPolicy | None = None
         # set by the engine: the output schema of a view's SQL (for views stored without columns)
         self.view_schema: Callable[[str], pl.Schema] | None = None
         # set by the engine while it builds a plan only to show it (EXPLAIN): files that would
@@ -98,6 +100,7 @@ class CatalogTables:
         self._listings.clear()
         self._frames.clear()
         self._reads = []
+        self._policy = None
 
     # ------------------------------------------------------------------ what a statement read
 
@@ -259,7 +262,9 @@ class CatalogTables:
                     )
                 files = managed.files()  # read again only when its Delta version moved on
             else:
-                files = self.catalog.files(table, constraints)
+                if self._policy is None:  # the lake settings, read once per statement
+                    self._policy = self.catalog.location_policy()
+                files = self.catalog.files(table, constraints, policy=self._policy)
             self._listings[key] = files
         return files
 

@@ -203,3 +203,36 @@ def test_external_table_folders_are_listed_for_every_statement(local_settings, t
     assert _value(engine, sql) == 1610
     Path(root / "day=1" / "b.parquet").unlink()
     assert _value(engine, sql) == 1600
+
+
+def test_a_statement_reads_the_lake_settings_once_whatever_its_tables(
+    local_settings, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Checking a kept plan lists every external table's folder; the lake settings (where SQL
+    may read) are read once for the statement, not once per table."""
+    engine = Engine(catalog=Catalog(local_settings))
+    for name in ("a", "b", "c"):
+        folder = tmp_path / name
+        folder.mkdir()
+        pl.DataFrame({"k": [1, 2], name: [10, 20]}).write_parquet(folder / "part.parquet")
+        engine.execute(
+            f"CREATE EXTERNAL TABLE {name} (k bigint, {name} bigint) STORED AS PARQUET "
+            f"LOCATION '{folder}'"
+        )
+    reads: list[int] = []
+    original = Catalog.lake_settings
+
+    def counting(self: Catalog):  # type: ignore[no-untyped-def]
+        reads.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Catalog, "lake_settings", counting)
+    one = "SELECT sum(a) FROM a"
+    three = "SELECT sum(a + b + c) FROM a JOIN b USING (k) JOIN c USING (k)"
+    counts = {}
+    for sql, expected in ((one, 30), (three, 90)):
+        assert _value(engine, sql) == expected  # compiled
+        reads.clear()
+        assert _value(engine, sql) == expected  # its plan kept: the folders listed again
+        counts[sql] = len(reads)
+    assert counts[one] == counts[three] >= 1
