@@ -603,7 +603,9 @@ class Catalog:
             relative = path[len(root) :]
             if info.get("type") == "directory" or _IGNORED_FILE.search(relative):
                 continue
-            if info.get("islink") and info.get("type") != "file":
+            # fsspec marks every local symbolic link "other": only one whose target is not a
+            # file is refused
+            if info.get("islink") and not (info.get("type") == "file" or os.path.isfile(path)):
                 raise CatalogError(
                     f"{path} is a broken symbolic link (to {info.get('destination')}); "
                     "repair or remove it"

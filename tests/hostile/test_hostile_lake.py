@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import orjson
+import polars as pl
 import pytest
 
 import loglake
@@ -161,6 +162,13 @@ def test_damaged_delta_logs_and_broken_links_are_clean_errors(tmp_path: Path) ->
     lake.sql(f"CREATE EXTERNAL TABLE e (a int) STORED AS PARQUET LOCATION '{folder}'")
     with pytest.raises(UserError, match="broken symbolic link"):
         lake.sql("SELECT * FROM e")
+    # a link to a file that exists is read like the file
+    (folder / "broken.parquet").unlink()
+    real = tmp_path / "lake" / "kept" / "real.parquet"
+    real.parent.mkdir()
+    pl.DataFrame({"a": [1, 2]}, schema={"a": pl.Int32}).write_parquet(real)
+    (folder / "linked.parquet").symlink_to(real)
+    assert lake.sql("SELECT sum(a) AS s FROM e").item() == 3
 
 
 def test_settings_command_shows_and_changes_lake_settings(
