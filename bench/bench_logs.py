@@ -161,32 +161,41 @@ QUERIES: list[tuple[str, str]] = [
 
 
 def ensure_lake(events_per_day: int) -> loglake.Lake:
-    """The generated and ingested lake, built once and kept under bench/data/."""
+    """The generated and ingested lake, built once and kept under bench/data/.
+
+    The raw exports are deleted only once ingest has finished, so a lake whose raw folder is
+    still there was interrupted: generation is repeated only if it had not finished (a marker
+    beside the folder says it had), and ingest resumes, skipping the objects it already holds.
+    """
     folder = ROOT / "data" / f"logs-{ACCOUNTS}x{REGIONS}x{DAYS}x{events_per_day}"
+    raw, generated = folder / "raw", folder / "raw.generated"
     lake = loglake.connect(str(folder / "lake"), create=True)
-    if lake.catalog.table_exists(DEFAULT_DATABASE, "cloudtrail"):  # built by an earlier run
-        return lake
-    raw = folder / "raw"
-    shutil.rmtree(folder, ignore_errors=True)
-    started = time.perf_counter()
-    print(f"generating {ACCOUNTS * REGIONS * DAYS * events_per_day:,} CloudTrail events ...")
-    summary = generate(
-        str(raw),
-        accounts=ACCOUNTS,
-        regions=REGIONS,
-        days=DAYS,
-        events_per_day=events_per_day,
-        scenarios=["all"],
-        start=START,
-        sources=["cloudtrail", "vpcflowlogs"],
-        progress=False,
-    )
-    print(f"  {summary.events} in {time.perf_counter() - started:.0f} s; ingesting ...", flush=True)
+    if lake.catalog.table_exists(DEFAULT_DATABASE, "cloudtrail") and not raw.exists():
+        return lake  # built by an earlier run
+    if not generated.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        started = time.perf_counter()
+        print(f"generating {ACCOUNTS * REGIONS * DAYS * events_per_day:,} CloudTrail events ...")
+        summary = generate(
+            str(raw),
+            accounts=ACCOUNTS,
+            regions=REGIONS,
+            days=DAYS,
+            events_per_day=events_per_day,
+            scenarios=["all"],
+            start=START,
+            sources=["cloudtrail", "vpcflowlogs"],
+            progress=False,
+        )
+        generated.write_text(f"{summary.events}\n")
+        print(f"  {summary.events} in {time.perf_counter() - started:.0f} s", flush=True)
+    print("ingesting ...", flush=True)
     started = time.perf_counter()
     lake = loglake.connect(str(folder / "lake"), create=True)
     report = lake.ingest(str(raw), workers=2, progress=False)
     print(f"  {report} in {time.perf_counter() - started:.0f} s", flush=True)
     shutil.rmtree(raw)
+    generated.unlink()
     return lake
 
 
