@@ -31,7 +31,7 @@ from loglake.query.cost import athena_cost_usd, format_usd
 from loglake.query.ddl import CATALOG_STATEMENTS, DdlExecutor
 from loglake.query.frontend import parse, qualify_tree
 from loglake.query.guards import as_sql_error, run_deep
-from loglake.query.limits import check_scan, collect_within
+from loglake.query.limits import check_scan, collect_within, wait_until_polars_runs
 from loglake.query.plans import PlanCache, plan_key
 from loglake.query.runtime import error_from_polars
 from loglake.query.statement_kind import statement_kind
@@ -159,6 +159,7 @@ class Engine:
             reset()
         try:
             self._limits = self._query_limits(limits)
+            wait_until_polars_runs()
             try:
                 result = self._dispatch(sql, params, stats, lazy)
             except RecursionError:  # deeply nested: again with room for it

@@ -18,6 +18,11 @@ abandoned and ends on its own (any stop, such as Ctrl-C, still ends it).
 before each cell), so the handler installed when this module is first imported is put back while
 a query runs and the one found is restored afterwards. A query that has not stopped some seconds
 after a stop sent for it from another thread (an operator that checks rarely) is abandoned.
+
+Polars keeps its stop raised until all of its work in the process has ended, and refuses to
+start anything while it is raised. So a query that starts while the work of an earlier stop is
+still winding down (an abandoned query on another thread that checks rarely) first waits for it,
+instead of failing at once with a KeyboardInterrupt that looks like the user's Ctrl-C.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
 
-import polars  # noqa: F401 - installs the SIGINT handler recorded below
+import polars  # installs the SIGINT handler recorded below; _PROBE uses it
 
 T = TypeVar("T")
 
@@ -54,6 +59,10 @@ class TimeUp(Exception):
     def __init__(self, stopped: bool):
         super().__init__("time is up")
         self.stopped = stopped
+
+
+class StillStopping(Exception):
+    """Polars' stop stayed raised for ``_GRACE_S``: earlier work in the process has not ended."""
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -151,6 +160,31 @@ def _serve() -> None:
 def _send_stop() -> None:
     with contextlib.suppress(KeyboardInterrupt):  # the interpreter's echo of the stop
         signal.raise_signal(signal.SIGINT)
+
+
+#: a collect that does nothing: Polars refuses it while its stop is raised
+_PROBE = polars.LazyFrame()
+
+
+def wait_for_earlier_stops() -> None:
+    """Return once Polars accepts work, i.e. no stop of earlier work is still raised
+    (:class:`StillStopping` if one stays raised for ``_GRACE_S``).
+
+    A statement calls it before it first uses Polars. A stop raised after this check (its own
+    time limit, Ctrl-C) still stops it; a Ctrl-C that lands within the check's tenth of a
+    millisecond is taken for an earlier stop, and the next one stops the statement."""
+    give_up = time.monotonic() + _GRACE_S
+    pause = 0.002
+    while True:
+        try:
+            _PROBE.collect()
+            return
+        except KeyboardInterrupt:
+            pass
+        if time.monotonic() >= give_up:
+            raise StillStopping
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def run_until(call: Callable[[], T], seconds: float) -> T:
@@ -299,8 +333,3 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
-
-
-def _wait_quietly(future: Future[T]) -> None:
-    with contextlib.suppress(BaseException):  # the caller re-raises the interrupt itself
-        future.result(timeout=_GRACE_S)

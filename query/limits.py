@@ -52,6 +52,21 @@ def check_scan(limits: QueryLimits, bytes_scanned: int) -> None:
         )
 
 
+def wait_until_polars_runs() -> None:
+    """Wait, before a statement first uses Polars, while the stop of earlier work is raised.
+
+    Polars keeps a stop (Ctrl-C, another query's time limit) raised until all of its work in
+    the process has ended, and refuses new work meanwhile with a KeyboardInterrupt that would
+    look like the user's Ctrl-C."""
+    try:
+        interrupt.wait_for_earlier_stops()
+    except interrupt.StillStopping:
+        raise QueryLimitError(
+            "Query could not start: Polars work stopped earlier in this process (Ctrl-C or "
+            "another query's time limit) has not ended yet; run it again"
+        ) from None
+
+
 def collect_within(lf: pl.LazyFrame, limits: QueryLimits, engine: str) -> pl.DataFrame:
     """Run a plan under the time and result-size limits, cancelling it at the first one crossed."""
     rows = limits.result_limit_rows

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 import loglake
 from loglake.query import interrupt
 from loglake.query.limits import QueryLimitError
 
-# 270 million triples: tens of seconds of work, far longer than the limits below
+# 9 billion triples: about 100 s of CPU time (270 million took 2.9 s), so that no machine, however
+# fast or idle, finishes it within the limits below; the tests prove the stop by the error's
+# words ("was cancelled" only when Polars' work was stopped), never by a duration
 RUNAWAY = (
     "SELECT sum(a.x * b.x + c.x) AS s FROM nums a CROSS JOIN nums b "
-    "CROSS JOIN (SELECT x FROM nums WHERE x <= 30) c"
+    "CROSS JOIN (SELECT x FROM nums WHERE x <= 1000) c"
 )
 
 
@@ -29,10 +33,8 @@ def lake(tmp_path: Path) -> loglake.Lake:
 
 
 def test_a_query_over_its_time_limit_is_cancelled(lake: loglake.Lake) -> None:
-    started = time.monotonic()
-    with pytest.raises(QueryLimitError, match=r"time limit of 0\.2 s"):
+    with pytest.raises(QueryLimitError, match=r"time limit of 0\.2 s and was cancelled"):
         lake.sql(RUNAWAY, limits={"time_limit_s": 0.2})
-    assert time.monotonic() - started < 60  # cancelled, not run to the end
     assert lake.sql("SELECT count(*) AS n FROM nums").item() == 3000  # the engine still works
 
 
@@ -51,10 +53,8 @@ def test_the_time_limit_stops_a_query_after_a_notebook_replaced_the_sigint_handl
     # own handler at the C level; the limit puts it back while the query runs
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        started = time.monotonic()
         with pytest.raises(QueryLimitError, match="was cancelled"):
             lake.sql(RUNAWAY, limits={"time_limit_s": 0.2})
-        assert time.monotonic() - started < 60
     finally:
         signal.signal(signal.SIGINT, previous)
         interrupt.restore_polars_handler()
@@ -72,20 +72,35 @@ def test_ctrl_c_during_a_query_with_a_time_limit_is_a_keyboard_interrupt(
         return arm(seconds)
 
     monkeypatch.setattr(interrupt._WATCHDOG, "arm", arm_then_press_ctrl_c)
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt):  # RUNAWAY never ends on its own in 0.3 s
         lake.sql(RUNAWAY, limits={"time_limit_s": 120})
-    assert time.monotonic() - started < 60  # the query stopped with it
     monkeypatch.undo()
     assert lake.sql("SELECT count(*) AS n FROM nums").item() == 3000
 
 
 def test_many_queries_under_a_time_limit_they_do_not_reach(lake: loglake.Lake) -> None:
-    # deadlines armed and disarmed in a row leave no stop behind for a later statement
     for _ in range(30):
-        assert lake.sql("SELECT count(*) AS n FROM nums", limits={"time_limit_s": 5}).item() == 3000
-    time.sleep(0.2)
+        assert (
+            lake.sql("SELECT count(*) AS n FROM nums", limits={"time_limit_s": 60}).item() == 3000
+        )
     assert lake.sql("SELECT count(*) AS n FROM nums").item() == 3000
+
+
+def test_a_disarmed_deadline_never_sends_its_stop() -> None:
+    # a deadline that passes after its query ended must not stop a later statement; each
+    # deadline that did pass before it was disarmed (a stalled machine) is counted by disarm()
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: received.append(1))
+    try:
+        fired = 0
+        for _ in range(30):
+            ticket = interrupt._WATCHDOG.arm(0.05)
+            fired += interrupt._WATCHDOG.disarm(ticket)
+        time.sleep(0.3)  # every deadline is past: a ticket kept by mistake would fire now
+        assert len(received) == fired
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        interrupt.restore_polars_handler()
 
 
 def test_off_the_main_thread_the_time_limit_gives_the_caller_its_error(lake: loglake.Lake) -> None:
@@ -102,10 +117,52 @@ def test_off_the_main_thread_the_time_limit_gives_the_caller_its_error(lake: log
 
     worker = threading.Thread(target=query)
     worker.start()
-    worker.join(timeout=120)
-    assert not worker.is_alive()
+    worker.join()
     assert isinstance(outcome[0], QueryLimitError)
     assert "time limit of 0.2 s and was abandoned" in str(outcome[0])
+    stop_abandoned_work()
+
+
+def stop_abandoned_work() -> None:
+    """Stop the abandoned query as Ctrl-C would, so that it does not run on beside later tests."""
+    interrupt._send_stop()
+    for thread in threading.enumerate():
+        if thread.name == "loglake-query":
+            thread.join()
+
+
+def test_a_query_after_a_stop_waits_for_earlier_work_to_wind_down(lake: loglake.Lake) -> None:
+    # Polars keeps its stop raised until all of its work in the process has ended and refuses
+    # new work meanwhile: a statement started then failed with a KeyboardInterrupt (as if the
+    # user had pressed Ctrl-C), which ended a script or a test run
+    busy, release = threading.Event(), threading.Event()
+
+    def holds_polars(s: pl.Series) -> pl.Series:
+        busy.set()
+        release.wait()  # Polars work that does not check for the stop until it is released
+        return s
+
+    def other_work() -> None:
+        with contextlib.suppress(KeyboardInterrupt):
+            pl.LazyFrame({"a": [1]}).select(pl.col("a").map_batches(holds_polars)).collect()
+
+    other = threading.Thread(target=other_work)
+    other.start()
+    busy.wait()
+    try:
+        with pytest.raises(QueryLimitError, match="was cancelled"):
+            lake.sql(RUNAWAY, limits={"time_limit_s": 0.2})
+        # the other work ends a second from now, while (or before) the next statement waits;
+        # the second bounds that work, it is no assertion on how fast anything runs
+        threading.Timer(1.0, release.set).start()
+        try:
+            answer = lake.sql("SELECT count(*) AS n FROM nums").item()
+        except KeyboardInterrupt:
+            pytest.fail("the statement failed with the stop of the query before it")
+        assert answer == 3000
+    finally:
+        release.set()
+        other.join()
 
 
 def test_the_time_limit_is_a_lake_setting(lake: loglake.Lake) -> None:
@@ -152,10 +209,10 @@ def test_a_notebook_cell_showing_progress_stops_its_query_at_the_limit(lake: log
     # which sends the stop when the query's time is up
     from loglake.display import with_progress
 
-    started = time.monotonic()
     with pytest.raises(QueryLimitError, match="was cancelled"):
         with_progress(
-            lambda: lake.sql(RUNAWAY, limits={"time_limit_s": 0.2}), lambda: (0, 0, 0), started
+            lambda: lake.sql(RUNAWAY, limits={"time_limit_s": 0.2}),
+            lambda: (0, 0, 0),
+            time.monotonic(),
         )
-    assert time.monotonic() - started < 60
     assert lake.sql("SELECT count(*) AS n FROM nums").item() == 3000
