@@ -17,9 +17,18 @@ def _init(args: argparse.Namespace, lake) -> int:
 
     lake = Lake(storage_settings(args, args.path), create=True)
     lake.catalog.initialise(args.databases or ["aws"])
+    if args.allowed:
+        known = lake.catalog.lake_settings().allowed_locations
+        wanted = [item.strip() for text in args.allowed for item in text.split(",")]
+        lake.catalog.update_lake_settings(
+            allowed_locations=list(dict.fromkeys([*known, *filter(None, wanted)]))
+        )
     print(
         f"lake ready at {lake.settings.root} (databases: {', '.join(lake.catalog.list_databases())})"
     )
+    allowed = lake.catalog.lake_settings().allowed_locations
+    if allowed:
+        print(f"SQL may also read and write: {', '.join(allowed)}")
     return 0
 
 
@@ -109,6 +118,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         dest="databases",
         action="append",
         help="also create this database (repeatable; default: aws)",
+    )
+    init.add_argument(
+        "--allow-location",
+        dest="allowed",
+        action="append",
+        metavar="LOCATION",
+        help="a folder or s3://bucket/prefix SQL may read and write besides the lake root, e.g. "
+        "the raw exports external tables read (repeatable; the allowed_locations setting)",
     )
     init.set_defaults(handler=_init, creates_lake=True, needs_lake=False)
 

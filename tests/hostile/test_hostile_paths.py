@@ -187,3 +187,26 @@ def test_the_location_error_names_the_command_that_allows_the_location(
     assert lake.sql("SELECT count(*) AS n FROM ex").item() == 1
     # the locations allowed before stay allowed
     assert lake.catalog.lake_settings().allowed_locations == (str(kept), str(exports))
+
+
+def test_locations_named_when_the_lake_is_set_up_are_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw, other = tmp_path / "raw", tmp_path / "other"
+    for folder in (raw, other):
+        folder.mkdir()
+        (folder / "a.csv").write_text("1\n")
+    root = tmp_path / "lake"
+    assert main(["init", str(root), "--allow-location", f"{raw},s3://logs/AWSLogs"]) == 0
+    assert "SQL may also read and write" in capsys.readouterr().out
+    lake = loglake.connect(root)
+    assert lake.catalog.lake_settings().allowed_locations == (str(raw), "s3://logs/AWSLogs")
+    lake.sql(f"CREATE EXTERNAL TABLE r (a int) STORED AS TEXTFILE LOCATION '{raw}'")
+    lake.sql(f"CREATE EXTERNAL TABLE o (a int) STORED AS TEXTFILE LOCATION '{other}'")
+    assert lake.sql("SELECT count(*) AS n FROM r").item() == 1
+    with pytest.raises(LocationError, match="outside the locations this lake allows"):
+        lake.sql("SELECT count(*) AS n FROM o")
+    # init again on the same lake adds to what it allows, never narrows it
+    assert main(["init", str(root), "--allow-location", str(other)]) == 0
+    assert lake.sql("SELECT count(*) AS n FROM o").item() == 1
+    assert len(lake.catalog.lake_settings().allowed_locations) == 3
