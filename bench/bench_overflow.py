@@ -13,6 +13,7 @@ milliseconds and the ratios.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -69,14 +70,17 @@ def main() -> None:
         )
         duck = duckdb.connect()
         duck.execute(f"CREATE VIEW flows AS SELECT * FROM read_parquet('{path}')")
-        print(f"{args.rows:,} rows, medians of {args.runs} runs (ms)")
+        print(
+            f"{args.rows:,} rows, medians of {args.runs} runs (ms; CPU ms of the process), "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         print(
             f"{'query':<30} {'loglake':>8} {'no check':>8} {'duckdb':>8} "
-            f"{'/nocheck':>8} {'/duckdb':>8}"
+            f"{'/nocheck':>8} {'/duckdb':>8} {'cpu':>8} {'cpu nock':>8} {'cpu /nock':>9}"
         )
-        ratios = []
+        ratios, cpu_ratios = [], []
         for name, sql in QUERIES.items():
-            medians, _, first = interleaved_medians(
+            medians, cpu, first = interleaved_medians(
                 {
                     "loglake": lambda sql=sql: lake.sql(sql),
                     "unchecked": lambda sql=sql: _unchecked(unchecked, sql),
@@ -89,13 +93,19 @@ def main() -> None:
                 raise SystemExit(f"{name}: the engines disagree: {totals}")
             ours = medians["loglake"]
             ratios.append(ours / medians["unchecked"])
+            cpu_ratios.append(cpu["loglake"] / cpu["unchecked"])
             print(
                 f"{name:<30} {ours * 1000:8.1f} {medians['unchecked'] * 1000:8.1f} "
                 f"{medians['duckdb'] * 1000:8.1f} {ratios[-1]:8.2f} "
-                f"{ours / medians['duckdb']:8.2f}",
+                f"{ours / medians['duckdb']:8.2f} {cpu['loglake'] * 1000:8.1f} "
+                f"{cpu['unchecked'] * 1000:8.1f} {cpu_ratios[-1]:9.2f}",
                 flush=True,
             )
-        print(f"geometric mean cost of the checks: {statistics.geometric_mean(ratios):.2f}x")
+        print(
+            f"geometric mean cost of the checks: wall {statistics.geometric_mean(ratios):.2f}x, "
+            f"CPU {statistics.geometric_mean(cpu_ratios):.2f}x; load average "
+            f"{os.getloadavg()[0]:.1f}"
+        )
 
 
 def _unchecked(lake: loglake.Lake, sql: str) -> pl.DataFrame:
