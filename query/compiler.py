@@ -583,9 +583,16 @@ class Compiler:
                 f"{len(left.internal)}, {len(right.internal)}",
             )
         casts_l, casts_r = [], []
+        # the result's types are known here: kept, so that a chain of 600 UNION ALLs does not
+        # resolve the growing plan's schema at every link (quadratic work)
+        known: dict[str, pl.DataType] | None = {}
         for li, ri in zip(left.internal, right.internal, strict=True):
             lt, rt = left.schema.get(li), right.schema.get(ri)
             target = T.common_supertype(lt, rt) if lt is not None and rt is not None else None
+            if known is not None and target is not None:
+                known[li] = target
+            else:
+                known = None
             if lt is not None and rt is not None and target is None:
                 raise self.error(
                     node,
@@ -612,7 +619,7 @@ class Compiler:
                 raise self.error(node, f"{node.key.upper()} ALL is not supported")
             how = "semi" if isinstance(node, exp.Intersect) else "anti"
             lf = lf_l.unique().join(lf_r, on=left.internal, how=how, nulls_equal=True)
-        out = Output(lf, left.names, left.internal)
+        out = Output(lf, left.names, left.internal, known)
         return self._modifiers(node, out)
 
     # ------------------------------------------------------------------ FROM and joins

@@ -214,3 +214,13 @@ def test_integer_arithmetic_is_exact_or_fails_at_the_edges(
                 else:
                     with pytest.raises(SqlError, match=f"{sql_type} {names[op]} overflow"):
                         engine.execute(text)
+
+
+def test_a_chain_of_unions_takes_the_common_type_of_every_link(engine: Engine) -> None:
+    # each link's result type is carried to the next instead of resolved from the whole plan
+    links = ["SELECT 1 AS a", "SELECT CAST(2 AS bigint)", *["SELECT 3"] * 50, "SELECT 2.5e0"]
+    df = engine.execute("SELECT a FROM (" + " UNION ALL ".join(links) + ") ORDER BY a").df
+    assert df is not None and df.schema["a"] == pl.Float64
+    assert df["a"].to_list() == [1.0, 2.0, 2.5, *[3.0] * 50]
+    df = engine.execute("SELECT 1 AS a INTERSECT SELECT CAST(1 AS bigint) EXCEPT SELECT 2").df
+    assert df is not None and df.schema["a"] == pl.Int64 and df.rows() == [(1,)]
