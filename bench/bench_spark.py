@@ -16,7 +16,6 @@ engine="spark")``; events per second and per core.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import tempfile
@@ -24,37 +23,11 @@ import time
 from pathlib import Path
 
 import bench_tpch
+from cpu_time import tree_cpu
 
 import loglake
 from loglake.datasets import generate
 from loglake.scaleout import spark_session
-
-
-def tree_cpu() -> float:
-    """CPU seconds used so far by this process and every live descendant (Spark's JVM, its
-    Python workers), with the children each has already reaped."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    used: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields[1])
-        used[int(entry)] = sum(int(f) for f in fields[11:15]) / ticks
-    mine = {os.getpid()}
-    grown = True
-    while grown:
-        grown = False
-        for pid, parent in parents.items():
-            if parent in mine and pid not in mine:
-                mine.add(pid)
-                grown = True
-    return sum(used.get(pid, 0.0) for pid in mine)
 
 
 def bench_queries(lake: loglake.Lake, spark: object, numbers: list[int], runs: int) -> None:

@@ -11,13 +11,18 @@ and sorted, but deliveries run concurrently and are retried, so a file stamped 1
 after one stamped 10:06 has been listed, and two files of the same minute sort by their random
 part. Resuming right after the last key seen would skip such a file forever. The rule is:
 
-    a run lists each known stream from (its last committed key's stamp, or the time of the
-    listing that saw it if earlier) minus ``MARGIN`` (one hour), to the next stream.
+    a key not yet visible when a stream was last listed carries a stamp less than ``MARGIN``
+    (one hour) older than that listing; so a run lists each known stream from the earlier of
+    its last committed key and the last listing's time minus ``MARGIN``, to the next stream.
 
 Every key listed from there on that is already ingested is skipped through the ingest log, so the
-margin costs a listing of an hour of keys, not a re-read. A file is missed only if it becomes
-listable more than an hour after the minute its name carries; CloudTrail documents deliveries
-within about five minutes on average, flow logs every five to ten minutes. A full listing
+margin costs a listing of an hour of keys, not a re-read; a stream whose last listing came more
+than ``MARGIN`` after its last committed key (nothing delivered for an hour, a backfill of older
+days) is listed from that key on, which is one request that returns nothing when nothing is new.
+A file is missed only if it becomes listable more than an hour after the minute its name carries;
+CloudTrail documents deliveries within about five minutes on average, flow logs every five to ten
+minutes. The listing's time is this machine's clock: one that runs ahead of S3's by minutes eats
+into the margin. A full listing
 (``full_listing=True``, ``loglake ingest --full-listing``, and every quarantine retry) looks at
 everything again: use it after an outage of the delivering service, or to pick up an old object
 that was rewritten in place.
@@ -75,24 +80,42 @@ def stream_of(name: str) -> tuple[str, str] | None:
     return (match["stream"], match["stamp"]) if match else None
 
 
-def resume_after(name: str) -> str:
-    """The name a listing of ``name``'s stream resumes after: its stamp less the margin."""
+def resume_after(name: str, listed: str | None = None) -> str:
+    """The name a listing of ``name``'s stream resumes after, ``name`` being its last committed
+    key and ``listed`` the minute of the listing that last found every key up to it finished.
+
+    A key not visible then is stamped after ``listed`` less the margin (a minute more, as both
+    are cut to the minute): if ``name`` is older, every key up to it was listed and is done, and
+    the listing starts after it; else from that minute. Without ``listed`` (a state written
+    before it was kept), from ``name``'s stamp less the margin.
+    """
     stream, stamp = stream_of(name)  # type: ignore[misc]
+    if listed is not None:
+        visible = dt.datetime.strptime(listed, STAMP_FORMAT) - MARGIN - dt.timedelta(minutes=1)
+        if stamp < visible.strftime(STAMP_FORMAT):
+            return name
+        return stream + visible.strftime(STAMP_FORMAT)
     earlier = dt.datetime.strptime(stamp, STAMP_FORMAT) - MARGIN
     return stream + earlier.strftime(STAMP_FORMAT)
 
 
+def now() -> dt.datetime:
+    """The time a listing starts (a function, so tests can set the clock of a delivery day)."""
+    return dt.datetime.now(dt.UTC)
+
+
 class ListingState:
-    """Per folder of one source, the last committed key of each stream (a JSON document under
+    """Per folder of one source, the last committed key of each stream and the minute of the
+    listing that last found every key up to it finished (a JSON document under
     ``<lake>/_state/listing/``). It only ever moves forward: two runs saving at once keep the
-    larger key of each stream."""
+    larger key of each stream (the later listing for the same key)."""
 
     def __init__(self, lake: StorageSettings, source_root: str):
         digest = hashlib.sha256(source_root.rstrip("/").encode()).hexdigest()[:24]
         self.fs = lake.filesystem()
         self.path = lake.fs_path(lake.url("_state", "listing", f"{digest}.json"))
         self.source_root = source_root
-        self.folders, self.complete = self._read()
+        self.folders, self.listed_at, self.complete = self._read()
         self._latest: dict[str, str] | None = None
         #: per folder listed in this run, its files: (name, object URL); None when the folder
         #: cannot be resumed (it holds sub-folders)
@@ -100,15 +123,16 @@ class ListingState:
         #: folders to be listed in full from now on
         self.dropped: set[str] = set()
         #: no key listed by this run became visible after this minute
-        self.started = dt.datetime.now(dt.UTC).strftime(STAMP_FORMAT)
+        self.started = now().strftime(STAMP_FORMAT)
 
-    def _read(self) -> tuple[dict[str, dict[str, str]], set[str]]:
-        """The streams of each folder, and the folders whose listed keys were all finished."""
+    def _read(self) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], set[str]]:
+        """The last key of each stream of each folder, the minute of the listing that found
+        every key up to it finished, and the folders whose listed keys were all finished."""
         try:
             body = orjson.loads(self.fs.cat_file(self.path))
         except (FileNotFoundError, orjson.JSONDecodeError):
-            return {}, set()
-        return body.get("folders", {}), set(body.get("complete", []))
+            return {}, {}, set()
+        return body.get("folders", {}), body.get("listed", {}), set(body.get("complete", []))
 
     def _latest_by_region(self) -> dict[str, str]:
         """Per region folder (above year/month/day), the latest stamp committed in any of its
@@ -139,10 +163,11 @@ class ListingState:
         if not streams:
             return None
         names = sorted(streams)
+        listed = self.listed_at.get(folder, {})
         out: list[Range] = [(None, names[0])]
         for index, stream in enumerate(names):
             following = names[index + 1] if index + 1 < len(names) else None
-            out.append((resume_after(streams[stream]), following))
+            out.append((resume_after(streams[stream], listed.get(stream)), following))
         return out
 
     def record(self, folder: str, files: list[tuple[str, str]], *, resumable: bool = True) -> None:
@@ -154,7 +179,8 @@ class ListingState:
 
     def advance(self, done: set[str]) -> None:
         """Move each stream's key to the last listed key up to which every key is done (never
-        past the minute this run started listing: see the module's rule)."""
+        past the minute this run started listing: see the module's rule), with this run's
+        listing time; a run that finds nothing new up to the same key only moves the time."""
         for folder, files in self.listed.items():
             parsed = [stream_of(name) for name, _ in files or ()]
             if files is None or None in parsed:  # sub-folders, or keys named otherwise
@@ -168,37 +194,56 @@ class ListingState:
             else:
                 self.complete.discard(folder)
             streams = dict(self.folders.get(folder, {}))
+            listed = dict(self.listed_at.get(folder, {}))
             for stream, entries in by_stream.items():
                 last = _last_done(sorted(entries), done)
                 if last is not None:
                     last = min(last, f"{stream}{self.started}Z_")
-                if last is not None and last > streams.get(stream, ""):
+                if last is not None and last >= streams.get(stream, ""):
                     streams[stream] = last
+                    listed[stream] = self.started
             if streams and len(streams) <= MAX_STREAMS:
                 self.folders[folder] = streams
+                self.listed_at[folder] = listed
             else:
                 self._drop(folder)
 
     def _drop(self, folder: str) -> None:
         """List ``folder`` in full from now on."""
         self.folders.pop(folder, None)
+        self.listed_at.pop(folder, None)
         self.complete.discard(folder)
         self.dropped.add(folder)
 
     def save(self) -> None:
         """Store the state, merged with what another run may have stored meanwhile."""
-        merged, complete = self._read()
+        merged, merged_listed, complete = self._read()
         for folder in self.dropped:
             merged.pop(folder, None)
+            merged_listed.pop(folder, None)
             complete.discard(folder)
         for folder, streams in self.folders.items():
             current = merged.setdefault(folder, {})
+            current_listed = merged_listed.setdefault(folder, {})
+            listed = self.listed_at.get(folder, {})
             for stream, name in streams.items():
-                if name > current.get(stream, ""):
+                # a key and its listing time go together: each pair holds on its own
+                mine = (name, listed.get(stream, ""))
+                if mine > (current.get(stream, ""), current_listed.get(stream, "")):
                     current[stream] = name
+                    if mine[1]:
+                        current_listed[stream] = mine[1]
+                    else:
+                        current_listed.pop(stream, None)
         # a folder another run found unfinished stays open; one finished here is complete
         complete = (complete | self.complete) - {f for f in self.listed if f not in self.complete}
-        body = {"source": self.source_root, "folders": merged, "complete": sorted(complete)}
+        listed_at = {folder: times for folder, times in merged_listed.items() if times}
+        body = {
+            "source": self.source_root,
+            "folders": merged,
+            "listed": listed_at,
+            "complete": sorted(complete),
+        }
         self.fs.makedirs(self.path.rsplit("/", 1)[0], exist_ok=True)
         self.fs.pipe_file(self.path, orjson.dumps(body))
 

@@ -1,8 +1,10 @@
 """Listings that resume after the keys already ingested (local folder and S3 server on
-127.0.0.1): late keys inside the margin, new streams, a run stopped half-way, full listings."""
+127.0.0.1): late keys inside the margin, streams listed after their last key once an hour has
+passed, new streams, a run stopped half-way, full listings."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import uuid
 from pathlib import Path
@@ -39,6 +41,20 @@ def event_ids(settings: StorageSettings) -> list[str]:
 
 
 @pytest.fixture
+def clock(monkeypatch):
+    """The listing's clock, set to 2024-05-10 10:00 plus the minutes given, as a run on the
+    delivery day sees it (returns the setter)."""
+    minutes = [0]
+
+    def at(value: int) -> None:
+        minutes[0] = value
+
+    start = dt.datetime(2024, 5, 10, 10, tzinfo=dt.UTC)
+    monkeypatch.setattr(listing, "now", lambda: start + dt.timedelta(minutes=minutes[0]))
+    return at
+
+
+@pytest.fixture
 def small_pages(monkeypatch):
     """S3 pages of 7 keys, so that ranges cross page boundaries with a few dozen keys."""
     monkeypatch.setattr(listing, "PAGE_KEYS", 7)
@@ -50,6 +66,11 @@ def test_stream_and_resume_point_of_delivery_names():
     # an hour before, across midnight; names of that minute sort after the resume point
     assert resume_after(name) == f"{ACCOUNT}_CloudTrail_{REGION}_20240509T2305"
     assert f"{ACCOUNT}_CloudTrail_{REGION}_20240509T2305Z_0.json.gz" > resume_after(name)
+    # listed at 00:07: keys not visible then are stamped 23:06 or later (a minute for the cut)
+    assert resume_after(name, "20240510T0007") == f"{ACCOUNT}_CloudTrail_{REGION}_20240509T2306"
+    # listed more than an hour (and the minute) after the key: every key up to it was visible
+    assert resume_after(name, "20240510T0106") == f"{ACCOUNT}_CloudTrail_{REGION}_20240510T0005"
+    assert resume_after(name, "20240510T0107") == name
     flow = "123456789012_vpcflowlogs_us-east-1_fl-1234abcd_20180620T1620Z_fe123456.log.gz"
     assert stream_of(flow) == ("123456789012_vpcflowlogs_us-east-1_fl-1234abcd_", "20180620T1620")
     config = "1_Config_us-east-2_ConfigHistory_AWS::S3::Bucket_20160927T195818Z_20160927T195818Z_1.json.gz"
@@ -57,12 +78,15 @@ def test_stream_and_resume_point_of_delivery_names():
     assert stream_of("notes.txt") is None
 
 
-def test_resumed_listing_keeps_late_keys_inside_the_margin(lake_settings, tmp_path, small_pages):
+def test_resumed_listing_keeps_late_keys_inside_the_margin(
+    lake_settings, tmp_path, small_pages, clock
+):
     raw = tmp_path / "raw"
     for i in range(40):  # 10:00 to 13:15, one delivery every five minutes
         trail_file(raw, ACCOUNT, REGION, stamp(5 * i), [make_event(i)])
     source = put_raw(lake_settings, raw)
     catalog = Catalog(lake_settings)
+    clock(196)  # runs at 13:16, a minute after the last delivery
     first = ingest(catalog, source, progress=False)
     assert first.objects_seen == 40 and first.rows["cloudtrail"] == 40
 
@@ -79,6 +103,7 @@ def test_resumed_listing_keeps_late_keys_inside_the_margin(lake_settings, tmp_pa
     ]
     for path in late:
         deliver(lake_settings, raw, source, path)
+    clock(201)
     report = ingest(catalog, source, progress=False)
     assert report.objects_ingested == 3
     assert event_ids(lake_settings) == sorted(
@@ -88,6 +113,7 @@ def test_resumed_listing_keeps_late_keys_inside_the_margin(lake_settings, tmp_pa
     # more than an hour late: only a full listing sees it (the documented limit)
     too_late = trail_file(raw, ACCOUNT, REGION, stamp(60), [make_event(103)])
     deliver(lake_settings, raw, source, too_late)
+    clock(205)
     assert ingest(catalog, source, progress=False).objects_ingested == 0
     full = ingest(catalog, source, progress=False, full_listing=True)
     assert full.objects_seen == 44 and full.objects_ingested == 1
@@ -111,8 +137,39 @@ def flow_file(raw: Path, flow_log: str, minutes: int, srcport: int) -> Path:
     return path
 
 
-def test_new_streams_in_a_known_folder_are_listed_in_full(lake_settings, tmp_path, small_pages):
+def test_a_quiet_stream_is_listed_after_its_last_key(lake_settings, tmp_path, small_pages, clock):
+    """Once a listing has come more than an hour after a stream's last key, a run lists only
+    what sorts after that key: nothing, if nothing is new."""
     raw = tmp_path / "raw"
+    for i in range(40):  # 10:00 to 13:15
+        trail_file(raw, ACCOUNT, REGION, stamp(5 * i), [make_event(i)])
+    source = put_raw(lake_settings, raw)
+    catalog = Catalog(lake_settings)
+    clock(196)
+    assert ingest(catalog, source, progress=False).objects_ingested == 40
+    clock(300)  # 15:00: the last listing (13:16) was within the hour of the last key
+    assert ingest(catalog, source, progress=False).objects_seen == 13
+    clock(305)  # the 15:00 listing came more than an hour after 13:15: nothing before it is new
+    noop = ingest(catalog, source, progress=False)
+    assert (noop.objects_seen, noop.objects_ingested) == (0, 0)
+
+    # a new delivery is found; one stamped 13:10 that appears two hours late is not
+    fresh = trail_file(raw, ACCOUNT, REGION, stamp(303), [make_event(40)])
+    stale = trail_file(raw, ACCOUNT, REGION, stamp(190), [make_event(41)])
+    for path in (fresh, stale):
+        deliver(lake_settings, raw, source, path)
+    clock(306)
+    report = ingest(catalog, source, progress=False)
+    assert (report.objects_seen, report.objects_ingested) == (1, 1)
+    assert ingest(catalog, source, progress=False, full_listing=True).objects_ingested == 1
+    assert event_ids(lake_settings) == [f"evt-{i:06d}" for i in range(42)]
+
+
+def test_new_streams_in_a_known_folder_are_listed_in_full(
+    lake_settings, tmp_path, small_pages, clock
+):
+    raw = tmp_path / "raw"
+    clock(191)  # runs at 13:11, a minute after the last delivery
     port = iter(range(1000, 2000))
     for flow_log in ("fl-0000000000000000b", "fl-0000000000000000d"):
         for i in range(20):
@@ -203,9 +260,9 @@ def test_finished_days_are_not_listed_once_their_region_has_moved_on(lake_settin
     assert ingest(catalog, source, progress=False).objects_seen == 6
 
     # 05-10 and 05-11 are finished and 05-12 holds a key past 05-11's end plus the margin: only
-    # 05-12 is listed, from an hour before its last key
+    # 05-12 is listed, after its last key (the listing that saw it came years later)
     noop = ingest(catalog, source, progress=False)
-    assert (noop.objects_seen, noop.objects_ingested) == (1, 0)
+    assert (noop.objects_seen, noop.objects_ingested) == (0, 0)
     # a key of 05-10 that appears now, days late, is left to a full listing (the documented limit)
     late = trail_file(raw, ACCOUNT, REGION, "20240510T2355", [make_event(50)])
     deliver(lake_settings, raw, source, late)
