@@ -54,6 +54,9 @@ class LakeSettings:
     limits: QueryLimits = QueryLimits()
     #: bytes one raw object may inflate to while it is decompressed (a gzip bomb is quarantined)
     ingest_max_inflated_bytes: int = GIB
+    #: after an ingest run (the watch loop's too), a partition holding more data files than this
+    #: is compacted (0: never)
+    ingest_compact_files: int = 32
     #: alarm action ARNs and the local targets (webhook, file:, exec:) they stand for
     action_map: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -62,6 +65,7 @@ class LakeSettings:
             "allowed_locations": list(self.allowed_locations),
             "limits": dataclasses.asdict(self.limits),
             "ingest_max_inflated_bytes": self.ingest_max_inflated_bytes,
+            "ingest_compact_files": self.ingest_compact_files,
             "action_map": dict(self.action_map),
         }
 
@@ -74,6 +78,7 @@ class LakeSettings:
             ingest_max_inflated_bytes=int(
                 body.get("ingest_max_inflated_bytes") or cls.ingest_max_inflated_bytes
             ),
+            ingest_compact_files=int(body.get("ingest_compact_files", cls.ingest_compact_files)),
             action_map={str(k): str(v) for k, v in (body.get("action_map") or {}).items()},
         )
 
@@ -92,6 +97,9 @@ class LakeSettings:
             rest["ingest_max_inflated_bytes"] = _number(
                 "ingest_max_inflated_bytes", rest["ingest_max_inflated_bytes"]
             )
+        if "ingest_compact_files" in rest:  # 'off' or 'none': never
+            value = _number("ingest_compact_files", rest["ingest_compact_files"])
+            rest["ingest_compact_files"] = value or 0
         return dataclasses.replace(self, limits=limits, **rest)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from loglake.catalog import Catalog
+from loglake.catalog.lakesettings import LakeSettings
 from loglake.catalog.managed import TARGET_FILE_SIZE
 from loglake.errors import StorageError, UserError
 from loglake.ingest.state import is_conflict
@@ -85,8 +86,9 @@ def vacuum(
     return catalog.managed(db, name).vacuum(retention_hours=retention_hours, dry_run=dry_run)
 
 
-#: after an ingest run, a partition holding more data files than this is compacted (0: never)
-COMPACT_FILES = 32
+#: after an ingest run, a partition holding more data files than this is compacted (0: never);
+#: the lake setting ``ingest_compact_files`` changes it
+COMPACT_FILES = LakeSettings.ingest_compact_files
 
 
 def compact_crowded(

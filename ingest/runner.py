@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from loglake.catalog import Catalog
 from loglake.catalog.storage import StorageSettings
 from loglake.errors import CatalogError, UserError
-from loglake.ingest.compaction import COMPACT_FILES, compact_crowded
+from loglake.ingest.compaction import compact_crowded
 from loglake.ingest.layout import Layout, entry_etag, forget_listings, walk
 from loglake.ingest.listing import ListingState
 from loglake.ingest.log_groups import store_mapping, stored_mapping
@@ -441,7 +441,7 @@ def ingest(
     batch_objects: int | None = None,
     on_batch: Callable[[IngestReport], None] | None = None,
     full_listing: bool = False,
-    compact_files: int = COMPACT_FILES,
+    compact_files: int | None = None,
     target_file_bytes: int = TARGET_FILE_BYTES,
     batch_runner: BatchRunner | None = None,
     envelope: str | None = None,
@@ -460,7 +460,8 @@ def ingest(
     each commit holds that many objects at most (or 16 MB of input) instead.
     Folders listed before are listed from where the last run's commits ended, unless
     ``full_listing`` (or ``only``/``force``) asks for everything again. Afterwards, partitions
-    this run added rows to that hold more than ``compact_files`` files are compacted (0: never).
+    this run added rows to that hold more than ``compact_files`` files are compacted (0: never;
+    by default the lake setting ``ingest_compact_files``, so the watch loop follows it too).
     ``batch_runner`` fetches, parses and writes the batches somewhere else (Spark executors, see
     docs/scale-out.md); commits stay in this process.
     CloudTrail events that reach ``url`` through another pipeline are read with ``envelope``
@@ -485,7 +486,10 @@ def ingest(
     report = IngestReport(url=url)
     quarantine = Quarantine(settings)
     log = IngestLog(settings)
-    max_inflated = catalog.lake_settings().ingest_max_inflated_bytes
+    lake_settings = catalog.lake_settings()
+    max_inflated = lake_settings.ingest_max_inflated_bytes
+    if compact_files is None:
+        compact_files = lake_settings.ingest_compact_files
     set_inflate_limit(max_inflated)
     bar = Progress(progress)
     # workers start now, so that they load loglake while the source is listed

@@ -67,8 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ingest.add_argument(
         "--compact-files",
         type=int,
-        help="afterwards, compact the partitions holding more files than this (0: never; the "
-        "default is in docs/ingest.md)",
+        help="afterwards, compact the partitions holding more files than this (0: never; "
+        "default: the lake setting ingest_compact_files, 32)",
     )
     add_engine_options(
         ingest, "parse here (default) or on Spark executors, committing here (docs/scale-out.md)"

@@ -46,3 +46,25 @@ def test_crowded_partitions_are_compacted_after_ingest(local_settings, tmp_path)
     code = cli(["--lake", lake, "ingest", str(raw), "--no-progress", "--compact-files", "1"])
     assert code == 0
     assert partition_files(catalog, "us-east-1") == 1 and partition_files(catalog, "eu-west-1") == 1
+
+
+def test_the_lake_setting_sets_when_partitions_are_compacted(local_settings, tmp_path, capsys):
+    """Every run follows the lake's ingest_compact_files (the watch loop's runs take no option)."""
+    raw = tmp_path / "raw"
+    lake = str(local_settings.root)
+    catalog = Catalog(local_settings)
+    assert cli(["--lake", lake, "init"]) == 0
+    assert cli(["--lake", lake, "settings", "ingest_compact_files=off"]) == 0
+    assert '"ingest_compact_files": 0' in capsys.readouterr().out
+    for i in range(6):
+        trail_file(raw, ACCOUNT, "us-east-1", f"20240510T1{i:03d}", [make_event(i)])
+    assert ingest(catalog, str(raw), progress=False, batch_objects=1).partitions_compacted == 0
+    assert partition_files(catalog, "us-east-1") == 6
+
+    assert cli(["--lake", lake, "settings", "ingest_compact_files=4"]) == 0
+    trail_file(raw, ACCOUNT, "us-east-1", "20240510T1100", [make_event(6)])
+    assert ingest(catalog, str(raw), progress=False).partitions_compacted == 1
+    assert partition_files(catalog, "us-east-1") == 1
+    assert sorted(read_table(local_settings, "cloudtrail")["eventid"]) == [
+        f"evt-{i:06d}" for i in range(7)
+    ]
