@@ -13,6 +13,11 @@ ingests them once into an S3 lake on the same server, then times, interleaved an
 * ... and as a run sees it once a listing has come more than an hour after the last key (the
   real clock: the day is long past), which lists only what sorts after that key: nothing.
 
+On the S3 server, the no-op runs also count their ``ListObjectsV2`` requests, next to the time of
+one such request after the folder's last key (boto3): the least any client pays on this server
+to learn that a folder holds nothing new (moto reads every key of the bucket for each request,
+so its cost grows with the bucket, which S3's does not).
+
 The first ingest and the delivery-day runs go first, then one run on the real clock (it lists the
 last hour once more and records that it did), then the runs after the hour. Each time comes with
 the CPU seconds of this process (the S3 server's threads included) and the load average.
@@ -102,6 +107,21 @@ def upload(files: dict[str, bytes]) -> None:
         backend.put_object(BUCKET, key, body)
 
 
+class ListRequests(logging.Handler):
+    """Counts the S3 server's ``ListObjectsV2`` requests (werkzeug logs every request)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "list-type=2" in record.getMessage():
+            self.count += 1
+
+
+LIST_REQUESTS = ListRequests()
+
+
 def peer_listing(client) -> int:
     pages = client.get_paginator("list_objects_v2").paginate(
         Bucket=BUCKET, Prefix=FOLDER + "/", Delimiter="/"
@@ -115,12 +135,26 @@ def timed(action) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-def noop(catalog: Catalog, source: str, full: bool = False) -> tuple[float, float, int]:
-    """Wall and CPU seconds of an ingest that finds nothing new, and the keys it listed."""
-    cpu = time.process_time()
+def noop(catalog: Catalog, source: str, full: bool = False) -> tuple[float, float, int, int]:
+    """Wall and CPU seconds of an ingest that finds nothing new, the keys it listed and its
+    list requests (S3 server)."""
+    cpu, requests = time.process_time(), LIST_REQUESTS.count
     seconds, report = timed(lambda: ingest(catalog, source, progress=False, full_listing=full))
     assert report.objects_ingested == 0, report  # type: ignore[attr-defined]
-    return seconds, time.process_time() - cpu, report.objects_seen  # type: ignore[attr-defined]
+    seen = report.objects_seen  # type: ignore[attr-defined]
+    return seconds, time.process_time() - cpu, seen, LIST_REQUESTS.count - requests
+
+
+def one_request_after(client, key: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one ListObjectsV2 request of the folder after ``key``."""
+    cpu = time.process_time()
+    seconds, page = timed(
+        lambda: client.list_objects_v2(
+            Bucket=BUCKET, Prefix=FOLDER + "/", Delimiter="/", StartAfter=key
+        )
+    )
+    assert not page.get("Contents"), page  # type: ignore[union-attr]
+    return seconds, time.process_time() - cpu
 
 
 def peer_local(folder: Path) -> int:
@@ -149,6 +183,7 @@ def setup_s3(args: argparse.Namespace, stack: contextlib.ExitStack):
     )
     client.create_bucket(Bucket=BUCKET)
     files = deliveries(args.keys)
+    last_key = max(files)
     later: dict[str, bytes] = {}
     if args.ingest_tail:  # the earlier keys arrive after the first ingest (see the docstring)
         names = sorted(files)
@@ -158,7 +193,8 @@ def setup_s3(args: argparse.Namespace, stack: contextlib.ExitStack):
     settings = StorageSettings.resolve(
         f"s3://{BUCKET}/lake", environ={}, endpoint_url=endpoint, **CREDENTIALS
     )
-    return settings, f"s3://{BUCKET}/raw", lambda: peer_listing(client), lambda: upload(later)
+    peers = (lambda: peer_listing(client), lambda: one_request_after(client, last_key))
+    return settings, f"s3://{BUCKET}/raw", peers, lambda: upload(later)
 
 
 def setup_local(args: argparse.Namespace, stack: contextlib.ExitStack):
@@ -171,7 +207,7 @@ def setup_local(args: argparse.Namespace, stack: contextlib.ExitStack):
         path.write_bytes(body)
     print(f"delivered {args.keys:,} keys into one local day folder")
     settings = StorageSettings.resolve(str(base / "lake"), environ={})
-    return settings, str(base / "raw"), lambda: peer_local(base / FOLDER), lambda: None
+    return settings, str(base / "raw"), (lambda: peer_local(base / FOLDER), None), lambda: None
 
 
 def main() -> None:
@@ -186,12 +222,15 @@ def main() -> None:
         help="S3 only: ingest just the last N keys, then add the earlier ones (see docstring)",
     )
     args = parser.parse_args()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server_log = logging.getLogger("werkzeug")  # its request lines are counted, not printed
+    server_log.setLevel(logging.INFO)
+    server_log.propagate = False
+    server_log.handlers = [LIST_REQUESTS]
     print(f"load average {load()}")
     real_clock = listing.now
     with contextlib.ExitStack() as stack:
         setup = setup_local if args.local else setup_s3
-        settings, source, peer_list, deliver_rest = setup(args, stack)
+        settings, source, (peer_list, after_last), deliver_rest = setup(args, stack)
         catalog = Catalog(settings)
         catalog.create_database("aws", if_not_exists=True)
         listing.now = lambda: DELIVERY_DAY_CLOCK
@@ -201,7 +240,7 @@ def main() -> None:
         print(f"first ingest (2 workers) of {first:,} keys: {seconds:.1f} s")
         deliver_rest()
 
-        runs: dict[str, list[tuple[float, float, int]]] = {"day": [], "after": [], "full": []}
+        runs: dict[str, list[tuple[float, float, int, int]]] = {"day": [], "after": [], "full": []}
         peer_runs: dict[str, list[float]] = {"peer": [], "walk": []}
         for _ in range(args.repeat):  # on the delivery day
             seconds, count = timed(peer_list)
@@ -216,8 +255,11 @@ def main() -> None:
         listing.now = real_clock
         once = noop(catalog, source)
         print(f"first run on the real clock: {once[0]:.2f} s, listed {once[2]:,} keys")
+        one: list[tuple[float, float]] = []
         for _ in range(max(args.repeat, 3)):  # cheap: always a median of three at least
             runs["after"].append(noop(catalog, source))
+            if after_last is not None:
+                one.append(after_last())
 
         peer, walk = (statistics.median(peer_runs[k]) for k in ("peer", "walk"))
         keys = args.keys
@@ -243,11 +285,20 @@ def main() -> None:
         for name, label in labels.items():
             if not runs[name]:
                 continue
-            wall, cpu, listed = (statistics.median(r[i] for r in runs[name]) for i in range(3))
+            wall, cpu, listed, requests = (
+                statistics.median(r[i] for r in runs[name]) for i in range(4)
+            )
             goal = "  (goal < 1 s)" if name == "after" else ""
+            made = "" if args.local else f" in {requests:.0f} list requests"
             print(
                 f"{label:<36} {wall:7.2f} s  CPU {cpu:5.2f} s{server}, {listed:,.0f} keys listed"
-                f"{goal}"
+                f"{made}{goal}"
+            )
+        if one:
+            wall, cpu = (statistics.median(r[i] for r in one) for i in range(2))
+            print(
+                f"peer: one ListObjectsV2 after the last key  {wall:7.2f} s  CPU {cpu:5.2f} s "
+                "(the server reads every key of the bucket for it)"
             )
 
 
