@@ -20,7 +20,7 @@ the load average is printed: on a shared machine wall time mostly measures the n
 the CPU ratio is the steadier one.
 
 Usage: python bench/bench_ingest.py [--shapes big,small] [--repeat 3] [--keep DIR]
-       [--events 200000] [--files 100] [--small-files 10000]
+       [--events 200000] [--files 100] [--small-files 10000] [--commit-objects N]
 """
 
 from __future__ import annotations
@@ -176,7 +176,21 @@ def bench_shape(shape: str, base: Path, args: argparse.Namespace) -> dict[str, f
     print(line("loglake ingest, 2 workers", "i2"))
     print(f"[{shape}] 2 workers, first run (starts them): {timings['i2'][0]:7.2f} s")
     print(f"[{shape}] load average {load()}")
-    query(shape, base / f"lake-{shape}-1", n)
+    lake = base / f"lake-{shape}-1"
+    if args.commit_objects:  # the lake a watch loop leaves: a commit (a file per partition) per run
+        lake = base / f"lake-{shape}-runs"
+        shutil.rmtree(lake, ignore_errors=True)
+        catalog = Catalog(StorageSettings.resolve(str(lake)))
+        started = time.perf_counter()
+        report = ingest(
+            catalog, str(raw), progress=False, batch_objects=args.commit_objects, compact_files=0
+        )
+        assert report.rows["cloudtrail"] == n, report
+        print(
+            f"[{shape}] lake for the queries: a commit per {args.commit_objects} objects, "
+            f"built in {time.perf_counter() - started:.1f} s"
+        )
+    query(shape, lake, n)
     return out
 
 
@@ -217,6 +231,13 @@ def main() -> None:
     parser.add_argument("--small-files", type=int, default=10_000, help="files of 30-50 events")
     parser.add_argument("--keep", help="build the raw data and lakes in this folder")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement")
+    parser.add_argument(
+        "--commit-objects",
+        type=int,
+        default=0,
+        help="query a lake built with a commit per N objects, as a watch loop's frequent runs "
+        "leave it (default: the lake of the 1-process ingest, one file per partition)",
+    )
     args = parser.parse_args()
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     base.mkdir(parents=True, exist_ok=True)
