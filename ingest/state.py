@@ -18,8 +18,10 @@ its own application transaction per table), so the log always catches up with th
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import datetime as dt
 import itertools
+import os
 import re
 import time
 import uuid
@@ -282,8 +284,8 @@ def write_data_files(
         if not all(isinstance(v, str) and _PLAIN_VALUE.match(v) for v in values.values()):
             return None
         actions.append((values, stored.slice(begin, end - begin)))
-    out = []
-    for values, rows in actions:
+
+    def write(values: dict[str, Any], rows: pa.Table) -> dict[str, Any]:
         folder = "/".join(f"{c}={values[c]}" for c in PARTITION_COLUMNS)
         relative = f"{folder}/part-00000-{uuid.uuid4()}-c000.zstd.parquet"
         path = settings.fs_path(f"{location.rstrip('/')}/{relative}")
@@ -295,16 +297,20 @@ def write_data_files(
         pq.write_table(rows, sink, compression="zstd", compression_level=1)
         payload = sink.getvalue().to_pybytes()
         fs.pipe_file(path, payload)
-        out.append(
-            {
-                "path": relative,
-                "size": len(payload),
-                "partition_values": values,
-                "modification_time": int(time.time() * 1000),
-                "stats": file_stats(rows),
-            }
-        )
-    return out
+        return {
+            "path": relative,
+            "size": len(payload),
+            "partition_values": values,
+            "modification_time": int(time.time() * 1000),
+            "stats": file_stats(rows),
+        }
+
+    if len(actions) == 1:
+        return [write(*actions[0])]
+    # partitions are encoded side by side (Parquet encoding runs without the interpreter lock):
+    # a run's gathered rows are written at its end, when nothing else overlaps with them
+    with cf.ThreadPoolExecutor(min(len(actions), os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda action: write(*action), actions))
 
 
 def file_stats(rows: pa.Table) -> str:
