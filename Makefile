@@ -50,7 +50,7 @@ lint: $(STAMP) typecheck
 # mypy over the public face (settings in pyproject.toml). It needs the installed layout, where
 # catalog/ is loglake.catalog and so on, so it reads a tree of links to the sources in build/
 TYPED := loglake/__init__.py loglake/lake.py loglake/errors.py loglake/ingest/source.py \
-	loglake/ingest/sources.py loglake/query/statement_kind.py
+	loglake/ingest/sources.py loglake/query/statement_kind.py loglake/query/compiler/__init__.py
 PACKAGES := catalog ingest query monitor datasets reports investigate scaleout
 typecheck: $(STAMP)
 	rm -rf build/typecheck && mkdir -p build/typecheck/loglake

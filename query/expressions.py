@@ -20,24 +20,24 @@ from sqlglot import exp
 
 from loglake.query import guards
 from loglake.query import types as T
-from loglake.query.registry import translates
+from loglake.query.registry import ExprCompiler, translates
 
 # ---------------------------------------------------------------------- names and literals
 
 
 @translates(exp.Column)
-def _column(c: Any, node: exp.Column) -> pl.Expr:
-    return c.column(node)
+def _column(compiler: ExprCompiler, node: exp.Column) -> pl.Expr:
+    return compiler.column(node)
 
 
 @translates(exp.Paren)
-def _paren(c: Any, node: exp.Paren) -> pl.Expr:
-    return c.expr(node.this)
+def _paren(compiler: ExprCompiler, node: exp.Paren) -> pl.Expr:
+    return compiler.expr(node.this)
 
 
 @translates(exp.Alias)
-def _alias(c: Any, node: exp.Alias) -> pl.Expr:
-    return c.expr(node.this)
+def _alias(compiler: ExprCompiler, node: exp.Alias) -> pl.Expr:
+    return compiler.expr(node.this)
 
 
 def decimal_literal(text: str) -> pl.Expr:
@@ -50,7 +50,7 @@ def decimal_literal(text: str) -> pl.Expr:
 
 
 @translates(exp.Literal)
-def _literal(c: Any, node: exp.Literal) -> pl.Expr:
+def _literal(compiler: ExprCompiler, node: exp.Literal) -> pl.Expr:
     if node.is_string:
         return pl.lit(node.this, pl.String)
     text = node.this
@@ -65,18 +65,18 @@ def _literal(c: Any, node: exp.Literal) -> pl.Expr:
 
 
 @translates(exp.Null)
-def _null(c: Any, node: exp.Null) -> pl.Expr:
+def _null(compiler: ExprCompiler, node: exp.Null) -> pl.Expr:
     return pl.lit(None)
 
 
 @translates(exp.Boolean)
-def _boolean(c: Any, node: exp.Boolean) -> pl.Expr:
+def _boolean(compiler: ExprCompiler, node: exp.Boolean) -> pl.Expr:
     return pl.lit(bool(node.this), pl.Boolean)
 
 
 @translates(exp.Placeholder)
-def _placeholder(c: Any, node: exp.Placeholder) -> pl.Expr:
-    raise c.error(node, "query parameter '?' has no value: pass params=[...]")
+def _placeholder(compiler: ExprCompiler, node: exp.Placeholder) -> pl.Expr:
+    raise compiler.error(node, "query parameter '?' has no value: pass params=[...]")
 
 
 # ---------------------------------------------------------------------- casts and typed literals
@@ -97,7 +97,9 @@ def _timestamp_text(text: str) -> dt.datetime:
     )
 
 
-def _typed_literal(c: Any, text: str, target: pl.DataType, node: exp.Expression) -> pl.Expr:
+def _typed_literal(
+    compiler: ExprCompiler, text: str, target: pl.DataType, node: exp.Expression
+) -> pl.Expr:
     try:
         if target == pl.Date:
             return pl.lit(dt.date.fromisoformat(text.strip()), pl.Date)
@@ -111,11 +113,15 @@ def _typed_literal(c: Any, text: str, target: pl.DataType, node: exp.Expression)
         if isinstance(target, pl.Decimal):
             return decimal_literal(text.strip())
     except (ValueError, decimal.InvalidOperation) as err:
-        raise c.error(node, f"Value cannot be cast to {T.sql_name(target)}: {text!r}") from err
+        raise compiler.error(
+            node, f"Value cannot be cast to {T.sql_name(target)}: {text!r}"
+        ) from err
     return pl.lit(text).cast(target)
 
 
-def cast(c: Any, value: pl.Expr, source: pl.DataType, target: pl.DataType, strict: bool) -> pl.Expr:
+def cast(
+    compiler: ExprCompiler, value: pl.Expr, source: pl.DataType, target: pl.DataType, strict: bool
+) -> pl.Expr:
     """CAST with Trino's rounding and parsing rules where they differ from Polars'."""
     if source == target:
         return value
@@ -144,14 +150,16 @@ def cast(c: Any, value: pl.Expr, source: pl.DataType, target: pl.DataType, stric
     if target == pl.String and T.is_float(source):
         return value.cast(pl.String)
     if isinstance(target, pl.Struct) and isinstance(source, pl.Struct):
-        return _cast_row(c, value, source, target, strict)
+        return _cast_row(compiler, value, source, target, strict)
     if (
         isinstance(target, pl.List)
         and isinstance(source, pl.List)
         and isinstance(target.inner, pl.Struct)
         and isinstance(source.inner, pl.Struct)
     ):
-        return value.list.eval(_cast_row(c, pl.element(), source.inner, target.inner, strict))
+        return value.list.eval(
+            _cast_row(compiler, pl.element(), source.inner, target.inner, strict)
+        )
     if isinstance(target, pl.Map) and T.is_map(source) and not isinstance(source, pl.Map):
         # a map spelt as a list of {key, value} entries already has the map's shape
         entry = pl.Struct({"key": target.key, "value": target.value})  # type: ignore[attr-defined]
@@ -160,11 +168,11 @@ def cast(c: Any, value: pl.Expr, source: pl.DataType, target: pl.DataType, stric
 
 
 def _cast_row(
-    c: Any, value: pl.Expr, source: pl.Struct, target: pl.Struct, strict: bool
+    compiler: ExprCompiler, value: pl.Expr, source: pl.Struct, target: pl.Struct, strict: bool
 ) -> pl.Expr:
     """CAST(row AS ROW(name type, ...)): fields are matched by position and renamed."""
     if len(source.fields) != len(target.fields):
-        raise c.error(
+        raise compiler.error(
             None,
             f"Cannot cast {T.sql_name(source).lower()} to {T.sql_name(target).lower()}",
         )
@@ -173,59 +181,63 @@ def _cast_row(
     # exponentially with nested ROW casts), and a null row stays null
     renamed = value.struct.rename_fields([t.name for t in target.fields])
     changed = [
-        cast(c, pl.field(t.name), s.dtype, t.dtype, strict).alias(t.name)
+        cast(compiler, pl.field(t.name), s.dtype, t.dtype, strict).alias(t.name)
         for s, t in zip(source.fields, target.fields, strict=True)
         if s.dtype != t.dtype
     ]
     return renamed.struct.with_fields(changed) if changed else renamed
 
 
-def cast_node(c: Any, node: exp.Cast, strict: bool) -> pl.Expr:
+def cast_node(compiler: ExprCompiler, node: exp.Cast, strict: bool) -> pl.Expr:
     """CAST/TRY_CAST to the core types (the registered translators in functions/casts.py
     first offer the cast to the library's hooks)."""
     try:
         target = T.polars_type(node.to)
     except ValueError as err:
-        raise c.error(node, str(err)) from err
+        raise compiler.error(node, str(err)) from err
     inner = node.this
     if isinstance(inner, exp.Literal) and inner.is_string:
         if isinstance(target, pl.Decimal) and not node.to.expressions:
-            return _typed_literal(c, inner.this, target, node)
+            return _typed_literal(compiler, inner.this, target, node)
         if (target == pl.Date or isinstance(target, pl.Datetime)) and strict:
-            return _typed_literal(c, inner.this, target, node)
-    value = c.expr(inner)
-    source = c.dtype(value)
+            return _typed_literal(compiler, inner.this, target, node)
+    value = compiler.expr(inner)
+    source = compiler.dtype(value)
     rows = isinstance(source, pl.Struct) and isinstance(target, pl.Struct)
     if rows and len(source.fields) != len(target.fields):  # type: ignore[union-attr]
-        raise c.error(
+        raise compiler.error(
             node, f"Cannot cast {T.sql_name(source).lower()} to {T.sql_name(target).lower()}"
         )
-    return cast(c, value, source, target, strict)
+    return cast(compiler, value, source, target, strict)
 
 
 # ---------------------------------------------------------------------- arithmetic
 
 
-def _operands(c: Any, node: exp.Binary) -> tuple[pl.Expr, pl.Expr, pl.DataType, pl.DataType]:
-    left, right = c.expr(node.this), c.expr(node.expression)
-    return left, right, c.dtype(left), c.dtype(right)
+def _operands(
+    compiler: ExprCompiler, node: exp.Binary
+) -> tuple[pl.Expr, pl.Expr, pl.DataType, pl.DataType]:
+    left, right = compiler.expr(node.this), compiler.expr(node.expression)
+    return left, right, compiler.dtype(left), compiler.dtype(right)
 
 
-def _check_numeric(c: Any, node: exp.Binary, op: str, lt: pl.DataType, rt: pl.DataType) -> None:
+def _check_numeric(
+    compiler: ExprCompiler, node: exp.Binary, op: str, lt: pl.DataType, rt: pl.DataType
+) -> None:
     for t in (lt, rt):
         if not (T.is_numeric(t) or t == pl.Null):
-            raise c.error(
+            raise compiler.error(
                 node,
                 f"Cannot apply operator: {T.sql_name(lt).lower()} {op} {T.sql_name(rt).lower()}",
             )
 
 
-def _interval(c: Any, node: exp.Interval, negate: bool = False) -> str:
+def _interval(compiler: ExprCompiler, node: exp.Interval, negate: bool = False) -> str:
     """Polars offset string ('3mo', '-90d') of an INTERVAL literal."""
     value = node.this
     text = value.this if isinstance(value, exp.Literal) else None
     if text is None:
-        raise c.error(node, "INTERVAL needs a literal value")
+        raise compiler.error(node, "INTERVAL needs a literal value")
     unit_node = node.args.get("unit")
     unit = (unit_node.name if unit_node is not None else "DAY").upper()
     parts = str(text).strip().split()
@@ -233,7 +245,7 @@ def _interval(c: Any, node: exp.Interval, negate: bool = False) -> str:
         text, unit = parts[0], parts[1].upper()
     singular = (unit.rstrip("S") if unit.endswith("S") and unit != "MS" else unit).lower()
     if singular not in T.INTERVAL_UNITS:
-        raise c.error(node, f"unsupported INTERVAL unit {unit}")
+        raise compiler.error(node, f"unsupported INTERVAL unit {unit}")
     suffix = T.DURATION_SUFFIX[singular]
     amount = decimal.Decimal(str(text).strip())
     if negate:
@@ -241,16 +253,18 @@ def _interval(c: Any, node: exp.Interval, negate: bool = False) -> str:
     if amount != amount.to_integral_value():
         if suffix == "s":
             return f"{int(amount * 1_000_000)}us"
-        raise c.error(node, "fractional intervals are only supported in seconds")
+        raise compiler.error(node, "fractional intervals are only supported in seconds")
     return f"{int(amount)}{suffix}"
 
 
-def _shift(c: Any, base_node: exp.Expression, interval: exp.Interval, negate: bool) -> pl.Expr:
-    base = c.expr(base_node)
-    offset = _interval(c, interval, negate)
-    dtype = c.dtype(base)
+def _shift(
+    compiler: ExprCompiler, base_node: exp.Expression, interval: exp.Interval, negate: bool
+) -> pl.Expr:
+    base = compiler.expr(base_node)
+    offset = _interval(compiler, interval, negate)
+    dtype = compiler.dtype(base)
     if not T.is_temporal(dtype):
-        raise c.error(base_node, f"Cannot add an interval to {T.sql_name(dtype).lower()}")
+        raise compiler.error(base_node, f"Cannot add an interval to {T.sql_name(dtype).lower()}")
     if dtype == pl.Date and offset[-1] in "hms" and not offset.endswith("mo"):
         base = base.cast(pl.Datetime("us"))
     shifted = base.dt.offset_by(offset)
@@ -285,9 +299,9 @@ def _constant(node: exp.Expression) -> bool:
     return False
 
 
-def _folded(c: Any, node: exp.Expression, expr: pl.Expr) -> pl.Expr:
+def _folded(compiler: ExprCompiler, node: exp.Expression, expr: pl.Expr) -> pl.Expr:
     """A constant expression as one literal, so scans can use it against file statistics."""
-    if c.replacements or not _constant(node):
+    if compiler.replacements or not _constant(node):
         return expr
     folded = _as_literal(expr)
     return expr if folded is None else folded
@@ -304,36 +318,36 @@ def _as_literal(expr: pl.Expr) -> pl.Expr | None:
 
 
 @translates(exp.Add)
-def _add(c: Any, node: exp.Add) -> pl.Expr:
+def _add(compiler: ExprCompiler, node: exp.Add) -> pl.Expr:
     if isinstance(node.expression, exp.Interval):
-        return _shift(c, node.this, node.expression, False)
+        return _shift(compiler, node.this, node.expression, False)
     if isinstance(node.this, exp.Interval):
-        return _shift(c, node.expression, node.this, False)
-    left, right, lt, rt = _operands(c, node)
-    _check_numeric(c, node, "+", lt, rt)
-    return _folded(c, node, _integer_checked(c, node, "+", left, right, lt, rt))
+        return _shift(compiler, node.expression, node.this, False)
+    left, right, lt, rt = _operands(compiler, node)
+    _check_numeric(compiler, node, "+", lt, rt)
+    return _folded(compiler, node, _integer_checked(compiler, node, "+", left, right, lt, rt))
 
 
 @translates(exp.Sub)
-def _sub(c: Any, node: exp.Sub) -> pl.Expr:
+def _sub(compiler: ExprCompiler, node: exp.Sub) -> pl.Expr:
     if isinstance(node.expression, exp.Interval):
-        return _shift(c, node.this, node.expression, True)
-    left, right, lt, rt = _operands(c, node)
+        return _shift(compiler, node.this, node.expression, True)
+    left, right, lt, rt = _operands(compiler, node)
     if T.is_temporal(lt) and T.is_temporal(rt):
         return left.cast(pl.Datetime("us")) - right.cast(pl.Datetime("us"))
-    _check_numeric(c, node, "-", lt, rt)
-    return _folded(c, node, _integer_checked(c, node, "-", left, right, lt, rt))
+    _check_numeric(compiler, node, "-", lt, rt)
+    return _folded(compiler, node, _integer_checked(compiler, node, "-", left, right, lt, rt))
 
 
-def _arith_sql(c: Any, node: exp.Expression) -> str | None:
+def _arith_sql(compiler: ExprCompiler, node: exp.Expression) -> str | None:
     """SQL text of an arithmetic term over frame columns and integer literals, or None."""
     if isinstance(node, exp.Paren):
-        inner = _arith_sql(c, node.this)
+        inner = _arith_sql(compiler, node.this)
         return None if inner is None else f"({inner})"
     if isinstance(node, exp.Literal):
         return node.this if not node.is_string and node.this.isdigit() else None
     if isinstance(node, exp.Column):
-        expr = c.expr(node)
+        expr = compiler.expr(node)
         if not expr.meta.is_column():
             return None
         name = expr.meta.output_name()
@@ -342,23 +356,23 @@ def _arith_sql(c: Any, node: exp.Expression) -> str | None:
     op = ops.get(type(node))
     if op is None:
         return None
-    left, right = _arith_sql(c, node.this), _arith_sql(c, node.expression)
+    left, right = _arith_sql(compiler, node.this), _arith_sql(compiler, node.expression)
     if left is None or right is None:
         return None
     return f"({left} {op} {right})"
 
 
 @translates(exp.Mul)
-def _mul(c: Any, node: exp.Mul) -> pl.Expr:
-    left, right, lt, rt = _operands(c, node)
-    _check_numeric(c, node, "*", lt, rt)
-    if (T.is_decimal(lt) or T.is_decimal(rt)) and not c.replacements:
+def _mul(compiler: ExprCompiler, node: exp.Mul) -> pl.Expr:
+    left, right, lt, rt = _operands(compiler, node)
+    _check_numeric(compiler, node, "*", lt, rt)
+    if (T.is_decimal(lt) or T.is_decimal(rt)) and not compiler.replacements:
         # Polars' SQL layer multiplies decimals keeping the sum of the scales (Trino's rule)
         # without rescaling the operands first, which is much faster than casting them
-        text = _arith_sql(c, node)
+        text = _arith_sql(compiler, node)
         if text is not None:
             fast = pl.sql_expr(text)
-            if c.dtype(fast) == _decimal_product_type(lt, rt):
+            if compiler.dtype(fast) == _decimal_product_type(lt, rt):
                 return fast
     if T.is_decimal(lt) or T.is_decimal(rt):
         left, right, lt, rt = _decimal_operands(left, right, lt, rt)
@@ -366,18 +380,24 @@ def _mul(c: Any, node: exp.Mul) -> pl.Expr:
             scale = min(38, T.decimal_scale(lt) + T.decimal_scale(rt))
             if scale != max(T.decimal_scale(lt), T.decimal_scale(rt)):
                 left = left.cast(pl.Decimal(38, scale))
-    return _integer_checked(c, node, "*", left, right, lt, rt)
+    return _integer_checked(compiler, node, "*", left, right, lt, rt)
 
 
 def _integer_checked(
-    c: Any, node: exp.Expression, op: str, left: pl.Expr, right: pl.Expr, lt: Any, rt: Any
+    compiler: ExprCompiler,
+    node: exp.Expression,
+    op: str,
+    left: pl.Expr,
+    right: pl.Expr,
+    lt: Any,
+    rt: Any,
 ) -> pl.Expr:
     """Integer arithmetic fails on overflow, as in Trino, instead of wrapping around."""
     ops = {"+": pl.Expr.add, "-": pl.Expr.sub, "*": pl.Expr.mul}
     if lt not in _SIGNED_WIDTH or rt not in _SIGNED_WIDTH:
         return ops[op](left, right)
     wider = lt if _SIGNED_WIDTH[lt] >= _SIGNED_WIDTH[rt] else rt
-    return guards.checked_arithmetic(c, node, op, left, right, wider)
+    return guards.checked_arithmetic(compiler, node, op, left, right, wider)
 
 
 _SIGNED_WIDTH = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32, pl.Int64: 64}
@@ -397,9 +417,9 @@ def truncated_div(left: pl.Expr, right: pl.Expr) -> pl.Expr:
 
 
 @translates(exp.Div)
-def _div(c: Any, node: exp.Div) -> pl.Expr:
-    left, right, lt, rt = _operands(c, node)
-    _check_numeric(c, node, "/", lt, rt)
+def _div(compiler: ExprCompiler, node: exp.Div) -> pl.Expr:
+    left, right, lt, rt = _operands(compiler, node)
+    _check_numeric(compiler, node, "/", lt, rt)
     if T.is_integer(lt) and T.is_integer(rt):
         return truncated_div(left, right)
     if T.is_decimal(lt) or T.is_decimal(rt):
@@ -411,15 +431,15 @@ def _div(c: Any, node: exp.Div) -> pl.Expr:
 
 
 @translates(exp.IntDiv)
-def _intdiv(c: Any, node: exp.IntDiv) -> pl.Expr:
-    left, right, _lt, _rt = _operands(c, node)
+def _intdiv(compiler: ExprCompiler, node: exp.IntDiv) -> pl.Expr:
+    left, right, _lt, _rt = _operands(compiler, node)
     return truncated_div(left, right)
 
 
 @translates(exp.Mod)
-def _mod(c: Any, node: exp.Mod) -> pl.Expr:
-    left, right, lt, rt = _operands(c, node)
-    _check_numeric(c, node, "%", lt, rt)
+def _mod(compiler: ExprCompiler, node: exp.Mod) -> pl.Expr:
+    left, right, lt, rt = _operands(compiler, node)
+    _check_numeric(compiler, node, "%", lt, rt)
     if T.is_integer(lt) and T.is_integer(rt):
         return left - right * truncated_div(left, right)
     if (T.is_decimal(lt) or T.is_decimal(rt)) and not (T.is_float(lt) or T.is_float(rt)):
@@ -444,20 +464,20 @@ def _decimal_remainder(left: pl.Expr, right: pl.Expr, lt: pl.Decimal, rt: pl.Dec
 
 
 @translates(exp.Neg)
-def _neg(c: Any, node: exp.Neg) -> pl.Expr:
+def _neg(compiler: ExprCompiler, node: exp.Neg) -> pl.Expr:
     if isinstance(node.this, exp.Literal) and node.this.this == str(2**63):
         return pl.lit(-(2**63), pl.Int64)  # the one bigint whose magnitude is no bigint
-    operand = c.expr(node.this)
-    return guards.checked_negation(c, node, operand, c.dtype(operand))
+    operand = compiler.expr(node.this)
+    return guards.checked_negation(compiler, node, operand, compiler.dtype(operand))
 
 
 # ---------------------------------------------------------------------- comparisons and logic
 
 
-def _compare_operands(c: Any, node: exp.Binary, op: str) -> tuple[pl.Expr, pl.Expr]:
-    left, right, lt, rt = _operands(c, node)
+def _compare_operands(compiler: ExprCompiler, node: exp.Binary, op: str) -> tuple[pl.Expr, pl.Expr]:
+    left, right, lt, rt = _operands(compiler, node)
     if not T.comparable(lt, rt):
-        raise c.error(
+        raise compiler.error(
             node,
             f"Cannot apply operator: {T.sql_name(lt).lower()} {op} {T.sql_name(rt).lower()}",
         )
@@ -465,21 +485,21 @@ def _compare_operands(c: Any, node: exp.Binary, op: str) -> tuple[pl.Expr, pl.Ex
     return left, right
 
 
-def _row_comparison(c: Any, node: exp.Binary, op: str, fn: Any) -> pl.Expr | None:
+def _row_comparison(compiler: ExprCompiler, node: exp.Binary, op: str, fn: Any) -> pl.Expr | None:
     """ROW = ROW and ROW <> ROW compare field by field (by position), with SQL's NULL logic."""
-    left, right, lt, rt = _operands(c, node)
+    left, right, lt, rt = _operands(compiler, node)
     if not (isinstance(lt, pl.Struct) and isinstance(rt, pl.Struct)):
         return None
     pairs = list(zip(lt.fields, rt.fields, strict=False))
     if op not in ("=", "<>") or len(lt.fields) != len(rt.fields):
-        raise c.error(
+        raise compiler.error(
             node,
             f"Cannot apply operator: {T.sql_name(lt).lower()} {op} {T.sql_name(rt).lower()}",
         )
     terms = []
     for a, b in pairs:
         if not T.comparable(a.dtype, b.dtype):
-            raise c.error(
+            raise compiler.error(
                 node,
                 f"Cannot apply operator: {T.sql_name(lt).lower()} {op} {T.sql_name(rt).lower()}",
             )
@@ -491,11 +511,11 @@ def _row_comparison(c: Any, node: exp.Binary, op: str, fn: Any) -> pl.Expr | Non
 
 
 def _comparison(op: str, fn: Any) -> Any:
-    def translate(c: Any, node: exp.Binary) -> pl.Expr:
-        rows = _row_comparison(c, node, op, fn) if op in ("=", "<>") else None
+    def translate(compiler: ExprCompiler, node: exp.Binary) -> pl.Expr:
+        rows = _row_comparison(compiler, node, op, fn) if op in ("=", "<>") else None
         if rows is not None:
             return rows
-        left, right = _compare_operands(c, node, op)
+        left, right = _compare_operands(compiler, node, op)
         return fn(left, right)
 
     return translate
@@ -514,51 +534,55 @@ for _cls, _op, _fn in (
     translates(_cls)(_comparison(_op, _fn))
 
 
-def _boolean_operand(c: Any, node: exp.Expression, op: str) -> pl.Expr:
-    e = c.expr(node)
-    t = c.dtype(e)
+def _boolean_operand(compiler: ExprCompiler, node: exp.Expression, op: str) -> pl.Expr:
+    e = compiler.expr(node)
+    t = compiler.dtype(e)
     if t not in (pl.Boolean, pl.Null):
-        raise c.error(node, f"{op} operand must be boolean, found {T.sql_name(t).lower()}")
+        raise compiler.error(node, f"{op} operand must be boolean, found {T.sql_name(t).lower()}")
     return e
 
 
 @translates(exp.And)
-def _and(c: Any, node: exp.And) -> pl.Expr:
-    return _boolean_operand(c, node.this, "AND") & _boolean_operand(c, node.expression, "AND")
+def _and(compiler: ExprCompiler, node: exp.And) -> pl.Expr:
+    return _boolean_operand(compiler, node.this, "AND") & _boolean_operand(
+        compiler, node.expression, "AND"
+    )
 
 
 @translates(exp.Or)
-def _or(c: Any, node: exp.Or) -> pl.Expr:
-    return _boolean_operand(c, node.this, "OR") | _boolean_operand(c, node.expression, "OR")
+def _or(compiler: ExprCompiler, node: exp.Or) -> pl.Expr:
+    return _boolean_operand(compiler, node.this, "OR") | _boolean_operand(
+        compiler, node.expression, "OR"
+    )
 
 
 @translates(exp.Not)
-def _not(c: Any, node: exp.Not) -> pl.Expr:
-    return ~_boolean_operand(c, node.this, "NOT")
+def _not(compiler: ExprCompiler, node: exp.Not) -> pl.Expr:
+    return ~_boolean_operand(compiler, node.this, "NOT")
 
 
 @translates(exp.Is)
-def _is(c: Any, node: exp.Is) -> pl.Expr:
-    value = c.expr(node.this)
+def _is(compiler: ExprCompiler, node: exp.Is) -> pl.Expr:
+    value = compiler.expr(node.this)
     target = node.expression
     if isinstance(target, exp.Null):
         return value.is_null()
     if isinstance(target, exp.Boolean):
         return value.eq_missing(pl.lit(bool(target.this)))
-    raise c.error(node, "IS expects NULL, TRUE or FALSE")
+    raise compiler.error(node, "IS expects NULL, TRUE or FALSE")
 
 
 @translates(exp.Between)
-def _between(c: Any, node: exp.Between) -> pl.Expr:
-    value = c.expr(node.this)
-    low, high = c.expr(node.args["low"]), c.expr(node.args["high"])
-    vt = c.dtype(value)
+def _between(compiler: ExprCompiler, node: exp.Between) -> pl.Expr:
+    value = compiler.expr(node.this)
+    low, high = compiler.expr(node.args["low"]), compiler.expr(node.args["high"])
+    vt = compiler.dtype(value)
     types = [vt]
     for bound, bnode in ((low, node.args["low"]), (high, node.args["high"])):
-        bt = c.dtype(bound)
+        bt = compiler.dtype(bound)
         types.append(bt)
         if not T.comparable(vt, bt):
-            raise c.error(
+            raise compiler.error(
                 bnode,
                 f"Cannot check if {T.sql_name(vt).lower()} is BETWEEN {T.sql_name(bt).lower()} values",
             )
@@ -567,21 +591,21 @@ def _between(c: Any, node: exp.Between) -> pl.Expr:
 
 
 @translates(exp.In)
-def _in(c: Any, node: exp.In) -> pl.Expr:
+def _in(compiler: ExprCompiler, node: exp.In) -> pl.Expr:
     if node.args.get("query") is not None:
-        raise c.error(node, "IN (subquery) is only supported in WHERE, SELECT and HAVING")
-    value = c.expr(node.this)
-    vt = c.dtype(value)
+        raise compiler.error(node, "IN (subquery) is only supported in WHERE, SELECT and HAVING")
+    value = compiler.expr(node.this)
+    vt = compiler.dtype(value)
     items = node.expressions
     literals: list[Any] = []
     has_null = False
     constant = True
     compiled = []
     for item in items:
-        e = c.expr(item)
-        t = c.dtype(e)
+        e = compiler.expr(item)
+        t = compiler.dtype(e)
         if not T.comparable(vt, t):
-            raise c.error(
+            raise compiler.error(
                 item,
                 f"IN value and list items must be the same type: {T.sql_name(vt).lower()} vs {T.sql_name(t).lower()}",
             )
@@ -670,18 +694,18 @@ def like_plan(pattern: str, escape: str | None) -> tuple[str, str]:
     return plan
 
 
-def _like(c: Any, node: exp.Like, escape: str | None) -> pl.Expr:
-    value = c.expr(node.this)
+def _like(compiler: ExprCompiler, node: exp.Like, escape: str | None) -> pl.Expr:
+    value = compiler.expr(node.this)
     pattern = node.expression
     if not (isinstance(pattern, exp.Literal) and pattern.is_string):
-        raise c.error(pattern, "LIKE pattern must be a string literal")
-    vt = c.dtype(value)
+        raise compiler.error(pattern, "LIKE pattern must be a string literal")
+    vt = compiler.dtype(value)
     if not (T.is_string(vt) or vt == pl.Null):
-        raise c.error(node, f"Cannot apply LIKE to {T.sql_name(vt).lower()}")
+        raise compiler.error(node, f"Cannot apply LIKE to {T.sql_name(vt).lower()}")
     try:
         kind, arg = like_plan(pattern.this, escape)
     except ValueError as err:
-        raise c.error(pattern, str(err)) from err
+        raise compiler.error(pattern, str(err)) from err
     result = _like_match(value, kind, arg)
     return ~result if node.args.get("negate") else result
 
@@ -699,36 +723,36 @@ def _like_match(value: pl.Expr, kind: str, arg: str) -> pl.Expr:
 
 
 @translates(exp.Like)
-def _like_plain(c: Any, node: exp.Like) -> pl.Expr:
-    return _like(c, node, None)
+def _like_plain(compiler: ExprCompiler, node: exp.Like) -> pl.Expr:
+    return _like(compiler, node, None)
 
 
 @translates(exp.Escape)
-def _like_escape(c: Any, node: exp.Escape) -> pl.Expr:
+def _like_escape(compiler: ExprCompiler, node: exp.Escape) -> pl.Expr:
     like = node.this
     esc = node.expression
     if not isinstance(like, exp.Like) or not isinstance(esc, exp.Literal):
-        raise c.error(node, "ESCAPE applies to LIKE with a literal escape character")
+        raise compiler.error(node, "ESCAPE applies to LIKE with a literal escape character")
     if len(esc.this) != 1:
-        raise c.error(esc, "Escape string must be a single character")
-    return _like(c, like, esc.this)
+        raise compiler.error(esc, "Escape string must be a single character")
+    return _like(compiler, like, esc.this)
 
 
 # ---------------------------------------------------------------------- conditionals
 
 
 @translates(exp.Case)
-def _case(c: Any, node: exp.Case) -> pl.Expr:
+def _case(compiler: ExprCompiler, node: exp.Case) -> pl.Expr:
     operand = node.this
-    base = c.expr(operand) if operand is not None else None
+    base = compiler.expr(operand) if operand is not None else None
     chain: Any = None
     branches = node.args.get("ifs") or []
     default = node.args.get("default")
     results = unify_results(
-        c, [b.args["true"] for b in branches] + ([default] if default is not None else [])
+        compiler, [b.args["true"] for b in branches] + ([default] if default is not None else [])
     )
     for branch, value in zip(branches, results, strict=False):
-        cond = c.expr(branch.this)
+        cond = compiler.expr(branch.this)
         if base is not None:
             cond = base == cond
         chain = pl.when(cond).then(value) if chain is None else chain.when(cond).then(value)
@@ -738,21 +762,21 @@ def _case(c: Any, node: exp.Case) -> pl.Expr:
     return chain.otherwise(otherwise)
 
 
-def unify_results(c: Any, nodes: list[exp.Expression]) -> list[pl.Expr]:
+def unify_results(compiler: ExprCompiler, nodes: list[exp.Expression]) -> list[pl.Expr]:
     """Compile the values one expression may return, with dates and timestamps made alike."""
-    exprs = [c.expr(n) for n in nodes]
-    return T.unify_values(exprs, [c.dtype(e) for e in exprs])
+    exprs = [compiler.expr(n) for n in nodes]
+    return T.unify_values(exprs, [compiler.dtype(e) for e in exprs])
 
 
 @translates(exp.Coalesce, signatures="coalesce(T...) -> T")
-def _coalesce(c: Any, node: exp.Coalesce) -> pl.Expr:
-    return pl.coalesce(unify_results(c, [node.this, *node.expressions]))
+def _coalesce(compiler: ExprCompiler, node: exp.Coalesce) -> pl.Expr:
+    return pl.coalesce(unify_results(compiler, [node.this, *node.expressions]))
 
 
 @translates(exp.Nullif, signatures="nullif(T, T) -> T")
-def _nullif(c: Any, node: exp.Nullif) -> pl.Expr:
-    value = c.expr(node.this)
-    left, right = unify_results(c, [node.this, node.expression])
+def _nullif(compiler: ExprCompiler, node: exp.Nullif) -> pl.Expr:
+    value = compiler.expr(node.this)
+    left, right = unify_results(compiler, [node.this, node.expression])
     return pl.when(left == right).then(None).otherwise(value)
 
 
@@ -760,32 +784,34 @@ def _nullif(c: Any, node: exp.Nullif) -> pl.Expr:
 
 
 @translates(exp.Dot)
-def _dot(c: Any, node: exp.Dot) -> pl.Expr:
-    base = c.expr(node.this)
-    dtype = c.dtype(base)
+def _dot(compiler: ExprCompiler, node: exp.Dot) -> pl.Expr:
+    base = compiler.expr(node.this)
+    dtype = compiler.dtype(base)
     name = node.expression.name
     if not isinstance(dtype, pl.Struct):
         message = f"Expression {node.this.sql('trino')} is not of type ROW"
         if dtype == pl.String:
-            message += _json_member_hint(c, node)
-        raise c.error(node, message)
+            message += _json_member_hint(compiler, node)
+        raise compiler.error(node, message)
     for f in dtype.fields:
         if f.name.lower() == name.lower():
             return base.struct.field(f.name)
     fields = [f.name for f in dtype.fields]
     from loglake.query.tables import suggest
 
-    raise c.error(node.expression, f"Field '{name}' not found in row." + suggest(name, fields))
+    raise compiler.error(
+        node.expression, f"Field '{name}' not found in row." + suggest(name, fields)
+    )
 
 
-def _json_member_hint(c: Any, node: exp.Dot) -> str:
+def _json_member_hint(compiler: ExprCompiler, node: exp.Dot) -> str:
     """What to write instead of ``text.member``: a VARCHAR column such as Config's
     ``configuration`` or CloudTrail's ``requestparameters`` holds JSON text, read with
     json_extract_scalar (Athena refuses the member access too). Spelled as the query spells it,
     since JSON keys are matched with their case."""
     # the member's own span, back to the first name before it (a qualifier added by name
     # resolution carries the span of the alias it came from, further on)
-    _, end = c.position(node.expression)
+    _, end = compiler.position(node.expression)
     starts = [
         m["start"]
         for sub in node.walk()
@@ -793,7 +819,7 @@ def _json_member_hint(c: Any, node: exp.Dot) -> str:
         and end is not None
         and m["end"] < end
     ]
-    written = c.sql[min(starts) : end] if starts else ""
+    written = compiler.sql[min(starts) : end] if starts else ""
     base, dot, member = written.rpartition(".")
     if not dot or not re.fullmatch(r"[\w\".]+", written):
         base, member = node.this.sql("trino"), node.expression.name
@@ -804,29 +830,29 @@ def _json_member_hint(c: Any, node: exp.Dot) -> str:
 
 
 @translates(exp.Struct, exp.Tuple)
-def _row(c: Any, node: exp.Struct) -> pl.Expr:
+def _row(compiler: ExprCompiler, node: exp.Struct) -> pl.Expr:
     """ROW(a, b, ...): an anonymous row whose fields are named field0, field1, ... ."""
     members = []
     for i, item in enumerate(node.expressions):
         if isinstance(item, exp.PropertyEQ | exp.Alias):
             members.append(
-                c.expr(item.expression if isinstance(item, exp.PropertyEQ) else item.this).alias(
-                    item.name
-                )
+                compiler.expr(
+                    item.expression if isinstance(item, exp.PropertyEQ) else item.this
+                ).alias(item.name)
             )
         else:
-            members.append(c.expr(item).alias(f"field{i}"))
+            members.append(compiler.expr(item).alias(f"field{i}"))
     if not members:
-        raise c.error(node, "ROW needs at least one field")
+        raise compiler.error(node, "ROW needs at least one field")
     return pl.struct(members)
 
 
 @translates(exp.Array)
-def _array(c: Any, node: exp.Array) -> pl.Expr:
+def _array(compiler: ExprCompiler, node: exp.Array) -> pl.Expr:
     if not node.expressions:
         return pl.lit([], pl.List(pl.Null))
-    items = unify_results(c, list(node.expressions))
-    if any(isinstance(c.dtype(i), pl.List | pl.Array) for i in items):
+    items = unify_results(compiler, list(node.expressions))
+    if any(isinstance(compiler.dtype(i), pl.List | pl.Array) for i in items):
         # concat_list would splice nested arrays into one: wrap each in a list of its own
         items = [i.repeat_by(1) for i in items]
     return pl.concat_list(items)
@@ -836,17 +862,17 @@ def _array(c: Any, node: exp.Array) -> pl.Expr:
 
 
 @translates(exp.Grouping)
-def _grouping(c: Any, node: exp.Grouping) -> pl.Expr:
+def _grouping(compiler: ExprCompiler, node: exp.Grouping) -> pl.Expr:
     """grouping(a, b, ...): a bit per argument, set when that key is not in the row's grouping set."""
-    info = c._grouping_col
+    info = compiler.grouping
     args = node.expressions
     if info is None:
         return pl.lit(0, pl.Int64)
-    column, keys = info
+    column, keys = info.column, info.keys
     result: pl.Expr = pl.lit(0, pl.Int64)
     for j, arg in enumerate(args):
         if arg not in keys:
-            raise c.error(arg, "grouping() arguments must be GROUP BY expressions")
+            raise compiler.error(arg, "grouping() arguments must be GROUP BY expressions")
         shift = len(keys) - 1 - keys.index(arg)
         bit = (pl.col(column) // (1 << shift)) % 2
         result = result + bit * (1 << (len(args) - 1 - j))
@@ -857,35 +883,35 @@ def _grouping(c: Any, node: exp.Grouping) -> pl.Expr:
 
 
 @translates(exp.Count, aggregate=True)
-def _count(c: Any, node: exp.Count) -> pl.Expr:
+def _count(compiler: ExprCompiler, node: exp.Count) -> pl.Expr:
     arg = node.this
     if arg is None or isinstance(arg, exp.Star):
         return pl.len().cast(pl.Int64)
     if isinstance(arg, exp.Distinct):
-        return c.expr(arg.expressions[0]).drop_nulls().n_unique().cast(pl.Int64)
-    return c.expr(arg).count().cast(pl.Int64)
+        return compiler.expr(arg.expressions[0]).drop_nulls().n_unique().cast(pl.Int64)
+    return compiler.expr(arg).count().cast(pl.Int64)
 
 
-def _agg_arg(c: Any, node: exp.Expression) -> tuple[pl.Expr, bool]:
+def _agg_arg(compiler: ExprCompiler, node: exp.Expression) -> tuple[pl.Expr, bool]:
     arg = node.this
     if isinstance(arg, exp.Distinct):
-        return c.expr(arg.expressions[0]), True
-    return c.expr(arg), False
+        return compiler.expr(arg.expressions[0]), True
+    return compiler.expr(arg), False
 
 
 @translates(exp.Sum, aggregate=True)
-def _sum(c: Any, node: exp.Sum) -> pl.Expr:
-    value, distinct = _agg_arg(c, node)
-    dtype = c.dtype(value)
+def _sum(compiler: ExprCompiler, node: exp.Sum) -> pl.Expr:
+    value, distinct = _agg_arg(compiler, node)
+    dtype = compiler.dtype(value)
     if distinct:
         value = value.unique()
     return pl.when(value.count() > 0).then(value.sum().cast(T.sum_type(dtype)))
 
 
 @translates(exp.Avg, aggregate=True)
-def _avg(c: Any, node: exp.Avg) -> pl.Expr:
-    value, distinct = _agg_arg(c, node)
-    dtype = c.dtype(value)
+def _avg(compiler: ExprCompiler, node: exp.Avg) -> pl.Expr:
+    value, distinct = _agg_arg(compiler, node)
+    dtype = compiler.dtype(value)
     if distinct:
         value = value.unique()
     if T.is_decimal(dtype):
@@ -896,20 +922,20 @@ def _avg(c: Any, node: exp.Avg) -> pl.Expr:
 
 
 @translates(exp.Min, aggregate=True)
-def _min(c: Any, node: exp.Min) -> pl.Expr:
+def _min(compiler: ExprCompiler, node: exp.Min) -> pl.Expr:
     if node.expressions:
         from loglake.query.functions.aggregates import top_values
 
-        return top_values(c, node, largest=False)
-    value, _ = _agg_arg(c, node)
+        return top_values(compiler, node, largest=False)
+    value, _ = _agg_arg(compiler, node)
     return value.min()
 
 
 @translates(exp.Max, aggregate=True)
-def _max(c: Any, node: exp.Max) -> pl.Expr:
+def _max(compiler: ExprCompiler, node: exp.Max) -> pl.Expr:
     if node.expressions:
         from loglake.query.functions.aggregates import top_values
 
-        return top_values(c, node, largest=True)
-    value, _ = _agg_arg(c, node)
+        return top_values(compiler, node, largest=True)
+    value, _ = _agg_arg(compiler, node)
     return value.max()

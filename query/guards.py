@@ -20,6 +20,7 @@ import polars as pl
 from sqlglot import exp
 
 from loglake.errors import LoglakeError, SqlError
+from loglake.query.registry import ExprCompiler
 from loglake.query.runtime import error_from_polars, guard
 
 T = TypeVar("T")
@@ -70,7 +71,7 @@ def runtime_error(error: BaseException, sql: str | None) -> SqlError | None:
 
 
 def checked_arithmetic(
-    compiler: Any,
+    compiler: ExprCompiler,
     node: exp.Expression,
     op: str,
     left: pl.Expr,
@@ -159,7 +160,9 @@ def _integer_literal(node: exp.Expression) -> int | None:
     return None
 
 
-def checked_negation(compiler: Any, node: exp.Neg, operand: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+def checked_negation(
+    compiler: ExprCompiler, node: exp.Neg, operand: pl.Expr, dtype: pl.DataType
+) -> pl.Expr:
     """``-operand``; the smallest value of an integer type has no negation there (Trino fails)."""
     name = _INTEGER_NAMES.get(dtype)  # type: ignore[call-overload]
     if name is None or _UNCHECKED.get() or isinstance(node.this, exp.Literal):
@@ -176,7 +179,7 @@ def _plain(node: exp.Expression) -> bool:
 
 
 def integer_sum(
-    compiler: Any, node: exp.Expression, values: pl.Expr, out: str
+    compiler: ExprCompiler, node: exp.Expression, values: pl.Expr, out: str
 ) -> tuple[pl.Expr, pl.Expr]:
     """SUM of integers as bigint: the aggregation (named ``out``) and the expression that reads
     its result afterwards, which fails with Trino's overflow error instead of wrapping."""

@@ -2,7 +2,9 @@
 
 A translator is a small function ``(compiler, node) -> pl.Expr``: it compiles the node's children
 through ``compiler.expr(child)`` and combines them. Scalar functions, operators and aggregates all
-live in the same tables; the compiler decides the context (row, group, window) they run in.
+live in the same tables; the compiler decides the context (row, group, window) they run in. What a
+translator may use of the compiler is ``ExprCompiler``; its first parameter is always named
+``compiler``.
 
 Each key has exactly one translator: registering a key twice is an error, so no module can
 silently replace another's translator and the import order of the library does not matter.
@@ -17,13 +19,81 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import polars as pl
     from sqlglot import exp
 
-Translator = Callable[[Any, "exp.Expression"], "pl.Expr"]
+    from loglake.errors import SqlError
+    from loglake.query.compiler.context import Grouping
+
+
+class ExprCompiler(Protocol):
+    """What a translator may use of the compiler (``query/compiler/core.py`` implements it)."""
+
+    #: the statement's text (error positions and messages quote it)
+    sql: str
+    #: steps for the statement's final frame and its column names (IPADDRESS shown as text)
+    finishers: list[Callable[[pl.LazyFrame, list[str]], pl.LazyFrame]]
+
+    @property
+    def schema(self) -> dict[str, pl.DataType]:
+        """Dtypes of the frame expressions are compiled over."""
+        ...
+
+    @property
+    def replacements(self) -> dict[exp.Expression, pl.Expr]:
+        """Sub-expressions already computed as columns (aggregates, subqueries, windows)."""
+        ...
+
+    @property
+    def grouping(self) -> Grouping | None:
+        """The grouping-set column of the aggregated SELECT being compiled, for grouping()."""
+        ...
+
+    def expr(self, node: exp.Expression) -> pl.Expr:
+        """Compile a child expression in the current context (row, group or window)."""
+        ...
+
+    def dtype(self, expr: pl.Expr) -> pl.DataType:
+        """The dtype a compiled expression has over the current frame."""
+        ...
+
+    def type_of(self, node: exp.Expression) -> exp.DataType | None:
+        """The SQL type of an uncompiled child, when it can be known before running."""
+        ...
+
+    def error(self, node: exp.Expression | None, message: str) -> SqlError:
+        """An error pointing at the node's text in the query (``raise compiler.error(...)``)."""
+        ...
+
+    def position(self, node: exp.Expression | None) -> tuple[int | None, int | None]:
+        """The character span of a node in the query text."""
+        ...
+
+    def literal_value(self, node: exp.Expression) -> Any:
+        """The Python value of a constant child (an error naming it otherwise)."""
+        ...
+
+    def column(self, node: exp.Column) -> pl.Expr:
+        """A column reference resolved in the current scope."""
+        ...
+
+    def fresh(self, prefix: str = "_t") -> str:
+        """A column name no other frame of the statement uses."""
+        ...
+
+    def compile_ahead(self, node: exp.Expression) -> pl.Expr:
+        """Compile ``node`` now and hand the result to the next ``expr(node)``."""
+        ...
+
+    def retype_ahead(self, node: exp.Expression, dtype: pl.DataType) -> None:
+        """Cast an argument compiled ahead (an untyped NULL given a parameter's type)."""
+        ...
+
+
+Translator = Callable[[ExprCompiler, "exp.Expression"], "pl.Expr"]
 #: (call node, the function name as written) -> the call's arguments in Trino's order, or None
 #: when the node is not a call of the declared functions (a[1] shares element_at's node)
 ArgumentReader = Callable[["exp.Expression", str], "list[exp.Expression] | None"]

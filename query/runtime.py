@@ -10,20 +10,20 @@ position of the call in the query. Inside TRY(...) the same rows give NULL inste
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
 from loglake.errors import SqlError
 from loglake.query.functions.common import Finish, lenient
+from loglake.query.registry import ExprCompiler
 
 _MARK = "LOGLAKE-ERROR"
 _FOUND = re.compile(_MARK + r"\[(\d*):(\d*)\]([^\"]*)")
 _CONTEXT = re.compile(r"\n\s*(?:This error occurred|Resolved plan until failure)")
 
 
-def _marked(compiler: Any, node: exp.Expression | None, message: str | pl.Expr) -> pl.Expr:
+def _marked(compiler: ExprCompiler, node: exp.Expression | None, message: str | pl.Expr) -> pl.Expr:
     position = getattr(compiler, "position", None)
     start, end = position(node) if position is not None and node is not None else (None, None)
     prefix = f"{_MARK}[{'' if start is None else start}:{'' if end is None else end}]"
@@ -33,7 +33,7 @@ def _marked(compiler: Any, node: exp.Expression | None, message: str | pl.Expr) 
 
 
 def guard(
-    compiler: Any,
+    compiler: ExprCompiler,
     node: exp.Expression | None,
     result: pl.Expr,
     broken: pl.Expr,
@@ -51,7 +51,7 @@ def guard(
 _SHOWN = 200
 
 
-def rejecting(compiler: Any, node: exp.Expression | None, message: str) -> Finish:
+def rejecting(compiler: ExprCompiler, node: exp.Expression | None, message: str) -> Finish:
     """A :func:`staged` finish for Trino's parsing functions: a non-NULL input that gives NULL
     fails the query with ``message: 'value'`` at the call (NULL inside TRY)."""
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
 from loglake.query import registry
 from loglake.query import types as T
+from loglake.query.registry import ExprCompiler
 
 # --------------------------------------------------------------------------------------- parsing
 
@@ -279,7 +279,7 @@ def mismatch_message(name: str, given: list[Given], candidates: Iterable[Signatu
 
 
 def _written_name(
-    compiler: Any, node: exp.Expression, signatures: tuple[Signature, ...]
+    compiler: ExprCompiler, node: exp.Expression, signatures: tuple[Signature, ...]
 ) -> str | None:
     """The function name as the query spells it (sqlglot maps several names to one class)."""
     if isinstance(node, exp.Anonymous):
@@ -312,7 +312,7 @@ def default_arguments(node: exp.Expression) -> list[exp.Expression]:
     return out
 
 
-def argument_type(compiler: Any, node: exp.Expression) -> Given:
+def argument_type(compiler: ExprCompiler, node: exp.Expression) -> Given:
     if isinstance(node, exp.Lambda):
         return LambdaArg(len(node.expressions))
     if isinstance(node, exp.Var | exp.JSONPath):
@@ -323,7 +323,7 @@ def argument_type(compiler: Any, node: exp.Expression) -> Given:
     return compiler.dtype(compile_ahead(node))
 
 
-def check_call(compiler: Any, node: exp.Expression, key: type | str) -> None:
+def check_call(compiler: ExprCompiler, node: exp.Expression, key: type | str) -> None:
     """Raise Trino's "Unexpected parameters" error when no declared signature fits the call."""
     signatures = signatures_of(key)
     if not signatures:
@@ -364,7 +364,7 @@ _NULL_TYPES: dict[str, pl.DataType] = {
 
 
 def _type_untyped_nulls(
-    compiler: Any, chosen: Signature, arguments: list[exp.Expression], given: list[Given]
+    compiler: ExprCompiler, chosen: Signature, arguments: list[exp.Expression], given: list[Given]
 ) -> None:
     """Give a NULL literal the parameter's type, as Trino coerces it, so translators never see
     an untyped NULL where they expect a string or a timestamp."""

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from loglake.query import types as T
 from loglake.query.functions.common import arity, fail, require_constant
-from loglake.query.registry import EXPRESSIONS, NAMED_FUNCTIONS, function, translates
+from loglake.query.registry import EXPRESSIONS, NAMED_FUNCTIONS, ExprCompiler, function, translates
 
 
 def _none_if_empty(value: pl.Expr, inputs: pl.Expr) -> pl.Expr:
@@ -24,7 +24,7 @@ def _none_if_empty(value: pl.Expr, inputs: pl.Expr) -> pl.Expr:
 class _FilteredInputs:
     """The compiler, except that an aggregate's arguments keep only the rows FILTER selects."""
 
-    def __init__(self, compiler: Any, condition: pl.Expr):
+    def __init__(self, compiler: ExprCompiler, condition: pl.Expr):
         self._compiler = compiler
         self._condition = condition
 
@@ -36,7 +36,7 @@ class _FilteredInputs:
 
 
 @translates(exp.Filter)
-def aggregate_filter(compiler: Any, node: exp.Filter) -> pl.Expr:
+def aggregate_filter(compiler: ExprCompiler, node: exp.Filter) -> pl.Expr:
     """agg(...) FILTER (WHERE condition) for the library's aggregates."""
     where = node.expression
     condition = compiler.expr(where.this if isinstance(where, exp.Where) else where)
@@ -55,7 +55,7 @@ def aggregate_filter(compiler: Any, node: exp.Filter) -> pl.Expr:
     signatures="count_if(boolean) -> bigint",
     arguments=lambda node, name: [node.this],
 )
-def count_if(compiler: Any, node: exp.CountIf) -> pl.Expr:
+def count_if(compiler: ExprCompiler, node: exp.CountIf) -> pl.Expr:
     return compiler.expr(node.this).fill_null(False).cast(pl.Int64).sum()
 
 
@@ -64,7 +64,7 @@ def count_if(compiler: Any, node: exp.CountIf) -> pl.Expr:
     aggregate=True,
     signatures=("min_by(T, K) -> T", "min_by(T, K, bigint) -> array(T)"),
 )
-def min_by(compiler: Any, node: exp.ArgMin) -> pl.Expr:
+def min_by(compiler: ExprCompiler, node: exp.ArgMin) -> pl.Expr:
     """min_by(x, y): x of the row with the smallest y (rows with NULL y are skipped)."""
     return _by(compiler, node, smallest=True)
 
@@ -74,11 +74,11 @@ def min_by(compiler: Any, node: exp.ArgMin) -> pl.Expr:
     aggregate=True,
     signatures=("max_by(T, K) -> T", "max_by(T, K, bigint) -> array(T)"),
 )
-def max_by(compiler: Any, node: exp.ArgMax) -> pl.Expr:
+def max_by(compiler: ExprCompiler, node: exp.ArgMax) -> pl.Expr:
     return _by(compiler, node, smallest=False)
 
 
-def _by(compiler: Any, node: exp.Expression, smallest: bool) -> pl.Expr:
+def _by(compiler: ExprCompiler, node: exp.Expression, smallest: bool) -> pl.Expr:
     """x of the row with the smallest/largest y; with n, the x of the n smallest/largest y."""
     value = compiler.expr(node.this)
     key = compiler.expr(node.expression)
@@ -94,13 +94,13 @@ def _by(compiler: Any, node: exp.Expression, smallest: bool) -> pl.Expr:
 
 
 @translates(exp.AnyValue, aggregate=True, signatures=("arbitrary(T) -> T", "any_value(T) -> T"))
-def arbitrary(compiler: Any, node: exp.AnyValue) -> pl.Expr:
+def arbitrary(compiler: ExprCompiler, node: exp.AnyValue) -> pl.Expr:
     """arbitrary(x) / any_value(x): some non-NULL x of the group (here: the first one)."""
     return compiler.expr(node.this).drop_nulls().first()
 
 
 @translates(exp.ArrayAgg, aggregate=True)
-def array_agg(compiler: Any, node: exp.ArrayAgg) -> pl.Expr:
+def array_agg(compiler: ExprCompiler, node: exp.ArrayAgg) -> pl.Expr:
     """array_agg(x [ORDER BY ...]): every x, NULLs included; DISTINCT keeps first occurrences."""
     arg = node.this
     order: list[exp.Ordered] = []
@@ -122,7 +122,7 @@ def array_agg(compiler: Any, node: exp.ArrayAgg) -> pl.Expr:
 
 
 @translates(exp.GroupConcat, aggregate=True)
-def listagg(compiler: Any, node: exp.GroupConcat) -> pl.Expr:
+def listagg(compiler: ExprCompiler, node: exp.GroupConcat) -> pl.Expr:
     """listagg(x, separator) WITHIN GROUP (ORDER BY ...): NULL values are skipped."""
     arg = node.this
     order: list[exp.Ordered] = []
@@ -139,7 +139,7 @@ def listagg(compiler: Any, node: exp.GroupConcat) -> pl.Expr:
 
 
 @function("map_agg", aggregate=True, signatures="map_agg(K, V) -> map(K, V)")
-def map_agg(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def map_agg(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """map_agg(key, value): a map over the group's rows; rows with a NULL key are skipped."""
     key_node, value_node = arity(compiler, node, 2)
     key = compiler.expr(key_node)
@@ -149,7 +149,7 @@ def map_agg(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("histogram", aggregate=True, signatures="histogram(T) -> map(T, bigint)")
-def histogram(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def histogram(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """histogram(x): map from each distinct non-NULL x to its number of rows."""
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg)
@@ -166,13 +166,13 @@ def histogram(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     signatures=("approx_distinct(T) -> bigint", "approx_distinct(T, double) -> bigint"),
     arguments=lambda node, name: [a for a in (node.this, node.args.get("accuracy")) if a],
 )
-def approx_distinct(compiler: Any, node: exp.ApproxDistinct) -> pl.Expr:
+def approx_distinct(compiler: ExprCompiler, node: exp.ApproxDistinct) -> pl.Expr:
     """approx_distinct(x): computed exactly (a count of distinct non-NULL values)."""
     return compiler.expr(node.this).drop_nulls().n_unique().cast(pl.Int64)
 
 
 @translates(exp.ApproxQuantile, aggregate=True)
-def approx_percentile(compiler: Any, node: exp.ApproxQuantile) -> pl.Expr:
+def approx_percentile(compiler: ExprCompiler, node: exp.ApproxQuantile) -> pl.Expr:
     """approx_percentile(x, p) or (x, ARRAY[p1, p2, ...]): the value at rank p (nearest)."""
     value = compiler.expr(node.this)
     weight_node = node.args.get("weight")
@@ -204,7 +204,7 @@ def approx_percentile(compiler: Any, node: exp.ApproxQuantile) -> pl.Expr:
     return results[0]
 
 
-def _spread(compiler: Any, node: exp.Expression, ddof: int, root: bool) -> pl.Expr:
+def _spread(compiler: ExprCompiler, node: exp.Expression, ddof: int, root: bool) -> pl.Expr:
     value = compiler.expr(node.this).cast(pl.Float64)
     out = value.std(ddof=ddof) if root else value.var(ddof=ddof)
     return pl.when(value.count() > ddof).then(out).otherwise(None)
@@ -216,12 +216,12 @@ def _spread(compiler: Any, node: exp.Expression, ddof: int, root: bool) -> pl.Ex
     aggregate=True,
     signatures=("stddev(double) -> double", "stddev_samp(double) -> double"),
 )
-def stddev(compiler: Any, node: exp.Expression) -> pl.Expr:
+def stddev(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
     return _spread(compiler, node, ddof=1, root=True)
 
 
 @translates(exp.StddevPop, aggregate=True, signatures="stddev_pop(double) -> double")
-def stddev_pop(compiler: Any, node: exp.StddevPop) -> pl.Expr:
+def stddev_pop(compiler: ExprCompiler, node: exp.StddevPop) -> pl.Expr:
     return _spread(compiler, node, ddof=0, root=True)
 
 
@@ -230,35 +230,35 @@ def stddev_pop(compiler: Any, node: exp.StddevPop) -> pl.Expr:
     aggregate=True,
     signatures=("variance(double) -> double", "var_samp(double) -> double"),
 )
-def variance(compiler: Any, node: exp.Variance) -> pl.Expr:
+def variance(compiler: ExprCompiler, node: exp.Variance) -> pl.Expr:
     return _spread(compiler, node, ddof=1, root=False)
 
 
 @translates(exp.VariancePop, aggregate=True, signatures="var_pop(double) -> double")
-def var_pop(compiler: Any, node: exp.VariancePop) -> pl.Expr:
+def var_pop(compiler: ExprCompiler, node: exp.VariancePop) -> pl.Expr:
     return _spread(compiler, node, ddof=0, root=False)
 
 
 @translates(exp.LogicalAnd, aggregate=True, signatures="bool_and(boolean) -> boolean")
-def bool_and(compiler: Any, node: exp.LogicalAnd) -> pl.Expr:
+def bool_and(compiler: ExprCompiler, node: exp.LogicalAnd) -> pl.Expr:
     value = compiler.expr(node.this)
     return _none_if_empty(value.drop_nulls().all(), value)
 
 
 @function("every", aggregate=True, signatures="every(boolean) -> boolean")
-def every(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def every(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg)
     return _none_if_empty(value.drop_nulls().all(), value)
 
 
 @translates(exp.LogicalOr, aggregate=True, signatures="bool_or(boolean) -> boolean")
-def bool_or(compiler: Any, node: exp.LogicalOr) -> pl.Expr:
+def bool_or(compiler: ExprCompiler, node: exp.LogicalOr) -> pl.Expr:
     value = compiler.expr(node.this)
     return _none_if_empty(value.drop_nulls().any(), value)
 
 
-def _pairs(compiler: Any, node: exp.Expression) -> tuple[pl.Expr, pl.Expr]:
+def _pairs(compiler: ExprCompiler, node: exp.Expression) -> tuple[pl.Expr, pl.Expr]:
     y = compiler.expr(node.this).cast(pl.Float64)
     x = compiler.expr(node.expression).cast(pl.Float64)
     both = y.is_not_null() & x.is_not_null()
@@ -271,25 +271,25 @@ def _pairs(compiler: Any, node: exp.Expression) -> tuple[pl.Expr, pl.Expr]:
     signatures="corr(double, double) -> double",
     arguments=lambda node, name: [node.this, node.expression],
 )
-def corr(compiler: Any, node: exp.Corr) -> pl.Expr:
+def corr(compiler: ExprCompiler, node: exp.Corr) -> pl.Expr:
     y, x = _pairs(compiler, node)
     return pl.when(y.count() > 1).then(pl.corr(y, x)).otherwise(None)
 
 
 @translates(exp.CovarSamp, aggregate=True, signatures="covar_samp(double, double) -> double")
-def covar_samp(compiler: Any, node: exp.CovarSamp) -> pl.Expr:
+def covar_samp(compiler: ExprCompiler, node: exp.CovarSamp) -> pl.Expr:
     y, x = _pairs(compiler, node)
     return pl.when(y.count() > 1).then(pl.cov(y, x, ddof=1)).otherwise(None)
 
 
 @translates(exp.CovarPop, aggregate=True, signatures="covar_pop(double, double) -> double")
-def covar_pop(compiler: Any, node: exp.CovarPop) -> pl.Expr:
+def covar_pop(compiler: ExprCompiler, node: exp.CovarPop) -> pl.Expr:
     y, x = _pairs(compiler, node)
     return pl.when(y.count() > 0).then(pl.cov(y, x, ddof=0)).otherwise(None)
 
 
 @function("geometric_mean", aggregate=True, signatures="geometric_mean(double) -> double")
-def geometric_mean(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def geometric_mean(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg).cast(pl.Float64)
     return _none_if_empty(value.log().mean().exp(), value)
@@ -299,20 +299,20 @@ def geometric_mean(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @translates(exp.Kurtosis, aggregate=True, signatures="kurtosis(double) -> double")
-def kurtosis(compiler: Any, node: exp.Kurtosis) -> pl.Expr:
+def kurtosis(compiler: ExprCompiler, node: exp.Kurtosis) -> pl.Expr:
     """Excess kurtosis, the unbiased estimate (NULL with fewer than four values)."""
     value = compiler.expr(node.this).cast(pl.Float64)
     return pl.when(value.count() > 3).then(value.kurtosis(fisher=True, bias=False))
 
 
 @translates(exp.Skewness, aggregate=True, signatures="skewness(double) -> double")
-def skewness(compiler: Any, node: exp.Skewness) -> pl.Expr:
+def skewness(compiler: ExprCompiler, node: exp.Skewness) -> pl.Expr:
     """Fisher's moment coefficient of skewness (NULL with fewer than three values)."""
     value = compiler.expr(node.this).cast(pl.Float64)
     return pl.when(value.count() > 2).then(value.skew(bias=True))
 
 
-def _regression(compiler: Any, node: exp.Expression) -> tuple[pl.Expr, pl.Expr]:
+def _regression(compiler: ExprCompiler, node: exp.Expression) -> tuple[pl.Expr, pl.Expr]:
     y, x = _pairs(compiler, node)
     n = x.count().cast(pl.Float64)
     slope = (n * (x * y).sum() - x.sum() * y.sum()) / (n * (x * x).sum() - x.sum() ** 2)
@@ -320,7 +320,7 @@ def _regression(compiler: Any, node: exp.Expression) -> tuple[pl.Expr, pl.Expr]:
 
 
 @translates(exp.RegrSlope, aggregate=True, signatures="regr_slope(double, double) -> double")
-def regr_slope(compiler: Any, node: exp.RegrSlope) -> pl.Expr:
+def regr_slope(compiler: ExprCompiler, node: exp.RegrSlope) -> pl.Expr:
     """Least-squares slope of y on x over the rows where both are present."""
     slope, _ = _regression(compiler, node)
     y, _x = _pairs(compiler, node)
@@ -330,7 +330,7 @@ def regr_slope(compiler: Any, node: exp.RegrSlope) -> pl.Expr:
 @translates(
     exp.RegrIntercept, aggregate=True, signatures="regr_intercept(double, double) -> double"
 )
-def regr_intercept(compiler: Any, node: exp.RegrIntercept) -> pl.Expr:
+def regr_intercept(compiler: ExprCompiler, node: exp.RegrIntercept) -> pl.Expr:
     _, intercept = _regression(compiler, node)
     y, _x = _pairs(compiler, node)
     return pl.when(y.count() > 0).then(intercept)
@@ -339,7 +339,7 @@ def regr_intercept(compiler: Any, node: exp.RegrIntercept) -> pl.Expr:
 # --- top values ----------------------------------------------------------------------------------
 
 
-def _count_argument(compiler: Any, node: exp.Expression, name: str) -> int:
+def _count_argument(compiler: ExprCompiler, node: exp.Expression, name: str) -> int:
     value = require_constant(compiler, node, f"{name}() count")
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         fail(compiler, node, f"second argument of {name} must be a positive integer")
@@ -348,7 +348,7 @@ def _count_argument(compiler: Any, node: exp.Expression, name: str) -> int:
     return value
 
 
-def top_values(compiler: Any, node: exp.Expression, largest: bool) -> pl.Expr:
+def top_values(compiler: ExprCompiler, node: exp.Expression, largest: bool) -> pl.Expr:
     """max(x, n) / min(x, n): the n largest (smallest) non-NULL values, largest (smallest) first."""
     name = "max" if largest else "min"
     n = _count_argument(compiler, node.expressions[0], name)
@@ -363,7 +363,7 @@ def top_values(compiler: Any, node: exp.Expression, largest: bool) -> pl.Expr:
     aggregate=True,
     signatures=("approx_most_frequent(bigint, T, bigint) -> map(T, bigint)",),
 )
-def approx_most_frequent(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def approx_most_frequent(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """approx_most_frequent(buckets, value, capacity): the buckets most frequent values with
     their counts (counted exactly here)."""
     buckets_node, value_node, _capacity = arity(compiler, node, 3)
@@ -377,7 +377,7 @@ def approx_most_frequent(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("multimap_agg", aggregate=True, signatures="multimap_agg(K, V) -> map(K, array(V))")
-def multimap_agg(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def multimap_agg(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """multimap_agg(key, value): each key with the array of its values (rows with a NULL key
     are skipped)."""
     from loglake.query.functions.maps import group_entries
@@ -390,7 +390,7 @@ def multimap_agg(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("map_union", aggregate=True, signatures="map_union(map(K, V)) -> map(K, V)")
-def map_union(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def map_union(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """map_union(m): every key of the group's maps; a repeated key keeps one of its values."""
     from loglake.query.functions.common import as_map
 
@@ -402,7 +402,7 @@ def map_union(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("checksum", aggregate=True, signatures="checksum(T) -> varbinary")
-def checksum(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def checksum(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """checksum(x): an order-insensitive 8-byte checksum of the group's values (NULLs count):
     the wrapping sum of each value's xxHash64, little-endian."""
     from loglake.query.functions.binary import from_hex_text, hex_digits
@@ -424,7 +424,7 @@ def checksum(compiler: Any, node: exp.Anonymous) -> pl.Expr:
         "numeric_histogram(bigint, double, double) -> map(double, double)",
     ),
 )
-def numeric_histogram(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def numeric_histogram(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """numeric_histogram(buckets, value[, weight]): up to buckets (centroid, weight) pairs,
     made by merging the closest neighbouring values (Ben-Haim and Tom-Tov), per group."""
     args = arity(compiler, node, 2, 3)
@@ -456,7 +456,7 @@ def numeric_histogram(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     aggregate=True,
     signatures="reduce_agg(T, S, function(S, T, S), function(S, S, S)) -> S",
 )
-def reduce_agg(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def reduce_agg(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """reduce_agg(value, initial, (s, x) -> merge, (a, b) -> combine): the merge must be a fold
     (see folds.plan); NULL values are skipped."""
     from loglake.query.functions import folds

@@ -31,7 +31,7 @@ from loglake.query.functions.lambdas import (
     lambda_of,
     zip_lists,
 )
-from loglake.query.registry import function, translates
+from loglake.query.registry import ExprCompiler, function, translates
 from loglake.query.runtime import guard
 
 
@@ -49,7 +49,7 @@ def dtype_switch(value: pl.Expr, choose: Any) -> pl.Expr:
     signatures=("cardinality(array(E)) -> bigint", "cardinality(map(K, V)) -> bigint"),
     arguments=lambda node, name: [node.this],
 )
-def cardinality(compiler: Any, node: exp.ArraySize) -> pl.Expr:
+def cardinality(compiler: ExprCompiler, node: exp.ArraySize) -> pl.Expr:
     """cardinality(array | map)."""
 
     def choose(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -65,7 +65,7 @@ def cardinality(compiler: Any, node: exp.ArraySize) -> pl.Expr:
     signatures=("contains(array(T), T) -> boolean", "contains(ipprefix, ipaddress) -> boolean"),
     arguments=lambda node, name: [node.this, node.expression],
 )
-def contains(compiler: Any, node: exp.ArrayContains) -> pl.Expr:
+def contains(compiler: ExprCompiler, node: exp.ArrayContains) -> pl.Expr:
     """contains(array, x): NULL when x is absent but the array holds NULLs (Trino).
 
     contains('10.0.0.0/8', ip) tests an IP address against a CIDR prefix (see ip.py).
@@ -89,7 +89,7 @@ def contains(compiler: Any, node: exp.ArrayContains) -> pl.Expr:
     return dtype_switch(container, choose)
 
 
-def _one_based(compiler: Any, node: exp.Bracket) -> tuple[exp.Expression, bool]:
+def _one_based(compiler: ExprCompiler, node: exp.Bracket) -> tuple[exp.Expression, bool]:
     """The index node and whether it is 1-based (sqlglot pre-shifts literal subscripts)."""
     (index,) = node.expressions
     if node.args.get("offset") == 1:
@@ -101,7 +101,7 @@ def _one_based(compiler: Any, node: exp.Bracket) -> tuple[exp.Expression, bool]:
 
 
 def _checked_subscript(
-    compiler: Any, node: exp.Expression, found: pl.Expr, index: pl.Expr, values: pl.Expr
+    compiler: ExprCompiler, node: exp.Expression, found: pl.Expr, index: pl.Expr, values: pl.Expr
 ) -> pl.Expr:
     """array[i] past the end fails the query, as in Trino (element_at gives NULL instead)."""
     size = values.list.len().cast(pl.Int64)
@@ -121,7 +121,7 @@ def _checked_subscript(
     signatures=("element_at(array(E), bigint) -> E", "element_at(map(K, V), K) -> V"),
     arguments=lambda node, name: [node.this, *node.expressions] if node.args.get("safe") else None,
 )
-def subscript(compiler: Any, node: exp.Bracket) -> pl.Expr:
+def subscript(compiler: ExprCompiler, node: exp.Bracket) -> pl.Expr:
     """array[i], map[key] and element_at(array | map, i | key).
 
     element_at counts negative indexes from the end and gives NULL past either end or for a
@@ -174,7 +174,7 @@ def subscript(compiler: Any, node: exp.Bracket) -> pl.Expr:
         a for a in (node.this, node.expression, node.args.get("null")) if a
     ],
 )
-def array_join(compiler: Any, node: exp.ArrayToString) -> pl.Expr:
+def array_join(compiler: ExprCompiler, node: exp.ArrayToString) -> pl.Expr:
     """array_join(array, delimiter[, null_replacement]): NULL elements are skipped unless a
     replacement is given."""
     values = compiler.expr(node.this)
@@ -196,19 +196,19 @@ def array_join(compiler: Any, node: exp.ArrayToString) -> pl.Expr:
     signatures="array_distinct(array(E)) -> array(E)",
     arguments=lambda node, name: [node.this],
 )
-def array_distinct(compiler: Any, node: exp.ArrayDistinct) -> pl.Expr:
+def array_distinct(compiler: ExprCompiler, node: exp.ArrayDistinct) -> pl.Expr:
     return compiler.expr(node.this).list.unique(maintain_order=True)
 
 
 @translates(exp.ArrayMax, signatures="array_max(array(E)) -> E")
-def array_max(compiler: Any, node: exp.ArrayMax) -> pl.Expr:
+def array_max(compiler: ExprCompiler, node: exp.ArrayMax) -> pl.Expr:
     """array_max(array): NULL when any element is NULL, as in Trino."""
     values = compiler.expr(node.this)
     return pl.when(_has_null(values)).then(None).otherwise(values.list.max())
 
 
 @translates(exp.ArrayMin, signatures="array_min(array(E)) -> E")
-def array_min(compiler: Any, node: exp.ArrayMin) -> pl.Expr:
+def array_min(compiler: ExprCompiler, node: exp.ArrayMin) -> pl.Expr:
     values = compiler.expr(node.this)
     return pl.when(_has_null(values)).then(None).otherwise(values.list.min())
 
@@ -220,7 +220,7 @@ def array_min(compiler: Any, node: exp.ArrayMin) -> pl.Expr:
         a for a in (node.this, node.args.get("start"), node.args.get("end")) if a
     ],
 )
-def slice_(compiler: Any, node: exp.ArraySlice) -> pl.Expr:
+def slice_(compiler: ExprCompiler, node: exp.ArraySlice) -> pl.Expr:
     """slice(array, start, length): 1-based start, negative counts from the end."""
     values = compiler.expr(node.this)
     start_node = node.args.get("start")
@@ -244,7 +244,7 @@ def slice_(compiler: Any, node: exp.ArraySlice) -> pl.Expr:
 
 
 @translates(exp.Flatten, signatures="flatten(array(array(E))) -> array(E)")
-def flatten(compiler: Any, node: exp.Flatten) -> pl.Expr:
+def flatten(compiler: ExprCompiler, node: exp.Flatten) -> pl.Expr:
     return compiler.expr(node.this).list.eval(pl.element().explode())
 
 
@@ -254,7 +254,7 @@ _FIXED_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @translates(exp.GenerateSeries)
-def sequence(compiler: Any, node: exp.GenerateSeries) -> pl.Expr:
+def sequence(compiler: ExprCompiler, node: exp.GenerateSeries) -> pl.Expr:
     """sequence(start, stop[, step]): inclusive; integers step by ±1 and dates by one day
     unless a step is given. More than 10,000 entries fail as in Trino, before any is made (a
     row that would break the limit builds an empty range, then the guard fails the query)."""
@@ -315,7 +315,7 @@ def _too_many_steps(first: pl.Expr, last: pl.Expr, interval: str) -> pl.Expr:
     return steps >= SEQUENCE_MAX_ENTRIES
 
 
-def _interval_text(compiler: Any, node: exp.Expression) -> str:
+def _interval_text(compiler: ExprCompiler, node: exp.Expression) -> str:
     if not isinstance(node, exp.Interval):
         fail(compiler, node, "a date sequence step must be an INTERVAL literal")
     amount = require_constant(compiler, node.this, "interval")
@@ -333,20 +333,20 @@ _SEQUENCE_UNITS = T.INTERVAL_UNITS - {"millisecond"}
 
 
 @translates(exp.Transform, signatures="transform(array(T), function(T, U)) -> array(U)")
-def transform(compiler: Any, node: exp.Transform) -> pl.Expr:
+def transform(compiler: ExprCompiler, node: exp.Transform) -> pl.Expr:
     """transform(array, x -> f(x)); f may read the row's other columns."""
     lam = lambda_of(compiler, node.expression, 1)
     return apply(compiler, compiler.expr(node.this), lam)
 
 
 @translates(exp.ArrayFilter, signatures="filter(array(T), function(T, boolean)) -> array(T)")
-def filter_(compiler: Any, node: exp.ArrayFilter) -> pl.Expr:
+def filter_(compiler: ExprCompiler, node: exp.ArrayFilter) -> pl.Expr:
     """filter(array, x -> predicate): keeps elements whose predicate is true (not NULL)."""
     lam = lambda_of(compiler, node.expression, 1)
     return keep_elements(compiler, compiler.expr(node.this), lam)
 
 
-def _match(compiler: Any, node: exp.Anonymous, kind: str) -> pl.Expr:
+def _match(compiler: ExprCompiler, node: exp.Anonymous, kind: str) -> pl.Expr:
     values_node, lam_node = arity(compiler, node, 2)
     lam = lambda_of(compiler, lam_node, 1)
     values = compiler.expr(values_node)
@@ -364,22 +364,22 @@ def _match(compiler: Any, node: exp.Anonymous, kind: str) -> pl.Expr:
 
 
 @function("any_match", signatures="any_match(array(T), function(T, boolean)) -> boolean")
-def any_match(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def any_match(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """any_match(array, x -> p): true if p holds for some element; NULL if undecided."""
     return _match(compiler, node, "any")
 
 
 @function("all_match", signatures="all_match(array(T), function(T, boolean)) -> boolean")
-def all_match(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def all_match(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _match(compiler, node, "all")
 
 
 @function("none_match", signatures="none_match(array(T), function(T, boolean)) -> boolean")
-def none_match(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def none_match(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _match(compiler, node, "none")
 
 
-def _inner_type(compiler: Any, values: pl.Expr) -> pl.DataType:
+def _inner_type(compiler: ExprCompiler, values: pl.Expr) -> pl.DataType:
     dtype = compiler.dtype(values)
     return dtype.inner if isinstance(dtype, pl.List) else dtype  # type: ignore[return-value]
 
@@ -398,7 +398,7 @@ def _inner_type(compiler: Any, values: pl.Expr) -> pl.DataType:
         if a is not None
     ],
 )
-def reduce_(compiler: Any, node: exp.Reduce) -> pl.Expr:
+def reduce_(compiler: ExprCompiler, node: exp.Reduce) -> pl.Expr:
     """reduce(array, initial, (s, x) -> merge, s -> finish): the merge must be a fold that
     folds.plan reads (s + f(x), s * f(x), greatest, least, IF(...), per field of a ROW)."""
     fold_plan = folds.plan(compiler, node.args.get("merge"))
@@ -441,7 +441,7 @@ def reduce_(compiler: Any, node: exp.Reduce) -> pl.Expr:
     signatures="array_position(array(T), T) -> bigint",
     arguments=lambda node, name: [node.this, node.expression],
 )
-def array_position(compiler: Any, node: exp.ArrayPosition) -> pl.Expr:
+def array_position(compiler: ExprCompiler, node: exp.ArrayPosition) -> pl.Expr:
     """array_position(array, x): 1-based position of the first x, 0 when absent."""
     value = require_constant(compiler, node.expression, "array_position() value")
     values = compiler.expr(node.this)
@@ -456,7 +456,7 @@ def array_position(compiler: Any, node: exp.ArrayPosition) -> pl.Expr:
     signatures="array_remove(array(E), E) -> array(E)",
     arguments=lambda node, name: [node.this, node.expression],
 )
-def array_remove(compiler: Any, node: exp.ArrayRemove) -> pl.Expr:
+def array_remove(compiler: ExprCompiler, node: exp.ArrayRemove) -> pl.Expr:
     value = require_constant(compiler, node.expression, "array_remove() value")
     values = compiler.expr(node.this)
     if value is None:
@@ -465,7 +465,7 @@ def array_remove(compiler: Any, node: exp.ArrayRemove) -> pl.Expr:
 
 
 @translates(exp.ArrayIntersect, signatures="array_intersect(array(E), array(E)) -> array(E)")
-def array_intersect(compiler: Any, node: exp.ArrayIntersect) -> pl.Expr:
+def array_intersect(compiler: ExprCompiler, node: exp.ArrayIntersect) -> pl.Expr:
     first, *rest = (compiler.expr(e) for e in node.expressions)
     out = first.list.unique(maintain_order=True)
     for other in rest:
@@ -478,20 +478,20 @@ def array_intersect(compiler: Any, node: exp.ArrayIntersect) -> pl.Expr:
     signatures="array_except(array(E), array(E)) -> array(E)",
     arguments=lambda node, name: [node.this, node.expression],
 )
-def array_except(compiler: Any, node: exp.ArrayExcept) -> pl.Expr:
+def array_except(compiler: ExprCompiler, node: exp.ArrayExcept) -> pl.Expr:
     a = compiler.expr(node.this)
     b = compiler.expr(node.expression)
     return a.list.unique(maintain_order=True).list.set_difference(b)
 
 
 @function("array_union", signatures="array_union(array(E), array(E)) -> array(E)")
-def array_union(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def array_union(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     a, b = (compiler.expr(e) for e in arity(compiler, node, 2))
     return a.list.set_union(b)
 
 
 @function("arrays_overlap", signatures="arrays_overlap(array(E), array(E)) -> boolean")
-def arrays_overlap(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def arrays_overlap(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     a, b = (compiler.expr(e) for e in arity(compiler, node, 2))
     common = a.list.drop_nulls().list.set_intersection(b.list.drop_nulls())
     return null_if_any_null(common.list.len() > 0, a, b)
@@ -501,18 +501,18 @@ def arrays_overlap(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @translates(exp.ArrayFirst, signatures="array_first(array(E)) -> E")
-def array_first(compiler: Any, node: exp.ArrayFirst) -> pl.Expr:
+def array_first(compiler: ExprCompiler, node: exp.ArrayFirst) -> pl.Expr:
     """array_first(array): the first element, NULL for an empty array."""
     return compiler.expr(node.this).list.first()
 
 
 @translates(exp.ArrayLast, signatures="array_last(array(E)) -> E")
-def array_last(compiler: Any, node: exp.ArrayLast) -> pl.Expr:
+def array_last(compiler: ExprCompiler, node: exp.ArrayLast) -> pl.Expr:
     return compiler.expr(node.this).list.last()
 
 
 @function("array_histogram", signatures="array_histogram(array(K)) -> map(K, bigint)")
-def array_histogram(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def array_histogram(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """array_histogram(array): each distinct non-NULL element and how often it occurs."""
     (arg,) = arity(compiler, node, 1)
     values = compiler.expr(arg)
@@ -536,7 +536,7 @@ def array_histogram(compiler: Any, node: exp.Anonymous) -> pl.Expr:
         "array_sort(array(T), function(T, T, integer)) -> array(T)",
     ),
 )
-def array_sort(compiler: Any, node: exp.ArraySort) -> pl.Expr:
+def array_sort(compiler: ExprCompiler, node: exp.ArraySort) -> pl.Expr:
     """array_sort(array): ascending, NULLs last; array_sort(array, (x, y) -> -1 | 0 | 1)."""
     values = compiler.expr(node.this)
     comparator = node.args.get("expression")
@@ -564,7 +564,7 @@ def array_sort(compiler: Any, node: exp.ArraySort) -> pl.Expr:
     )
 
 
-def _constant_count(compiler: Any, node: exp.Expression, what: str) -> int:
+def _constant_count(compiler: ExprCompiler, node: exp.Expression, what: str) -> int:
     value = constant(node)
     if not isinstance(value, int) or isinstance(value, bool):
         fail(compiler, node, f"{what} must be a constant integer")
@@ -572,7 +572,7 @@ def _constant_count(compiler: Any, node: exp.Expression, what: str) -> int:
 
 
 @function("combinations", signatures="combinations(array(T), integer) -> array(array(T))")
-def combinations(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def combinations(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """combinations(array, n): every n-element subgroup, in lexicographic order of positions."""
     values_node, n_node = arity(compiler, node, 2)
     n = _constant_count(compiler, n_node, "combination size")
@@ -596,7 +596,7 @@ def combinations(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("ngrams", signatures="ngrams(array(T), integer) -> array(array(T))")
-def ngrams(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def ngrams(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """ngrams(array, n): the runs of n adjacent elements; the whole array when it is shorter."""
     values_node, n_node = arity(compiler, node, 2)
     n = _constant_count(compiler, n_node, "ngram size")
@@ -611,7 +611,7 @@ def ngrams(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("contains_sequence", signatures="contains_sequence(array(T), array(T)) -> boolean")
-def contains_sequence(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def contains_sequence(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """contains_sequence(x, seq): seq occurs in x as consecutive elements."""
     x_node, seq_node = arity(compiler, node, 2)
     x, seq = compiler.expr(x_node), compiler.expr(seq_node)
@@ -630,7 +630,7 @@ def contains_sequence(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     signatures=("repeat(T, bigint) -> array(T)",),
     arguments=lambda node, name: [node.this, node.args["times"]],
 )
-def repeat(compiler: Any, node: exp.Repeat) -> pl.Expr:
+def repeat(compiler: ExprCompiler, node: exp.Repeat) -> pl.Expr:
     """repeat(element, count): an array of count copies (0 to 10000)."""
     element = compiler.expr(node.this)
     count = compiler.expr(node.args["times"]).cast(pl.Int64)
@@ -654,13 +654,13 @@ def repeat(compiler: Any, node: exp.Repeat) -> pl.Expr:
 
 
 @translates(exp.Shuffle, signatures="shuffle(array(E)) -> array(E)")
-def shuffle(compiler: Any, node: exp.Shuffle) -> pl.Expr:
+def shuffle(compiler: ExprCompiler, node: exp.Shuffle) -> pl.Expr:
     """shuffle(array): a random permutation of the elements."""
     return compiler.expr(node.this).list.eval(pl.element().shuffle())
 
 
 @function("trim_array", signatures="trim_array(array(E), bigint) -> array(E)")
-def trim_array(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def trim_array(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """trim_array(array, n): drops the last n elements."""
     values_node, n_node = arity(compiler, node, 2)
     values = compiler.expr(values_node)
@@ -686,14 +686,14 @@ def trim_array(compiler: Any, node: exp.Anonymous) -> pl.Expr:
         for k in range(2, 6)
     ),
 )
-def zip_(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def zip_(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """zip(a1, a2, ...): rows of the elements at each position; shorter arrays give NULLs."""
     args = arity(compiler, node, 2, 5)
     return zip_lists([compiler.expr(a) for a in args], T.anonymous_row_fields(len(args)))
 
 
 @function("zip_with", signatures="zip_with(array(T), array(U), function(T, U, R)) -> array(R)")
-def zip_with(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def zip_with(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """zip_with(a, b, (x, y) -> f): f over the pairs; the shorter array is padded with NULLs."""
     a_node, b_node, lam_node = arity(compiler, node, 3)
     lam = lambda_of(compiler, lam_node, 2)

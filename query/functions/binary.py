@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from loglake.errors import SqlError
 from loglake.query.functions.common import arity, constant, fail
-from loglake.query.registry import function, translates
+from loglake.query.registry import ExprCompiler, function, translates
 from loglake.query.runtime import guard
 
 _HEX = "0123456789abcdef"
@@ -38,12 +38,12 @@ def from_hex_text(text: pl.Expr) -> pl.Expr:
     return text.str.decode("hex", strict=False)
 
 
-def binary_arg(compiler: Any, node: exp.Expression) -> pl.Expr:
+def binary_arg(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
     return compiler.expr(node)
 
 
 @translates(exp.HexString)
-def hex_literal(compiler: Any, node: exp.HexString) -> pl.Expr:
+def hex_literal(compiler: ExprCompiler, node: exp.HexString) -> pl.Expr:
     """X'0aFF': a VARBINARY literal."""
     digits = node.this
     if len(digits) % 2:
@@ -61,7 +61,7 @@ def hex_literal(compiler: Any, node: exp.HexString) -> pl.Expr:
 @translates(
     exp.Encode, signatures="to_utf8(varchar) -> varbinary", arguments=lambda node, name: [node.this]
 )
-def to_utf8(compiler: Any, node: exp.Encode) -> pl.Expr:
+def to_utf8(compiler: ExprCompiler, node: exp.Encode) -> pl.Expr:
     return compiler.expr(node.this).cast(pl.Binary)
 
 
@@ -74,7 +74,7 @@ def to_utf8(compiler: Any, node: exp.Encode) -> pl.Expr:
     ),
     arguments=lambda node, name: [a for a in (node.this, node.args.get("replace")) if a],
 )
-def from_utf8(compiler: Any, node: exp.Decode) -> pl.Expr:
+def from_utf8(compiler: ExprCompiler, node: exp.Decode) -> pl.Expr:
     """from_utf8(b[, replacement]): invalid UTF-8 sequences become U+FFFD (or the replacement,
     a one-character string or a code point)."""
     replacement: Any = "\ufffd"
@@ -107,12 +107,12 @@ def from_utf8(compiler: Any, node: exp.Decode) -> pl.Expr:
 
 
 @translates(exp.Hex, signatures="to_hex(varbinary) -> varchar")
-def to_hex(compiler: Any, node: exp.Hex) -> pl.Expr:
+def to_hex(compiler: ExprCompiler, node: exp.Hex) -> pl.Expr:
     return binary_arg(compiler, node.this).bin.encode("hex").str.to_uppercase()
 
 
 def _decoded(
-    compiler: Any, node: exp.Expression, text: pl.Expr, decoded: pl.Expr, what: str
+    compiler: ExprCompiler, node: exp.Expression, text: pl.Expr, decoded: pl.Expr, what: str
 ) -> pl.Expr:
     bad = text.is_not_null() & decoded.is_null()
     return guard(
@@ -121,13 +121,13 @@ def _decoded(
 
 
 @translates(exp.Unhex, signatures="from_hex(varchar) -> varbinary")
-def from_hex(compiler: Any, node: exp.Unhex) -> pl.Expr:
+def from_hex(compiler: ExprCompiler, node: exp.Unhex) -> pl.Expr:
     text = compiler.expr(node.this)
     return _decoded(compiler, node, text, from_hex_text(text), "hex")
 
 
 @translates(exp.ToBase64, signatures="to_base64(varbinary) -> varchar")
-def to_base64(compiler: Any, node: exp.ToBase64) -> pl.Expr:
+def to_base64(compiler: ExprCompiler, node: exp.ToBase64) -> pl.Expr:
     return binary_arg(compiler, node.this).bin.encode("base64")
 
 
@@ -138,7 +138,7 @@ def _base64_text(text: pl.Expr) -> pl.Expr:
 
 
 @translates(exp.FromBase64, signatures="from_base64(varchar) -> varbinary")
-def from_base64(compiler: Any, node: exp.FromBase64) -> pl.Expr:
+def from_base64(compiler: ExprCompiler, node: exp.FromBase64) -> pl.Expr:
     text = compiler.expr(node.this)
     decoded = _base64_text(text).str.decode("base64", strict=False)
     return _decoded(compiler, node, text, decoded, "base64")
@@ -148,14 +148,14 @@ _URL_SAFE = (["+", "/"], ["-", "_"])
 
 
 @function("to_base64url", signatures="to_base64url(varbinary) -> varchar")
-def to_base64url(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def to_base64url(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     standard = binary_arg(compiler, arg).bin.encode("base64")
     return standard.str.replace_many(*_URL_SAFE)
 
 
 @function("from_base64url", signatures="from_base64url(varchar) -> varbinary")
-def from_base64url(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def from_base64url(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     text = compiler.expr(arg)
     standard = text.str.replace_many(_URL_SAFE[1], _URL_SAFE[0])
@@ -174,7 +174,7 @@ def _bit_text(binary: pl.Expr) -> pl.Expr:
 
 
 @translates(exp.ToBase32, signatures="to_base32(varbinary) -> varchar")
-def to_base32(compiler: Any, node: exp.ToBase32) -> pl.Expr:
+def to_base32(compiler: ExprCompiler, node: exp.ToBase32) -> pl.Expr:
     """RFC 4648 base32 with '=' padding: five bits per character, eight characters per block."""
     bits = _bit_text(binary_arg(compiler, node.this))
     length = bits.str.len_chars()
@@ -189,7 +189,7 @@ def to_base32(compiler: Any, node: exp.ToBase32) -> pl.Expr:
 
 
 @translates(exp.FromBase32, signatures="from_base32(varchar) -> varbinary")
-def from_base32(compiler: Any, node: exp.FromBase32) -> pl.Expr:
+def from_base32(compiler: ExprCompiler, node: exp.FromBase32) -> pl.Expr:
     text = compiler.expr(node.this)
     letters = text.str.strip_chars_end("=").str.to_uppercase()
     valid = letters.str.contains(f"^[{_BASE32}]*$")
@@ -216,7 +216,9 @@ def _exact_length(value: pl.Expr, size: int) -> tuple[pl.Expr, pl.Expr]:
     return length != size, message
 
 
-def _from_bytes(compiler: Any, node: exp.Anonymous, size: int, dtype: pl.DataType) -> pl.Expr:
+def _from_bytes(
+    compiler: ExprCompiler, node: exp.Anonymous, size: int, dtype: pl.DataType
+) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     value = binary_arg(compiler, arg)
     bad, message = _exact_length(value, size)
@@ -225,22 +227,22 @@ def _from_bytes(compiler: Any, node: exp.Anonymous, size: int, dtype: pl.DataTyp
 
 
 @function("from_big_endian_32", signatures="from_big_endian_32(varbinary) -> integer")
-def from_big_endian_32(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def from_big_endian_32(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _from_bytes(compiler, node, 4, pl.Int32)
 
 
 @function("from_big_endian_64", signatures="from_big_endian_64(varbinary) -> bigint")
-def from_big_endian_64(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def from_big_endian_64(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _from_bytes(compiler, node, 8, pl.Int64)
 
 
 @function("from_ieee754_32", signatures="from_ieee754_32(varbinary) -> real")
-def from_ieee754_32(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def from_ieee754_32(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _from_bytes(compiler, node, 4, pl.Float32)
 
 
 @function("from_ieee754_64", signatures="from_ieee754_64(varbinary) -> double")
-def from_ieee754_64(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def from_ieee754_64(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _from_bytes(compiler, node, 8, pl.Float64)
 
 
@@ -251,13 +253,13 @@ def _integer_bytes(value: pl.Expr, bits: int) -> pl.Expr:
 
 
 @function("to_big_endian_32", signatures="to_big_endian_32(integer) -> varbinary")
-def to_big_endian_32(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def to_big_endian_32(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return _integer_bytes(compiler.expr(arg), 32)
 
 
 @function("to_big_endian_64", signatures="to_big_endian_64(bigint) -> varbinary")
-def to_big_endian_64(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def to_big_endian_64(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return _integer_bytes(compiler.expr(arg), 64)
 
@@ -280,13 +282,13 @@ def _float_bytes(value: pl.Expr, dtype: pl.DataType, numpy_type: str) -> pl.Expr
 
 
 @function("to_ieee754_32", signatures="to_ieee754_32(real) -> varbinary")
-def to_ieee754_32(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def to_ieee754_32(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return _float_bytes(compiler.expr(arg), pl.Float32, "float32")
 
 
 @function("to_ieee754_64", signatures="to_ieee754_64(double) -> varbinary")
-def to_ieee754_64(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def to_ieee754_64(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return _float_bytes(compiler.expr(arg), pl.Float64, "float64")
 
@@ -295,14 +297,14 @@ def to_ieee754_64(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @translates(exp.MD5Digest, signatures="md5(varbinary) -> varbinary")
-def md5(compiler: Any, node: exp.MD5Digest) -> pl.Expr:
+def md5(compiler: ExprCompiler, node: exp.MD5Digest) -> pl.Expr:
     if node.expressions:
         fail(compiler, node, "md5() takes one argument")
     return from_hex_text(binary_arg(compiler, node.this).nchash.md5())
 
 
 @translates(exp.SHA, signatures="sha1(varbinary) -> varbinary")
-def sha1(compiler: Any, node: exp.SHA) -> pl.Expr:
+def sha1(compiler: ExprCompiler, node: exp.SHA) -> pl.Expr:
     return from_hex_text(binary_arg(compiler, node.this).nchash.sha1())
 
 
@@ -311,7 +313,7 @@ def sha1(compiler: Any, node: exp.SHA) -> pl.Expr:
     signatures=("sha256(varbinary) -> varbinary", "sha512(varbinary) -> varbinary"),
     arguments=lambda node, name: [node.this],
 )
-def sha2(compiler: Any, node: exp.SHA2Digest) -> pl.Expr:
+def sha2(compiler: ExprCompiler, node: exp.SHA2Digest) -> pl.Expr:
     value = binary_arg(compiler, node.this)
     length = constant(node.args.get("length"))
     digest = value.chash.sha2_512() if length == 512 else value.chash.sha2_256()
@@ -319,7 +321,7 @@ def sha2(compiler: Any, node: exp.SHA2Digest) -> pl.Expr:
 
 
 @function("xxhash64", signatures="xxhash64(varbinary) -> varbinary")
-def xxhash64(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def xxhash64(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """xxHash64 (seed 0) as 8 big-endian bytes."""
     (arg,) = arity(compiler, node, 1)
     hashed = binary_arg(compiler, arg).nchash.xxhash64()
@@ -327,7 +329,7 @@ def xxhash64(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("crc32", signatures="crc32(varbinary) -> bigint")
-def crc32(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def crc32(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """CRC-32 (IEEE, as java.util.zip.CRC32) of each value, by zlib over the batch."""
     (arg,) = arity(compiler, node, 1)
 
@@ -349,7 +351,7 @@ _HMACS: dict[str, tuple[str, int, Callable[[Any], pl.Expr]]] = {
 }
 
 
-def _hmac(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def _hmac(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """HMAC(key, message) = H((K ^ opad) || H((K ^ ipad) || message)) with a constant key."""
     name = node.name.lower()
     algorithm, block, digest = _HMACS[name]

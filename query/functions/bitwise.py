@@ -6,14 +6,12 @@ the width or more gives 0, or -1 for an arithmetic shift of a negative value), a
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 from sqlglot import exp
 
 from loglake.query import types as T
 from loglake.query.functions.common import arity, constant, fail
-from loglake.query.registry import function, translates
+from loglake.query.registry import ExprCompiler, function, translates
 from loglake.query.runtime import guard
 
 _INTEGERS = ("tinyint", "smallint", "integer", "bigint")
@@ -21,32 +19,32 @@ _UNSIGNED = {8: pl.UInt8, 16: pl.UInt16, 32: pl.UInt32, 64: pl.UInt64}
 _SIGNED = {8: pl.Int8, 16: pl.Int16, 32: pl.Int32, 64: pl.Int64}
 
 
-def _bigint(compiler: Any, node: exp.Expression) -> pl.Expr:
+def _bigint(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
     return compiler.expr(node).cast(pl.Int64)
 
 
 @translates(exp.BitwiseAnd, signatures="bitwise_and(bigint, bigint) -> bigint")
-def bitwise_and(compiler: Any, node: exp.BitwiseAnd) -> pl.Expr:
+def bitwise_and(compiler: ExprCompiler, node: exp.BitwiseAnd) -> pl.Expr:
     return _bigint(compiler, node.this) & _bigint(compiler, node.expression)
 
 
 @translates(exp.BitwiseOr, signatures="bitwise_or(bigint, bigint) -> bigint")
-def bitwise_or(compiler: Any, node: exp.BitwiseOr) -> pl.Expr:
+def bitwise_or(compiler: ExprCompiler, node: exp.BitwiseOr) -> pl.Expr:
     return _bigint(compiler, node.this) | _bigint(compiler, node.expression)
 
 
 @translates(exp.BitwiseXor, signatures="bitwise_xor(bigint, bigint) -> bigint")
-def bitwise_xor(compiler: Any, node: exp.BitwiseXor) -> pl.Expr:
+def bitwise_xor(compiler: ExprCompiler, node: exp.BitwiseXor) -> pl.Expr:
     return _bigint(compiler, node.this) ^ _bigint(compiler, node.expression)
 
 
 @translates(exp.BitwiseNot, signatures="bitwise_not(bigint) -> bigint")
-def bitwise_not(compiler: Any, node: exp.BitwiseNot) -> pl.Expr:
+def bitwise_not(compiler: ExprCompiler, node: exp.BitwiseNot) -> pl.Expr:
     return ~_bigint(compiler, node.this)
 
 
 @function("bit_count", signatures="bit_count(bigint, bigint) -> bigint")
-def bit_count(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def bit_count(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """bit_count(x, bits): the 1 bits of x written as a bits-wide two's complement number."""
     value_node, bits_node = arity(compiler, node, 2)
     bits = constant(bits_node)
@@ -72,7 +70,7 @@ def _width(dtype: pl.DataType) -> int:
     return {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32}.get(dtype.base_type(), 64)
 
 
-def _shift(compiler: Any, node: exp.Anonymous, kind: str) -> pl.Expr:
+def _shift(compiler: ExprCompiler, node: exp.Anonymous, kind: str) -> pl.Expr:
     value_node, shift_node = arity(compiler, node, 2)
     value = compiler.expr(value_node)
     dtype = compiler.dtype(value)
@@ -104,12 +102,12 @@ def _shift_signatures(name: str) -> tuple[str, ...]:
 
 
 @function("bitwise_left_shift", signatures=_shift_signatures("bitwise_left_shift"))
-def bitwise_left_shift(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def bitwise_left_shift(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _shift(compiler, node, "left")
 
 
 @function("bitwise_right_shift", signatures=_shift_signatures("bitwise_right_shift"))
-def bitwise_right_shift(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def bitwise_right_shift(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """Logical shift: zeros come in from the left, so a negative value turns positive."""
     return _shift(compiler, node, "right")
 
@@ -118,7 +116,7 @@ def bitwise_right_shift(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     "bitwise_right_shift_arithmetic",
     signatures=_shift_signatures("bitwise_right_shift_arithmetic"),
 )
-def bitwise_right_shift_arithmetic(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def bitwise_right_shift_arithmetic(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """Arithmetic shift: the sign bit comes in from the left."""
     return _shift(compiler, node, "arithmetic")
 
@@ -126,22 +124,22 @@ def bitwise_right_shift_arithmetic(compiler: Any, node: exp.Anonymous) -> pl.Exp
 # --- aggregates ----------------------------------------------------------------------------------
 
 
-def _bit_aggregate(compiler: Any, node: exp.Expression, reduce: str) -> pl.Expr:
+def _bit_aggregate(compiler: ExprCompiler, node: exp.Expression, reduce: str) -> pl.Expr:
     value = _bigint(compiler, node.this)
     folded = getattr(value, reduce)()
     return pl.when(value.count() > 0).then(folded)
 
 
 @translates(exp.BitwiseAndAgg, aggregate=True, signatures="bitwise_and_agg(bigint) -> bigint")
-def bitwise_and_agg(compiler: Any, node: exp.BitwiseAndAgg) -> pl.Expr:
+def bitwise_and_agg(compiler: ExprCompiler, node: exp.BitwiseAndAgg) -> pl.Expr:
     return _bit_aggregate(compiler, node, "bitwise_and")
 
 
 @translates(exp.BitwiseOrAgg, aggregate=True, signatures="bitwise_or_agg(bigint) -> bigint")
-def bitwise_or_agg(compiler: Any, node: exp.BitwiseOrAgg) -> pl.Expr:
+def bitwise_or_agg(compiler: ExprCompiler, node: exp.BitwiseOrAgg) -> pl.Expr:
     return _bit_aggregate(compiler, node, "bitwise_or")
 
 
 @translates(exp.BitwiseXorAgg, aggregate=True, signatures="bitwise_xor_agg(bigint) -> bigint")
-def bitwise_xor_agg(compiler: Any, node: exp.BitwiseXorAgg) -> pl.Expr:
+def bitwise_xor_agg(compiler: ExprCompiler, node: exp.BitwiseXorAgg) -> pl.Expr:
     return _bit_aggregate(compiler, node, "bitwise_xor")

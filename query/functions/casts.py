@@ -6,18 +6,16 @@ asked of the hooks in ``registry.CAST_HOOKS`` first. A cast inside TRY(...) is a
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 from sqlglot import exp
 
 from loglake.query.expressions import cast_node
 from loglake.query.functions.common import lenient, no_errors
-from loglake.query.registry import CAST_HOOKS, translates
+from loglake.query.registry import CAST_HOOKS, ExprCompiler, translates
 from loglake.query.runtime import guard
 
 
-def _hooked(compiler: Any, node: exp.Cast) -> pl.Expr | None:
+def _hooked(compiler: ExprCompiler, node: exp.Cast) -> pl.Expr | None:
     for hook in CAST_HOOKS:
         result = hook(compiler, node)
         if result is not None:
@@ -26,7 +24,7 @@ def _hooked(compiler: Any, node: exp.Cast) -> pl.Expr | None:
 
 
 @translates(exp.Cast)
-def cast(compiler: Any, node: exp.Cast) -> pl.Expr:
+def cast(compiler: ExprCompiler, node: exp.Cast) -> pl.Expr:
     """CAST(x AS type): a value that does not convert fails the query with Trino's message and
     the cast's position (NULL inside TRY)."""
     hooked = _hooked(compiler, node)
@@ -66,7 +64,7 @@ def _checkable(dtype: pl.DataType) -> bool:
 
 
 @translates(exp.TryCast)
-def try_cast(compiler: Any, node: exp.TryCast) -> pl.Expr:
+def try_cast(compiler: ExprCompiler, node: exp.TryCast) -> pl.Expr:
     with no_errors():
         hooked = _hooked(compiler, node)
     return hooked if hooked is not None else cast_node(compiler, node, strict=False)

@@ -13,7 +13,7 @@ import polars as pl
 from sqlglot import exp
 
 from loglake.errors import SqlError
-from loglake.query.registry import translates
+from loglake.query.registry import ExprCompiler, translates
 from loglake.query.types import literal_python
 
 #: Marker returned by :func:`constant` when a node is not a literal known at compile time.
@@ -25,7 +25,7 @@ NOT_CONSTANT = object()
 MAX_BUILT_LENGTH = 1 << 20
 
 
-def fail(compiler: Any, node: exp.Expression, message: str) -> NoReturn:
+def fail(compiler: ExprCompiler, node: exp.Expression, message: str) -> NoReturn:
     """Raise a SqlError at ``node``'s position (through the compiler when it offers that)."""
     report = getattr(compiler, "error", None)
     if report is not None:
@@ -82,7 +82,7 @@ def unicode_text(node: exp.UnicodeString) -> str:
     return re.sub(pattern, decode, node.this)
 
 
-def require_constant(compiler: Any, node: exp.Expression | None, what: str) -> Any:
+def require_constant(compiler: ExprCompiler, node: exp.Expression | None, what: str) -> Any:
     """The literal value of ``node``, or an error saying the argument must be a constant."""
     value = constant(node)
     if value is NOT_CONSTANT:
@@ -90,7 +90,7 @@ def require_constant(compiler: Any, node: exp.Expression | None, what: str) -> A
     return value
 
 
-def sql_type(compiler: Any, node: exp.Expression) -> exp.DataType | None:
+def sql_type(compiler: ExprCompiler, node: exp.Expression) -> exp.DataType | None:
     """The SQL type of ``node`` if the compiler or the parser knows it."""
     type_of = getattr(compiler, "type_of", None)
     found = None
@@ -104,7 +104,7 @@ def sql_type(compiler: Any, node: exp.Expression) -> exp.DataType | None:
     return found
 
 
-def is_type(compiler: Any, node: exp.Expression, *types: Any) -> bool:
+def is_type(compiler: ExprCompiler, node: exp.Expression, *types: Any) -> bool:
     found = sql_type(compiler, node)
     return found is not None and found.is_type(*types)
 
@@ -125,7 +125,7 @@ def args_of(node: exp.Expression) -> list[exp.Expression]:
     return out
 
 
-def arity(compiler: Any, node: exp.Expression, low: int, high: int | None = None) -> list:
+def arity(compiler: ExprCompiler, node: exp.Expression, low: int, high: int | None = None) -> list:
     """The arguments of ``node``, after checking their count against Trino's signature."""
     args = args_of(node)
     high = low if high is None else high
@@ -136,7 +136,7 @@ def arity(compiler: Any, node: exp.Expression, low: int, high: int | None = None
     return args
 
 
-def string_arg(compiler: Any, node: exp.Expression) -> pl.Expr:
+def string_arg(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
     """A string argument; an untyped NULL becomes a NULL string so string kernels accept it."""
 
     def choose(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -299,12 +299,15 @@ _BOUND: dict[int, pl.Expr] = {}
 
 
 @translates(LambdaValue)
-def _lambda_value(compiler: Any, node: LambdaValue) -> pl.Expr:
+def _lambda_value(compiler: ExprCompiler, node: LambdaValue) -> pl.Expr:
     return _BOUND[id(node)]
 
 
 def bind_lambda(
-    compiler: Any, node: exp.Expression, values: list[pl.Expr], arity_expected: int | None = None
+    compiler: ExprCompiler,
+    node: exp.Expression,
+    values: list[pl.Expr],
+    arity_expected: int | None = None,
 ) -> pl.Expr:
     """Compile a lambda's body with its parameters bound to the given Polars expressions.
 

@@ -3,18 +3,16 @@ compiled by the core expression module)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 from sqlglot import exp
 
 from loglake.query.expressions import unify_results
 from loglake.query.functions.common import fail, no_errors
-from loglake.query.registry import translates
+from loglake.query.registry import ExprCompiler, translates
 
 
 @translates(exp.If)
-def if_(compiler: Any, node: exp.If) -> pl.Expr:
+def if_(compiler: ExprCompiler, node: exp.If) -> pl.Expr:
     """IF(condition, a[, b]): a NULL condition (even an untyped NULL) takes the ELSE branch."""
     condition = compiler.expr(node.this).cast(pl.Boolean).fill_null(False)
     false_node = node.args.get("false")
@@ -26,13 +24,13 @@ def if_(compiler: Any, node: exp.If) -> pl.Expr:
 
 
 @translates(exp.Try)
-def try_(compiler: Any, node: exp.Try) -> pl.Expr:
+def try_(compiler: ExprCompiler, node: exp.Try) -> pl.Expr:
     """TRY(x): casts and parses inside x give NULL instead of failing the query."""
     with no_errors():
         return compiler.expr(node.this)
 
 
-def _extreme(compiler: Any, node: exp.Expression, largest: bool) -> pl.Expr:
+def _extreme(compiler: ExprCompiler, node: exp.Expression, largest: bool) -> pl.Expr:
     """GREATEST/LEAST: NULL if any argument is NULL (Trino), unlike Polars' horizontal max."""
     args = [node.this, *node.expressions]
     if len(args) < 2:
@@ -44,10 +42,10 @@ def _extreme(compiler: Any, node: exp.Expression, largest: bool) -> pl.Expr:
 
 
 @translates(exp.Greatest, signatures="greatest(T...) -> T")
-def greatest(compiler: Any, node: exp.Greatest) -> pl.Expr:
+def greatest(compiler: ExprCompiler, node: exp.Greatest) -> pl.Expr:
     return _extreme(compiler, node, largest=True)
 
 
 @translates(exp.Least, signatures="least(T...) -> T")
-def least(compiler: Any, node: exp.Least) -> pl.Expr:
+def least(compiler: ExprCompiler, node: exp.Least) -> pl.Expr:
     return _extreme(compiler, node, largest=False)

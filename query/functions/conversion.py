@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import decimal
 import re
-from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
 from loglake.query import types as T
-from loglake.query.registry import function, translates
+from loglake.query.registry import ExprCompiler, function, translates
 
 
-def sql_type_name(compiler: Any, node: exp.Expression) -> str:
+def sql_type_name(compiler: ExprCompiler, node: exp.Expression) -> str:
     """Trino's name for the type of ``node``: its Polars type, or ``json`` for JSON values
     (carried as text, so only the expression that made them tells them apart)."""
     from loglake.query.functions.json import is_json
@@ -37,7 +36,7 @@ _TEXT_CARRIED = {
 
 
 @translates(exp.Typeof, signatures="typeof(T) -> varchar")
-def typeof(compiler: Any, node: exp.Typeof) -> pl.Expr:
+def typeof(compiler: ExprCompiler, node: exp.Typeof) -> pl.Expr:
     """typeof(x): the name of x's type, a constant of the query."""
     return pl.lit(sql_type_name(compiler, node.this))
 
@@ -122,7 +121,7 @@ def _conversion(
 
 
 @translates(exp.Format, signatures="format(varchar, T...) -> varchar")
-def format_(compiler: Any, node: exp.Format) -> pl.Expr:
+def format_(compiler: ExprCompiler, node: exp.Format) -> pl.Expr:
     """format(format, args...): Java's String.format with the constant format string (%s, %d,
     %f, %x, %,d, %-7s, %2$s, %1$tY ...)."""
     from loglake.query.functions.common import MAX_BUILT_LENGTH, fail, require_constant
@@ -189,7 +188,7 @@ def format_(compiler: Any, node: exp.Format) -> pl.Expr:
     "format_number",
     signatures=("format_number(bigint) -> varchar", "format_number(double) -> varchar"),
 )
-def format_number(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def format_number(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """format_number(x): x in thousands (K), millions (M), billions (B), trillions (T) or
     quadrillions (Q) with three significant digits: 123456 -> '123K'."""
     from loglake.query.functions.common import arity
@@ -214,7 +213,7 @@ _SIZE_UNITS = {"B": 0, "kB": 1, "MB": 2, "GB": 3, "TB": 4, "PB": 5, "EB": 6, "ZB
 
 
 @function("parse_data_size", signatures="parse_data_size(varchar) -> decimal(38,0)")
-def parse_data_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def parse_data_size(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """parse_data_size('2.3MB'): bytes as decimal(38, 0), units of 1024, fraction truncated."""
     from loglake.query.functions.common import arity
     from loglake.query.runtime import guard

@@ -25,7 +25,7 @@ from loglake.query.functions.common import (
     staged,
     string_arg,
 )
-from loglake.query.registry import function, translates
+from loglake.query.registry import ExprCompiler, function, translates
 from loglake.query.runtime import guard, rejecting
 from loglake.query.types import DURATION_SUFFIX, unify_temporal
 
@@ -40,7 +40,7 @@ TIMESTAMP_TZ = pl.Datetime("us", UTC)
 _PARSE_FORMS = {"%-m": "%m", "%-d": "%d", "%-H": "%H", "%-I": "%I", "%-M": "%M", "%-S": "%S"}
 
 
-def mysql_format(compiler: Any, node: exp.Expression, text: str, parsing: bool) -> str:
+def mysql_format(compiler: ExprCompiler, node: exp.Expression, text: str, parsing: bool) -> str:
     """The chrono pattern of a date_parse/date_format format.
 
     sqlglot already rewrites Trino's MySQL specifiers (%i, %s, %W, %e, %T ...) into Python's
@@ -94,7 +94,7 @@ def _joda_token(letter: str, count: int, parsing: bool) -> str | None:
     return None if make is None else make(count)
 
 
-def joda_format(compiler: Any, node: exp.Expression, text: str, parsing: bool) -> str:
+def joda_format(compiler: ExprCompiler, node: exp.Expression, text: str, parsing: bool) -> str:
     """Translate a Joda-Time pattern (parse_datetime/format_datetime) into a chrono pattern."""
     out: list[str] = []
     i = 0
@@ -126,7 +126,7 @@ def joda_format(compiler: Any, node: exp.Expression, text: str, parsing: bool) -
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _has_zone(compiler: Any, node: exp.Expression) -> bool:
+def _has_zone(compiler: ExprCompiler, node: exp.Expression) -> bool:
     if is_type(compiler, node, T.TIMESTAMPTZ, T.TIMESTAMPLTZ):
         return True
     return isinstance(
@@ -139,13 +139,13 @@ def _has_zone(compiler: Any, node: exp.Expression) -> bool:
     ) or (isinstance(node, exp.Anonymous) and node.name.lower() in ("at_timezone", "with_timezone"))
 
 
-def _is_date(compiler: Any, node: exp.Expression) -> bool:
+def _is_date(compiler: ExprCompiler, node: exp.Expression) -> bool:
     return is_type(compiler, node, T.DATE) or isinstance(
         node, exp.FromISO8601Date | exp.CurrentDate | exp.Date
     )
 
 
-def _zone(compiler: Any, node: exp.Expression) -> str:
+def _zone(compiler: ExprCompiler, node: exp.Expression) -> str:
     zone = require_constant(compiler, node, "time zone")
     if not isinstance(zone, str):
         fail(compiler, node, "time zone must be a string")
@@ -160,7 +160,7 @@ def _zone(compiler: Any, node: exp.Expression) -> str:
     return zone
 
 
-def _unit(compiler: Any, node: exp.Expression | None) -> str:
+def _unit(compiler: ExprCompiler, node: exp.Expression | None) -> str:
     unit = require_constant(compiler, node, "unit")
     if not isinstance(unit, str):
         fail(compiler, node or exp.Null(), "unit must be a string")
@@ -189,7 +189,7 @@ _ISO_FORMATS_LOCAL = (
     exp.FromISO8601Timestamp,
     signatures="from_iso8601_timestamp(varchar) -> timestamp with time zone",
 )
-def from_iso8601_timestamp(compiler: Any, node: exp.FromISO8601Timestamp) -> pl.Expr:
+def from_iso8601_timestamp(compiler: ExprCompiler, node: exp.FromISO8601Timestamp) -> pl.Expr:
     """ISO 8601 text to timestamp with time zone; offsets are applied and values kept in UTC."""
 
     formats = [(f, True) for f in _ISO_FORMATS_ZONED] + [(f, False) for f in _ISO_FORMATS_LOCAL]
@@ -224,7 +224,7 @@ def _iso_date(text: pl.Expr) -> pl.Expr:
 
 
 @translates(exp.FromISO8601Date, signatures="from_iso8601_date(varchar) -> date")
-def from_iso8601_date(compiler: Any, node: exp.FromISO8601Date) -> pl.Expr:
+def from_iso8601_date(compiler: ExprCompiler, node: exp.FromISO8601Date) -> pl.Expr:
     text = string_arg(compiler, node.this)
     message = "Invalid format for from_iso8601_date"
     return staged([text], _iso_date, rejecting(compiler, node, message))
@@ -236,7 +236,7 @@ def from_iso8601_date(compiler: Any, node: exp.FromISO8601Date) -> pl.Expr:
         f"to_iso8601({t}) -> varchar" for t in ("date", "timestamp", "timestamp with time zone")
     ),
 )
-def to_iso8601(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def to_iso8601(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """to_iso8601(x): date as YYYY-MM-DD; timestamps with milliseconds, zoned ones with Z."""
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg)
@@ -253,7 +253,7 @@ def to_iso8601(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     signatures="date_parse(varchar, varchar) -> timestamp",
     arguments=lambda node, name: [node.this, node.args["format"]],
 )
-def date_parse(compiler: Any, node: exp.StrToTime) -> pl.Expr:
+def date_parse(compiler: ExprCompiler, node: exp.StrToTime) -> pl.Expr:
     """date_parse(s, mysql_format) -> timestamp."""
     text = require_constant(compiler, node.args["format"], "date_parse() format")
     pattern = mysql_format(compiler, node.args["format"], text, parsing=True)
@@ -261,7 +261,7 @@ def date_parse(compiler: Any, node: exp.StrToTime) -> pl.Expr:
 
 
 def _parsed(
-    compiler: Any, node: exp.Expression, text: pl.Expr, pattern: str, function: str
+    compiler: ExprCompiler, node: exp.Expression, text: pl.Expr, pattern: str, function: str
 ) -> pl.Expr:
     """Text read with a chrono ``pattern``, strictly as in Trino: outside TRY a non-NULL value
     that does not parse fails the query, naming the function and the value."""
@@ -298,7 +298,7 @@ def _parse_local(s: pl.Expr, pattern: str) -> pl.Expr:
     ),
     arguments=lambda node, name: [node.this, node.args["format"]],
 )
-def date_format(compiler: Any, node: exp.TimeToStr) -> pl.Expr:
+def date_format(compiler: ExprCompiler, node: exp.TimeToStr) -> pl.Expr:
     """date_format(timestamp, mysql_format) -> varchar."""
     text = require_constant(compiler, node.args["format"], "date_format() format")
     pattern = mysql_format(compiler, node.args["format"], text, parsing=False)
@@ -310,7 +310,7 @@ def date_format(compiler: Any, node: exp.TimeToStr) -> pl.Expr:
     signatures="parse_datetime(varchar, varchar) -> timestamp with time zone",
     arguments=lambda node, name: [node.this, node.args["format"]],
 )
-def parse_datetime(compiler: Any, node: exp.ParseDatetime) -> pl.Expr:
+def parse_datetime(compiler: ExprCompiler, node: exp.ParseDatetime) -> pl.Expr:
     """parse_datetime(s, joda_pattern) -> timestamp with time zone (UTC unless the text has one)."""
     text = require_constant(compiler, node.args["format"], "parse_datetime() pattern")
     pattern = joda_format(compiler, node.args["format"], text, parsing=True)
@@ -327,7 +327,7 @@ def parse_datetime(compiler: Any, node: exp.ParseDatetime) -> pl.Expr:
         "format_datetime(timestamp with time zone, varchar) -> varchar",
     ),
 )
-def format_datetime(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def format_datetime(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     value, fmt = arity(compiler, node, 2)
     text = require_constant(compiler, fmt, "format_datetime() pattern")
     pattern = joda_format(compiler, fmt, text, parsing=False)
@@ -352,7 +352,7 @@ def format_datetime(compiler: Any, node: exp.Anonymous) -> pl.Expr:
         if a
     ],
 )
-def from_unixtime(compiler: Any, node: exp.UnixToTime) -> pl.Expr:
+def from_unixtime(compiler: ExprCompiler, node: exp.UnixToTime) -> pl.Expr:
     """from_unixtime(seconds[, zone]) -> timestamp with time zone."""
     seconds = compiler.expr(node.this).cast(pl.Float64)
     micros = (seconds * 1_000_000).round(0).cast(pl.Int64)
@@ -373,7 +373,7 @@ def from_unixtime(compiler: Any, node: exp.UnixToTime) -> pl.Expr:
         "to_unixtime(timestamp with time zone) -> double",
     ),
 )
-def to_unixtime(compiler: Any, node: exp.TimeToUnix) -> pl.Expr:
+def to_unixtime(compiler: ExprCompiler, node: exp.TimeToUnix) -> pl.Expr:
     value = compiler.expr(node.this)
     if _is_date(compiler, node.this):
         value = value.cast(TIMESTAMP)
@@ -385,7 +385,7 @@ def to_unixtime(compiler: Any, node: exp.TimeToUnix) -> pl.Expr:
 _TIME_OF_DAY_UNITS = ("millisecond", "second", "minute", "hour")
 
 
-def _checked_unit(compiler: Any, node: exp.Expression, invalid: str) -> str:
+def _checked_unit(compiler: ExprCompiler, node: exp.Expression, invalid: str) -> str:
     """The node's unit, refused when unknown or when it is a time-of-day unit on a DATE."""
     unit = _unit(compiler, node.args.get("unit"))
     if unit not in DURATION_SUFFIX:
@@ -404,7 +404,7 @@ def _checked_unit(compiler: Any, node: exp.Expression, invalid: str) -> str:
     ),
     arguments=lambda node, name: [node.args.get("unit") or exp.Var(this="day"), node.this],
 )
-def date_trunc(compiler: Any, node: exp.Expression) -> pl.Expr:
+def date_trunc(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
     """date_trunc(unit, x): weeks start on Monday, as in Trino."""
     unit = _checked_unit(compiler, node, "'{unit}' is not a valid TIMESTAMP field")
     return compiler.expr(node.this).dt.truncate("1" + DURATION_SUFFIX[unit])
@@ -423,7 +423,7 @@ def date_trunc(compiler: Any, node: exp.Expression) -> pl.Expr:
         node.this,
     ],
 )
-def date_add(compiler: Any, node: exp.Expression) -> pl.Expr:
+def date_add(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
     """date_add(unit, n, x): months clamp to the last day of the month (Jan 31 + 1 month)."""
     unit = _checked_unit(compiler, node, "'{unit}' is not a valid unit for date_add")
     amount = compiler.expr(node.expression).cast(pl.Int64)
@@ -462,7 +462,7 @@ def _trunc_div(value: pl.Expr, divisor: int) -> pl.Expr:
         node.this,
     ],
 )
-def date_diff(compiler: Any, node: exp.Expression) -> pl.Expr:
+def date_diff(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
     """date_diff(unit, a, b): whole units from a to b, truncated toward zero."""
     unit = _unit(compiler, node.args.get("unit"))
     later = compiler.expr(node.this)
@@ -530,7 +530,7 @@ def field(value: pl.Expr, unit: str) -> pl.Expr | None:
 
 
 @translates(exp.Extract)
-def extract(compiler: Any, node: exp.Extract) -> pl.Expr:
+def extract(compiler: ExprCompiler, node: exp.Extract) -> pl.Expr:
     unit = _unit(compiler, node.this)
     out = field(compiler.expr(node.expression), unit)
     if out is None:
@@ -547,7 +547,7 @@ _TIME_PARTS = ("time", "timestamp", "timestamp with time zone", "interval day to
 
 
 def _field_function(unit: str) -> Any:
-    def translate(compiler: Any, node: exp.Expression) -> pl.Expr:
+    def translate(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
         return field(compiler.expr(node.this), unit)  # type: ignore[return-value]
 
     translate.__doc__ = f"{unit}(x)"
@@ -573,7 +573,7 @@ for _cls, _unit_name, _names, _types in (
 
 
 @function("millisecond", signatures=_field_signatures(("millisecond",), *_TIME_PARTS))
-def millisecond(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def millisecond(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return field(compiler.expr(arg), "millisecond")  # type: ignore[return-value]
 
@@ -585,7 +585,7 @@ def millisecond(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     ),
     arguments=lambda node, name: [node.this],
 )
-def last_day_of_month(compiler: Any, node: exp.LastDay) -> pl.Expr:
+def last_day_of_month(compiler: ExprCompiler, node: exp.LastDay) -> pl.Expr:
     value = compiler.expr(node.this)
     if not _is_date(compiler, node.this):
         value = value.dt.date()
@@ -593,7 +593,7 @@ def last_day_of_month(compiler: Any, node: exp.LastDay) -> pl.Expr:
 
 
 @translates(exp.Date)
-def date_(compiler: Any, node: exp.Date) -> pl.Expr:
+def date_(compiler: ExprCompiler, node: exp.Date) -> pl.Expr:
     """date(x): the date part of a timestamp, or an ISO date string parsed."""
     if len(node.expressions) > 0 or node.args.get("zone") is not None:
         fail(compiler, node, "date() takes one argument")
@@ -614,27 +614,29 @@ def _now() -> dt.datetime:
 
 
 @translates(exp.CurrentTimestamp)
-def current_timestamp(compiler: Any, node: exp.CurrentTimestamp) -> pl.Expr:
+def current_timestamp(compiler: ExprCompiler, node: exp.CurrentTimestamp) -> pl.Expr:
     """current_timestamp / now(): the query's start time, the same for every row (UTC)."""
     return pl.lit(_now(), TIMESTAMP).dt.replace_time_zone(UTC)
 
 
 @translates(exp.Localtimestamp)
-def localtimestamp(compiler: Any, node: exp.Localtimestamp) -> pl.Expr:
+def localtimestamp(compiler: ExprCompiler, node: exp.Localtimestamp) -> pl.Expr:
     return pl.lit(_now(), TIMESTAMP)
 
 
 @translates(exp.CurrentDate)
-def current_date(compiler: Any, node: exp.CurrentDate) -> pl.Expr:
+def current_date(compiler: ExprCompiler, node: exp.CurrentDate) -> pl.Expr:
     return pl.lit(_now().date(), pl.Date)
 
 
 @translates(exp.CurrentTimezone)
-def current_timezone(compiler: Any, node: exp.CurrentTimezone) -> pl.Expr:
+def current_timezone(compiler: ExprCompiler, node: exp.CurrentTimezone) -> pl.Expr:
     return pl.lit(UTC)
 
 
-def _to_zone(compiler: Any, value_node: exp.Expression, zone_node: exp.Expression) -> pl.Expr:
+def _to_zone(
+    compiler: ExprCompiler, value_node: exp.Expression, zone_node: exp.Expression
+) -> pl.Expr:
     value = compiler.expr(value_node)
     if not _has_zone(compiler, value_node):
         value = value.dt.replace_time_zone(UTC)
@@ -642,7 +644,7 @@ def _to_zone(compiler: Any, value_node: exp.Expression, zone_node: exp.Expressio
 
 
 @translates(exp.AtTimeZone)
-def at_time_zone(compiler: Any, node: exp.AtTimeZone) -> pl.Expr:
+def at_time_zone(compiler: ExprCompiler, node: exp.AtTimeZone) -> pl.Expr:
     """x AT TIME ZONE zone: the same instant seen in another zone (naive values are UTC)."""
     return _to_zone(compiler, node.this, node.args["zone"])
 
@@ -654,7 +656,7 @@ def at_time_zone(compiler: Any, node: exp.AtTimeZone) -> pl.Expr:
         "at_timezone(timestamp with time zone, varchar) -> timestamp with time zone",
     ),
 )
-def at_timezone(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def at_timezone(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     value, zone = arity(compiler, node, 2)
     return _to_zone(compiler, value, zone)
 
@@ -662,7 +664,7 @@ def at_timezone(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 @function(
     "with_timezone", signatures="with_timezone(timestamp, varchar) -> timestamp with time zone"
 )
-def with_timezone(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def with_timezone(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """with_timezone(timestamp, zone): the same wall-clock time, now in ``zone``."""
     value, zone = arity(compiler, node, 2)
     return compiler.expr(value).dt.replace_time_zone(_zone(compiler, zone))
@@ -675,13 +677,13 @@ def with_timezone(compiler: Any, node: exp.Anonymous) -> pl.Expr:
         "from_unixtime_nanos(decimal) -> timestamp with time zone",
     ),
 )
-def from_unixtime_nanos(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def from_unixtime_nanos(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     nanos = compiler.expr(arg).cast(pl.Int64)
     return (nanos // 1000).cast(TIMESTAMP).dt.replace_time_zone(UTC)
 
 
 @function("to_milliseconds", signatures="to_milliseconds(interval day to second) -> bigint")
-def to_milliseconds(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def to_milliseconds(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return compiler.expr(arg).dt.total_milliseconds().cast(pl.Int64)

@@ -9,13 +9,12 @@ strftime patterns for to_char and which are translated here for the other two.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
 from loglake.query.functions.common import arity, fail, lenient, require_constant, string_arg
-from loglake.query.registry import function, translates
+from loglake.query.registry import ExprCompiler, function, translates
 from loglake.query.runtime import guard
 
 _DURATION_UNITS = {
@@ -30,7 +29,7 @@ _DURATION_UNITS = {
 
 
 @function("parse_duration", signatures="parse_duration(varchar) -> interval day to second")
-def parse_duration(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def parse_duration(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """parse_duration('3.81 d'): a day-to-second interval (fractions of the unit allowed)."""
     (arg,) = arity(compiler, node, 1)
     text = string_arg(compiler, arg)
@@ -51,7 +50,7 @@ _SPANS = (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60), ("se
 
 
 @function("human_readable_seconds", signatures="human_readable_seconds(double) -> varchar")
-def human_readable_seconds(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def human_readable_seconds(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """human_readable_seconds(96) = '1 minute, 36 seconds' (weeks down to seconds, rounded)."""
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg).cast(pl.Float64)
@@ -84,7 +83,7 @@ _ZONED = "timestamp with time zone"
 
 
 @function("timezone_hour", signatures=f"timezone_hour({_ZONED}) -> bigint")
-def timezone_hour(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def timezone_hour(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg)
     minutes = _offset_minutes(value, compiler.dtype(value))
@@ -93,7 +92,7 @@ def timezone_hour(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("timezone_minute", signatures=f"timezone_minute({_ZONED}) -> bigint")
-def timezone_minute(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def timezone_minute(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg)
     minutes = _offset_minutes(value, compiler.dtype(value))
@@ -102,7 +101,7 @@ def timezone_minute(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("timezone", signatures=f"timezone({_ZONED}) -> varchar")
-def timezone(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def timezone(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """timezone(ts): the zone a zoned timestamp is shown in (values keep one zone per column)."""
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg)
@@ -115,7 +114,7 @@ def timezone(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     exp.FromISO8601TimestampNanos,
     signatures="from_iso8601_timestamp_nanos(varchar) -> timestamp with time zone",
 )
-def from_iso8601_timestamp_nanos(compiler: Any, node: exp.Expression) -> pl.Expr:
+def from_iso8601_timestamp_nanos(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
     """from_iso8601_timestamp_nanos(s): like from_iso8601_timestamp, to the nanosecond."""
     text = string_arg(compiler, node.this).str.strip_chars()
     zoned = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="ns")
@@ -127,18 +126,18 @@ def from_iso8601_timestamp_nanos(compiler: Any, node: exp.Expression) -> pl.Expr
 
 
 @translates(exp.CurrentTime, signatures="current_time() -> time with time zone")
-def current_time(compiler: Any, node: exp.CurrentTime) -> pl.Expr:
+def current_time(compiler: ExprCompiler, node: exp.CurrentTime) -> pl.Expr:
     """current_time: the time of day (UTC) at the query's start."""
     return pl.lit(dt.datetime.now(dt.UTC).time(), pl.Time)
 
 
 @translates(exp.Localtime, signatures="localtime() -> time")
-def localtime(compiler: Any, node: exp.Localtime) -> pl.Expr:
+def localtime(compiler: ExprCompiler, node: exp.Localtime) -> pl.Expr:
     return pl.lit(dt.datetime.now(dt.UTC).time(), pl.Time)
 
 
 @translates(exp.Uuid, signatures="uuid() -> uuid")
-def uuid(compiler: Any, node: exp.Uuid) -> pl.Expr:
+def uuid(compiler: ExprCompiler, node: exp.Uuid) -> pl.Expr:
     """uuid(): a random (version 4) UUID per row, as its canonical text."""
     import secrets
 
@@ -179,7 +178,7 @@ _TERADATA = (
 )
 
 
-def teradata_format(compiler: Any, node: exp.Expression) -> str:
+def teradata_format(compiler: ExprCompiler, node: exp.Expression) -> str:
     """A Teradata format (yyyy-mm-dd hh24:mi:ss) as a chrono pattern."""
     text = require_constant(compiler, node, "format")
     if not isinstance(text, str):
@@ -200,7 +199,7 @@ def teradata_format(compiler: Any, node: exp.Expression) -> str:
     return "".join(out)
 
 
-def _teradata_parse(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def _teradata_parse(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     text_node, format_node = arity(compiler, node, 2)
     pattern = teradata_format(compiler, format_node)
     text = string_arg(compiler, text_node)
@@ -216,18 +215,18 @@ def _teradata_parse(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("to_timestamp", signatures="to_timestamp(varchar, varchar) -> timestamp")
-def to_timestamp(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def to_timestamp(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """to_timestamp(s, format): Teradata-style parse to a timestamp."""
     return _teradata_parse(compiler, node)
 
 
 @function("to_date", signatures="to_date(varchar, varchar) -> date")
-def to_date(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def to_date(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _teradata_parse(compiler, node).dt.date()
 
 
 @function("yow", signatures=tuple(f"yow({t}) -> bigint" for t in ("date", "timestamp", _ZONED)))
-def yow(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def yow(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """yow(x): the year of the ISO week (year_of_week)."""
     from loglake.query.functions.datetime import field
 

@@ -18,6 +18,7 @@ import polars as pl
 from sqlglot import exp
 
 from loglake.query.functions.common import fail
+from loglake.query.registry import ExprCompiler
 
 #: the value that leaves the state unchanged under each operator (an IF's "keep s" branch)
 _IDENTITY = {exp.Add: exp.Literal.number(0), exp.Mul: exp.Literal.number(1)}
@@ -62,7 +63,7 @@ def _mentions(node: exp.Expression, state: str) -> bool:
 
 
 def _step(
-    compiler: Any, node: exp.Expression, is_state: Any, state: str, field: str | None
+    compiler: ExprCompiler, node: exp.Expression, is_state: Any, state: str, field: str | None
 ) -> Step:
     node = _unparen(node)
     if isinstance(node, exp.Add | exp.Mul):
@@ -98,7 +99,7 @@ def _step(
     return Step(operator, rest[0], field)
 
 
-def plan(compiler: Any, merge: exp.Expression) -> Plan:
+def plan(compiler: ExprCompiler, merge: exp.Expression) -> Plan:
     """The steps of a merge lambda ``(s, x) -> ...`` (an error when it is not a fold)."""
     if not isinstance(merge, exp.Lambda) or len(merge.expressions) != 2:
         fail(compiler, merge, "reduce needs a two-argument merge lambda (s, x) -> ...")

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import ipaddress
 from functools import cache
-from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
 from loglake.query.functions.common import Finish, Stages, arity, constant, is_type, string_arg
-from loglake.query.registry import CAST_HOOKS, function
+from loglake.query.registry import CAST_HOOKS, ExprCompiler, function
 from loglake.query.runtime import rejecting
 
 #: The Polars type of IPADDRESS values.
@@ -273,7 +272,7 @@ def _in_range(value: pl.Expr, dtype: pl.DataType, first: int, last: int) -> pl.E
 
 
 @function("is_subnet_of")
-def is_subnet_of(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def is_subnet_of(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """is_subnet_of(prefix, address | prefix): an address inside the prefix, or a prefix
     within it (as long or longer, on the same network)."""
     outer_node, inner_node = arity(compiler, node, 2)
@@ -322,7 +321,7 @@ def _prefix_text(value: pl.Expr) -> pl.Expr:
     return stages.result(pl.when(pl.field("p_bits").is_not_null()).then(text))
 
 
-def ip_cast_hook(compiler: Any, node: exp.Cast) -> pl.Expr | None:
+def ip_cast_hook(compiler: ExprCompiler, node: exp.Cast) -> pl.Expr | None:
     """CAST(x AS IPADDRESS) reads text (a value that is not an address fails the query, as in
     Trino; TRY_CAST gives NULL); CAST(address AS VARCHAR) gives its canonical text; IPPREFIX
     keeps valid 'address/length' text."""

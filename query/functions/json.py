@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json as pyjson
 import re
-from typing import Any
 
 import polars as pl
 from sqlglot import exp
@@ -31,7 +30,7 @@ from loglake.query.functions.common import (
     string_arg,
 )
 from loglake.query.functions.json_member import top_member
-from loglake.query.registry import CAST_HOOKS, function, translates
+from loglake.query.registry import CAST_HOOKS, ExprCompiler, function, translates
 from loglake.query.runtime import rejecting
 
 #: Deepest nesting the counting functions fold (json_array_length, json_size, json_array_contains).
@@ -48,7 +47,7 @@ _BRACKETED = r"(?s)^(?:\{.*\}|\[.*\])$"
 # --- paths ---------------------------------------------------------------------------------------
 
 
-def _steps(compiler: Any, node: exp.Expression) -> list[str | int]:
+def _steps(compiler: ExprCompiler, node: exp.Expression) -> list[str | int]:
     """The steps of a constant JSONPath ($.a.b, $.a[0], $["key"]) as keys and indexes."""
     if isinstance(node, exp.JSONPath):
         steps: list[str | int] = []
@@ -235,7 +234,11 @@ def _scalar_at(text: pl.Expr, steps: list[str | int], streaming: bool = True) ->
 
 
 def value_at(
-    compiler: Any, document: exp.Expression, path: exp.Expression, scalar: bool, whole: bool
+    compiler: ExprCompiler,
+    document: exp.Expression,
+    path: exp.Expression,
+    scalar: bool,
+    whole: bool,
 ) -> pl.Expr:
     """json_extract_scalar (``scalar``) or json_extract of a constant path.
 
@@ -256,7 +259,7 @@ def value_at(
     ),
     arguments=lambda node, name: [node.this, node.expression],
 )
-def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
+def json_extract(compiler: ExprCompiler, node: exp.JSONExtract) -> pl.Expr:
     """json_extract(json, path): the JSON text at path (strings stay quoted), NULL if absent."""
     if node.args.get("json_query"):
         from loglake.query.functions.sqljson import json_query
@@ -270,7 +273,7 @@ def json_extract(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
     signatures="json_extract_scalar(varchar, varchar) -> varchar",
     arguments=lambda node, name: [node.this, node.expression],
 )
-def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
+def json_extract_scalar(compiler: ExprCompiler, node: exp.JSONExtractScalar) -> pl.Expr:
     """json_extract_scalar(json, path): the scalar at path as varchar; NULL for objects/arrays."""
     return value_at(compiler, node.this, node.expression, scalar=True, whole=False)
 
@@ -280,7 +283,7 @@ def json_extract_scalar(compiler: Any, node: exp.JSONExtractScalar) -> pl.Expr:
     signatures="json_parse(varchar) -> json",
     arguments=lambda node, name: [node.this],
 )
-def json_parse(compiler: Any, node: exp.ParseJSON) -> pl.Expr:
+def json_parse(compiler: ExprCompiler, node: exp.ParseJSON) -> pl.Expr:
     check = rejecting(compiler, node, "Cannot convert value to JSON")
     return staged([string_arg(compiler, node.this)], canonical, check)
 
@@ -290,7 +293,7 @@ def json_parse(compiler: Any, node: exp.ParseJSON) -> pl.Expr:
     signatures="json_format(json) -> varchar",
     arguments=lambda node, name: [node.this],
 )
-def json_format(compiler: Any, node: exp.JSONFormat) -> pl.Expr:
+def json_format(compiler: ExprCompiler, node: exp.JSONFormat) -> pl.Expr:
     return compiler.expr(node.this)
 
 
@@ -312,7 +315,7 @@ def _count(text: pl.Expr) -> pl.Expr:
 
 
 @function("json_array_length", signatures="json_array_length(json) -> bigint")
-def json_array_length(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def json_array_length(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """json_array_length(json): number of elements, NULL when the value is not an array."""
     (arg,) = arity(compiler, node, 1)
 
@@ -324,7 +327,7 @@ def json_array_length(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("json_size", signatures="json_size(json, varchar) -> bigint")
-def json_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def json_size(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """json_size(json, path): members of the object or array at path; 0 for a scalar."""
     doc, path = arity(compiler, node, 2)
     steps = _steps(compiler, path)
@@ -345,7 +348,7 @@ def json_size(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     ),
     arguments=lambda node, name: [node.this, node.expression],
 )
-def json_array_contains(compiler: Any, node: exp.JSONArrayContains) -> pl.Expr:
+def json_array_contains(compiler: ExprCompiler, node: exp.JSONArrayContains) -> pl.Expr:
     """json_array_contains(json, value): a top-level element equals value (string, number or
     boolean constant)."""
     value = require_constant(compiler, node.expression, "json_array_contains() value")
@@ -370,7 +373,7 @@ def json_array_contains(compiler: Any, node: exp.JSONArrayContains) -> pl.Expr:
 
 
 @function("json_array_get", signatures="json_array_get(json, bigint) -> json")
-def json_array_get(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def json_array_get(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """json_array_get(json, index): element at a constant non-negative 0-based index."""
     doc, index_node = arity(compiler, node, 2)
     index = require_constant(compiler, index_node, "json_array_get() index")
@@ -385,7 +388,7 @@ def json_array_get(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("is_json_scalar", signatures="is_json_scalar(json) -> boolean")
-def is_json_scalar(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def is_json_scalar(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
 
     def build(v: pl.Expr) -> pl.Expr:
@@ -400,7 +403,7 @@ def is_json_scalar(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 JSON_NODES = (exp.JSONExtract, exp.ParseJSON)
 
 
-def is_json(compiler: Any, node: exp.Expression) -> bool:
+def is_json(compiler: ExprCompiler, node: exp.Expression) -> bool:
     """Whether ``node`` produces a JSON value (by its type or by the function that makes it)."""
     if isinstance(node, JSON_NODES):
         return True
@@ -425,7 +428,7 @@ _POLARS_SCALARS = {
 }
 
 
-def _polars_type(compiler: Any, to: exp.DataType, node: exp.Expression) -> pl.DataType:
+def _polars_type(compiler: ExprCompiler, to: exp.DataType, node: exp.Expression) -> pl.DataType:
     if to.this in _POLARS_SCALARS:
         return _POLARS_SCALARS[to.this]
     if to.is_type(exp.DataType.Type.ARRAY):
@@ -439,7 +442,7 @@ def _polars_type(compiler: Any, to: exp.DataType, node: exp.Expression) -> pl.Da
     raise AssertionError
 
 
-def _from_json(compiler: Any, node: exp.Cast) -> pl.Expr:
+def _from_json(compiler: ExprCompiler, node: exp.Cast) -> pl.Expr:
     """CAST(json AS varchar/number/boolean/ARRAY(...)/MAP(...))."""
     to = node.to
     text = compiler.expr(node.this)
@@ -482,7 +485,7 @@ def _json_elements(batch: pl.Series) -> pl.Series:
     return pl.Series(batch.name, out, dtype=pl.List(pl.String))
 
 
-def _to_json(compiler: Any, node: exp.Cast) -> pl.Expr:
+def _to_json(compiler: ExprCompiler, node: exp.Cast) -> pl.Expr:
     """CAST(x AS JSON): strings become JSON strings, numbers and booleans their text, arrays,
     maps and rows their JSON encoding."""
     source = node.this
@@ -507,7 +510,7 @@ def _to_json(compiler: Any, node: exp.Cast) -> pl.Expr:
     return value.cast(pl.String)
 
 
-def json_cast_hook(compiler: Any, node: exp.Cast) -> pl.Expr | None:
+def json_cast_hook(compiler: ExprCompiler, node: exp.Cast) -> pl.Expr | None:
     """Casts to and from JSON; other casts are left to the core rules (returns None)."""
     if node.to.is_type(exp.DataType.Type.JSON):
         return _to_json(compiler, node)

@@ -12,12 +12,12 @@ map entries are ``{key, value}`` structs and :func:`zip_lists` builds ``{f0, f1,
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
 from loglake.query.functions.common import bind_lambda, fail
+from loglake.query.registry import ExprCompiler
 
 #: how a list element becomes the lambda's parameter values
 Binder = Callable[[pl.Expr], list[pl.Expr]]
@@ -27,7 +27,7 @@ def _row() -> pl.Expr:
     return pl.int_range(pl.len(), dtype=pl.Int64)
 
 
-def lambda_of(compiler: Any, node: exp.Expression, count: int) -> exp.Lambda:
+def lambda_of(compiler: ExprCompiler, node: exp.Expression, count: int) -> exp.Lambda:
     """``node`` as a lambda of ``count`` parameters, or an error at it."""
     if not isinstance(node, exp.Lambda):
         fail(compiler, node, "expected a lambda expression such as x -> x + 1")
@@ -54,7 +54,7 @@ def reads_row(node: exp.Lambda) -> bool:
 
 
 def apply(
-    compiler: Any,
+    compiler: ExprCompiler,
     values: pl.Expr,
     node: exp.Lambda,
     bind: Binder = lambda element: [element],
@@ -69,7 +69,7 @@ def apply(
 
 
 def keep_elements(
-    compiler: Any,
+    compiler: ExprCompiler,
     values: pl.Expr,
     node: exp.Lambda,
     bind: Binder = lambda element: [element],
@@ -85,7 +85,7 @@ def keep_elements(
 
 
 def each_element(
-    compiler: Any,
+    compiler: ExprCompiler,
     values: pl.Expr,
     fn: Callable[..., pl.Expr],
     outer: Sequence[pl.Expr] = (),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 from sqlglot import exp
 
@@ -17,30 +15,30 @@ from loglake.query.functions.lambdas import (
     reads_row,
     zip_lists,
 )
-from loglake.query.registry import function, translates
+from loglake.query.registry import ExprCompiler, function, translates
 from loglake.query.runtime import guard
 
 
 @translates(exp.MapKeys, signatures="map_keys(map(K, V)) -> array(K)")
-def map_keys(compiler: Any, node: exp.MapKeys) -> pl.Expr:
+def map_keys(compiler: ExprCompiler, node: exp.MapKeys) -> pl.Expr:
     return as_map(compiler.expr(node.this)).map.keys()
 
 
 @function("map_values", signatures="map_values(map(K, V)) -> array(V)")
-def map_values(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def map_values(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return as_map(compiler.expr(arg)).map.values()
 
 
 @function("map_entries", signatures="map_entries(map(K, V)) -> array(row)")
-def map_entries(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def map_entries(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """map_entries(map): array of (key, value) rows."""
     (arg,) = arity(compiler, node, 1)
     entries = as_map(compiler.expr(arg)).map.entries()
     return entries.list.eval(pl.element().struct.rename_fields(T.anonymous_row_fields(2)))
 
 
-def _entries(compiler: Any, keys: exp.Array, values: exp.Array) -> pl.Expr:
+def _entries(compiler: ExprCompiler, keys: exp.Array, values: exp.Array) -> pl.Expr:
     """Map entries of two ARRAY[...] constructors, keys and values each of one common type."""
     for key in keys.expressions:
         if isinstance(key, exp.Null):
@@ -54,13 +52,13 @@ def _entries(compiler: Any, keys: exp.Array, values: exp.Array) -> pl.Expr:
     return pl.concat_list(pairs)
 
 
-def _as_map(compiler: Any, entries: pl.Expr) -> pl.Expr:
+def _as_map(compiler: ExprCompiler, entries: pl.Expr) -> pl.Expr:
     """Entries as a Polars Map, or as they are while their key type is still unknown."""
     key_type = compiler.dtype(entries.list.eval(pl.element().struct.field("key")))
     return entries if key_type == pl.List(pl.Null) else entries.list.to_map()
 
 
-def checked_map(compiler: Any, node: exp.Expression, entries: pl.Expr) -> pl.Expr:
+def checked_map(compiler: ExprCompiler, node: exp.Expression, entries: pl.Expr) -> pl.Expr:
     """A map from {key, value} entries, failing on a NULL or repeated key as Trino does."""
     if _as_map(compiler, entries) is entries:
         return entries
@@ -81,7 +79,7 @@ def checked_map(compiler: Any, node: exp.Expression, entries: pl.Expr) -> pl.Exp
         a for a in (node.args.get("keys"), node.args.get("values")) if a is not None
     ],
 )
-def map_(compiler: Any, node: exp.Map) -> pl.Expr:
+def map_(compiler: ExprCompiler, node: exp.Map) -> pl.Expr:
     """map(), map(keys, values): a NULL or duplicate key and unequal lengths are errors."""
     keys, values = node.args.get("keys"), node.args.get("values")
     no_entries = isinstance(keys, exp.Array) and not keys.expressions
@@ -102,7 +100,7 @@ def map_(compiler: Any, node: exp.Map) -> pl.Expr:
 
 
 @translates(exp.MapFromEntries, signatures="map_from_entries(array(row)) -> map(K, V)")
-def map_from_entries(compiler: Any, node: exp.MapFromEntries) -> pl.Expr:
+def map_from_entries(compiler: ExprCompiler, node: exp.MapFromEntries) -> pl.Expr:
     """map_from_entries(array(row(k, v))): the row fields become key and value."""
     entries = compiler.expr(node.this)
     renamed = entries.list.eval(pl.element().struct.rename_fields(["key", "value"]))
@@ -116,7 +114,7 @@ def map_from_entries(compiler: Any, node: exp.MapFromEntries) -> pl.Expr:
         a for a in (node.this, node.args.get("pair_delim"), node.args.get("key_value_delim")) if a
     ],
 )
-def split_to_map(compiler: Any, node: exp.StrToMap) -> pl.Expr:
+def split_to_map(compiler: ExprCompiler, node: exp.StrToMap) -> pl.Expr:
     """split_to_map(s, entry_delimiter, key_value_delimiter) -> map(varchar, varchar)."""
     entry = require_constant(compiler, node.args.get("pair_delim"), "entry delimiter")
     key_value = require_constant(compiler, node.args.get("key_value_delim"), "key delimiter")
@@ -136,7 +134,7 @@ def split_to_map(compiler: Any, node: exp.StrToMap) -> pl.Expr:
 
 
 @function("map_concat", signatures="map_concat(map(K, V)...) -> map(K, V)")
-def map_concat(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def map_concat(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """map_concat(m1, m2, ...): later maps win on duplicate keys."""
     args = node.expressions
     if len(args) < 2:
@@ -145,7 +143,7 @@ def map_concat(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return pl.concat_list(entries).list.to_map()
 
 
-def _entries_of(compiler: Any, node: exp.Expression) -> pl.Expr:
+def _entries_of(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
     """A map argument as its list of {key, value} entries (whichever layout it arrives in)."""
     value = compiler.expr(node)
     return (
@@ -156,7 +154,7 @@ def _entries_of(compiler: Any, node: exp.Expression) -> pl.Expr:
 
 
 @function("map_filter", signatures="map_filter(map(K, V), function(K, V, boolean)) -> map(K, V)")
-def map_filter(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def map_filter(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """map_filter(m, (k, v) -> p): the entries for which p is true."""
     map_node, lam_node = arity(compiler, node, 2)
     lam = lambda_of(compiler, lam_node, 2)
@@ -164,7 +162,7 @@ def map_filter(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return _as_map(compiler, kept)
 
 
-def _transform_entries(compiler: Any, node: exp.Anonymous, replace: str) -> pl.Expr:
+def _transform_entries(compiler: ExprCompiler, node: exp.Anonymous, replace: str) -> pl.Expr:
     """transform_keys / transform_values: the lambda's result replaces each entry's key or value."""
     from loglake.query.functions.common import bind_lambda
 
@@ -195,7 +193,7 @@ def _transform_entries(compiler: Any, node: exp.Anonymous, replace: str) -> pl.E
     "transform_keys",
     signatures="transform_keys(map(K, V), function(K, V, K2)) -> map(K2, V)",
 )
-def transform_keys(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def transform_keys(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """transform_keys(m, (k, v) -> k2): new keys; a NULL or repeated new key is an error."""
     return _transform_entries(compiler, node, "key")
 
@@ -204,7 +202,7 @@ def transform_keys(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     "transform_values",
     signatures="transform_values(map(K, V), function(K, V, V2)) -> map(K, V2)",
 )
-def transform_values(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def transform_values(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """transform_values(m, (k, v) -> v2)."""
     return _transform_entries(compiler, node, "value")
 
@@ -213,7 +211,7 @@ def transform_values(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     "map_zip_with",
     signatures="map_zip_with(map(K, V), map(K, U), function(K, V, U, R)) -> map(K, R)",
 )
-def map_zip_with(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def map_zip_with(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """map_zip_with(m1, m2, (k, v1, v2) -> v): every key of either map; a key missing from one
     map passes NULL for its value."""
     from loglake.query.functions.common import bind_lambda
@@ -244,7 +242,7 @@ def group_entries(entries: pl.Expr) -> pl.Expr:
     "multimap_from_entries",
     signatures="multimap_from_entries(array(row)) -> map(K, array(V))",
 )
-def multimap_from_entries(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def multimap_from_entries(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """multimap_from_entries(array(row(k, v))): each key with the array of its values."""
     (arg,) = arity(compiler, node, 1)
     entries = compiler.expr(arg).list.eval(pl.element().struct.rename_fields(["key", "value"]))
@@ -258,7 +256,7 @@ def multimap_from_entries(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     "split_to_multimap",
     signatures="split_to_multimap(varchar, varchar, varchar) -> map(varchar, array(varchar))",
 )
-def split_to_multimap(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def split_to_multimap(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """split_to_multimap(s, entry_delimiter, key_value_delimiter): each key with all its values."""
     text_node, entry_node, pair_node = arity(compiler, node, 3)
     entry = require_constant(compiler, entry_node, "entry delimiter")

@@ -20,7 +20,7 @@ from sqlglot import exp
 from loglake.query import types as T
 from loglake.query.functions import special as _special
 from loglake.query.functions.common import NOT_CONSTANT, arity, constant, fail
-from loglake.query.registry import function, translates
+from loglake.query.registry import ExprCompiler, function, translates
 from loglake.query.runtime import guard
 
 NUMBER_TYPES = ("tinyint", "smallint", "integer", "bigint", "real", "double", "decimal")
@@ -36,12 +36,12 @@ def double_args(name: str, count: int) -> str:
     return f"{name}({', '.join(['double'] * count)}) -> double"
 
 
-def number(compiler: Any, node: exp.Expression) -> tuple[pl.Expr, pl.DataType]:
+def number(compiler: ExprCompiler, node: exp.Expression) -> tuple[pl.Expr, pl.DataType]:
     value = compiler.expr(node)
     return value, compiler.dtype(value)
 
 
-def as_double(compiler: Any, node: exp.Expression) -> pl.Expr:
+def as_double(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
     return compiler.expr(node).cast(pl.Float64)
 
 
@@ -83,7 +83,7 @@ def _round_integer(value: pl.Expr, dtype: pl.DataType, digits: int) -> pl.Expr:
     exp.Round,
     signatures=(*same_type("round"), *same_type("round", "integer")),
 )
-def round_(compiler: Any, node: exp.Round) -> pl.Expr:
+def round_(compiler: ExprCompiler, node: exp.Round) -> pl.Expr:
     """round(x[, d]): half away from zero; a decimal keeps its scale (or drops it without d)."""
     value, dtype = number(compiler, node.this)
     digits_node = node.args.get("decimals")
@@ -131,7 +131,7 @@ def round_(compiler: Any, node: exp.Round) -> pl.Expr:
         "truncate(decimal, integer) -> decimal",
     ),
 )
-def truncate(compiler: Any, node: exp.Trunc) -> pl.Expr:
+def truncate(compiler: ExprCompiler, node: exp.Trunc) -> pl.Expr:
     """truncate(x[, d]): drops digits toward zero; decimals keep their type with d."""
     value, dtype = number(compiler, node.this)
     digits_node = node.args.get("decimals")
@@ -160,7 +160,7 @@ def truncate(compiler: Any, node: exp.Trunc) -> pl.Expr:
     return pl.when(wide.is_nan() | wide.is_infinite()).then(wide).otherwise(out).cast(target)
 
 
-def _whole(compiler: Any, node: exp.Expression, up: bool) -> pl.Expr:
+def _whole(compiler: ExprCompiler, node: exp.Expression, up: bool) -> pl.Expr:
     value, dtype = number(compiler, node.this)
     if node.args.get("decimals") is not None or node.args.get("to") is not None:
         name = "ceiling" if up else "floor"
@@ -180,12 +180,12 @@ def _whole(compiler: Any, node: exp.Expression, up: bool) -> pl.Expr:
     exp.Ceil,
     signatures=(*same_type("ceil"), *same_type("ceiling")),
 )
-def ceiling(compiler: Any, node: exp.Ceil) -> pl.Expr:
+def ceiling(compiler: ExprCompiler, node: exp.Ceil) -> pl.Expr:
     return _whole(compiler, node, up=True)
 
 
 @translates(exp.Floor, signatures=same_type("floor"))
-def floor(compiler: Any, node: exp.Floor) -> pl.Expr:
+def floor(compiler: ExprCompiler, node: exp.Floor) -> pl.Expr:
     return _whole(compiler, node, up=False)
 
 
@@ -193,7 +193,7 @@ def floor(compiler: Any, node: exp.Floor) -> pl.Expr:
 
 
 @translates(exp.Abs, signatures=same_type("abs"))
-def abs_(compiler: Any, node: exp.Abs) -> pl.Expr:
+def abs_(compiler: ExprCompiler, node: exp.Abs) -> pl.Expr:
     value, dtype = number(compiler, node.this)
     if T.is_integer(dtype):
         minimum = {pl.Int8: -(2**7), pl.Int16: -(2**15), pl.Int32: -(2**31)}.get(
@@ -205,7 +205,7 @@ def abs_(compiler: Any, node: exp.Abs) -> pl.Expr:
 
 
 @translates(exp.Sign, signatures=same_type("sign"))
-def sign(compiler: Any, node: exp.Sign) -> pl.Expr:
+def sign(compiler: ExprCompiler, node: exp.Sign) -> pl.Expr:
     """sign(x): -1, 0 or 1 in x's type (decimal(1,0) for decimals); NaN and -0.0 pass through."""
     value, dtype = number(compiler, node.this)
     if T.is_decimal(dtype):
@@ -219,7 +219,7 @@ def sign(compiler: Any, node: exp.Sign) -> pl.Expr:
 
 
 def _unary(name: str, make: Any) -> None:
-    def translate(compiler: Any, node: exp.Expression) -> pl.Expr:
+    def translate(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
         return make(as_double(compiler, node.this))
 
     translate.__doc__ = f"{name}(x) -> double"
@@ -250,14 +250,14 @@ for _cls, (_name, _make) in _UNARY.items():
     exp.Atan,
     signatures=(double_args("atan", 1),),
 )
-def atan(compiler: Any, node: exp.Atan) -> pl.Expr:
+def atan(compiler: ExprCompiler, node: exp.Atan) -> pl.Expr:
     if node.args.get("expression") is not None:
         fail(compiler, node, "atan() takes one argument; use atan2(y, x)")
     return as_double(compiler, node.this).arctan()
 
 
 @translates(exp.Atan2, signatures=double_args("atan2", 2))
-def atan2(compiler: Any, node: exp.Atan2) -> pl.Expr:
+def atan2(compiler: ExprCompiler, node: exp.Atan2) -> pl.Expr:
     y, x = as_double(compiler, node.this), as_double(compiler, node.expression)
     return pl.arctan2(y, x)
 
@@ -274,7 +274,7 @@ def _log_arguments(node: exp.Expression, name: str) -> list[exp.Expression]:
     signatures=(double_args("log", 2), double_args("log10", 1), double_args("log2", 1)),
     arguments=_log_arguments,
 )
-def log(compiler: Any, node: exp.Log) -> pl.Expr:
+def log(compiler: ExprCompiler, node: exp.Log) -> pl.Expr:
     """log(b, x): base-b logarithm; log10 and log2 reach here with a constant base."""
     base_node, value_node = node.this, node.expression
     if value_node is None:
@@ -292,40 +292,40 @@ def log(compiler: Any, node: exp.Log) -> pl.Expr:
 
 
 @translates(exp.Pow, signatures=(double_args("pow", 2), double_args("power", 2)))
-def power(compiler: Any, node: exp.Pow) -> pl.Expr:
+def power(compiler: ExprCompiler, node: exp.Pow) -> pl.Expr:
     return as_double(compiler, node.this).pow(as_double(compiler, node.expression))
 
 
 @translates(exp.Pi, signatures="pi() -> double")
-def pi(compiler: Any, node: exp.Pi) -> pl.Expr:
+def pi(compiler: ExprCompiler, node: exp.Pi) -> pl.Expr:
     return pl.lit(math.pi)
 
 
 @function("e", signatures="e() -> double")
-def e(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def e(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     arity(compiler, node, 0)
     return pl.lit(math.e)
 
 
 @function("infinity", signatures="infinity() -> double")
-def infinity(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def infinity(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     arity(compiler, node, 0)
     return pl.lit(math.inf)
 
 
 @function("nan", signatures="nan() -> double")
-def nan(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def nan(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     arity(compiler, node, 0)
     return pl.lit(math.nan)
 
 
 @translates(exp.IsNan, signatures=("is_nan(double) -> boolean", "is_nan(real) -> boolean"))
-def is_nan(compiler: Any, node: exp.IsNan) -> pl.Expr:
+def is_nan(compiler: ExprCompiler, node: exp.IsNan) -> pl.Expr:
     return as_double(compiler, node.this).is_nan()
 
 
 @function("is_finite", signatures=("is_finite(double) -> boolean", "is_finite(real) -> boolean"))
-def is_finite(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def is_finite(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return as_double(compiler, arg).is_finite()
 
@@ -333,7 +333,7 @@ def is_finite(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 @function(
     "is_infinite", signatures=("is_infinite(double) -> boolean", "is_infinite(real) -> boolean")
 )
-def is_infinite(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def is_infinite(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return as_double(compiler, arg).is_infinite()
 
@@ -353,7 +353,7 @@ def is_infinite(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     ),
     arguments=lambda node, name: [a for a in (node.this, node.args.get("lower")) if a],
 )
-def random(compiler: Any, node: exp.Rand) -> pl.Expr:
+def random(compiler: ExprCompiler, node: exp.Rand) -> pl.Expr:
     """random() in [0, 1); random(n) in [0, n); random(m, n) in [m, n): one draw per row."""
     fraction = _uniform()
     low_node, high_node = node.this, node.args.get("lower")
@@ -381,7 +381,7 @@ def _uniform() -> pl.Expr:
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def _radix(compiler: Any, node: exp.Expression) -> int:
+def _radix(compiler: ExprCompiler, node: exp.Expression) -> int:
     radix = constant(node)
     if not isinstance(radix, int) or isinstance(radix, bool):
         fail(compiler, node, "radix must be a constant integer")
@@ -391,7 +391,7 @@ def _radix(compiler: Any, node: exp.Expression) -> int:
 
 
 @function("to_base", signatures="to_base(bigint, bigint) -> varchar")
-def to_base(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def to_base(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """to_base(x, radix): digits of |x| in base radix, a minus sign for negative x."""
     value_node, radix_node = arity(compiler, node, 2)
     radix = _radix(compiler, radix_node)
@@ -416,7 +416,7 @@ def to_base(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @translates(exp.FromBase, signatures="from_base(varchar, bigint) -> bigint")
-def from_base(compiler: Any, node: exp.FromBase) -> pl.Expr:
+def from_base(compiler: ExprCompiler, node: exp.FromBase) -> pl.Expr:
     """from_base(s, radix): the integer spelt by s; text that is not such a number fails."""
     radix = _radix(compiler, node.expression)
     text = compiler.expr(node.this)
@@ -450,7 +450,7 @@ def from_base(compiler: Any, node: exp.FromBase) -> pl.Expr:
         if a is not None
     ],
 )
-def width_bucket(compiler: Any, node: exp.WidthBucket) -> pl.Expr:
+def width_bucket(compiler: ExprCompiler, node: exp.WidthBucket) -> pl.Expr:
     """width_bucket(x, bound1, bound2, n) or width_bucket(x, bins): 0 below the range, n + 1
     above it; bounds may run downwards."""
     x = as_double(compiler, node.this)
@@ -474,7 +474,7 @@ def width_bucket(compiler: Any, node: exp.WidthBucket) -> pl.Expr:
     return guard(compiler, node, bucket, x.is_nan(), "operand must not be NaN")
 
 
-def _cosine(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def _cosine(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """Cosine similarity of two dense (array) or sparse (map) vectors."""
     from loglake.query.functions.common import as_map
     from loglake.query.functions.lambdas import each_element
@@ -501,7 +501,7 @@ _VECTORS = (
 
 
 @function("cosine_similarity", signatures=[s.format(name="cosine_similarity") for s in _VECTORS])
-def cosine_similarity(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def cosine_similarity(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _cosine(compiler, node)
 
 
@@ -509,7 +509,7 @@ def cosine_similarity(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     exp.CosineDistance,
     signatures=[s.format(name="cosine_distance") for s in _VECTORS],
 )
-def cosine_distance(compiler: Any, node: exp.CosineDistance) -> pl.Expr:
+def cosine_distance(compiler: ExprCompiler, node: exp.CosineDistance) -> pl.Expr:
     call = exp.Anonymous(this="cosine_similarity", expressions=[node.this, node.expression])
     call.meta.update(node.meta)
     return 1.0 - _cosine(compiler, call)
@@ -521,7 +521,7 @@ _SQRT2 = math.sqrt(2.0)
 
 
 @function("normal_cdf", signatures=double_args("normal_cdf", 3))
-def normal_cdf(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def normal_cdf(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """normal_cdf(mean, sd, v): P(N < v) for N ~ Normal(mean, sd)."""
     mean, sd, v = (as_double(compiler, a) for a in arity(compiler, node, 3))
     cdf = 0.5 * (-(v - mean) / (sd * _SQRT2)).erfc()
@@ -560,7 +560,7 @@ def _inverse_standard_normal(p: pl.Expr) -> pl.Expr:
 
 
 @function("inverse_normal_cdf", signatures=double_args("inverse_normal_cdf", 3))
-def inverse_normal_cdf(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def inverse_normal_cdf(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """inverse_normal_cdf(mean, sd, p): the v with normal_cdf(mean, sd, v) = p."""
     mean, sd, p = (as_double(compiler, a) for a in arity(compiler, node, 3))
     value = mean + sd * _inverse_standard_normal(p)
@@ -568,7 +568,7 @@ def inverse_normal_cdf(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     return guard(compiler, node, value, sd <= 0, "sd must be > 0")
 
 
-def _wilson(compiler: Any, node: exp.Anonymous, upper: bool) -> pl.Expr:
+def _wilson(compiler: ExprCompiler, node: exp.Anonymous, upper: bool) -> pl.Expr:
     """Wilson score interval bound for successes out of trials at z standard deviations."""
     successes_node, trials_node, z_node = arity(compiler, node, 3)
     successes = compiler.expr(successes_node).cast(pl.Float64)
@@ -595,21 +595,21 @@ _WILSON = "{name}(bigint, bigint, double) -> double"
 
 
 @function("wilson_interval_lower", signatures=_WILSON.format(name="wilson_interval_lower"))
-def wilson_interval_lower(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def wilson_interval_lower(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _wilson(compiler, node, upper=False)
 
 
 @function("wilson_interval_upper", signatures=_WILSON.format(name="wilson_interval_upper"))
-def wilson_interval_upper(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def wilson_interval_upper(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _wilson(compiler, node, upper=True)
 
 
-def _beta_arguments(compiler: Any, node: exp.Anonymous) -> list[pl.Expr]:
+def _beta_arguments(compiler: ExprCompiler, node: exp.Anonymous) -> list[pl.Expr]:
     return [as_double(compiler, a) for a in arity(compiler, node, 3)]
 
 
 @function("beta_cdf", signatures=double_args("beta_cdf", 3))
-def beta_cdf(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def beta_cdf(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """beta_cdf(a, b, v): the regularized incomplete beta function I_v(a, b)."""
     a, b, v = _beta_arguments(compiler, node)
     value = _numeric_batch([a, b, v], _special.beta_cdf)
@@ -618,7 +618,7 @@ def beta_cdf(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("inverse_beta_cdf", signatures=double_args("inverse_beta_cdf", 3))
-def inverse_beta_cdf(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def inverse_beta_cdf(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """inverse_beta_cdf(a, b, p): the v with beta_cdf(a, b, v) = p."""
     a, b, p = _beta_arguments(compiler, node)
     value = _numeric_batch([a, b, p], _special.inverse_beta_cdf)

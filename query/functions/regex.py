@@ -9,7 +9,6 @@ are rewritten from Java's ``$1`` / ``${name}`` / ``\\$`` forms to Rust's.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import polars as pl
 from sqlglot import exp
@@ -21,14 +20,14 @@ from loglake.query.functions.common import (
     require_constant,
     string_arg,
 )
-from loglake.query.registry import function, translates
+from loglake.query.registry import ExprCompiler, function, translates
 
 #: Character that stands in for a match while splitting; it cannot occur in valid UTF-8 text
 #: that users query (NUL), so splitting on it splits exactly at the matches.
 _MARK = "\x00"
 
 
-def _pattern(compiler: Any, node: exp.Expression) -> str | None:
+def _pattern(compiler: ExprCompiler, node: exp.Expression) -> str | None:
     """The constant regex of ``node``, checked for syntax Rust's engine cannot run."""
     pattern = require_constant(compiler, node, "regular expression")
     if pattern is None:
@@ -53,7 +52,7 @@ def _group_count(pattern: str) -> int | None:
         return None
 
 
-def _group(compiler: Any, node: exp.Expression | None, pattern: str) -> int:
+def _group(compiler: ExprCompiler, node: exp.Expression | None, pattern: str) -> int:
     if node is None:
         return 0
     group = require_constant(compiler, node, "regex group")
@@ -102,7 +101,7 @@ def _null_str() -> pl.Expr:
     signatures="regexp_like(varchar, varchar) -> boolean",
     arguments=lambda node, name: [node.this, node.expression],
 )
-def regexp_like(compiler: Any, node: exp.RegexpLike) -> pl.Expr:
+def regexp_like(compiler: ExprCompiler, node: exp.RegexpLike) -> pl.Expr:
     """regexp_like(s, pattern): true when the pattern matches any part of s."""
     if node.args.get("flag") is not None:
         fail(compiler, node.args["flag"], "regexp_like() takes two arguments in Trino")
@@ -122,7 +121,7 @@ def regexp_like(compiler: Any, node: exp.RegexpLike) -> pl.Expr:
         a for a in (node.this, node.expression, node.args.get("group")) if a
     ],
 )
-def regexp_extract(compiler: Any, node: exp.RegexpExtract) -> pl.Expr:
+def regexp_extract(compiler: ExprCompiler, node: exp.RegexpExtract) -> pl.Expr:
     """regexp_extract(s, pattern[, group]): first match (or its group); NULL without a match."""
     pattern = _pattern(compiler, node.expression)
     if pattern is None:
@@ -141,7 +140,7 @@ def regexp_extract(compiler: Any, node: exp.RegexpExtract) -> pl.Expr:
         a for a in (node.this, node.expression, node.args.get("group")) if a
     ],
 )
-def regexp_extract_all(compiler: Any, node: exp.RegexpExtractAll) -> pl.Expr:
+def regexp_extract_all(compiler: ExprCompiler, node: exp.RegexpExtractAll) -> pl.Expr:
     """regexp_extract_all(s, pattern[, group]): every match, or the group of every match.
 
     A group is taken by matching the pattern again against each whole match, which agrees with
@@ -168,7 +167,7 @@ def regexp_extract_all(compiler: Any, node: exp.RegexpExtractAll) -> pl.Expr:
         a for a in (node.this, node.expression, node.args.get("replacement")) if a
     ],
 )
-def regexp_replace(compiler: Any, node: exp.RegexpReplace) -> pl.Expr:
+def regexp_replace(compiler: ExprCompiler, node: exp.RegexpReplace) -> pl.Expr:
     """regexp_replace(s, pattern[, replacement]): every match replaced; $1 / ${name} refer to
     groups as in Java."""
     pattern = _pattern(compiler, node.expression)
@@ -198,7 +197,7 @@ def regexp_replace(compiler: Any, node: exp.RegexpReplace) -> pl.Expr:
     signatures="regexp_count(varchar, varchar) -> bigint",
     arguments=lambda node, name: [node.this, node.expression],
 )
-def regexp_count(compiler: Any, node: exp.RegexpCount) -> pl.Expr:
+def regexp_count(compiler: ExprCompiler, node: exp.RegexpCount) -> pl.Expr:
     pattern = _pattern(compiler, node.expression)
     if pattern is None:
         return pl.lit(None, pl.Int64)
@@ -210,7 +209,7 @@ def regexp_count(compiler: Any, node: exp.RegexpCount) -> pl.Expr:
     signatures="regexp_split(varchar, varchar) -> array(varchar)",
     arguments=lambda node, name: [node.this, node.expression],
 )
-def regexp_split(compiler: Any, node: exp.RegexpSplit) -> pl.Expr:
+def regexp_split(compiler: ExprCompiler, node: exp.RegexpSplit) -> pl.Expr:
     """regexp_split(s, pattern): the pieces between matches (trailing empty pieces kept)."""
     pattern = _pattern(compiler, node.expression)
     if pattern is None:
@@ -219,7 +218,9 @@ def regexp_split(compiler: Any, node: exp.RegexpSplit) -> pl.Expr:
     return s.str.replace_all(pattern, _MARK).str.split(_MARK)
 
 
-def _replace_with_lambda(compiler: Any, s: pl.Expr, pattern: str, lam: exp.Lambda) -> pl.Expr:
+def _replace_with_lambda(
+    compiler: ExprCompiler, s: pl.Expr, pattern: str, lam: exp.Lambda
+) -> pl.Expr:
     """regexp_replace(s, pattern, x -> ...): each match becomes the lambda's value for the array
     of its capturing groups (group 1 first); a NULL result removes the match."""
     from loglake.query.functions.lambdas import apply, lambda_of, zip_lists
@@ -253,7 +254,7 @@ _POSITION = tuple(
 
 
 @function("regexp_position", signatures=_POSITION)
-def regexp_position(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def regexp_position(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """regexp_position(s, pattern[, start[, occurrence]]): 1-based character position of the
     n-th match at or after start, or -1."""
     from loglake.query.runtime import guard

@@ -10,19 +10,18 @@ json_exists).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
 from loglake.query.functions.common import fail, require_constant
 from loglake.query.functions.json import value_at
-from loglake.query.registry import function, translates
+from loglake.query.registry import ExprCompiler, function, translates
 
 _MODE = re.compile(r"^\s*(lax|strict)?\s*(\$.*)$", re.S)
 
 
-def _path(compiler: Any, node: exp.Expression) -> exp.Literal:
+def _path(compiler: ExprCompiler, node: exp.Expression) -> exp.Literal:
     """The JSON path of a SQL/JSON path (its mode dropped), checked for the supported subset."""
     text = require_constant(compiler, node, "JSON path")
     if not isinstance(text, str):
@@ -36,12 +35,14 @@ def _path(compiler: Any, node: exp.Expression) -> exp.Literal:
     return exp.Literal.string(path)
 
 
-def _extract(compiler: Any, document: exp.Expression, path: exp.Literal, scalar: bool) -> pl.Expr:
+def _extract(
+    compiler: ExprCompiler, document: exp.Expression, path: exp.Literal, scalar: bool
+) -> pl.Expr:
     return value_at(compiler, document, path, scalar=scalar, whole=True)
 
 
 @function("json_exists", signatures=("json_exists(varchar, varchar) -> boolean",))
-def json_exists(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def json_exists(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """json_exists(json, path): the path finds an item (FALSE for malformed documents)."""
     if len(node.expressions) != 2:
         fail(compiler, node, "json_exists() takes a JSON input and a path")
@@ -56,7 +57,7 @@ def json_exists(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     signatures=("json_value(varchar, varchar) -> varchar",),
     arguments=lambda node, name: [node.this, node.args["path"]],
 )
-def json_value(compiler: Any, node: exp.JSONValue) -> pl.Expr:
+def json_value(compiler: ExprCompiler, node: exp.JSONValue) -> pl.Expr:
     """json_value(json, path [RETURNING type]): the scalar at path; NULL for objects, arrays,
     missing items and values that do not convert to the type."""
     scalar = _extract(compiler, node.this, _path(compiler, node.args["path"]), scalar=True)
@@ -74,7 +75,7 @@ def json_value(compiler: Any, node: exp.JSONValue) -> pl.Expr:
     return scalar.cast(target, strict=False)
 
 
-def json_query(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
+def json_query(compiler: ExprCompiler, node: exp.JSONExtract) -> pl.Expr:
     """json_query(json, path [WITH [CONDITIONAL|UNCONDITIONAL] ARRAY WRAPPER]): the object or
     array at path as JSON text; a scalar needs a wrapper (NULL otherwise)."""
     path = _path(compiler, node.expression)
@@ -90,13 +91,13 @@ def json_query(compiler: Any, node: exp.JSONExtract) -> pl.Expr:
     return pl.when(container).then(found)
 
 
-def _as_json(compiler: Any, value: exp.Expression) -> pl.Expr:
+def _as_json(compiler: ExprCompiler, value: exp.Expression) -> pl.Expr:
     text = compiler.expr(exp.Cast(this=value.copy(), to=exp.DataType.build("JSON")))
     return text.fill_null("null")
 
 
 @translates(exp.JSONObject)
-def json_object(compiler: Any, node: exp.JSONObject) -> pl.Expr:
+def json_object(compiler: ExprCompiler, node: exp.JSONObject) -> pl.Expr:
     """json_object(key: value, ...): a JSON object (NULL values written as null)."""
     from loglake.query.functions.json import quote
 
@@ -114,7 +115,7 @@ def json_object(compiler: Any, node: exp.JSONObject) -> pl.Expr:
 
 
 @function("json_array", signatures=("json_array() -> varchar", "json_array(any...) -> varchar"))
-def json_array(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def json_array(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """json_array(v1, v2, ...): a JSON array of the values."""
     items = [_as_json(compiler, v) for v in node.expressions]
     if not items:

@@ -3,8 +3,6 @@ NULL in gives NULL out, and an empty string (not NULL) when a position falls out
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 from sqlglot import exp
 
@@ -20,7 +18,7 @@ from loglake.query.functions.common import (
     string_arg,
     unicode_text,
 )
-from loglake.query.registry import function, translates
+from loglake.query.registry import ExprCompiler, function, translates
 from loglake.query.runtime import guard
 
 #: concat and || join strings, or arrays and their elements
@@ -40,21 +38,21 @@ def _strpos_arguments(node: exp.Expression, name: str) -> list[exp.Expression]:
     return [a for a in (node.this, node.args.get("substr"), node.args.get("occurrence")) if a]
 
 
-def _int(compiler: Any, node: exp.Expression) -> pl.Expr:
+def _int(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
     return compiler.expr(node).cast(pl.Int64)
 
 
 @translates(exp.Lower, signatures="lower(varchar) -> varchar")
-def lower(compiler: Any, node: exp.Lower) -> pl.Expr:
+def lower(compiler: ExprCompiler, node: exp.Lower) -> pl.Expr:
     return string_arg(compiler, node.this).str.to_lowercase()
 
 
 @translates(exp.Upper, signatures="upper(varchar) -> varchar")
-def upper(compiler: Any, node: exp.Upper) -> pl.Expr:
+def upper(compiler: ExprCompiler, node: exp.Upper) -> pl.Expr:
     return string_arg(compiler, node.this).str.to_uppercase()
 
 
-def is_binary(compiler: Any, value: pl.Expr) -> bool:
+def is_binary(compiler: ExprCompiler, value: pl.Expr) -> bool:
     """Whether a string-or-binary argument is VARBINARY (bytes are counted, not characters)."""
     return compiler.dtype(value) == pl.Binary
 
@@ -64,7 +62,7 @@ def _size(s: pl.Expr, binary: bool) -> pl.Expr:
 
 
 @translates(exp.Length, signatures=("length(varchar) -> bigint", "length(varbinary) -> bigint"))
-def length(compiler: Any, node: exp.Length) -> pl.Expr:
+def length(compiler: ExprCompiler, node: exp.Length) -> pl.Expr:
     """length(s): characters of a varchar, bytes of a varbinary."""
     value = string_arg(compiler, node.this)
     return _size(value, is_binary(compiler, value))
@@ -98,7 +96,7 @@ def _substr(
         "substr(varbinary, bigint, bigint) -> varbinary",
     ),
 )
-def substr(compiler: Any, node: exp.Substring) -> pl.Expr:
+def substr(compiler: ExprCompiler, node: exp.Substring) -> pl.Expr:
     """substr(s, start[, length]): start 0 or beyond either end gives ''; length <= 0 gives ''."""
     start, length = constant(node.args["start"]), constant(node.args.get("length"))
     text = string_arg(compiler, node.this)
@@ -139,7 +137,7 @@ def _concat(values: list[pl.Expr]) -> pl.Expr:
 
 
 @translates(exp.Concat, signatures=CONCAT)
-def concat(compiler: Any, node: exp.Concat) -> pl.Expr:
+def concat(compiler: ExprCompiler, node: exp.Concat) -> pl.Expr:
     """concat(a, b, ...): NULL if any argument is NULL; arrays concatenate as arrays."""
     parts = list(node.expressions)
     if len(parts) < 2:
@@ -148,7 +146,7 @@ def concat(compiler: Any, node: exp.Concat) -> pl.Expr:
 
 
 @translates(exp.DPipe, signatures=CONCAT)
-def dpipe(compiler: Any, node: exp.DPipe) -> pl.Expr:
+def dpipe(compiler: ExprCompiler, node: exp.DPipe) -> pl.Expr:
     return _concat([compiler.expr(node.this), compiler.expr(node.expression)])
 
 
@@ -163,7 +161,7 @@ def dpipe(compiler: Any, node: exp.DPipe) -> pl.Expr:
         "rtrim(varchar, varchar) -> varchar",
     ),
 )
-def trim(compiler: Any, node: exp.Trim) -> pl.Expr:
+def trim(compiler: ExprCompiler, node: exp.Trim) -> pl.Expr:
     """trim/ltrim/rtrim, with optional characters: trim(s, 'xy') and trim(BOTH 'xy' FROM s)."""
     s = string_arg(compiler, node.this)
     chars_node = node.args.get("expression")
@@ -185,7 +183,7 @@ def trim(compiler: Any, node: exp.Trim) -> pl.Expr:
         "replace(varchar, varchar, varchar) -> varchar",
     ),
 )
-def replace(compiler: Any, node: exp.Replace) -> pl.Expr:
+def replace(compiler: ExprCompiler, node: exp.Replace) -> pl.Expr:
     s = string_arg(compiler, node.this)
     search = compiler.expr(node.expression)
     replacement = node.args.get("replacement")
@@ -201,7 +199,7 @@ def replace(compiler: Any, node: exp.Replace) -> pl.Expr:
         "split(varchar, varchar, bigint) -> array(varchar)",
     ),
 )
-def split(compiler: Any, node: exp.Split) -> pl.Expr:
+def split(compiler: ExprCompiler, node: exp.Split) -> pl.Expr:
     """split(s, delimiter[, limit]): with a limit the last element keeps the rest of the string."""
     s = string_arg(compiler, node.this)
     delimiter = constant(node.expression)
@@ -222,7 +220,7 @@ def split(compiler: Any, node: exp.Split) -> pl.Expr:
 
 
 @translates(exp.SplitPart, signatures="split_part(varchar, varchar, bigint) -> varchar")
-def split_part(compiler: Any, node: exp.SplitPart) -> pl.Expr:
+def split_part(compiler: ExprCompiler, node: exp.SplitPart) -> pl.Expr:
     """split_part(s, delimiter, index): 1-based; an index past the last field gives NULL."""
     s = string_arg(compiler, node.this)
     delim = compiler.expr(node.args["delimiter"])
@@ -243,7 +241,7 @@ def split_part(compiler: Any, node: exp.SplitPart) -> pl.Expr:
     ),
     arguments=_strpos_arguments,
 )
-def strpos(compiler: Any, node: exp.StrPosition) -> pl.Expr:
+def strpos(compiler: ExprCompiler, node: exp.StrPosition) -> pl.Expr:
     """strpos(s, sub[, instance]): 1-based character position, 0 when absent; a negative
     instance counts occurrences from the end."""
     s = string_arg(compiler, node.this)
@@ -282,14 +280,14 @@ def strpos(compiler: Any, node: exp.StrPosition) -> pl.Expr:
 
 
 @translates(exp.StartsWith, signatures="starts_with(varchar, varchar) -> boolean")
-def starts_with(compiler: Any, node: exp.StartsWith) -> pl.Expr:
+def starts_with(compiler: ExprCompiler, node: exp.StartsWith) -> pl.Expr:
     s = string_arg(compiler, node.this)
     prefix = compiler.expr(node.expression)
     return null_if_any_null(s.str.starts_with(prefix), s, prefix)
 
 
 @translates(exp.EndsWith, signatures="ends_with(varchar, varchar) -> boolean")
-def ends_with(compiler: Any, node: exp.EndsWith) -> pl.Expr:
+def ends_with(compiler: ExprCompiler, node: exp.EndsWith) -> pl.Expr:
     s = string_arg(compiler, node.this)
     suffix = compiler.expr(node.expression)
     return null_if_any_null(s.str.ends_with(suffix), s, suffix)
@@ -304,7 +302,7 @@ def ends_with(compiler: Any, node: exp.EndsWith) -> pl.Expr:
         "rpad(varbinary, bigint, varbinary) -> varbinary",
     ),
 )
-def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
+def pad(compiler: ExprCompiler, node: exp.Pad) -> pl.Expr:
     """lpad/rpad(s, size, padstring): pads with repeats of padstring, or truncates to size."""
     s = string_arg(compiler, node.this)
     size = _int(compiler, node.expression)
@@ -349,7 +347,7 @@ def pad(compiler: Any, node: exp.Pad) -> pl.Expr:
         "reverse(array(E)) -> array(E)",
     ),
 )
-def reverse(compiler: Any, node: exp.Reverse) -> pl.Expr:
+def reverse(compiler: ExprCompiler, node: exp.Reverse) -> pl.Expr:
     def choose(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         if isinstance(dtype, pl.List):
             return value.list.reverse()
@@ -362,7 +360,7 @@ def reverse(compiler: Any, node: exp.Reverse) -> pl.Expr:
 
 
 @translates(exp.Chr, signatures="chr(bigint) -> varchar")
-def chr_(compiler: Any, node: exp.Chr) -> pl.Expr:
+def chr_(compiler: ExprCompiler, node: exp.Chr) -> pl.Expr:
     """chr(n): the character of code point n (its UTF-8 bytes computed arithmetically)."""
     if len(node.expressions) != 1:
         fail(compiler, node, "chr() takes one argument")
@@ -401,7 +399,7 @@ def utf8_bytes(code: pl.Expr) -> pl.Expr:
 
 
 @translates(exp.Translate, signatures="translate(varchar, varchar, varchar) -> varchar")
-def translate(compiler: Any, node: exp.Translate) -> pl.Expr:
+def translate(compiler: ExprCompiler, node: exp.Translate) -> pl.Expr:
     """translate(s, from, to): characters of `from` map to `to`; extra ones are deleted."""
     s = string_arg(compiler, node.this)
     source = require_constant(compiler, node.args["from_"], "translate() from")
@@ -417,7 +415,7 @@ def translate(compiler: Any, node: exp.Translate) -> pl.Expr:
 
 
 @function("codepoint", signatures="codepoint(varchar) -> integer")
-def codepoint(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def codepoint(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """codepoint(c): the code point of a one-character string, decoded from its UTF-8 bytes."""
     (arg,) = arity(compiler, node, 1)
     text = string_arg(compiler, arg)
@@ -433,7 +431,7 @@ def codepoint(compiler: Any, node: exp.Anonymous) -> pl.Expr:
         "concat_ws(varchar, array(varchar)) -> varchar",
     ),
 )
-def concat_ws(compiler: Any, node: exp.ConcatWs) -> pl.Expr:
+def concat_ws(compiler: ExprCompiler, node: exp.ConcatWs) -> pl.Expr:
     """concat_ws(sep, s1, ...) or concat_ws(sep, array): NULL values are skipped; NULL sep gives
     NULL."""
     separator, *parts = node.expressions
@@ -449,7 +447,7 @@ def concat_ws(compiler: Any, node: exp.ConcatWs) -> pl.Expr:
 
 
 @translates(exp.Levenshtein, signatures="levenshtein_distance(varchar, varchar) -> bigint")
-def levenshtein_distance(compiler: Any, node: exp.Levenshtein) -> pl.Expr:
+def levenshtein_distance(compiler: ExprCompiler, node: exp.Levenshtein) -> pl.Expr:
     """Edit distance in characters (polars-ds native kernel)."""
     import polars_ds as pds
 
@@ -461,7 +459,7 @@ def levenshtein_distance(compiler: Any, node: exp.Levenshtein) -> pl.Expr:
 
 
 @function("hamming_distance", signatures="hamming_distance(varchar, varchar) -> bigint")
-def hamming_distance(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def hamming_distance(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """Positions at which two equally long strings differ; unequal lengths are an error."""
     import polars_ds as pds
 
@@ -479,7 +477,7 @@ def hamming_distance(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("luhn_check", signatures="luhn_check(varchar) -> boolean")
-def luhn_check(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def luhn_check(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """luhn_check(digits): the Luhn (mod 10) checksum holds; false for anything but digits."""
     (arg,) = arity(compiler, node, 1)
     text = string_arg(compiler, arg)
@@ -499,7 +497,7 @@ def luhn_check(compiler: Any, node: exp.Anonymous) -> pl.Expr:
         a for a in (node.this, node.args.get("form")) if isinstance(a, exp.Expression)
     ],
 )
-def normalize(compiler: Any, node: exp.Normalize) -> pl.Expr:
+def normalize(compiler: ExprCompiler, node: exp.Normalize) -> pl.Expr:
     """normalize(s[, NFC|NFD|NFKC|NFKD]): Unicode normalization (NFC by default)."""
     form_node = node.args.get("form")
     if not isinstance(form_node, exp.Expression):
@@ -526,7 +524,7 @@ _SOUNDEX_CODES = {
 
 
 @translates(exp.Soundex, signatures="soundex(varchar) -> varchar")
-def soundex(compiler: Any, node: exp.Soundex) -> pl.Expr:
+def soundex(compiler: ExprCompiler, node: exp.Soundex) -> pl.Expr:
     """American Soundex: the first letter and three digits; H and W do not separate equal
     codes, vowels do. Text without letters gives ''."""
     text = string_arg(compiler, node.this)
@@ -550,7 +548,7 @@ def soundex(compiler: Any, node: exp.Soundex) -> pl.Expr:
 
 
 @function("title_case", signatures="title_case(varchar) -> varchar")
-def title_case(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def title_case(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """title_case(s): upper-case the first letter of each word (words split at characters that
     are not letters or digits) and lower-case the rest."""
     (arg,) = arity(compiler, node, 1)
@@ -571,7 +569,7 @@ def title_case(compiler: Any, node: exp.Anonymous) -> pl.Expr:
     "word_stem",
     signatures=("word_stem(varchar) -> varchar", "word_stem(varchar, varchar) -> varchar"),
 )
-def word_stem(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def word_stem(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """word_stem(word[, lang]): the Snowball stem (English by default), stemmed per batch by
     the native Snowball library, each distinct word once."""
     args = arity(compiler, node, 1, 2)
@@ -620,7 +618,7 @@ _SNOWBALL = {
 
 
 @function("char2hexint", signatures="char2hexint(varchar) -> varchar")
-def char2hexint(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def char2hexint(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """char2hexint(s): the UTF-16BE bytes of s in upper-case hexadecimal (Teradata)."""
     from loglake.query.functions.binary import hex_digits
 
@@ -662,6 +660,6 @@ def _code_point(char: pl.Expr) -> pl.Expr:
 
 
 @translates(exp.UnicodeString)
-def unicode_string(compiler: Any, node: exp.UnicodeString) -> pl.Expr:
+def unicode_string(compiler: ExprCompiler, node: exp.UnicodeString) -> pl.Expr:
     """U&'caf\\00E9' and U&'\\+01F600': a string literal with Unicode escapes."""
     return pl.lit(unicode_text(node))

@@ -7,19 +7,18 @@ RFC 3986 split applies to any text, so slightly malformed URLs still give their 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
 from loglake.query.functions.common import arity, require_constant, string_arg
-from loglake.query.registry import function
+from loglake.query.registry import ExprCompiler, function
 
 _URI = r"^(?:([A-Za-z][A-Za-z0-9+.\-]*):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$"
 _SCHEME, _AUTHORITY, _PATH, _QUERY, _FRAGMENT = 1, 2, 3, 4, 5
 
 
-def _part(compiler: Any, node: exp.Anonymous, group: int) -> pl.Expr:
+def _part(compiler: ExprCompiler, node: exp.Anonymous, group: int) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
     return string_arg(compiler, arg).str.extract(_URI, group)
 
@@ -33,12 +32,12 @@ def _host(url: pl.Expr) -> pl.Expr:
 
 
 @function("url_extract_protocol", signatures="url_extract_protocol(varchar) -> varchar")
-def url_extract_protocol(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def url_extract_protocol(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _part(compiler, node, _SCHEME)
 
 
 @function("url_extract_host", signatures="url_extract_host(varchar) -> varchar")
-def url_extract_host(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def url_extract_host(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """url_extract_host('https://user@example.com:8443/x') = 'example.com'."""
     (arg,) = arity(compiler, node, 1)
     host = _host(string_arg(compiler, arg))
@@ -46,7 +45,7 @@ def url_extract_host(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("url_extract_port", signatures="url_extract_port(varchar) -> bigint")
-def url_extract_port(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def url_extract_port(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """The explicit port as bigint; NULL when the URL names none."""
     (arg,) = arity(compiler, node, 1)
     authority = string_arg(compiler, arg).str.extract(_URI, _AUTHORITY)
@@ -54,22 +53,22 @@ def url_extract_port(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("url_extract_path", signatures="url_extract_path(varchar) -> varchar")
-def url_extract_path(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def url_extract_path(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _part(compiler, node, _PATH)
 
 
 @function("url_extract_query", signatures="url_extract_query(varchar) -> varchar")
-def url_extract_query(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def url_extract_query(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _part(compiler, node, _QUERY)
 
 
 @function("url_extract_fragment", signatures="url_extract_fragment(varchar) -> varchar")
-def url_extract_fragment(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def url_extract_fragment(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return _part(compiler, node, _FRAGMENT)
 
 
 @function("url_extract_parameter")
-def url_extract_parameter(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def url_extract_parameter(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """url_extract_parameter(url, name): value of the first `name=` pair in the query; '' for a
     bare `name`; NULL when absent."""
     url_node, name_node = arity(compiler, node, 2)
@@ -95,7 +94,7 @@ _ENCODED = {
 
 
 @function("url_encode", signatures="url_encode(varchar) -> varchar")
-def url_encode(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def url_encode(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """url_encode(s): letters, digits and . - * _ stay; space becomes '+'; every other byte of
     the UTF-8 text becomes %XX (application/x-www-form-urlencoded, as Java's URLEncoder)."""
     (arg,) = arity(compiler, node, 1)
@@ -108,7 +107,7 @@ def url_encode(compiler: Any, node: exp.Anonymous) -> pl.Expr:
 
 
 @function("url_decode", signatures="url_decode(varchar) -> varchar")
-def url_decode(compiler: Any, node: exp.Anonymous) -> pl.Expr:
+def url_decode(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """url_decode(s): '+' is a space and %XX a byte; the bytes are read as UTF-8."""
     from loglake.query.runtime import guard
 

@@ -8,12 +8,16 @@ requires.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlglot import exp
 
 from loglake.query import types as T
+from loglake.query.compiler.context import Grouping, Rel
+
+if TYPE_CHECKING:
+    from loglake.query.compiler.core import Compiler
 
 _MAX_ROWS_FRAME = 1000
 
@@ -59,9 +63,10 @@ def _frame(spec: exp.WindowSpec | None, ordered: bool) -> tuple[str, float | int
     return kind, start, end
 
 
-def compile_window(c: Any, lf: pl.LazyFrame, node: exp.Window, out: str) -> pl.LazyFrame:
+def compile_window(
+    compiler: Compiler, lf: pl.LazyFrame, node: exp.Window, out: str
+) -> pl.LazyFrame:
     """Add the window expression ``node`` to ``lf`` as column ``out``."""
-    fn = node.this
     part_nodes = node.args.get("partition_by") or []
     order = node.args.get("order")
     ordered_items = order.expressions if order is not None else []
@@ -70,13 +75,13 @@ def compile_window(c: Any, lf: pl.LazyFrame, node: exp.Window, out: str) -> pl.L
     key_cols: list[str] = []
     prep: list[pl.Expr] = []
     for p in part_nodes:
-        name = c.fresh("_wp")
-        prep.append(c.expr(p).alias(name))
+        name = compiler.fresh("_wp")
+        prep.append(compiler.expr(p).alias(name))
         part_cols.append(name)
     descending, nulls_last = [], []
     for o in ordered_items:
-        name = c.fresh("_wk")
-        prep.append(c.expr(o.this).alias(name))
+        name = compiler.fresh("_wk")
+        prep.append(compiler.expr(o.this).alias(name))
         key_cols.append(name)
         descending.append(bool(o.args.get("desc")))
         nulls_last.append(not o.args.get("nulls_first"))
@@ -93,21 +98,42 @@ def compile_window(c: Any, lf: pl.LazyFrame, node: exp.Window, out: str) -> pl.L
     try:
         kind, start, end = _frame(node.args.get("spec"), bool(key_cols))
     except ValueError as err:
-        raise c.error(node, str(err)) from err
+        raise compiler.error(node, str(err)) from err
 
     def over(e: pl.Expr, extra: list[str] | None = None) -> pl.Expr:
         cols = part_cols + (extra or [])
         return e.over(cols) if cols else e
 
-    c.schema = {**c.schema, **dict(lf.collect_schema())}
+    # the function's arguments are compiled over the frame with the key columns added
+    with compiler.extended(dict(lf.collect_schema())):
+        return _window_value(
+            compiler, lf, node, out, kind, start, end, part_cols, key_cols, temps, over
+        )
+
+
+def _window_value(
+    compiler: Compiler,
+    lf: pl.LazyFrame,
+    node: exp.Window,
+    out: str,
+    kind: str,
+    start: float | int,
+    end: float | int,
+    part_cols: list[str],
+    key_cols: list[str],
+    temps: list[str],
+    over: Any,
+) -> pl.LazyFrame:
+    """The window function's value as column ``out`` of ``lf`` (sorted, keys added)."""
+    fn = node.this
     row_number = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
     if isinstance(fn, exp.RowNumber):
         return lf.with_columns(over(row_number).alias(out)).drop(temps)
     if isinstance(fn, exp.Rank | exp.PercentRank | exp.CumeDist | exp.DenseRank | exp.Ntile):
         if isinstance(fn, exp.Ntile):
-            buckets = int(c.literal_value(fn.this))
+            buckets = int(compiler.literal_value(fn.this))
             if buckets <= 0:
-                raise c.error(fn, "Buckets must be greater than 0")
+                raise compiler.error(fn, "Buckets must be greater than 0")
             n = pl.len()
             i = pl.int_range(0, pl.len(), dtype=pl.Int64)
             size = n // buckets
@@ -123,7 +149,7 @@ def compile_window(c: Any, lf: pl.LazyFrame, node: exp.Window, out: str) -> pl.L
         if isinstance(fn, exp.DenseRank):
             run = pl.struct(key_cols).rle_id() if key_cols else pl.lit(0, pl.UInt32)
             return lf.with_columns(over(run.cast(pl.Int64) + 1).alias(out)).drop(temps)
-        rn = c.fresh("_rn")
+        rn = compiler.fresh("_rn")
         lf = lf.with_columns(over(row_number).alias(rn))
         if isinstance(fn, exp.Rank):
             value = over(pl.col(rn).min(), key_cols)
@@ -136,22 +162,22 @@ def compile_window(c: Any, lf: pl.LazyFrame, node: exp.Window, out: str) -> pl.L
             value = peers_end / over(pl.len()).cast(pl.Float64)
         return lf.with_columns(value.alias(out)).drop([*temps, rn])
     if isinstance(fn, exp.Lag | exp.Lead):
-        value = c.expr(fn.this)
-        offset = int(c.literal_value(fn.args["offset"])) if fn.args.get("offset") else 1
+        value = compiler.expr(fn.this)
+        offset = int(compiler.literal_value(fn.args["offset"])) if fn.args.get("offset") else 1
         default = fn.args.get("default")
         shift = offset if isinstance(fn, exp.Lag) else -offset
-        fill = c.expr(default) if default is not None else None
+        fill = compiler.expr(default) if default is not None else None
         shifted = value.shift(shift, fill_value=fill) if fill is not None else value.shift(shift)
         return lf.with_columns(over(shifted).alias(out)).drop(temps)
     if isinstance(fn, exp.FirstValue | exp.LastValue | exp.NthValue):
-        value = c.expr(fn.this)
+        value = compiler.expr(fn.this)
         if isinstance(fn, exp.FirstValue):
             if start == float("-inf"):
                 result = over(value.first())
             elif kind == "rows" and start <= 0 <= end:
                 result = over(value.shift(-int(start)))
             else:
-                raise c.error(node, "this window frame is not supported for first_value")
+                raise compiler.error(node, "this window frame is not supported for first_value")
         elif isinstance(fn, exp.LastValue):
             if end == float("inf") or not key_cols:
                 result = over(value.last())
@@ -160,29 +186,29 @@ def compile_window(c: Any, lf: pl.LazyFrame, node: exp.Window, out: str) -> pl.L
             elif kind == "rows" and start <= end:
                 result = over(value.shift(-int(end)))
             else:
-                raise c.error(node, "this window frame is not supported for last_value")
+                raise compiler.error(node, "this window frame is not supported for last_value")
         else:
-            n = int(c.literal_value(fn.args["offset"]))
+            n = int(compiler.literal_value(fn.args["offset"]))
             if n < 1:
-                raise c.error(fn, "nth_value position must be at least 1")
+                raise compiler.error(fn, "nth_value position must be at least 1")
             nth = over(value.get(n - 1, null_on_oob=True))
             if end == float("inf") or not key_cols:
                 result = nth
             else:
                 # the frame ends at the current row's peers (RANGE) or the row itself (ROWS)
-                rn = c.fresh("_rn")
+                rn = compiler.fresh("_rn")
                 lf = lf.with_columns(over(row_number).alias(rn))
                 temps.append(rn)
                 reach = over(pl.col(rn).max(), key_cols) if kind == "range" else pl.col(rn)
                 result = pl.when(reach >= n).then(nth)
         return lf.with_columns(result.alias(out)).drop(temps)
     return _aggregate_window(
-        c, lf, node, fn, out, kind, start, end, part_cols, key_cols, temps, over
+        compiler, lf, node, fn, out, kind, start, end, part_cols, key_cols, temps, over
     )
 
 
 def _aggregate_window(
-    c: Any,
+    compiler: Compiler,
     lf: pl.LazyFrame,
     node: exp.Window,
     fn: exp.Expression,
@@ -197,18 +223,18 @@ def _aggregate_window(
 ) -> pl.LazyFrame:
     whole = start == float("-inf") and end == float("inf")
     if whole or (not key_cols and kind == "range"):
-        return lf.with_columns(over(c.expr(fn)).alias(out)).drop(temps)
+        return lf.with_columns(over(compiler.expr(fn)).alias(out)).drop(temps)
     core = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
     if not isinstance(fn, core):
-        raise c.error(
+        raise compiler.error(
             node, f"{fn.sql_name().lower()} with an ordered window frame is not supported"
         )
     arg = fn.this
     if isinstance(arg, exp.Distinct):
-        raise c.error(node, "DISTINCT aggregates over an ordered window are not supported")
+        raise compiler.error(node, "DISTINCT aggregates over an ordered window are not supported")
     star = arg is None or isinstance(arg, exp.Star)
-    value = pl.lit(1, pl.Int64) if star else c.expr(arg)
-    dtype = pl.Int64 if star else c.dtype(value)
+    value = pl.lit(1, pl.Int64) if star else compiler.expr(arg)
+    dtype = pl.Int64 if star else compiler.dtype(value)
     if isinstance(fn, exp.Avg) and not T.is_decimal(dtype):
         value = value.cast(pl.Float64)
     present = value.is_not_null().cast(pl.Int64)
@@ -230,7 +256,7 @@ def _aggregate_window(
             if isinstance(fn, exp.Avg):
                 total = total / count
             running = pl.when(count > 0).then(total)
-        tmp = c.fresh("_run")
+        tmp = compiler.fresh("_run")
         lf = lf.with_columns(over(running).alias(tmp))
         if kind == "range":
             peer = pl.col(tmp).first() if reverse else pl.col(tmp).last()
@@ -240,11 +266,11 @@ def _aggregate_window(
         return lf.drop([*temps, tmp])
     if kind != "rows" or start == float("-inf") or end == float("inf"):
         return _general_frame(
-            c, lf, node, fn, out, kind, (start, end), part_cols, key_cols, temps, over, value
+            compiler, lf, node, fn, out, kind, (start, end), part_cols, key_cols, temps, over, value
         )
     lo, hi = int(start), int(end)
     if hi < lo or hi - lo > _MAX_ROWS_FRAME:
-        raise c.error(node, "window frame is empty or too wide")
+        raise compiler.error(node, "window frame is empty or too wide")
     shifted = [over(value.shift(-k)) for k in range(lo, hi + 1)]
     flags = [over(present.shift(-k)).fill_null(0) for k in range(lo, hi + 1)]
     count = pl.sum_horizontal(flags)
@@ -263,7 +289,7 @@ def _aggregate_window(
 
 
 def _general_frame(
-    c: Any,
+    compiler: Compiler,
     lf: pl.LazyFrame,
     node: exp.Window,
     fn: exp.Expression,
@@ -280,7 +306,7 @@ def _general_frame(
     positions in its sorted partition, found with search_sorted; sums and counts are then
     differences of running totals, minimums and maximums a slice of the partition's values."""
     start, end = bounds
-    names = [c.fresh("_wf") for _ in range(5)]
+    names = [compiler.fresh("_wf") for _ in range(5)]
     row, key, lo, hi, vals = names
     lf = lf.with_columns(over(pl.int_range(pl.len(), dtype=pl.Int64)).alias(row))
     size = over(pl.len().cast(pl.Int64))
@@ -296,17 +322,19 @@ def _general_frame(
             if len(key_cols) != 1 and (
                 start not in (0, float("-inf")) or end not in (0, float("inf"))
             ):
-                raise c.error(node, "RANGE with offsets needs exactly one ORDER BY key")
+                raise compiler.error(node, "RANGE with offsets needs exactly one ORDER BY key")
             order = node.args["order"].expressions[0]
             ordered = pl.col(key_cols[0]) if key_cols else pl.lit(0)
-            dtype = c.schema.get(key_cols[0]) if key_cols else pl.Int64
+            dtype = compiler.schema.get(key_cols[0]) if key_cols else pl.Int64
             scale = 1
             if dtype == pl.Date:
                 ordered, scale = ordered.cast(pl.Int64), 1 / 86_400_000_000
             elif isinstance(dtype, pl.Datetime):
                 ordered = ordered.dt.epoch("us")
             elif not (T.is_numeric(dtype) or dtype == pl.Null):
-                raise c.error(node, "RANGE offsets need a numeric, date or timestamp ORDER BY key")
+                raise compiler.error(
+                    node, "RANGE offsets need a numeric, date or timestamp ORDER BY key"
+                )
             if order.args.get("desc"):
                 ordered = -ordered
             lf = lf.with_columns(ordered.alias(key))
@@ -343,8 +371,8 @@ def _general_frame(
             at = over(running.gather(index.clip(lower_bound=0)))
             return pl.when(index >= 0).then(at).otherwise(0)
 
-        totals = c.fresh("_wt")
-        counts = c.fresh("_wc")
+        totals = compiler.fresh("_wt")
+        counts = compiler.fresh("_wc")
         lf = lf.with_columns(total.alias(totals), seen.alias(counts))
         count = upto(pl.col(counts), pl.col(hi)) - upto(pl.col(counts), pl.col(lo) - 1)
         count = pl.when(width > 0).then(count).otherwise(0)
@@ -357,3 +385,27 @@ def _general_frame(
         else:
             result = pl.when(count > 0).then(summed)
     return lf.with_columns(result.alias(out)).drop([*temps, *names], strict=False)
+
+
+def add_windows(
+    compiler: Compiler,
+    rel: Rel,
+    windows: list[exp.Window],
+    replacements: dict[exp.Expression, pl.Expr],
+    aggregated: bool,
+    grouping: Grouping | None,
+) -> tuple[Rel, dict[exp.Expression, pl.Expr]]:
+    """Each distinct window call of a SELECT as a column of ``rel`` (by its node in the
+    replacements returned)."""
+    replacements = dict(replacements)
+    lf = rel.lf
+    schema = dict(rel.schema)
+    for w in windows:
+        if w in replacements:
+            continue
+        col = compiler.fresh("_w")
+        with compiler.context(rel.scope, schema, replacements, aggregated, grouping):
+            lf = compile_window(compiler, lf, w, col)
+        schema = dict(lf.collect_schema())
+        replacements[w] = pl.col(col)
+    return Rel(lf, schema, rel.scope), replacements
