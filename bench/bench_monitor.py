@@ -24,8 +24,8 @@ import pyarrow as pa
 
 from loglake.catalog import Catalog, StorageSettings
 from loglake.monitor.runner import (
-    _needed_columns,
     evaluate_filters,
+    needed_columns,
     put_metric_filter,
     run_metric_filters,
     scan_files,
@@ -193,7 +193,7 @@ def run(root: str, rows: int) -> None:
         )
     schema = pl.Schema(table.schema())
     files = table.files()
-    columns = _needed_columns(defs, schema)
+    columns = needed_columns(defs, schema)
     print(f"the 14 CIS filters read {len(columns)} columns: {', '.join(columns)}")
 
     plain, _ = timed(lambda: scan_files(table, files, columns).collect())
@@ -202,7 +202,7 @@ def run(root: str, rows: int) -> None:
     )
     per_filter, _ = timed(
         lambda: [
-            evaluate_filters(scan_files(table, files, _needed_columns([d], schema)), schema, [d])
+            evaluate_filters(scan_files(table, files, needed_columns([d], schema)), schema, [d])
             for d in defs
         ],
         repeat=1,

@@ -10,13 +10,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import random
-import string
 import time
 from datetime import UTC, datetime
 
 _HEX_VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))
-_ALNUM_UPPER = string.ascii_uppercase + string.digits
-_ALNUM = string.ascii_letters + string.digits
 
 
 def rng_for(*parts: object) -> random.Random:
@@ -41,17 +38,6 @@ def uuids(rng: random.Random, n: int) -> list[str]:
 
 def uuid1(rng: random.Random) -> str:
     return uuids(rng, 1)[0]
-
-
-def upper_ids(rng: random.Random, n: int, length: int = 16) -> list[str]:
-    """Upper-case alphanumeric ids such as S3 request ids (``P5RR163XD4EE3HCR``)."""
-    raw = rng.choices(_ALNUM_UPPER, k=n * length)
-    s = "".join(raw)
-    return [s[o : o + length] for o in range(0, n * length, length)]
-
-
-def alnum(rng: random.Random, length: int) -> str:
-    return "".join(rng.choices(_ALNUM, k=length))
 
 
 def hex_id(rng: random.Random, length: int = 17) -> str:

@@ -115,11 +115,6 @@ def _kms_resources(env: RegionEnv, rng: random.Random) -> list[dict[str, str]]:
     return [{"accountId": env.account.id, "type": "AWS::KMS::Key", "ARN": key.arn}]
 
 
-def _role_arn(env: RegionEnv, rng: random.Random) -> str:
-    role = rng.choice(list(env.account.roles.values()))
-    return f"arn:aws:iam::{env.account.id}:role{role.path}{role.name}"
-
-
 _EC2_AUTH = (
     0.004,
     "Client.UnauthorizedOperation",

@@ -51,12 +51,6 @@ from .world import (
 WINDOW = 300  # CloudTrail delivers a file per account and region about every five minutes
 CLASS_SHARE = {"workload": 0.40, "service": 0.22, "human": 0.20, "ci": 0.18}
 TLS = {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"}
-SERVICE_VERSION = {
-    "ec2": "2016-11-15",
-    "iam": "2010-05-08",
-    "sts": "2011-06-15",
-    "kms": "2014-11-01",
-}
 
 
 def dumps(value: Any) -> str:

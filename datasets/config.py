@@ -28,18 +28,6 @@ from .world import (
 )
 
 HISTORY_WINDOW = 6 * 3600
-RESOURCE_TYPES = (
-    "AWS::EC2::Instance",
-    "AWS::EC2::SecurityGroup",
-    "AWS::EC2::Volume",
-    "AWS::EC2::VPC",
-    "AWS::S3::Bucket",
-    "AWS::IAM::User",
-    "AWS::IAM::Role",
-    "AWS::KMS::Key",
-    "AWS::EC2::FlowLog",
-    "AWS::CloudTrail::Trail",
-)
 
 
 def _tags_list(tags: dict[str, str]) -> list[dict[str, str]]:

@@ -16,7 +16,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._util import alnum, hex_id, iso_millis, rng_for, stable_hash, uuid1
+from ._util import hex_id, iso_millis, rng_for, stable_hash, uuid1
 
 REGIONS = [
     "us-east-1",
@@ -68,7 +68,6 @@ CLI_UAS = [
     "aws-cli/2.15.41 md/awscrt#0.19.19 ua/2.0 os/linux#6.5.0-1018-aws md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/prompt#off",
     "Boto3/1.34.84 md/Botocore#1.34.84 ua/2.0 os/macos#23.4.0 md/arch#arm64 lang/python#3.12.2 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.84",
 ]
-CONSOLE_UA = "AWS Internal"
 TERRAFORM_UA = (
     "APN/1.0 HashiCorp/1.0 Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.45.0 "
     "(+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.26.1 ua/2.0 os/linux "
@@ -689,7 +688,3 @@ def _build_region(
         log_groups=["/acme/web/access", "/acme/web/app"],
         created=created,
     )
-
-
-def short_alnum(rng: random.Random, n: int = 16) -> str:
-    return alnum(rng, n)

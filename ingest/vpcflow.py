@@ -27,7 +27,6 @@ from loglake.ingest.source import Kind, Source
 
 TABLE = "vpc_flow_logs"
 _BY_FIELD = {f: (name, t) for f, name, t in VPC_FLOW_FIELDS}
-_BY_COLUMN = {name: (f, t) for f, name, t in VPC_FLOW_FIELDS}
 #: the default (version 2) format, used when a file has no header
 DEFAULT_FORMAT = [f for f, _, _ in VPC_FLOW_FIELDS[:14]]
 _POLARS = {pa.int32(): pl.Int32, pa.int64(): pl.Int64, pa.string(): pl.String}

@@ -37,10 +37,10 @@ def parse_when(value: str | datetime | None, *, now: datetime | None = None) -> 
     """An ISO time (UTC when it has no offset) or a span back from now (``90d``, ``12h``)."""
     if value is None or isinstance(value, datetime):
         return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
-    from loglake.investigate.detections import _DURATION, parse_duration
+    from loglake.investigate.detections import DURATION, parse_duration
 
     text = str(value).strip()
-    if _DURATION.match(text) and text[-1:] in "smhd" and not text.isdigit():
+    if DURATION.match(text) and text[-1:] in "smhd" and not text.isdigit():
         return (now or datetime.now(UTC)) - timedelta(seconds=parse_duration(text))
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))

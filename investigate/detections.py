@@ -64,7 +64,8 @@ DEFAULT_SOURCE = "cloudtrail"
 #: how late an event may arrive (after the newest one seen) and still count as on time
 DEFAULT_LATENESS = 20 * 60
 _HEADER = re.compile(r"^--\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.*?)\s*$")
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+#: a window or lookback: a number with an optional unit (s, m, h, d)
+DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -78,7 +79,7 @@ def parse_duration(text: str | int | float, what: str = "duration") -> int:
     """Seconds from ``90``, ``90s``, ``15m``, ``2h`` or ``30d``."""
     if isinstance(text, int | float):
         return int(text)
-    match = _DURATION.match(str(text))
+    match = DURATION.match(str(text))
     if not match:
         raise UserError(f"{what} {text!r} is not a duration such as 90s, 15m, 2h or 30d")
     return int(match.group(1)) * _UNITS[match.group(2)]

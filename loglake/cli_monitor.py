@@ -50,9 +50,9 @@ def _read_file(path: str) -> str:
 
 
 def _time(value: str) -> datetime:
-    from loglake.monitor.metrics import _utc
+    from loglake.monitor.metrics import as_utc
 
-    return _utc(value)
+    return as_utc(value)
 
 
 def _pairs(values: list[str] | None, what: str) -> dict[str, str]:

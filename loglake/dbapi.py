@@ -84,7 +84,7 @@ class NotSupportedError(DatabaseError):
     """An operation loglake does not offer, such as transactions."""
 
 
-def _translate(err: BaseException) -> Error:
+def translate_error(err: BaseException) -> Error:
     """The PEP 249 error for a loglake, Polars or storage failure (message kept, no traceback text)."""
     if isinstance(err, Error):
         return err
@@ -100,9 +100,9 @@ def _translate(err: BaseException) -> Error:
     if isinstance(err, LoglakeError):
         return DatabaseError(str(err))
     if isinstance(err, pl.exceptions.PolarsError):
-        from loglake.query.engine import _polars_message
+        from loglake.query.engine import polars_message
 
-        return DataError(f"query failed: {_polars_message(err)}")
+        return DataError(f"query failed: {polars_message(err)}")
     if isinstance(err, OSError):
         return OperationalError(f"storage error: {err.strerror or type(err).__name__}")
     if isinstance(err, ValueError) and "out of range" in str(err):
@@ -207,7 +207,7 @@ def connect(lake: str | Lake | None = None, **options: Any) -> Connection:
     try:
         return Connection(loglake.connect(lake, **options))
     except Exception as err:
-        raise _translate(err) from err
+        raise translate_error(err) from err
 
 
 class Connection:
@@ -371,7 +371,7 @@ class Cursor:
         try:
             result = lake.engine.execute(operation, params=values, lazy=True)
         except Exception as err:
-            raise _translate(err) from err
+            raise translate_error(err) from err
         self._stats = dataclasses.replace(result.stats)
         if result.df is not None:
             frame = result.df
@@ -384,7 +384,7 @@ class Cursor:
                 schema = result.lazy.collect_schema()
                 batches = result.lazy.collect_batches(chunk_size=BATCH_ROWS)
             except Exception as err:
-                raise _translate(err) from err
+                raise translate_error(err) from err
             self._rows = _Rows(schema, batches)
             self.rowcount = -1
         self.description = describe(self._rows.schema)
@@ -432,7 +432,7 @@ class Cursor:
         try:
             frame = rows.rest()
         except Exception as err:
-            raise _translate(err) from err
+            raise translate_error(err) from err
         self._finish()
         return frame
 
@@ -498,7 +498,7 @@ class Cursor:
         try:
             out = rows.take(limit)
         except Exception as err:
-            raise _translate(err) from err
+            raise translate_error(err) from err
         if rows.exhausted:
             self._finish()
         return out

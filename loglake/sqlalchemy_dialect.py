@@ -343,7 +343,7 @@ class LoglakeDialect(default.DefaultDialect):
         try:
             columns = lake.engine.tables.schema(database, name)
         except Exception as err:
-            raise dbapi._translate(err) from err
+            raise dbapi.translate_error(err) from err
         comments = _comments(lake, database, name)
         return [
             {

@@ -605,7 +605,8 @@ def _message(source: Source) -> pl.Expr:
     raise FilterPatternError("Term and space-delimited patterns need a table with a message column")
 
 
-def _tokens(source: Source) -> pl.Expr:
+def space_tokens(source: Source) -> pl.Expr:
+    """The message split into space-delimited fields ([...] and "..." kept as one, unwrapped)."""
     return (
         _message(source)
         .str.extract_all(_TOKEN_RE)
@@ -620,7 +621,8 @@ class _Layout:
     ellipsis: bool
 
 
-def _layout(pattern: SpacePattern) -> _Layout:
+def space_layout(pattern: SpacePattern) -> _Layout:
+    """The pattern's fields before and after its one ``...`` (a pattern may have only one)."""
     idx = [i for i, f in enumerate(pattern.fields) if f.ellipsis]
     if len(idx) > 1:
         raise FilterPatternError("Only one ... is supported in a space-delimited pattern")
@@ -632,9 +634,9 @@ def _layout(pattern: SpacePattern) -> _Layout:
 
 def space_field_exprs(pattern: SpacePattern, source: Source) -> tuple[pl.Expr, dict[int, pl.Expr]]:
     """The match-shape condition and, per field index, the expression for that field's text."""
-    tokens = _tokens(source)
+    tokens = space_tokens(source)
     n = tokens.list.len()
-    lay = _layout(pattern)
+    lay = space_layout(pattern)
     fields: dict[int, pl.Expr] = {}
     k = len(lay.before) + len(lay.after)
     if not pattern.fields:
@@ -752,9 +754,9 @@ def reference_expr(pattern: Pattern, ref: str, source: Source) -> pl.Expr:
     """The text an event holds for `$.path`, `$name` or `$N` (metric values and dimensions)."""
     ref = ref.strip()
     if ref.startswith("$.") or ref.startswith("$["):
-        from loglake.monitor.pattern import _Parser
+        from loglake.monitor.pattern import Parser
 
-        p = _Parser(ref)
+        p = Parser(ref)
         sel = p.parse_selector()
         if p.pos != len(ref):
             raise FilterPatternError("Invalid selector", ref, p.pos)
@@ -774,5 +776,5 @@ def reference_expr(pattern: Pattern, ref: str, source: Source) -> pl.Expr:
             return fields[i]
     if name.isdigit():
         pos = int(name) - 1
-        return _tokens(source).list.get(pos, null_on_oob=True)
+        return space_tokens(source).list.get(pos, null_on_oob=True)
     raise FilterPatternError(f"The pattern has no field named {name!r}", ref, 0)

@@ -16,7 +16,7 @@ pure function, from the same datapoints.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -201,10 +201,6 @@ class Plan:
     def end_of(self, j: int) -> datetime:
         """The evaluation time (window end) whose newest period ends with step j."""
         return step_time(j + 1, self.step)
-
-
-#: series builder: (definition, metrics, step, lo, hi) -> LazyFrame with j, value[, lower, upper]
-SeriesBuilder = Callable[[Mapping[str, Any], pl.LazyFrame, int, int, int], pl.LazyFrame]
 
 
 def single_metric_series(

@@ -14,10 +14,10 @@ from loglake.monitor.compile import (
     LAST_FIELD_TAKES_REST,
     MessageSource,
     Source,
-    _layout,
-    _tokens,
     compile_pattern,
     reference_expr,
+    space_layout,
+    space_tokens,
 )
 from loglake.monitor.pattern import (
     FilterPatternError,
@@ -129,7 +129,7 @@ def _extracted(pattern: Pattern, tokens: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     if not pattern.fields:
         return {f"${i + 1}": tok for i, tok in enumerate(tokens)}
-    lay = _layout(pattern)
+    lay = space_layout(pattern)
     n = len(tokens)
     positions: dict[int, int] = {}
     if lay.ellipsis:
@@ -184,7 +184,7 @@ def test_metric_filter(
     cols = [
         pl.col("message"),
         compile_pattern(parsed, source).alias("__match"),
-        _tokens(source).alias("__tokens")
+        space_tokens(source).alias("__tokens")
         if isinstance(parsed, SpacePattern)
         else pl.lit(None).alias("__tokens"),
     ]

@@ -65,7 +65,8 @@ def dimensions_key(dimensions: Mapping[str, str] | Sequence[Mapping[str, str]] |
     return orjson.dumps(pairs, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def _utc(ts: Any) -> datetime:
+def as_utc(ts: Any) -> datetime:
+    """A timestamp as PutMetricData and GetMetricData accept it, as an aware UTC datetime."""
     if isinstance(ts, datetime):
         return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
     if isinstance(ts, int | float):
@@ -234,7 +235,7 @@ class MetricsStore:
         resolution = int(datum.get("StorageResolution") or 60)
         if resolution not in (1, 60):
             raise UserError(f"{name}: StorageResolution must be 1 or 60")
-        ts = _utc(datum["Timestamp"]) if datum.get("Timestamp") is not None else now
+        ts = as_utc(datum["Timestamp"]) if datum.get("Timestamp") is not None else now
         if ts < now - PAST_LIMIT:
             raise UserError(
                 f"{name}: timestamp {ts.isoformat()} is more than two weeks in the past"
@@ -343,7 +344,7 @@ class MetricsStore:
 
         Periods are aligned on `start`: [start + k*period, start + (k+1)*period).
         """
-        start, end = _utc(start), _utc(end)
+        start, end = as_utc(start), as_utc(end)
         if period <= 0:
             raise UserError("Period must be positive")
         stats = statistic_names(stats)
@@ -419,7 +420,7 @@ class MetricsStore:
             raise UserError(f"Statistics: 1-5 of {', '.join(BASIC)}")
         if len(extended) > 10 or any(not _PERCENTILE.match(s) for s in extended):
             raise UserError("ExtendedStatistics: 1-10 percentiles like p99")
-        start, end = align(_utc(StartTime), Period), _utc(EndTime)
+        start, end = align(as_utc(StartTime), Period), as_utc(EndTime)
         if (end - start).total_seconds() / Period > MAX_DATAPOINTS:
             raise UserError(f"The request would return more than {MAX_DATAPOINTS} datapoints")
         frame = self.statistics(
@@ -462,7 +463,7 @@ class MetricsStore:
         An `Expression` may combine other query ids and numbers with + - * / and parentheses
         (e.g. `100 * errors / requests`); a period missing from any operand is left out.
         """
-        start, end = _utc(StartTime), _utc(EndTime)
+        start, end = as_utc(StartTime), as_utc(EndTime)
         series: dict[str, pl.DataFrame] = {}
         labels: dict[str, str] = {}
         for q in MetricDataQueries:

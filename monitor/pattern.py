@@ -246,7 +246,9 @@ def compile_regex(source: str, pattern: str, start: int) -> Regex:
 # Parser
 
 
-class _Parser:
+class Parser:
+    """Recursive-descent parser of filter patterns (also reads a lone ``$.`` selector)."""
+
     def __init__(self, pattern: str):
         self.src = pattern
         self.pos = 0
@@ -656,4 +658,4 @@ def parse_pattern(pattern: str) -> Pattern:
     """Parse a filter pattern; raises FilterPatternError pointing at the problem."""
     if pattern is None:
         pattern = ""
-    return _Parser(pattern).parse()
+    return Parser(pattern).parse()

@@ -128,7 +128,7 @@ def put_metric_filter(
     if table is not None:
         schema = pl.Schema(table.schema())
         check_condition(resolve_table(catalog, d)[2], schema)
-        _needed_columns([d], schema)  # compiles the pattern against the table's columns
+        needed_columns([d], schema)  # compiles the pattern against the table's columns
     d["creationTime"] = (
         existing[0]["creationTime"]
         if existing
@@ -474,9 +474,10 @@ def _aggregate_matches(
     return agg, matched
 
 
-def _needed_columns(
+def needed_columns(
     definitions: Sequence[Mapping[str, Any]], schema: Mapping[str, pl.DataType]
 ) -> list[str]:
+    """The columns a group of metric filters reads from a table of ``schema``."""
     names: set[str] = set()
     for d in definitions:
         match, value, dims = _compiled(d, schema)
@@ -560,7 +561,7 @@ def _run_group(
     counts: dict[str, tuple[int, int]] = {}
     transactions = {app_id(d["filterName"]): version for d in group}
     if files:
-        columns = _needed_columns(group, schema)
+        columns = needed_columns(group, schema)
         lf = scan_files(table, files, columns)
         rows, counts = evaluate_filters(lf, schema, group, time_column, emit="matches")
         frames.append(rows)
@@ -620,7 +621,7 @@ def _idle_minutes(
     time_column = definitions[0].get("timeColumn")
     column = time_column or next(c for c in TIME_COLUMNS if c in schema)
     files = files_in_range(table.files(), column, [(lo, hi)])
-    lf = scan_files(table, files, _needed_columns(definitions, schema))
+    lf = scan_files(table, files, needed_columns(definitions, schema))
     when = time_expr(schema, time_column)
     lf = lf.filter((when >= lo) & (when < hi))
     rows, _ = evaluate_filters(lf, schema, definitions, time_column, emit="defaults")
@@ -693,7 +694,7 @@ def backfill_metric_filter(
         return run
     files = table.files(version=created)
     schema = pl.Schema(table.schema())
-    columns = _needed_columns([d], schema)
+    columns = needed_columns([d], schema)
     lf = scan_files(table, files, columns)
     when = time_expr(schema, d.get("timeColumn"))
     lf = lf.filter((when >= start) & (when < end))

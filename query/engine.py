@@ -56,7 +56,7 @@ class QueryStats:
         rows = "?" if self.rows is None else f"{self.rows:,}"
         return (
             f"Query {self.query_id}: {rows} rows in {self.elapsed_s:.3f} s, "
-            f"data scanned {_human_bytes(self.bytes_scanned)}, "
+            f"data scanned {human_bytes(self.bytes_scanned)}, "
             f"files scanned {self.files_scanned}, skipped {self.files_skipped}, "
             f"Athena would charge {format_usd(self.athena_cost_usd)}"
         )
@@ -82,7 +82,8 @@ class QueryResult:
         return self.stats.query_id
 
 
-def _human_bytes(n: int) -> str:
+def human_bytes(n: int) -> str:
+    """A byte count as the query statistics print it (1.50 MB)."""
     value = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if value < 1024 or unit == "TB":
@@ -324,14 +325,14 @@ class Engine:
             scan = record.scan
             lines.append(
                 f"  {record.table}: {scan.files_scanned} file(s) kept, "
-                f"{len(scan.files_skipped)} skipped, {_human_bytes(scan.bytes_scanned)} to read"
+                f"{len(scan.files_skipped)} skipped, {human_bytes(scan.bytes_scanned)} to read"
             )
             lines += [f"    keep {p}" for p in scan.files_kept[:50]]
             lines += [f"    skip {p}" for p in scan.files_skipped[:50]]
         total = sum(record.scan.bytes_scanned for record in compiler.scans)
         lines.append(
             f"Athena would charge {format_usd(athena_cost_usd(total))} "
-            f"for {_human_bytes(total)} scanned (USD 5 per TB, 10 MB minimum per query)"
+            f"for {human_bytes(total)} scanned (USD 5 per TB, 10 MB minimum per query)"
         )
         lines.append("Plan:")
         lines += ["  " + line for line in lf.explain().splitlines()]
@@ -404,13 +405,7 @@ STATEMENTS: dict[str, Handler] = {
 }
 
 
-def _query_failure(err: Exception, sql: str) -> SqlError:
-    """A failed run as a SqlError: a function's own error (with its position) when a guarded
-    expression raised it, Polars' first line otherwise."""
-    return error_from_polars(err, sql) or SqlError(f"query failed: {_polars_message(err)}")
-
-
-def _polars_message(err: Exception) -> str:
+def polars_message(err: Exception) -> str:
     """The first line of a Polars error, or the function's own message a guarded expression
     raised (for errors met outside execute(), such as rows read later by the DB-API cursor)."""
     raised = error_from_polars(err, None)

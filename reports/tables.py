@@ -29,7 +29,6 @@ only the files holding one of them (``reports/file_index.py``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import polars as pl
@@ -444,10 +443,6 @@ class ReportTables:
     def _document_frame(self, name: str) -> pl.DataFrame:
         rows = self.documents.get(name, [])
         return pl.DataFrame(rows, schema=DOCUMENT_SCHEMAS[name], orient="row")
-
-
-def documents_json(documents: dict[str, list[dict[str, Any]]]) -> str:
-    return json.dumps(documents, sort_keys=True)
 
 
 __all__ = ["REPORT_DATABASE", "PinnedTables", "ReportTables", "iso_text"]

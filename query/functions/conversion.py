@@ -192,7 +192,7 @@ def format_number(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """format_number(x): x in thousands (K), millions (M), billions (B), trillions (T) or
     quadrillions (Q) with three significant digits: 123456 -> '123K'."""
     from loglake.query.functions.common import arity
-    from loglake.query.functions.math import _round_double
+    from loglake.query.functions.math import round_double
 
     (arg,) = arity(compiler, node, 1)
     value = compiler.expr(arg).cast(pl.Float64).cast(pl.Int64).cast(pl.Float64)
@@ -202,7 +202,7 @@ def format_number(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
         scaled = pl.when(big).then(scaled / 1000).otherwise(scaled)
         unit = pl.when(big).then(pl.lit(name)).otherwise(unit)
     digits = pl.when(scaled < 10).then(2).when(scaled < 100).then(1).otherwise(0)
-    rounded = _round_double(scaled, digits.cast(pl.Float64))
+    rounded = round_double(scaled, digits.cast(pl.Float64))
     text = rounded.cast(pl.String).str.replace(r"\.0$", "")
     return pl.concat_str([text, unit])
 

@@ -32,7 +32,6 @@ from loglake.query.types import DURATION_SUFFIX, unify_temporal
 T = exp.DataType.Type
 UTC = "UTC"
 TIMESTAMP = pl.Datetime("us")
-TIMESTAMP_TZ = pl.Datetime("us", UTC)
 
 # --- format strings ------------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ def divided(numerator: pl.Expr, like: pl.Expr, factor: pl.Expr) -> pl.Expr:
     return numerator / (like.abs() * 0.0 + factor)
 
 
-def _round_double(value: pl.Expr, digits: pl.Expr | int) -> pl.Expr:
+def round_double(value: pl.Expr, digits: pl.Expr | int) -> pl.Expr:
     """Trino's double rounding: floor(|x| * 10^d + 0.5) / 10^d with the sign put back."""
     factor = pl.lit(10.0) ** digits if isinstance(digits, pl.Expr) else pl.lit(10.0**digits)
     magnitude = divided((value.abs() * factor + 0.5).floor(), value, factor)
@@ -117,7 +117,7 @@ def round_(compiler: ExprCompiler, node: exp.Round) -> pl.Expr:
     places: pl.Expr | int = (
         digits if isinstance(digits, int) else compiler.expr(digits_node).cast(pl.Float64)
     )
-    return _round_double(value.cast(pl.Float64), places).cast(target)
+    return round_double(value.cast(pl.Float64), places).cast(target)
 
 
 @translates(
