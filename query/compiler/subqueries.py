@@ -191,13 +191,7 @@ def _semi_join(
             left_keys.append(pe)
             right_keys.append(ve)
         for (_, outer_node), kc in zip(keys, key_cols, strict=True):
-            oe = compiler.expr(outer_node)
-            ot, it = compiler.dtype(oe), sub_schema[kc]
-            ie = pl.col(kc)
-            if ot != it:
-                target = T.common_supertype(ot, it)
-                if target is not None:
-                    oe, ie = oe.cast(target), ie.cast(target)
+            oe, ie = _key_pair(compiler, outer_node, kc, sub_schema[kc])
             left_keys.append(oe)
             right_keys.append(ie)
     how = "anti" if negated else "semi"
@@ -363,13 +357,7 @@ def attach(
             left_keys = []
             right_keys = []
             for (_, outer_node), kc in zip(keys, cols[1:], strict=True):
-                oe = compiler.expr(outer_node)
-                ot, it = compiler.dtype(oe), out.schema[kc]
-                ie = pl.col(kc)
-                if ot != it:
-                    target = T.common_supertype(ot, it)
-                    if target is not None:
-                        oe, ie = oe.cast(target), ie.cast(target)
+                oe, ie = _key_pair(compiler, outer_node, kc, out.schema[kc])
                 left_keys.append(oe)
                 right_keys.append(ie)
         # at most one value per key (the first, where an unaggregated subquery has several)
@@ -434,3 +422,18 @@ def _attach_outer_aggregate(
     )
     replacements[sub] = pl.col(value)
     return Rel(lf.drop(names), {**rel.schema, value: dtype}, rel.scope), replacements
+
+
+def _key_pair(
+    compiler: Compiler, outer_node: exp.Expression, inner_col: str, inner_dtype: pl.DataType
+) -> tuple[pl.Expr, pl.Expr]:
+    """A correlation key as (outer expression, subquery column), both cast to their common type
+    where they differ (compiled in the outer relation's context)."""
+    outer = compiler.expr(outer_node)
+    inner = pl.col(inner_col)
+    outer_dtype = compiler.dtype(outer)
+    if outer_dtype != inner_dtype:
+        target = T.common_supertype(outer_dtype, inner_dtype)
+        if target is not None:
+            outer, inner = outer.cast(target), inner.cast(target)
+    return outer, inner

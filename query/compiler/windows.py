@@ -8,6 +8,8 @@ requires.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -104,27 +106,32 @@ def compile_window(
         cols = part_cols + (extra or [])
         return e.over(cols) if cols else e
 
+    frame = _Frame(kind, start, end, key_cols, temps, over)
     # the function's arguments are compiled over the frame with the key columns added
     with compiler.extended(dict(lf.collect_schema())):
-        return _window_value(
-            compiler, lf, node, out, kind, start, end, part_cols, key_cols, temps, over
-        )
+        return _window_value(compiler, lf, node, out, frame)
+
+
+@dataclass
+class _Frame:
+    """A window's frame (kind and bounds as row offsets), its order-key columns, the temporary
+    columns to drop at the end, and ``over`` (an expression per partition, optionally per peer
+    group when given the key columns)."""
+
+    kind: str
+    start: float | int
+    end: float | int
+    key_cols: list[str]
+    temps: list[str]
+    over: Callable[..., pl.Expr]
 
 
 def _window_value(
-    compiler: Compiler,
-    lf: pl.LazyFrame,
-    node: exp.Window,
-    out: str,
-    kind: str,
-    start: float | int,
-    end: float | int,
-    part_cols: list[str],
-    key_cols: list[str],
-    temps: list[str],
-    over: Any,
+    compiler: Compiler, lf: pl.LazyFrame, node: exp.Window, out: str, frame: _Frame
 ) -> pl.LazyFrame:
     """The window function's value as column ``out`` of ``lf`` (sorted, keys added)."""
+    kind, start, end = frame.kind, frame.start, frame.end
+    key_cols, temps, over = frame.key_cols, frame.temps, frame.over
     fn = node.this
     row_number = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
     if isinstance(fn, exp.RowNumber):
@@ -202,9 +209,7 @@ def _window_value(
                 reach = over(pl.col(rn).max(), key_cols) if kind == "range" else pl.col(rn)
                 result = pl.when(reach >= n).then(nth)
         return lf.with_columns(result.alias(out)).drop(temps)
-    return _aggregate_window(
-        compiler, lf, node, fn, out, kind, start, end, part_cols, key_cols, temps, over
-    )
+    return _aggregate_window(compiler, lf, node, fn, out, frame)
 
 
 def _aggregate_window(
@@ -213,14 +218,12 @@ def _aggregate_window(
     node: exp.Window,
     fn: exp.Expression,
     out: str,
-    kind: str,
-    start: float | int,
-    end: float | int,
-    part_cols: list[str],
-    key_cols: list[str],
-    temps: list[str],
-    over: Any,
+    frame: _Frame,
 ) -> pl.LazyFrame:
+    """An aggregate over the window: whole partitions, running frames, or fixed ROWS offsets
+    here; any other frame in ``_general_frame``."""
+    kind, start, end = frame.kind, frame.start, frame.end
+    key_cols, temps, over = frame.key_cols, frame.temps, frame.over
     whole = start == float("-inf") and end == float("inf")
     if whole or (not key_cols and kind == "range"):
         return lf.with_columns(over(compiler.expr(fn)).alias(out)).drop(temps)
@@ -265,9 +268,7 @@ def _aggregate_window(
             lf = lf.with_columns(pl.col(tmp).alias(out))
         return lf.drop([*temps, tmp])
     if kind != "rows" or start == float("-inf") or end == float("inf"):
-        return _general_frame(
-            compiler, lf, node, fn, out, kind, (start, end), part_cols, key_cols, temps, over, value
-        )
+        return _general_frame(compiler, lf, node, fn, out, frame, value)
     lo, hi = int(start), int(end)
     if hi < lo or hi - lo > _MAX_ROWS_FRAME:
         raise compiler.error(node, "window frame is empty or too wide")
@@ -294,18 +295,14 @@ def _general_frame(
     node: exp.Window,
     fn: exp.Expression,
     out: str,
-    kind: str,
-    bounds: tuple[float | int, float | int],
-    part_cols: list[str],
-    key_cols: list[str],
-    temps: list[str],
-    over: Any,
+    frame: _Frame,
     value: pl.Expr,
 ) -> pl.LazyFrame:
     """Any ROWS, RANGE (with offsets) or GROUPS frame: each row's frame becomes a pair of row
     positions in its sorted partition, found with search_sorted; sums and counts are then
     differences of running totals, minimums and maximums a slice of the partition's values."""
-    start, end = bounds
+    kind, start, end = frame.kind, frame.start, frame.end
+    key_cols, temps, over = frame.key_cols, frame.temps, frame.over
     names = [compiler.fresh("_wf") for _ in range(5)]
     row, key, lo, hi, vals = names
     lf = lf.with_columns(over(pl.int_range(pl.len(), dtype=pl.Int64)).alias(row))
