@@ -20,6 +20,7 @@ and last event, not the first one inside the window.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import polars as pl
@@ -72,18 +73,16 @@ class HistoryStore:
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
-        self._table: ManagedTable | None = None
 
-    @property
+    @functools.cached_property
     def table(self) -> ManagedTable:
-        if self._table is None:
-            self._table = self.catalog.own_table(
-                DATABASE,
-                TABLE,
-                SCHEMA,
-                comment="First and last events per day of the history columns of detections",
-            )
-        return self._table
+        """The table, created on first use."""
+        return self.catalog.own_table(
+            DATABASE,
+            TABLE,
+            SCHEMA,
+            comment="First and last events per day of the history columns of detections",
+        )
 
     def covered(self, detection_id: str) -> int | None:
         """The source-table version the rule's summary is complete up to (None: no summary)."""

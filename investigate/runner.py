@@ -678,18 +678,16 @@ class HitStore:
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
-        self._table: ManagedTable | None = None
 
-    @property
+    @functools.cached_property
     def table(self) -> ManagedTable:
-        if self._table is None:
-            self._table = self.catalog.own_table(
-                HITS_DATABASE,
-                HITS_TABLE,
-                HITS_SCHEMA,
-                comment="Detection hits: one row per detection and matching event",
-            )
-        return self._table
+        """The table, created on first use."""
+        return self.catalog.own_table(
+            HITS_DATABASE,
+            HITS_TABLE,
+            HITS_SCHEMA,
+            comment="Detection hits: one row per detection and matching event",
+        )
 
     def checkpoint(self, detection_id: str) -> tuple[int, datetime | None]:
         table = self.table

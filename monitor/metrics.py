@@ -8,6 +8,7 @@ values); a statistic set only feeds percentiles when it stands for one repeated 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -148,19 +149,17 @@ class MetricsStore:
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
-        self._table: ManagedTable | None = None
         self._cached: tuple[int, pl.DataFrame] | None = None
 
-    @property
+    @functools.cached_property
     def table(self) -> ManagedTable:
-        if self._table is None:
-            self._table = self.catalog.own_table(
-                DATABASE,
-                METRICS_TABLE,
-                METRICS_SCHEMA,
-                comment="CloudWatch-style metric datapoints (PutMetricData and metric filters)",
-            )
-        return self._table
+        """The table, created on first use."""
+        return self.catalog.own_table(
+            DATABASE,
+            METRICS_TABLE,
+            METRICS_SCHEMA,
+            comment="CloudWatch-style metric datapoints (PutMetricData and metric filters)",
+        )
 
     # ------------------------------------------------------------------ writes
     def write(self, rows: pl.DataFrame, transactions: Mapping[str, int] | None = None) -> int:
