@@ -28,6 +28,8 @@ import orjson
 from loglake.catalog import Catalog
 from loglake.errors import UserError
 
+#: the source whose events a record mapping places, and the table they go to
+SOURCE = "cloudtrail"
 TABLE = "cloudtrail"
 PROPERTY = "record_mapping."
 #: an epoch number above this is in milliseconds (1e11 s is the year 5138)

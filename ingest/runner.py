@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from loglake.catalog import Catalog
 from loglake.catalog.storage import StorageSettings
 from loglake.errors import CatalogError, UserError
+from loglake.ingest import record_mapping as mapped
 from loglake.ingest.compaction import compact_crowded
 from loglake.ingest.layout import Layout, entry_etag, forget_listings, walk
 from loglake.ingest.listing import ListingState
@@ -471,9 +472,9 @@ def ingest(
     if source is not None and source not in SOURCE_NAMES:
         raise UserError(f"unknown source {source!r}: use one of {', '.join(SOURCE_NAMES)}")
     mapping = RecordMapping(envelope, time_field)
-    if mapping and source not in (None, "cloudtrail"):
+    if mapping and source not in (None, mapped.SOURCE):
         raise UserError(
-            "--envelope and --time-field place CloudTrail events: use --source cloudtrail"
+            f"--envelope and --time-field place CloudTrail events: use --source {mapped.SOURCE}"
         )
     record_mappings = stored_mappings(catalog, database)
     # a new way to read the events under url: what was read before is read again
@@ -536,7 +537,7 @@ def ingest(
         for obj in found:
             writer = writers[obj.layout.table]  # type: ignore[index]
             if writer.is_current(obj.url, obj.etag):
-                if not (force or (remap and obj.layout.table == "cloudtrail")):
+                if not (force or (remap and obj.layout.table == mapped.TABLE)):
                     report.objects_skipped += 1
                     done.add(obj.url)
                     continue
@@ -648,7 +649,7 @@ def ingest(
         for table in list(pending):
             flush(table)
         _clear_resolved(quarantine, clean, report)
-        if remap and "cloudtrail" in writers:  # kept once the objects are read its way
+        if remap and mapped.TABLE in writers:  # kept once the objects are read its way
             store_record_mapping(catalog, database, url, mapping)
     except BaseException:
         if listing is not None:  # keep what was finished; the run's own error is the one to see
