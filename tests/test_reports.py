@@ -132,6 +132,7 @@ def test_shipped_benchmarks_load_with_unique_ids_in_natural_order() -> None:
         "kms-cmk-not-scheduled-for-deletion",
         "access-keys-rotated",
         "mfa-enabled-for-iam-console-access",
+        "iam-user-mfa-enabled",
     } <= names
     borrowed = managed.control("cloudtrail-enabled")
     assert borrowed.sql == cis.control("3.1").sql  # one query serves both benchmarks
@@ -204,6 +205,59 @@ def test_root_sign_in_without_mfa_is_caused_by_its_console_login(
     ]
     early = run_report(lake.catalog, "cis_aws_v3/1.7", as_of="2024-05-06T09:00Z").result.results
     assert set(early["status"]) == {"ok"}
+
+
+def test_iam_user_mfa_follows_the_users_latest_mfa_evidence(
+    lake_root: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    root = tmp_path / "lake"
+    shutil.copytree(lake_root, root)  # this test appends to cloudtrail
+    lake = loglake.connect(str(root))
+    control = "aws_config_managed/iam-user-mfa-enabled"
+    before = run_report(lake.catalog, control, as_of="2024-05-06T23:00Z").result.results
+    users = lake.sql(
+        "SELECT DISTINCT arn, resourcename FROM config_items WHERE resourcetype = 'AWS::IAM::User'"
+    )
+    assert sorted(before["resource"]) == sorted(users["arn"])
+    assert "alarm" not in set(before["status"])  # the baseline's console users sign in with MFA
+    user = users.sort("arn").row(0, named=True)
+    table = lake.catalog.managed("aws", "cloudtrail")
+    template = lake.sql("SELECT * FROM cloudtrail ORDER BY eventid LIMIT 1")
+
+    def call(name: str, event_id: str, at: str) -> pl.DataFrame:
+        params = json.dumps({"userName": user["resourcename"], "serialNumber": "arn:mfa"})
+        return template.with_columns(
+            pl.lit(name).alias("eventname"),
+            pl.lit("iam.amazonaws.com").alias("eventsource"),
+            pl.lit(event_id).alias("eventid"),
+            pl.lit(at).alias("eventtime"),
+            pl.lit(params).alias("requestparameters"),
+            pl.lit(None, pl.String).alias("errorcode"),
+        )
+
+    table.append(
+        pl.concat(
+            [
+                call("EnableMFADevice", "mfa-on", "2024-05-06T20:00:00Z"),
+                call("DeactivateMFADevice", "mfa-off", "2024-05-06T21:00:00Z"),
+            ]
+        )
+        .to_arrow()
+        .cast(table.schema())
+    )
+    on = run_report(lake.catalog, control, as_of="2024-05-06T20:30Z").result.results
+    row = on.filter(pl.col("resource") == user["arn"]).row(0, named=True)
+    assert (row["status"], json.loads(row["evidence"])["last_evidence"]) == (
+        "ok",
+        "EnableMFADevice",
+    )
+    off = run_report(lake.catalog, control, as_of="2024-05-06T23:00Z").result.results
+    alarms = off.filter(pl.col("status") == "alarm")
+    assert alarms["resource"].to_list() == [user["arn"]]
+    assert alarms["cause_event_id"].to_list() == ["mfa-off"]
+    assert alarms["cause_event_name"].to_list() == ["DeactivateMFADevice"]
 
 
 def test_cloudtrail_files_without_a_wanted_event_name_are_skipped_with_the_same_rows(
