@@ -36,6 +36,7 @@ from sqlglot import exp
 
 from loglake.catalog import Catalog, ManagedTable
 from loglake.catalog.documents import DocumentStore
+from loglake.catalog.lakesettings import QueryLimits
 from loglake.errors import ConflictError, UserError
 from loglake.investigate.actors import TABLE as ACTORS_TABLE
 from loglake.investigate.actors import actors_frame, update_actors
@@ -90,6 +91,14 @@ STANDARD_COLUMNS = {
     "source_ip": ("sourceip", "sourceipaddress", "srcaddr", "source_ip"),
 }
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+#: limits of the queries a run builds over rows it already holds (the new rows, a rule's rows):
+#: the lake's per-query limits guard people's statements, and a first run over a table of more
+#: than ``result_limit_rows`` events must still mark and keep every row
+INTERNAL_LIMITS = QueryLimits(
+    time_limit_s=None, scan_limit_bytes=None, result_limit_rows=None, result_limit_bytes=None
+)
 
 
 def app_id(detection_id: str) -> str:
@@ -167,7 +176,7 @@ def evaluate(
         rows = actors_frame(rows.lazy().collect() if isinstance(rows, pl.LazyFrame) else rows)
     engine = rule_engine(catalog, {key: rows})
     try:
-        result = engine.execute(detection.sql).df
+        result = engine.execute(detection.sql, limits=INTERNAL_LIMITS).df
     except UserError as error:
         raise UserError(f"detection {detection.id}: {error}") from None
     assert result is not None
@@ -357,7 +366,7 @@ def rule_rows(detections: Sequence[Detection], rows: pl.DataFrame) -> dict[str, 
         return {d.id: rows for d in detections}
     engine = Engine(tables={"t": rows.lazy()}, record_history=False)
     listed = ", ".join(f'({c}) AS "{flag}"' for c, flag in flags.items())
-    marked = engine.execute(f"SELECT *, {listed} FROM t").df
+    marked = engine.execute(f"SELECT *, {listed} FROM t", limits=INTERNAL_LIMITS).df
     assert marked is not None
     out = {}
     for d in detections:
@@ -982,7 +991,9 @@ def _event_ids(d: Detection, rows: pl.DataFrame, catalog: Catalog, source: Sourc
     if "eventid" in rows.columns:  # a plain column (the actors table): no query to compile
         return rows["eventid"].cast(pl.String)
     engine = rule_engine(catalog, {source.key: rows})
-    ids = engine.execute(f'SELECT eventid FROM "{source.database}"."{source.name}"').df
+    ids = engine.execute(
+        f'SELECT eventid FROM "{source.database}"."{source.name}"', limits=INTERNAL_LIMITS
+    ).df
     assert ids is not None
     return ids["eventid"].cast(pl.String)
 
@@ -995,7 +1006,9 @@ def _entity_condition(d: Detection, rows: pl.DataFrame) -> str | None:
         values = rows.select(pl.col(d.entity).alias("v")).unique()
     else:
         engine = Engine(tables={"t": rows}, record_history=False)
-        values = engine.execute(f"SELECT DISTINCT ({d.entity}) AS v FROM t").df
+        values = engine.execute(
+            f"SELECT DISTINCT ({d.entity}) AS v FROM t", limits=INTERNAL_LIMITS
+        ).df
         assert values is not None
     found = [v for v in values["v"].cast(pl.String).to_list() if v is not None]
     if not found:

@@ -419,3 +419,21 @@ def test_hourly_runs_keep_the_hits_table_compact_and_skip_idle_summaries(tmp_pat
     history = HistoryStore(catalog)
     assert history.table.version() == 1
     assert history.covered("aws-access-key-used-from-new-address") is not None
+
+
+def test_a_lake_whose_result_limit_is_smaller_than_a_run_still_gets_every_hit(
+    scenario_lake, tmp_path
+):
+    import shutil
+
+    lake, truth = scenario_lake
+    root = tmp_path / "lake"
+    shutil.copytree(lake.catalog.settings.root, root)  # this test changes the lake's settings
+    small = loglake.connect(str(root))
+    small.catalog.update_lake_settings(result_limit_rows=5)
+    report = run_detections(small.catalog, pack_detections("aws"), final=True)
+    found = set(report.hits["event_id"].to_list())
+    assert set(truth_events(truth)) <= found
+    # people's statements keep the lake's limit
+    with pytest.raises(UserError, match="result rows limit of 5 rows"):
+        small.sql("SELECT eventid FROM cloudtrail")
