@@ -25,6 +25,7 @@ from loglake.errors import SqlError
 from loglake.query import syntax
 from loglake.query import types as T
 from loglake.query.checks import check_statement
+from loglake.query.plans import PARSED, QUALIFIED, plan_key
 from loglake.query.tables import PSEUDO_COLUMNS, suggest
 
 DIALECT = "athena"
@@ -114,7 +115,20 @@ def _bind(
 
 
 def parse(sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> exp.Expression:
-    """Parse one Athena statement and bind its ``?`` parameters; syntax errors point at the token."""
+    """Parse one Athena statement and bind its ``?`` parameters; syntax errors point at the token.
+
+    Trees are kept per text and parameters (``plans.PARSED``), and each call gets its own copy;
+    the key stays on the tree so that ``qualify_tree`` can keep its answer too."""
+    key = plan_key(sql, params, "")
+    tree = PARSED.get(key)
+    if tree is None:
+        tree = _parse(sql, params)
+        tree.meta["statement"] = key
+        PARSED.put(key, tree)
+    return tree
+
+
+def _parse(sql: str, params: list[Any] | tuple[Any, ...] | None) -> exp.Expression:
     try:
         tokens, holes = _placeholder_tokens(sql)
         mismatched = syntax.mismatched_input(tokens, sql)
@@ -227,6 +241,12 @@ def qualify_tree(
         for column in columns:
             references[column] = references.get(column, 0) + 1
         mapping.setdefault(db, {})[name] = columns
+    # a parsed statement over tables of the same schemas qualifies the same way (plans.QUALIFIED)
+    statement = tree.meta.get("statement")
+    key = None if statement is None else (statement, default_db, repr(mapping))
+    kept = None if key is None else QUALIFIED.get(key)
+    if kept is not None:
+        return kept
     try:
         qualified = qualify(
             tree,
@@ -262,6 +282,8 @@ def qualify_tree(
         raise SqlError(bare, sql, *_span(tree)) from None
     if wants_pseudo:
         _drop_star_pseudo_columns(qualified)
+    if key is not None:
+        QUALIFIED.put(key, qualified)
     return qualified
 
 

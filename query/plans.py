@@ -89,3 +89,43 @@ def is_volatile(tree: exp.Expression) -> bool:
         if name in _VOLATILE_NAMES or name.startswith(_VOLATILE_PREFIXES):
             return True
     return False
+
+
+class TreeCache:
+    """Statement trees kept by key, shared by every engine of the process: parsed trees by text
+    and parameters, qualified trees also by the schemas their tables had.
+
+    A report's controls and a detection's rule are compiled again at every run (each run reads
+    new table versions or new rows, so whole plans cannot be kept), but their text and the
+    schemas it resolves against rarely change; parsing and qualifying cost about half of
+    compiling. Each use gets its own copy, since compiling changes a tree in place."""
+
+    def __init__(self, capacity: int = CAPACITY):
+        self.capacity = capacity
+        self._trees: OrderedDict[tuple[Any, ...], exp.Expression] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> exp.Expression | None:
+        tree = self._trees.get(key)
+        if tree is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._trees.move_to_end(key)
+        return tree.copy()
+
+    def put(self, key: tuple[Any, ...], tree: exp.Expression) -> None:
+        self._trees[key] = tree.copy()
+        self._trees.move_to_end(key)
+        while len(self._trees) > self.capacity:
+            self._trees.popitem(last=False)
+
+    def clear(self) -> None:
+        self._trees.clear()
+
+
+#: parsed statements, by text and parameters
+PARSED = TreeCache()
+#: qualified queries, by parse key, current database and the schemas of the tables they read
+QUALIFIED = TreeCache()

@@ -74,6 +74,34 @@ def test_a_repeated_statement_reuses_its_plan(events: Engine) -> None:
     assert events.execute(today, lazy=True).lazy is not events.execute(today, lazy=True).lazy
 
 
+def test_a_statement_over_new_frames_reuses_its_trees_only_while_the_schemas_match() -> None:
+    from loglake.query.plans import QUALIFIED
+
+    sql = "SELECT b, a + ? AS d FROM t WHERE a > 1 ORDER BY a"
+
+    def answer(frame: pl.DataFrame, add: int) -> list[tuple[object, ...]]:
+        df = Engine(tables={"t": frame}, record_history=False).execute(sql, [add]).df
+        assert df is not None
+        return df.rows()
+
+    answer(pl.DataFrame({"a": [1, 2], "b": ["x", "y"]}), 1)
+    hits = QUALIFIED.hits
+    # new rows of the same schema: the kept tree, the new rows and the new parameter
+    assert answer(pl.DataFrame({"a": [10, 20], "b": ["p", "q"]}), 1) == [("p", 11), ("q", 21)]
+    assert QUALIFIED.hits == hits + 1
+    assert answer(pl.DataFrame({"a": [10], "b": ["p"]}), 5) == [("p", 15)]
+    # another column type: qualified again, and typed by the new schema
+    assert answer(pl.DataFrame({"a": [1.5, 2.5], "b": [True, False]}), 1) == [
+        (True, 2.5),
+        (False, 3.5),
+    ]
+    assert QUALIFIED.hits == hits + 1
+    # a column gone: the error still points at it
+    with pytest.raises(SqlError, match="Column 'b' cannot be resolved") as raised:
+        answer(pl.DataFrame({"a": [1, 2]}), 1)
+    assert raised.value.start == sql.index("b,")
+
+
 def test_definitions_are_read_once_while_the_catalog_is_unchanged(
     events: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
