@@ -22,6 +22,7 @@ Goals (issue 17): 1 and 2 under 1 s warm, 3 under 2 s.
 
 Usage: python bench/bench_investigate.py --lake bench/data/investigate-lake
        --truth bench/data/investigate-raw/ground_truth.json [--repeat 3] [--skip-full] [--hours 3]
+       [--questions-only]
 
 The hourly pack appends to the lake: run it on a copy. Its line gives the wall time, the CPU time
 of the process and the load average (medians over the hours), since on a shared machine the wall
@@ -45,15 +46,17 @@ from loglake.investigate.detections import pack_detections
 from loglake.investigate.runner import HitStore, hunt, run_detections
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    """Median wall time of ``repeat`` warm runs (after one warm-up run), and the last result."""
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:
+    """Median wall and CPU time (of the whole process, every thread) of ``repeat`` warm runs
+    (after one warm-up run), and the last result."""
     result = fn()
-    times = []
+    walls, cpus = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus), result
 
 
 def duckdb_principal(lake: loglake.Lake, arn: str) -> Callable[[], object]:
@@ -106,6 +109,11 @@ def main() -> None:
     parser.add_argument("--truth", required=True, help="ground_truth.json of the dataset")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-full", action="store_true", help="skip the full-history runs")
+    parser.add_argument(
+        "--questions-only",
+        action="store_true",
+        help="time the timelines, chain and first-seen only",
+    )
     parser.add_argument("--hours", type=int, default=3, help="new hours appended and run over")
     args = parser.parse_args()
     lake = loglake.connect(args.lake)
@@ -119,44 +127,58 @@ def main() -> None:
     account = key["accountId"]
     inv = lake.investigate
 
-    def line(label: str, seconds: float, goal: float | None = None, extra: str = "") -> None:
+    def line(
+        label: str, seconds: float, goal: float | None = None, extra: str = "", cpu: float = -1
+    ) -> None:
         verdict = ""
         if goal is not None:
             verdict = f"  (goal < {goal:.0f} s: {'met' if seconds < goal else 'MISSED'})"
-        print(f"{label:<58} {seconds:8.3f} s{verdict}{extra}")
+        used = f"  CPU {cpu:.3f} s, load {os.getloadavg()[0]:.1f}" if cpu >= 0 else ""
+        print(f"{label:<58} {seconds:8.3f} s{verdict}{used}{extra}")
 
     # 1. principal timelines, with DuckDB for the CloudTrail part
     root = f"arn:aws:iam::{account}:root"
-    t_root, frame = timed(lambda: inv.timeline(principal=root), args.repeat)
-    t_duck, _ = timed(duckdb_principal(lake, root), args.repeat)
-    line(f"timeline --principal root ({frame.height} rows)", t_root, 1.0)
+    t_root, c_root, frame = timed(lambda: inv.timeline(principal=root), args.repeat)
+    t_duck, c_duck, _ = timed(duckdb_principal(lake, root), args.repeat)
+    line(f"timeline --principal root ({frame.height} rows)", t_root, 1.0, cpu=c_root)
     line(
         "  DuckDB: the root user's CloudTrail events",
         t_duck,
-        extra=f"  ratio {t_root / t_duck:.2f}",
+        extra=f"  ratio {t_root / t_duck:.2f} wall, {c_root / c_duck:.2f} CPU",
+        cpu=c_duck,
     )
     user = f"arn:aws:iam::{account}:user/{key['details']['userName']}"
     start = datetime.fromisoformat(key["startTime"].replace("Z", "+00:00"))
-    t_user, frame = timed(
+    t_user, c_user, frame = timed(
         lambda: inv.timeline(principal=user, start=start, end=start + timedelta(hours=2)),
         args.repeat,
     )
     line(
-        f"timeline --principal {key['details']['userName']} 2 h ({frame.height} rows)", t_user, 1.0
+        f"timeline --principal {key['details']['userName']} 2 h ({frame.height} rows)",
+        t_user,
+        1.0,
+        cpu=c_user,
     )
 
     # 2. chain and first seen
     session_key = inv.timelines.identities.sessions["issued_key"][-1]
-    t_chain, result = timed(lambda: inv.chain(session_key), args.repeat)
-    line(f"chain {session_key} -> {result['origin_kind']}", t_chain, 1.0)
-    t_first, found = timed(
+    t_chain, c_chain, result = timed(lambda: inv.chain(session_key), args.repeat)
+    line(f"chain {session_key} -> {result['origin_kind']}", t_chain, 1.0, cpu=c_chain)
+    t_first, c_first, found = timed(
         lambda: inv.first_seen(
             access_key=key["details"]["accessKeyId"], start=start, end=start + timedelta(hours=3)
         ),
         args.repeat,
     )
-    line(f"first-seen of the compromised key, 3 h vs 30 d ({found.height} rows)", t_first, 1.0)
+    line(
+        f"first-seen of the compromised key, 3 h vs 30 d ({found.height} rows)",
+        t_first,
+        1.0,
+        cpu=c_first,
+    )
 
+    if args.questions_only:
+        return
     detections = pack_detections("aws")
     # 4. the pack over the whole history: shared scans against each rule alone
     if not args.skip_full:
