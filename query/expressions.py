@@ -748,9 +748,10 @@ def _case(compiler: ExprCompiler, node: exp.Case) -> pl.Expr:
     chain: Any = None
     branches = node.args.get("ifs") or []
     default = node.args.get("default")
-    results = unify_results(
-        compiler, [b.args["true"] for b in branches] + ([default] if default is not None else [])
-    )
+    nodes = [b.args["true"] for b in branches] + ([default] if default is not None else [])
+    exprs = [compiler.expr(n) for n in nodes]
+    dtypes = [compiler.dtype(e) for e in exprs]
+    results = T.unify_values(exprs, dtypes)
     for branch, value in zip(branches, results, strict=False):
         cond = compiler.expr(branch.this)
         if base is not None:
@@ -759,7 +760,23 @@ def _case(compiler: ExprCompiler, node: exp.Case) -> pl.Expr:
     otherwise = results[-1] if default is not None else pl.lit(None)
     if chain is None:
         return otherwise
-    return chain.otherwise(otherwise)
+    case = chain.otherwise(otherwise)
+    dtype = _case_dtype(dtypes, len(branches))
+    return case if dtype is None else compiler.known_dtype(case, dtype)
+
+
+def _case_dtype(dtypes: list[pl.DataType], branches: int) -> pl.DataType | None:
+    """The type of a CASE from its results' types: the same chain over typed NULLs, so that
+    Polars applies its own supertype rule without walking the results' trees."""
+    stand_ins = T.unify_values([pl.lit(None, dtype=t) for t in dtypes], dtypes)
+    values = stand_ins if len(stand_ins) > branches else [*stand_ins, pl.lit(None)]
+    chain: Any = pl.when(True).then(values[0])
+    for value in values[1:-1]:
+        chain = chain.when(True).then(value)
+    try:
+        return pl.LazyFrame().select(chain.otherwise(values[-1]).alias("_x")).collect_schema()["_x"]
+    except pl.exceptions.PolarsError:
+        return None
 
 
 def unify_results(compiler: ExprCompiler, nodes: list[exp.Expression]) -> list[pl.Expr]:

@@ -60,6 +60,10 @@ class ExprCompiler(Protocol):
         """The dtype a compiled expression has over the current frame."""
         ...
 
+    def known_dtype(self, expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        """``expr``, with its dtype recorded for :meth:`dtype` (see the compiler's)."""
+        ...
+
     def type_of(self, node: exp.Expression) -> exp.DataType | None:
         """The SQL type of an uncompiled child, when it can be known before running."""
         ...

@@ -231,6 +231,13 @@ class Compiler:
         self._dtypes[id(expr)] = (expr, schema, dtype)
         return dtype
 
+    def known_dtype(self, expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        """``expr``, with its dtype recorded: a translator that knows the type of what it built
+        from its parts' types says so, and :meth:`dtype` then does not resolve the whole tree
+        again (nested CASEs asked it once per level, each walk as deep as the rest: quadratic)."""
+        self._dtypes[id(expr)] = (expr, self.ctx.schema, dtype)
+        return expr
+
     def type_of(self, node: exp.Expression) -> exp.DataType | None:
         """The SQL type of a child node, or None when it cannot be known before running."""
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -73,6 +74,21 @@ ANSWERS = [
         + " ELSE 0 END" * 200
         + " FROM t ORDER BY n",
         [(7,), (0,)],
+    ),
+    # each level's type comes from its results' types, not from walking the levels below
+    # (that walk made compiling nested CASEs quadratic: 1,000 levels took 34 s of CPU)
+    (
+        "SELECT "
+        + "".join(f"CASE WHEN n = {i} THEN {i} ELSE " for i in range(1000))
+        + "-1"
+        + " END" * 1000
+        + " FROM t ORDER BY n",
+        [(1,), (2,)],
+    ),
+    (
+        "SELECT typeof(CASE WHEN n = 1 THEN 1 ELSE CASE WHEN n = 2 THEN 2.5 END END), "
+        "CASE WHEN n = 1 THEN 1 ELSE CASE WHEN n = 2 THEN 2.5 END END FROM t ORDER BY n",
+        [("decimal(11,1)", Decimal("1.0")), ("decimal(11,1)", Decimal("2.5"))],
     ),
 ]
 
