@@ -240,6 +240,17 @@ def _low_sample_need(definition: Mapping[str, Any]) -> float | None:
     return 10 / (1 - p) if p >= 0.5 else 10 / p
 
 
+def band_breach(operator: str, value: pl.Expr) -> pl.Expr:
+    """Whether ``value`` breaches its anomaly band (columns ``lower``/``upper``) as the
+    band operator says; the evaluation and the replay's reasons read breaches alike."""
+    lower, upper = pl.col("lower"), pl.col("upper")
+    return {
+        "LessThanLowerOrGreaterThanUpperThreshold": (value < lower) | (value > upper),
+        "GreaterThanUpperThreshold": value > upper,
+        "LessThanLowerThreshold": value < lower,
+    }[operator]
+
+
 def _decisions(plan: Plan, grid: pl.LazyFrame) -> pl.LazyFrame:
     """The grid with the state code of each window end (rows first..last; null: state kept)
     and the state before it (``old``), so a transition is a row whose code differs from it."""
@@ -252,12 +263,7 @@ def _decisions(plan: Plan, grid: pl.LazyFrame) -> pl.LazyFrame:
     value = pl.col("value")
     if operator in BAND_OPERATORS:
         present = value.is_not_null() & pl.col("lower").is_not_null()
-        lower, upper = pl.col("lower"), pl.col("upper")
-        breach = {
-            "LessThanLowerOrGreaterThanUpperThreshold": (value < lower) | (value > upper),
-            "GreaterThanUpperThreshold": value > upper,
-            "LessThanLowerThreshold": value < lower,
-        }[operator]
+        breach = band_breach(operator, value)
     else:
         present = value.is_not_null()
         t = float(d["Threshold"])
@@ -465,12 +471,7 @@ def transition_reasons(plan: Plan, frame: pl.DataFrame, now: datetime) -> pl.Dat
     value = pl.col("value")
     if banded:
         value = pl.when(pl.col("lower").is_not_null()).then(value)
-        lower, upper = pl.col("lower"), pl.col("upper")
-        breach = {
-            "LessThanLowerOrGreaterThanUpperThreshold": (value < lower) | (value > upper),
-            "GreaterThanUpperThreshold": value > upper,
-            "LessThanLowerThreshold": value < lower,
-        }[operator]
+        breach = band_breach(operator, value)
     else:
         threshold = float(d["Threshold"])
         breach = {

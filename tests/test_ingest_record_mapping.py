@@ -20,6 +20,7 @@ from conftest import new_lake
 from sample_files import OTRF_EXFILTRATION, stratus_files
 
 from loglake.cli import main
+from loglake.datasets.cwlogs import control_message
 from loglake.errors import UserError
 from loglake.ingest.record_mapping import RecordMapping, Unmapped, iso_time
 
@@ -143,20 +144,7 @@ def test_subscription_payloads_through_firehose(tmp_path: Path, plain_rows: list
         {"id": str(10**55 + i), "timestamp": 1_715_000_000_000 + i, "message": json.dumps(e)}
         for i, e in enumerate(events)
     ]
-    control = {
-        "messageType": "CONTROL_MESSAGE",
-        "owner": "CloudwatchLogs",
-        "logGroup": "",
-        "logStream": "",
-        "subscriptionFilters": [],
-        "logEvents": [
-            {
-                "id": "",
-                "timestamp": 1_715_000_000_000,
-                "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose.",
-            }
-        ],
-    }
+    control = control_message(1_715_000_000_000)
     stray = {"id": "1", "timestamp": 1_715_000_000_000, "message": "START RequestId: 42"}
     payloads = [control] + [
         {
