@@ -161,10 +161,7 @@ def _text_files(session: Any, settings: Any, table: TableDefinition, files: list
     """A JSON or text table's files read on the executors by loglake's SerDe readers: one row
     per file (its path and partition values as text) goes out, its rows come back as Arrow."""
     keys = [k.name for k in table.partition_keys]
-    listed = [
-        (f.path, *[None if f.partition.get(k) is None else str(f.partition.get(k)) for k in keys])
-        for f in files
-    ]
+    listed = [(f.path, *[_text(f.partition.get(k)) for k in keys]) for f in files]
     inputs = ", ".join(["`$path` string", *[f"`{k}` string" for k in keys]])
     data = ", ".join(f"`{c.name}` {c.type}" for c in table.columns)
     output = ", ".join([data, *[f"`{k}` string" for k in keys]])
@@ -177,11 +174,13 @@ def _reader(settings: Any, table: TableDefinition, keys: list[str]) -> Any:
     """The executor side of :func:`_text_files` (a closure Spark pickles with its inputs)."""
 
     def read(batches: Any) -> Any:
+        # runs in Spark's Python worker, not inside a Polars callback: collecting here is safe
         import polars as pl
         import pyarrow as pa
 
         from loglake.catalog import Catalog
         from loglake.query.catalog_tables import CatalogTables
+        from loglake.query.statements import arrow_table
         from loglake.query.types import polars_schema_from_arrow
 
         reader = CatalogTables(Catalog(settings))
@@ -195,25 +194,11 @@ def _reader(settings: Any, table: TableDefinition, keys: list[str]) -> Any:
                 frame = frame.with_columns(
                     pl.lit(v, pl.String).alias(k) for k, v in zip(keys, values, strict=True)
                 )
-                arrow = frame.to_arrow()
                 # plain strings and lists: Spark's Arrow reader does not take the large forms
-                yield from arrow.cast(_plain(arrow.schema)).to_batches()
+                yield from arrow_table(frame).to_batches()
 
     return read
 
 
-def _plain(schema: Any) -> Any:
-    import pyarrow as pa
-
-    def plain(t: pa.DataType) -> pa.DataType:
-        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
-            return pa.string()
-        if pa.types.is_large_list(t) or pa.types.is_list(t):
-            return pa.list_(pa.field(t.value_field.name, plain(t.value_type)))
-        if pa.types.is_struct(t):
-            return pa.struct([pa.field(f.name, plain(f.type)) for f in t])
-        if pa.types.is_map(t):
-            return pa.map_(plain(t.key_type), plain(t.item_type))
-        return t
-
-    return pa.schema([pa.field(f.name, plain(f.type)) for f in schema])
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -149,6 +149,10 @@ def test_a_query_after_a_stop_waits_for_earlier_work_to_wind_down(lake: loglake.
     other = threading.Thread(target=other_work)
     other.start()
     busy.wait()
+    # the held callback occupies one of Polars' threads: released at the latest after a minute,
+    # so that a pool of one thread cannot wait on it for ever
+    safety = threading.Timer(60.0, release.set)
+    safety.start()
     try:
         with pytest.raises(QueryLimitError, match="was cancelled"):
             lake.sql(RUNAWAY, limits={"time_limit_s": 0.2})
@@ -162,6 +166,7 @@ def test_a_query_after_a_stop_waits_for_earlier_work_to_wind_down(lake: loglake.
         assert answer == 3000
     finally:
         release.set()
+        safety.cancel()
         other.join()
 
 
