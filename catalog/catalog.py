@@ -99,10 +99,11 @@ class Catalog:
             if if_not_exists:
                 return {**existing.body, "location": self._live(existing.body["location"])}
             raise CatalogError(f"database {name!r} already exists")
+        stored = self._stored(location or self.settings.url(name))
         body = {
             "name": name,
             "comment": comment,
-            "location": self._stored(location or self.settings.url(name)),
+            "location": stored,
             "properties": dict(properties or {}),
         }
         try:
@@ -110,7 +111,7 @@ class Catalog:
         except CatalogError:
             if not if_not_exists:
                 raise CatalogError(f"database {name!r} already exists") from None
-        return {**body, "location": self._live(body["location"])}
+        return {**body, "location": self._live(stored)}
 
     def get_database(self, name: str) -> dict[str, Any]:
         name = check_name(name, "database")
@@ -531,9 +532,9 @@ class Catalog:
         fs = self.settings.filesystem()
         root = self.settings.fs_path(table.location).rstrip("/")
         found: list[Partition] = []
-        level = [(root, ())]
+        level: list[tuple[str, tuple[str, ...]]] = [(root, ())]
         for key in table.partition_keys:
-            following = []
+            following: list[tuple[str, tuple[str, ...]]] = []
             for folder, values in level:
                 try:
                     entries = fs.ls(folder, detail=True)

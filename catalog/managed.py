@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import polars as pl
@@ -21,6 +21,9 @@ from deltalake.exceptions import DeltaError, TableNotFoundError
 from loglake.catalog.model import DataFile
 from loglake.catalog.storage import StorageSettings
 from loglake.errors import CatalogError, StorageError
+
+#: how a write may change a table's schema: add new columns, or replace it
+SchemaMode = Literal["merge", "overwrite"]
 
 #: zstd Parquet: smaller than snappy on log text; row groups of 128Ki rows (delta-rs writes 1Mi by
 #: default) give readers more pieces to decode in parallel and skip by statistics (TPC-H SF1
@@ -143,7 +146,7 @@ class ManagedTable:
         *,
         app_id: str | None = None,
         app_version: int | None = None,
-        schema_mode: str | None = None,
+        schema_mode: SchemaMode | None = None,
         transactions: Mapping[str, int] | None = None,
     ) -> int:
         """Append rows in one commit; with ``app_id`` the commit also records a Delta txn.
@@ -177,12 +180,12 @@ class ManagedTable:
     def _write(
         self,
         data: pa.Table,
-        mode: str,
+        mode: Literal["append", "overwrite"],
         app_id: str | None,
         app_version: int | None,
         *,
         predicate: str | None = None,
-        schema_mode: str | None = None,
+        schema_mode: SchemaMode | None = None,
         transactions: Mapping[str, int] | None = None,
     ) -> int:
         versions = dict(transactions or {})
@@ -195,17 +198,30 @@ class ManagedTable:
             commit = CommitProperties(
                 app_transactions=[Transaction(k, int(v)) for k, v in versions.items()]
             )
+        storage = self.settings.delta_storage_options() or None
+        # the open table is passed: loading the log again costs more than the write
         try:
-            write_deltalake(
-                self.table,  # the open table: loading the log again costs more than the write
-                data,
-                mode=mode,  # type: ignore[arg-type]
-                predicate=predicate,
-                schema_mode=schema_mode,  # type: ignore[arg-type]
-                storage_options=self.settings.delta_storage_options() or None,
-                writer_properties=WRITER_PROPERTIES,
-                commit_properties=commit,
-            )
+            if mode == "append":
+                write_deltalake(
+                    self.table,
+                    data,
+                    mode="append",
+                    schema_mode=schema_mode,
+                    storage_options=storage,
+                    writer_properties=WRITER_PROPERTIES,
+                    commit_properties=commit,
+                )
+            else:  # only an overwrite takes a predicate
+                write_deltalake(
+                    self.table,
+                    data,
+                    mode="overwrite",
+                    predicate=predicate,
+                    schema_mode=schema_mode,
+                    storage_options=storage,
+                    writer_properties=WRITER_PROPERTIES,
+                    commit_properties=commit,
+                )
         except Exception as error:
             raise StorageError(f"could not write to {self.location}: {error}") from error
         return self.version()
@@ -284,7 +300,10 @@ class ManagedTable:
         return f"{self.location}/{urllib.parse.unquote(relative)}"
 
     def _data_file(self, action: dict[str, Any]) -> DataFile:
-        partition, minimum, maximum, nulls = {}, {}, {}, {}
+        partition: dict[str, Any] = {}
+        minimum: dict[str, Any] = {}
+        maximum: dict[str, Any] = {}
+        nulls: dict[str, Any] = {}
         for key, value in action.items():
             prefix, _, column = key.partition(".")
             if prefix == "partition":

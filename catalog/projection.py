@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from loglake.catalog.model import Column, Partition, TableDefinition
 from loglake.errors import CatalogError
+
+#: how partition values compare: as text, or as numbers
+_Key = TypeVar("_Key", str, float)
 
 #: guard against a projection that would enumerate an absurd number of partitions
 MAX_PROJECTED_PARTITIONS = 1_000_000
@@ -47,13 +52,13 @@ class PartitionConstraint:
     high: str | None = None
 
     def admits(self, value: str, numeric: bool = False) -> bool:
-        def key(v: str) -> float | str:
-            return float(v) if numeric else v
+        """Whether a partition value passes (``numeric``: compared as numbers, so 07 is 7)."""
+        return self._admits(value, float) if numeric else self._admits(value, str)
 
-        if self.values is not None and value not in self.values:
-            numeric_match = numeric and key(value) in {key(v) for v in self.values}
-            if not numeric_match:
-                return False
+    def _admits(self, value: str, key: Callable[[str], _Key]) -> bool:
+        values = self.values
+        if values is not None and value not in values and key(value) not in set(map(key, values)):
+            return False
         if self.low is not None and key(value) < key(self.low):
             return False
         return not (self.high is not None and key(value) > key(self.high))

@@ -115,7 +115,9 @@ def normalise_type(text: str) -> str:
 
 def split_top_level(text: str, separator: str = ",") -> list[str]:
     """Split at separators outside angle brackets and parentheses."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char in "<(":
             depth += 1

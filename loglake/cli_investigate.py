@@ -149,8 +149,8 @@ def _detect_import_sigma(args: argparse.Namespace, lake: Any) -> int:
     report = import_sigma_files(args.rules, args.out)
     for item in report.converted:
         print(f"converted {item.source} -> {item.path}")
-    for item in report.skipped:
-        print(f"skipped {item.source}: {item.reason}", file=sys.stderr)
+    for skipped in report.skipped:
+        print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
     print(f"{len(report.converted)} converted, {len(report.skipped)} skipped", file=sys.stderr)
     return 0 if report.converted or not report.skipped else 1
 

@@ -211,10 +211,12 @@ def run(out: Path, *, events_per_day: int, days: int, seed: int) -> int:
             continue
         print_frame(lake.sql(sql, values or None))
         stats = lake.last_query
-        _say(
-            f"   {stats.rows} rows; {stats.files_scanned} files read, {stats.files_skipped} skipped; "
-            f"{stats.bytes_scanned / 1e6:.2f} MB scanned in {stats.elapsed_s:.2f} s"
-        )
+        if stats is not None:
+            _say(
+                f"   {stats.rows} rows; {stats.files_scanned} files read, "
+                f"{stats.files_skipped} skipped; "
+                f"{stats.bytes_scanned / 1e6:.2f} MB scanned in {stats.elapsed_s:.2f} s"
+            )
 
     _heading("Web requests per HTTP status (Logs Insights over the exported access log)")
     _say(f"   {ACCESS_QUERY}")

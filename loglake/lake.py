@@ -100,10 +100,7 @@ class Lake:
         if engine != "loglake":
             raise UserError(f"unknown engine {engine!r}: use 'loglake' or 'spark'")
         result = self.engine.execute(text, params=params, lazy=lazy, limits=limits)
-        if lazy and result.lazy is not None:
-            return result.lazy
-        frame = result.df if result.df is not None else pl.DataFrame()
-        return frame.lazy() if lazy else frame  # a statement without a plan: its summary rows
+        return result.lazy_frame() if lazy else result.frame()
 
     def spark(self, session: Any = None) -> Any:
         """A SparkSession holding every table and view of this lake as a view (``db__name``, and
@@ -162,6 +159,42 @@ class Lake:
         from loglake.investigate_records import cloudtrail_rows
 
         return Investigation(self.catalog, parse_records=cloudtrail_rows)
+
+    @overload
+    def insights(
+        self,
+        query: str,
+        *,
+        log_group: str | list[str] | None = None,
+        table: str = "cloudwatch_logs",
+        start: Any = None,
+        end: Any = None,
+        show_sql: Literal[False] = False,
+    ) -> pl.DataFrame: ...
+
+    @overload
+    def insights(
+        self,
+        query: str,
+        *,
+        log_group: str | list[str] | None = None,
+        table: str = "cloudwatch_logs",
+        start: Any = None,
+        end: Any = None,
+        show_sql: Literal[True],
+    ) -> str: ...
+
+    @overload
+    def insights(
+        self,
+        query: str,
+        *,
+        log_group: str | list[str] | None = None,
+        table: str = "cloudwatch_logs",
+        start: Any = None,
+        end: Any = None,
+        show_sql: bool,
+    ) -> pl.DataFrame | str: ...
 
     def insights(
         self,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from loglake.errors import UserError
 
@@ -119,7 +120,7 @@ def _deliver(text: str, output: str | None, stream: IO[str]) -> None:
 # ---------------------------------------------------------------------------------- text forms
 
 
-def text_expr(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+def text_expr(expr: pl.Expr, dtype: pl.DataType | DataTypeClass) -> pl.Expr:
     """A column's values as Athena writes them in results (nested ones JSON-like)."""
     if dtype == pl.String:
         return expr
@@ -157,7 +158,7 @@ def text_expr(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return expr.cast(pl.String)
 
 
-def _nested(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+def _nested(expr: pl.Expr, dtype: pl.DataType | DataTypeClass) -> pl.Expr:
     """A value inside an array, map or struct: a missing one reads ``null``."""
     return text_expr(expr, dtype).fill_null("null")
 

@@ -16,6 +16,12 @@ from typing import Any
 
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import URL, default, reflection
+from sqlalchemy.engine.interfaces import (
+    IsolationLevel,
+    ReflectedColumn,
+    ReflectedPrimaryKeyConstraint,
+    ReflectedTableComment,
+)
 from sqlalchemy.sql import compiler
 from sqlalchemy.sql.elements import BindParameter
 
@@ -84,7 +90,9 @@ def sqlalchemy_type(type_name: str) -> sqltypes.TypeEngine:
         return sqltypes.TIMESTAMP(timezone=True)
     if family == "decimal":
         numbers = [int(n) for n in re.findall(r"\d+", type_name)]
-        return sqltypes.DECIMAL(*numbers[:2])
+        precision = numbers[0] if numbers else None
+        scale = numbers[1] if len(numbers) > 1 else None
+        return sqltypes.DECIMAL(precision, scale)
     if family == "array":
         inner = type_name[type_name.index("(") + 1 : type_name.rindex(")")]
         inner_type = sqlalchemy_type(inner)
@@ -229,14 +237,13 @@ class LoglakeCompiler(compiler.SQLCompiler):
         return super().render_literal_value(value, type_)
 
 
-class LoglakeIdentifierPreparer(compiler.IdentifierPreparer):
-    """Double quotes, as Trino; names are lower case in the catalog, so few need quoting."""
-
-    def __init__(self, dialect: Any):
-        super().__init__(dialect, initial_quote='"', escape_quote='"')
-
-
 # ---------------------------------------------------------------------- the dialect
+
+
+class LoglakeColumn(ReflectedColumn):
+    """A reflected column with its type's Trino name beside SQLAlchemy's type."""
+
+    trino_type: str
 
 
 class LoglakeDialect(default.DefaultDialect):
@@ -248,7 +255,7 @@ class LoglakeDialect(default.DefaultDialect):
     default_paramstyle = "qmark"
     statement_compiler = LoglakeCompiler
     type_compiler_cls = LoglakeTypeCompiler
-    preparer = LoglakeIdentifierPreparer
+    # names are quoted with double quotes, as Trino does: SQLAlchemy's default preparer's way
     supports_statement_cache = True
     supports_native_boolean = True
     supports_native_decimal = True
@@ -288,10 +295,10 @@ class LoglakeDialect(default.DefaultDialect):
     def do_ping(self, dbapi_connection: Any) -> bool:
         return not dbapi_connection.closed
 
-    def get_isolation_level(self, dbapi_connection: Any) -> str:
+    def get_isolation_level(self, dbapi_connection: Any) -> IsolationLevel:
         return "AUTOCOMMIT"
 
-    def get_default_isolation_level(self, dbapi_conn: Any) -> str:
+    def get_default_isolation_level(self, dbapi_conn: Any) -> IsolationLevel:
         return "AUTOCOMMIT"
 
     def _get_default_schema_name(self, connection: Any) -> str:
@@ -332,7 +339,7 @@ class LoglakeDialect(default.DefaultDialect):
     @reflection.cache
     def get_columns(
         self, connection: Any, table_name: str, schema: str | None = None, **kw: Any
-    ) -> list[dict[str, Any]]:
+    ) -> list[ReflectedColumn]:
         """Columns as a query sees them (partition keys last), typed by their Trino names."""
         from sqlalchemy.exc import NoSuchTableError
 
@@ -346,20 +353,20 @@ class LoglakeDialect(default.DefaultDialect):
             raise dbapi.translate_error(err) from err
         comments = _comments(lake, database, name)
         return [
-            {
-                "name": column,
-                "type": sqlalchemy_type(dbapi.type_code(dtype)),
-                "nullable": True,
-                "default": None,
-                "comment": comments.get(column),
-                "trino_type": dbapi.type_code(dtype),
-            }
+            LoglakeColumn(
+                name=column,
+                type=sqlalchemy_type(dbapi.type_code(dtype)),
+                nullable=True,
+                default=None,
+                comment=comments.get(column),
+                trino_type=dbapi.type_code(dtype),
+            )
             for column, dtype in columns.items()
         ]
 
     def get_pk_constraint(
         self, connection: Any, table_name: str, schema: str | None = None, **kw: Any
-    ) -> dict[str, Any]:
+    ) -> ReflectedPrimaryKeyConstraint:
         return {"constrained_columns": [], "name": None}
 
     def get_foreign_keys(
@@ -384,7 +391,7 @@ class LoglakeDialect(default.DefaultDialect):
 
     def get_table_comment(
         self, connection: Any, table_name: str, schema: str | None = None, **kw: Any
-    ) -> dict[str, Any]:
+    ) -> ReflectedTableComment:
         lake = _lake(connection)
         database, name = _schema(lake, schema), table_name.lower()
         if not lake.catalog.table_exists(database, name):

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 import orjson
 import polars as pl
@@ -159,6 +159,12 @@ class AlarmStore:
 
         return change
 
+    @overload
+    def _write(self, name: str, change: Callable[[dict | None], dict]) -> dict: ...
+
+    @overload
+    def _write(self, name: str, change: Callable[[dict | None], dict | None]) -> dict | None: ...
+
     def _write(self, name: str, change: Callable[[dict | None], dict | None]) -> dict | None:
         """Read-modify-write of an alarm's document; history already copied to the table is
         dropped from it on the way (so each write carries at most one run's history)."""
@@ -196,7 +202,8 @@ class AlarmStore:
 
     def describe_alarms(self, names: Sequence[str] | None = None) -> dict[str, list[dict]]:
         """DescribeAlarms' shape: MetricAlarms and CompositeAlarms with their current state."""
-        metric, composite = [], []
+        metric: list[dict[str, Any]] = []
+        composite: list[dict[str, Any]] = []
         for body in self.state.list("alarms"):
             if names and body["AlarmName"] not in names:
                 continue
@@ -303,7 +310,7 @@ class AlarmStore:
             raise UserError(f"StateValue must be one of {', '.join(STATES)}")
         when = _now(now)
 
-        def change(body: dict | None) -> dict | None:
+        def change(body: dict | None) -> dict:
             if body is None:
                 raise UserError(f"There is no alarm named {name!r}")
             if body["state"]["StateValue"] == state:
@@ -386,9 +393,9 @@ class AlarmStore:
         # each alarm's write waits on storage (an fsync, or a round trip to S3): in parallel
         with cf.ThreadPoolExecutor(min(8, len(outcomes) or 1)) as pool:
             recorded = list(pool.map(lambda o: self._record(o, notify, when), outcomes))
-        for outcome, (made, body) in zip(outcomes, recorded, strict=True):
-            if body is not None:
-                written[outcome.plan.definition["AlarmName"]] = body
+        for outcome, (made, document) in zip(outcomes, recorded, strict=True):
+            if document is not None:
+                written[outcome.plan.definition["AlarmName"]] = document
             transitions.extend(made)
             events.extend((t["time"], t["alarm"], t["to"]) for t in made)
         composites = [b["AlarmName"] for b in bodies if "AlarmRule" in b["definition"]]

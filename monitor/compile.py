@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from loglake.monitor.pattern import (
     And,
@@ -411,7 +412,9 @@ class _JsonWildcard(_Accessor):
 class _Column(_Accessor):
     """A typed column value (or a struct field, or a list element)."""
 
-    def __init__(self, expr: pl.Expr, dtype: pl.DataType, selector: Selector | None):
+    def __init__(
+        self, expr: pl.Expr, dtype: pl.DataType | DataTypeClass, selector: Selector | None
+    ):
         self.expr = expr
         self.dtype = dtype
         self.selector = selector
@@ -485,7 +488,10 @@ def _lookup(names: Mapping[str, object], key: str) -> str | None:
 
 
 def _column_accessor(
-    expr: pl.Expr, dtype: pl.DataType, segments: tuple[Segment, ...], selector: Selector | None
+    expr: pl.Expr,
+    dtype: pl.DataType | DataTypeClass,
+    segments: tuple[Segment, ...],
+    selector: Selector,
 ) -> _Accessor:
     for i, seg in enumerate(segments):
         if isinstance(dtype, pl.Struct):
@@ -497,8 +503,8 @@ def _column_accessor(
                 return _Missing()
             expr, dtype = expr.struct.field(name), fields[name]
         elif isinstance(dtype, pl.List | pl.Array):
-            if seg.kind == "index":
-                expr = expr.list.get(int(seg.key), null_on_oob=True)
+            if seg.kind == "index" and isinstance(seg.key, int):
+                expr = expr.list.get(seg.key, null_on_oob=True)
                 dtype = dtype.inner
             elif seg.kind == "any_index":
                 inner = _column_accessor(pl.element(), dtype.inner, segments[i + 1 :], selector)
@@ -717,10 +723,11 @@ def _necessary(expr: JsonExpr, source: Source) -> pl.Expr | None:
         parts = [p for p in (_necessary(e, source) for e in expr.items) if p is not None]
         return pl.all_horizontal(parts) if parts else None
     if isinstance(expr, Or):
-        parts = [_necessary(e, source) for e in expr.items]
-        if any(p is None for p in parts):
+        alternatives = [_necessary(e, source) for e in expr.items]
+        present = [p for p in alternatives if p is not None]
+        if len(present) < len(alternatives):
             return None
-        return pl.any_horizontal(parts)
+        return pl.any_horizontal(present)
     if not _is_cheap(selector_accessor(expr.selector, source)):
         return None
     return _compile_json(expr, source)

@@ -290,7 +290,7 @@ def evaluate_rule(
         + " GROUP BY " + ", ".join(str(i) for i in range(1, len(keys) + 2))
     )  # fmt: skip
     try:
-        grouped = engine.execute(sql).df
+        grouped = engine.execute(sql).frame()
     except SqlError as error:
         raise UserError(f"rule {name!r}: {error.bare_message}") from None
     key_columns = [f"_k{i}" for i in range(len(keys))]

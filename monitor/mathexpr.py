@@ -443,7 +443,7 @@ def _compile(ctx: _Context, node: Node, where: str) -> Any:
             return [pl.col(c) for c in ctx.arrays[node.value]]
         return pl.col(node.value)
     if node.kind == "array":
-        out = []
+        out: list[pl.Expr] = []
         for item in node.args:
             v = _compile(ctx, item, where)
             out.extend(v if isinstance(v, list) else [_series(ctx, v, where, "an array item")])

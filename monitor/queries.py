@@ -126,7 +126,7 @@ def run_saved_query(catalog: Catalog, name: str) -> pl.DataFrame:
     frame = scan_files(table, files, list(schema))
     engine = Engine(catalog, record_history=False)
     engine.tables = _NewRowsOnly(engine.tables, database, tname, frame)
-    result = engine.execute(body["sql"]).df
+    result = engine.execute(body["sql"]).frame()
     if body.get("destination"):
         if dest is None:
             ddb, dname = split_table(body["destination"])

@@ -261,7 +261,7 @@ def condition_columns(condition: str | None) -> set[str]:
 def with_condition(lf: pl.LazyFrame, condition: str, alias: str) -> pl.LazyFrame:
     """Add a boolean column: the filter's SQL condition, compiled by the query engine."""
     engine = Engine(tables={"t": lf}, record_history=False)
-    return engine.execute(f'SELECT *, ({condition}) AS "{alias}" FROM t', lazy=True).lazy
+    return engine.execute(f'SELECT *, ({condition}) AS "{alias}" FROM t', lazy=True).lazy_frame()
 
 
 def check_condition(condition: str | None, schema: Mapping[str, pl.DataType]) -> None:
@@ -350,19 +350,19 @@ def evaluate_filters(
     # others read only the rows their column tests keep (pushed down to the file reader), and run
     # their full pattern (JSON look-ups into text columns) on those rows alone.
     with_cond = [i for i, d in enumerate(definitions) if d.get("condition")]
-    counted = [
-        i
-        for i, d in enumerate(definitions)
-        if cheap[i] is not None
+    counted = {
+        i: test
+        for i, (d, test) in enumerate(zip(definitions, cheap, strict=True))
+        if test is not None
         and simple[i]
         and not d["metricTransformations"][0].get("dimensions")
         and not d["metricTransformations"][0]["metricValue"].startswith("$")
-    ]
+    }
     others = [i for i in range(len(definitions)) if i not in counted]
     plans = [
         keyed.group_by("__minute").agg(
             pl.len().alias("__events"),
-            *(cheap[i].fill_null(False).sum().alias(f"__n{i}") for i in counted),
+            *(test.fill_null(False).sum().alias(f"__n{i}") for i, test in counted.items()),
         )
     ]
     plans.extend(
@@ -370,7 +370,7 @@ def evaluate_filters(
         for i in with_cond
     )
     plans.extend(
-        keyed if cheap[i] is None else keyed.filter(cheap[i].fill_null(False)) for i in others
+        keyed if (test := cheap[i]) is None else keyed.filter(test.fill_null(False)) for i in others
     )
     per_minute, *rest = pl.collect_all(plans)
     per_minute = _minutes_to_time(per_minute, textual)
@@ -428,7 +428,7 @@ def evaluate_filters(
         )
     schema_out = pl.Schema(METRICS_SCHEMA)
     if frames:
-        rows_out = pl.concat([f.cast(dict(schema_out)) for f in frames])
+        rows_out = pl.concat([f.cast(schema_out) for f in frames])
     else:
         rows_out = pl.DataFrame(schema=schema_out)
     return rows_out, counts

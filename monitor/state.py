@@ -94,7 +94,7 @@ class MonitorState:
                 out.append(doc.body)
         return sorted(
             out,
-            key=lambda b: (
+            key=lambda b: str(
                 b.get("filterName") or b.get("AlarmName") or b.get("name") or b.get("Name")
             ),
         )

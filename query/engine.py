@@ -81,6 +81,16 @@ class QueryResult:
     def query_id(self) -> str:
         return self.stats.query_id
 
+    def frame(self) -> pl.DataFrame:
+        """The rows of a statement run eagerly (one run with lazy=True has its plan instead)."""
+        if self.df is None:
+            raise TypeError("the statement was run with lazy=True: its rows are lazy_frame()")
+        return self.df
+
+    def lazy_frame(self) -> pl.LazyFrame:
+        """The plan of a query run with lazy=True; a statement without one gives its rows."""
+        return self.lazy if self.lazy is not None else self.frame().lazy()
+
 
 def human_bytes(n: int) -> str:
     """A byte count as the query statistics print it (1.50 MB)."""

@@ -74,9 +74,7 @@ def _summary(engine: Engine, stats: QueryStats, statement: str, **values: Any) -
 
 
 def _run_query(engine: Engine, query: exp.Expression, sql: str, stats: QueryStats) -> pl.DataFrame:
-    result = engine._query(query, sql, stats, lazy=False)
-    assert result.df is not None
-    return result.df
+    return engine._query(query, sql, stats, lazy=False).frame()
 
 
 def drop_view(engine: Engine, statement: Statement) -> QueryResult:

@@ -63,11 +63,11 @@ def _span(node: exp.Expression) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _is_integer(node: exp.Expression) -> bool:
+def _is_integer(node: exp.Expr) -> bool:
     return node.type is not None and node.type.this in _INTEGERS
 
 
-def _is_date(node: exp.Expression) -> bool:
+def _is_date(node: exp.Expr) -> bool:
     return node.type is not None and node.type.this == exp.DataType.Type.DATE
 
 
@@ -253,7 +253,8 @@ def _schema(engine: Any, tree: exp.Expression) -> MappingSchema:
         mapping.setdefault(database, {})[name] = {
             f'"{c.lower()}"': T.schema_type_string(t) for c, t in schema.items()
         }
-    return MappingSchema(mapping, dialect=DIALECT)
+    tables: dict[str, object] = {**mapping}  # MappingSchema takes any nesting
+    return MappingSchema(tables, dialect=DIALECT)
 
 
 def _rewrite(node: exp.Expression, sql: str) -> exp.Expression:
