@@ -232,6 +232,10 @@ class ReportTables:
         return self.base.view_sql(database, name)
 
     # ------------------------------------------------------------------ relations
+    def relation(self, name: str) -> pl.LazyFrame:
+        """``report.NAME`` (not ``cloudtrail``, built per scan), computed once per run."""
+        return self._frame(name)
+
     def _frame(self, name: str) -> pl.LazyFrame:
         key = name.lower()
         if key not in self._virtual or self._virtual[key] is None:
