@@ -66,6 +66,9 @@ DEFAULT_DATABASE = "aws"
 #: a batch (one commit) holds about this many compressed bytes at most, and at most this many objects
 BATCH_BYTES = 16 * 1024 * 1024
 BATCH_OBJECTS = 500
+#: a worker's job (its share of a run, read in batches) holds at most this much input
+SHARE_BYTES = 8 * BATCH_BYTES
+SHARE_OBJECTS = 8 * BATCH_OBJECTS
 #: a small run is cut into batches no smaller than this (see _batch_bytes)
 MIN_BATCH_BYTES = 2 * 1024 * 1024
 UNRECOGNISED = "_unrecognised"
@@ -307,23 +310,53 @@ def _parse_batch(
 def read_and_parse(
     settings: StorageSettings, url: str, group: str, objects: list[RawObject], options: dict
 ) -> tuple[Parsed, int]:
-    """Fetch, parse, sort and write a batch (the unit of work of a worker process).
+    """Fetch, parse, sort and write a job (the unit of work of a worker process).
 
-    The Parquet files of a batch that makes files of the target size are written here, in
-    parallel, and only their add actions go back to the parent, which commits them; the rows of
-    a smaller batch go back to wait for others (see ingest/pending.py), as do rows that files
-    cannot hold.
+    A job can be a worker's whole share of a run: it is read in batches (the next one fetched
+    while this one is parsed), and its rows gather into Parquet files of the target size
+    (``options["flush_bytes"]``), written here, so that only their add actions go back to the
+    parent, which commits them with the job's objects. The rows of a job that makes less than
+    ``options["file_bytes"]`` go back to wait for others (see ingest/pending.py), as do rows
+    that files cannot hold.
     """
+    if not objects:
+        return Parsed(), 0
     set_inflate_limit(options["max_inflated_bytes"])
-    parsed, nbytes = _parse_batch(group, objects, _fetch(settings, url, objects), options)
-    for name, data in list(parsed.tables.items()):
-        if data.nbytes < options["file_bytes"].get(name, 0):
-            continue  # a small batch waits in the parent for others to make a file
-        parsed.tables[name], files = _written(settings, options["locations"][name], name, data)
-        if files:
-            parsed.files[name] = files
-            del parsed.tables[name]
-    return parsed, nbytes
+    flush_at = options.get("flush_bytes", {})
+    out = Parsed()
+    nbytes = 0
+    held: dict[str, Pending] = {}
+
+    def write(name: str) -> None:
+        rows = held.pop(name).rows(tables()[name].schema)
+        rows, files = _written(settings, options["locations"][name], name, rows)
+        if files is None:  # a partition value needs delta-rs: the rows go back
+            out.add(name, rows)
+        elif files:
+            out.files.setdefault(name, []).extend(files)
+
+    batches = list(_batches(objects, BATCH_OBJECTS, BATCH_BYTES))
+    with cf.ThreadPoolExecutor(1) as fetcher:
+        ahead = fetcher.submit(_fetch, settings, url, batches[0])
+        for index, batch in enumerate(batches):
+            missing = ahead.result()
+            if index + 1 < len(batches):
+                ahead = fetcher.submit(_fetch, settings, url, batches[index + 1])
+            parsed, size = _parse_batch(group, batch, missing, options)
+            nbytes += size
+            out.rows.update(parsed.rows)
+            out.bad.extend(parsed.bad)
+            for name, data in parsed.tables.items():
+                waiting = held.setdefault(name, Pending())
+                waiting.add([], [], data)
+                if waiting.arrow_bytes >= flush_at.get(name, waiting.arrow_bytes + 1):
+                    write(name)
+    for name in list(held):
+        if name in out.files or held[name].arrow_bytes >= options["file_bytes"].get(name, 0):
+            write(name)
+        else:  # a small job waits in the parent for others to make a file
+            out.add(name, held.pop(name).rows(tables()[name].schema))
+    return out, nbytes
 
 
 def _written(
@@ -369,6 +402,16 @@ def _batches(
         consumed += obj.size
     if batch:
         yield batch
+
+
+def _shares(objects: list[RawObject], workers: int) -> Iterator[list[RawObject]]:
+    """Jobs of worker processes that gather their rows into files themselves: as few as keep
+    each within ``SHARE_BYTES`` and ``SHARE_OBJECTS``, in a multiple of the workers so that none
+    idles at the end. Fewer, larger jobs make fewer files per partition."""
+    total = sum(o.size for o in objects)
+    count = max(1, -(-total // SHARE_BYTES), -(-len(objects) // SHARE_OBJECTS))
+    count = -(-count // workers) * workers
+    return _batches(objects, -(-len(objects) // count), max(1, -(-total // count)))
 
 
 def _batch_bytes(total: int, workers: int) -> int:
@@ -556,11 +599,19 @@ def ingest(
         groups: dict[str, list[RawObject]] = {}
         for obj in sorted(todo, key=lambda o: o.url):
             groups.setdefault(obj.layout.table, []).append(obj)  # type: ignore[arg-type]
+        # without an explicit batch size, batches gather into files of the target size
+        gather = batch_objects is None
+        # worker processes then write their own files: each takes a share of the run
+        shared = gather and pool is not None and batch_runner is None
         size = _batch_bytes(bar.total_bytes, workers)
         jobs = [
             (group, batch)
             for group, objs in groups.items()
-            for batch in _batches(objs, batch_objects or BATCH_OBJECTS, size)
+            for batch in (
+                _shares(objs, workers)
+                if shared
+                else _batches(objs, batch_objects or BATCH_OBJECTS, size)
+            )
         ]
         export_groups: dict[str, str] = {}
         if "cloudwatch_logs" in writers:
@@ -576,12 +627,12 @@ def ingest(
         }
 
         clean: set[str] = set()  # objects ingested whole in this run
-        # without an explicit batch size, batches gather into files of the target size
-        gather = batch_objects is None
         pending: dict[str, Pending] = {}
         sizers: dict[str, FileSizer] = {}
-        options["file_bytes"] = {  # a worker writes files itself only for a batch this big
-            name: (FileSizer(target_file_bytes).flush_bytes() if gather else 0) for name in writers
+        flush_bytes = FileSizer(target_file_bytes).flush_bytes()
+        options["flush_bytes"] = {name: flush_bytes for name in writers}
+        options["file_bytes"] = {  # a worker writes files itself only for a job this big
+            name: (flush_bytes if gather and not shared else 0) for name in writers
         }
 
         def handle(group: str, batch: list[RawObject], parsed: Parsed, nbytes: int) -> None:
@@ -601,8 +652,13 @@ def ingest(
             ]
             bar.update(objects=len(batch), nbytes=nbytes)
             files = parsed.files.get(table)
-            if files is not None:  # a worker wrote a batch big enough to be its own files
-                commit(table, outcomes, batch, None, files)
+            if files is not None:  # a worker wrote the job's rows as files
+                rows = parsed.tables.get(table)
+                if rows is not None:  # and some it could not: all go in as rows (rare)
+                    rows = pa.concat_tables([writers[table]._read_back(files), rows])
+                    commit(table, outcomes, batch, rows, None)
+                else:
+                    commit(table, outcomes, batch, None, files)
                 return
             waiting = pending.setdefault(table, Pending())
             waiting.add(outcomes, batch, parsed.tables.get(table))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import shutil
 
 import orjson
 import pytest
@@ -12,6 +13,7 @@ from test_ingest_lake import read_table, trail_file
 
 from loglake.catalog import Catalog
 from loglake.ingest import ingest, runner
+from loglake.ingest.quarantine import Quarantine
 
 ACCOUNT = "111122223333"
 DELIVERIES = 240
@@ -59,7 +61,7 @@ def _event_count(raw) -> int:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_run_of_small_deliveries_writes_one_file_per_partition(
+def test_a_run_of_small_deliveries_writes_one_file_per_partition_and_worker(
     raw, local_settings, workers: int
 ) -> None:
     catalog = Catalog(local_settings)
@@ -67,8 +69,9 @@ def test_a_run_of_small_deliveries_writes_one_file_per_partition(
     assert report.ok and report.objects_ingested == DELIVERIES
     version, sizes = _commits_and_files(catalog)
     # the batches of the run (several, so that fetching and parsing overlap) make one file,
-    # committed once after the table was created (version 0)
-    assert (version, len(sizes)) == (1, 1)
+    # committed once after the table was created (version 0); with workers, each gathers its
+    # share of the run into a file of its own and the parent commits it
+    assert (version, len(sizes)) == (workers, workers)
     rows = read_table(local_settings, "cloudtrail")
     assert rows.height == _event_count(raw) == report.rows["cloudtrail"]
     assert rows["eventid"].n_unique() == rows.height
@@ -115,3 +118,38 @@ def test_a_run_stopped_half_way_commits_only_whole_files(raw, local_settings) ->
     assert report.ok and 0 < report.objects_ingested < DELIVERIES
     rows = read_table(local_settings, "cloudtrail")
     assert rows.height == _event_count(raw) and rows["eventid"].n_unique() == rows.height
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bad_deliveries_among_small_ones_are_quarantined_and_the_rest_goes_on(
+    raw, local_settings, tmp_path, workers: int
+) -> None:
+    """Batched paths (a worker's share, files gathered across batches) still set aside a bad
+    file or record with its reason, and ingest every other delivery whole."""
+    source = tmp_path / "raw"
+    shutil.copytree(raw, source)
+    files = sorted(source.rglob("*.json.gz"))
+    files[10].write_bytes(b"\x1f\x8b\x08\x00 this is not a gzip stream")
+    files[100].write_bytes(gzip.compress(b'{"Records": [{"eventTime": "2024-05-10T00:00:00Z",'))
+    document = orjson.loads(gzip.decompress(files[200].read_bytes()))
+    document["Records"][3]["eventTime"] = "yesterday"
+    files[200].write_bytes(gzip.compress(orjson.dumps(document)))
+    expected = _event_count(raw) - sum(
+        len(orjson.loads(gzip.decompress((raw / f.relative_to(source)).read_bytes()))["Records"])
+        for f in (files[10], files[100])
+    )
+    catalog = Catalog(local_settings)
+    report = ingest(catalog, str(source), workers=workers, progress=False, compact_files=0)
+    assert (report.objects_quarantined, report.records_quarantined) == (2, 1)
+    assert report.rows["cloudtrail"] == expected - 1
+    assert report.objects_ingested == DELIVERIES
+    reasons = {e.source_key.rsplit("/", 1)[-1]: e for e in Quarantine(local_settings).entries()}
+    assert "gzip" in reasons[files[10].name].error
+    assert "invalid JSON" in reasons[files[100].name].error
+    bad_record = reasons[files[200].name]
+    assert "yesterday" in bad_record.error and bad_record.position == {"record_index": 3}
+    rows = read_table(local_settings, "cloudtrail")
+    assert rows.height == expected - 1 and rows["eventid"].n_unique() == rows.height
+    # nothing twice: the next run finds every delivery done
+    again = ingest(catalog, str(source), workers=workers, progress=False, compact_files=0)
+    assert again.objects_ingested == 0 and again.total_rows == 0
