@@ -20,6 +20,7 @@ import time
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from polars.datatypes import DataTypeClass
 
 from loglake.catalog import Catalog, ManagedTable
 from loglake.errors import ConflictError
@@ -151,7 +152,8 @@ def _member(frame: pl.DataFrame, path: str) -> pl.Expr:
     head, *rest = path.split(".")
     if head not in frame.columns:
         return pl.lit(None, dtype=pl.String)
-    expr, dtype = pl.col(head), frame.schema[head]
+    expr = pl.col(head)
+    dtype: pl.DataType | DataTypeClass = frame.schema[head]
     for name in rest:
         if not isinstance(dtype, pl.Struct) or name not in {f.name for f in dtype.fields}:
             return pl.lit(None, dtype=pl.String)

@@ -269,7 +269,7 @@ def _entity(**options: str | None) -> Entity:
     if len(given) != 1:
         names = ", ".join(f"--{k.replace('_', '-')}" for k in options)
         raise UserError(f"Give exactly one of {names}")
-    return Entity(*given[0])  # type: ignore[arg-type]
+    return Entity(*given[0])
 
 
 def _span(value: str | timedelta) -> timedelta:

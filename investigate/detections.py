@@ -210,7 +210,7 @@ _CHEAP = (
 )
 
 
-def _weaken(condition: exp.Expression) -> exp.Expression | None:
+def _weaken(condition: exp.Expr) -> exp.Expr | None:
     """A condition implied by ``condition`` that calls no function (None: always true).
 
     Conjuncts that call functions are dropped; a disjunction keeps its branches' weakened forms
@@ -231,7 +231,7 @@ def _weaken(condition: exp.Expression) -> exp.Expression | None:
     return None
 
 
-def parse_sql(sql: str, where: str) -> exp.Expression:
+def parse_sql(sql: str, where: str) -> exp.Query:
     """The query's tree (shared by every caller: read it, copy before changing it)."""
     try:
         tree = _parsed(sql)
@@ -243,12 +243,12 @@ def parse_sql(sql: str, where: str) -> exp.Expression:
 
 
 @functools.lru_cache(maxsize=512)
-def _parsed(sql: str) -> exp.Expression | None:
+def _parsed(sql: str) -> exp.Expr | None:
     # an incremental run asks each rule for its tables, columns and prefilters many times
     return sqlglot.parse_one(sql, read="athena")
 
 
-def _tables_in(tree: exp.Expression) -> list[tuple[str, str]]:
+def _tables_in(tree: exp.Expr) -> list[tuple[str, str]]:
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     out: list[tuple[str, str]] = []
     for t in tree.find_all(exp.Table):

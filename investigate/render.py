@@ -11,6 +11,8 @@ from datetime import datetime
 
 import polars as pl
 
+from loglake.investigate.timeline import time_bounds
+
 LANES = ("cloudtrail", "cloudtrail_insights", "vpc_flow_logs", "config_items", "cloudwatch_logs")
 COLOURS = {
     "cloudtrail": "#2563eb",
@@ -51,9 +53,9 @@ def timeline_html(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'role="img" aria-label="time axis">'
     ]
-    times = frame["time"].drop_nulls()
-    if times.len():
-        lo, hi = times.min(), times.max()
+    bounds = time_bounds(frame["time"])
+    if bounds is not None:
+        lo, hi = bounds
         for i, lane in enumerate(lanes):
             y = TOP + LANE * i + LANE / 2
             parts.append(

@@ -42,6 +42,7 @@ from loglake.investigate.actors import TABLE as ACTORS_TABLE
 from loglake.investigate.actors import actors_frame, update_actors
 from loglake.investigate.detections import Detection, parse_sql
 from loglake.investigate.history import HistoryStore, ends
+from loglake.investigate.timeline import time_bounds
 from loglake.monitor import actions
 from loglake.monitor.metrics import compact_if_many
 from loglake.monitor.runner import (
@@ -608,7 +609,7 @@ def _within(hits: pl.DataFrame, since: datetime | None, until: datetime | None) 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
     schema = _hits_schema()
-    frames = [f.cast(dict(schema)) for f in frames if f.height]
+    frames = [f.cast(schema) for f in frames if f.height]
     if not frames:
         return pl.DataFrame(schema=schema)
     return pl.concat(frames)
@@ -825,7 +826,8 @@ def _run_group(
         .with_columns(time_expr(source.schema, source.time_column).alias("__t"))
         .collect()
     )
-    newest = new_rows["__t"].max()
+    bounds = time_bounds(new_rows["__t"])
+    newest = bounds[1] if bounds else None
     # the cheap prefilters only, all in one query: each rule's query applies its own full WHERE
     # to the rows its cheap prefilter keeps, so testing every rule's JSON look-ups and patterns
     # over the new rows first would only do that work twice
@@ -879,7 +881,7 @@ def _concat_with_flag(frames: list[pl.DataFrame]) -> pl.DataFrame:
     frames = [f for f in frames if f.height]
     if not frames:
         return _concat([]).with_columns(pl.lit(False).alias("__new_group"))
-    return pl.concat([f.cast(dict(frames[0].schema)) for f in frames])
+    return pl.concat([f.cast(frames[0].schema) for f in frames])
 
 
 def _rule_hits(
@@ -898,9 +900,10 @@ def _rule_hits(
         return _evaluate_rows(d, rows, catalog, source)
     if d.window == 0:
         # history rules: each new event against the history of its entity before it
-        first, last = times.min(), times.max()
-        if first is None:
+        bounds = time_bounds(times)
+        if bounds is None:
             return _concat([])
+        first, last = bounds
         condition = _entity_condition(d, rows)
         prefilter = _and(d.prefilter(), condition)
         cheap = _and(d.prefilter(cheap=True), condition)
@@ -923,17 +926,17 @@ def _rule_hits(
         return hits.filter(pl.col("event_id").is_in(_event_ids(d, rows, catalog, source).implode()))
     window = timedelta(seconds=d.window + d.lookback)
     spans: list[tuple[datetime, datetime]] = []
+    bounds = time_bounds(times)
     if mark is None:
-        start = times.min()
-        if start is not None:
-            spans.append((start - 2 * window, new_mark or start))
+        if bounds is not None:
+            spans.append((bounds[0] - 2 * window, new_mark or bounds[0]))
     else:
         spans.append((mark - 2 * window, new_mark or mark))
         # events that arrived after the watermark had passed them reopen their windows
         for t in times.filter(times <= mark - window).unique().to_list():
             spans.append((t - 2 * window, t + window))
-    if final and times.max() is not None:
-        spans.append((times.min() - 2 * window, times.max() + window))
+    if final and bounds is not None:
+        spans.append((bounds[0] - 2 * window, bounds[1] + window))
     context = read_range(
         source,
         spans,
@@ -1006,10 +1009,11 @@ def _entity_condition(d: Detection, rows: pl.DataFrame) -> str | None:
         values = rows.select(pl.col(d.entity).alias("v")).unique()
     else:
         engine = Engine(tables={"t": rows}, record_history=False)
-        values = engine.execute(
+        distinct = engine.execute(
             f"SELECT DISTINCT ({d.entity}) AS v FROM t", limits=INTERNAL_LIMITS
         ).df
-        assert values is not None
+        assert distinct is not None
+        values = distinct
     found = [v for v in values["v"].cast(pl.String).to_list() if v is not None]
     if not found:
         return "FALSE"
@@ -1138,8 +1142,12 @@ class Outbox:
                     continue
             else:
                 delivered += 1
-            self._change(lambda current, done=entry["id"]: [e for e in current if e["id"] != done])
+            self._change(functools.partial(_without_entry, entry["id"]))
         return delivered, failed
+
+
+def _without_entry(entry_id: str, outbox: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in outbox if e["id"] != entry_id]
 
 
 def detection_documents(catalog: Catalog) -> DocumentStore:

@@ -28,17 +28,19 @@ from loglake.monitor.runner import split_table
 from loglake.query.engine import Engine
 
 #: one timeline row
-COLUMNS = {
-    "time": pl.Datetime("us", "UTC"),
-    "source": pl.String,
-    "summary": pl.String,
-    "event_id": pl.String,
-    "account": pl.String,
-    "region": pl.String,
-    "actor": pl.String,
-    "ip": pl.String,
-    "detail": pl.String,
-}
+COLUMNS = pl.Schema(
+    {
+        "time": pl.Datetime("us", "UTC"),
+        "source": pl.String(),
+        "summary": pl.String(),
+        "event_id": pl.String(),
+        "account": pl.String(),
+        "region": pl.String(),
+        "actor": pl.String(),
+        "ip": pl.String(),
+        "detail": pl.String(),
+    }
+)
 #: flows this long before the entity's first and after its last call from an address are kept
 FLOW_MARGIN = timedelta(hours=1)
 _IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
@@ -157,7 +159,7 @@ class Timelines:
                 parts.append(self._logs(mentions, span))
         if self.tables["cloudtrail_insights"] is not None and events.height:
             parts.append(self._insights(events))
-        frames = [p.select(list(COLUMNS)).cast(COLUMNS) for p in parts if p.height]  # type: ignore[arg-type]
+        frames = [p.select(list(COLUMNS)).cast(COLUMNS) for p in parts if p.height]
         if frames:
             merged = pl.concat(frames)
             timeline.frame = merged.sort(["time", "source", "event_id"], nulls_last=True)
@@ -169,7 +171,7 @@ class Timelines:
     ) -> pl.DataFrame:
         table = self.tables.get("actors")
         if table is None:
-            return pl.DataFrame(schema={**COLUMNS, "eventname": pl.String})
+            return pl.DataFrame(schema={**COLUMNS, "eventname": pl.String()})
         params: list[Any] = []
         if entity.kind == "principal":
             condition = "(arn = ? OR issuer_arn = ?"
@@ -230,9 +232,7 @@ class Timelines:
         """Each address of the entity with the first and last time it was used."""
         uses: dict[str, tuple[datetime | None, datetime | None]] = {}
         if entity.kind == "ip":
-            first = events["time"].min() if events.height else start
-            last = events["time"].max() if events.height else end
-            uses[entity.value] = (first or start, last or end)
+            uses[entity.value] = time_bounds(events["time"]) or (start, end)
         elif events.height:
             per_ip = (
                 events.filter(pl.col("ip").is_not_null())
@@ -267,7 +267,8 @@ class Timelines:
         start: datetime | None,
         end: datetime | None,
     ) -> pl.DataFrame:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[str | int] = []
         for ip, (first, last) in sorted(uses.items()):
             clause = "(srcaddr = ? OR dstaddr = ?)"
             params += [ip, ip]
@@ -439,11 +440,12 @@ class Timelines:
         )
 
     def _insights(self, events: pl.DataFrame) -> pl.DataFrame:
-        lo, hi = events["time"].min(), events["time"].max()
+        bounds = time_bounds(events["time"])
         names = sorted(set(events["eventname"].drop_nulls().to_list()))
         accounts = sorted(set(events["account"].drop_nulls().to_list()))
-        if not names or lo is None or not accounts:
+        if not names or bounds is None or not accounts:
             return pl.DataFrame(schema=COLUMNS)
+        lo, hi = bounds
         sql = f"""
         SELECT from_iso8601_timestamp(eventtime) AS time, 'cloudtrail_insights' AS source,
                eventid AS event_id, recipientaccountid AS account, awsregion AS region,
@@ -481,6 +483,19 @@ class Timelines:
 # helpers
 
 
+def time_bounds(times: pl.Series) -> tuple[datetime, datetime] | None:
+    """The first and last value of a Datetime series as datetimes (None: it holds no time).
+
+    Polars types ``Series.min()`` as any Python value; this is the one place that narrows it.
+    """
+    lo, hi = times.min(), times.max()
+    if lo is None or hi is None:
+        return None
+    if not isinstance(lo, datetime) or not isinstance(hi, datetime):
+        raise TypeError(f"column {times.name!r} holds {times.dtype}, not times")
+    return lo, hi
+
+
 def _iso(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -510,8 +525,9 @@ def _time_filter(
 def _span(
     events: pl.DataFrame, start: datetime | None, end: datetime | None, margin: timedelta
 ) -> tuple[datetime, datetime] | None:
-    if events.height:
-        lo, hi = events["time"].min() - margin, events["time"].max() + margin
+    bounds = time_bounds(events["time"])
+    if bounds is not None:
+        lo, hi = bounds[0] - margin, bounds[1] + margin
         return (max(lo, start) if start else lo, min(hi, end) if end else hi)
     if start and end:
         return start, end
