@@ -137,7 +137,7 @@ def plan_day(world: World, acct: Account, day_start: float) -> list[Injection]:
         t = day_start + rng.randrange(9 * 3600, 18 * 3600)
         build = f"build-{rng.randrange(1000, 9999)}"
         ident, ip, ua = _ci_actor(world, acct, "ec2")
-        req = {
+        req: dict[str, Any] = {
             "resourcesSet": {"items": [{"resourceId": inst.id}]},
             "tagSet": {"items": [{"key": "Deployment", "value": build}]},
         }

@@ -8,10 +8,11 @@ string formatting call with the event time, ids, address and identity of its ses
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ from .world import (
     OFFICE_CIDRS,
     TERRAFORM_UA,
     WORKLOAD_UAS,
+    Account,
+    IamUser,
     RegionEnv,
     World,
     random_ip,
@@ -132,7 +135,7 @@ class Principal:
     name: str
     cls: str  # rhythm class: human | ci | service | workload
     weight: float
-    actions: dict[str, float]
+    actions: Mapping[str, float]
     ips: list[str]
     user_agents: list[str]
     identity: Callable[[float], dict[str, Any]]
@@ -183,7 +186,7 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
                     HUMAN_CLI,
                     home_ips[user.name],
                     [CLI_UAS[hash_index(user.name, len(CLI_UAS))]],
-                    lambda _t, u=user: ids.iam_user(acct, u),
+                    functools.partial(_long_term_key, acct, user),
                     arn=f"arn:aws:iam::{acct.id}:user/{user.name}",
                 )
             )
@@ -195,7 +198,7 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
                     HUMAN_CONSOLE,
                     home_ips[user.name],
                     [BROWSER_UAS[hash_index(user.name, len(BROWSER_UAS))]],
-                    lambda t, u=user: ids.iam_user_console(acct, u, seed, t, mfa=True),
+                    functools.partial(ids.iam_user_console, acct, user, seed, mfa=True),
                     session_seconds=4 * 3600,
                     arn=f"arn:aws:iam::{acct.id}:user/{user.name}",
                     console=True,
@@ -211,7 +214,7 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
                     CI_ACTIONS,
                     ci_ips,
                     [TERRAFORM_UA],
-                    lambda _t, u=user: ids.iam_user(acct, u),
+                    functools.partial(_long_term_key, acct, user),
                     arn=f"arn:aws:iam::{acct.id}:user/{user.name}",
                 )
             )
@@ -224,7 +227,7 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
                     MONITORING_ACTIONS,
                     [random_ip(rng, OFFICE_CIDRS[1])],
                     [CLI_UAS[2]],
-                    lambda _t, u=user: ids.iam_user(acct, u),
+                    functools.partial(_long_term_key, acct, user),
                     arn=f"arn:aws:iam::{acct.id}:user/{user.name}",
                 )
             )
@@ -237,7 +240,7 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
                     BACKUP_ACTIONS,
                     [env.nat_ip],
                     [WORKLOAD_UAS[1]],
-                    lambda _t, u=user: ids.iam_user(acct, u),
+                    functools.partial(_long_term_key, acct, user),
                     arn=f"arn:aws:iam::{acct.id}:user/{user.name}",
                 )
             )
@@ -255,7 +258,7 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
                 HUMAN_CONSOLE,
                 [ip],
                 [BROWSER_UAS[hash_index(person, len(BROWSER_UAS))]],
-                lambda t, r=role, e=email: ids.assumed_role(acct, r, e, seed, t),
+                functools.partial(ids.assumed_role, acct, role, email, seed),
                 session_seconds=8 * 3600,
                 arn=f"arn:aws:sts::{acct.id}:assumed-role/{role.name}/{email}",
                 console=True,
@@ -289,8 +292,8 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
                 WORKLOAD_ACTIONS,
                 [inst.public_ip or env.nat_ip],
                 [WORKLOAD_UAS[0] if inst.tier in ("app", "web") else WORKLOAD_UAS[1]],
-                lambda t, r=role, i=inst: ids.assumed_role(
-                    acct, r, i.id, seed, t, ec2_role_delivery="2.0"
+                functools.partial(
+                    ids.assumed_role, acct, role, inst.id, seed, ec2_role_delivery="2.0"
                 ),
                 session_seconds=6 * 3600,
                 arn=f"arn:aws:sts::{acct.id}:assumed-role/{role.name}/{inst.id}",
@@ -307,8 +310,14 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
                 SERVICE_KMS_ACTIONS,
                 ["s3.amazonaws.com"],
                 ["s3.amazonaws.com"],
-                lambda t, r=role, i=inst: ids.assumed_role(
-                    acct, r, i.id, seed, t, invoked_by="s3.amazonaws.com", ec2_role_delivery="2.0"
+                functools.partial(
+                    ids.assumed_role,
+                    acct,
+                    role,
+                    inst.id,
+                    seed,
+                    invoked_by="s3.amazonaws.com",
+                    ec2_role_delivery="2.0",
                 ),
                 session_seconds=6 * 3600,
                 invoked_by="s3.amazonaws.com",
@@ -350,6 +359,11 @@ def principals_for(world: World, env: RegionEnv) -> list[Principal]:
 
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _long_term_key(acct: Account, user: IamUser, _created: float) -> dict[str, Any]:
+    """An IAM user calling with its access key: the same identity whenever the session began."""
+    return ids.iam_user(acct, user)
 
 
 def java_date(t: float) -> str:
@@ -536,7 +550,7 @@ def _template(
             else ',"tlsDetails":' + dumps({**TLS, "clientProvidedHostHeader": host})
         )
         variants.append((mid, res, tls))
-    errors = []
+    errors: list[tuple[str, str, str]] = []
     threshold = 0
     target = rng.choice(list(acct.users))
     for prob, code, msg in action.errors:
@@ -546,8 +560,8 @@ def _template(
         )
         base_mid, base_res, base_tls = variants[len(errors) % len(variants)]
         req_part = base_mid.split(',"responseElements":', 1)[0]
-        tail = base_mid.split(',"additionalEventData":', 1)
-        add_part = ',"additionalEventData":' + tail[1] if len(tail) == 2 else ""
+        added = base_mid.split(',"additionalEventData":', 1)
+        add_part = ',"additionalEventData":' + added[1] if len(added) == 2 else ""
         # same request, resources and host as the variant it failed on, and a null response
         errors.append((err + req_part + ',"responseElements":null' + add_part, base_res, base_tls))
         threshold += int(prob * 65536)
@@ -697,7 +711,7 @@ class WindowRenderer:
         # sessions start on hour boundaries, so a window sees one identity per principal
         for p in self.principals:
             p.current = p.identity_json(start)
-        out = []
+        out: list[str] = []
         append = out.append
         for i in range(n):
             tp = picks[i]

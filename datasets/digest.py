@@ -229,10 +229,11 @@ class DigestChain:
                     "oldestEventTime": iso_seconds(f.oldest),
                 }
             )
+        end_time = iso_seconds(end)
         doc = {
             "awsAccountId": self.account_id,
             "digestStartTime": iso_seconds(self.window_start),
-            "digestEndTime": iso_seconds(end),
+            "digestEndTime": end_time,
             "digestS3Bucket": self.sink.bucket,
             "digestS3Object": s3_object,
             "digestPublicKeyFingerprint": self.fp,
@@ -248,7 +249,7 @@ class DigestChain:
         }
         body = orjson.dumps(doc)
         signature = self.key.sign(
-            data_to_sign(doc["digestEndTime"], self.sink.bucket, s3_object, body, self.prev_sig),
+            data_to_sign(end_time, self.sink.bucket, s3_object, body, self.prev_sig),
             padding.PKCS1v15(),
             hashes.SHA256(),
         ).hex()

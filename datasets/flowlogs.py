@@ -182,14 +182,13 @@ def connection(
     req_pk = max(1, req_bytes // 1200 + rng.randrange(2, 6))
     resp_pk = max(1, resp_bytes // 1400 + rng.randrange(2, 6))
     client_groups = set(client.sg_ids) if client else set()
-    ok = True
+    rule = None
     if server is not None:
         rule = allowed(state, server, dport, proto, client_ip, client_groups, t)
-        ok = rule is not None
         if rule is not None and rule.tag and tag is None:
             tag = rule.tag
     out: list[Flow] = []
-    if not ok:
+    if server is not None and rule is None:
         # the server's security group drops the SYN: one rejected ingress record, nothing back
         out.append(
             Flow(
@@ -208,7 +207,7 @@ def connection(
                 2,
                 tag=tag,
             )
-        )  # type: ignore[arg-type]
+        )
         if client is not None:
             out.append(
                 Flow(
@@ -503,16 +502,17 @@ def window_flows(
     return flows, requests
 
 
-def render(env: RegionEnv, flows: list[Flow]) -> tuple[bytes, list[tuple[int, Flow, str]]]:
-    """File body (header + lines, sorted by interface and time) and the tagged lines."""
+def render(env: RegionEnv, flows: list[Flow]) -> tuple[bytes, list[tuple[int, str, str]]]:
+    """File body (header + lines, sorted by interface and time) and the tagged lines (line
+    number, tag, line)."""
     flows.sort(key=lambda f: (f.inst.eni, f.start, f.end, f.src, f.dst, f.sport))
     lines = [header(env.flow_format)]
-    tagged: list[tuple[int, Flow, str]] = []
+    tagged: list[tuple[int, str, str]] = []
     for f in flows:
         line = format_line(env, f, env.flow_format)
         lines.append(line)
         if f.tag:
-            tagged.append((len(lines), f, line))
+            tagged.append((len(lines), f.tag, line))
     return ("\n".join(lines) + "\n").encode(), tagged
 
 

@@ -3,6 +3,7 @@ CloudWatch Logs, day by day and file by file so memory stays flat for any size."
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import defaultdict
@@ -87,7 +88,7 @@ class _Writer:
         while len(self.pending) >= self.max_pending:
             self.pending.pop(0).result()
         fut = self.pool.submit(self._do, source, key, body, gzip, metadata)
-        fut.add_done_callback(lambda f, s=source: self._count(s, f))
+        fut.add_done_callback(functools.partial(self._count, source))
         self.pending.append(fut)
         return fut
 
@@ -498,8 +499,8 @@ def _network_day(
             key = flowlogs.file_key(env, ws, flowlogs.unique_suffix(seed, env, ws))
             writer.submit("vpcflowlogs", key, body)
             counts["vpcflowlogs"] += len(flows)
-            for line_no, f, line in tagged:
-                rec = scenario_records[f.tag]
+            for line_no, tag, line in tagged:
+                rec = scenario_records[tag]
                 rec.flow_records.append({"key": key, "line": line_no, "record": line})
         if export is not None:
             # each served HTTP request becomes log lines; ``ratio`` tunes lines per request

@@ -8,6 +8,7 @@ world, no ScheduleKeyDeletion, no failed console sign-in.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from ._util import iso_seconds, parse_time, rng_for, uuid1
 from .actions import s3_object_call
 from .changes import console_login, sg_authorize_response, sg_permission_request, sg_touch
 from .cloudtrail import java_date, record
-from .flowlogs import connection
+from .flowlogs import Flow, connection
 from .plan import ConfigTouch, FlowInjection, Injection, LoggingGap, ScenarioRecord
 from .state import WorldState
 from .world import (
@@ -27,6 +28,7 @@ from .world import (
     HOME_CIDRS,
     INTERNET_CIDRS,
     Account,
+    Instance,
     RegionEnv,
     Rule,
     World,
@@ -383,7 +385,7 @@ def _compromised_key(world: World, at: float, rng: random.Random) -> Planned:
     t += rng.randrange(900, 1500)
     exfil_start = t
     total = 0
-    objects = []
+    objects: list[str] = []
     flows: list[FlowInjection] = []
     for _ in range(rng.randrange(60, 90)):
         t += rng.randrange(1, 6)
@@ -415,22 +417,7 @@ def _compromised_key(world: World, at: float, rng: random.Random) -> Planned:
                 t,
                 acct,
                 env.index,
-                lambda r, e, s, tt, size=size: connection(
-                    r,
-                    e,
-                    s,
-                    tt,
-                    web,
-                    web.private_ip,
-                    None,
-                    random_ip(r, "52.216.0.0/15"),
-                    443,
-                    req_bytes=r.randrange(600, 1500),
-                    resp_bytes=size,
-                    dst_service="S3",
-                    path="7",
-                    tag="compromised_access_key",
-                ),
+                functools.partial(_s3_download, web, size),
             )
         )
     drop = random_ip(rng, INTERNET_CIDRS[0])
@@ -444,21 +431,7 @@ def _compromised_key(world: World, at: float, rng: random.Random) -> Planned:
                 tt,
                 acct,
                 env.index,
-                lambda r, e, s, tt, chunk=chunk: connection(
-                    r,
-                    e,
-                    s,
-                    tt,
-                    web,
-                    web.private_ip,
-                    None,
-                    drop,
-                    443,
-                    req_bytes=chunk,
-                    resp_bytes=r.randrange(2000, 9000),
-                    path="8",
-                    tag="compromised_access_key",
-                ),
+                functools.partial(_exfiltration_upload, web, drop, chunk),
             )
         )
     rec.end = t + parts * 40 + 60
@@ -595,7 +568,7 @@ def _tampering(world: World, at: float, rng: random.Random) -> Planned:
                 home,
                 "AWS::CloudTrail::Trail",
                 tr.name,
-                lambda ms, tr=tr: cfg.trail_ci(home, tr, ms, "ResourceDeleted"),
+                functools.partial(cfg.trail_ci, home, tr, status="ResourceDeleted"),
             )
             for tr in gone
         ]
@@ -741,20 +714,7 @@ def _open_ssh(world: World, at: float, rng: random.Random) -> Planned:
                 t,
                 acct,
                 env.index,
-                lambda r, e, s, tt, src=src: connection(
-                    r,
-                    e,
-                    s,
-                    tt,
-                    None,
-                    src,
-                    bastion,
-                    bastion.private_ip,
-                    22,
-                    req_bytes=r.randrange(1500, 6000),
-                    resp_bytes=r.randrange(2000, 9000),
-                    tag="security_group_open_ssh",
-                ),
+                functools.partial(_ssh_attempt, src, bastion),
             )
         )
         t += rng.randrange(200, 900)
@@ -895,6 +855,69 @@ def _brute_force(world: World, at: float, rng: random.Random) -> Planned:
     return Planned(out, [], [], rec)
 
 
+def _s3_download(
+    web: Instance, size: int, r: random.Random, e: RegionEnv, s: WorldState, t: int
+) -> list[Flow]:
+    """The web server reading an object of ``size`` bytes through the S3 gateway endpoint."""
+    return connection(
+        r,
+        e,
+        s,
+        t,
+        web,
+        web.private_ip,
+        None,
+        random_ip(r, "52.216.0.0/15"),
+        443,
+        req_bytes=r.randrange(600, 1500),
+        resp_bytes=size,
+        dst_service="S3",
+        path="7",
+        tag="compromised_access_key",
+    )
+
+
+def _exfiltration_upload(
+    web: Instance, drop: str, size: int, r: random.Random, e: RegionEnv, s: WorldState, t: int
+) -> list[Flow]:
+    """The web server sending ``size`` bytes to the attacker's address."""
+    return connection(
+        r,
+        e,
+        s,
+        t,
+        web,
+        web.private_ip,
+        None,
+        drop,
+        443,
+        req_bytes=size,
+        resp_bytes=r.randrange(2000, 9000),
+        path="8",
+        tag="compromised_access_key",
+    )
+
+
+def _ssh_attempt(
+    src: str, bastion: Instance, r: random.Random, e: RegionEnv, s: WorldState, t: int
+) -> list[Flow]:
+    """An address on the internet connecting to the bastion's SSH port."""
+    return connection(
+        r,
+        e,
+        s,
+        t,
+        None,
+        src,
+        bastion,
+        bastion.private_ip,
+        22,
+        req_bytes=r.randrange(1500, 6000),
+        resp_bytes=r.randrange(2000, 9000),
+        tag="security_group_open_ssh",
+    )
+
+
 def _call_rate_insight(
     acct: Account, first: float, last: float, calls: int, user_agent: str, rng: random.Random
 ) -> list[tuple[float, dict[str, Any]]]:
@@ -909,7 +932,7 @@ def _call_rate_insight(
     baseline = {"average": 0.0021}
     insight = {"average": round(calls / minutes, 4)}
     shared = uuid1(rng)
-    records = []
+    records: list[tuple[float, dict[str, Any]]] = []
     for state, t in (("Start", start), ("End", end)):
         context: dict[str, Any] = {"statistics": {"baseline": baseline, "insight": insight}}
         if state == "End":
