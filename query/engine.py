@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from sqlglot import exp
@@ -102,8 +102,20 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
+#: the engines ``LazyFrame.collect`` accepts by name
+PolarsEngine = Literal["auto", "in-memory", "streaming", "gpu"]
+_POLARS_ENGINES: tuple[PolarsEngine, ...] = ("auto", "in-memory", "streaming", "gpu")
+
+
+def _polars_engine(name: str) -> PolarsEngine:
+    for engine in _POLARS_ENGINES:
+        if engine == name:
+            return engine
+    raise ValueError(f"LOGLAKE_POLARS_ENGINE is {name!r}: use one of {', '.join(_POLARS_ENGINES)}")
+
+
 #: Polars engine used to run plans (measured: streaming is faster on scan-heavy plans)
-COLLECT_ENGINE = os.environ.get("LOGLAKE_POLARS_ENGINE", "streaming")
+COLLECT_ENGINE = _polars_engine(os.environ.get("LOGLAKE_POLARS_ENGINE", "streaming"))
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\b(\s+ANALYZE\b)?(\s*\([^)]*\))?\s*(?P<rest>.*)$", re.I | re.S)
 

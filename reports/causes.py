@@ -26,15 +26,15 @@ CAPTURE_DELAY = dt.timedelta(minutes=15)
 #: earlier configuration items looked at per resource before giving up
 MAX_ROUNDS = 8
 
-CAUSE_SCHEMA = {
-    "cause_event_id": pl.String,
-    "cause_event_name": pl.String,
-    "cause_event_source": pl.String,
-    "cause_principal": pl.String,
-    "cause_source_ip": pl.String,
-    "cause_event_time": pl.String,
-    "cause_change_time": pl.String,
-    "cause_note": pl.String,
+CAUSE_SCHEMA: dict[str, pl.DataType] = {
+    "cause_event_id": pl.String(),
+    "cause_event_name": pl.String(),
+    "cause_event_source": pl.String(),
+    "cause_principal": pl.String(),
+    "cause_source_ip": pl.String(),
+    "cause_event_time": pl.String(),
+    "cause_change_time": pl.String(),
+    "cause_note": pl.String(),
 }
 EVENT_COLUMNS = [
     "eventid",

@@ -34,7 +34,7 @@ REQUIRED_COLUMNS = ("resource", "account", "region", "status", "reason")
 #: optional columns with a meaning for the runner (every other column is evidence)
 CAUSE_COLUMNS = ("cause_event_id", "cause_resource")
 
-CONTROL_FIELDS = {
+CONTROL_FIELDS: dict[str, type] = {
     "id": str,
     "title": str,
     "description": str,
@@ -44,8 +44,14 @@ CONTROL_FIELDS = {
     "cause": str,
     "sql": str,
 }
-BENCHMARK_FIELDS = {"id": str, "title": str, "description": str, "parameters": dict, "tags": dict}
-SECTION_FIELDS = {"title": str, "description": str}
+BENCHMARK_FIELDS: dict[str, type] = {
+    "id": str,
+    "title": str,
+    "description": str,
+    "parameters": dict,
+    "tags": dict,
+}
+SECTION_FIELDS: dict[str, type] = {"title": str, "description": str}
 PARAMETERS = {"period_days": int}
 #: where users keep their own benchmarks besides the shipped ones (``os.pathsep``-separated)
 PATH_VARIABLE = "LOGLAKE_REPORTS_PATH"

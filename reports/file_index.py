@@ -61,7 +61,8 @@ class FileValues:
                     self._index(group, files, read)
         except Exception:  # the scan itself reports an unreadable file; keep them all
             return files, []
-        kept, skipped = [], []
+        kept: list[DataFile] = []
+        skipped: list[DataFile] = []
         for f in files:
             fits = all(self._values[c][f.path] & values for c, values in wanted.items())
             (kept if fits else skipped).append(f)

@@ -29,14 +29,14 @@ from loglake.reports.definitions import REQUIRED_COLUMNS, STATUSES, Benchmark, C
 from loglake.reports.tables import ReportTables
 
 RESULT_SCHEMA: dict[str, pl.DataType] = {
-    "control_id": pl.String,
-    "status": pl.String,
-    "resource": pl.String,
-    "account": pl.String,
-    "region": pl.String,
-    "reason": pl.String,
-    "evidence": pl.String,  # JSON object of the control's other columns
-    "cause_resource": pl.String,
+    "control_id": pl.String(),
+    "status": pl.String(),
+    "resource": pl.String(),
+    "account": pl.String(),
+    "region": pl.String(),
+    "reason": pl.String(),
+    "evidence": pl.String(),  # JSON object of the control's other columns
+    "cause_resource": pl.String(),
     **CAUSE_SCHEMA,
 }
 STATUS_ORDER = {s: i for i, s in enumerate(("alarm", "error", "info", "skip", "ok"))}
@@ -160,7 +160,7 @@ class Runner:
         runs = [ControlRun(c) for c in chosen]
         frames: dict[str, pl.DataFrame] = {}
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-collect") as pool:
-            pending: list[tuple[ControlRun, Future[pl.DataFrame]]] = []
+            pending: list[tuple[ControlRun, Future[pl.DataFrame | None]]] = []
             for cr in runs:
                 t = time.perf_counter()
                 try:

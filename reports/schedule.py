@@ -13,6 +13,7 @@ over several scheduled times, the latest of them runs once, marked late.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 import uuid
@@ -105,7 +106,7 @@ class Schedules:
             )
         self.documents.delete(name)
 
-    def next_times(self, name: str, count: int = 3) -> list[dt.datetime]:
+    def next_times(self, name: str, count: int = 3) -> builtins.list[dt.datetime]:
         body = self._get(name)
         zone = ZoneInfo(body["time_zone"])
         it = croniter(body["cron"], dt.datetime.fromisoformat(body["last_slot"]).astimezone(zone))
@@ -124,7 +125,7 @@ class Schedules:
         *,
         run: Callable[..., Any] | None = None,
         deliver: Callable[[str, dict[str, Any]], None] = actions.deliver,
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Claim every due scheduled time, then run what the outboxes hold. Returns the runs."""
         moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         for body in self.list():

@@ -21,6 +21,7 @@ import pyarrow as pa
 from loglake.catalog import Catalog
 from loglake.catalog.documents import DocumentStore
 from loglake.errors import UserError, did_you_mean
+from loglake.query.types import polars_schema_from_arrow
 from loglake.reports.render import EXTENSIONS, document, render
 from loglake.reports.runner import RESULT_SCHEMA, RunResult
 from loglake.reports.tables import iso_text
@@ -216,7 +217,7 @@ def run_ids(catalog: Catalog, benchmark: str | None = None) -> list[str]:
 
 def runs_frame(catalog: Catalog) -> pl.DataFrame:
     if not catalog.table_exists(DATABASE, "runs"):
-        return pl.DataFrame(schema=pl.Schema(pl.from_arrow(RUNS_SCHEMA.empty_table()).schema))
+        return pl.DataFrame(schema=polars_schema_from_arrow(RUNS_SCHEMA))
     table = catalog.managed(DATABASE, "runs")
     return (
         pl.scan_delta(

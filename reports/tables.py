@@ -44,21 +44,21 @@ REPORT_DATABASE = "report"
 DELETED_STATUSES = ("ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded")
 DOCUMENT_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "metric_filters": {
-        "filter_name": pl.String,
-        "table_name": pl.String,
-        "log_group_name": pl.String,
-        "filter_pattern": pl.String,
-        "metric_name": pl.String,
-        "metric_namespace": pl.String,
-        "created_at": pl.String,
+        "filter_name": pl.String(),
+        "table_name": pl.String(),
+        "log_group_name": pl.String(),
+        "filter_pattern": pl.String(),
+        "metric_name": pl.String(),
+        "metric_namespace": pl.String(),
+        "created_at": pl.String(),
     },
     "alarms": {
-        "alarm_name": pl.String,
-        "metric_name": pl.String,
-        "namespace": pl.String,
-        "actions_enabled": pl.Boolean,
+        "alarm_name": pl.String(),
+        "metric_name": pl.String(),
+        "namespace": pl.String(),
+        "actions_enabled": pl.Boolean(),
         "alarm_actions": pl.List(pl.String),
-        "updated_at": pl.String,
+        "updated_at": pl.String(),
     },
 }
 
@@ -130,16 +130,18 @@ class PinnedTables(CatalogTables):
             key = (table.qualified_name, p)
             try:
                 paths = self._admitted.get(key)
+                remember = True
             except TypeError:  # an unhashable literal: check it for this scan only
-                key, paths = None, None
+                paths, remember = None, False
             if paths is None:
                 paths = {f.path for f in files if file_may_match(f, [p], keys, schema)}
-                if key is not None:
+                if remember:
                     self._admitted[key] = paths
             admitted = paths if admitted is None else admitted & paths
         if admitted is None:
             return list(files), []
-        kept, skipped = [], []
+        kept: list[DataFile] = []
+        skipped: list[DataFile] = []
         for f in files:
             (kept if f.path in admitted else skipped).append(f)
         return kept, skipped
@@ -332,14 +334,16 @@ class ReportTables:
         return scan
 
     def _alarm_history(self) -> pl.DataFrame:
-        schema = {
-            "alarm_name": pl.String,
-            "seq": pl.Int64,
-            "timestamp": pl.Datetime("us", "UTC"),
-            "history_item_type": pl.String,
-            "history_summary": pl.String,
-            "history_data": pl.String,
-        }
+        schema = pl.Schema(
+            {
+                "alarm_name": pl.String(),
+                "seq": pl.Int64(),
+                "timestamp": pl.Datetime("us", "UTC"),
+                "history_item_type": pl.String(),
+                "history_summary": pl.String(),
+                "history_data": pl.String(),
+            }
+        )
         try:
             self.catalog.get_table("_monitor", "alarm_history")
         except CatalogError:
