@@ -106,8 +106,11 @@ def load_records(
     ``mapping``, the events its records hold (a record the mapping cannot place stays, as text
     with the reason, to be quarantined in place)."""
 
-    def bad(error: str, **where: int) -> tuple[None, BadRecord]:
-        return None, BadRecord(obj.url, obj.etag, error, whole_object=True, **where)
+    def bad(error: str, byte_offset: int, line: int | None = None) -> tuple[None, BadRecord]:
+        record = BadRecord(
+            obj.url, obj.etag, error, line=line, byte_offset=byte_offset, whole_object=True
+        )
+        return None, record
 
     try:
         text = gunzip(data)

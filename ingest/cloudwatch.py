@@ -35,11 +35,11 @@ from loglake.ingest.source import Kind, Source
 
 TABLE = "cloudwatch_logs"
 _LINE_START = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z "
-EVENT_SCHEMA = {
-    "id": pl.String,
-    "timestamp": pl.Int64,
-    "message": pl.String,
-    "extractedFields": pl.String,
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "timestamp": pl.Int64(),
+    "message": pl.String(),
+    "extractedFields": pl.String(),
 }
 
 
@@ -201,16 +201,16 @@ def _firehose(obj: RawObject, parsed: Parsed) -> pl.DataFrame | None:
     starts = [0]
     for n in counts:
         starts.append(starts[-1] + n)
-    for line, error in bad_lines:
-        payload = next(i for i in range(len(counts)) if starts[i] <= line < starts[i + 1])
+    for bad_line, reason in bad_lines:
+        message = next(i for i in range(len(counts)) if starts[i] <= bad_line < starts[i + 1])
         parsed.bad.append(
             BadRecord(
                 obj.url,
                 obj.etag,
-                f"log event {line - starts[payload]}: {error}",
-                byte_offset=messages[payload][1],
-                record_index=messages[payload][0],
-                text=snippet(lines[line]),
+                f"log event {bad_line - starts[message]}: {reason}",
+                byte_offset=messages[message][1],
+                record_index=messages[message][0],
+                text=snippet(lines[bad_line]),
             )
         )
     owner = (

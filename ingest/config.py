@@ -56,8 +56,11 @@ def load_items(obj: RawObject) -> tuple[list | None, dict, BadRecord | None]:
     """The configuration items of a file and its envelope fields (fileVersion, snapshot id)."""
     data = obj.data or b""
 
-    def bad(error: str, **where: int) -> tuple[None, dict, BadRecord]:
-        return None, {}, BadRecord(obj.url, obj.etag, error, whole_object=True, **where)
+    def bad(error: str, byte_offset: int, line: int | None = None) -> tuple[None, dict, BadRecord]:
+        record = BadRecord(
+            obj.url, obj.etag, error, line=line, byte_offset=byte_offset, whole_object=True
+        )
+        return None, {}, record
 
     try:
         text = gunzip(data)
@@ -87,17 +90,20 @@ def load_items(obj: RawObject) -> tuple[list | None, dict, BadRecord | None]:
 
 def parse(objects: list[RawObject]) -> Parsed:
     parsed = Parsed()
-    item_lists, owners, envelopes = [], [], []
+    item_lists: list[list[Any]] = []
+    owners: list[RawObject] = []
+    envelopes: list[dict[str, Any]] = []
     for obj in objects:
         items, envelope, bad = load_items(obj)
         if bad is not None:
             parsed.bad.append(bad)
             parsed.rows[obj.url] = 0
             continue
+        assert items is not None  # load_items gives the items or what is wrong with the file
         item_lists.append(items)
         owners.append(obj)
         envelopes.append(envelope)
-        parsed.rows[obj.url] = len(items)  # type: ignore[arg-type]
+        parsed.rows[obj.url] = len(items)
     counts = [len(items) for items in item_lists]
     if not sum(counts):
         return parsed

@@ -70,14 +70,16 @@ def coverage(settings: StorageSettings, *, source: str | None = None) -> Coverag
 
 
 def _gaps(log: pl.DataFrame) -> pl.DataFrame:
-    schema = {
-        "source": pl.String,
-        "account": pl.String,
-        "region": pl.String,
-        "first_missing": pl.Datetime("us", "UTC"),
-        "last_missing": pl.Datetime("us", "UTC"),
-        "hours": pl.Int64,
-    }
+    schema = pl.Schema(
+        {
+            "source": pl.String(),
+            "account": pl.String(),
+            "region": pl.String(),
+            "first_missing": pl.Datetime("us", "UTC"),
+            "last_missing": pl.Datetime("us", "UTC"),
+            "hours": pl.Int64(),
+        }
+    )
     hourly = [name for name, record in sources().items() if record.hourly]
     hours = (
         log.filter(

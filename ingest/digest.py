@@ -185,10 +185,10 @@ def load_public_keys(source: str | Path | bytes) -> dict[str, rsa.RSAPublicKey]:
         return keys
     if b"-----BEGIN" in stripped:
         for block in re.findall(rb"-----BEGIN [A-Z ]+-----.+?-----END [A-Z ]+-----", data, re.S):
-            key = serialization.load_pem_public_key(block)
-            if not isinstance(key, rsa.RSAPublicKey):
+            loaded = serialization.load_pem_public_key(block)
+            if not isinstance(loaded, rsa.RSAPublicKey):
                 raise UserError("public key is not an RSA key")
-            keys[fingerprint(key)] = key
+            keys[fingerprint(loaded)] = loaded
         return keys
     key = _load_der(stripped)
     return {fingerprint(key): key}

@@ -13,7 +13,7 @@ OCSF objects, so each view reads as the OCSF attribute tree it produces.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 #: the OCSF schema version the views follow (Security Lake's source version 2)
@@ -46,7 +46,11 @@ def row(when: str | None = None, **members: Member) -> Member:
     return expr, f"ROW({shape})"
 
 
-def case(subject: str, cases: dict[str, int | str], default: int | str | None) -> str:
+def case(
+    subject: str,
+    cases: Mapping[str, int | str] | Mapping[int, int | str],
+    default: int | str | None,
+) -> str:
     """``CASE subject WHEN ... END`` from a table of values."""
 
     def literal(v: int | str | None) -> str:

@@ -36,7 +36,7 @@ class QuarantineEntry:
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> QuarantineEntry:
-        known = {k: body.get(k) for k in cls.__dataclass_fields__ if k in body}
+        known = {k: body[k] for k in cls.__dataclass_fields__ if k in body}
         return cls(**known)
 
     def where(self) -> str:

@@ -143,8 +143,8 @@ def object_bytes(obj: RawObject, parsed: Parsed) -> bytes | None:
         )
         return None
     if not data.strip():
-        error = "empty object" if obj.size else "0-byte object"
-        parsed.bad.append(BadRecord(obj.url, obj.etag, error, byte_offset=0, whole_object=True))
+        reason = "empty object" if obj.size else "0-byte object"
+        parsed.bad.append(BadRecord(obj.url, obj.etag, reason, byte_offset=0, whole_object=True))
         return None
     return data
 
@@ -366,9 +366,9 @@ def _unknown_of(value: object, t: pa.DataType) -> object | None:
     extra = {k: v for k, v in value.items() if k not in names}
     for f in t:
         if _is_nested(f.type):
-            inner = _unknown_of(value.get(f.name), f.type)
-            if inner is not None:
-                extra[f.name] = inner
+            unknown = _unknown_of(value.get(f.name), f.type)
+            if unknown is not None:
+                extra[f.name] = unknown
     return extra or None
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import polars as pl
 import pyarrow as pa
+from polars.datatypes import DataTypeClass
 
 from loglake.ingest.layout import ACCOUNT, DATE, Layout, delivery_day, stamp_hour
 from loglake.ingest.raw import (
@@ -41,7 +42,7 @@ from loglake.ingest.schemas import (
 from loglake.ingest.source import Kind, Source
 
 TABLE = "resolver_query_logs"
-S = pl.String
+S = pl.String()
 _ANSWER = {"Rdata": S, "Type": S, "Class": S}
 _SRCIDS = {"instance": S, "resolver_endpoint": S}
 #: the members Athena's table names, as the logs spell them; read as text, typed afterwards
@@ -68,7 +69,7 @@ READ_SCHEMA: dict[str, pl.DataType] = {
 _RECORD_TYPE = pa.struct([pa.field(k, pl_to_arrow(t)) for k, t in READ_SCHEMA.items()])
 
 
-def _lower(members: dict[str, pl.DataType]) -> pa.DataType:
+def _lower(members: Mapping[str, pl.DataType]) -> pa.DataType:
     return pa.struct([pa.field(k.lower(), pl_to_arrow(t)) for k, t in members.items()])
 
 
@@ -166,15 +167,22 @@ def _extras(lines: list[bytes], kept: pl.Series) -> list[str | None]:
     return unknown_members([orjson.loads(line) for line in chosen], _RECORD_TYPE)
 
 
-def _has_more(found: Mapping[str, pl.DataType], known: Mapping[str, pl.DataType]) -> bool:
+def _has_more(
+    found: Mapping[str, pl.DataType | DataTypeClass],
+    known: Mapping[str, pl.DataType | DataTypeClass],
+) -> bool:
     for name, dtype in found.items():
         if name not in known:
             return True
-        inner, declared = dtype, known[name]
+        inner: pl.DataType | DataTypeClass = dtype
+        declared: pl.DataType | DataTypeClass = known[name]
         if isinstance(inner, pl.List) and isinstance(declared, pl.List):
             inner, declared = inner.inner, declared.inner
-        nested = isinstance(inner, pl.Struct) and isinstance(declared, pl.Struct)
-        if nested and _has_more(inner.to_schema(), declared.to_schema()):
+        if (
+            isinstance(inner, pl.Struct)
+            and isinstance(declared, pl.Struct)
+            and _has_more(inner.to_schema(), declared.to_schema())
+        ):
             return True
     return False
 

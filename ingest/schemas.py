@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 import pyarrow as pa
+from polars.datatypes import DataTypeClass
 
 #: partition columns shared by every ingested table (see docs/ingest.md)
 PARTITION_COLUMNS = ("account", "region", "day")
@@ -194,7 +195,7 @@ VPC_FLOW_FIELDS: list[tuple[str, str, pa.DataType]] = [
 
 # ---------------------------------------------------------------- AWS Config (aws-formats §5)
 #: S3-delivery spelling, API spelling, column, polars read type
-CONFIG_FIELDS: list[tuple[str, str, str, object]] = [
+CONFIG_FIELDS: list[tuple[str, str | None, str, pl.DataType | DataTypeClass]] = [
     ("configurationItemVersion", "version", "configurationitemversion", S),
     ("configurationItemCaptureTime", None, "configurationitemcapturetime", S),
     ("configurationStateId", None, "configurationstateid", S),
@@ -233,7 +234,7 @@ CONFIG_FIELDS: list[tuple[str, str, str, object]] = [
 ]
 
 
-def pl_to_arrow(dtype: pl.DataType) -> pa.DataType:
+def pl_to_arrow(dtype: pl.DataType | DataTypeClass) -> pa.DataType:
     if dtype == pl.String:
         return pa.string()
     if dtype == pl.Boolean:
