@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import os
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from loglake.catalog import DEFAULT_DATABASE, DataFile, PartitionConstraint, TableDefinition
 from loglake.catalog.json_serde import JsonLayout, read_json_files
@@ -76,6 +78,8 @@ class CatalogTables:
         # managed tables by location: each reads only the commits made since it last looked
         # (a dropped and re-created table starts a new log, hence kept per generation too)
         self._managed: dict[str, ManagedTable] = {}
+        # column bounds from local Parquet footers, by file identity (path, size, mtime)
+        self._footers: dict[tuple[str, int, int], dict[str, tuple[Any, ...] | None]] = {}
         # kept for one statement
         self._listings: dict[tuple[Any, ...], list[DataFile]] = {}
         self._frames: dict[tuple[Any, ...], pl.LazyFrame] = {}
@@ -226,7 +230,49 @@ class CatalogTables:
             files_kept=[f.path for f in kept],
             files_skipped=[f.path for f in skipped],
             bytes_scanned=sum(f.size for f in kept),
+            bounds=lambda column: self._bounds(table, kept, keys, column),
         )
+
+    def _bounds(
+        self, table: TableDefinition, files: list[DataFile], keys: list[str], column: str
+    ) -> tuple[decimal.Decimal, decimal.Decimal] | None:
+        """(min, max) of a data column over ``files`` from their statistics (Delta's add
+        actions, Parquet footers of local files); None unless every file that holds a value
+        of it has them."""
+        if column in keys or table.format not in ("delta", "parquet"):
+            return None
+        low: decimal.Decimal | None = None
+        high: decimal.Decimal | None = None
+        for f in files:
+            if table.format == "delta":
+                found = _delta_bounds(f, column)
+            else:
+                found = self._footer_bounds(f, column)
+            if found is None:
+                return None
+            if found == ():
+                continue  # no value in this file
+            low = found[0] if low is None else min(low, found[0])
+            high = found[1] if high is None else max(high, found[1])
+        if low is None or high is None:
+            return None
+        return low, high
+
+    def _footer_bounds(self, data_file: DataFile, column: str) -> tuple[Any, ...] | None:
+        """(min, max) of a column in a local Parquet file's footer, () when it holds no value
+        there, None when a row group lacks statistics; footers are kept by file identity."""
+        path = data_file.path.removeprefix("file://")
+        if "://" in path:
+            return None
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        key = (path, stat.st_size, stat.st_mtime_ns)
+        footer = self._footers.get(key)
+        if footer is None:
+            footer = self._footers[key] = _footer_statistics(path)
+        return footer.get(column.lower())
 
     def _prune(
         self,
@@ -748,6 +794,58 @@ def _may_overlap(low: Any, high: Any, p: Predicate, nulls: Any, rows: Any) -> bo
     if p.op == "between":
         return above_low(1, False) and below_high(0, False)
     return True
+
+
+def _delta_bounds(data_file: DataFile, column: str) -> tuple[Any, ...] | None:
+    """(min, max) of a column from a Delta add action, () when the file holds only NULLs."""
+    low = _as_decimal(_stat(data_file.min_values or {}, column))
+    high = _as_decimal(_stat(data_file.max_values or {}, column))
+    if low is not None and high is not None:
+        return low, high
+    nulls = _stat(data_file.null_counts or {}, column)
+    if data_file.num_records is not None and nulls == data_file.num_records:
+        return ()
+    return None
+
+
+def _footer_statistics(path: str) -> dict[str, tuple[Any, ...] | None]:
+    """Each top-level numeric column's (min, max) over a Parquet file's row groups (lower-case
+    names), () when it holds only NULLs, None when some row group has no statistics."""
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, pa.ArrowException):
+        return {}
+    found: dict[str, tuple[Any, ...] | None] = {}
+    for group in range(meta.num_row_groups):
+        row_group = meta.row_group(group)
+        for i in range(row_group.num_columns):
+            chunk = row_group.column(i)
+            name = chunk.path_in_schema.lower()
+            if "." in name or found.get(name, ()) is None:
+                continue
+            stats = chunk.statistics
+            if stats is None:
+                found[name] = None
+                continue
+            if not stats.has_min_max:
+                all_null = stats.null_count == chunk.num_values
+                found[name] = found.get(name, ()) if all_null else None
+                continue
+            low, high = _as_decimal(stats.min), _as_decimal(stats.max)
+            if low is None or high is None:
+                found[name] = None
+                continue
+            seen = found.get(name, ())
+            found[name] = (min(seen[0], low), max(seen[1], high)) if seen else (low, high)
+    return found
+
+
+def _as_decimal(value: Any) -> decimal.Decimal | None:
+    """A numeric statistic as an exact Decimal (None for anything else)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | decimal.Decimal):
+        return None
+    number = decimal.Decimal(value)
+    return number if number.is_finite() else None
 
 
 def _stat(values: dict[str, Any], column: str) -> Any:

@@ -7,6 +7,8 @@ before anything is read. The catalog-backed provider lives in ``query/catalog_ta
 
 from __future__ import annotations
 
+import decimal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,14 +29,24 @@ class Predicate:
     values: tuple[Any, ...] = ()
 
 
+#: a scan's (min, max) of a column over every row it reads, None when unknown
+ColumnBounds = Callable[[str], "tuple[decimal.Decimal, decimal.Decimal] | None"]
+
+
+def _unknown(column: str) -> tuple[decimal.Decimal, decimal.Decimal] | None:
+    return None
+
+
 @dataclass
 class Scan:
-    """A table's rows as a LazyFrame, with what pruning kept and skipped."""
+    """A table's rows as a LazyFrame, with what pruning kept and skipped, and the bounds of
+    column values the files' statistics give (asked only by the arithmetic that can use them)."""
 
     lf: pl.LazyFrame
     files_kept: list[str] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)
     bytes_scanned: int = 0
+    bounds: ColumnBounds = _unknown
 
     @property
     def files_scanned(self) -> int:

@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from loglake.query import types as T
 from loglake.query.compiler.context import Grouping, Rel, Scope
+from loglake.query.compiler.unscaled import rescaled, summable
 from loglake.query.guards import integer_sum
 
 if TYPE_CHECKING:
@@ -181,6 +182,7 @@ def _split_aggregate(
             if len(arg.expressions) != 1:
                 raise compiler.error(target, "DISTINCT aggregates take one argument")
             arg = arg.expressions[0]
+        fast = None
         if isinstance(target, exp.Count) and (arg is None or isinstance(arg, exp.Star)):
             if cond is None:
                 col = compiler.fresh("_a")
@@ -190,10 +192,12 @@ def _split_aggregate(
             compiled = pl.when(cond).then(pl.lit(1))
             cond = None
         else:
-            compiled = compiler.expr(arg)
+            fast = summable(compiler, arg) if isinstance(target, exp.Sum | exp.Avg) else None
+            compiled = compiler.expr(arg) if fast is None else fast.expr
         if cond is not None:
             compiled = pl.when(cond).then(compiled)
-        dtype = compiler.dtype(compiled)
+        # decimal arithmetic summed as unscaled integers: the decimal type it stands for
+        dtype = compiler.dtype(compiled) if fast is None else pl.Decimal(38, fast.scale)
         if isinstance(target, exp.Sum | exp.Avg) and not (T.is_numeric(dtype) or dtype == pl.Null):
             raise compiler.error(
                 target,
@@ -204,7 +208,7 @@ def _split_aggregate(
             src = compiler.fresh("_i")
             plan.inputs.append((compiled, src))
             pre.append(compiled.alias(src))
-            pre_schema[src] = dtype
+            pre_schema[src] = dtype if fast is None else pl.Int128()
         col = pl.col(src)
         out = compiler.fresh("_a")
         if isinstance(target, exp.Count):
@@ -221,6 +225,8 @@ def _split_aggregate(
                 aggs.append(summed)
                 return result
             summed = pl.col(_null_aware_sum(compiler, plan, col, src, distinct))
+            if fast is not None:
+                return rescaled(summed, fast.scale)
             return summed.cast(T.sum_type(dtype)) if T.is_decimal(dtype) else summed
         count = plan.counts.get((src, distinct))
         if count is None:
@@ -231,6 +237,8 @@ def _split_aggregate(
         if T.is_decimal(dtype):
             # the sum a SUM of the same input computes (TPC-H q1 asks for both)
             total = pl.col(_null_aware_sum(compiler, plan, col, src, distinct))
+            if fast is not None:
+                total = rescaled(total, fast.scale)
             return pl.when(pl.col(count) > 0).then(
                 (total.cast(result) / pl.col(count).cast(pl.Decimal(38, 0))).cast(result)
             )

@@ -21,6 +21,7 @@ projections and predicates down through the renames into the scans.
 
 from __future__ import annotations
 
+import decimal
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -45,7 +46,7 @@ from loglake.query.compiler.context import (
     Scope,
 )
 from loglake.query.signatures import check_call, names_of, unknown_function_message
-from loglake.query.tables import TableProvider, suggest
+from loglake.query.tables import ColumnBounds, TableProvider, suggest
 
 
 class Compiler:
@@ -71,6 +72,9 @@ class Compiler:
         # steps for the statement's final frame (and its column names) that translators ask
         # for, such as IPADDRESS values shown as text
         self.finishers: list[Callable[[pl.LazyFrame, list[str]], pl.LazyFrame]] = []
+        # frame columns read straight from table scans: the scans' column bounds, by frame
+        # column; None for a name another relation (a subquery's alias) also gives a column
+        self._sources: dict[str, list[tuple[ColumnBounds, str]] | None] = {}
 
     # ------------------------------------------------------------------ the expression context
 
@@ -120,6 +124,33 @@ class Compiler:
             yield
         finally:
             self.ctx = saved
+
+    # ------------------------------------------------------------------ value bounds
+
+    def scanned_column(self, name: str, bounds: ColumnBounds, column: str) -> None:
+        """Frame column ``name`` holds ``column`` of a scan whose ``bounds`` may be known."""
+        sources = self._sources.get(name, [])
+        if sources is not None:
+            self._sources[name] = [*sources, (bounds, column)]
+
+    def derived_column(self, name: str) -> None:
+        """Frame column ``name`` (also) holds values computed by a subquery: no bounds."""
+        self._sources[name] = None
+
+    def magnitude(self, name: str) -> decimal.Decimal | None:
+        """The largest absolute value frame column ``name`` can hold, from the statistics of
+        the files its scans read; None when unknown."""
+        sources = self._sources.get(name)
+        if not sources:
+            return None
+        largest = None
+        for bounds, column in sources:
+            found = bounds(column)
+            if found is None:
+                return None
+            size = max(abs(found[0]), abs(found[1]))
+            largest = size if largest is None else max(largest, size)
+        return largest
 
     # ------------------------------------------------------------------ helpers for translators
 

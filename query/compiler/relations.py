@@ -431,6 +431,7 @@ def alias_output(compiler: Compiler, out: Output, alias: str, names: list[str]) 
         while target in mapping.values():
             target = compiler.fresh(target + "_")
         mapping[col] = target
+        compiler.derived_column(target)
         columns.setdefault(name.lower(), target)
         schema[target] = out.schema.get(col, pl.Null())
     scope = Scope()
@@ -470,6 +471,9 @@ def table(compiler: Compiler, node: exp.Table, alias: str, hints: list[exp.Expre
     for p in pseudo:
         columns[p] = f"{alias}.{p}"
     rel_schema = {f"{alias}.{c}": t for c, t in schema.items()}
+    for c, t in schema.items():
+        if T.is_decimal(t):
+            compiler.scanned_column(f"{alias}.{c}", scan.bounds, c)
     for p in pseudo:
         rel_schema[f"{alias}.{p}"] = PSEUDO_COLUMNS[p]
     lf = scan.lf.rename({c: t for c, t in columns.items()})
@@ -541,6 +545,7 @@ def unnest(compiler: Compiler, rel: Rel, node: exp.Unnest, left: bool) -> Rel:
     new = []
     for name, (e, d) in zip(names, outputs, strict=True):
         target = f"{alias}.{name}"
+        compiler.derived_column(target)
         columns[name] = target
         schema[target] = d
         new.append(e.alias(target))
