@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 if TYPE_CHECKING:
     import polars as pl
@@ -98,9 +98,16 @@ class ExprCompiler(Protocol):
 
 
 Translator = Callable[[ExprCompiler, "exp.Expression"], "pl.Expr"]
+#: the node class a translator is written for (``node: exp.Lower``)
+N = TypeVar("N", bound="exp.Expression")
+#: a translator as written, taking the node class it is registered for
+NodeTranslator = Callable[[ExprCompiler, N], "pl.Expr"]
 #: (call node, the function name as written) -> the call's arguments in Trino's order, or None
 #: when the node is not a call of the declared functions (a[1] shares element_at's node)
 ArgumentReader = Callable[["exp.Expression", str], "list[exp.Expression] | None"]
+
+#: a cast the function library owns: its translation, or None to leave it to the core rules
+CastHook = Callable[[ExprCompiler, "exp.Cast"], "pl.Expr | None"]
 
 #: sqlglot expression class -> translator (exp.Lower, exp.RegexpLike, exp.Add, ...)
 EXPRESSIONS: dict[type, Translator] = {}
@@ -135,6 +142,12 @@ def _claim(table: dict[Any, Translator], key: Any, fn: Translator) -> None:
     table[key] = fn
 
 
+def _stored(fn: NodeTranslator[N]) -> Translator:
+    """A translator as the tables hold it: the compiler hands each one only nodes of the
+    classes (or named calls) it was registered for, which the tables' type cannot say."""
+    return cast(Translator, fn)
+
+
 def _declare(key: type | str, signatures: str | Sequence[str], arguments: Any) -> None:
     texts = (signatures,) if isinstance(signatures, str) else tuple(signatures)
     if not texts:
@@ -149,7 +162,7 @@ def translates(
     aggregate: bool = False,
     signatures: str | Sequence[str] = (),
     arguments: ArgumentReader | None = None,
-) -> Callable[[Translator], Translator]:
+) -> Callable[[NodeTranslator[N]], NodeTranslator[N]]:
     """Register a translator for one or more sqlglot expression classes.
 
     ``signatures`` are the Trino signatures of the functions the classes stand for;
@@ -157,9 +170,9 @@ def translates(
     another (``date_add(unit, n, x)`` keeps ``x`` first).
     """
 
-    def decorate(fn: Translator) -> Translator:
+    def decorate(fn: NodeTranslator[N]) -> NodeTranslator[N]:
         for cls in classes:
-            _claim(EXPRESSIONS, cls, fn)
+            _claim(EXPRESSIONS, cls, _stored(fn))
             _declare(cls, signatures, arguments)
             if aggregate:
                 AGGREGATE_CLASSES.add(cls)
@@ -170,12 +183,12 @@ def translates(
 
 def function(
     *names: str, aggregate: bool = False, signatures: str | Sequence[str] = ()
-) -> Callable[[Translator], Translator]:
+) -> Callable[[NodeTranslator[N]], NodeTranslator[N]]:
     """Register a translator for functions sqlglot does not know (parsed as exp.Anonymous)."""
 
-    def decorate(fn: Translator) -> Translator:
+    def decorate(fn: NodeTranslator[N]) -> NodeTranslator[N]:
         for name in names:
-            _claim(NAMED_FUNCTIONS, name.lower(), fn)
+            _claim(NAMED_FUNCTIONS, name.lower(), _stored(fn))
             _declare(name.lower(), signatures, None)
             if aggregate:
                 AGGREGATE_NAMES.add(name.lower())
@@ -187,4 +200,4 @@ def function(
 #: Casts owned by the function library (JSON, IPADDRESS, ...): each hook returns a translation of
 #: the exp.Cast node, or None to leave the cast to the core rules. The core cast consults them
 #: first, in order.
-CAST_HOOKS: list[Translator] = []
+CAST_HOOKS: list[CastHook] = []
