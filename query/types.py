@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import decimal
 import re
+from collections.abc import Sequence
+from typing import cast
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 from sqlglot import exp
 
 
@@ -68,6 +71,12 @@ _SQL_NAMES: dict[type, str] = {
 }
 
 
+def nested(dtype: pl.DataType | DataTypeClass) -> pl.DataType:
+    """A dtype nested in another (a list's or array's inner, a map's key or value, a row's
+    field): Polars keeps an instance there, though its stubs also allow a class."""
+    return cast(pl.DataType, dtype)
+
+
 def sql_name(dtype: pl.DataType) -> str:
     """The Trino spelling of a Polars dtype (``array(row(arn varchar))``-style nesting)."""
     base = dtype.base_type()
@@ -79,15 +88,13 @@ def sql_name(dtype: pl.DataType) -> str:
         return "TIMESTAMP" if dtype.time_zone is None else "TIMESTAMP WITH TIME ZONE"
     if isinstance(dtype, pl.Duration):
         return "INTERVAL DAY TO SECOND"
-    if isinstance(dtype, pl.Map):
-        return f"MAP({sql_name(dtype.key)}, {sql_name(dtype.value)})"
     if is_map(dtype):
-        fields = dtype.inner.fields  # type: ignore[union-attr]
-        return f"MAP({sql_name(fields[0].dtype)}, {sql_name(fields[1].dtype)})"
+        key, value = map_key_value(dtype)
+        return f"MAP({sql_name(key)}, {sql_name(value)})"
     if isinstance(dtype, (pl.List, pl.Array)):
-        return f"ARRAY({sql_name(dtype.inner)})"  # type: ignore[arg-type]
+        return f"ARRAY({sql_name(nested(dtype.inner))})"
     if isinstance(dtype, pl.Struct):
-        inner = ", ".join(f'"{f.name}" {sql_name(f.dtype)}' for f in dtype.fields)
+        inner = ", ".join(f'"{f.name}" {sql_name(nested(f.dtype))}' for f in dtype.fields)
         return f"ROW({inner})"
     if isinstance(dtype, pl.Categorical | pl.Enum):
         return "VARCHAR"
@@ -113,11 +120,13 @@ def type_name(dtype: pl.DataType) -> str:
         key, value = map_key_value(dtype)
         return f"map({type_name(key)}, {type_name(value)})"
     if isinstance(dtype, (pl.List, pl.Array)):
-        return f"array({type_name(dtype.inner)})"  # type: ignore[arg-type]
+        return f"array({type_name(nested(dtype.inner))})"
     if isinstance(dtype, pl.Struct):
         if is_anonymous_row(dtype):
-            return "row(" + ", ".join(type_name(f.dtype) for f in dtype.fields) + ")"
-        return "row(" + ", ".join(f"{f.name} {type_name(f.dtype)}" for f in dtype.fields) + ")"
+            return "row(" + ", ".join(type_name(nested(f.dtype)) for f in dtype.fields) + ")"
+        return (
+            "row(" + ", ".join(f"{f.name} {type_name(nested(f.dtype))}" for f in dtype.fields) + ")"
+        )
     return sql_name(dtype).lower()
 
 
@@ -133,20 +142,23 @@ def is_anonymous_row(dtype: pl.Struct) -> bool:
 def map_key_value(dtype: pl.DataType) -> tuple[pl.DataType, pl.DataType]:
     """Key and value types of a map in either layout (Polars Map or list of key/value rows)."""
     if isinstance(dtype, pl.Map):
-        return dtype.key, dtype.value
-    fields = dtype.inner.fields  # type: ignore[union-attr]
-    return fields[0].dtype, fields[1].dtype
+        return nested(dtype.key), nested(dtype.value)
+    inner = dtype.inner if isinstance(dtype, pl.List) else None
+    if not isinstance(inner, pl.Struct):
+        raise TypeError(f"{dtype} is not a map")
+    return nested(inner.fields[0].dtype), nested(inner.fields[1].dtype)
 
 
 def schema_type_string(dtype: pl.DataType) -> str:
     """Type text for sqlglot's MappingSchema (only nesting matters to the qualifier)."""
     if isinstance(dtype, pl.Struct):
-        inner = ", ".join(f'"{f.name}" {schema_type_string(f.dtype)}' for f in dtype.fields)
+        inner = ", ".join(f'"{f.name}" {schema_type_string(nested(f.dtype))}' for f in dtype.fields)
         return f"STRUCT<{inner}>"
     if isinstance(dtype, pl.Map):
-        return f"MAP<{schema_type_string(dtype.key)}, {schema_type_string(dtype.value)}>"
+        key, value = map_key_value(dtype)
+        return f"MAP<{schema_type_string(key)}, {schema_type_string(value)}>"
     if isinstance(dtype, (pl.List, pl.Array)):
-        return f"ARRAY<{schema_type_string(dtype.inner)}>"  # type: ignore[arg-type]
+        return f"ARRAY<{schema_type_string(nested(dtype.inner))}>"
     if isinstance(dtype, pl.Decimal):
         return "DECIMAL"
     return "VARCHAR" if sql_name(dtype) == "UNKNOWN" else sql_name(dtype).split("(")[0]
@@ -165,6 +177,14 @@ def is_map(dtype: pl.DataType) -> bool:
         and inner.fields[0].name == "key"
         and inner.fields[1].name == "value"
     )
+
+
+_SIGNED_BITS: dict[type[pl.DataType], int] = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32}
+
+
+def signed_bits(dtype: pl.DataType) -> int:
+    """Bits of an integer type as Trino's signed integers (64 for bigint and the unsigned)."""
+    return _SIGNED_BITS.get(dtype.base_type(), 64)
 
 
 def is_integer(dtype: pl.DataType | None) -> bool:
@@ -244,13 +264,13 @@ def common_supertype(left: pl.DataType, right: pl.DataType) -> pl.DataType | Non
     if right == pl.Null:
         return left
     if is_integer(left) and is_integer(right):
-        return pl.Int64 if pl.Int64 in (left, right) or not _fits32(left, right) else pl.Int32
+        return pl.Int64() if pl.Int64 in (left, right) or not _fits32(left, right) else pl.Int32()
     if is_numeric(left) and is_numeric(right):
         if is_float(left) or is_float(right):
-            return pl.Float32 if left == right == pl.Float32 else pl.Float64
+            return pl.Float32() if left == right == pl.Float32 else pl.Float64()
         return decimal_supertype(as_decimal(left), as_decimal(right))
     if is_string(left) and is_string(right):
-        return pl.String
+        return pl.String()
     if is_temporal(left) and is_temporal(right):
         if isinstance(left, pl.Datetime) and isinstance(right, pl.Datetime):
             return _datetime_target([left, right])
@@ -259,7 +279,7 @@ def common_supertype(left: pl.DataType, right: pl.DataType) -> pl.DataType | Non
 
 
 #: the decimal an integer type coerces to (Trino: integer is decimal(10, 0))
-_INTEGER_DECIMALS = {pl.Int8: 3, pl.Int16: 5, pl.Int32: 10, pl.Int64: 19, pl.UInt8: 3,
+_INTEGER_DECIMALS: dict[type[pl.DataType], int] = {pl.Int8: 3, pl.Int16: 5, pl.Int32: 10, pl.Int64: 19, pl.UInt8: 3,
                      pl.UInt16: 5, pl.UInt32: 10, pl.UInt64: 20}  # fmt: skip
 
 
@@ -278,7 +298,7 @@ def decimal_supertype(left: pl.Decimal, right: pl.Decimal) -> pl.Decimal:
     return pl.Decimal(min(38, whole + scale), scale)
 
 
-def _datetime_target(dtypes: list[pl.DataType]) -> pl.Datetime:
+def _datetime_target(dtypes: Sequence[pl.DataType]) -> pl.Datetime:
     """The one datetime type a mix of dates and (zoned) timestamps is compared in.
 
     A plain timestamp or date meets a zoned one in the session zone (UTC), as Trino does; two
@@ -328,24 +348,24 @@ def _fits32(left: pl.DataType, right: pl.DataType) -> bool:
     return left.base_type() in small and right.base_type() in small
 
 
-_CAST_TARGETS: dict[exp.DataType.Type, pl.DataType] = {
-    exp.DataType.Type.TINYINT: pl.Int8,
-    exp.DataType.Type.SMALLINT: pl.Int16,
-    exp.DataType.Type.INT: pl.Int32,
-    exp.DataType.Type.BIGINT: pl.Int64,
-    exp.DataType.Type.FLOAT: pl.Float32,
-    exp.DataType.Type.DOUBLE: pl.Float64,
-    exp.DataType.Type.VARCHAR: pl.String,
-    exp.DataType.Type.CHAR: pl.String,
-    exp.DataType.Type.TEXT: pl.String,
-    exp.DataType.Type.BOOLEAN: pl.Boolean,
-    exp.DataType.Type.DATE: pl.Date,
+_CAST_TARGETS: dict[exp.DType, pl.DataType] = {
+    exp.DataType.Type.TINYINT: pl.Int8(),
+    exp.DataType.Type.SMALLINT: pl.Int16(),
+    exp.DataType.Type.INT: pl.Int32(),
+    exp.DataType.Type.BIGINT: pl.Int64(),
+    exp.DataType.Type.FLOAT: pl.Float32(),
+    exp.DataType.Type.DOUBLE: pl.Float64(),
+    exp.DataType.Type.VARCHAR: pl.String(),
+    exp.DataType.Type.CHAR: pl.String(),
+    exp.DataType.Type.TEXT: pl.String(),
+    exp.DataType.Type.BOOLEAN: pl.Boolean(),
+    exp.DataType.Type.DATE: pl.Date(),
     exp.DataType.Type.TIMESTAMP: pl.Datetime("us"),
     exp.DataType.Type.TIMESTAMPTZ: pl.Datetime("us", "UTC"),
-    exp.DataType.Type.VARBINARY: pl.Binary,
-    exp.DataType.Type.BINARY: pl.Binary,
-    exp.DataType.Type.JSON: pl.String,
-    exp.DataType.Type.TIME: pl.Time,
+    exp.DataType.Type.VARBINARY: pl.Binary(),
+    exp.DataType.Type.BINARY: pl.Binary(),
+    exp.DataType.Type.JSON: pl.String(),
+    exp.DataType.Type.TIME: pl.Time(),
 }
 
 

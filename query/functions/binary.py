@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import polars as pl
-import polars_hash  # noqa: F401  (registers the chash and nchash namespaces)
+import polars_hash
 from sqlglot import exp
 
 from loglake.errors import SqlError
@@ -228,22 +228,22 @@ def _from_bytes(
 
 @function("from_big_endian_32", signatures="from_big_endian_32(varbinary) -> integer")
 def from_big_endian_32(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
-    return _from_bytes(compiler, node, 4, pl.Int32)
+    return _from_bytes(compiler, node, 4, pl.Int32())
 
 
 @function("from_big_endian_64", signatures="from_big_endian_64(varbinary) -> bigint")
 def from_big_endian_64(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
-    return _from_bytes(compiler, node, 8, pl.Int64)
+    return _from_bytes(compiler, node, 8, pl.Int64())
 
 
 @function("from_ieee754_32", signatures="from_ieee754_32(varbinary) -> real")
 def from_ieee754_32(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
-    return _from_bytes(compiler, node, 4, pl.Float32)
+    return _from_bytes(compiler, node, 4, pl.Float32())
 
 
 @function("from_ieee754_64", signatures="from_ieee754_64(varbinary) -> double")
 def from_ieee754_64(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
-    return _from_bytes(compiler, node, 8, pl.Float64)
+    return _from_bytes(compiler, node, 8, pl.Float64())
 
 
 def _integer_bytes(value: pl.Expr, bits: int) -> pl.Expr:
@@ -284,28 +284,36 @@ def _float_bytes(value: pl.Expr, dtype: pl.DataType, numpy_type: str) -> pl.Expr
 @function("to_ieee754_32", signatures="to_ieee754_32(real) -> varbinary")
 def to_ieee754_32(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
-    return _float_bytes(compiler.expr(arg), pl.Float32, "float32")
+    return _float_bytes(compiler.expr(arg), pl.Float32(), "float32")
 
 
 @function("to_ieee754_64", signatures="to_ieee754_64(double) -> varbinary")
 def to_ieee754_64(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     (arg,) = arity(compiler, node, 1)
-    return _float_bytes(compiler.expr(arg), pl.Float64, "float64")
+    return _float_bytes(compiler.expr(arg), pl.Float64(), "float64")
 
 
 # --- hashes --------------------------------------------------------------------------------------
+
+#: the polars-hash digest (hex text) of a binary column, by hashlib name
+_DIGESTS: dict[str, Callable[[pl.Expr], pl.Expr]] = {
+    "md5": lambda v: polars_hash.NonCryptographicHashingNameSpace(v).md5(),
+    "sha1": lambda v: polars_hash.NonCryptographicHashingNameSpace(v).sha1(),
+    "sha256": lambda v: polars_hash.CryptographicHashingNameSpace(v).sha2_256(),
+    "sha512": lambda v: polars_hash.CryptographicHashingNameSpace(v).sha2_512(),
+}
 
 
 @translates(exp.MD5Digest, signatures="md5(varbinary) -> varbinary")
 def md5(compiler: ExprCompiler, node: exp.MD5Digest) -> pl.Expr:
     if node.expressions:
         fail(compiler, node, "md5() takes one argument")
-    return from_hex_text(binary_arg(compiler, node.this).nchash.md5())
+    return from_hex_text(_DIGESTS["md5"](binary_arg(compiler, node.this)))
 
 
 @translates(exp.SHA, signatures="sha1(varbinary) -> varbinary")
 def sha1(compiler: ExprCompiler, node: exp.SHA) -> pl.Expr:
-    return from_hex_text(binary_arg(compiler, node.this).nchash.sha1())
+    return from_hex_text(_DIGESTS["sha1"](binary_arg(compiler, node.this)))
 
 
 @translates(
@@ -316,15 +324,14 @@ def sha1(compiler: ExprCompiler, node: exp.SHA) -> pl.Expr:
 def sha2(compiler: ExprCompiler, node: exp.SHA2Digest) -> pl.Expr:
     value = binary_arg(compiler, node.this)
     length = constant(node.args.get("length"))
-    digest = value.chash.sha2_512() if length == 512 else value.chash.sha2_256()
-    return from_hex_text(digest)
+    return from_hex_text(_DIGESTS["sha512" if length == 512 else "sha256"](value))
 
 
 @function("xxhash64", signatures="xxhash64(varbinary) -> varbinary")
 def xxhash64(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """xxHash64 (seed 0) as 8 big-endian bytes."""
     (arg,) = arity(compiler, node, 1)
-    hashed = binary_arg(compiler, arg).nchash.xxhash64()
+    hashed = polars_hash.NonCryptographicHashingNameSpace(binary_arg(compiler, arg)).xxhash64()
     return from_hex_text(hex_digits(hashed, 16))
 
 
@@ -342,19 +349,20 @@ def crc32(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     )
 
 
-#: hashlib name, block size in bytes, the polars-hash digest of a binary column
-_HMACS: dict[str, tuple[str, int, Callable[[Any], pl.Expr]]] = {
-    "hmac_md5": ("md5", 64, lambda v: v.nchash.md5()),
-    "hmac_sha1": ("sha1", 64, lambda v: v.nchash.sha1()),
-    "hmac_sha256": ("sha256", 64, lambda v: v.chash.sha2_256()),
-    "hmac_sha512": ("sha512", 128, lambda v: v.chash.sha2_512()),
+#: hashlib name and block size in bytes
+_HMACS: dict[str, tuple[str, int]] = {
+    "hmac_md5": ("md5", 64),
+    "hmac_sha1": ("sha1", 64),
+    "hmac_sha256": ("sha256", 64),
+    "hmac_sha512": ("sha512", 128),
 }
 
 
 def _hmac(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     """HMAC(key, message) = H((K ^ opad) || H((K ^ ipad) || message)) with a constant key."""
     name = node.name.lower()
-    algorithm, block, digest = _HMACS[name]
+    algorithm, block = _HMACS[name]
+    digest = _DIGESTS[algorithm]
     message_node, key_node = arity(compiler, node, 2)
     try:
         key = compiler.literal_value(key_node)

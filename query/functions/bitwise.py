@@ -66,18 +66,14 @@ def bit_count(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
     return guard(compiler, node, count, (value < low) | (value > high), text)
 
 
-def _width(dtype: pl.DataType) -> int:
-    return {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32}.get(dtype.base_type(), 64)
-
-
 def _shift(compiler: ExprCompiler, node: exp.Anonymous, kind: str) -> pl.Expr:
     value_node, shift_node = arity(compiler, node, 2)
     value = compiler.expr(value_node)
     dtype = compiler.dtype(value)
     if not T.is_integer(dtype):
-        dtype = pl.Int64
+        dtype = pl.Int64()
         value = value.cast(pl.Int64)
-    width = _width(dtype)
+    width = T.signed_bits(dtype)
     signed, unsigned = _SIGNED[width], _UNSIGNED[width]
     value = value.cast(signed)
     shift = compiler.expr(shift_node).cast(pl.Int64)

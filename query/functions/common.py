@@ -25,8 +25,9 @@ NOT_CONSTANT = object()
 MAX_BUILT_LENGTH = 1 << 20
 
 
-def fail(compiler: ExprCompiler, node: exp.Expression, message: str) -> NoReturn:
-    """Raise a SqlError at ``node``'s position (through the compiler when it offers that)."""
+def fail(compiler: ExprCompiler, node: exp.Expression | None, message: str) -> NoReturn:
+    """Raise a SqlError at ``node``'s position (through the compiler when it offers that; without
+    a node, the compiler points at the call being compiled)."""
     report = getattr(compiler, "error", None)
     if report is not None:
         error = report(node, message)
@@ -125,14 +126,22 @@ def args_of(node: exp.Expression) -> list[exp.Expression]:
     return out
 
 
+def call_name(node: exp.Expression) -> str:
+    """The lower-case name of a function call, as written for one sqlglot does not know."""
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower()
+    if isinstance(node, exp.Func):
+        return node.sql_name().lower()
+    return node.key
+
+
 def arity(compiler: ExprCompiler, node: exp.Expression, low: int, high: int | None = None) -> list:
     """The arguments of ``node``, after checking their count against Trino's signature."""
     args = args_of(node)
     high = low if high is None else high
     if not low <= len(args) <= high:
-        name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
         expected = str(low) if low == high else f"{low} to {high}"
-        fail(compiler, node, f"{name.lower()}() takes {expected} arguments, got {len(args)}")
+        fail(compiler, node, f"{call_name(node)}() takes {expected} arguments, got {len(args)}")
     return args
 
 

@@ -7,7 +7,7 @@ import polars as pl
 from sqlglot import exp
 
 from loglake.query.expressions import unify_results
-from loglake.query.functions.common import fail, no_errors
+from loglake.query.functions.common import call_name, fail, no_errors
 from loglake.query.registry import ExprCompiler, translates
 
 
@@ -34,7 +34,7 @@ def _extreme(compiler: ExprCompiler, node: exp.Expression, largest: bool) -> pl.
     """GREATEST/LEAST: NULL if any argument is NULL (Trino), unlike Polars' horizontal max."""
     args = [node.this, *node.expressions]
     if len(args) < 2:
-        fail(compiler, node, f"{node.sql_name().lower()}() needs at least two arguments")
+        fail(compiler, node, f"{call_name(node)}() needs at least two arguments")
     values = unify_results(compiler, args)
     combined = pl.max_horizontal(values) if largest else pl.min_horizontal(values)
     any_null = pl.any_horizontal([v.is_null() for v in values])

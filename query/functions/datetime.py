@@ -114,7 +114,7 @@ def joda_format(compiler: ExprCompiler, node: exp.Expression, text: str, parsing
             token = _joda_token(ch, j - i, parsing)
             if token is None:
                 fail(compiler, node, f"pattern letter {ch!r} is not supported")
-            out.append(token)  # type: ignore[arg-type]
+            out.append(token)
             i = j
             continue
         out.append("%%" if ch == "%" else ch)
@@ -534,7 +534,7 @@ def extract(compiler: ExprCompiler, node: exp.Extract) -> pl.Expr:
     out = field(compiler.expr(node.expression), unit)
     if out is None:
         fail(compiler, node.this, f"EXTRACT({unit.upper()}) is not supported")
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _field_signatures(names: tuple[str, ...], *types: str) -> tuple[str, ...]:

@@ -21,7 +21,10 @@ from loglake.query.functions.common import fail
 from loglake.query.registry import ExprCompiler
 
 #: the value that leaves the state unchanged under each operator (an IF's "keep s" branch)
-_IDENTITY = {exp.Add: exp.Literal.number(0), exp.Mul: exp.Literal.number(1)}
+_IDENTITY: dict[type, exp.Expression] = {
+    exp.Add: exp.Literal.number(0),
+    exp.Mul: exp.Literal.number(1),
+}
 _SUPPORTED = (
     "reduce merge functions must combine the state with a function of the element: "
     "s + f(x), s * f(x), greatest(s, f(x)), least(s, f(x)), IF(p(x), s, s + f(x)), "
@@ -99,7 +102,7 @@ def _step(
     return Step(operator, rest[0], field)
 
 
-def plan(compiler: ExprCompiler, merge: exp.Expression) -> Plan:
+def plan(compiler: ExprCompiler, merge: exp.Expression | None) -> Plan:
     """The steps of a merge lambda ``(s, x) -> ...`` (an error when it is not a fold)."""
     if not isinstance(merge, exp.Lambda) or len(merge.expressions) != 2:
         fail(compiler, merge, "reduce needs a two-argument merge lambda (s, x) -> ...")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import cache
+from typing import TYPE_CHECKING
 
 import polars as pl
 from sqlglot import exp
@@ -23,6 +24,9 @@ from sqlglot import exp
 from loglake.query.functions.common import Finish, Stages, arity, constant, is_type, string_arg
 from loglake.query.registry import CAST_HOOKS, ExprCompiler, function
 from loglake.query.runtime import rejecting
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 #: The Polars type of IPADDRESS values.
 IPADDRESS = pl.UInt128
@@ -183,7 +187,7 @@ def _text(value: pl.Expr) -> pl.Expr:
         pl.concat_str([_hex(g) for g in groups], separator=":").alias("full"),
     )
     full = pl.field("full")
-    compressed = pl.when(pl.lit(False)).then(full)
+    compressed: Then | ChainedThen = pl.when(pl.lit(False)).then(full)
     for run in range(8, 1, -1):  # the longest run of zero groups, leftmost on ties (RFC 5952)
         zeros = r"(?:^|:)0" + r"(?::0)" * (run - 1) + r"(?::|$)"
         compressed = compressed.when(full.str.contains(zeros)).then(full.str.replace(zeros, "::"))

@@ -33,7 +33,7 @@ def lambda_of(compiler: ExprCompiler, node: exp.Expression, count: int) -> exp.L
         fail(compiler, node, "expected a lambda expression such as x -> x + 1")
     if len(node.expressions) != count:
         fail(compiler, node, f"lambda must take {count} argument(s), got {len(node.expressions)}")
-    return node  # type: ignore[return-value]
+    return node
 
 
 def reads_row(node: exp.Lambda) -> bool:

@@ -20,7 +20,7 @@ from sqlglot import exp
 from loglake.query import types as T
 from loglake.query.functions import special as _special
 from loglake.query.functions.common import NOT_CONSTANT, arity, constant, fail
-from loglake.query.registry import ExprCompiler, function, translates
+from loglake.query.registry import ExprCompiler, Translator, function, translates
 from loglake.query.runtime import guard
 
 NUMBER_TYPES = ("tinyint", "smallint", "integer", "bigint", "real", "double", "decimal")
@@ -113,11 +113,13 @@ def round_(compiler: ExprCompiler, node: exp.Round) -> pl.Expr:
         return _round_integer(value, dtype, digits)
     if dtype == pl.Null:
         return pl.lit(None, pl.Float64)
-    target = pl.Float32 if dtype == pl.Float32 else pl.Float64
+    double = pl.Float32 if dtype == pl.Float32 else pl.Float64
     places: pl.Expr | int = (
-        digits if isinstance(digits, int) else compiler.expr(digits_node).cast(pl.Float64)
+        digits
+        if isinstance(digits, int) or digits_node is None
+        else compiler.expr(digits_node).cast(pl.Float64)
     )
-    return round_double(value.cast(pl.Float64), places).cast(target)
+    return round_double(value.cast(pl.Float64), places).cast(double)
 
 
 @translates(
@@ -196,9 +198,7 @@ def floor(compiler: ExprCompiler, node: exp.Floor) -> pl.Expr:
 def abs_(compiler: ExprCompiler, node: exp.Abs) -> pl.Expr:
     value, dtype = number(compiler, node.this)
     if T.is_integer(dtype):
-        minimum = {pl.Int8: -(2**7), pl.Int16: -(2**15), pl.Int32: -(2**31)}.get(
-            dtype.base_type(), -(2**63)
-        )
+        minimum = -(2 ** (T.signed_bits(dtype) - 1))
         message = f"Value {minimum} is out of range for abs()"
         return guard(compiler, node, value.abs(), value == minimum, message)
     return value.abs()
@@ -218,12 +218,12 @@ def sign(compiler: ExprCompiler, node: exp.Sign) -> pl.Expr:
 # --- powers, logarithms, trigonometry ------------------------------------------------------------
 
 
-def _unary(name: str, make: Any) -> None:
+def _unary(name: str, make: Callable[[pl.Expr], pl.Expr]) -> Translator:
     def translate(compiler: ExprCompiler, node: exp.Expression) -> pl.Expr:
         return make(as_double(compiler, node.this))
 
     translate.__doc__ = f"{name}(x) -> double"
-    return translate  # type: ignore[return-value]
+    return translate
 
 
 _UNARY = {
@@ -356,11 +356,13 @@ def is_infinite(compiler: ExprCompiler, node: exp.Anonymous) -> pl.Expr:
 def random(compiler: ExprCompiler, node: exp.Rand) -> pl.Expr:
     """random() in [0, 1); random(n) in [0, n); random(m, n) in [m, n): one draw per row."""
     fraction = _uniform()
-    low_node, high_node = node.this, node.args.get("lower")
+    low_node: exp.Expression | None = node.this
+    high_node: exp.Expression | None = node.args.get("lower")
     if low_node is None:
         return fraction
     if high_node is None:
-        low_node, high_node = None, low_node
+        high_node = low_node
+        low_node = None
     high, dtype = number(compiler, high_node)
     low = pl.lit(0, pl.Int64) if low_node is None else compiler.expr(low_node).cast(pl.Int64)
     span = high.cast(pl.Int64) - low

@@ -182,7 +182,7 @@ def regexp_replace(compiler: ExprCompiler, node: exp.RegexpReplace) -> pl.Expr:
     if pattern is None or replacement is None:
         return _null_str()
     s = string_arg(compiler, node.this)
-    if not isinstance(replacement, str):
+    if replacement_node is not None and not isinstance(replacement, str):
         value = compiler.expr(replacement_node)
         return null_if_any_null(s.str.replace_all(pattern, value), value)
     try:

@@ -3,6 +3,8 @@ NULL in gives NULL out, and an empty string (not NULL) when a position falls out
 
 from __future__ import annotations
 
+from typing import Literal, cast
+
 import polars as pl
 from sqlglot import exp
 
@@ -69,7 +71,7 @@ def length(compiler: ExprCompiler, node: exp.Length) -> pl.Expr:
 
 
 def _substr(
-    s: pl.Expr, start: pl.Expr, count: pl.Expr | None = None, binary: bool = False
+    s: pl.Expr, start: pl.Expr, count: pl.Expr | None = None, *, binary: bool = False
 ) -> pl.Expr:
     size = _size(s, binary)
     offset = pl.when(start > 0).then(start - 1).otherwise(size + start)
@@ -508,7 +510,9 @@ def normalize(compiler: ExprCompiler, node: exp.Normalize) -> pl.Expr:
         fail(
             compiler, form_node or node, "Normalization form must be one of [NFD, NFC, NFKD, NFKC]"
         )
-    return string_arg(compiler, node.this).str.normalize(form)
+    # the check above leaves one of the four forms, which mypy cannot follow from a str
+    chosen = cast(Literal["NFC", "NFD", "NFKC", "NFKD"], form)
+    return string_arg(compiler, node.this).str.normalize(chosen)
 
 
 _SOUNDEX_CODES = {
