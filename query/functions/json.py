@@ -414,17 +414,17 @@ def is_json(compiler: ExprCompiler, node: exp.Expression) -> bool:
     return is_type(compiler, node, exp.DataType.Type.JSON)
 
 
-_POLARS_SCALARS = {
-    exp.DataType.Type.VARCHAR: pl.String,
-    exp.DataType.Type.TEXT: pl.String,
-    exp.DataType.Type.CHAR: pl.String,
-    exp.DataType.Type.BIGINT: pl.Int64,
-    exp.DataType.Type.INT: pl.Int32,
-    exp.DataType.Type.SMALLINT: pl.Int16,
-    exp.DataType.Type.TINYINT: pl.Int8,
-    exp.DataType.Type.DOUBLE: pl.Float64,
-    exp.DataType.Type.FLOAT: pl.Float32,
-    exp.DataType.Type.BOOLEAN: pl.Boolean,
+_POLARS_SCALARS: dict[exp.DType, pl.DataType] = {
+    exp.DataType.Type.VARCHAR: pl.String(),
+    exp.DataType.Type.TEXT: pl.String(),
+    exp.DataType.Type.CHAR: pl.String(),
+    exp.DataType.Type.BIGINT: pl.Int64(),
+    exp.DataType.Type.INT: pl.Int32(),
+    exp.DataType.Type.SMALLINT: pl.Int16(),
+    exp.DataType.Type.TINYINT: pl.Int8(),
+    exp.DataType.Type.DOUBLE: pl.Float64(),
+    exp.DataType.Type.FLOAT: pl.Float32(),
+    exp.DataType.Type.BOOLEAN: pl.Boolean(),
 }
 
 
@@ -437,7 +437,7 @@ def _polars_type(compiler: ExprCompiler, to: exp.DataType, node: exp.Expression)
         key, value = to.expressions
         return pl.Map(_polars_type(compiler, key, node), _polars_type(compiler, value, node))
     if to.is_type(exp.DataType.Type.JSON):
-        return pl.String
+        return pl.String()
     fail(compiler, node, f"Cannot cast JSON to {to.sql(dialect='athena')}")
     raise AssertionError
 
