@@ -135,7 +135,9 @@ def call_name(node: exp.Expression) -> str:
     return node.key
 
 
-def arity(compiler: ExprCompiler, node: exp.Expression, low: int, high: int | None = None) -> list:
+def arity(
+    compiler: ExprCompiler, node: exp.Expression, low: int, high: int | None = None
+) -> list[exp.Expression]:
     """The arguments of ``node``, after checking their count against Trino's signature."""
     args = args_of(node)
     high = low if high is None else high
