@@ -22,6 +22,10 @@ The first ingest and the delivery-day runs go first, then one run on the real cl
 last hour once more and records that it did), then the runs after the hour. Each time comes with
 the CPU seconds of this process (the S3 server's threads included) and the load average.
 
+The lake has a bucket of its own on the server, as it usually has beside a bucket that AWS
+delivers logs to. ``--same-bucket`` puts it beside the deliveries: then every look-up of the
+lake's catalog and state that lists a folder also pays the server's cost of the bucket's keys.
+
 ``--local`` does the same in a local folder (the peer is ``os.scandir`` with a ``stat`` per key).
 
 ``--ingest-tail N`` (S3 server): the first ingest takes only the last N keys of the day, then the
@@ -32,6 +36,7 @@ server one GET at a time takes hours (5,000 took 484 s under a load average of 4
 listings are still timed over every key, the no-op run with a full listing is left out.
 
 Usage: python bench/bench_listing.py [--keys 100000] [--repeat 3] [--local] [--ingest-tail N]
+       [--same-bucket]
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ from loglake.ingest import ingest, listing
 from loglake.ingest.runner import discover
 
 BUCKET = "bench-listing"
+#: the lake's own bucket (``--same-bucket`` puts the lake beside the deliveries instead)
+LAKE_BUCKET = "bench-listing-lake"
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 FOLDER = f"raw/AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2024/05/10"
@@ -182,6 +189,9 @@ def setup_s3(args: argparse.Namespace, stack: contextlib.ExitStack):
         region_name="us-east-1",
     )
     client.create_bucket(Bucket=BUCKET)
+    lake_bucket = BUCKET if args.same_bucket else LAKE_BUCKET
+    if not args.same_bucket:
+        client.create_bucket(Bucket=LAKE_BUCKET)
     files = deliveries(args.keys)
     last_key = max(files)
     later: dict[str, bytes] = {}
@@ -191,7 +201,7 @@ def setup_s3(args: argparse.Namespace, stack: contextlib.ExitStack):
     seconds, _ = timed(lambda: upload(files))
     print(f"delivered {len(files):,} keys into one day folder on the S3 server in {seconds:.1f} s")
     settings = StorageSettings.resolve(
-        f"s3://{BUCKET}/lake", environ={}, endpoint_url=endpoint, **CREDENTIALS
+        f"s3://{lake_bucket}/lake", environ={}, endpoint_url=endpoint, **CREDENTIALS
     )
     peers = (lambda: peer_listing(client), lambda: one_request_after(client, last_key))
     return settings, f"s3://{BUCKET}/raw", peers, lambda: upload(later)
@@ -220,6 +230,11 @@ def main() -> None:
         type=int,
         default=0,
         help="S3 only: ingest just the last N keys, then add the earlier ones (see docstring)",
+    )
+    parser.add_argument(
+        "--same-bucket",
+        action="store_true",
+        help="S3 only: the lake in the deliveries' bucket, not its own (see docstring)",
     )
     args = parser.parse_args()
     server_log = logging.getLogger("werkzeug")  # its request lines are counted, not printed

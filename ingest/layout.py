@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from loglake.ingest.listing import ListingState, list_folder
+from loglake.ingest.listing import FOLDER_END, ListingState, list_folder, list_tree_s3
 
 
 @dataclass(frozen=True)
@@ -114,20 +114,35 @@ def walk(
     skip_dir: Callable[[str], bool] | None = None,
     listing: ListingState | None = None,
     unreadable: list[tuple[str, str]] | None = None,
+    missing_ok: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Yield file entries under ``root``, listing one folder level at a time.
 
     Date folders that end before ``since`` are never listed, so a daily run reads the listing of
     the new days only, not years of history; without ``since``, day folders the ``listing``
     state has closed are not listed either. With a ``listing`` state, folders it knows are
-    listed only from where the last run's commits ended, and what is listed is recorded in it.
+    listed only from where the last run's commits ended, and what is listed is recorded in it;
+    on S3 such a run lists the whole tree at once instead (see ``_walk_known_s3``).
     A folder that cannot be listed (no permission) is added to ``unreadable`` with the reason,
-    and the walk goes on.
+    and the walk goes on. A ``root`` that does not exist yields nothing, or raises
+    FileNotFoundError unless ``missing_ok``.
     """
     forget_listings(fs, root)
+    if listing is not None and listing.folders and hasattr(fs, "call_s3"):
+        try:
+            yield from _walk_known_s3(fs, root, since, skip_dir, listing)
+            return
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
+            return
+        except PermissionError:  # some folders may be readable: go level by level
+            pass
     try:
         info = fs.info(root)
     except FileNotFoundError:
+        if not missing_ok:
+            raise
         return
     if info.get("type") == "file":
         yield info
@@ -158,25 +173,127 @@ def walk(
             if entry.get("type") == "directory":
                 if name == folder:
                     continue
-                base = name.rsplit("/", 1)[-1]
-                if base.startswith(("_", ".")):
-                    continue
-                parts = name.split("/")
-                end = folder_end(parts)
-                if since is not None and end is not None and end < since:
-                    continue
-                if (
-                    listing is not None
-                    and end is not None
-                    and folder_end(parts[:-2]) is not None  # a day folder: year/month/day
-                    and listing.is_closed(name, end)
-                ):
-                    continue
-                if skip_dir is not None and skip_dir(name):
+                if _left_out(name, since, skip_dir) or _closed_day(listing, name):
                     continue
                 stack.append(name)
             else:
                 yield entry
+
+
+def _left_out(folder: str, since: dt.date | None, skip_dir: Callable[[str], bool] | None) -> bool:
+    """Whether a walk leaves ``folder`` out: hidden (``_``, ``.``), a date folder that ends
+    before ``since``, or one ``skip_dir`` names."""
+    if folder.rsplit("/", 1)[-1].startswith(("_", ".")):
+        return True
+    if since is not None:
+        end = folder_end(folder.split("/"))
+        if end is not None and end < since:
+            return True
+    return skip_dir is not None and skip_dir(folder)
+
+
+def _closed_day(listing: ListingState | None, folder: str) -> bool:
+    """Whether ``folder`` is a day folder (year/month/day) that the ``listing`` state closed."""
+    if listing is None:
+        return False
+    parts = folder.split("/")
+    end = folder_end(parts)
+    return (
+        end is not None
+        and folder_end(parts[:-2]) is not None  # a day folder: year/month/day
+        and listing.is_closed(folder, end)
+    )
+
+
+def _walk_known_s3(
+    fs: Any,
+    root: str,
+    since: dt.date | None,
+    skip_dir: Callable[[str], bool] | None,
+    listing: ListingState,
+) -> Iterator[dict[str, Any]]:
+    """The walk of an S3 tree the ``listing`` state knows: one listing of the whole tree without
+    a delimiter, leaving out what each known stream's ranges leave out, closed day folders and
+    the folders ``walk`` leaves out (``list_tree_s3``).
+
+    Folder by folder, a walk costs a request per level above the day folders (account,
+    service, region, year, month) on every run; this costs one request per gap between the
+    ranges left out, which for a no-op run over a region's latest day is two. Closed days of a
+    region that follow each other (consecutive dates) are left out as one range, so a history of
+    closed days costs one request, not one per day; a key between two such day folders that is
+    in neither (not a delivery) is not seen, as in any folder left out (``--full-listing``
+    lists it). What is found is recorded in ``listing`` folder by folder, as ``walk`` does.
+    """
+    base = root.rstrip("/")
+    skipped: list[tuple[str, str]] = []
+    closed: list[tuple[str, dt.date, str]] = []  # (region, day, folder)
+    for folder in list(listing.folders):
+        if _closed_day(listing, folder):
+            parts = folder.split("/")
+            closed.append((folder.rsplit("/", 3)[0], folder_end(parts), folder))  # type: ignore[arg-type]
+        else:
+            skipped.extend(listing.skipped(folder))
+    closed.sort()
+    for index, (region, day, folder) in enumerate(closed):
+        first = folder
+        before_region, before_day, before = closed[index - 1] if index else ("", day, "")
+        if (
+            before_region == region
+            and before_day + dt.timedelta(days=1) == day
+            and _date_shape(before) == _date_shape(folder) == _PADDED
+        ):
+            first = before  # one range with the day before: no other day sorts between them
+        skipped.append((f"{first}/", f"{folder}/{FOLDER_END}"))
+
+    files: dict[str, list[tuple[str, str]]] = {}
+    with_folders: set[str] = set()  # folders holding sub-folders
+    verdicts: dict[str, str | None] = {}  # per parent folder: the folder left out above it
+
+    def pruned(name: str) -> str | None:
+        parent = name[: name.rfind("/")]
+        if parent in verdicts:
+            return verdicts[parent]
+        verdict = None
+        folder = base
+        for part in parent[len(base) + 1 :].split("/") if parent != base else ():
+            with_folders.add(folder)
+            folder = f"{folder}/{part}"
+            if _left_out(folder, since, skip_dir):
+                verdict = folder
+                break
+        verdicts[parent] = verdict
+        return verdict
+
+    for entry in list_tree_s3(fs, root, skipped, pruned):
+        name = entry["name"]
+        if entry["type"] == "directory":
+            continue
+        folder, _, file = name.rpartition("/")
+        files.setdefault(folder, []).append((file, name))
+        yield entry
+    known = [f for f in listing.folders if not _closed_day(listing, f)]
+    for folder in sorted({*files, *known}):
+        inside = folder == base or folder.startswith(base + "/")
+        if inside and not any(_left_out(f, since, skip_dir) for f in _folders_below(base, folder)):
+            listing.record(folder, files.get(folder, []), resumable=folder not in with_folders)
+
+
+#: the shape of day folders whose names sort as their dates do (zero-padded month and day)
+_PADDED = ("0000", "00", "00")
+
+
+def _date_shape(folder: str) -> tuple[str, ...]:
+    """The year/month/day names of a day folder with digits as 0 and ``year=``-style names cut."""
+    parts = folder.split("/")[-3:]
+    return tuple(re.sub(r"\d", "0", part.rpartition("=")[2]) for part in parts)
+
+
+def _folders_below(base: str, folder: str) -> Iterator[str]:
+    """The folders from ``base`` (excluded) down to ``folder`` (included)."""
+    path = base
+    for part in folder[len(base) + 1 :].split("/") if folder != base else ():
+        path = f"{path}/{part}"
+        yield path
 
 
 def forget_listings(fs: Any, root: str) -> None:

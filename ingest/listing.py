@@ -39,8 +39,13 @@ the first time sorts into one of the ranges listed, so it is listed in full; a f
 sub-folders, keys outside the ``STREAM_STAMP`` naming or more than ``MAX_STREAMS`` streams is
 always listed in full.
 
-On S3 each range is one ``ListObjectsV2`` request with ``StartAfter`` (and its following pages);
-in a local folder the names are read without a ``stat`` and only those in a range are looked at.
+In a local folder the names are read without a ``stat`` and only those in a range are looked at.
+On S3, once the state knows some folders, a run lists the whole tree under the source at once
+without a delimiter (``list_tree_s3``), leaving out each known stream's range up to its resume
+key and the closed day folders (consecutive closed days of a region as one range): one
+``ListObjectsV2`` request with ``StartAfter`` per gap between them, so the folder levels above the
+days (account, service, region, year, month) cost no request of their own. A no-op run over one
+region's day is two requests, whatever the folder holds.
 """
 
 from __future__ import annotations
@@ -48,10 +53,11 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import itertools
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -169,6 +175,15 @@ class ListingState:
             following = names[index + 1] if index + 1 < len(names) else None
             out.append((resume_after(streams[stream], listed.get(stream)), following))
         return out
+
+    def skipped(self, folder: str) -> list[tuple[str, str]]:
+        """The paths in ``folder`` its ``ranges`` leave out, as (first, last) pairs: from each
+        stream's name to the key its listing resumes after."""
+        ranges = self.ranges(folder) or []
+        return [
+            (f"{folder}/{stop}", f"{folder}/{start}")
+            for (_, stop), (start, _) in itertools.pairwise(ranges)
+        ]
 
     def record(self, folder: str, files: list[tuple[str, str]], *, resumable: bool = True) -> None:
         """What one listing of ``folder`` found; a folder with sub-folders is not ``resumable``."""
@@ -329,3 +344,78 @@ def _list_s3_range(fs: Any, folder: str, bounds: Range) -> list[dict[str, Any]]:
             return out
         request["ContinuationToken"] = page["NextContinuationToken"]
         request["MaxKeys"] = PAGE_KEYS
+
+
+#: sorts after every key in a folder ``F`` when appended to ``F/``: U+10FFFF is the largest code
+#: point, and UTF-8 (whose byte order S3 sorts keys by) keeps the order of code points
+FOLDER_END = "\U0010ffff"
+
+
+def list_tree_s3(
+    fs: Any,
+    root: str,
+    skipped: Iterable[tuple[str, str]],
+    pruned: Callable[[str], str | None],
+) -> Iterator[dict[str, Any]]:
+    """Every key under ``root`` (``bucket/prefix``) in key order, but those inside the
+    ``skipped`` (first, last) path ranges and below the folders ``pruned`` names.
+
+    One ``ListObjectsV2`` request without a delimiter per gap between skipped ranges (and its
+    pages): the folder levels above the day folders cost no request of their own, and a gap with
+    nothing new costs one request. ``pruned(path)`` returns the highest folder of a key's path
+    that is not to be listed (or None): the listing goes on after that folder's last possible
+    key, so such a folder costs one request, as listing its parent would. Keys that end in
+    ``/`` (folder markers) come as entries of type ``directory``. Raises FileNotFoundError when
+    nothing at all is under ``root``.
+    """
+    bucket, _, key = root.partition("/")
+    prefix = f"{key.rstrip('/')}/" if key else ""
+    ranges: list[tuple[str, str]] = []
+    for first, last in sorted(skipped):
+        if ranges and first <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], last))
+        else:
+            ranges.append((first, last))
+    index = 0
+    after: str | None = None  # the path the next request lists after
+    found = False
+    while True:
+        request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_KEYS}
+        while index < len(ranges) and after is not None and ranges[index][1] <= after:
+            index += 1
+        if index < len(ranges):  # the gap usually ends soon: no full page of what follows it
+            request["MaxKeys"] = FIRST_PAGE_KEYS
+        if after is not None:
+            request["StartAfter"] = after[len(bucket) + 1 :]
+        after = None
+        while after is None:
+            page = fs.call_s3("list_objects_v2", **request)
+            for content in page.get("Contents", ()):
+                found = True
+                name = f"{bucket}/{content['Key']}"
+                while index < len(ranges) and ranges[index][1] < name:
+                    index += 1
+                if index < len(ranges) and ranges[index][0] <= name:
+                    after = ranges[index][1]
+                    break
+                folder = pruned(name)
+                if folder is not None:
+                    after = f"{folder}/{FOLDER_END}"
+                    break
+                if name.endswith("/"):
+                    yield {"name": name.rstrip("/"), "size": 0, "type": "directory"}
+                    continue
+                yield {
+                    "name": name,
+                    "size": content["Size"],
+                    "ETag": content["ETag"],
+                    "type": "file",
+                }
+            if after is not None:
+                break
+            if not found:
+                raise FileNotFoundError(root)
+            if not page.get("IsTruncated"):
+                return
+            request["ContinuationToken"] = page["NextContinuationToken"]
+            request["MaxKeys"] = PAGE_KEYS

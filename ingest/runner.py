@@ -26,7 +26,7 @@ from loglake.catalog.storage import StorageSettings
 from loglake.errors import CatalogError, UserError
 from loglake.ingest import record_mapping as mapped
 from loglake.ingest.compaction import compact_crowded
-from loglake.ingest.layout import Layout, entry_etag, forget_listings, walk
+from loglake.ingest.layout import Layout, entry_etag, walk
 from loglake.ingest.listing import ListingState
 from loglake.ingest.log_groups import store_mapping, stored_mapping
 from loglake.ingest.pending import TARGET_FILE_BYTES, FileSizer, Pending
@@ -233,12 +233,20 @@ def discover(
     src = source_settings(settings, url)
     fs = src.filesystem()
     root = src.fs_path(src.root)
-    forget_listings(fs, root)
-    if not fs.exists(root):
-        raise UserError(f"nothing to ingest: {url} does not exist")
-    for entry in walk(
-        fs, root, since=since, skip_dir=_is_lake_internal, listing=listing, unreadable=unreadable
-    ):
+    entries = walk(
+        fs,
+        root,
+        since=since,
+        skip_dir=_is_lake_internal,
+        listing=listing,
+        unreadable=unreadable,
+        missing_ok=False,
+    )
+    try:
+        first = next(entries, None)
+    except FileNotFoundError:
+        raise UserError(f"nothing to ingest: {url} does not exist") from None
+    for entry in itertools.chain([first] if first is not None else [], entries):
         name = entry["name"]
         full = f"s3://{name}" if src.is_s3 else name
         layout = classify(name, source=source)

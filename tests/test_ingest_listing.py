@@ -1,20 +1,24 @@
 """Listings that resume after the keys already ingested (local folder and S3 server on
 127.0.0.1): late keys inside the margin, streams listed after their last key once an hour has
-passed, new streams, a run stopped half-way, full listings."""
+passed, new streams, a run stopped half-way, full listings; on S3, the tree listed once per gap
+between what is left out, with new accounts, regions, days and Config windows still found."""
 
 from __future__ import annotations
 
 import datetime as dt
 import gzip
+import shutil
 import uuid
 from pathlib import Path
 
+import orjson
 import polars as pl
 import pytest
 import s3fs
 from test_ingest_lake import make_event, put_raw, read_table, trail_file
 
 from loglake.catalog import Catalog, StorageSettings
+from loglake.errors import UserError
 from loglake.ingest import ingest, listing
 from loglake.ingest.listing import resume_after, stream_of
 
@@ -288,3 +292,128 @@ def test_a_day_with_an_unfinished_key_stays_open(local_settings, tmp_path):
     report = ingest(catalog, str(raw), progress=False)
     assert report.objects_ingested == 2
     assert len(event_ids(local_settings)) == 3
+
+
+@pytest.fixture
+def list_requests(monkeypatch):
+    """The prefixes of the ``ListObjectsV2`` requests the S3 filesystem sends (a list that
+    grows as they are sent)."""
+    sent: list[str] = []
+    call, call_async = s3fs.S3FileSystem.call_s3, s3fs.S3FileSystem._call_s3
+
+    def counted(self, method, *args, **kwargs):  # the sync one does not go through the other
+        if method == "list_objects_v2":
+            sent.append(kwargs.get("Prefix", ""))
+        return call(self, method, *args, **kwargs)
+
+    async def counted_async(self, method, *args, **kwargs):
+        if method == "list_objects_v2":
+            sent.append(kwargs.get("Prefix", ""))
+        return await call_async(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "call_s3", counted)
+    monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", counted_async)
+    return sent
+
+
+def test_a_no_op_run_on_s3_lists_the_tree_once_per_gap(s3_settings, tmp_path, list_requests):
+    """On S3, a run over folders it knows lists the source without a delimiter, leaving out each
+    stream's ingested keys and the closed days: one request per gap between them, not one per
+    folder level; deliveries in any gap (a new account, region, key) are found."""
+    raw = tmp_path / "raw"
+    stamps = ["20240510T0900", "20240510T2350", "20240511T0800", "20240511T2355"]
+    stamps += ["20240512T0010", "20240512T0230"]
+    for i, when in enumerate(stamps):
+        trail_file(raw, ACCOUNT, REGION, when, [make_event(i)])
+    trail_file(raw, ACCOUNT, "eu-west-1", "20240512T0100", [make_event(6)])
+    source = put_raw(s3_settings, raw)
+    catalog = Catalog(s3_settings)
+    assert ingest(catalog, source, progress=False).objects_ingested == 7
+
+    # gaps: before eu-west-1's stream; between it and us-east-1's closed 05-10 and 05-11 (one
+    # range); between those and 05-12's stream; after 05-12's last key
+    list_requests.clear()
+    noop = ingest(catalog, source, progress=False)
+    assert (noop.objects_seen, noop.objects_ingested) == (0, 0)
+    raw_prefix = source[5:].partition("/")[2] + "/"
+    assert [p for p in list_requests if p.startswith(raw_prefix)] == [raw_prefix] * 4
+
+    found = [
+        trail_file(raw, ACCOUNT, REGION, "20240512T0300", [make_event(7)]),  # after the last key
+        trail_file(raw, ACCOUNT, "ap-south-1", "20240512T0300", [make_event(8)]),  # new region
+        trail_file(raw, "999988887777", REGION, "20240512T0300", [make_event(9)]),  # new account
+        trail_file(raw, ACCOUNT, REGION, "20240513T0000", [make_event(10)]),  # new day
+    ]
+    late = trail_file(raw, ACCOUNT, REGION, "20240510T2355", [make_event(11)])  # a closed day
+    hidden = raw / "_staging" / "AWSLogs" / late.relative_to(raw / "AWSLogs")
+    hidden.parent.mkdir(parents=True)
+    hidden.write_bytes(late.read_bytes())
+    for path in [*found, late, hidden]:
+        deliver(s3_settings, raw, source, path)
+    report = ingest(catalog, source, progress=False)
+    assert (report.objects_seen, report.objects_ingested) == (4, 4)
+    assert ingest(catalog, source, progress=False).objects_seen == 0
+    # the late key of a closed day is left to a full listing; folders named _... never listed
+    full = ingest(catalog, source, progress=False, full_listing=True)
+    assert (full.objects_seen, full.objects_ingested) == (12, 1)
+    assert event_ids(s3_settings) == [f"evt-{i:06d}" for i in range(12)]
+
+
+def config_file(raw: Path, resource: str, start: str, end: str) -> Path:
+    """A Config history file of 2024-05-10 for the window ``start``-``end`` (HH), one item."""
+    folder = raw / f"AWSLogs/{ACCOUNT}/Config/{REGION}/2024/5/10/ConfigHistory"
+    folder.mkdir(parents=True, exist_ok=True)
+    item = {
+        "configurationItemVersion": "1.3",
+        "configurationItemCaptureTime": f"2024-05-10T{start}:30:00.000Z",
+        "awsAccountId": ACCOUNT,
+        "resourceType": resource,
+        "resourceId": f"{resource}-{start}",
+        "awsRegion": REGION,
+    }
+    name = f"{ACCOUNT}_Config_{REGION}_ConfigHistory_{resource}_20240510T{start}0000Z_"
+    path = folder / f"{name}20240510T{end}0000Z_1.json.gz"
+    body = {"fileVersion": "1.0", "configurationItems": [item]}
+    path.write_bytes(gzip.compress(orjson.dumps(body)))
+    return path
+
+
+def test_config_history_beside_a_resumed_trail_is_still_found_on_s3(s3_settings, tmp_path):
+    """Config names a file by its window, not by when it was delivered: a file for an earlier
+    window sorts before those ingested, and the tree listing still finds it."""
+    raw = tmp_path / "raw"
+    trail_file(raw, ACCOUNT, REGION, "20240510T0900", [make_event(0)])
+    config_file(raw, "AWS::S3::Bucket", "08", "14")
+    config_file(raw, "AWS::S3::Bucket", "14", "20")
+    source = put_raw(s3_settings, raw)
+    catalog = Catalog(s3_settings)
+    assert ingest(catalog, source, progress=False).objects_ingested == 3
+    assert ingest(catalog, source, progress=False).objects_seen == 0
+
+    earlier = [
+        config_file(raw, "AWS::EC2::Instance", "02", "08"),
+        config_file(raw, "AWS::S3::Bucket", "02", "08"),
+    ]
+    for path in earlier:
+        deliver(s3_settings, raw, source, path)
+    assert ingest(catalog, source, progress=False).objects_ingested == 2
+    assert read_table(s3_settings, "config_items").height == 4
+
+
+def test_a_source_that_is_gone_is_named(lake_settings, tmp_path):
+    """A source that does not exist, or no longer holds anything (after runs that resumed from
+    its folders), is an error that names it, not an empty run."""
+    raw = tmp_path / "raw"
+    trail_file(raw, ACCOUNT, REGION, stamp(0), [make_event(0)])
+    source = put_raw(lake_settings, raw)
+    catalog = Catalog(lake_settings)
+    missing = source + "-missing"
+    with pytest.raises(UserError, match=f"nothing to ingest: {missing} does not exist"):
+        ingest(catalog, missing, progress=False)
+    assert ingest(catalog, source, progress=False).objects_ingested == 1
+    if lake_settings.is_s3:
+        lake_settings.filesystem().rm(source[5:], recursive=True)
+    else:
+        shutil.rmtree(raw)
+    with pytest.raises(UserError, match=f"nothing to ingest: {source} does not exist"):
+        ingest(catalog, source, progress=False)
