@@ -322,10 +322,10 @@ def _list_s3_range(fs: Any, folder: str, bounds: Range) -> list[dict[str, Any]]:
     }
     if start is not None:
         request["StartAfter"] = prefix + start
-    out = []
+    out: list[dict[str, Any]] = []
     while True:
         page = fs.call_s3("list_objects_v2", **request)
-        items = [
+        items: list[dict[str, Any]] = [
             {"name": f"{bucket}/{p['Prefix'].rstrip('/')}", "size": 0, "type": "directory"}
             for p in page.get("CommonPrefixes", [])
         ]

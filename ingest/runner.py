@@ -626,7 +626,7 @@ def ingest(
             if log_groups:
                 store_mapping(catalog, database, log_groups)
             export_groups = stored_mapping(catalog, database)
-        options = {
+        options: dict[str, Any] = {
             "max_inflated_bytes": max_inflated,
             "log_group": log_group,
             "log_groups": export_groups,

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
-from deltalake.transaction import AddAction
+from deltalake.transaction import AddAction, RemoveAction
 
 from loglake.catalog.managed import ManagedTable
 from loglake.catalog.storage import StorageSettings
@@ -146,7 +146,7 @@ class IngestLog:
         try:
             scan = pl.scan_delta(self.location, storage_options=self.options)
         except TableNotFoundError:
-            return pl.DataFrame(schema=pl.Schema(pl.from_arrow(LOG_SCHEMA.empty_table()).schema))
+            return pl.DataFrame(LOG_SCHEMA.empty_table())
         if since:  # objects without a delivery day are always looked at
             day = pl.col("delivery_day")
             scan = scan.filter((day >= since) | (day == "unknown"))
@@ -157,7 +157,7 @@ class IngestLog:
         try:
             frame = scan.collect()
         except FileNotFoundError:  # the scan is lazy: a missing folder shows when collected
-            return pl.DataFrame(schema=pl.Schema(pl.from_arrow(LOG_SCHEMA.empty_table()).schema))
+            return pl.DataFrame(LOG_SCHEMA.empty_table())
         return frame.sort("ingested_at", "data_version", nulls_last=False)
 
     def latest(
@@ -168,17 +168,20 @@ class IngestLog:
         return frame.unique(subset=["table", "source_key"], keep="last", maintain_order=True)
 
     def append(
-        self, rows: list[dict[str, Any]], *, app_id: str | None = None, version: int | None = None
+        self, rows: list[dict[str, Any]], *, transaction: tuple[str, int] | None = None
     ) -> bool:
-        """Append entries; with an app id, False if another process recorded them first."""
+        """Append entries; with an (app id, version) transaction, False if another process
+        recorded them first."""
         if not rows:
             return True
         data = pa.Table.from_pylist(rows, schema=LOG_SCHEMA)
-        txns = [Transaction(app_id, version)] if app_id is not None else None
+        txns = [Transaction(*transaction)] if transaction is not None else None
         for _ in range(MAX_ATTEMPTS):
             log = self.table()
-            if app_id is not None and (log.transaction_version(app_id) or -1) >= (version or 0):
-                return False
+            if transaction is not None:
+                app_id, version = transaction
+                if (log.transaction_version(app_id) or -1) >= version:
+                    return False
             try:
                 write_deltalake(
                     log,
@@ -205,7 +208,7 @@ class IngestLog:
         for version, commit in commit_infos(self.settings, data.table_uri, done, current):
             if META_KEY in commit:
                 rows.extend(entries_from_metadata(table, commit[META_KEY], version, commit))
-        self.append(rows, app_id=app, version=current + 1)
+        self.append(rows, transaction=(app, current + 1))
         return rows
 
 
@@ -454,7 +457,7 @@ class TableWriter:
         files: list[dict[str, Any]],
         version: int,
     ) -> None:
-        actions = [
+        actions: list[AddAction | RemoveAction] = [
             AddAction(
                 f["path"],
                 f["size"],
@@ -510,17 +513,23 @@ class TableWriter:
         # delta-rs may write the chunks of a table in any order: one chunk keeps rows sorted
         rows = rows.combine_chunks()
         properties = self._properties(outcomes, version)
-        predicate = None
         if replace:
-            predicate = f"{SOURCE_KEY} IN ({', '.join(_quote(k) for k in keys)})"
-        write_deltalake(
-            table,
-            rows,
-            mode="overwrite" if replace else "append",
-            predicate=predicate,
-            writer_properties=WRITER_PROPERTIES,
-            commit_properties=properties,
-        )
+            write_deltalake(
+                table,
+                rows,
+                mode="overwrite",
+                predicate=f"{SOURCE_KEY} IN ({', '.join(_quote(k) for k in keys)})",
+                writer_properties=WRITER_PROPERTIES,
+                commit_properties=properties,
+            )
+        else:
+            write_deltalake(
+                table,
+                rows,
+                mode="append",
+                writer_properties=WRITER_PROPERTIES,
+                commit_properties=properties,
+            )
 
 
 def _quote(text: str) -> str:
