@@ -56,6 +56,7 @@ from loglake.monitor.runner import (
 )
 from loglake.monitor.state import MonitorState
 from loglake.query.engine import Engine
+from loglake.query.struct_reads import MemberPaths
 from loglake.query.tables import Predicate, Scan, TableProvider
 
 HITS_DATABASE = "_detections"
@@ -132,11 +133,16 @@ class _Override:
         return frame.collect_schema() if frame is not None else self.inner.schema(database, name)
 
     def scan(
-        self, database: str | None, name: str, predicates: list[Predicate], pseudo_columns: set[str]
+        self,
+        database: str | None,
+        name: str,
+        predicates: list[Predicate],
+        pseudo_columns: set[str],
+        members: MemberPaths | None = None,
     ) -> Scan:
         frame = self._frame(database, name)
         if frame is None:
-            return self.inner.scan(database, name, predicates, pseudo_columns)
+            return self.inner.scan(database, name, predicates, pseudo_columns, members)
         for pseudo in pseudo_columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(pseudo))
         return Scan(frame)

@@ -29,6 +29,7 @@ from loglake.catalog.paths import LocationPolicy
 from loglake.catalog.types import to_arrow
 from loglake.errors import CatalogError
 from loglake.query import types as T
+from loglake.query.struct_reads import MemberPaths, member_scan
 from loglake.query.tables import Predicate, Scan
 
 _NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
@@ -210,7 +211,10 @@ class CatalogTables:
         name: str,
         predicates: list[Predicate],
         pseudo_columns: set[str],
+        members: MemberPaths | None = None,
     ) -> Scan:
+        """``members``: struct columns the statement reads only through these member paths
+        (see ``query.struct_reads``); only those leaves of them are decoded."""
         table = self._relation(database, name)
         if not isinstance(table, TableDefinition):
             raise CatalogError(f"{name} is a view, not a table")
@@ -224,7 +228,7 @@ class CatalogTables:
             TableRead(database, name, table.version, constraints or None, _signature(files))
         )
         kept, skipped = self._prune(table, files, predicates, keys, schema)
-        lf = self._read(table, kept, schema, keys, pseudo_columns)
+        lf = self._read(table, kept, schema, keys, pseudo_columns, members or {})
         return Scan(
             lf,
             files_kept=[f.path for f in kept],
@@ -323,6 +327,7 @@ class CatalogTables:
         schema: pl.Schema,
         keys: list[str],
         pseudo: set[str],
+        members: MemberPaths,
     ) -> pl.LazyFrame:
         """The rows of some files of a table, one LazyFrame per file set within a statement.
 
@@ -330,10 +335,18 @@ class CatalogTables:
         repeated sub-plans (a self-join, a correlated subquery over the table) as one and reads
         the files once.
         """
-        key = (table.qualified_name, table.version, tuple(f.path for f in files), frozenset(pseudo))
+        key = (
+            table.qualified_name,
+            table.version,
+            tuple(f.path for f in files),
+            frozenset(pseudo),
+            tuple(sorted(members.items())),
+        )
         frame = self._frames.get(key)
         if frame is None:
-            frame = self._frames[key] = self._build_frame(table, files, schema, keys, pseudo)
+            frame = self._frames[key] = self._build_frame(
+                table, files, schema, keys, pseudo, members
+            )
         return frame
 
     def _build_frame(
@@ -343,12 +356,15 @@ class CatalogTables:
         schema: pl.Schema,
         keys: list[str],
         pseudo: set[str],
+        members: MemberPaths,
     ) -> pl.LazyFrame:
         wanted = dict(schema)
         for p in pseudo:
             wanted[p] = pl.String if p == "$path" else pl.Int64
         if not files:
             return pl.LazyFrame(schema=wanted)
+        if members and table.format in ("delta", "parquet"):
+            return self._member_frame(table, files, schema, keys, pseudo, members, list(wanted))
         data_schema = pl.Schema({c: t for c, t in schema.items() if c not in keys})
         with_path = bool(pseudo)  # $file_size is looked up by path
         if table.format in ("delta", "parquet"):
@@ -359,9 +375,7 @@ class CatalogTables:
                     [f.path for f in files], data_schema, with_path, hive_schema or None
                 )
                 return self._with_pseudo(lf, files, pseudo).select(list(wanted))
-        groups: dict[tuple[Any, ...], list[DataFile]] = {}
-        for f in files:
-            groups.setdefault(tuple(f.partition.get(k) for k in keys), []).append(f)
+        groups = _partition_groups(files, keys)
         frames = []
         file_schema: pl.Schema | None = None
         for values, group in groups.items():
@@ -378,6 +392,33 @@ class CatalogTables:
             )
             frames.append(self._with_pseudo(lf, group, pseudo).select(list(wanted)))
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+
+    def _member_frame(
+        self,
+        table: TableDefinition,
+        files: list[DataFile],
+        schema: pl.Schema,
+        keys: list[str],
+        pseudo: set[str],
+        members: MemberPaths,
+        wanted: list[str],
+    ) -> pl.LazyFrame:
+        """Parquet files whose struct columns ``members`` are read only at the member paths a
+        statement uses (Polars' scan decodes every leaf of a struct), beside Polars' scan of
+        the other columns: the two read the files in the same order, row for row."""
+        rest = pl.Schema({c: t for c, t in schema.items() if c not in members})
+        base = self._build_frame(table, files, rest, keys, pseudo, {})
+        if keys and not _hive_layout(files, {k: schema[k] for k in keys}):
+            files = [f for group in _partition_groups(files, keys).values() for f in group]
+        settings = self.catalog.settings
+        fs = settings.filesystem()
+        structs = member_scan(
+            [f.path for f in files],
+            pl.Schema({c: schema[c] for c in members}),
+            members,
+            lambda path: fs.open(settings.fs_path(path), "rb"),
+        )
+        return pl.concat([base, structs], how="horizontal").select(wanted)
 
     @staticmethod
     def _with_pseudo(lf: pl.LazyFrame, files: list[DataFile], pseudo: set[str]) -> pl.LazyFrame:
@@ -590,6 +631,17 @@ def _conform(expr: pl.Expr, have: pl.DataType, want: pl.DataType) -> pl.Expr:
     if isinstance(have, pl.List) and isinstance(want, pl.List):
         return expr.list.eval(_conform(pl.element(), have.inner, want.inner))
     return expr.cast(want)
+
+
+def _partition_groups(
+    files: list[DataFile], keys: list[str]
+) -> dict[tuple[Any, ...], list[DataFile]]:
+    """Files by partition values, in the order the values first appear (the order a table
+    that is not laid out in ``key=value`` folders is read in)."""
+    groups: dict[tuple[Any, ...], list[DataFile]] = {}
+    for f in files:
+        groups.setdefault(tuple(f.partition.get(k) for k in keys), []).append(f)
+    return groups
 
 
 def _hive_layout(files: list[DataFile], keys: dict[str, pl.DataType]) -> bool:

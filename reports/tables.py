@@ -37,6 +37,7 @@ from loglake.catalog import DataFile, ManagedTable, TableDefinition
 from loglake.errors import CatalogError
 from loglake.query.catalog_tables import CatalogTables, file_may_match
 from loglake.query.engine import COLLECT_ENGINE
+from loglake.query.struct_reads import MemberPaths
 from loglake.query.tables import Predicate, Scan
 from loglake.reports.file_index import FileValues
 
@@ -220,13 +221,18 @@ class ReportTables:
         return self.base.schema(database, name)
 
     def scan(
-        self, database: str | None, name: str, predicates: list[Predicate], pseudo: set[str]
+        self,
+        database: str | None,
+        name: str,
+        predicates: list[Predicate],
+        pseudo: set[str],
+        members: MemberPaths | None = None,
     ) -> Scan:
         if (database or "").lower() == REPORT_DATABASE:
             if name.lower() == "cloudtrail":
                 return self._cloudtrail(predicates, pseudo)
             return Scan(self._frame(name))
-        return self.base.scan(database, name, predicates, pseudo)
+        return self.base.scan(database, name, predicates, pseudo, members)
 
     def view_sql(self, database: str | None, name: str) -> str | None:
         if (database or "").lower() == REPORT_DATABASE:
