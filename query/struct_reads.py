@@ -92,6 +92,13 @@ def member_scan(
                 parquet = pq.ParquetFile(handle)
                 found = parquet.schema_arrow
                 selection = _selection(names, found, members)
+                # text members read as dictionaries and decoded after: decoding the text of
+                # every row of a nested column costs about twice as much
+                texts = [c for c in selection if _is_text(_leaf(found, c))]
+                if texts:
+                    parquet = pq.ParquetFile(
+                        handle, metadata=parquet.metadata, read_dictionary=texts
+                    )
                 for group in range(parquet.num_row_groups):
                     if left is not None and left <= 0:
                         return
@@ -152,6 +159,21 @@ def _selection(names: list[str], found: pa.Schema, members: MemberPaths) -> list
     return out
 
 
+def _leaf(schema: pa.Schema, dotted: str) -> pa.DataType | None:
+    """The type of a column named by its dotted path (None for a whole top-level column)."""
+    top, *rest = dotted.split(".")
+    if not rest:
+        return None
+    dtype = schema.field(top).type
+    for step in rest:
+        dtype = dtype.field(dtype.get_field_index(step)).type
+    return dtype
+
+
+def _is_text(dtype: pa.DataType | None) -> bool:
+    return dtype is not None and (pa.types.is_string(dtype) or pa.types.is_large_string(dtype))
+
+
 def _dotted(dtype: pa.DataType, member: tuple[str, ...]) -> list[str] | None:
     """The file's names along a member path (None when the file lacks a step of it)."""
     names: list[str] = []
@@ -204,6 +226,8 @@ def _conform(
             fields=[pa.field(f.name, c.type) for f, c in zip(target, children, strict=True)],
             mask=array.is_null(),
         )
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
     if _same(array.type, target):
         return array
     return array.cast(target)
