@@ -356,7 +356,7 @@ class CatalogTables:
         schema: pl.Schema,
         keys: list[str],
         pseudo: set[str],
-        members: MemberPaths,
+        members: MemberPaths | None = None,
     ) -> pl.LazyFrame:
         wanted = dict(schema)
         for p in pseudo:
