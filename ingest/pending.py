@@ -6,13 +6,21 @@ partition. Instead a run gathers a table's batches until they would make a Parqu
 ``TARGET_FILE_BYTES`` (or hold ``MAX_PENDING_BYTES`` in memory), then sorts, writes and commits
 them together, with every object whose rows they hold. Nothing is committed for an object before
 all of its rows are, so a run that stops half-way leaves its pending objects for the next run.
+
+A run reads objects in key order, so it leaves partitions behind as it goes (another account or
+region, an older day): their rows are written as files at once (``take``), overlapping with the
+parsing of what follows, and committed with the rest; only the partitions still open wait in
+memory for the commit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from loglake.ingest.raw import RawObject
 from loglake.ingest.state import ObjectOutcome
@@ -32,6 +40,9 @@ class Pending:
     outcomes: list[ObjectOutcome] = field(default_factory=list)
     objects: list[RawObject] = field(default_factory=list)
     tables: list[pa.Table] = field(default_factory=list)
+    #: add actions of files already written for these objects (of partitions left behind)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    #: Arrow bytes of every row the objects gave, written to files already or not
     arrow_bytes: int = 0
 
     def add(self, outcomes: list[ObjectOutcome], objects: list[RawObject], data: pa.Table | None):
@@ -43,6 +54,22 @@ class Pending:
 
     def rows(self, schema: pa.Schema) -> pa.Table:
         return pa.concat_tables(self.tables) if self.tables else schema.empty_table()
+
+    def take(self, selected: Callable[[pa.Table], pa.Array]) -> pa.Table | None:
+        """Remove and return the waiting rows ``selected`` marks (a boolean per row)."""
+        taken: list[pa.Table] = []
+        kept: list[pa.Table] = []
+        for table in self.tables:
+            mask = selected(table)
+            if not pc.any(mask).as_py():
+                kept.append(table)
+            elif pc.all(mask).as_py():
+                taken.append(table)
+            else:
+                taken.append(table.filter(mask))
+                kept.append(table.filter(pc.invert(mask)))
+        self.tables = kept
+        return pa.concat_tables(taken) if taken else None
 
 
 class FileSizer:

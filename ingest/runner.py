@@ -637,6 +637,7 @@ def ingest(
         clean: set[str] = set()  # objects ingested whole in this run
         pending: dict[str, Pending] = {}
         sizers: dict[str, FileSizer] = {}
+        unwritable: set[str] = set()  # tables with rows that only delta-rs writes
         flush_bytes = FileSizer(target_file_bytes).flush_bytes()
         options["flush_bytes"] = {name: flush_bytes for name in writers}
         options["file_bytes"] = {  # a worker writes files itself only for a job this big
@@ -663,8 +664,7 @@ def ingest(
             if files is not None:  # a worker wrote the job's rows as files
                 rows = parsed.tables.get(table)
                 if rows is not None:  # and some it could not: all go in as rows (rare)
-                    rows = pa.concat_tables([writers[table]._read_back(files), rows])
-                    commit(table, outcomes, batch, rows, None)
+                    commit(table, outcomes, batch, with_files(table, files, rows), None)
                 else:
                     commit(table, outcomes, batch, None, files)
                 return
@@ -673,17 +673,47 @@ def ingest(
             sizer = sizers.setdefault(table, FileSizer(target_file_bytes))
             if not gather or waiting.arrow_bytes >= sizer.flush_bytes():
                 flush(table)
+            elif table in KEY_ORDERED and table not in unwritable:
+                write_left_behind(table, waiting, batch[-1])
+
+        def write(table: str, data: pa.Table) -> tuple[pa.Table, list[dict[str, Any]] | None]:
+            data, files = _written(settings, writers[table].location, table, data)
+            if files:
+                sizers[table].learn(data.nbytes, sum(f["size"] for f in files))
+            return data, files
+
+        def write_left_behind(table: str, waiting: Pending, last: RawObject) -> None:
+            """Write the partitions the run has moved past now, while the next batch is parsed;
+            they are committed with the rest of the pending objects."""
+            selected = _left_behind(last)
+            rows = None if selected is None else waiting.take(selected)
+            if rows is None:
+                return
+            rows, files = write(table, rows)
+            if files is None:  # a partition value needs delta-rs: rows wait for the commit
+                waiting.tables.insert(0, rows)
+                unwritable.add(table)
+            else:
+                waiting.files += files
 
         def flush(table: str) -> None:
             """Sort, write and commit a table's pending rows as one file per partition."""
             waiting = pending.pop(table, None)
             if waiting is None:
                 return
-            data = waiting.rows(tables()[table].schema)
-            data, files = _written(settings, writers[table].location, table, data)
-            if files:
-                sizers[table].learn(data.nbytes, sum(f["size"] for f in files))
+            data, files = write(table, waiting.rows(tables()[table].schema))
+            if waiting.files:  # some of the rows were written before
+                if files is None:
+                    data, files = with_files(table, waiting.files, data), None
+                else:  # the commit reads the files back, should it need the rows
+                    data, files = None, waiting.files + files
             commit(table, waiting.outcomes, waiting.objects, data, files)
+
+        def with_files(table: str, files: list[dict[str, Any]], rows: pa.Table) -> pa.Table:
+            """Rows of uncommitted files with rows that files cannot hold, to be written by
+            delta-rs (rare: a partition value that needs escaping); the files are removed."""
+            written = writers[table]._read_back(files).select(rows.column_names)
+            return pa.concat_tables([written, rows])
 
         def commit(
             table: str,
@@ -728,6 +758,30 @@ def ingest(
     report.partitions_compacted = len(compact_crowded(catalog, database, grown, compact_files))
     report.seconds = time.perf_counter() - started
     return report
+
+
+#: tables whose rows follow the order of their objects' keys (account, region, delivery day; an
+#: event reaches the next day's deliveries at the latest), so a run leaves their partitions behind
+KEY_ORDERED = frozenset({"cloudtrail", "cloudtrail_insights"})
+
+
+def _left_behind(obj: RawObject) -> Callable[[pa.Table], pa.Array] | None:
+    """Which rows of a key-ordered table are in partitions a run has left behind when it reaches
+    ``obj``: another account or region, or a day before the one before its delivery day (None
+    when its key does not tell)."""
+    layout = obj.layout
+    if not (layout.account and layout.region and layout.day):
+        return None
+    account, region = layout.account, layout.region
+    before = (dt.date.fromisoformat(layout.day) - dt.timedelta(days=1)).isoformat()
+
+    def selected(rows: pa.Table) -> pa.Array:
+        elsewhere = pc.or_(
+            pc.not_equal(rows["account"], account), pc.not_equal(rows["region"], region)
+        )
+        return pc.fill_null(pc.or_(elsewhere, pc.less(rows["day"], before)), False)
+
+    return selected
 
 
 def _log_since(days: list[str], since: dt.date | None) -> str | None:

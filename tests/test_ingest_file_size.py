@@ -7,6 +7,7 @@ import random
 import shutil
 
 import orjson
+import polars as pl
 import pytest
 from sample_files import invictus_files, read_sample
 from test_ingest_lake import read_table, trail_file
@@ -153,3 +154,65 @@ def test_bad_deliveries_among_small_ones_are_quarantined_and_the_rest_goes_on(
     # nothing twice: the next run finds every delivery done
     again = ingest(catalog, str(source), workers=workers, progress=False, compact_files=0)
     assert again.objects_ingested == 0 and again.total_rows == 0
+
+
+def test_partitions_a_run_moves_past_are_written_on_the_way_and_committed_once(
+    local_settings, tmp_path
+) -> None:
+    """Deliveries of two regions over two days, read in key order: each partition still ends
+    as one file, an event delivered the next day included, and every row is committed once
+    (also by a run stopped after its first commit and run again)."""
+    records = [
+        record for path in invictus_files() for record in orjson.loads(read_sample(path))["Records"]
+    ]
+    rng = random.Random(9)
+    source = tmp_path / "raw"
+    total = 0
+    for region in ("eu-west-1", "us-east-1"):
+        for day in ("10", "11"):
+            for i in range(60):
+                minute = i * 5
+                hour = f"{minute // 60:02d}{minute % 60:02d}"
+                events = []
+                for j in range(rng.randint(30, 50)):
+                    event = dict(rng.choice(records))
+                    event["eventTime"] = f"2024-05-{day}T{hour[:2]}:{hour[2:]}:{j:02d}Z"
+                    event["eventID"] = f"evt-{region}-{day}-{i:03d}-{j:02d}"
+                    events.append(event)
+                if day == "11" and i == 0:  # reached the next day's first delivery
+                    events[0]["eventTime"] = "2024-05-10T23:59:58Z"
+                trail_file(source, ACCOUNT, region, f"202405{day}T{hour}", events)
+                total += len(events)
+    catalog = Catalog(local_settings)
+
+    class Stop(Exception):
+        pass
+
+    def stop(report) -> None:
+        raise Stop
+
+    small = Catalog(local_settings.with_root(str(tmp_path / "stopped")))
+    with pytest.raises(Stop):
+        ingest(
+            small,
+            str(source),
+            progress=False,
+            compact_files=0,
+            target_file_bytes=200_000,
+            on_batch=stop,
+        )
+    again = ingest(small, str(source), progress=False, compact_files=0)
+    assert again.ok
+    stopped = pl.from_arrow(small.managed("aws", "cloudtrail").table.to_pyarrow_table())
+    assert stopped.height == total and stopped["eventid"].n_unique() == total
+
+    report = ingest(catalog, str(source), progress=False, compact_files=0)
+    assert report.ok and report.rows["cloudtrail"] == total
+    version, sizes = _commits_and_files(catalog)
+    assert (version, len(sizes)) == (1, 4)
+    rows = read_table(local_settings, "cloudtrail")
+    assert rows.height == total and rows["eventid"].n_unique() == total
+    per_partition = rows.group_by("region", "day").len().sort("region", "day")
+    assert per_partition["len"].sum() == total
+    late = rows.filter(pl.col("eventid") == "evt-us-east-1-11-000-00")
+    assert late["day"].to_list() == ["2024-05-10"]
