@@ -85,8 +85,10 @@ TYPED = TypedRecords(
         [CLOUDTRAIL_SCHEMA.field(f.name) for f in STRUCT_FIELDS + JSON_FIELDS + FLAG_FIELDS]
     ),
 )
-#: how much of a file shows whether it was written compactly (see is_compact)
-STYLE_PREFIX = 1 << 16
+#: how much of a file shows whether it was written compactly (see is_compact): a file written
+#: with spaces has them after its first key already, and a small prefix keeps the check cheap
+#: for the many small files of a trail
+STYLE_PREFIX = 1 << 12
 _EVENT_TIME = operator.attrgetter("eventTime")
 #: typed files are converted together up to about this many records (see _parse): enough to
 #: spread per-call costs over many small deliveries; larger chunks convert more slowly
