@@ -80,7 +80,7 @@ class CatalogTables:
         # (a dropped and re-created table starts a new log, hence kept per generation too)
         self._managed: dict[str, ManagedTable] = {}
         # column bounds from local Parquet footers, by file identity (path, size, mtime)
-        self._footers: dict[tuple[str, int, int], dict[str, tuple[Any, ...] | None]] = {}
+        self._footers: dict[tuple[str, int, int], FooterStatistics] = {}
         # kept for one statement
         self._listings: dict[tuple[Any, ...], list[DataFile]] = {}
         self._frames: dict[tuple[Any, ...], pl.LazyFrame] = {}
@@ -235,6 +235,7 @@ class CatalogTables:
             files_skipped=[f.path for f in skipped],
             bytes_scanned=sum(f.size for f in kept),
             bounds=lambda column: self._bounds(table, kept, keys, column),
+            null_fraction=lambda column: self._null_fraction(table, kept, keys, column),
         )
 
     def _bounds(
@@ -264,7 +265,12 @@ class CatalogTables:
 
     def _footer_bounds(self, data_file: DataFile, column: str) -> tuple[Any, ...] | None:
         """(min, max) of a column in a local Parquet file's footer, () when it holds no value
-        there, None when a row group lacks statistics; footers are kept by file identity."""
+        there, None when a row group lacks statistics."""
+        footer = self._footer(data_file)
+        return None if footer is None else footer.bounds.get(column.lower())
+
+    def _footer(self, data_file: DataFile) -> FooterStatistics | None:
+        """A local Parquet file's column statistics, kept by file identity (path, size, mtime)."""
         path = data_file.path.removeprefix("file://")
         if "://" in path:
             return None
@@ -276,7 +282,23 @@ class CatalogTables:
         footer = self._footers.get(key)
         if footer is None:
             footer = self._footers[key] = _footer_statistics(path)
-        return footer.get(column.lower())
+        return footer
+
+    def _null_fraction(
+        self, table: TableDefinition, files: list[DataFile], keys: list[str], column: str
+    ) -> float | None:
+        """The share of NULLs in a data column over ``files``, from their Parquet footers (Delta
+        tables' files too); None unless every file says."""
+        if column in keys or table.format not in ("delta", "parquet") or not files:
+            return None
+        nulls = values = 0
+        for f in files:
+            footer = self._footer(f)
+            counted = None if footer is None else footer.nulls.get(column.lower())
+            if counted is None:
+                return None
+            nulls, values = nulls + counted[0], values + counted[1]
+        return nulls / values if values else None
 
     def _prune(
         self,
@@ -860,22 +882,38 @@ def _delta_bounds(data_file: DataFile, column: str) -> tuple[Any, ...] | None:
     return None
 
 
-def _footer_statistics(path: str) -> dict[str, tuple[Any, ...] | None]:
-    """Each top-level numeric column's (min, max) over a Parquet file's row groups (lower-case
-    names), () when it holds only NULLs, None when some row group has no statistics."""
+@dataclass(frozen=True)
+class FooterStatistics:
+    """What a Parquet footer says of each top-level column (lower-case names): ``bounds`` its
+    (min, max) over the row groups, () when it holds only NULLs, None when some row group has
+    no min/max; ``nulls`` its (NULL count, value count), None when some row group lacks it."""
+
+    bounds: dict[str, tuple[Any, ...] | None]
+    nulls: dict[str, tuple[int, int] | None]
+
+
+def _footer_statistics(path: str) -> FooterStatistics:
     try:
         meta = pq.read_metadata(path)
     except (OSError, pa.ArrowException):
-        return {}
+        return FooterStatistics({}, {})
     found: dict[str, tuple[Any, ...] | None] = {}
+    nulls: dict[str, tuple[int, int] | None] = {}
     for group in range(meta.num_row_groups):
         row_group = meta.row_group(group)
         for i in range(row_group.num_columns):
             chunk = row_group.column(i)
             name = chunk.path_in_schema.lower()
-            if "." in name or found.get(name, ()) is None:
+            if "." in name:
                 continue
             stats = chunk.statistics
+            counted = nulls.get(name, (0, 0))
+            if stats is None or not stats.has_null_count or counted is None:
+                nulls[name] = None
+            else:
+                nulls[name] = (counted[0] + stats.null_count, counted[1] + chunk.num_values)
+            if found.get(name, ()) is None:
+                continue
             if stats is None:
                 found[name] = None
                 continue
@@ -889,7 +927,7 @@ def _footer_statistics(path: str) -> dict[str, tuple[Any, ...] | None]:
                 continue
             seen = found.get(name, ())
             found[name] = (min(seen[0], low), max(seen[1], high)) if seen else (low, high)
-    return found
+    return FooterStatistics(found, nulls)
 
 
 def _as_decimal(value: Any) -> decimal.Decimal | None:

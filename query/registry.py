@@ -60,6 +60,10 @@ class ExprCompiler(Protocol):
         """The dtype a compiled expression has over the current frame."""
         ...
 
+    def null_fraction(self, name: str) -> float | None:
+        """The share of NULLs the scanned files' statistics give for frame column ``name``."""
+        ...
+
     def known_dtype(self, expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         """``expr``, with its dtype recorded for :meth:`dtype` (see the compiler's)."""
         ...

@@ -34,20 +34,30 @@ class Predicate:
 ColumnBounds = Callable[[str], "tuple[decimal.Decimal, decimal.Decimal] | None"]
 
 
+#: a scan's share of NULLs in a column over every row it reads, None when unknown
+NullFraction = Callable[[str], "float | None"]
+
+
 def _unknown(column: str) -> tuple[decimal.Decimal, decimal.Decimal] | None:
+    return None
+
+
+def _uncounted(column: str) -> float | None:
     return None
 
 
 @dataclass
 class Scan:
     """A table's rows as a LazyFrame, with what pruning kept and skipped, and the bounds of
-    column values the files' statistics give (asked only by the arithmetic that can use them)."""
+    column values and the share of NULLs the files' statistics give (asked only by the
+    translations that can use them)."""
 
     lf: pl.LazyFrame
     files_kept: list[str] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)
     bytes_scanned: int = 0
     bounds: ColumnBounds = _unknown
+    null_fraction: NullFraction = _uncounted
 
     @property
     def files_scanned(self) -> int:

@@ -46,7 +46,7 @@ from loglake.query.compiler.context import (
     Scope,
 )
 from loglake.query.signatures import check_call, names_of, unknown_function_message
-from loglake.query.tables import ColumnBounds, TableProvider, suggest
+from loglake.query.tables import Scan, TableProvider, suggest
 
 
 class Compiler:
@@ -72,9 +72,9 @@ class Compiler:
         # steps for the statement's final frame (and its column names) that translators ask
         # for, such as IPADDRESS values shown as text
         self.finishers: list[Callable[[pl.LazyFrame, list[str]], pl.LazyFrame]] = []
-        # frame columns read straight from table scans: the scans' column bounds, by frame
+        # frame columns read straight from table scans: the scans and their column, by frame
         # column; None for a name another relation (a subquery's alias) also gives a column
-        self._sources: dict[str, list[tuple[ColumnBounds, str]] | None] = {}
+        self._sources: dict[str, list[tuple[Scan, str]] | None] = {}
 
     # ------------------------------------------------------------------ the expression context
 
@@ -127,14 +127,14 @@ class Compiler:
 
     # ------------------------------------------------------------------ value bounds
 
-    def scanned_column(self, name: str, bounds: ColumnBounds, column: str) -> None:
-        """Frame column ``name`` holds ``column`` of a scan whose ``bounds`` may be known."""
+    def scanned_column(self, name: str, scan: Scan, column: str) -> None:
+        """Frame column ``name`` holds ``column`` of ``scan`` (whose statistics may know it)."""
         sources = self._sources.get(name, [])
         if sources is not None:
-            self._sources[name] = [*sources, (bounds, column)]
+            self._sources[name] = [*sources, (scan, column)]
 
     def derived_column(self, name: str) -> None:
-        """Frame column ``name`` (also) holds values computed by a subquery: no bounds."""
+        """Frame column ``name`` (also) holds values computed by a subquery: no statistics."""
         self._sources[name] = None
 
     def magnitude(self, name: str) -> decimal.Decimal | None:
@@ -144,13 +144,23 @@ class Compiler:
         if not sources:
             return None
         largest = None
-        for bounds, column in sources:
-            found = bounds(column)
+        for scan, column in sources:
+            found = scan.bounds(column)
             if found is None:
                 return None
             size = max(abs(found[0]), abs(found[1]))
             largest = size if largest is None else max(largest, size)
         return largest
+
+    def null_fraction(self, name: str) -> float | None:
+        """The smallest share of NULLs the statistics of frame column ``name``'s scans give;
+        None when unknown."""
+        sources = self._sources.get(name)
+        if not sources:
+            return None
+        shares = [scan.null_fraction(column) for scan, column in sources]
+        known = [share for share in shares if share is not None]
+        return min(known) if len(known) == len(shares) else None
 
     # ------------------------------------------------------------------ helpers for translators
 

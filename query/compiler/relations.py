@@ -476,9 +476,8 @@ def table(compiler: Compiler, node: exp.Table, alias: str, hints: list[exp.Expre
     for p in pseudo:
         columns[p] = f"{alias}.{p}"
     rel_schema = {f"{alias}.{c}": t for c, t in schema.items()}
-    for c, t in schema.items():
-        if T.is_decimal(t):
-            compiler.scanned_column(f"{alias}.{c}", scan.bounds, c)
+    for c in schema:
+        compiler.scanned_column(f"{alias}.{c}", scan, c)
     for p in pseudo:
         rel_schema[f"{alias}.{p}"] = PSEUDO_COLUMNS[p]
     lf = scan.lf.rename({c: t for c, t in columns.items()})
