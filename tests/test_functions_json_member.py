@@ -215,7 +215,7 @@ def test_a_mostly_null_column_finds_members_as_a_dense_one(local_settings, tmp_p
         None,
     ]
     docs = [*HOSTILE, *spellings]
-    padded = [*docs, *[None] * (2 * len(docs))]
+    padded = [*docs, *[None] * (9 * len(docs))]
     frame = pl.DataFrame(
         {"id": range(len(padded)), "doc": padded}, schema={"id": pl.Int64, "doc": pl.String}
     )

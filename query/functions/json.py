@@ -33,6 +33,8 @@ from loglake.query.functions.json_member import top_member
 from loglake.query.registry import CAST_HOOKS, ExprCompiler, function, translates
 from loglake.query.runtime import rejecting
 
+#: Share of NULLs from which a column is read as sparse (see _mentions)
+SPARSE = 0.9
 #: Deepest nesting the counting functions fold (json_array_length, json_size, json_array_contains).
 MAX_DEPTH = 24
 _STRING = r'"(?:[^"\\]|\\.)*"'
@@ -148,9 +150,10 @@ def _mentions(text: pl.Expr, key: str, sparse: bool = False) -> pl.Expr:
     ``\\/`` when the key has a slash). For a plain key, one regular expression of the two
     literals: a single vectorised scan, where contains_any's automaton took 1.6x its time
     (141k CloudTrail requestparameters). The regular expression costs the same for a NULL as
-    for a document, where contains_any skips NULLs: over a ``sparse`` column (mostly NULL,
-    such as responseelements) contains_any is the cheaper one (1M CloudTrail
-    responseelements, 0.25% set: 7.8 against 52 ms CPU)."""
+    for a document, where contains_any skips NULLs but reads a document slower: over a
+    ``sparse`` column (at least 90% NULL, such as responseelements) contains_any is the
+    cheaper one (1M CloudTrail events: responseelements, 0.25% set, 7.8 against 52 ms CPU;
+    additionaleventdata, 40% set, was 50 ms slower with it)."""
     if _IDENT.match(key) and not sparse:
         return text.str.contains(f'"{key}"|\\\\u')
     spellings = [pyjson.dumps(key, ensure_ascii=False), "\\u"]
@@ -265,12 +268,12 @@ def value_at(
 
 
 def _sparse(compiler: ExprCompiler, document: exp.Expression) -> bool:
-    """Whether ``document`` is a scanned column that its files' statistics say is mostly NULL."""
+    """Whether ``document`` is a scanned column its files' statistics say is >= 90% NULL."""
     if not isinstance(document, exp.Column):
         return False
     plain = compiler.expr(document)
     share = compiler.null_fraction(plain.meta.output_name()) if plain.meta.is_column() else None
-    return share is not None and share > 0.5
+    return share is not None and share >= SPARSE
 
 
 @translates(
