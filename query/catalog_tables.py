@@ -33,6 +33,9 @@ from loglake.query.struct_reads import MemberPaths, member_scan
 from loglake.query.tables import Predicate, Scan
 
 _NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+#: most Parquet footers read to bound a column's values, and footers sampled for its NULLs
+_MAX_FOOTERS = 1000
+_SAMPLED_FOOTERS = 64
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,8 @@ class CatalogTables:
         of it has them."""
         if column in keys or table.format not in ("delta", "parquet"):
             return None
+        if table.format == "parquet" and len(files) > _MAX_FOOTERS:
+            return None  # planning would read more footers than a query saves
         low: decimal.Decimal | None = None
         high: decimal.Decimal | None = None
         for f in files:
@@ -288,11 +293,12 @@ class CatalogTables:
         self, table: TableDefinition, files: list[DataFile], keys: list[str], column: str
     ) -> float | None:
         """The share of NULLs in a data column over ``files``, from their Parquet footers (Delta
-        tables' files too); None unless every file says."""
+        tables' files too; up to about 64 of them, evenly spread); None unless each says."""
         if column in keys or table.format not in ("delta", "parquet") or not files:
             return None
         nulls = values = 0
-        for f in files:
+        # a choice of reading method, not an answer, rests on it: a sample of the footers does
+        for f in files[:: max(1, len(files) // _SAMPLED_FOOTERS)]:
             footer = self._footer(f)
             counted = None if footer is None else footer.nulls.get(column.lower())
             if counted is None:
