@@ -183,10 +183,12 @@ class DuckRun:
         return self.duck.sql(sql).pl()
 
 
-def loglake_shared(runner: Runner) -> None:
-    """The runner's per-run relations, built before the first control needs them."""
+def loglake_shared(lake: loglake.Lake, as_of: dt.datetime) -> Runner:
+    """A new runner with its per-run relations built before the first control needs them."""
+    runner = Runner(lake.catalog, find_benchmark("cis_aws_v3"), as_of=as_of)
     for name in ("config_history", "config_state", *SMALL_RELATIONS):
         runner.tables.relation(name)
+    return runner
 
 
 def answers(frame: pl.DataFrame) -> list[tuple[str, str]]:
@@ -199,11 +201,12 @@ def against_duckdb(lake: loglake.Lake, as_of: dt.datetime, runs: int) -> None:
     """Each control on loglake (compile and collect, as the runner's one-by-one mode) and on
     DuckDB, interleaved per control; medians of ``runs`` rounds after a first untimed one."""
     benchmark = find_benchmark("cis_aws_v3")
-    runner = Runner(lake.catalog, benchmark, as_of=as_of)
-    duck = DuckRun(lake, runner)
-    medians, cpu, _ = interleaved_medians(
-        {"loglake": lambda: loglake_shared(runner), "duckdb": duck.shared}, 1
+    duck = DuckRun(lake, Runner(lake.catalog, benchmark, as_of=as_of))
+    medians, cpu, first = interleaved_medians(
+        {"loglake": lambda: loglake_shared(lake, as_of), "duckdb": duck.shared}, runs
     )
+    runner = first["loglake"]
+    assert isinstance(runner, Runner)
     print(
         f"against DuckDB {duckdb.__version__} (same Parquet files; medians of {runs} interleaved"
         f" rounds; load {os.getloadavg()[0]:.1f}):"
