@@ -3,23 +3,29 @@
 
 Delta's per-file min/max statistics cannot skip a CloudTrail file on ``eventname``: a file of one
 account, region and day holds dozens of names, from ``AssumeRole`` to ``UpdateTrail``, so almost
-any name lies between its min and max. Reading one dictionary-encoded column of every file costs
-a small part of reading what a control needs (the ``useridentity`` struct alone costs about eight
-times more), and a data file never changes once written, so each file is indexed once and the
-index serves every control of a run and the re-evaluations that find causes.
+any name lies between its min and max. A Parquet file's values of such a column are its column
+chunks' dictionaries: :func:`parquet_values` reads them (a struct member alone, as a dictionary)
+without decoding the text of each row, so indexing ``useridentity.type`` costs no more than
+``eventname`` (3.35M events: 0.05 s CPU, where decoding the ``useridentity`` struct cost 3.1 s).
+A data file never changes once written, so each file is indexed once and the index serves every
+control of a run and the re-evaluations that find causes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from loglake.catalog import DataFile
 from loglake.query.tables import Predicate
 
-#: reads the given files' ``$path`` and indexed columns (rows may repeat)
-Reader = Callable[[list[DataFile], tuple[str, ...]], pl.DataFrame]
+#: per file path, per indexed column, the values the file may hold (a superset is safe)
+Values = dict[str, dict[str, frozenset[str]]]
+#: reads the given files' values of the indexed columns (dotted names are struct members)
+Reader = Callable[[list[DataFile], tuple[str, ...]], Values]
 
 #: CloudTrail columns controls select events by, in groups read together: few distinct values;
 #: the first group is cheap to read, the second decodes the whole ``useridentity`` struct
@@ -73,12 +79,59 @@ class FileValues:
         missing = [f for f in files if f.path not in known]
         if not missing:
             return
-        frame = read(missing, group).group_by("$path").agg(pl.col(group).drop_nulls().unique())
-        found = {row["$path"]: row for row in frame.iter_rows(named=True)}
+        found = read(missing, group)
         for column in group:
             values = self._values.setdefault(column, {})
             for f in missing:  # a file without rows holds nothing to match
-                values[f.path] = frozenset((found.get(f.path) or {}).get(column) or ())
+                values[f.path] = (found.get(f.path) or {}).get(column, frozenset())
 
 
-__all__ = ["EVENT_COLUMNS", "FileValues"]
+def parquet_values(
+    open_file: Callable[[str], Any], files: list[DataFile], columns: tuple[str, ...]
+) -> Values:
+    """The values of ``columns`` in each Parquet file, from its column chunks' dictionaries
+    (names matched regardless of case; a column a file lacks holds nothing)."""
+    out: Values = {}
+    for f in files:
+        with open_file(f.path) as handle:
+            parquet = pq.ParquetFile(handle)
+            paths = {c: _dotted(parquet.schema_arrow, c) for c in columns}
+            wanted = sorted({p for p in paths.values() if p})
+            if wanted:
+                parquet = pq.ParquetFile(handle, metadata=parquet.metadata, read_dictionary=wanted)
+                table = parquet.read(columns=wanted, use_threads=False)
+        found: dict[str, frozenset[str]] = {}
+        for column, path in paths.items():
+            if path is None:
+                continue
+            top, *rest = path.split(".")
+            values: set[str] = set()
+            for chunk in table.column(top).chunks:
+                for name in rest:
+                    chunk = chunk.field(name)
+                if isinstance(chunk, pa.DictionaryArray):  # the chunk's dictionary, a superset
+                    values.update(v for v in chunk.dictionary.to_pylist() if v is not None)
+                else:
+                    values.update(v for v in chunk.unique().to_pylist() if v is not None)
+            found[column] = frozenset(str(v) for v in values)
+        out[f.path] = found
+    return out
+
+
+def _dotted(schema: pa.Schema, column: str) -> str | None:
+    """``column`` (``top.member``) as the file spells it, or None if the file lacks it."""
+    names: list[str] = []
+    fields: Any = schema
+    for step in column.split("."):
+        if fields is None:
+            return None
+        by_name = {f.name.lower(): f for f in fields}
+        field = by_name.get(step.lower())
+        if field is None:
+            return None
+        names.append(field.name)
+        fields = field.type if isinstance(field.type, pa.StructType) else None
+    return ".".join(names)
+
+
+__all__ = ["EVENT_COLUMNS", "FileValues", "parquet_values"]

@@ -39,7 +39,7 @@ from loglake.query.catalog_tables import CatalogTables, file_may_match
 from loglake.query.engine import COLLECT_ENGINE
 from loglake.query.struct_reads import MemberPaths
 from loglake.query.tables import Predicate, Scan
-from loglake.reports.file_index import FileValues
+from loglake.reports.file_index import FileValues, Values, parquet_values
 
 REPORT_DATABASE = "report"
 DELETED_STATUSES = ("ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded")
@@ -98,7 +98,13 @@ class PinnedTables(CatalogTables):
         if index is None:
             return kept, skipped
 
-        def read(chosen: list[DataFile], columns: tuple[str, ...]) -> pl.DataFrame:
+        def read(chosen: list[DataFile], columns: tuple[str, ...]) -> Values:
+            if table.format in ("delta", "parquet"):
+                settings = self.catalog.settings
+                fs = settings.filesystem()
+                return parquet_values(
+                    lambda path: fs.open(settings.fs_path(path), "rb"), chosen, columns
+                )
             values = []
             for column in columns:
                 top, *fields = column.split(".")
@@ -107,7 +113,16 @@ class PinnedTables(CatalogTables):
                     value = value.struct.field(name)
                 values.append(value.alias(column))
             lf = self._build_frame(table, chosen, schema, keys, {"$path"})
-            return lf.select("$path", *values).unique().collect(engine=COLLECT_ENGINE)
+            frame = (
+                lf.select("$path", *values)
+                .group_by("$path")
+                .agg(pl.col(columns).drop_nulls().unique())
+                .collect(engine=COLLECT_ENGINE)
+            )
+            return {
+                row["$path"]: {c: frozenset(row[c]) for c in columns}
+                for row in frame.iter_rows(named=True)
+            }
 
         kept, more = index.prune(kept, predicates, read)
         return kept, [*skipped, *more]

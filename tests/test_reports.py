@@ -724,3 +724,41 @@ def test_digest_validation_recorded_by_trail_validate_is_evidence(
     assert any(
         log.name in url for v in evidence["trail_validation"]["validations"] for url in v["invalid"]
     )
+
+
+def test_file_values_come_from_parquet_dictionaries_by_name_in_any_case(tmp_path: Path) -> None:
+    import functools
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from loglake.catalog import DataFile
+    from loglake.query.tables import Predicate
+    from loglake.reports.file_index import FileValues, parquet_values
+
+    identity = pa.struct([("Type", pa.string()), ("arn", pa.string())])
+    mixed = pa.table(
+        {
+            "EventName": ["ConsoleLogin", "GetObject", None],
+            "userIdentity": pa.array(
+                [{"Type": "Root", "arn": "a"}, {"Type": "IAMUser", "arn": "b"}, None], identity
+            ),
+        }
+    )
+    pq.write_table(mixed, tmp_path / "mixed.parquet")
+    pq.write_table(pa.table({"eventname": ["GetObject"]}), tmp_path / "plain.parquet")
+    files = [DataFile(path=str(tmp_path / n), size=0) for n in ("mixed.parquet", "plain.parquet")]
+    columns = ("eventname", "useridentity.type")
+    opener = functools.partial(open, mode="rb")  # the reader closes what it opens
+    found = parquet_values(opener, files, columns)
+    assert found[files[0].path] == {
+        "eventname": frozenset({"ConsoleLogin", "GetObject"}),
+        "useridentity.type": frozenset({"Root", "IAMUser"}),
+    }
+    assert found[files[1].path] == {"eventname": frozenset({"GetObject"})}
+    index = FileValues((columns,))
+    read = functools.partial(parquet_values, opener)
+    kept, skipped = index.prune(files, [Predicate("useridentity.type", "=", ("Root",))], read)
+    assert [f.path for f in kept] == [files[0].path]  # a file without the member holds no Root
+    kept, skipped = index.prune(files, [Predicate("eventname", "in", ("GetObject",))], read)
+    assert len(kept) == 2 and not skipped
