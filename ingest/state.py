@@ -2,7 +2,8 @@
 
 The truth is the data table's own Delta log. Every ingest commit carries
 
-* the list of the objects it ingested (key, ETag, size, rows, ...) in its commit metadata, and
+* the list of the objects it ingested (key, ETag, size, rows, ...) in its commit metadata
+  (compact: ``compact_objects``), and
 * a Delta application transaction ``(loglake.ingest, n)``.
 
 Two writers that commit to the same table from the same snapshot both carry that transaction id,
@@ -242,19 +243,61 @@ def commit_infos(
     return sorted(out, key=lambda item: item[0])
 
 
+#: what neighbouring objects of a commit share (stored once per group), and what each has
+GROUP_FIELDS = ("kind", "account", "region", "delivery_day")
+MEMBER_FIELDS = ("etag", "size", "rows", "bad", "delivery_hour")
+
+
+def compact_objects(outcomes: Iterable[ObjectOutcome]) -> dict[str, Any]:
+    """A commit's object list, compact: a batch of small deliveries holds thousands of keys of
+    one folder, and every later run that catches up with the table reads the list again.
+
+    Neighbours (in order) of one folder, kind, account, region and delivery day form a group,
+    stored as ``[key prefix, kind, account, region, day, members]``: the prefix is what their
+    keys have in common (the folder and the stream), and each member is ``[rest of the key,
+    etag, size, rows, bad, hour]``. Every object keeps its own key and ETag, which exactly-once
+    needs (a writer learns from them which objects, in which version, the table holds).
+    """
+    runs: list[tuple[tuple[Any, ...], list[ObjectOutcome]]] = []
+    for outcome in outcomes:
+        shared = (
+            outcome.source_key.rpartition("/")[0],
+            *(getattr(outcome, f) for f in GROUP_FIELDS),
+        )
+        if runs and runs[-1][0] == shared:
+            runs[-1][1].append(outcome)
+        else:
+            runs.append((shared, [outcome]))
+    groups = []
+    for shared, members in runs:
+        # by character, not by path part: the stream's name is shared too
+        prefix = os.path.commonprefix([o.source_key for o in members])  # noqa: RUF071
+        rows = [
+            [o.source_key[len(prefix) :], *(getattr(o, f) for f in MEMBER_FIELDS)] for o in members
+        ]
+        groups.append([prefix, *shared[1:], rows])
+    return {"groups": groups}
+
+
 def entries_from_metadata(
     table: str, meta: str | dict, version: int, commit: dict[str, Any]
 ) -> list[dict[str, Any]]:
+    """The ingest-log rows of a commit's object list (``compact_objects``, or one entry per
+    object as commits made before it have)."""
     body = orjson.loads(meta) if isinstance(meta, str) else meta
     stamp = commit.get("timestamp")
     when = dt.datetime.fromtimestamp(stamp / 1000, dt.UTC) if stamp else dt.datetime.now(dt.UTC)
-    out = []
-    for entry in body.get("objects", []):
-        row = dict(zip(ENTRY_FIELDS, entry, strict=False))
+    entries = [dict(zip(ENTRY_FIELDS, entry, strict=False)) for entry in body.get("objects", [])]
+    for prefix, *shared, members in body.get("groups", []):
+        common = dict(zip(GROUP_FIELDS, shared, strict=True))
+        for rest, *own in members:
+            entry = {"source_key": prefix + rest, **common}
+            entry.update(zip(MEMBER_FIELDS, own, strict=True))
+            entries.append(entry)
+    for row in entries:
         row.update(table=table, data_version=version, ingested_at=when)
         row["delivery_day"] = row.get("delivery_day") or "unknown"
-        out.append(row)
-    return out
+    return entries
 
 
 #: partition values written into folder names as they are (anything else is left to delta-rs)
@@ -443,7 +486,7 @@ class TableWriter:
         raise StorageError(f"could not commit to {self.location}: too many concurrent writers")
 
     def _properties(self, outcomes: list[ObjectOutcome], version: int) -> CommitProperties:
-        meta = orjson.dumps({"objects": [o.entry() for o in outcomes]}).decode()
+        meta = orjson.dumps(compact_objects(outcomes)).decode()
         return CommitProperties(
             custom_metadata={META_KEY: meta},
             app_transactions=[Transaction(APP_ID, version)],
