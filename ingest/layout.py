@@ -132,10 +132,8 @@ def walk(
         try:
             yield from _walk_known_s3(fs, root, since, skip_dir, listing)
             return
-        except FileNotFoundError:
-            if not missing_ok:
-                raise
-            return
+        except FileNotFoundError:  # nothing under it: gone, or the root is one object now
+            pass
         except PermissionError:  # some folders may be readable: go level by level
             pass
     try:
