@@ -417,3 +417,26 @@ def test_a_source_that_is_gone_is_named(lake_settings, tmp_path):
         shutil.rmtree(raw)
     with pytest.raises(UserError, match=f"nothing to ingest: {source} does not exist"):
         ingest(catalog, source, progress=False)
+
+
+def test_since_leaves_earlier_days_out_of_the_tree_listing(s3_settings, tmp_path, list_requests):
+    raw = tmp_path / "raw"
+    trail_file(raw, ACCOUNT, REGION, "20240510T0900", [make_event(0)])
+    trail_file(raw, ACCOUNT, REGION, "20240512T0900", [make_event(1)])
+    source = put_raw(s3_settings, raw)
+    catalog = Catalog(s3_settings)
+    assert ingest(catalog, source, progress=False).objects_ingested == 2
+    added = [
+        trail_file(raw, ACCOUNT, REGION, "20240511T0900", [make_event(2)]),  # a day not seen yet
+        trail_file(raw, ACCOUNT, REGION, "20240512T1000", [make_event(3)]),
+    ]
+    for path in added:
+        deliver(s3_settings, raw, source, path)
+    list_requests.clear()
+    report = ingest(catalog, source, progress=False, since="2024-05-12")
+    assert (report.objects_seen, report.objects_ingested) == (1, 1)
+    raw_prefix = source[5:].partition("/")[2] + "/"
+    # gaps: before closed 05-10, 05-11 (jumped over at its first key), before and after 05-12's
+    assert len([p for p in list_requests if p.startswith(raw_prefix)]) == 4
+    assert ingest(catalog, source, progress=False).objects_ingested == 1  # 05-11, without since
+    assert event_ids(s3_settings) == [f"evt-{i:06d}" for i in range(4)]
