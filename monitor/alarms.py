@@ -198,19 +198,24 @@ def evaluate_alarm_detail(
         assert bands is not None
         points = [None if bands[i] is None else p for i, p in enumerate(points)]
 
+    def band(i: int) -> tuple[float, float]:
+        """The band of a period with a datapoint (a period without a band has none)."""
+        found = None if bands is None else bands[i]
+        if found is None:
+            raise ValueError(f"period {i} has no band")
+        return found
+
     def breaches(i: int, v: float) -> bool:
-        return bool(op(v, bands[i] if banded else threshold))  # type: ignore[index]
+        return bool(op(v, band(i) if banded else threshold))
 
     def when(i: int) -> datetime | None:
         return None if timestamps is None else timestamps[i]
 
     newest_first = list(range(len(points) - 1, -1, -1))
-    real = [(i, float(points[i])) for i in newest_first if points[i] is not None]  # type: ignore[arg-type]
+    real = [(i, float(p)) for i in newest_first if (p := points[i]) is not None]
 
-    def limit_text() -> str:
-        if not banded:
-            return f"the threshold ({format_value(threshold)})"  # type: ignore[arg-type]
-        return "the band"
+    def limit_text() -> str:  # a threshold is given unless the alarm compares with a band
+        return "the band" if threshold is None else f"the threshold ({format_value(threshold)})"
 
     def reason_for(used: list[tuple[int, float]], alarm: bool, total: int, filled: int = 0):
         shown = ", ".join(f"{format_value(v)}{_fmt_time(when(i))}" for i, v in used)
@@ -226,8 +231,7 @@ def evaluate_alarm_detail(
         if banded:
             text = f"Thresholds Crossed: {head}."
             shown_bands = ", ".join(
-                f"[{format_value(bands[i][0])}, {format_value(bands[i][1])}]"  # type: ignore[index]
-                for i, _ in used
+                f"[{format_value(band(i)[0])}, {format_value(band(i)[1])}]" for i, _ in used
             )
             if shown_bands:
                 text = text[:-1] + f" of {shown_bands}."
@@ -250,14 +254,14 @@ def evaluate_alarm_detail(
                 {
                     "index": i,
                     "value": v,
-                    "timestamp": None if when(i) is None else when(i).isoformat(),  # type: ignore[union-attr]
+                    "timestamp": None if (at := when(i)) is None else at.isoformat(),
                 }
                 for i, v in used
             ],
         }
         if banded:
-            data["recentUpperThresholds"] = [bands[i][1] for i, _ in used]  # type: ignore[index]
-            data["recentLowerThresholds"] = [bands[i][0] for i, _ in used]  # type: ignore[index]
+            data["recentUpperThresholds"] = [band(i)[1] for i, _ in used]
+            data["recentLowerThresholds"] = [band(i)[0] for i, _ in used]
         else:
             data["threshold"] = threshold
         return Evaluation(
@@ -301,13 +305,13 @@ def evaluate_alarm_detail(
     # missing / ignore with fewer than N real points in the range
     if m - 1 < len(newest_first):
         pivot = newest_first[m - 1]
+        pivot_value = points[pivot]
         if (
-            points[pivot] is not None
-            and breaches(pivot, float(points[pivot]))  # type: ignore[arg-type]
+            pivot_value is not None
+            and breaches(pivot, float(pivot_value))
             and all(points[i] is None for i in newest_first[m:])
             and all(
-                points[i] is None or breaches(i, float(points[i]))  # type: ignore[arg-type]
-                for i in newest_first[: m - 1]
+                (p := points[i]) is None or breaches(i, float(p)) for i in newest_first[: m - 1]
             )
         ):
             if treat == "ignore":

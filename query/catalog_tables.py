@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from polars.datatypes import DataTypeClass
 
 from loglake.catalog import DEFAULT_DATABASE, DataFile, PartitionConstraint, TableDefinition
 from loglake.catalog.json_serde import JsonLayout, read_json_files
@@ -316,7 +317,8 @@ class CatalogTables:
     ) -> tuple[list[DataFile], list[DataFile]]:
         """(files that may hold matching rows, files skipped); a subclass that knows more about
         the files (an index of their values) may skip more."""
-        kept, skipped = [], []
+        kept: list[DataFile] = []
+        skipped: list[DataFile] = []
         for f in files:
             (kept if file_may_match(f, predicates, keys, schema) else skipped).append(f)
         return kept, skipped
@@ -386,7 +388,7 @@ class CatalogTables:
         pseudo: set[str],
         members: MemberPaths | None = None,
     ) -> pl.LazyFrame:
-        wanted = dict(schema)
+        wanted: dict[str, pl.DataType | DataTypeClass] = dict(schema)
         for p in pseudo:
             wanted[p] = pl.String if p == "$path" else pl.Int64
         if not files:
@@ -500,21 +502,24 @@ class CatalogTables:
         )
         passed = [*(hive_schema or {}), *(["$path"] if with_path else [])]
         if file_schema is None:
-            lf = pl.scan_parquet(paths, **options)  # type: ignore[arg-type]
+            lf = pl.scan_parquet(paths, **options)
             found = lf.collect_schema()
             names = _file_names(schema, found)
-            if all(n is not None and found[n] == schema[c] for c, n in names.items()):
-                file_schema = pl.Schema({n: found[n] for n in names.values() if n is not None})
-                return lf.select(_conformed(schema, names, file_schema, passed)), file_schema
+            present = {c: n for c, n in names.items() if n is not None}
+            if len(present) == len(names) and all(
+                found[n] == schema[c] for c, n in present.items()
+            ):
+                file_schema = pl.Schema({n: found[n] for n in present.values()})
+                return lf.select(_conformed(schema, present, file_schema, passed)), file_schema
             file_schema = pl.Schema(
                 {
                     n or c: schema[c] if n is None or _widens(found[n], schema[c]) else found[n]
                     for c, n in names.items()
                 }
             )
-        lf = pl.scan_parquet(paths, schema=file_schema, **options)  # type: ignore[arg-type]
-        names = {c: n or c for c, n in _file_names(schema, file_schema).items()}
-        return lf.select(_conformed(schema, names, file_schema, passed)), file_schema
+        lf = pl.scan_parquet(paths, schema=file_schema, **options)
+        in_file = {c: n or c for c, n in _file_names(schema, file_schema).items()}
+        return lf.select(_conformed(schema, in_file, file_schema, passed)), file_schema
 
     def scan_text(
         self, table: TableDefinition, paths: list[str], schema: pl.Schema, with_path: bool
@@ -572,7 +577,8 @@ class CatalogTables:
         by_url = dict(zip(paths, (contents[settings.fs_path(p)] for p in paths), strict=True))
         arrow = pa.schema([c.arrow_field() for c in table.columns])
         rows = read_json_files(by_url, arrow, JsonLayout.of(table.serde or {}), include)
-        return pl.from_arrow(rows).lazy().cast(dict(schema))  # type: ignore[union-attr]
+        # a Table gives a DataFrame: from_arrow has no overload that says so
+        return pl.from_arrow(rows).lazy().cast(schema)  # type: ignore[union-attr]
 
 
 #: how files that differ from the first one of a scan are read into its types
@@ -607,7 +613,7 @@ def _conformed(
     return [*exprs, *(pl.col(c) for c in passed)]
 
 
-def _widens(have: pl.DataType, want: pl.DataType) -> bool:
+def _widens(have: pl.DataType | DataTypeClass, want: pl.DataType | DataTypeClass) -> bool:
     """Whether a scan told ``want`` reads a file's ``have`` values losslessly (see _FILE_CASTS)."""
     if have == want:
         return True
@@ -635,11 +641,13 @@ def _widens(have: pl.DataType, want: pl.DataType) -> bool:
     return False
 
 
-def _bits(dtype: pl.DataType) -> int:
+def _bits(dtype: pl.DataType | DataTypeClass) -> int:
     return int(re.sub(r"\D", "", str(dtype)) or 0)
 
 
-def _conform(expr: pl.Expr, have: pl.DataType, want: pl.DataType) -> pl.Expr:
+def _conform(
+    expr: pl.Expr, have: pl.DataType | DataTypeClass, want: pl.DataType | DataTypeClass
+) -> pl.Expr:
     """A value of the file's type as the catalog's: struct fields by name, lists element-wise."""
     if have == want:
         return expr
@@ -843,20 +851,23 @@ def _may_overlap(low: Any, high: Any, p: Predicate, nulls: Any, rows: Any) -> bo
         return True
     if isinstance(high, str) and len(high) >= 32:
         high = None  # long string statistics may be truncated prefixes
+    lo: list[tuple[Any, Any]] = []
     for literal in p.values:
-        if _comparable(low, literal) is None:
+        pair = _comparable(low, literal)
+        if pair is None:
             return True
-    lo = [_comparable(low, v) for v in p.values]
+        lo.append(pair)
     hi = [_comparable(high, v) for v in p.values] if high is not None else None
 
     def above_low(i: int, strict: bool) -> bool:  # literal > low (or >=)
-        s, v = lo[i]  # type: ignore[index,misc]
+        s, v = lo[i]
         return v > s if strict else v >= s
 
     def below_high(i: int, strict: bool) -> bool:  # literal < high (or <=)
-        if hi is None:
+        pair = None if hi is None else hi[i]
+        if pair is None:  # no upper statistic, or one that does not compare
             return True
-        s, v = hi[i]  # type: ignore[misc]
+        s, v = pair
         return v < s if strict else v <= s
 
     if p.op == "=":
@@ -964,7 +975,7 @@ def file_may_match(
             continue
         if p.column in keys:
             raw = data_file.partition.get(p.column)
-            value = _partition_value(raw, schema.get(p.column, pl.String))
+            value = _partition_value(raw, schema.get(p.column, pl.String()))
             if _holds(value, p) is False:
                 return False
             continue

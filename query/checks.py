@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import decimal
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from sqlglot import exp
 
@@ -20,7 +21,7 @@ from loglake.errors import SqlError
 _MAX_DIGITS = 38
 
 
-def check_statement(tree: exp.Expression, sql: str) -> None:
+def check_statement(tree: exp.Expr, sql: str) -> None:
     """Raise the error Trino would raise for ``tree`` before running it, if any."""
     for node in tree.walk():
         check = _CHECKS.get(type(node))
@@ -30,7 +31,7 @@ def check_statement(tree: exp.Expression, sql: str) -> None:
             _no_nested_aggregate(node, sql)
 
 
-def node_span(node: exp.Expression) -> tuple[int | None, int | None]:
+def node_span(node: exp.Expr) -> tuple[int | None, int | None]:
     """Where ``node`` is in the text: from the first to the last positioned token inside it."""
     spans = [
         (sub.meta["start"], sub.meta["end"] + 1)
@@ -42,16 +43,16 @@ def node_span(node: exp.Expression) -> tuple[int | None, int | None]:
     return min(s for s, _ in spans), max(e for _, e in spans)
 
 
-def _span(node: exp.Expression, sql: str) -> tuple[int | None, int | None]:
+def _span(node: exp.Expr, sql: str) -> tuple[int | None, int | None]:
     return node_span(node)
 
 
-def _error(message: str, node: exp.Expression, sql: str) -> SqlError:
+def _error(message: str, node: exp.Expr, sql: str) -> SqlError:
     start, end = _span(node, sql)
     return SqlError(message, sql, start, end)
 
 
-def _same_scope(node: exp.Expression) -> Iterator[exp.Expression]:
+def _same_scope(node: exp.Expr) -> Iterator[exp.Expr]:
     """Nodes under ``node`` that belong to its query (not to a subquery inside it)."""
     stack = list(node.iter_expressions())
     while stack:
@@ -62,7 +63,7 @@ def _same_scope(node: exp.Expression) -> Iterator[exp.Expression]:
         stack.extend(sub.iter_expressions())
 
 
-def _aggregates(node: exp.Expression) -> Iterator[exp.Expression]:
+def _aggregates(node: exp.Expr) -> Iterator[exp.Expr]:
     return (n for n in _same_scope(node) if isinstance(n, exp.AggFunc | exp.Window))
 
 
@@ -99,8 +100,8 @@ def _join(node: exp.Join, sql: str) -> None:
     raise _error("JOIN needs ON or USING; write CROSS JOIN for every pair of rows", node.this, sql)
 
 
-def _non_negative(keyword: str) -> object:
-    def check(node: exp.Expression, sql: str) -> None:
+def _non_negative(keyword: str) -> Callable[[exp.Expr, str], None]:
+    def check(node: exp.Expr, sql: str) -> None:
         value = node.expression if isinstance(node, exp.Limit | exp.Offset) else None
         if isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal):
             start, _ = _span(value, sql)
@@ -180,7 +181,8 @@ def _decimal_literal(node: exp.Cast, sql: str) -> None:
         )
 
 
-_CHECKS = {
+#: each check takes a node of the class it is listed under
+_CHECKS: dict[type[exp.Expr], Callable[[Any, str], None]] = {
     exp.Cast: _decimal_literal,
     exp.Where: _where,
     exp.Join: _join,

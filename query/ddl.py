@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable
+from typing import overload
 
 import polars as pl
 import sqlglot
@@ -36,13 +37,21 @@ _NAME = r"(`[^`]+`|\"[^\"]+\"|[\w$]+)"
 _QUALIFIED = rf"{_NAME}(?:\s*\.\s*{_NAME})?"
 
 
+@overload
+def _ident(text: str) -> str: ...
+
+
+@overload
+def _ident(text: str | None) -> str | None: ...
+
+
 def _ident(text: str | None) -> str | None:
     return None if text is None else text.strip('`"').lower()
 
 
-def _qualified(match: re.Match, group: int, current: str) -> tuple[str, str]:
+def _qualified(match: re.Match[str], group: int, current: str) -> tuple[str, str]:
     first, second = _ident(match.group(group)), _ident(match.group(group + 1))
-    return (first, second) if second else (current, first)  # type: ignore[return-value]
+    return (first, second) if second else (current, first)
 
 
 def _status(message: str) -> pl.DataFrame:
@@ -78,7 +87,7 @@ class DdlExecutor:
         return SqlError(message, self.sql, start, start + len(needle) if needle else None)
 
     # ------------------------------------------------------------------ text statements
-    def run_text(self, node: exp.Expression | None = None) -> pl.DataFrame | None:
+    def run_text(self, node: exp.Expr | None = None) -> pl.DataFrame | None:
         """SHOW, MSCK REPAIR and ALTER TABLE ... PARTITION, which sqlglot keeps as raw text:
         read with the patterns below; None when none matches."""
         text = self.sql.strip().rstrip(";").strip()
@@ -121,7 +130,7 @@ class DdlExecutor:
         ]
 
     # ------------------------------------------------------------------ databases
-    def create_database(self, node: exp.Expression) -> pl.DataFrame:
+    def create_database(self, node: exp.Expr) -> pl.DataFrame:
         name = node.this.name or node.this.text("db")
         properties = node.args.get("properties")
         comment = location = None
@@ -142,7 +151,7 @@ class DdlExecutor:
         )
         return _status(f"database {name.lower()} created")
 
-    def drop_database(self, node: exp.Expression) -> pl.DataFrame:
+    def drop_database(self, node: exp.Expr) -> pl.DataFrame:
         target = (node.args.get("tables") or [node.this])[0]
         name = target.name or target.text("db")
         self.catalog.drop_database(
@@ -160,7 +169,7 @@ class DdlExecutor:
     def _table_name(self, table: exp.Table) -> tuple[str, str]:
         return (table.db or self.database).lower(), table.name.lower()
 
-    def create_table(self, node: exp.Expression) -> pl.DataFrame:
+    def create_table(self, node: exp.Expr) -> pl.DataFrame:
         schema = node.this
         table_node = schema.this if isinstance(schema, exp.Schema) else schema
         database, name = self._table_name(table_node)
@@ -169,7 +178,8 @@ class DdlExecutor:
         )
         partition_keys: list[Column] = []
         properties: dict[str, str] = {}
-        serde: dict[str, object] = {"parameters": {}}
+        parameters: dict[str, str] = {}
+        serde: dict[str, object] = {"parameters": parameters}
         location = None
         comment = None
         stored_as = None
@@ -185,7 +195,7 @@ class DdlExecutor:
                 serde["serialization_library"] = prop.this.name
                 extra = prop.args.get("serde_properties")
                 for item in extra.expressions if extra else []:
-                    serde["parameters"][item.name] = item.text("value")  # type: ignore[index]
+                    parameters[item.name] = item.text("value")
             elif isinstance(prop, exp.RowFormatDelimitedProperty):
                 for key, parameter in (
                     ("fields", "field.delim"),
@@ -196,7 +206,7 @@ class DdlExecutor:
                     ("null", "serialization.null.format"),
                 ):
                     if prop.args.get(key) is not None:
-                        serde["parameters"][parameter] = prop.args[key].name  # type: ignore[index]
+                        parameters[parameter] = prop.args[key].name
             elif isinstance(prop, exp.FileFormatProperty):
                 if isinstance(prop.this, exp.InputOutputFormat):
                     serde["input_format"] = prop.this.args["input_format"].name
@@ -254,7 +264,7 @@ class DdlExecutor:
         self.catalog.create_table(definition, if_not_exists=bool(node.args.get("exists")))
         return _status(f"table {database}.{name} created")
 
-    def _column(self, node: exp.Expression) -> Column:
+    def _column(self, node: exp.Expr) -> Column:
         if not isinstance(node, exp.ColumnDef) or node.args.get("kind") is None:
             raise self.error(
                 f"expected a column name and type, found {node.sql('athena')!r}", node.sql("athena")
@@ -269,7 +279,7 @@ class DdlExecutor:
         except CatalogError as error:
             raise self.error(str(error), node.name) from None
 
-    def drop_table(self, node: exp.Expression) -> pl.DataFrame:
+    def drop_table(self, node: exp.Expr) -> pl.DataFrame:
         for table in node.args.get("tables") or [node.this]:
             database, name = self._table_name(table)
             self.catalog.drop_table(database, name, if_exists=bool(node.args.get("exists")))
@@ -308,7 +318,7 @@ class DdlExecutor:
             raise CatalogError(f"{relation.qualified_name} is a view, not a table")
         return relation
 
-    def describe(self, node: exp.Expression) -> pl.DataFrame:
+    def describe(self, node: exp.Expr) -> pl.DataFrame:
         table = node.this
         relation = self.catalog.find_relation(table.name, table.db or None, self.database)
         rows = [(c.name, c.type, c.comment or "") for c in self._columns(relation)]
@@ -456,7 +466,7 @@ def _like(names: list[str], pattern: str) -> list[str]:
 
 #: the catalog statements by kind (``statement_kind``) and the method that runs each; the
 #: engine's statement table (``query/engine.py``) sends these kinds here
-CATALOG_STATEMENTS: dict[str, Callable[[DdlExecutor, exp.Expression], pl.DataFrame | None]] = {
+CATALOG_STATEMENTS: dict[str, Callable[[DdlExecutor, exp.Expr], pl.DataFrame | None]] = {
     "CREATE DATABASE": DdlExecutor.create_database,
     "CREATE TABLE": DdlExecutor.create_table,
     "DROP DATABASE": DdlExecutor.drop_database,
@@ -471,7 +481,7 @@ CATALOG_STATEMENTS: dict[str, Callable[[DdlExecutor, exp.Expression], pl.DataFra
 def execute_ddl(
     catalog: Catalog,
     sql: str,
-    expression: exp.Expression | None = None,
+    expression: exp.Expr | None = None,
     database: str = DEFAULT_DATABASE,
     view_columns: Callable[[str], tuple[Column, ...]] | None = None,
 ) -> pl.DataFrame | None:

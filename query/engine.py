@@ -16,14 +16,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
 import loglake.query.functions  # noqa: F401  (the function library registers itself on import)
 from loglake.catalog.lakesettings import QueryLimits
-from loglake.errors import CatalogError, SqlError
+from loglake.errors import CatalogError, SqlError, UserError
 from loglake.query import expressions as _expressions  # noqa: F401  (registers translators)
 from loglake.query import statements
 from loglake.query.compiler import Compiler, Output, ScanRecord
@@ -31,7 +31,13 @@ from loglake.query.cost import athena_cost_usd, format_usd
 from loglake.query.ddl import CATALOG_STATEMENTS, DdlExecutor
 from loglake.query.frontend import parse, qualify_tree
 from loglake.query.guards import as_sql_error, run_deep
-from loglake.query.limits import check_scan, collect_within, wait_until_polars_runs
+from loglake.query.limits import (
+    COLLECT_ENGINES,
+    CollectEngine,
+    check_scan,
+    collect_within,
+    wait_until_polars_runs,
+)
 from loglake.query.plans import PlanCache, plan_key
 from loglake.query.runtime import error_from_polars
 from loglake.query.statement_kind import statement_kind
@@ -102,20 +108,15 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
-#: the engines ``LazyFrame.collect`` accepts by name
-PolarsEngine = Literal["auto", "in-memory", "streaming", "gpu"]
-_POLARS_ENGINES: tuple[PolarsEngine, ...] = ("auto", "in-memory", "streaming", "gpu")
-
-
-def _polars_engine(name: str) -> PolarsEngine:
-    for engine in _POLARS_ENGINES:
-        if engine == name:
+def _collect_engine(name: str) -> CollectEngine:
+    for engine in COLLECT_ENGINES:
+        if name == engine:
             return engine
-    raise ValueError(f"LOGLAKE_POLARS_ENGINE is {name!r}: use one of {', '.join(_POLARS_ENGINES)}")
+    raise UserError(f"LOGLAKE_POLARS_ENGINE={name!r}: use one of {', '.join(COLLECT_ENGINES)}")
 
 
 #: Polars engine used to run plans (measured: streaming is faster on scan-heavy plans)
-COLLECT_ENGINE = _polars_engine(os.environ.get("LOGLAKE_POLARS_ENGINE", "streaming"))
+COLLECT_ENGINE = _collect_engine(os.environ.get("LOGLAKE_POLARS_ENGINE", "streaming"))
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\b(\s+ANALYZE\b)?(\s*\([^)]*\))?\s*(?P<rest>.*)$", re.I | re.S)
 
@@ -332,14 +333,16 @@ class Engine:
         tree = parse(rest, params)
         if not isinstance(tree, exp.Query | exp.Values):
             raise SqlError("EXPLAIN supports queries only")
-        showing = hasattr(self.tables, "plan_only")  # a plan to show reads no data
-        if showing:
-            self.tables.plan_only = True
+        from loglake.query.catalog_tables import CatalogTables
+
+        tables = self.tables if isinstance(self.tables, CatalogTables) else None
+        if tables is not None:
+            tables.plan_only = True  # a plan to show reads no data
         try:
             lf, compiler = self._compile_query(tree, rest)
         finally:
-            if showing:
-                self.tables.plan_only = False
+            if tables is not None:
+                tables.plan_only = False
         # nothing is read: the statement's statistics (history, the CLI's line, last_query) say
         # so, and the files the plan would read are in its text
         lines = ["Scans:"]

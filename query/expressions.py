@@ -162,7 +162,7 @@ def cast(
         )
     if isinstance(target, pl.Map) and T.is_map(source) and not isinstance(source, pl.Map):
         # a map spelt as a list of {key, value} entries already has the map's shape
-        entry = pl.Struct({"key": target.key, "value": target.value})  # type: ignore[attr-defined]
+        entry = pl.Struct({"key": target.key, "value": target.value})
         return value if source == pl.List(entry) else value.cast(pl.List(entry), strict=strict)
     return value.cast(target, strict=strict)
 
@@ -181,7 +181,7 @@ def _cast_row(
     # exponentially with nested ROW casts), and a null row stays null
     renamed = value.struct.rename_fields([t.name for t in target.fields])
     changed = [
-        cast(compiler, pl.field(t.name), s.dtype, t.dtype, strict).alias(t.name)
+        cast(compiler, pl.field(t.name), T.nested(s.dtype), T.nested(t.dtype), strict).alias(t.name)
         for s, t in zip(source.fields, target.fields, strict=True)
         if s.dtype != t.dtype
     ]
@@ -203,8 +203,11 @@ def cast_node(compiler: ExprCompiler, node: exp.Cast, strict: bool) -> pl.Expr:
             return _typed_literal(compiler, inner.this, target, node)
     value = compiler.expr(inner)
     source = compiler.dtype(value)
-    rows = isinstance(source, pl.Struct) and isinstance(target, pl.Struct)
-    if rows and len(source.fields) != len(target.fields):  # type: ignore[union-attr]
+    if (
+        isinstance(source, pl.Struct)
+        and isinstance(target, pl.Struct)
+        and len(source.fields) != len(target.fields)
+    ):
         raise compiler.error(
             node, f"Cannot cast {T.sql_name(source).lower()} to {T.sql_name(target).lower()}"
         )
@@ -352,7 +355,7 @@ def _arith_sql(compiler: ExprCompiler, node: exp.Expression) -> str | None:
             return None
         name = expr.meta.output_name()
         return '"' + name.replace('"', '""') + '"'
-    ops = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*"}
+    ops: dict[type[exp.Expr], str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*"}
     op = ops.get(type(node))
     if op is None:
         return None
@@ -498,13 +501,14 @@ def _row_comparison(compiler: ExprCompiler, node: exp.Binary, op: str, fn: Any) 
         )
     terms = []
     for a, b in pairs:
-        if not T.comparable(a.dtype, b.dtype):
+        a_type, b_type = T.nested(a.dtype), T.nested(b.dtype)
+        if not T.comparable(a_type, b_type):
             raise compiler.error(
                 node,
                 f"Cannot apply operator: {T.sql_name(lt).lower()} {op} {T.sql_name(rt).lower()}",
             )
         x, y = T.unify_temporal(
-            [left.struct.field(a.name), right.struct.field(b.name)], [a.dtype, b.dtype]
+            [left.struct.field(a.name), right.struct.field(b.name)], [a_type, b_type]
         )
         terms.append(fn(x, y))
     return pl.all_horizontal(terms) if op == "=" else pl.any_horizontal(terms)

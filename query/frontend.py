@@ -71,7 +71,10 @@ def literal_node(value: Any) -> exp.Expression:
     The literal text is parsed on its own, so it can never join the tokens around the
     placeholder: ``-?`` with ``-5`` is ``-(-5)``, never a ``--`` comment.
     """
-    return sqlglot.parse_one(sql_literal(value), read=DIALECT)
+    node = sqlglot.parse_one(sql_literal(value), read=DIALECT)
+    if not isinstance(node, exp.Expression):  # parse_one's type is also the traits' base class
+        raise SqlError(f"unsupported parameter value {value!r}")
+    return node
 
 
 def _placeholder_tokens(sql: str) -> tuple[list[Token], list[Token]]:
@@ -136,7 +139,8 @@ def _parse(sql: str, params: list[Any] | tuple[Any, ...] | None) -> exp.Expressi
             message, start, end = mismatched
             raise SqlError(f"syntax error: {message}", sql, start, end)
         parser = sqlglot.Dialect.get_or_raise(DIALECT).parser()
-        trees = [t for t in parser.parse(tokens, sql) if t is not None]
+        # every statement node is an Expression (sqlglot's Expr also covers abstract traits)
+        trees = [t for t in parser.parse(tokens, sql) if isinstance(t, exp.Expression)]
     except ParseError as err:
         unknown = syntax.unknown_statement(sql)
         if unknown is not None:
@@ -152,8 +156,8 @@ def _parse(sql: str, params: list[Any] | tuple[Any, ...] | None) -> exp.Expressi
         raise SqlError(message) from None
     except TokenError as err:
         cause = str(err.__cause__ or err)
-        message, start = syntax.describe_token_error(cause, sql)
-        raise SqlError(f"syntax error: {message}", sql, start) from None
+        message, at = syntax.describe_token_error(cause, sql)
+        raise SqlError(f"syntax error: {message}", sql, at) from None
     if not trees:
         raise SqlError("empty statement")
     if len(trees) > 1:
@@ -241,6 +245,7 @@ def qualify_tree(
         for column in columns:
             references[column] = references.get(column, 0) + 1
         mapping.setdefault(db, {})[name] = columns
+    tables: dict[str, object] = {**mapping}  # MappingSchema takes any nesting
     # a parsed statement over tables of the same schemas qualifies the same way (plans.QUALIFIED)
     statement = tree.meta.get("statement")
     key = None if statement is None else (statement, default_db, repr(mapping))
@@ -250,7 +255,7 @@ def qualify_tree(
     try:
         qualified = qualify(
             tree,
-            schema=MappingSchema(mapping, dialect=DIALECT) if mapping else None,
+            schema=MappingSchema(tables, dialect=DIALECT) if tables else None,
             db=default_db,
             dialect=DIALECT,
             quote_identifiers=False,

@@ -22,6 +22,7 @@ from sqlglot import exp
 from loglake.errors import LoglakeError, SqlError
 from loglake.query.registry import ExprCompiler
 from loglake.query.runtime import error_from_polars, guard
+from loglake.query.types import signed_bits
 
 T = TypeVar("T")
 
@@ -29,7 +30,12 @@ _NARROWED = re.compile(
     r"conversion from `(i128|i64)` to `(i64|i32|i16|i8)` failed.*?values: \[(-?\d+)"
 )
 #: Trino's names of the integer types whose arithmetic is checked
-_INTEGER_NAMES = {pl.Int64: "bigint", pl.Int32: "integer", pl.Int16: "smallint", pl.Int8: "tinyint"}
+_INTEGER_NAMES: dict[type[pl.DataType], str] = {
+    pl.Int64: "bigint",
+    pl.Int32: "integer",
+    pl.Int16: "smallint",
+    pl.Int8: "tinyint",
+}
 _OPERATIONS = {"+": "addition", "-": "subtraction", "*": "multiplication"}
 _OPS = {"+": pl.Expr.add, "-": pl.Expr.sub, "*": pl.Expr.mul}
 #: set only while measuring what the overflow checks cost (bench/bench_overflow.py)
@@ -89,7 +95,7 @@ def checked_arithmetic(
     integer size up and must narrow back, so nested arithmetic stays one pass instead of
     re-evaluating each operand once per check.
     """
-    name = _INTEGER_NAMES.get(dtype)  # type: ignore[call-overload]
+    name = _INTEGER_NAMES.get(dtype.base_type())
     if name is None or _UNCHECKED.get():
         return _OPS[op](left, right)
     if not (_plain(node.this) and _plain(node.expression)):
@@ -104,12 +110,13 @@ def _wrapped(
     op: str, left: pl.Expr, right: pl.Expr, node: exp.Expression, dtype: pl.DataType
 ) -> tuple[pl.Expr, pl.Expr]:
     """``left op right`` as Polars computes it in ``dtype`` and the rows where it wrapped."""
-    bits = _bits(dtype)
+    bits = signed_bits(dtype)
     lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     constant_right, constant_left = _integer_literal(node.expression), _integer_literal(node.this)
-    if constant_right is not None or (constant_left is not None and op != "-"):
+    k = constant_right if constant_right is not None else constant_left if op != "-" else None
+    if k is not None:
         # x op k (or k op x for + and *): x must stay within bounds worked out once, here
-        k, x = (constant_right, left) if constant_right is not None else (constant_left, right)
+        x = left if constant_right is not None else right
         if op == "+":
             low, high = lo - k, hi - k
         elif op == "-":
@@ -164,10 +171,10 @@ def checked_negation(
     compiler: ExprCompiler, node: exp.Neg, operand: pl.Expr, dtype: pl.DataType
 ) -> pl.Expr:
     """``-operand``; the smallest value of an integer type has no negation there (Trino fails)."""
-    name = _INTEGER_NAMES.get(dtype)  # type: ignore[call-overload]
+    name = _INTEGER_NAMES.get(dtype.base_type())
     if name is None or _UNCHECKED.get() or isinstance(node.this, exp.Literal):
         return -operand
-    smallest = -(2 ** (_bits(dtype) - 1))
+    smallest = -(2 ** (signed_bits(dtype) - 1))
     return guard(compiler, node, -operand, operand == smallest, f"{name} negation overflow")
 
 
@@ -190,10 +197,6 @@ def integer_sum(
     outside = (total > 2**63 - 1) | (total < -(2**63))
     checked = guard(compiler, node, total, outside, "bigint addition overflow").cast(pl.Int64)
     return exact, checked
-
-
-def _bits(dtype: pl.DataType) -> int:
-    return {pl.Int64: 64, pl.Int32: 32, pl.Int16: 16, pl.Int8: 8}[dtype]  # type: ignore[index]
 
 
 # ---------------------------------------------------------------------- deep statements

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 from sqlglot import exp
 
 from loglake.errors import LoglakeError, SqlError, UserError
@@ -231,7 +232,8 @@ class _Parser:
         elif name == "dedup":
             cmd.items = self.aliased_list(allow_alias=False)
         else:  # parse
-            cmd.source = self.expr() if self.peek() and self.peek().kind == "field" else None  # type: ignore[union-attr]
+            ahead = self.peek()
+            cmd.source = self.expr() if ahead is not None and ahead.kind == "field" else None
             pattern = self.next()
             if pattern.kind not in ("string", "regex"):
                 raise self.error("parse takes a glob in quotes or a /regular expression/", pattern)
@@ -567,7 +569,7 @@ class _Translator:
             return Value(_q(column), text=isinstance(shape.columns[column], pl.String))
         parts = name.split(".")
         if (column := shape.column(parts[0])) is not None:
-            dtype = shape.columns[column]
+            dtype: pl.DataType | DataTypeClass = shape.columns[column]
             if column in shape.json_columns or isinstance(dtype, pl.String):
                 return Value(_json_path(_q(column), parts[1:]), True)
             sql = _q(column)

@@ -235,11 +235,11 @@ def _polars_handler() -> Iterator[None]:
 
 def _run_watched(call: Callable[[], T], seconds: float) -> T:
     ticket = _WATCHDOG.arm(seconds)
-    outcome: T | None = None
+    answer: list[T] = []  # call()'s result once it returns (T itself may admit None)
     interrupted = False
     error: BaseException | None = None
     try:
-        outcome = call()
+        answer.append(call())
     except KeyboardInterrupt:
         interrupted = True
     except BaseException as raised:
@@ -262,10 +262,10 @@ def _run_watched(call: Callable[[], T], seconds: float) -> T:
     if fired:
         if interrupted:
             raise TimeUp(stopped=True)
-        return outcome  # type: ignore[return-value] - the answer came as the time ran out
+        return answer[0]  # the answer came as the time ran out
     if interrupted or echoed:
         raise KeyboardInterrupt  # Ctrl-C, raised once
-    return outcome  # type: ignore[return-value]
+    return answer[0]
 
 
 def _echo_point() -> None:

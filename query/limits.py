@@ -12,12 +12,17 @@ A query with a time limit runs on its usual engine and is interrupted when its t
 from __future__ import annotations
 
 import threading
+from typing import Literal
 
 import polars as pl
 
 from loglake.catalog.lakesettings import QueryLimits
 from loglake.errors import SqlError
 from loglake.query import interrupt
+
+#: the engines Polars collects a plan with
+CollectEngine = Literal["auto", "in-memory", "streaming", "gpu"]
+COLLECT_ENGINES: tuple[CollectEngine, ...] = ("auto", "in-memory", "streaming", "gpu")
 
 
 class QueryLimitError(SqlError):
@@ -67,7 +72,7 @@ def wait_until_polars_runs() -> None:
         ) from None
 
 
-def collect_within(lf: pl.LazyFrame, limits: QueryLimits, engine: str) -> pl.DataFrame:
+def collect_within(lf: pl.LazyFrame, limits: QueryLimits, engine: CollectEngine) -> pl.DataFrame:
     """Run a plan under the time and result-size limits, cancelling it at the first one crossed."""
     rows = limits.result_limit_rows
     if rows is not None:
@@ -75,9 +80,9 @@ def collect_within(lf: pl.LazyFrame, limits: QueryLimits, engine: str) -> pl.Dat
     seconds = limits.time_limit_s
     try:
         if seconds is None:
-            df = lf.collect(engine=engine)  # type: ignore[arg-type]
+            df = lf.collect(engine=engine)
         else:
-            df = interrupt.run_until(lambda: lf.collect(engine=engine), seconds)  # type: ignore[arg-type]
+            df = interrupt.run_until(lambda: lf.collect(engine=engine), seconds)
     except interrupt.TimeUp as up:
         raise _exceeded("time", f"{seconds:g} s", "time_limit_s", up.stopped) from None
     except KeyboardInterrupt:

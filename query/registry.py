@@ -72,11 +72,11 @@ class ExprCompiler(Protocol):
         """The SQL type of an uncompiled child, when it can be known before running."""
         ...
 
-    def error(self, node: exp.Expression | None, message: str) -> SqlError:
+    def error(self, node: exp.Expr | None, message: str) -> SqlError:
         """An error pointing at the node's text in the query (``raise compiler.error(...)``)."""
         ...
 
-    def position(self, node: exp.Expression | None) -> tuple[int | None, int | None]:
+    def position(self, node: exp.Expr | None) -> tuple[int | None, int | None]:
         """The character span of a node in the query text."""
         ...
 

@@ -70,7 +70,9 @@ _SIGNATURE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*\((.*)\)\s*->\s*(.+?)\s*$", r
 
 def _split_top(text: str) -> list[str]:
     """Split at commas outside parentheses."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1
@@ -131,7 +133,7 @@ def all_signatures() -> dict[str, list[Signature]]:
     return out
 
 
-def names_of(node: exp.Expression) -> list[str]:
+def names_of(node: exp.Expr) -> list[str]:
     """The Trino names a call node can be written with (from its translator's signatures)."""
     if isinstance(node, exp.Anonymous):
         return [node.name.lower()]
@@ -220,8 +222,8 @@ def _bind(variable: str, given: pl.DataType, bindings: dict[str, pl.DataType]) -
     if T.is_map(bound) and T.is_map(given):
         return True
     if isinstance(bound, pl.List) and isinstance(given, pl.List):
-        inner = {}
-        return _bind("E", bound.inner, inner) and _bind("E", given.inner, inner)
+        inner: dict[str, pl.DataType] = {}
+        return _bind("E", T.nested(bound.inner), inner) and _bind("E", T.nested(given.inner), inner)
     if isinstance(bound, pl.Struct) and isinstance(given, pl.Struct):
         return len(bound.fields) == len(given.fields)
     unified = T.common_supertype(bound, given)
@@ -244,7 +246,7 @@ def accepts(param: SqlType, given: Given, bindings: dict[str, pl.DataType]) -> b
     if param.name == "array":
         if not isinstance(given, pl.List | pl.Array) or T.is_map(given):
             return False
-        return accepts(param.params[0], given.inner, bindings)  # type: ignore[arg-type]
+        return accepts(param.params[0], T.nested(given.inner), bindings)
     if param.name == "map":
         if not T.is_map(given):
             return False

@@ -14,7 +14,7 @@ from sqlglot import exp
 _OBJECT_NAMES = {"SCHEMA": "DATABASE"}
 
 
-def statement_kind(tree: exp.Expression) -> str:
+def statement_kind(tree: exp.Expr) -> str:
     """``SELECT``, ``EXPLAIN``, ``CREATE TABLE AS``, ``DROP VIEW``, ``SHOW``, ..."""
     if isinstance(tree, exp.Query | exp.Values | exp.Subquery):
         return "SELECT"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 import pyarrow as pa
@@ -20,6 +20,7 @@ from loglake.catalog.paths import NULL_PARTITION, partition_path
 from loglake.catalog.types import from_arrow
 from loglake.errors import SqlError
 from loglake.query.checks import node_span
+from loglake.query.types import polars_schema_from_arrow
 
 if TYPE_CHECKING:
     from loglake.query.engine import Engine, QueryResult, QueryStats, Statement
@@ -124,6 +125,14 @@ UNLOAD_PROPERTIES = (
     "field_delimiter",
     "partitioned_by",
 )
+#: Polars' name of each Parquet compression UNLOAD takes
+_PARQUET_CODECS: dict[str, Literal["zstd", "gzip", "snappy", "lz4", "uncompressed"]] = {
+    "zstd": "zstd",
+    "gzip": "gzip",
+    "snappy": "snappy",
+    "lz4": "lz4",
+    "none": "uncompressed",
+}
 UNLOAD_COMPRESSIONS = {
     "PARQUET": ("zstd", "gzip", "snappy", "lz4", "none"),
     "JSON": ("none", "gzip"),
@@ -188,7 +197,7 @@ class _WithList:
         return names
 
 
-def _properties(tree: exp.Create) -> dict[str, Any]:
+def _properties(tree: exp.Expr) -> dict[str, Any]:
     props: dict[str, Any] = {}
     node = tree.args.get("properties")
     for prop in node.expressions if node is not None else []:
@@ -292,9 +301,7 @@ def insert_into(engine: Engine, statement: Statement) -> QueryResult:
             sql,
             *node_span(tree.expression),
         )
-    target_schema = pl.Schema(
-        pl.from_arrow(schema.empty_table()).schema  # type: ignore[union-attr]
-    )
+    target_schema = polars_schema_from_arrow(schema)
     exprs = []
     by_name = dict(zip(columns, df.columns, strict=True))
     for column in names:
@@ -430,8 +437,7 @@ def unload(engine: Engine, statement: Statement) -> QueryResult:
         path = f"{folder}/{stats.query_id}.{extension}"
         with fs.open(path, "wb") as raw:
             if fmt == "PARQUET":
-                codec = "uncompressed" if compression == "none" else compression
-                part.write_parquet(raw, compression=codec)  # type: ignore[arg-type]
+                part.write_parquet(raw, compression=_PARQUET_CODECS[compression])
             elif compression == "gzip":
                 with gzip.GzipFile(fileobj=raw, mode="wb") as packed:
                     _write_text(part, packed, fmt, delimiter)

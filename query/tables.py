@@ -18,7 +18,7 @@ from loglake.errors import CatalogError, close_names
 from loglake.query.struct_reads import MemberPaths
 
 #: pseudo-columns Athena offers on every table; never part of ``SELECT *``
-PSEUDO_COLUMNS = {"$path": pl.String, "$file_size": pl.Int64}
+PSEUDO_COLUMNS: dict[str, pl.DataType] = {"$path": pl.String(), "$file_size": pl.Int64()}
 
 
 @dataclass(frozen=True)

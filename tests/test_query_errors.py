@@ -93,3 +93,11 @@ def test_runtime_cast_failure_is_a_sql_error(engine: Engine) -> None:
 def test_unsupported_statement(engine: Engine) -> None:
     err = error_of(engine, "DELETE FROM events WHERE eventname = 'x'")
     assert "DELETE" in err.bare_message
+
+
+@pytest.mark.parametrize("function", ["geometric_mean", "stddev"])
+def test_unsupported_window_frame_names_the_function(function: str) -> None:
+    numbers = Engine(tables={"t": pl.DataFrame({"n": [1.0, 2.0, 4.0]})})
+    over = "OVER (ORDER BY n ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"
+    err = error_of(numbers, f"SELECT {function}(n) {over} FROM t")
+    assert err.bare_message == f"{function} with an ordered window frame is not supported"

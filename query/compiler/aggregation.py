@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import TYPE_CHECKING
@@ -139,7 +140,7 @@ def _grouping_sets(
             )
         elif isinstance(e, exp.Cube):
             items = [members(x) for x in e.expressions]
-            fam = []
+            fam: list[list[int]] = []
             for n in range(len(items), -1, -1):
                 for combo in itertools.combinations(range(len(items)), n):
                     fam.append(reduce(operator.iadd, (items[i] for i in combo), []))
@@ -185,11 +186,11 @@ def _split_aggregate(
         fast = None
         if isinstance(target, exp.Count) and (arg is None or isinstance(arg, exp.Star)):
             if cond is None:
-                col = compiler.fresh("_a")
-                aggs.append(pl.len().cast(pl.Int64).alias(col))
-                return pl.col(col)
+                rows = compiler.fresh("_a")
+                aggs.append(pl.len().cast(pl.Int64).alias(rows))
+                return pl.col(rows)
             arg = exp.true()
-            compiled = pl.when(cond).then(pl.lit(1))
+            compiled: pl.Expr = pl.when(cond).then(pl.lit(1))
             cond = None
         else:
             fast = summable(compiler, arg) if isinstance(target, exp.Sum | exp.Avg) else None
@@ -233,16 +234,16 @@ def _split_aggregate(
             count = plan.counts[(src, distinct)] = compiler.fresh("_a")
             aggs.append(col.count().alias(count))
         # avg: Trino keeps the decimal scale, and averages everything else as double
-        result = T.avg_type(dtype)
+        average = T.avg_type(dtype)
         if T.is_decimal(dtype):
             # the sum a SUM of the same input computes (TPC-H q1 asks for both)
             total = pl.col(_null_aware_sum(compiler, plan, col, src, distinct))
             if fast is not None:
                 total = rescaled(total, fast.scale)
             return pl.when(pl.col(count) > 0).then(
-                (total.cast(result) / pl.col(count).cast(pl.Decimal(38, 0))).cast(result)
+                (total.cast(average) / pl.col(count).cast(pl.Decimal(38, 0))).cast(average)
             )
-        aggs.append(col.cast(result).mean().alias(out))
+        aggs.append(col.cast(average).mean().alias(out))
         return pl.col(out)
     compiled = compiler.expr(node)
     out = compiler.fresh("_a")
@@ -268,8 +269,13 @@ MAX_GROUPING_SETS = 2048
 
 def _check_grouping_set_count(compiler: Compiler, group: exp.Group) -> None:
     """Fail as Trino does before a GROUP BY's grouping sets are spelled out one by one."""
-    sizes = {exp.GroupingSets: lambda n: n, exp.Rollup: lambda n: n + 1, exp.Cube: lambda n: 2**n}
-    parts = [e for e in group.expressions if isinstance(e, tuple(sizes))]
+    sizes: dict[type[exp.Expr], Callable[[int], int]] = {
+        exp.GroupingSets: lambda n: n,
+        exp.Rollup: lambda n: n + 1,
+        exp.Cube: lambda n: 2**n,
+    }
+    kinds = (exp.GroupingSets, exp.Rollup, exp.Cube)
+    parts: list[exp.Expr] = [e for e in group.expressions if isinstance(e, kinds)]
     for key, kind in (
         ("grouping_sets", exp.GroupingSets),
         ("rollup", exp.Rollup),

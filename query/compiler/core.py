@@ -167,11 +167,11 @@ class Compiler:
     def fresh(self, prefix: str = "_t") -> str:
         return f"{prefix}{next(self._counter)}"
 
-    def error(self, node: exp.Expression | None, message: str) -> SqlError:
+    def error(self, node: exp.Expr | None, message: str) -> SqlError:
         start, end = self.position(node)
         return SqlError(message, self.sql, start, end)
 
-    def position(self, node: exp.Expression | None) -> tuple[int | None, int | None]:
+    def position(self, node: exp.Expr | None) -> tuple[int | None, int | None]:
         """Character span of a node in the query text, from identifier metadata or its name."""
         if node is None:
             return None, None

@@ -9,8 +9,9 @@ are handed to its table provider as file-pruning hints.
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from functools import reduce
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 from sqlglot import exp
@@ -24,6 +25,9 @@ from loglake.query.tables import PSEUDO_COLUMNS
 
 if TYPE_CHECKING:
     from loglake.query.compiler.core import Compiler
+
+#: the joins Polars makes (``LazyFrame.join``'s ``how``)
+JoinHow = Literal["inner", "left", "right", "full", "semi", "anti", "cross"]
 
 
 def set_operation(compiler: Compiler, node: exp.SetOperation) -> Output:
@@ -70,7 +74,7 @@ def set_operation(compiler: Compiler, node: exp.SetOperation) -> Output:
     else:
         if not distinct:
             raise compiler.error(node, f"{node.key.upper()} ALL is not supported")
-        how = "semi" if isinstance(node, exp.Intersect) else "anti"
+        how: JoinHow = "semi" if isinstance(node, exp.Intersect) else "anti"
         lf = lf_l.unique().join(lf_r, on=left.internal, how=how, nulls_equal=True)
     out = Output(lf, left.names, left.internal, known)
     return compiler.modifiers(node, out)
@@ -107,7 +111,7 @@ def from_clause(
     joins = node.args.get("joins") or []
     if from_ is None:
         lf = pl.LazyFrame({"_one": [1]})
-        return Rel(lf, {"_one": pl.Int32}, Scope()), conjuncts, False
+        return Rel(lf, {"_one": pl.Int32()}, Scope()), conjuncts, False
     outer = any(j.side in ("RIGHT", "FULL") for j in joins)
     table_hints = {} if outer else tree.single_source_conjuncts(conjuncts)
     if handed:  # only a single-table SELECT gets them (see pruning.hints_for_projection)
@@ -240,9 +244,9 @@ def join_frames(
     compiler: Compiler,
     left: pl.LazyFrame,
     right: pl.LazyFrame,
-    left_on: list[pl.Expr],
-    right_on: list[pl.Expr | str],
-    how: str,
+    left_on: Sequence[pl.Expr],
+    right_on: Sequence[pl.Expr | str],
+    how: JoinHow,
     **options: Any,
 ) -> pl.LazyFrame:
     """``left.join(right, ...)`` with computed keys made columns first: Polars joins only
@@ -250,7 +254,7 @@ def join_frames(
     (casts whose format is inferred, staged formulas)."""
     temporary: list[str] = []
 
-    def as_columns(frame: pl.LazyFrame, keys: list[Any], side: str) -> pl.LazyFrame:
+    def as_columns(frame: pl.LazyFrame, keys: list[pl.Expr | str], side: str) -> pl.LazyFrame:
         for i, key in enumerate(keys):
             if isinstance(key, str) or key.meta.is_column():
                 continue
@@ -260,10 +264,11 @@ def join_frames(
             keys[i] = pl.col(name)
         return frame
 
-    left_on, right_on = list(left_on), list(right_on)
-    left = as_columns(left, left_on, "l")
-    right = as_columns(right, right_on, "r")
-    joined = left.join(right, left_on=left_on, right_on=right_on, how=how, **options)  # type: ignore[arg-type]
+    left_keys: list[pl.Expr | str] = list(left_on)
+    right_keys: list[pl.Expr | str] = list(right_on)
+    left = as_columns(left, left_keys, "l")
+    right = as_columns(right, right_keys, "r")
+    joined = left.join(right, left_on=left_keys, right_on=right_keys, how=how, **options)
     return joined.drop(temporary, strict=False) if temporary else joined
 
 
@@ -272,7 +277,7 @@ def _equi_join(
     left: Rel,
     right: Rel,
     keys: list[tuple[exp.Expression, exp.Expression]],
-    how: str,
+    how: JoinHow,
 ) -> Rel:
     schema = {**left.schema, **right.schema}
     scope = left.scope.merged(right.scope)
@@ -327,7 +332,8 @@ def join_on(compiler: Compiler, left: Rel, right: Rel, join: exp.Join) -> Rel:
     keys = tree.equi_keys(conds, left.aliases, right.aliases)
     used = {id(k[2]) for k in keys}
     rest = [c for c in conds if id(c) not in used]
-    how = {"": "inner", "LEFT": "left", "RIGHT": "right", "FULL": "full"}[side]
+    sides: dict[str, JoinHow] = {"": "inner", "LEFT": "left", "RIGHT": "right", "FULL": "full"}
+    how = sides[side]
     left_only = [
         c for c in rest if tree.referenced_aliases(c) <= left.aliases and tree.referenced_aliases(c)
     ]
@@ -361,13 +367,15 @@ def _residual_join(
     right: Rel,
     pairs: list[tuple[exp.Expression, exp.Expression]],
     rest: list[exp.Expression],
-    how: str,
+    how: JoinHow,
 ) -> Rel:
     """Outer join whose condition is not only equalities: match, then add unmatched rows."""
     lid, rid = compiler.fresh("_lid"), compiler.fresh("_rid")
     # cache(): both uses of each numbered side must see the same numbering
-    left = Rel(left.lf.with_row_index(lid).cache(), {**left.schema, lid: pl.UInt32}, left.scope)
-    right = Rel(right.lf.with_row_index(rid).cache(), {**right.schema, rid: pl.UInt32}, right.scope)
+    left = Rel(left.lf.with_row_index(lid).cache(), {**left.schema, lid: pl.UInt32()}, left.scope)
+    right = Rel(
+        right.lf.with_row_index(rid).cache(), {**right.schema, rid: pl.UInt32()}, right.scope
+    )
     matched = _equi_join(compiler, left, right, pairs, "inner")
     if rest:
         matched = filter_rel(compiler, matched, rest)
@@ -394,14 +402,15 @@ def from_item(
     if isinstance(node, exp.Table) and not isinstance(node.this, exp.Values):
         return table(compiler, node, alias, hints.get(alias, []))
     if isinstance(node, exp.Unnest):
-        base = Rel(pl.LazyFrame({"_one": [1]}), {"_one": pl.Int32}, Scope())
+        base = Rel(pl.LazyFrame({"_one": [1]}), {"_one": pl.Int32()}, Scope())
         return unnest(compiler, base, node, left=False)
     if isinstance(node, exp.Subquery | exp.Values) or (
         isinstance(node, exp.Table) and isinstance(node.this, exp.Values)
     ):
         inner = node.this if isinstance(node, exp.Subquery) else node
         alias_node = node.args.get("alias")
-        renamed = alias_node is not None and bool(alias_node.columns)
+        renamed_to = [] if alias_node is None else alias_node.columns
+        renamed = bool(renamed_to)
         out = (
             compiler.query(inner)
             if renamed
@@ -409,7 +418,7 @@ def from_item(
         )
         names = out.names
         if renamed:
-            names = [c.name.lower() for c in alias_node.columns]
+            names = [c.name.lower() for c in renamed_to]
         return alias_output(compiler, out, alias, names)
     raise compiler.error(node, f"unsupported FROM item: {node.sql('trino')[:60]}")
 
@@ -501,9 +510,11 @@ def unnest(compiler: Compiler, rel: Rel, node: exp.Unnest, left: bool) -> Rel:
             if isinstance(d, pl.Map):
                 compiled[i] = compiled[i].map.entries()
                 dtypes[i] = compiler.dtype(compiled[i])
+    listed: list[pl.List | pl.Array] = []
     for a, d in zip(arrays, dtypes, strict=True):
         if not isinstance(d, pl.List | pl.Array):
             raise compiler.error(a, f"Cannot unnest type: {T.sql_name(d)}")
+        listed.append(d)
     lf = rel.lf.with_columns([c.alias(t) for c, t in zip(compiled, tmp, strict=True)])
     if not left:
         lf = lf.filter(pl.max_horizontal([pl.col(t).list.len() for t in tmp]) > 0)
@@ -527,14 +538,15 @@ def unnest(compiler: Compiler, rel: Rel, node: exp.Unnest, left: bool) -> Rel:
     lf = lf.explode([*tmp, *([ord_col] if ord_col else [])], empty_as_null=left)
     # output columns: struct elements expand into their fields, maps into key and value
     outputs: list[tuple[pl.Expr, pl.DataType]] = []
-    for t, d in zip(tmp, dtypes, strict=True):
-        inner = d.inner  # type: ignore[union-attr]
-        if T.is_map(d) or (isinstance(inner, pl.Struct) and len(names) != len(arrays)):
-            outputs += [(pl.col(t).struct.field(f.name), f.dtype) for f in inner.fields]
+    for t, d in zip(tmp, listed, strict=True):
+        inner = T.nested(d.inner)
+        # a map's entries are {key, value} rows: they always expand
+        if isinstance(inner, pl.Struct) and (T.is_map(d) or len(names) != len(arrays)):
+            outputs += [(pl.col(t).struct.field(f.name), T.nested(f.dtype)) for f in inner.fields]
         else:
             outputs.append((pl.col(t), inner))
     if ord_col is not None:
-        outputs.append((pl.col(ord_col), pl.Int64))
+        outputs.append((pl.col(ord_col), pl.Int64()))
     if not names:
         names = [f"_col{i}" for i in range(len(outputs))]
     if ord_col is not None and len(names) == len(outputs) - 1:

@@ -165,7 +165,7 @@ def _semi_join(
     extra = [k[0] for k in keys] + residual_cols
     out, cols = _sub_output(compiler, stripped, extra)
     base = 1  # the first output is the IN value or EXISTS' constant
-    value_col = cols[0] if probe is not None else None
+    value_col = cols[0]
     key_cols = cols[base : base + len(keys)]
     res_cols = cols[base + len(keys) :]
     sub_schema = out.schema
@@ -194,7 +194,7 @@ def _semi_join(
             oe, ie = _key_pair(compiler, outer_node, kc, sub_schema[kc])
             left_keys.append(oe)
             right_keys.append(ie)
-    how = "anti" if negated else "semi"
+    how: relations.JoinHow = "anti" if negated else "semi"
     sub_lf = out.lf
     if residual:
         # the answer depends only on the outer values the conditions read: find the
@@ -211,7 +211,7 @@ def _semi_join(
         key_names = [compiler.fresh("_ck") for _ in left_keys]
         # the outer rows feed both the probe and the final join: compute them once
         rel = Rel(rel.lf.cache(), rel.schema, rel.scope)
-        probe = rel.lf.select(
+        outer_rows = rel.lf.select(
             [k.alias(n) for k, n in zip(left_keys, key_names, strict=True)]
             + [pl.col(c) for c in outer_cols]
         ).unique()
@@ -221,9 +221,9 @@ def _semi_join(
         scope = rel.scope.merged(inner_scope)
         schema = {**rel.schema, **sub_schema}
         if left_keys:
-            matched = probe.join(sub_lf, left_on=key_names, right_on=right_keys, how="inner")
+            matched = outer_rows.join(sub_lf, left_on=key_names, right_on=right_keys, how="inner")
         else:
-            matched = probe.join(sub_lf, how="cross")
+            matched = outer_rows.join(sub_lf, how="cross")
         with compiler.context(scope, schema):
             cond = reduce(lambda a, b: a & b, [relations.condition(compiler, r) for r in residual])
         hits = matched.filter(cond).select([*key_names, *outer_cols]).unique()

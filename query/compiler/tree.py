@@ -63,7 +63,7 @@ def _find_subquery(node: exp.Expression) -> bool:
 
 def subqueries(node: exp.Expression) -> list[exp.Expression]:
     """Scalar subqueries, EXISTS and IN (subquery) nodes in an expression (outermost first)."""
-    found = []
+    found: list[exp.Expression] = []
     for n in walk_scope(node):
         if (
             isinstance(n, exp.Exists)
@@ -125,7 +125,7 @@ def equi_keys(
     conjuncts: list[exp.Expression], left: set[str], right: set[str]
 ) -> list[tuple[exp.Expression, exp.Expression, exp.Expression]]:
     """Equalities usable as hash-join keys between two alias sets: (left expr, right expr, conjunct)."""
-    keys = []
+    keys: list[tuple[exp.Expression, exp.Expression, exp.Expression]] = []
     for c in conjuncts:
         if not isinstance(c, exp.EQ) or has_subquery(c):
             continue

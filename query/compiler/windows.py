@@ -195,10 +195,10 @@ def _window_value(
             else:
                 raise compiler.error(node, "this window frame is not supported for last_value")
         else:
-            n = int(compiler.literal_value(fn.args["offset"]))
-            if n < 1:
+            place = int(compiler.literal_value(fn.args["offset"]))
+            if place < 1:
                 raise compiler.error(fn, "nth_value position must be at least 1")
-            nth = over(value.get(n - 1, null_on_oob=True))
+            nth = over(value.get(place - 1, null_on_oob=True))
             if end == float("inf") or not key_cols:
                 result = nth
             else:
@@ -207,7 +207,7 @@ def _window_value(
                 lf = lf.with_columns(over(row_number).alias(rn))
                 temps.append(rn)
                 reach = over(pl.col(rn).max(), key_cols) if kind == "range" else pl.col(rn)
-                result = pl.when(reach >= n).then(nth)
+                result = pl.when(reach >= place).then(nth)
         return lf.with_columns(result.alias(out)).drop(temps)
     return _aggregate_window(compiler, lf, node, fn, out, frame)
 
@@ -229,15 +229,15 @@ def _aggregate_window(
         return lf.with_columns(over(compiler.expr(fn)).alias(out)).drop(temps)
     core = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
     if not isinstance(fn, core):
-        raise compiler.error(
-            node, f"{fn.sql_name().lower()} with an ordered window frame is not supported"
-        )
+        from loglake.query.functions.common import call_name
+
+        raise compiler.error(node, f"{call_name(fn)} with an ordered window frame is not supported")
     arg = fn.this
     if isinstance(arg, exp.Distinct):
         raise compiler.error(node, "DISTINCT aggregates over an ordered window are not supported")
     star = arg is None or isinstance(arg, exp.Star)
     value = pl.lit(1, pl.Int64) if star else compiler.expr(arg)
-    dtype = pl.Int64 if star else compiler.dtype(value)
+    dtype = pl.Int64() if star else compiler.dtype(value)
     if isinstance(fn, exp.Avg) and not T.is_decimal(dtype):
         value = value.cast(pl.Float64)
     present = value.is_not_null().cast(pl.Int64)
@@ -314,7 +314,7 @@ def _general_frame(
         if kind == "groups":
             group = pl.struct(key_cols).rle_id() if key_cols else pl.lit(0, pl.UInt32)
             lf = lf.with_columns(over(group.cast(pl.Int64)).alias(key))
-            scale = 1
+            scale: float = 1
         else:
             if len(key_cols) != 1 and (
                 start not in (0, float("-inf")) or end not in (0, float("inf"))
@@ -322,7 +322,7 @@ def _general_frame(
                 raise compiler.error(node, "RANGE with offsets needs exactly one ORDER BY key")
             order = node.args["order"].expressions[0]
             ordered = pl.col(key_cols[0]) if key_cols else pl.lit(0)
-            dtype = compiler.schema.get(key_cols[0]) if key_cols else pl.Int64
+            dtype = compiler.schema.get(key_cols[0]) if key_cols else pl.Int64()
             scale = 1
             if dtype == pl.Date:
                 ordered, scale = ordered.cast(pl.Int64), 1 / 86_400_000_000
