@@ -25,7 +25,7 @@ from sqlglot import exp
 MemberPaths = Mapping[str, frozenset[tuple[str, ...]]]
 
 
-def member_paths(root: exp.Expression, schema: pl.Schema) -> dict[str, frozenset[tuple[str, ...]]]:
+def member_paths(root: exp.Expr, schema: pl.Schema) -> dict[str, frozenset[tuple[str, ...]]]:
     """The struct columns of ``schema`` that the (qualified) statement reads only through member
     access, each with the member paths it reads.
 
