@@ -245,7 +245,7 @@ class ReportTables:
     ) -> Scan:
         if (database or "").lower() == REPORT_DATABASE:
             if name.lower() == "cloudtrail":
-                return self._cloudtrail(predicates, pseudo)
+                return self._cloudtrail(predicates, pseudo, members)
             return Scan(self._frame(name))
         return self.base.scan(database, name, predicates, pseudo, members)
 
@@ -340,7 +340,11 @@ class ReportTables:
         db, name = self._cloudtrail_source()
         return self.base.schema(db, name)
 
-    def _cloudtrail(self, predicates: list[Predicate], pseudo: set[str]) -> Scan:
+    def _cloudtrail(
+        self, predicates: list[Predicate], pseudo: set[str], members: MemberPaths | None
+    ) -> Scan:
+        """The period's CloudTrail events, read only at the struct members the control uses
+        (decoding all of ``useridentity`` cost most of the identity controls' time)."""
         db, name = self._cloudtrail_source()
         self.base.indexes.setdefault(f"{db}.{name}", FileValues())
         start, end = iso_text(self.period_start), iso_text(self.as_of)
@@ -350,7 +354,7 @@ class ReportTables:
             Predicate("day", ">=", (start[:10],)),
             Predicate("day", "<=", (end[:10],)),
         ]
-        scan = self.base.scan(db, name, [*predicates, *bounds], pseudo)
+        scan = self.base.scan(db, name, [*predicates, *bounds], pseudo, members)
         scan.lf = scan.lf.filter(pl.col("eventtime").is_between(pl.lit(start), pl.lit(end)))
         return scan
 
