@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from loglake.query.cost import format_usd
-from loglake.query.engine import human_bytes
 from loglake.query.interrupt import serving_stops
+from loglake.query.limits import human_bytes
 from loglake.render import cell_texts, table_text
 
 if TYPE_CHECKING:

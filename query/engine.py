@@ -36,6 +36,7 @@ from loglake.query.limits import (
     CollectEngine,
     check_scan,
     collect_within,
+    human_bytes,
     wait_until_polars_runs,
 )
 from loglake.query.plans import PlanCache, plan_key
@@ -96,16 +97,6 @@ class QueryResult:
     def lazy_frame(self) -> pl.LazyFrame:
         """The plan of a query run with lazy=True; a statement without one gives its rows."""
         return self.lazy if self.lazy is not None else self.frame().lazy()
-
-
-def human_bytes(n: int) -> str:
-    """A byte count as the query statistics print it (1.50 MB)."""
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def _collect_engine(name: str) -> CollectEngine:

@@ -29,11 +29,13 @@ class QueryLimitError(SqlError):
     """A query went over one of its limits and was cancelled."""
 
 
-def _size(n: float) -> str:
+def human_bytes(n: float) -> str:
+    """A byte count as limit errors and query statistics print it (1.50 MB)."""
+    value = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1024
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
     return f"{n} B"
 
 
@@ -51,8 +53,8 @@ def check_scan(limits: QueryLimits, bytes_scanned: int) -> None:
     limit = limits.scan_limit_bytes
     if limit is not None and bytes_scanned > limit:
         raise QueryLimitError(
-            f"Query would scan {_size(bytes_scanned)}, over its data scanned limit of "
-            f"{_size(limit)}; narrow it with partition filters, change the lake setting "
+            f"Query would scan {human_bytes(bytes_scanned)}, over its data scanned limit of "
+            f"{human_bytes(limit)}; narrow it with partition filters, change the lake setting "
             "scan_limit_bytes or pass limits={'scan_limit_bytes': ...} for this query"
         )
 
@@ -97,5 +99,5 @@ def collect_within(lf: pl.LazyFrame, limits: QueryLimits, engine: CollectEngine)
         raise _exceeded("result rows", f"{rows:,} rows", "result_limit_rows")
     size = limits.result_limit_bytes
     if size is not None and df.estimated_size() > size:
-        raise _exceeded("result size", _size(size), "result_limit_bytes")
+        raise _exceeded("result size", human_bytes(size), "result_limit_bytes")
     return df
