@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from loglake.query.functions.common import call_name
+
 #: functions whose value differs between two evaluations of the same text
 _VOLATILE = {"rand", "random", "uuid", "shuffle"}
 
@@ -177,7 +179,6 @@ def _volatile(node: exp.Expression) -> bool:
     if node.find(exp.Select) is not None:
         return True
     for call in node.find_all(exp.Func):
-        name = call.name if isinstance(call, exp.Anonymous) else call.sql_name()
-        if isinstance(call, exp.Rand) or name.lower() in _VOLATILE:
+        if isinstance(call, exp.Rand) or call_name(call) in _VOLATILE:
             return True
     return False

@@ -45,6 +45,7 @@ from loglake.query.compiler.context import (
     ScanRecord,
     Scope,
 )
+from loglake.query.functions.common import call_name
 from loglake.query.signatures import check_call, names_of, unknown_function_message
 from loglake.query.tables import Scan, TableProvider, suggest
 
@@ -188,7 +189,7 @@ class Compiler:
             return min(s for s, _ in spans), max(e for _, e in spans)
         name = None
         if isinstance(node, exp.Func):
-            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+            name = call_name(node)
         elif isinstance(node, exp.Column | exp.Identifier):
             name = node.name
         if name:
@@ -222,8 +223,7 @@ class Compiler:
         key: type | str = type(node)
         translator = registry.EXPRESSIONS.get(type(node))
         if translator is None and isinstance(node, exp.Func):
-            key = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
-            key = key.lower()
+            key = call_name(node)
             translator = registry.NAMED_FUNCTIONS.get(key)
         if translator is None:
             if isinstance(node, exp.Func):

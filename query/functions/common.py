@@ -126,7 +126,7 @@ def args_of(node: exp.Expression) -> list[exp.Expression]:
     return out
 
 
-def call_name(node: exp.Expression) -> str:
+def call_name(node: exp.Expression | exp.Func) -> str:
     """The lower-case name of a function call, as written for one sqlglot does not know."""
     if isinstance(node, exp.Anonymous):
         return node.name.lower()
