@@ -14,8 +14,9 @@ import itertools
 import os
 import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlglot
 from IPython.core.error import UsageError
@@ -30,6 +31,15 @@ from sqlglot.tokens import TokenType
 
 from loglake import dbapi
 from loglake.display import Result, with_progress
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _registered(marker: Any, name: str) -> Callable[[_Method], _Method]:
+    """IPython's magic markers, typed as the plain decorators they are when given a name: IPython
+    9 types them as returning either the function or a decorator, which no caller can use."""
+    return cast(Callable[[_Method], _Method], marker(name))
+
 
 #: the folder ``make demo`` builds, looked for from the working folder upwards
 DEMO_LAKE = "demo-lake"
@@ -102,7 +112,7 @@ class LoglakeMagics(Magics):
 
     connection: dbapi.Connection | None = None
 
-    @line_magic("loglake")
+    @_registered(line_magic, "loglake")
     def loglake(self, line: str) -> Any:
         """``%loglake connect [PATH|s3://...] [--database DB] [--endpoint-url URL] [--region R]``
         opens a lake (no PATH: ``LOGLAKE_LAKE``, else the nearest demo-lake) and returns its
@@ -158,7 +168,7 @@ class LoglakeMagics(Magics):
         return self.connection.cursor()
 
     @no_var_expand
-    @line_cell_magic("sql")
+    @_registered(line_cell_magic, "sql")
     def sql(self, line: str, cell: str | None = None) -> Result | None:
         """Run one statement: ``%sql SELECT ...`` or a ``%%sql`` cell. ``:name`` binds the notebook
         variable ``name``; ``--out name`` or ``name <<`` keeps the rows as a Polars DataFrame."""
