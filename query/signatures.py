@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import polars as pl
 from sqlglot import exp
 
+from loglake.catalog.types import split_top_level
 from loglake.query import registry
 from loglake.query import types as T
 from loglake.query.registry import ExprCompiler
@@ -68,32 +69,11 @@ class Signature:
 _SIGNATURE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*\((.*)\)\s*->\s*(.+?)\s*$", re.S)
 
 
-def _split_top(text: str) -> list[str]:
-    """Split at commas outside parentheses."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    tail = "".join(current).strip()
-    if tail:
-        parts.append(tail)
-    return parts
-
-
 def parse_type(text: str) -> SqlType:
     text = " ".join(text.split())
     if "(" in text and text.endswith(")"):
         head, inner = text.split("(", 1)
-        return SqlType(head.strip(), tuple(parse_type(p) for p in _split_top(inner[:-1])))
+        return SqlType(head.strip(), tuple(parse_type(p) for p in split_top_level(inner[:-1])))
     return SqlType(text)
 
 
@@ -102,7 +82,7 @@ def parse_signature(text: str) -> Signature:
     if match is None:
         raise ValueError(f"malformed signature: {text!r}")
     name, params_text, returns = match.groups()
-    params = _split_top(params_text)
+    params = split_top_level(params_text)
     variadic = bool(params) and params[-1].endswith("...")
     if variadic:
         params[-1] = params[-1][:-3]

@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 JoinHow = Literal["inner", "left", "right", "full", "semi", "anti", "cross"]
 
 
+def one_row() -> Rel:
+    """The single row a FROM-less SELECT (or a lone UNNEST) reads, typed as its schema says."""
+    return Rel(
+        pl.LazyFrame({"_one": [1]}, schema={"_one": pl.Int32}), {"_one": pl.Int32()}, Scope()
+    )
+
+
 def set_operation(compiler: Compiler, node: exp.SetOperation) -> Output:
     left = compiler.query(node.this)
     right = compiler.query(node.expression)
@@ -110,8 +117,7 @@ def from_clause(
     from_ = node.args.get("from_")
     joins = node.args.get("joins") or []
     if from_ is None:
-        lf = pl.LazyFrame({"_one": [1]})
-        return Rel(lf, {"_one": pl.Int32()}, Scope()), conjuncts, False
+        return one_row(), conjuncts, False
     outer = any(j.side in ("RIGHT", "FULL") for j in joins)
     table_hints = {} if outer else tree.single_source_conjuncts(conjuncts)
     if handed:  # only a single-table SELECT gets them (see pruning.hints_for_projection)
@@ -402,8 +408,7 @@ def from_item(
     if isinstance(node, exp.Table) and not isinstance(node.this, exp.Values):
         return table(compiler, node, alias, hints.get(alias, []))
     if isinstance(node, exp.Unnest):
-        base = Rel(pl.LazyFrame({"_one": [1]}), {"_one": pl.Int32()}, Scope())
-        return unnest(compiler, base, node, left=False)
+        return unnest(compiler, one_row(), node, left=False)
     if isinstance(node, exp.Subquery | exp.Values) or (
         isinstance(node, exp.Table) and isinstance(node.this, exp.Values)
     ):
