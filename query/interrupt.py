@@ -9,10 +9,12 @@ signal is absorbed, and the query fails with its time limit instead; a Ctrl-C of
 a KeyboardInterrupt. Registering a deadline costs microseconds and wakes nothing.
 
 Python runs signal handlers on the main thread only, so this serves the main thread (the CLI, a
-notebook, a script): :func:`can_stop` says when. A query on another thread runs on a worker
-thread of its own so that its caller can stop waiting; a main thread that waits for it (a notebook
-cell showing progress) sends its stop with :func:`serving_stops`, and elsewhere the work is
-abandoned and ends on its own (any stop, such as Ctrl-C, still ends it).
+notebook, a script): :func:`can_stop` says when. A process started with SIGINT ignored (a
+shell's background job, some schedulers) is served too: Polars installs its handler all the same,
+and the interpreter then derives no KeyboardInterrupt from the signal. A query on another
+thread runs on a worker thread of its own so that its caller can stop waiting; a main thread that
+waits for it (a notebook cell showing progress) sends its stop with :func:`serving_stops`, and
+elsewhere the work is abandoned and ends on its own (any stop, such as Ctrl-C, still ends it).
 
 ``signal.signal(SIGINT, ...)`` replaces Polars' handler at the C level (Jupyter's kernel does it
 before each cell), so the handler installed when this module is first imported is put back while
@@ -96,12 +98,18 @@ _RECORDED = (
 )
 
 
+#: Python-level SIGINT dispositions under which Polars' handler gets the watchdog's signal: the
+#: interpreter's own, or none at all (a process started with SIGINT ignored, as a shell's
+#: background job or a scheduler does; Polars installs its handler all the same)
+_STOPPABLE = (signal.default_int_handler, signal.SIG_IGN)
+
+
 def can_stop() -> bool:
     """Whether a query waited for on this thread can be stopped by interrupting Polars."""
     return (
         _RECORDED
         and threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        and signal.getsignal(signal.SIGINT) in _STOPPABLE
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -58,6 +60,28 @@ def test_the_time_limit_stops_a_query_after_a_notebook_replaced_the_sigint_handl
     finally:
         signal.signal(signal.SIGINT, previous)
         interrupt.restore_polars_handler()
+
+
+def test_the_time_limit_cancels_in_a_process_started_with_sigint_ignored(tmp_path: Path) -> None:
+    # a shell's background job and some schedulers start Python with SIGINT ignored; the limit
+    # must still stop Polars' work there, not merely stop waiting for it
+    script = (
+        "import signal, sys, loglake\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN\n"
+        "lake = loglake.connect(sys.argv[1], create=True)\n"
+        "lake.sql('CREATE TABLE nums AS SELECT x FROM UNNEST(sequence(1, 3000)) AS t(x)')\n"
+        f"try:\n    lake.sql({RUNAWAY!r}, limits={{'time_limit_s': 0.2}})\n"
+        "except Exception as error:\n    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "lake")],
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "time limit of 0.2 s and was cancelled" in done.stdout
 
 
 def test_ctrl_c_during_a_query_with_a_time_limit_is_a_keyboard_interrupt(
