@@ -56,7 +56,6 @@ from loglake.monitor.runner import (
 )
 from loglake.monitor.state import MonitorState
 from loglake.query.engine import Engine
-from loglake.query.struct_reads import MemberPaths
 from loglake.query.tables import Predicate, Scan, TableProvider
 
 HITS_DATABASE = "_detections"
@@ -138,11 +137,10 @@ class _Override:
         name: str,
         predicates: list[Predicate],
         pseudo_columns: set[str],
-        members: MemberPaths | None = None,
     ) -> Scan:
         frame = self._frame(database, name)
         if frame is None:
-            return self.inner.scan(database, name, predicates, pseudo_columns, members)
+            return self.inner.scan(database, name, predicates, pseudo_columns)
         for pseudo in pseudo_columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(pseudo))
         return Scan(frame)

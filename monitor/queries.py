@@ -20,7 +20,6 @@ from loglake.errors import UserError
 from loglake.monitor.runner import pinned_files, scan_files, split_table
 from loglake.monitor.state import MonitorState
 from loglake.query.engine import Engine
-from loglake.query.struct_reads import MemberPaths
 from loglake.query.tables import Predicate, Scan, TableProvider
 
 
@@ -44,10 +43,9 @@ class _NewRowsOnly:
         name: str,
         predicates: list[Predicate],
         pseudo_columns: set[str],
-        members: MemberPaths | None = None,
     ) -> Scan:
         if not self._is_target(database, name):
-            return self.inner.scan(database, name, predicates, pseudo_columns, members)
+            return self.inner.scan(database, name, predicates, pseudo_columns)
         lf = self.frame
         for pseudo in pseudo_columns:
             lf = lf.with_columns(pl.lit(None, dtype=pl.String).alias(pseudo))

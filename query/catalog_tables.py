@@ -14,7 +14,7 @@ import decimal
 import os
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,6 @@ from loglake.catalog.paths import LocationPolicy
 from loglake.catalog.types import to_arrow
 from loglake.errors import CatalogError
 from loglake.query import types as T
-from loglake.query.struct_reads import MemberPaths, member_scan
 from loglake.query.tables import Predicate, Scan
 
 _NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
@@ -85,6 +84,8 @@ class CatalogTables:
         self._managed: dict[str, ManagedTable] = {}
         # column bounds from local Parquet footers, by file identity (path, size, mtime)
         self._footers: dict[tuple[str, int, int], FooterStatistics] = {}
+        # names of external tables' Parquet files, by (path, size)
+        self._file_names: dict[tuple[str, int], frozenset[str]] = {}
         # kept for one statement
         self._listings: dict[tuple[Any, ...], list[DataFile]] = {}
         self._frames: dict[tuple[Any, ...], pl.LazyFrame] = {}
@@ -215,10 +216,7 @@ class CatalogTables:
         name: str,
         predicates: list[Predicate],
         pseudo_columns: set[str],
-        members: MemberPaths | None = None,
     ) -> Scan:
-        """``members``: struct columns the statement reads only through these member paths
-        (see ``query.struct_reads``); only those leaves of them are decoded."""
         table = self._relation(database, name)
         if not isinstance(table, TableDefinition):
             raise CatalogError(f"{name} is a view, not a table")
@@ -232,7 +230,7 @@ class CatalogTables:
             TableRead(database, name, table.version, constraints or None, _signature(files))
         )
         kept, skipped = self._prune(table, files, predicates, keys, schema)
-        lf = self._read(table, kept, schema, keys, pseudo_columns, members or {})
+        lf = self._read(table, kept, schema, keys, pseudo_columns)
         return Scan(
             lf,
             files_kept=[f.path for f in kept],
@@ -357,7 +355,6 @@ class CatalogTables:
         schema: pl.Schema,
         keys: list[str],
         pseudo: set[str],
-        members: MemberPaths,
     ) -> pl.LazyFrame:
         """The rows of some files of a table, one LazyFrame per file set within a statement.
 
@@ -370,13 +367,10 @@ class CatalogTables:
             table.version,
             tuple(f.path for f in files),
             frozenset(pseudo),
-            tuple(sorted(members.items())),
         )
         frame = self._frames.get(key)
         if frame is None:
-            frame = self._frames[key] = self._build_frame(
-                table, files, schema, keys, pseudo, members
-            )
+            frame = self._frames[key] = self._build_frame(table, files, schema, keys, pseudo)
         return frame
 
     def _build_frame(
@@ -386,69 +380,36 @@ class CatalogTables:
         schema: pl.Schema,
         keys: list[str],
         pseudo: set[str],
-        members: MemberPaths | None = None,
     ) -> pl.LazyFrame:
         wanted: dict[str, pl.DataType | DataTypeClass] = dict(schema)
         for p in pseudo:
             wanted[p] = pl.String if p == "$path" else pl.Int64
         if not files:
             return pl.LazyFrame(schema=wanted)
-        if members and table.format in ("delta", "parquet"):
-            return self._member_frame(table, files, schema, keys, pseudo, members, list(wanted))
         data_schema = pl.Schema({c: t for c, t in schema.items() if c not in keys})
         with_path = bool(pseudo)  # $file_size is looked up by path
         if table.format in ("delta", "parquet"):
             hive_schema = {k: schema[k] for k in keys}
             if not keys or _hive_layout(files, hive_schema):
                 # one scan: Polars reads the partition values from the key=value folders
-                lf = self._scan_parquet(
-                    [f.path for f in files], data_schema, with_path, hive_schema or None
-                )
+                lf = self._parquet_runs(table, files, data_schema, with_path, {}, hive_schema)
                 return self._with_pseudo(lf, files, pseudo).select(list(wanted))
         groups = _partition_groups(files, keys)
         frames = []
-        file_schema: pl.Schema | None = None
+        # the first footer of each spelling decides the file types; later groups' scans of
+        # that spelling are told them, so that planning does not read a footer per partition
+        file_schemas: dict[frozenset[str], pl.Schema] = {}
         for values, group in groups.items():
-            paths = [f.path for f in group]
             if table.format in ("delta", "parquet"):
-                # the first group's footer decides the file types; the other groups' scans are
-                # told them, so that planning does not read a footer per partition
-                lf, file_schema = self._parquet_frame(paths, data_schema, with_path, file_schema)
+                lf = self._parquet_runs(table, group, data_schema, with_path, file_schemas)
             else:
-                lf = self.scan_text(table, paths, data_schema, with_path)
+                lf = self.scan_text(table, [f.path for f in group], data_schema, with_path)
             lf = lf.with_columns(
                 pl.lit(_partition_value(v, schema[k]), schema[k]).alias(k)
                 for k, v in zip(keys, values, strict=True)
             )
             frames.append(self._with_pseudo(lf, group, pseudo).select(list(wanted)))
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
-
-    def _member_frame(
-        self,
-        table: TableDefinition,
-        files: list[DataFile],
-        schema: pl.Schema,
-        keys: list[str],
-        pseudo: set[str],
-        members: MemberPaths,
-        wanted: list[str],
-    ) -> pl.LazyFrame:
-        """Parquet files whose struct columns ``members`` are read only at the member paths a
-        statement uses (Polars' scan decodes every leaf of a struct), beside Polars' scan of
-        the other columns: the two read the files in the same order, row for row."""
-        rest = pl.Schema({c: t for c, t in schema.items() if c not in members})
-        base = self._build_frame(table, files, rest, keys, pseudo, {})
-        if keys and not _hive_layout(files, {k: schema[k] for k in keys}):
-            files = [f for group in _partition_groups(files, keys).values() for f in group]
-        settings = self.catalog.settings
-        fs = settings.filesystem()
-        structs = member_scan(
-            [f.path for f in files],
-            pl.Schema({c: schema[c] for c in members}),
-            members,
-            lambda path: fs.open(settings.fs_path(path), "rb"),
-        )
-        return pl.concat([base, structs], how="horizontal").select(wanted)
 
     @staticmethod
     def _with_pseudo(lf: pl.LazyFrame, files: list[DataFile], pseudo: set[str]) -> pl.LazyFrame:
@@ -461,14 +422,56 @@ class CatalogTables:
             .alias("$file_size")
         )
 
-    def _scan_parquet(
+    def _parquet_runs(
         self,
-        paths: list[str],
+        table: TableDefinition,
+        files: list[DataFile],
         schema: pl.Schema,
         with_path: bool,
+        file_schemas: dict[frozenset[str], pl.Schema],
         hive_schema: dict[str, pl.DataType] | None = None,
     ) -> pl.LazyFrame:
-        return self._parquet_frame(paths, schema, with_path, None, hive_schema)[0]
+        """Parquet files as the table's columns, one scan per run of consecutive files that
+        spell the table's names alike (in the files' order).
+
+        A scan matches the names of every file (columns and struct fields) exactly as its first
+        file spells them, so a later file that spells one in another case would read as NULLs
+        there; Hive matches them regardless of case. Only external tables' files are looked
+        at: a Delta table's files carry the names of its log. ``file_schemas`` keeps the types
+        read per spelling, for the scans of later partitions.
+        """
+        runs: list[tuple[frozenset[str], list[str]]] = []
+        for f in files:
+            spelling = self._spelling(f, schema) if table.format == "parquet" else frozenset()
+            if runs and runs[-1][0] == spelling:
+                runs[-1][1].append(f.path)
+            else:
+                runs.append((spelling, [f.path]))
+        frames = []
+        for spelling, paths in runs:
+            lf, file_schemas[spelling] = self._parquet_frame(
+                paths, schema, with_path, file_schemas.get(spelling), hive_schema
+            )
+            frames.append(lf)
+        return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+
+    def _spelling(self, data_file: DataFile, schema: pl.Schema) -> frozenset[str]:
+        """The names (dotted paths into structs) a Parquet file spells otherwise than the
+        table does; its names are kept by path and size, as plans are (see ``unchanged``)."""
+        key = (data_file.path, data_file.size)
+        names = self._file_names.get(key)
+        if names is None:
+            settings = self.catalog.settings
+            try:
+                with settings.filesystem().open(settings.fs_path(data_file.path), "rb") as handle:
+                    found = pl.from_arrow(pq.read_schema(handle).empty_table())
+            except (OSError, pa.ArrowException, pl.exceptions.PolarsError):
+                found = pl.DataFrame()  # the scan reports what is wrong with the file
+            assert isinstance(found, pl.DataFrame)
+            names = self._file_names[key] = frozenset(_name_paths(found.schema))
+        table = _name_paths(schema)
+        lower = {name.lower() for name in table}
+        return frozenset(n for n in names if n not in table and n.lower() in lower)
 
     def _parquet_frame(
         self,
@@ -600,6 +603,21 @@ def _file_names(schema: pl.Schema, found: pl.Schema) -> dict[str, str | None]:
     for name in found:
         lower.setdefault(name.lower(), name)
     return {c: c if c in found else lower.get(c.lower()) for c in schema}
+
+
+def _name_paths(schema: pl.Schema) -> set[str]:
+    """The names of a schema's columns and, as dotted paths, of their struct fields (in lists
+    too)."""
+
+    def walk(prefix: str, dtype: pl.DataType | DataTypeClass) -> Iterator[str]:
+        while isinstance(dtype, pl.List | pl.Array):
+            dtype = dtype.inner
+        if isinstance(dtype, pl.Struct):
+            for field in dtype.fields:
+                yield f"{prefix}.{field.name}"
+                yield from walk(f"{prefix}.{field.name}", field.dtype)
+
+    return {path for name, dtype in schema.items() for path in (name, *walk(name, dtype))}
 
 
 def _conformed(

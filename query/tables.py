@@ -15,7 +15,6 @@ from typing import Any, Protocol
 import polars as pl
 
 from loglake.errors import CatalogError, close_names
-from loglake.query.struct_reads import MemberPaths
 
 #: pseudo-columns Athena offers on every table; never part of ``SELECT *``
 PSEUDO_COLUMNS: dict[str, pl.DataType] = {"$path": pl.String(), "$file_size": pl.Int64()}
@@ -77,11 +76,8 @@ class TableProvider(Protocol):
         name: str,
         predicates: list[Predicate],
         pseudo_columns: set[str],
-        members: MemberPaths | None = None,
     ) -> Scan:
-        """Rows of a table; ``predicates`` are hints for skipping files, not filters;
-        ``members`` names struct columns the statement reads only at these member paths (a
-        provider may leave the other members null)."""
+        """Rows of a table; ``predicates`` are hints for skipping files, not filters."""
         ...
 
     def view_sql(self, database: str | None, name: str) -> str | None:
@@ -128,7 +124,6 @@ class MemoryTables:
         name: str,
         predicates: list[Predicate],
         pseudo_columns: set[str],
-        members: MemberPaths | None = None,
     ) -> Scan:
         lf = self.tables[self._key(database, name)]
         extra = []

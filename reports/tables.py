@@ -37,7 +37,6 @@ from loglake.catalog import DataFile, ManagedTable, TableDefinition
 from loglake.errors import CatalogError
 from loglake.query.catalog_tables import CatalogTables, file_may_match
 from loglake.query.engine import COLLECT_ENGINE
-from loglake.query.struct_reads import MemberPaths
 from loglake.query.tables import Predicate, Scan
 from loglake.reports.file_index import FileValues, Values, parquet_values
 
@@ -241,13 +240,12 @@ class ReportTables:
         name: str,
         predicates: list[Predicate],
         pseudo: set[str],
-        members: MemberPaths | None = None,
     ) -> Scan:
         if (database or "").lower() == REPORT_DATABASE:
             if name.lower() == "cloudtrail":
-                return self._cloudtrail(predicates, pseudo, members)
+                return self._cloudtrail(predicates, pseudo)
             return Scan(self._frame(name))
-        return self.base.scan(database, name, predicates, pseudo, members)
+        return self.base.scan(database, name, predicates, pseudo)
 
     def view_sql(self, database: str | None, name: str) -> str | None:
         if (database or "").lower() == REPORT_DATABASE:
@@ -340,11 +338,9 @@ class ReportTables:
         db, name = self._cloudtrail_source()
         return self.base.schema(db, name)
 
-    def _cloudtrail(
-        self, predicates: list[Predicate], pseudo: set[str], members: MemberPaths | None
-    ) -> Scan:
-        """The period's CloudTrail events, read only at the struct members the control uses
-        (decoding all of ``useridentity`` cost most of the identity controls' time)."""
+    def _cloudtrail(self, predicates: list[Predicate], pseudo: set[str]) -> Scan:
+        """The period's CloudTrail events (the scan decodes only the struct members the control
+        reads: Polars pushes member access down into the Parquet reader)."""
         db, name = self._cloudtrail_source()
         self.base.indexes.setdefault(f"{db}.{name}", FileValues())
         start, end = iso_text(self.period_start), iso_text(self.as_of)
@@ -354,7 +350,7 @@ class ReportTables:
             Predicate("day", ">=", (start[:10],)),
             Predicate("day", "<=", (end[:10],)),
         ]
-        scan = self.base.scan(db, name, [*predicates, *bounds], pseudo, members)
+        scan = self.base.scan(db, name, [*predicates, *bounds], pseudo)
         scan.lf = scan.lf.filter(pl.col("eventtime").is_between(pl.lit(start), pl.lit(end)))
         return scan
 

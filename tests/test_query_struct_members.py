@@ -1,19 +1,16 @@
-"""Struct columns read only at the members a statement uses: the values are the catalog's
-(files whose nested types drift from it, members a file lacks, names in another case), rows
-stay aligned with the other columns under filters, partitions and limits,
-and a struct used whole (or passed on) is read whole."""
+"""Struct columns read at the members a statement uses: the values are the catalog's (files
+whose nested types drift from it, members a file lacks, names in another case, files that spell
+names unlike each other), rows stay aligned with the other columns under filters, partitions and
+limits, and a struct used whole (or passed on) is read whole."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import polars as pl
-import sqlglot
-from sqlglot.optimizer.qualify import qualify
 
 from loglake.catalog import Catalog
 from loglake.query.engine import Engine
-from loglake.query.struct_reads import member_paths
 
 IDENTITY = (
     "useridentity struct<type:string, arn:string, accountid:bigint, "
@@ -230,37 +227,61 @@ def test_members_of_a_partitioned_table_in_folders_of_its_own(local_settings, tm
     assert _rows(engine, "SELECT id FROM spread WHERE useridentity.arn = 'four'") == [(4,)]
 
 
-def _members(sql: str) -> dict[str, frozenset[tuple[str, ...]]]:
-    schema = {
-        "trail": {
-            "id": "BIGINT",
-            "useridentity": "STRUCT<arn STRING, sessioncontext STRUCT<a STRING, b STRING>>",
-            "resources": "ARRAY<STRUCT<arn STRING>>",
-        }
-    }
-    tree = qualify(sqlglot.parse_one(sql, read="athena"), schema=schema, dialect="athena")
-    polars_schema = pl.Schema(
-        {
-            "id": pl.Int64,
-            "useridentity": pl.Struct(
-                {"arn": pl.String, "sessioncontext": pl.Struct({"a": pl.String, "b": pl.String})}
-            ),
-            "resources": pl.List(pl.Struct({"arn": pl.String})),
-        }
+def test_files_that_spell_names_unlike_each_other(local_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # the first file spells every name as the catalog does; the others use another case for a
+    # column, a struct column or a struct field, and one goes back to the first spelling
+    folder = tmp_path / "cased"
+    identity = pl.Struct({"arn": pl.String, "type": pl.String})
+    spelled = [
+        ("a", {"id": [1], "host": ["a"], "useridentity": [{"arn": "x", "type": "A"}]}),
+        ("b", {"id": [2], "Host": ["b"], "UserIdentity": [{"Arn": "y", "type": "B"}]}),
+        ("c", {"id": [3], "HOST": ["c"], "useridentity": [{"ARN": "z", "Type": "C"}]}),
+        ("d", {"id": [4], "host": ["d"], "useridentity": [{"arn": "w", "type": "D"}]}),
+    ]
+    for name, columns in spelled:
+        _write(folder, f"{name}.parquet", pl.DataFrame(columns))
+    engine = Engine(catalog=Catalog(local_settings))
+    engine.execute(
+        "CREATE EXTERNAL TABLE cased (id bigint, host string, "
+        f"useridentity struct<arn:string, type:string>) STORED AS PARQUET LOCATION '{folder}'"
     )
-    return member_paths(tree, polars_schema)
+    whole = engine.execute("SELECT id, host, useridentity FROM cased ORDER BY id").df
+    assert whole is not None and whole.schema["useridentity"] == identity
+    assert whole.rows() == [
+        (1, "a", {"arn": "x", "type": "A"}),
+        (2, "b", {"arn": "y", "type": "B"}),
+        (3, "c", {"arn": "z", "type": "C"}),
+        (4, "d", {"arn": "w", "type": "D"}),
+    ]
+    assert _rows(
+        engine, "SELECT useridentity.arn, useridentity.type FROM cased WHERE host <> 'a' ORDER BY 1"
+    ) == [("w", "D"), ("y", "B"), ("z", "C")]
+    # a file renamed in place (same path, another size) is read with its new names
+    _write(folder, "a.parquet", pl.DataFrame({"ID": [1, 5], "HOST": ["a", "e"]}))
+    assert _rows(engine, "SELECT id, host FROM cased WHERE id IN (1, 5) ORDER BY id") == [
+        (1, "a"),
+        (5, "e"),
+    ]
 
 
-def test_which_struct_columns_a_statement_reads_only_through_members() -> None:
-    assert _members(
-        "SELECT useridentity.arn, count(*) FROM trail "
-        "WHERE useridentity.sessioncontext.a = 'x' GROUP BY 1"
-    ) == {"useridentity": frozenset({("arn",), ("sessioncontext", "a")})}
-    assert _members("SELECT t.useridentity.sessioncontext FROM trail t") == {
-        "useridentity": frozenset({("sessioncontext",)})
-    }
-    # read whole: selected as it is, passed to a function, in a star the qualifier kept
-    assert _members("SELECT useridentity.arn, useridentity FROM trail") == {}
-    assert _members("SELECT useridentity.arn, to_json(CAST(useridentity AS JSON)) FROM trail") == {}
-    assert _members("SELECT * FROM trail") == {}
-    assert _members("SELECT id FROM trail") == {}
+def test_partitions_whose_files_spell_names_unlike_each_other(local_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # partitions in folders that do not name them are scanned one by one, the first one's
+    # file types told to the next ones of the same spelling
+    root = tmp_path / "parts"
+    _write(root / "x", "1.parquet", pl.DataFrame({"id": [1], "useridentity": [{"arn": "one"}]}))
+    _write(root / "y", "1.parquet", pl.DataFrame({"ID": [2], "UserIdentity": [{"ARN": "two"}]}))
+    _write(root / "z", "1.parquet", pl.DataFrame({"id": [3], "useridentity": [{"arn": "three"}]}))
+    engine = Engine(catalog=Catalog(local_settings))
+    engine.execute(
+        "CREATE EXTERNAL TABLE parts (id bigint, useridentity struct<arn:string>) "
+        f"PARTITIONED BY (day string) STORED AS PARQUET LOCATION '{root}'"
+    )
+    engine.execute(
+        f"ALTER TABLE parts ADD PARTITION (day='1') LOCATION '{root / 'x'}' "
+        f"PARTITION (day='2') LOCATION '{root / 'y'}' PARTITION (day='3') LOCATION '{root / 'z'}'"
+    )
+    assert _rows(engine, "SELECT id, day, useridentity FROM parts ORDER BY id") == [
+        (1, "1", {"arn": "one"}),
+        (2, "2", {"arn": "two"}),
+        (3, "3", {"arn": "three"}),
+    ]

@@ -20,7 +20,6 @@ from loglake.errors import SqlError
 from loglake.query import types as T
 from loglake.query.compiler import pruning, tree
 from loglake.query.compiler.context import KeyLookup, Output, Rel, ScanRecord, Scope
-from loglake.query.struct_reads import member_paths
 from loglake.query.tables import PSEUDO_COLUMNS
 
 if TYPE_CHECKING:
@@ -480,11 +479,7 @@ def table(compiler: Compiler, node: exp.Table, alias: str, hints: list[exp.Expre
             if c.name in PSEUDO_COLUMNS and c.table.lower() == alias
         }
     predicates = [p for p in (pruning.predicate(c) for c in hints) if p is not None]
-    members = member_paths(node.root(), schema)
-    if members:
-        scan = compiler.tables.scan(db, name, predicates, pseudo, members=members)
-    else:
-        scan = compiler.tables.scan(db, name, predicates, pseudo)
+    scan = compiler.tables.scan(db, name, predicates, pseudo)
     compiler.scans.append(ScanRecord(f"{db}.{name}" if db else name, scan))
     columns = {c: f"{alias}.{c}" for c in schema}
     for p in pseudo:
