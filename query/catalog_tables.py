@@ -15,6 +15,7 @@ import os
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,8 @@ _NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 #: most Parquet footers read to bound a column's values, and footers sampled for its NULLs
 _MAX_FOOTERS = 1000
 _SAMPLED_FOOTERS = 64
+#: footers read at once when looking at the names of an external table's files
+_FOOTER_READERS = 8
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class CatalogTables:
         # column bounds from local Parquet footers, by file identity (path, size, mtime)
         self._footers: dict[tuple[str, int, int], FooterStatistics] = {}
         # names of external tables' Parquet files, by (path, size)
-        self._file_names: dict[tuple[str, int], frozenset[str]] = {}
+        self._names_in_files: dict[tuple[str, int], frozenset[str]] = {}
         # kept for one statement
         self._listings: dict[tuple[Any, ...], list[DataFile]] = {}
         self._frames: dict[tuple[Any, ...], pl.LazyFrame] = {}
@@ -441,8 +444,7 @@ class CatalogTables:
         read per spelling, for the scans of later partitions.
         """
         runs: list[tuple[frozenset[str], list[str]]] = []
-        for f in files:
-            spelling = self._spelling(f, schema) if table.format == "parquet" else frozenset()
+        for f, spelling in zip(files, self._spellings(table, files, schema), strict=True):
             if runs and runs[-1][0] == spelling:
                 runs[-1][1].append(f.path)
             else:
@@ -455,23 +457,41 @@ class CatalogTables:
             frames.append(lf)
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
 
-    def _spelling(self, data_file: DataFile, schema: pl.Schema) -> frozenset[str]:
-        """The names (dotted paths into structs) a Parquet file spells otherwise than the
-        table does; its names are kept by path and size, as plans are (see ``unchanged``)."""
-        key = (data_file.path, data_file.size)
-        names = self._file_names.get(key)
-        if names is None:
-            settings = self.catalog.settings
+    def _spellings(
+        self, table: TableDefinition, files: list[DataFile], schema: pl.Schema
+    ) -> list[frozenset[str]]:
+        """Per file, the names (dotted paths into structs) it spells otherwise than the table
+        does. A file's names are kept by path and size, as plans are (see ``unchanged``); the
+        footers not seen yet are read a few at a time."""
+        if table.format != "parquet":
+            return [frozenset()] * len(files)
+        settings = self.catalog.settings
+        fs = settings.filesystem()
+
+        def names(path: str) -> frozenset[str]:
             try:
-                with settings.filesystem().open(settings.fs_path(data_file.path), "rb") as handle:
+                with fs.open(settings.fs_path(path), "rb") as handle:
                     found = pl.from_arrow(pq.read_schema(handle).empty_table())
             except (OSError, pa.ArrowException, pl.exceptions.PolarsError):
-                found = pl.DataFrame()  # the scan reports what is wrong with the file
+                return frozenset()  # the scan reports what is wrong with the file
             assert isinstance(found, pl.DataFrame)
-            names = self._file_names[key] = frozenset(_name_paths(found.schema))
-        table = _name_paths(schema)
-        lower = {name.lower() for name in table}
-        return frozenset(n for n in names if n not in table and n.lower() in lower)
+            return frozenset(_name_paths(found.schema))
+
+        unseen = list({(f.path, f.size) for f in files} - self._names_in_files.keys())
+        if unseen:
+            with ThreadPoolExecutor(_FOOTER_READERS) as pool:
+                found = pool.map(names, [path for path, _ in unseen])
+                self._names_in_files.update(zip(unseen, found, strict=True))
+        spelled = _name_paths(schema)
+        lower = {name.lower() for name in spelled}
+        return [
+            frozenset(
+                n
+                for n in self._names_in_files[(f.path, f.size)]
+                if n not in spelled and n.lower() in lower
+            )
+            for f in files
+        ]
 
     def _parquet_frame(
         self,
