@@ -132,6 +132,12 @@ def split_top_level(text: str, separator: str = ",") -> list[str]:
     return [p for p in (part.strip() for part in parts) if p]
 
 
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """A table of no rows. ``pa.Schema.empty_table`` imports pandas when it is installed, which
+    cost the first query of every process (each CLI command) about a second."""
+    return pa.Table.from_batches([], schema=schema)
+
+
 def to_arrow(text: str) -> pa.DataType:
     """Arrow type for a Hive type string."""
     canonical = normalise_type(text)

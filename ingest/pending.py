@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loglake.catalog.types import empty_table
 from loglake.ingest.raw import RawObject
 from loglake.ingest.state import ObjectOutcome
 
@@ -53,7 +54,7 @@ class Pending:
             self.arrow_bytes += data.nbytes
 
     def rows(self, schema: pa.Schema) -> pa.Table:
-        return pa.concat_tables(self.tables) if self.tables else schema.empty_table()
+        return pa.concat_tables(self.tables) if self.tables else empty_table(schema)
 
     def take(self, selected: Callable[[pa.Table], pa.Array]) -> pa.Table | None:
         """Remove and return the waiting rows ``selected`` marks (a boolean per row)."""

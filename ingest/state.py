@@ -41,6 +41,7 @@ from deltalake.transaction import AddAction, RemoveAction
 
 from loglake.catalog.managed import ManagedTable
 from loglake.catalog.storage import StorageSettings
+from loglake.catalog.types import empty_table
 from loglake.errors import CatalogError, StorageError
 from loglake.ingest.schemas import PARTITION_COLUMNS, SOURCE_KEY
 
@@ -147,7 +148,7 @@ class IngestLog:
         try:
             scan = pl.scan_delta(self.location, storage_options=self.options)
         except TableNotFoundError:
-            return pl.DataFrame(LOG_SCHEMA.empty_table())
+            return pl.DataFrame(empty_table(LOG_SCHEMA))
         if since:  # objects without a delivery day are always looked at
             day = pl.col("delivery_day")
             scan = scan.filter((day >= since) | (day == "unknown"))
@@ -158,7 +159,7 @@ class IngestLog:
         try:
             frame = scan.collect()
         except FileNotFoundError:  # the scan is lazy: a missing folder shows when collected
-            return pl.DataFrame(LOG_SCHEMA.empty_table())
+            return pl.DataFrame(empty_table(LOG_SCHEMA))
         return frame.sort("ingested_at", "data_version", nulls_last=False)
 
     def latest(

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from polars.datatypes import DataTypeClass
 
 from loglake.catalog import Catalog, ManagedTable
+from loglake.catalog.types import empty_table
 from loglake.errors import ConflictError
 from loglake.investigate.identity import STS_ISSUERS
 from loglake.monitor.runner import pinned_files, split_table
@@ -127,7 +128,7 @@ def _update(catalog: Catalog, source: ManagedTable, batch_files: int) -> int:
         target.append(rows.to_arrow().cast(SCHEMA), transactions=marks)
         added += rows.height
     if not files:  # only commits without new data (compactions): move the mark
-        target.append(SCHEMA.empty_table(), transactions={APP_ID: version})
+        target.append(empty_table(SCHEMA), transactions={APP_ID: version})
     return added
 
 

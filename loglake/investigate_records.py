@@ -28,7 +28,8 @@ def cloudtrail_rows(data: bytes) -> pl.DataFrame:
         )
     table = parsed.tables.get("cloudtrail")
     if table is None:
+        from loglake.catalog.types import empty_table
         from loglake.ingest.schemas import CLOUDTRAIL_SCHEMA
 
-        return pl.DataFrame(CLOUDTRAIL_SCHEMA.empty_table())
+        return pl.DataFrame(empty_table(CLOUDTRAIL_SCHEMA))
     return pl.DataFrame(table)

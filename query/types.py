@@ -410,5 +410,7 @@ def polars_schema_from_arrow(schema: object) -> pl.Schema:
     """Polars schema of an Arrow schema (maps become lists of key/value structs)."""
     import pyarrow as pa
 
+    from loglake.catalog.types import empty_table
+
     assert isinstance(schema, pa.Schema)
-    return pl.from_arrow(schema.empty_table()).schema  # type: ignore[union-attr]
+    return pl.from_arrow(empty_table(schema)).schema  # type: ignore[union-attr]

@@ -3,6 +3,8 @@ search path (the current database, then aws), and every column of every AWS tabl
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -139,3 +141,23 @@ def test_every_column_of_every_aws_table_reads(generated_lake: Path) -> None:
     times = lake.sql("SELECT eventtime FROM aws.cloudwatch_logs ORDER BY eventtime LIMIT 2")
     assert times.schema["eventtime"] == pl.Datetime("us")
     assert times["eventtime"].dt.date().to_list()[0].isoformat() == "2024-05-06"
+
+
+def test_querying_a_table_does_not_import_pandas(tmp_path: Path) -> None:
+    # pandas takes about a second to import; a CLI command or a script pays it on its first query
+    # if the engine reaches it (pyarrow's Schema.empty_table did), though nothing there needs it
+    script = (
+        "import sys, loglake\n"
+        "lake = loglake.connect(sys.argv[1], create=True)\n"
+        "lake.sql('CREATE TABLE t AS SELECT 1 AS x')\n"
+        "assert loglake.connect(sys.argv[1]).sql('SELECT sum(x) FROM t').item() == 1\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "lake")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
