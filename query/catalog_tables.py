@@ -241,6 +241,7 @@ class CatalogTables:
             bytes_scanned=sum(f.size for f in kept),
             bounds=lambda column: self._bounds(table, kept, keys, column),
             null_fraction=lambda column: self._null_fraction(table, kept, keys, column),
+            null_free=lambda column: self._null_free(table, kept, keys, column),
         )
 
     def _bounds(
@@ -307,6 +308,27 @@ class CatalogTables:
                 return None
             nulls, values = nulls + counted[0], values + counted[1]
         return nulls / values if values else None
+
+    def _null_free(
+        self, table: TableDefinition, files: list[DataFile], keys: list[str], column: str
+    ) -> bool:
+        """Whether every file of ``files`` says it holds no NULL of a data column (Delta's add
+        actions, else the Parquet footers of local files): unlike the sampled share, an answer
+        a result rests on, so every file must say so, and a file without the column (read as
+        NULLs) says nothing."""
+        if column in keys or table.format not in ("delta", "parquet"):
+            return False
+        if len(files) > _MAX_FOOTERS:
+            return False  # planning would read more footers than a query saves
+        for f in files:
+            nulls = _stat(f.null_counts or {}, column) if table.format == "delta" else None
+            if nulls is None:
+                footer = self._footer(f)
+                counted = None if footer is None else footer.nulls.get(column.lower())
+                nulls = None if counted is None else counted[0]
+            if nulls != 0:
+                return False
+        return True
 
     def _prune(
         self,

@@ -37,6 +37,10 @@ ColumnBounds = Callable[[str], "tuple[decimal.Decimal, decimal.Decimal] | None"]
 NullFraction = Callable[[str], "float | None"]
 
 
+#: whether the statistics of every file a scan reads say a column holds no NULL there
+NullFree = Callable[[str], bool]
+
+
 def _unknown(column: str) -> tuple[decimal.Decimal, decimal.Decimal] | None:
     return None
 
@@ -45,11 +49,15 @@ def _uncounted(column: str) -> float | None:
     return None
 
 
+def _unproven(column: str) -> bool:
+    return False
+
+
 @dataclass
 class Scan:
     """A table's rows as a LazyFrame, with what pruning kept and skipped, and the bounds of
-    column values and the share of NULLs the files' statistics give (asked only by the
-    translations that can use them)."""
+    column values, the share of NULLs and the columns without NULLs the files' statistics give
+    (asked only by the translations that can use them)."""
 
     lf: pl.LazyFrame
     files_kept: list[str] = field(default_factory=list)
@@ -57,6 +65,7 @@ class Scan:
     bytes_scanned: int = 0
     bounds: ColumnBounds = _unknown
     null_fraction: NullFraction = _uncounted
+    null_free: NullFree = _unproven
 
     @property
     def files_scanned(self) -> int:

@@ -92,6 +92,31 @@ def test_avg_filter_and_distinct_of_decimal_products(engine: Engine) -> None:
     ]
 
 
+def test_sums_and_averages_of_decimal_columns(engine: Engine) -> None:
+    sql = (
+        "SELECT g, sum(a) AS s, sum(b) AS t, avg(b) AS n, count(a) AS c "
+        "FROM small GROUP BY g ORDER BY g"
+    )
+    df = _frame(engine, sql)
+    assert df.schema["s"] == pl.Decimal(38, 2)
+    assert df.schema["t"] == pl.Decimal(38, 3)
+    # x: 1.25 - 3.10 = -1.85 (the NULL skipped); b: 0.125 + 2.500 + 1.000 = 3.625 over 3 rows
+    # -> 1.208333 -> 1.208
+    assert df.rows() == [
+        ("x", D("-1.85"), D("3.625"), D("1.208"), 2),
+        ("y", D("0.05"), D("-0.333"), D("-0.333"), 1),
+        ("z", None, None, None, 0),
+    ]
+    # DECIMAL(5, 2) and (4, 3) values are below 10^5: their sums run over the stored integers
+    assert _unscaled(engine, sql)
+    # a DECIMAL(38, 0) column has no such bound: its sum keeps the decimal kernels, which fail
+    # a sum of 10^38 as Trino does
+    sql = "SELECT sum(h) FROM huge"
+    assert not _unscaled(engine, sql)
+    with pytest.raises(SqlError, match="overflow"):
+        engine.execute(sql)
+
+
 def test_products_beyond_64_bits_sum_exactly(engine: Engine) -> None:
     sql = "SELECT sum(x * y) AS s, avg(x * y) AS m, sum(x * y - x) AS t FROM wide"
     df = _frame(engine, sql)

@@ -42,18 +42,28 @@ class _Reductions:
     inputs: list[tuple[pl.Expr, str]] = field(default_factory=list)
     counts: dict[tuple[str, bool], str] = field(default_factory=dict)
     sums: dict[tuple[str, bool], str] = field(default_factory=dict)
+    #: whether the input's columns are the scans' own (no outer join NULL-extended them), so
+    #: that their files' statistics tell which hold no NULL
+    scanned: bool = False
+    rows: str | None = None  # the column of the group's row count, once one is asked for
 
 
 def aggregate(
-    compiler: Compiler, rel: Rel, group: exp.Group | None, aggregates: list[exp.Expression]
+    compiler: Compiler,
+    rel: Rel,
+    group: exp.Group | None,
+    aggregates: list[exp.Expression],
+    scanned: bool = False,
 ) -> tuple[Rel, dict[exp.Expression, pl.Expr], Grouping | None]:
     """GROUP BY (with grouping sets) and the aggregate calls of a SELECT: the grouped relation,
-    the final value of each aggregate and key by its node, and the grouping-set column."""
+    the final value of each aggregate and key by its node, and the grouping-set column.
+    ``scanned``: no outer join feeds ``rel``, so its scanned columns hold only the files'
+    values (a column whose files have no NULL counts as the group's row count)."""
     keys: list[exp.Expression] = []
     sets: list[list[int]] | None = None
     if group is not None:
         keys, sets = _grouping_sets(compiler, group)
-    plan = _Reductions(pre_schema=dict(rel.schema))
+    plan = _Reductions(pre_schema=dict(rel.schema), scanned=scanned)
     pre, aggs, pre_schema = plan.pre, plan.aggs, plan.pre_schema
     key_cols = []
     with compiler.context(rel.scope, rel.schema):
@@ -170,7 +180,7 @@ def _split_aggregate(
     plan: _Reductions,
 ) -> pl.Expr:
     """Split a core aggregate into plain reductions (fast path) and return its final value."""
-    pre, aggs, pre_schema = plan.pre, plan.aggs, plan.pre_schema
+    aggs = plan.aggs
     cond = None
     target = node
     if isinstance(node, exp.Filter):
@@ -186,9 +196,7 @@ def _split_aggregate(
         fast = None
         if isinstance(target, exp.Count) and (arg is None or isinstance(arg, exp.Star)):
             if cond is None:
-                rows = compiler.fresh("_a")
-                aggs.append(pl.len().cast(pl.Int64).alias(rows))
-                return pl.col(rows)
+                return pl.col(_rows(compiler, plan))
             arg = exp.true()
             compiled: pl.Expr = pl.when(cond).then(pl.lit(1))
             cond = None
@@ -204,16 +212,15 @@ def _split_aggregate(
                 target,
                 f"Unexpected parameters ({T.sql_name(dtype).lower()}) for function {target.sql_name().lower()}",
             )
-        src = next((n for e, n in plan.inputs if e.meta.eq(compiled)), None)
-        if src is None:
-            src = compiler.fresh("_i")
-            plan.inputs.append((compiled, src))
-            pre.append(compiled.alias(src))
-            pre_schema[src] = dtype if fast is None else pl.Int128()
+        src = _input(plan, compiler, compiled, dtype if fast is None else pl.Int128())
         col = pl.col(src)
+        # a column whose files hold no NULL counts every row (len() costs nothing per row)
+        null_free = plan.scanned and cond is None and _null_free_column(compiler, arg)
         out = compiler.fresh("_a")
         if isinstance(target, exp.Count):
-            aggs.append((col.drop_nulls().n_unique() if distinct else col.count()).alias(out))
+            if not distinct:
+                return pl.col(_value_count(compiler, plan, col, src, null_free)).cast(pl.Int64)
+            aggs.append(col.drop_nulls().n_unique().alias(out))
             return pl.col(out).cast(pl.Int64)
         if distinct:
             col = col.unique()
@@ -229,10 +236,17 @@ def _split_aggregate(
             if fast is not None:
                 return rescaled(summed, fast.scale)
             return summed.cast(T.sum_type(dtype)) if T.is_decimal(dtype) else summed
-        count = plan.counts.get((src, distinct))
-        if count is None:
-            count = plan.counts[(src, distinct)] = compiler.fresh("_a")
-            aggs.append(col.count().alias(count))
+        if distinct:
+            count = plan.counts.get((src, distinct))
+            if count is None:
+                count = plan.counts[(src, distinct)] = compiler.fresh("_a")
+                aggs.append(col.count().alias(count))
+        elif fast is not None and isinstance(arg, exp.Column) and cond is None:
+            # a decimal column's values, counted once for its COUNT and its AVG's unscaled sum
+            plain = _input(plan, compiler, compiler.expr(arg), dtype)
+            count = _value_count(compiler, plan, pl.col(plain), plain, null_free)
+        else:
+            count = _value_count(compiler, plan, col, src, null_free)
         # avg: Trino keeps the decimal scale, and averages everything else as double
         average = T.avg_type(dtype)
         if T.is_decimal(dtype):
@@ -249,6 +263,50 @@ def _split_aggregate(
     out = compiler.fresh("_a")
     aggs.append(compiled.alias(out))
     return pl.col(out)
+
+
+def _input(plan: _Reductions, compiler: Compiler, compiled: pl.Expr, dtype: pl.DataType) -> str:
+    """The input column computing ``compiled`` before grouping, one for every call over it."""
+    src = next((n for e, n in plan.inputs if e.meta.eq(compiled)), None)
+    if src is None:
+        src = compiler.fresh("_i")
+        plan.inputs.append((compiled, src))
+        plan.pre.append(compiled.alias(src))
+        plan.pre_schema[src] = dtype
+    return src
+
+
+def _null_free_column(compiler: Compiler, node: exp.Expression | None) -> bool:
+    """Whether ``node`` is a frame column whose scanned files say it holds no NULL."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if not isinstance(node, exp.Column):
+        return False
+    compiled = compiler.expr(node)
+    return compiled.meta.is_column() and compiler.null_free(compiled.meta.output_name())
+
+
+def _rows(compiler: Compiler, plan: _Reductions) -> str:
+    """The column of each group's row count (BIGINT), one for every call that counts rows."""
+    if plan.rows is None:
+        plan.rows = compiler.fresh("_a")
+        plan.aggs.append(pl.len().cast(pl.Int64).alias(plan.rows))
+    return plan.rows
+
+
+def _value_count(
+    compiler: Compiler, plan: _Reductions, col: pl.Expr, src: str, null_free: bool
+) -> str:
+    """The column of the count of ``col``'s values per group, one for every COUNT and AVG of
+    the same input: the row count where the files say the column holds no NULL."""
+    count = plan.counts.get((src, False))
+    if count is None:
+        if null_free:
+            count = plan.counts[(src, False)] = _rows(compiler, plan)
+        else:
+            count = plan.counts[(src, False)] = compiler.fresh("_a")
+            plan.aggs.append(col.count().alias(count))
+    return count
 
 
 def _null_aware_sum(

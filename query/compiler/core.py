@@ -163,6 +163,14 @@ class Compiler:
         known = [share for share in shares if share is not None]
         return min(known) if len(known) == len(shares) else None
 
+    def null_free(self, name: str) -> bool:
+        """Whether the statistics of every file frame column ``name``'s scans read say it holds
+        no NULL. The caller must know that nothing since the scan added any (an outer join)."""
+        sources = self._sources.get(name)
+        if not sources:
+            return False
+        return all(scan.null_free(column) for scan, column in sources)
+
     # ------------------------------------------------------------------ helpers for translators
 
     def fresh(self, prefix: str = "_t") -> str:
@@ -454,7 +462,11 @@ class Compiler:
         aggregated = False
         grouping = None
         if group is not None or aggregates:
-            rel, replacements, grouping = aggregation.aggregate(self, rel, group, aggregates)
+            # inner joins keep scanned values as the files hold them; an outer join adds NULLs
+            scanned = not any(j.side for j in node.args.get("joins") or [])
+            rel, replacements, grouping = aggregation.aggregate(
+                self, rel, group, aggregates, scanned
+            )
             aggregated = True
         # scalar subqueries in the select list / HAVING / ORDER BY become joined columns
         for e in scan_exprs:

@@ -47,9 +47,9 @@ class Unscaled(NamedTuple):
 
 
 def summable(compiler: Compiler, node: exp.Expression) -> Unscaled | None:
-    """``node`` as unscaled integers when it is decimal +, - and * that no row and no group
-    sum can overflow; None otherwise (a plain column, or no proof: the caller keeps decimals)."""
-    if not isinstance(_strip(node), exp.Add | exp.Sub | exp.Mul):
+    """``node`` as unscaled integers when it is a decimal column or decimal +, - and * that no
+    row and no group sum can overflow; None otherwise (no proof: the caller keeps decimals)."""
+    if not isinstance(_strip(node), exp.Add | exp.Sub | exp.Mul | exp.Column):
         return None
     found = _unscaled(compiler, node)
     if found is None or not found.decimal or found.bound >= SUMMABLE:
