@@ -6,6 +6,7 @@ Every expected value below is worked out by hand from the rows written here.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -53,8 +54,9 @@ def _frame(engine: Engine, sql: str) -> pl.DataFrame:
 
 
 def _unscaled(engine: Engine, sql: str) -> bool:
-    """Whether the query's plan sums unscaled integers (the decimals' stored values)."""
-    return "to_physical" in engine.explain(sql)
+    """Whether the query's plan sums unscaled integers: the decimals' stored values, read
+    before grouping (an average of decimal sums reads a group's sum, a ``_a`` column, so)."""
+    return re.search(r'col\("(?!_a)[^"]*"\)\.to_physical\(\)', engine.explain(sql)) is not None
 
 
 def test_sums_of_decimal_arithmetic_per_group(engine: Engine) -> None:
@@ -115,6 +117,23 @@ def test_sums_and_averages_of_decimal_columns(engine: Engine) -> None:
     assert not _unscaled(engine, sql)
     with pytest.raises(SqlError, match="overflow"):
         engine.execute(sql)
+
+
+def test_decimal_averages_round_half_away_from_zero(engine: Engine) -> None:
+    # x: (1.25 - 3.10) / 2 = -0.925 -> -0.93 (a decimal division rounds it to even: -0.92);
+    # y: 0.05. Over unscaled integers (a), over decimal kernels (a DECIMAL(38, 2) has no bound)
+    sql = (
+        "SELECT g, avg(a) AS m, avg(CAST(a AS decimal(38, 2))) AS w, avg(a * 1) AS p "
+        "FROM small WHERE g < 'z' GROUP BY g ORDER BY g"
+    )
+    assert _frame(engine, sql).rows() == [
+        ("x", D("-0.93"), D("-0.93"), D("-0.93")),
+        ("y", D("0.05"), D("0.05"), D("0.05")),
+    ]
+    # b: (0.125 + 2.500 + 1.000 - 0.333) / 4 = 0.823 exactly; a 38-digit value averages to itself
+    assert _frame(engine, "SELECT avg(b) FROM small").item() == D("0.823")
+    big = "SELECT avg(h) FROM huge WHERE h > 1"
+    assert _frame(engine, big).item() == D("99999999999999999999999999999999999999")
 
 
 def test_products_beyond_64_bits_sum_exactly(engine: Engine) -> None:

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from loglake.query import types as T
 from loglake.query.compiler.context import Grouping, Rel, Scope
-from loglake.query.compiler.unscaled import rescaled, summable
+from loglake.query.compiler.unscaled import averaged, rescaled, summable
 from loglake.query.guards import integer_sum
 
 if TYPE_CHECKING:
@@ -252,10 +252,10 @@ def _split_aggregate(
         if T.is_decimal(dtype):
             # the sum a SUM of the same input computes (TPC-H q1 asks for both)
             total = pl.col(_null_aware_sum(compiler, plan, col, src, distinct))
-            if fast is not None:
-                total = rescaled(total, fast.scale)
+            if fast is None:
+                total = total.to_physical()  # a decimal sum's unscaled integers
             return pl.when(pl.col(count) > 0).then(
-                (total.cast(average) / pl.col(count).cast(pl.Decimal(38, 0))).cast(average)
+                averaged(total, pl.col(count), T.decimal_scale(average))
             )
         aggs.append(col.cast(average).mean().alias(out))
         return pl.col(out)

@@ -66,6 +66,19 @@ def rescaled(total: pl.Expr, scale: int) -> pl.Expr:
     return (whole * unit).cast(pl.Decimal(38, scale))
 
 
+def averaged(total: pl.Expr, count: pl.Expr, scale: int) -> pl.Expr:
+    """AVG of decimals from the group's unscaled Int128 sum and its value count (above 0), as
+    DECIMAL(38, scale) rounded half away from zero as Trino rounds it (a decimal division
+    rounds half to even). Integer division on the magnitude: doubling a sum near 10^38 would
+    leave Int128."""
+    count = count.cast(pl.Int128)
+    magnitude = total.abs()
+    quotient = magnitude // count
+    up = (2 * (magnitude - quotient * count) >= count).cast(pl.Int128)
+    rounded = pl.when(total < 0).then(0 - (quotient + up)).otherwise(quotient + up)
+    return rescaled(rounded, scale)
+
+
 def _strip(node: exp.Expression) -> exp.Expression:
     while isinstance(node, exp.Paren):
         node = node.this
