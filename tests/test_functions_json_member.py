@@ -17,6 +17,12 @@ HOSTILE = [
     '{"k":"plain","z":1}',
     '{"k":""}',
     '{"k":"a,b}c"}',  # delimiters inside the string
+    '{"k":"a}","z":1}',
+    '{"k":"x\\",\\"k\\":\\"forged"}',  # escaped quotes that spell another member
+    '{"k":"\\"","z":1}',
+    '{"k":"\\u0022"}',  # an escaped quote
+    '{"k":"del\x7f"}',  # outside printable ASCII: left to the walk
+    '{"k":"x" ,"z":1}',
     '{"k":"say \\"hi\\"","z":1}',  # escapes: left to the walk
     '{"k":"back\\\\slash"}',
     '{"k":"caf\\u00e9"}',
@@ -127,6 +133,9 @@ TRINO_STREAMING = [
     ('{"k":true,}', "true", "true"),
     ('{"k": "first", "k": "second"}', "first", '"first"'),
     ('{"k": 7, broken', "7", "7"),
+    ('{"k":"x"}{"k":"forged"}', "x", '"x"'),  # a second document after the first
+    ('{"k":false,"k":true}', "false", "false"),
+    ('{"k":"","k":"second"}', "", '""'),
 ]
 
 

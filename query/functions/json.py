@@ -214,9 +214,7 @@ def _json_at(
     """JSON text of the value at ``steps`` (strings quoted), NULL where there is none;
     ``streaming`` and ``sparse`` as in :func:`value_at`."""
     member = top_member(text, steps) if streaming else None
-    # an object's compact text, and Trino's JSON null, are left to the walk
-    known = None if member is None else member.string.is_not_null() | member.other.is_not_null()
-    value, container = _walk(text, steps, known, sparse)
+    value, container = _walk(text, steps, None if member is None else member.known, sparse)
     if not steps:
         return _canonical(text, value, materialize(container))
     container, typed = materialize_all(container, _typed(text, steps, value))
@@ -229,7 +227,7 @@ def _json_at(
     )
     if member is None:
         return walked
-    return pl.coalesce(quote(member.string), member.other, walked)
+    return pl.coalesce(member.json, walked)
 
 
 def _scalar_at(
@@ -242,7 +240,7 @@ def _scalar_at(
     walked = pl.when(materialize(container)).then(None).otherwise(value)
     if member is None:
         return walked
-    return pl.coalesce(member.string, member.other, walked)
+    return pl.coalesce(member.scalar, walked)
 
 
 def value_at(
