@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from pathlib import Path
 
 import orjson
@@ -157,6 +158,27 @@ def test_gzip_members_and_truncation():
         gunzip((a + b)[:-7])
     assert "truncated" in str(error.value)
     assert gunzip(b"plain") == b"plain"
+
+
+def test_gzip_inflates_as_zlib_does():
+    """The fast inflater gives zlib's bytes on the real samples and zlib's words on damage."""
+    for path in invictus_files():
+        data = path.read_bytes()
+        assert gunzip(data) == zlib.decompress(data, 31)
+    named = io.BytesIO()
+    with gzip.GzipFile("delivery.json", "wb", fileobj=named, mtime=0) as out:  # FNAME header
+        out.write(b'{"Records":[]}')
+    assert gunzip(named.getvalue()) == b'{"Records":[]}'
+    good = gzip.compress(b'{"Records":[{"eventTime":"2024-05-10T00:00:00Z"}]}' * 50, mtime=0)
+    bad_crc = good[:-8] + bytes(b ^ 0xFF for b in good[-8:-4]) + good[-4:]
+    bad_block = good[:10] + b"\xff" * 8 + good[18:]
+    for damaged in (bad_crc, bad_block):
+        with pytest.raises(zlib.error) as expected:
+            zlib.decompressobj(31).decompress(damaged)
+        with pytest.raises(GzipError) as error:
+            gunzip(damaged)
+        assert str(error.value) == f"corrupt gzip data: {expected.value}"
+        assert error.value.byte_offset == 0
 
 
 # ---------------------------------------------------------------- CloudTrail
