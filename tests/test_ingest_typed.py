@@ -114,6 +114,10 @@ def event(**extra) -> dict:
     return base
 
 
+#: eventName spelled with escapes in its key and value, as a JSON writer may
+ESCAPED = b'"event\\u004eame":"Put\\u0042ucket\\"Policy\\u00e9"'
+
+
 def records(*events: dict, style: str = "compact") -> bytes:
     document = {"Records": list(events)}
     if style == "pretty":
@@ -155,6 +159,15 @@ def records(*events: dict, style: str = "compact") -> bytes:
         ("readOnly as text", records(event(readOnly="true"), event(readOnly=None)), 1),
         ("empty Records", b'{"Records":[]}', 0),
         ("not JSON", b'{"Records":[{"eventTime":', 0),
+        ("byte order mark", b"\xef\xbb\xbf" + records(event()), 0),
+        ("line break after the document", records(event()) + b"\r\n", 1),
+        ("tabs between tokens", records(event()).replace(b'"Records":', b'"Records":\t'), 1),
+        (
+            "escaped keys and text",
+            records(event()).replace(b'"eventName":"PutBucketPolicy"', ESCAPED),
+            1,
+        ),
+        ("raw unicode text", records(event(eventName="caf\u00e9 \u2603 \U0001f600")), 1),
     ],
 )
 def test_typed_and_general_paths_agree(case, payload, typed, monkeypatch):
