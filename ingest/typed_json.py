@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import msgspec
@@ -121,15 +121,21 @@ class TypedRecords:
         else:
             transposed = list(zip(*map(_ASTUPLE, records), strict=True))
         out: dict[str, Any] = {}
+        raw: dict[str, Sequence] = {}
+        text: dict[str, Sequence] = {}
         for name, values in zip(self.names, transposed, strict=True):
             if name in self.raw:
-                out[name] = raw_text_column(values)
+                raw[name] = values
             elif name in self.repeated:
                 out[name] = self._decode_distinct(name, values)
             elif name in self.loose:
                 out[name] = list(values)
+            elif pa.types.is_string(self.types[name]):
+                text[name] = values
             else:
                 out[name] = to_arrow(values, self.types[name])
+        out |= _together(raw, raw_text_column)
+        out |= _together(text, lambda values: pa.array(values, pa.string()))
         return out
 
     def _decode_distinct(self, name: str, raws: Sequence) -> pa.Array:
@@ -141,6 +147,17 @@ class TypedRecords:
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             raise NotTyped(f"{name}: {error}") from None
         return to_arrow(values, self.types[name]).take(encoded.indices)
+
+
+def _together(columns: dict[str, Sequence], convert: Callable[[list], pa.Array]) -> dict:
+    """Columns of one type converted in one call and sliced apart (zero-copy): the fixed cost
+    of a conversion (some ten Arrow calls for raw text) is paid once per chunk rather than once
+    per member, as chunks of small deliveries are short."""
+    if not columns:
+        return {}
+    n = len(next(iter(columns.values())))
+    whole = convert(list(itertools.chain.from_iterable(columns.values())))
+    return {name: whole.slice(i * n, n) for i, name in enumerate(columns)}
 
 
 def to_arrow(values: Sequence, t: pa.DataType) -> pa.Array:
