@@ -227,7 +227,7 @@ def _json_at(
     )
     if member is None:
         return walked
-    return pl.coalesce(member.json, walked)
+    return pl.when(member.known).then(member.json).otherwise(walked)
 
 
 def _scalar_at(
@@ -237,10 +237,11 @@ def _scalar_at(
     and missing values; ``streaming`` and ``sparse`` as in :func:`value_at`."""
     member = top_member(text, steps) if streaming else None
     value, container = _walk(text, steps, None if member is None else member.known, sparse)
-    walked = pl.when(materialize(container)).then(None).otherwise(value)
+    scalar = ~materialize(container)
     if member is None:
-        return walked
-    return pl.coalesce(member.scalar, walked)
+        return pl.when(scalar).then(value)
+    # one chain of conditions, not a coalesce: each step is a pass over every row
+    return pl.when(member.known).then(member.scalar).when(scalar).then(value)
 
 
 def value_at(
