@@ -48,13 +48,17 @@ def top_member(text: pl.Expr, steps: list[str | int]) -> Member | None:
     when the path is not one plain key.
 
     Text that opens with ``{"key":`` only (no space before the key or the colon; AWS writes
-    ``{"key":value``, Python's json module ``{"key": value``). One anchored regular expression
-    with one group reads the member's token from the start of the text: it fails at the first
-    characters of the other documents, and a single group costs about half of the three-group
-    reading it replaced (1M CloudTrail requestparameters, 368k bucketName members).
+    ``{"key":value``, Python's json module ``{"key": value``): a plain prefix test picks the
+    rows, and one anchored regular expression with one group reads the member's token from the
+    start of their text (a three-group reading after a slice took 137 against 119 ms CPU on 1M
+    CloudTrail requestparameters, 368k of them opening with bucketName, one thread).
     """
     if len(steps) != 1 or not isinstance(steps[0], str) or not _IDENT.match(steps[0]):
         return None
-    token = materialize(text.str.extract(r"^\{\"" + steps[0] + r"\":" + _TOKEN, 1))
+    opening = '{"' + steps[0] + '":'
+    # the prefix test spares the regular expression the other documents (it skips NULLs):
+    # 1M CloudTrail requestparameters, $.groupId (first in 12 documents), 43 -> 9 ms
+    opened = pl.when(text.str.starts_with(opening)).then(text)
+    token = materialize(opened.str.extract("^" + re.escape(opening) + _TOKEN, 1))
     # a string token holds no quote but its own two, so stripping quotes leaves its content
     return Member(token.is_not_null(), token, token.str.strip_chars('"'))
