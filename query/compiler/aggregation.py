@@ -241,10 +241,6 @@ def _split_aggregate(
             if count is None:
                 count = plan.counts[(src, distinct)] = compiler.fresh("_a")
                 aggs.append(col.count().alias(count))
-        elif fast is not None and isinstance(arg, exp.Column) and cond is None:
-            # a decimal column's values, counted once for its COUNT and its AVG's unscaled sum
-            plain = _input(plan, compiler, compiler.expr(arg), dtype)
-            count = _value_count(compiler, plan, pl.col(plain), plain, null_free)
         else:
             count = _value_count(compiler, plan, col, src, null_free)
         # avg: Trino keeps the decimal scale, and averages everything else as double
