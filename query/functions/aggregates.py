@@ -56,7 +56,8 @@ def aggregate_filter(compiler: ExprCompiler, node: exp.Filter) -> pl.Expr:
     arguments=lambda node, name: [node.this],
 )
 def count_if(compiler: ExprCompiler, node: exp.CountIf) -> pl.Expr:
-    return compiler.expr(node.this).fill_null(False).cast(pl.Int64).sum()
+    """The sum of a boolean counts its true values and skips NULLs, and is 0 over no rows."""
+    return compiler.expr(node.this).sum().cast(pl.Int64)
 
 
 @translates(
