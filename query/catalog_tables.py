@@ -292,6 +292,11 @@ class CatalogTables:
             footer = self._footers[key] = _footer_statistics(path)
         return footer
 
+    def _footer_nulls(self, data_file: DataFile, column: str) -> tuple[int, int] | None:
+        """(NULL count, value count) of a column in a local Parquet file's footer, if it says."""
+        footer = self._footer(data_file)
+        return None if footer is None else footer.nulls.get(column.lower())
+
     def _null_fraction(
         self, table: TableDefinition, files: list[DataFile], keys: list[str], column: str
     ) -> float | None:
@@ -302,8 +307,7 @@ class CatalogTables:
         nulls = values = 0
         # a choice of reading method, not an answer, rests on it: a sample of the footers does
         for f in files[:: max(1, len(files) // _SAMPLED_FOOTERS)]:
-            footer = self._footer(f)
-            counted = None if footer is None else footer.nulls.get(column.lower())
+            counted = self._footer_nulls(f, column)
             if counted is None:
                 return None
             nulls, values = nulls + counted[0], values + counted[1]
@@ -323,8 +327,7 @@ class CatalogTables:
         for f in files:
             nulls = _stat(f.null_counts or {}, column) if table.format == "delta" else None
             if nulls is None:
-                footer = self._footer(f)
-                counted = None if footer is None else footer.nulls.get(column.lower())
+                counted = self._footer_nulls(f, column)
                 nulls = None if counted is None else counted[0]
             if nulls != 0:
                 return False
@@ -493,11 +496,10 @@ class CatalogTables:
         def names(path: str) -> frozenset[str]:
             try:
                 with fs.open(settings.fs_path(path), "rb") as handle:
-                    found = pl.from_arrow(pq.read_schema(handle).empty_table())
+                    found = T.polars_schema_from_arrow(pq.read_schema(handle))
             except (OSError, pa.ArrowException, pl.exceptions.PolarsError):
                 return frozenset()  # the scan reports what is wrong with the file
-            assert isinstance(found, pl.DataFrame)
-            return frozenset(_name_paths(found.schema))
+            return frozenset(_name_paths(found))
 
         unseen = list({(f.path, f.size) for f in files} - self._names_in_files.keys())
         if unseen:

@@ -60,8 +60,8 @@ class ExprCompiler(Protocol):
         """The dtype a compiled expression has over the current frame."""
         ...
 
-    def null_fraction(self, name: str) -> float | None:
-        """The share of NULLs the scanned files' statistics give for frame column ``name``."""
+    def null_fraction(self, node: exp.Expression) -> float | None:
+        """The share of NULLs the scanned files' statistics give for a plain column ``node``."""
         ...
 
     def known_dtype(self, expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:

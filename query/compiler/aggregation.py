@@ -215,7 +215,7 @@ def _split_aggregate(
         src = _input(plan, compiler, compiled, dtype if fast is None else pl.Int128())
         col = pl.col(src)
         # a column whose files hold no NULL counts every row (len() costs nothing per row)
-        null_free = plan.scanned and cond is None and _null_free_column(compiler, arg)
+        null_free = plan.scanned and cond is None and arg is not None and compiler.null_free(arg)
         out = compiler.fresh("_a")
         if isinstance(target, exp.Count):
             if not distinct:
@@ -270,16 +270,6 @@ def _input(plan: _Reductions, compiler: Compiler, compiled: pl.Expr, dtype: pl.D
         plan.pre.append(compiled.alias(src))
         plan.pre_schema[src] = dtype
     return src
-
-
-def _null_free_column(compiler: Compiler, node: exp.Expression | None) -> bool:
-    """Whether ``node`` is a frame column whose scanned files say it holds no NULL."""
-    while isinstance(node, exp.Paren):
-        node = node.this
-    if not isinstance(node, exp.Column):
-        return False
-    compiled = compiler.expr(node)
-    return compiled.meta.is_column() and compiler.null_free(compiled.meta.output_name())
 
 
 def _rows(compiler: Compiler, plan: _Reductions) -> str:

@@ -153,23 +153,34 @@ class Compiler:
             largest = size if largest is None else max(largest, size)
         return largest
 
-    def null_fraction(self, name: str) -> float | None:
-        """The smallest share of NULLs the statistics of frame column ``name``'s scans give;
-        None when unknown."""
-        sources = self._sources.get(name)
+    def null_fraction(self, node: exp.Expression) -> float | None:
+        """The smallest share of NULLs the statistics of the scans give for the frame column
+        ``node`` names; None when unknown or ``node`` is not a plain column."""
+        sources = self._scan_sources(node)
         if not sources:
             return None
         shares = [scan.null_fraction(column) for scan, column in sources]
         known = [share for share in shares if share is not None]
         return min(known) if len(known) == len(shares) else None
 
-    def null_free(self, name: str) -> bool:
-        """Whether the statistics of every file frame column ``name``'s scans read say it holds
-        no NULL. The caller must know that nothing since the scan added any (an outer join)."""
-        sources = self._sources.get(name)
+    def null_free(self, node: exp.Expression) -> bool:
+        """Whether the statistics of every file read for the frame column ``node`` names say
+        it holds no NULL. The caller must know that nothing since the scan added any (an
+        outer join)."""
+        sources = self._scan_sources(node)
         if not sources:
             return False
         return all(scan.null_free(column) for scan, column in sources)
+
+    def _scan_sources(self, node: exp.Expression) -> list[tuple[Scan, str]] | None:
+        """The scans (and their column) behind a plain column reference, in parentheses or
+        not; None for anything else."""
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if not isinstance(node, exp.Column):
+            return None
+        compiled = self.expr(node)
+        return self._sources.get(compiled.meta.output_name()) if compiled.meta.is_column() else None
 
     # ------------------------------------------------------------------ helpers for translators
 

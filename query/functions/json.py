@@ -268,10 +268,7 @@ def value_at(
 
 def _sparse(compiler: ExprCompiler, document: exp.Expression) -> bool:
     """Whether ``document`` is a scanned column its files' statistics say is >= 90% NULL."""
-    if not isinstance(document, exp.Column):
-        return False
-    plain = compiler.expr(document)
-    share = compiler.null_fraction(plain.meta.output_name()) if plain.meta.is_column() else None
+    share = compiler.null_fraction(document)
     return share is not None and share >= SPARSE
 
 
