@@ -83,7 +83,7 @@ def _insights(args: argparse.Namespace, lake: Any) -> int:
 def _history(args: argparse.Namespace, lake: Any) -> int:
     from loglake.query.history import read_history
 
-    records = read_history(lake.settings)[-args.limit :]
+    records = read_history(lake.settings, last=args.limit)
     columns = ["query_id", "submitted_at", "status", "rows", "bytes_scanned", "elapsed_s", "query"]
     frame = pl.DataFrame(
         [{c: r.get(c) for c in columns} for r in records],

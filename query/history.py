@@ -1,7 +1,11 @@
-"""Query history: one JSON line per statement under ``<root>/_state/query_history/<day>.jsonl``.
+"""Query history: one JSON record per statement under ``<root>/_state/query_history/``.
 
-Each line holds the query id, text, status, error, timings and the data scanned, so that a user
-can audit what ran against the lake (Athena keeps the same in its query history).
+Each record holds the query id, text, status, error, timings and the data scanned, so that a user
+can audit what ran against the lake (Athena keeps the same in its query history). A local lake
+appends a line to the day's ``<day>.jsonl``; an object store cannot append, so each statement
+there writes its own object ``<day>/<time>-<query id>.json``: rewriting a day's object for each
+statement cost bytes quadratic in the day's statements, and two processes rewriting it at once
+lost one's records.
 """
 
 from __future__ import annotations
@@ -40,33 +44,40 @@ def append_history(
     line = orjson.dumps(record) + b"\n"
     fs = settings.filesystem()
     folder = settings.fs_path(history_folder(settings))
-    path = f"{folder}/{now:%Y-%m-%d}.jsonl"
     if settings.is_s3:
-        # object stores cannot append: rewrite the day's object with the new line added
-        try:
-            existing = fs.cat_file(path)
-        except FileNotFoundError:
-            existing = b""
-        fs.pipe_file(path, existing + line)
+        fs.pipe_file(f"{folder}/{now:%Y-%m-%d}/{now:%H%M%S%f}-{stats.query_id}.json", line)
         return
     fs.makedirs(folder, exist_ok=True)
-    with fs.open(path, "ab") as handle:
+    with fs.open(f"{folder}/{now:%Y-%m-%d}.jsonl", "ab") as handle:
         handle.write(line)
 
 
-def read_history(settings: StorageSettings, day: dt.date | None = None) -> list[dict[str, Any]]:
-    """Records of one day (default: every day), oldest first."""
+def read_history(
+    settings: StorageSettings, day: dt.date | None = None, last: int | None = None
+) -> list[dict[str, Any]]:
+    """Records of one day (default: every day), oldest first; with ``last``, only the newest
+    ``last`` of them, reading the newest days first (a bucket holds an object per statement)."""
     fs = settings.filesystem()
-    folder = settings.fs_path(history_folder(settings))
     try:
-        names = sorted(fs.ls(folder, detail=False))
+        found = fs.find(settings.fs_path(history_folder(settings)))
     except FileNotFoundError:
         return []
-    if day is not None:
-        names = [n for n in names if n.endswith(f"{day:%Y-%m-%d}.jsonl")]
-    records = []
-    for name in names:
-        for line in fs.cat_file(name).splitlines():
-            if line.strip():
-                records.append(orjson.loads(line))
-    return records
+    by_day: dict[str, list[str]] = {}
+    for name in found:
+        if not name.endswith((".jsonl", ".json")):
+            continue
+        parent, _, base = name.rpartition("/")
+        stem = base.removesuffix(".jsonl") if base.endswith(".jsonl") else parent.rpartition("/")[2]
+        by_day.setdefault(stem, []).append(name)
+    days = [f"{day:%Y-%m-%d}"] if day is not None else sorted(by_day, reverse=True)
+    records: list[dict[str, Any]] = []
+    for stem in days:
+        if last is not None and len(records) >= last:
+            break
+        names = by_day.get(stem, [])
+        texts = fs.cat(names, on_error="omit").values() if names else ()
+        records.extend(
+            orjson.loads(line) for text in texts for line in text.splitlines() if line.strip()
+        )
+    records.sort(key=lambda record: record["submitted_at"])  # stable: a file's order stays
+    return records if last is None else records[-last:] if last else []
