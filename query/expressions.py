@@ -936,9 +936,9 @@ def _avg(compiler: ExprCompiler, node: exp.Avg) -> pl.Expr:
     if distinct:
         value = value.unique()
     if T.is_decimal(dtype):
-        return pl.when(value.count() > 0).then(
-            (value.sum() / value.count().cast(pl.Decimal(38, 0))).cast(T.avg_type(dtype))
-        )
+        from loglake.query.compiler.unscaled import decimal_mean
+
+        return decimal_mean(value.sum(), value.count(), dtype)
     return value.cast(T.avg_type(dtype)).mean()
 
 

@@ -251,8 +251,8 @@ def sum_type(dtype: pl.DataType) -> pl.DataType:
 
 
 def avg_type(dtype: pl.DataType) -> pl.DataType:
-    """Trino's type of AVG over ``dtype``: decimals keep their scale, the rest is double."""
-    return pl.Decimal(38, decimal_scale(dtype)) if is_decimal(dtype) else pl.Float64()
+    """Trino's type of AVG over ``dtype``: a decimal keeps its type, the rest is double."""
+    return dtype if is_decimal(dtype) else pl.Float64()
 
 
 def common_supertype(left: pl.DataType, right: pl.DataType) -> pl.DataType | None:

@@ -132,6 +132,50 @@ def test_decimal_averages_round_half_away_from_zero(engine: Engine) -> None:
     assert _frame(engine, big).item() == D("99999999999999999999999999999999999999")
 
 
+def test_decimal_average_keeps_the_input_type(engine: Engine) -> None:
+    # Trino: avg(decimal(p, s)) is decimal(p, s); sum(decimal(p, s)) is decimal(38, s)
+    sql = "SELECT avg(a) AS m, sum(a) AS s, avg(b) AS n FROM small"
+    df = _frame(engine, sql)
+    assert df.schema == {"m": pl.Decimal(5, 2), "s": pl.Decimal(38, 2), "n": pl.Decimal(4, 3)}
+    assert df.rows() == [(D("-0.60"), D("-1.80"), D("0.823"))]  # -1.80 / 3 = -0.60
+    assert _frame(engine, "SELECT typeof(avg(a)) FROM small").item() == "decimal(5,2)"
+
+
+#: window averages over small.a ordered by g, then a (NULLs last): x -3.10, x 1.25, x NULL,
+#: y 0.05, z NULL; each frame's exact mean rounded half away from zero, as the GROUP BY rounds
+WINDOW_AVERAGES = [
+    # whole partition x: (-3.10 + 1.25) / 2 = -0.925
+    ("PARTITION BY g", ["-0.93", "-0.93", "-0.93", "0.05", None]),
+    # running: -3.10; -0.925; -0.925 (the NULL row adds no value); y; z has none
+    ("PARTITION BY g ORDER BY a", ["-3.10", "-0.93", "-0.93", "0.05", None]),
+    # a row and the next one, over the whole table in order: -0.925, 1.25, 0.05, 0.05, NULL
+    (
+        "ORDER BY g, a ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING",
+        ["-0.93", "1.25", "0.05", "0.05", None],
+    ),
+    # from the current row to the end: (-3.10 + 1.25 + 0.05) / 3 = -0.6; (1.25 + 0.05) / 2
+    (
+        "ORDER BY g, a ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING",
+        ["-0.60", "0.65", "0.05", "0.05", None],
+    ),
+    # values within 5 below the row's own, in x: -3.10 alone; both (-0.925); a NULL key's peers
+    (
+        "PARTITION BY g ORDER BY a RANGE BETWEEN 5 PRECEDING AND CURRENT ROW",
+        ["-3.10", "-0.93", None, "0.05", None],
+    ),
+]
+
+
+@pytest.mark.parametrize(("window", "expected"), WINDOW_AVERAGES)
+def test_window_averages_of_decimals_round_as_trino(
+    engine: Engine, window: str, expected: list[str | None]
+) -> None:
+    sql = f"SELECT g, a, avg(a) OVER ({window}) AS m FROM small ORDER BY g, a NULLS LAST"
+    df = _frame(engine, sql)
+    assert df.schema["m"] == pl.Decimal(5, 2)
+    assert df["m"].to_list() == [None if v is None else D(v) for v in expected]
+
+
 def test_products_beyond_64_bits_sum_exactly(engine: Engine) -> None:
     sql = "SELECT sum(x * y) AS s, avg(x * y) AS m, sum(x * y - x) AS t FROM wide"
     df = _frame(engine, sql)

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from loglake.query import types as T
 from loglake.query.compiler.context import Grouping, Rel, Scope
-from loglake.query.compiler.unscaled import averaged, rescaled, summable
+from loglake.query.compiler.unscaled import decimal_mean, rescaled, summable
 from loglake.query.guards import integer_sum
 
 if TYPE_CHECKING:
@@ -247,12 +247,9 @@ def _split_aggregate(
         average = T.avg_type(dtype)
         if T.is_decimal(dtype):
             # the sum a SUM of the same input computes (TPC-H q1 asks for both)
+            # (over unscaled Int128 when ``fast``: to_physical leaves those as they are)
             total = pl.col(_null_aware_sum(compiler, plan, col, src, distinct))
-            if fast is None:
-                total = total.to_physical()  # a decimal sum's unscaled integers
-            return pl.when(pl.col(count) > 0).then(
-                averaged(total, pl.col(count), T.decimal_scale(average))
-            )
+            return decimal_mean(total, pl.col(count), average)
         aggs.append(col.cast(average).mean().alias(out))
         return pl.col(out)
     compiled = compiler.expr(node)

@@ -81,6 +81,15 @@ def averaged(total: pl.Expr, count: pl.Expr, scale: int) -> pl.Expr:
     return rescaled(rounded, scale)
 
 
+def decimal_mean(total: pl.Expr, count: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """AVG of DECIMAL(p, s) values from their decimal sum and value count, as Trino gives it:
+    DECIMAL(p, s) (a mean lies between the smallest and the largest value, so it fits),
+    rounded half away from zero, NULL over no values. Grouped, whole-partition and framed
+    window averages all end here."""
+    mean = averaged(total.to_physical(), count, T.decimal_scale(dtype))
+    return pl.when(count > 0).then(mean.cast(dtype))
+
+
 def _strip(node: exp.Expression) -> exp.Expression:
     while isinstance(node, exp.Paren):
         node = node.this

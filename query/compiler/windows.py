@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from loglake.query import types as T
 from loglake.query.compiler.context import Grouping, Rel
+from loglake.query.compiler.unscaled import decimal_mean
 
 if TYPE_CHECKING:
     from loglake.query.compiler.core import Compiler
@@ -257,8 +258,9 @@ def _aggregate_window(
         else:
             total = value.fill_null(0).cum_sum(reverse=reverse)
             if isinstance(fn, exp.Avg):
-                total = total / count
-            running = pl.when(count > 0).then(total)
+                running = _mean(total, count, dtype)
+            else:
+                running = pl.when(count > 0).then(total)
         tmp = compiler.fresh("_run")
         lf = lf.with_columns(over(running).alias(tmp))
         if kind == "range":
@@ -268,7 +270,7 @@ def _aggregate_window(
             lf = lf.with_columns(pl.col(tmp).alias(out))
         return lf.drop([*temps, tmp])
     if kind != "rows" or start == float("-inf") or end == float("inf"):
-        return _general_frame(compiler, lf, node, fn, out, frame, value)
+        return _general_frame(compiler, lf, node, fn, out, frame, value, dtype)
     lo, hi = int(start), int(end)
     if hi < lo or hi - lo > _MAX_ROWS_FRAME:
         raise compiler.error(node, "window frame is empty or too wide")
@@ -281,12 +283,19 @@ def _aggregate_window(
         result = pl.min_horizontal(shifted)
     elif isinstance(fn, exp.Max):
         result = pl.max_horizontal(shifted)
+    elif isinstance(fn, exp.Avg):
+        result = _mean(pl.sum_horizontal(shifted), count, dtype)
     else:
-        total = pl.sum_horizontal(shifted)
-        if isinstance(fn, exp.Avg):
-            total = total / count
-        result = pl.when(count > 0).then(total)
+        result = pl.when(count > 0).then(pl.sum_horizontal(shifted))
     return lf.with_columns(result.alias(out)).drop(temps)
+
+
+def _mean(total: pl.Expr, count: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """AVG over a frame from its sum and value count: decimals keep their type and round half
+    away from zero as Trino's do, anything else is a double."""
+    if T.is_decimal(dtype):
+        return decimal_mean(total, count, dtype)
+    return pl.when(count > 0).then(total.cast(pl.Float64) / count)
 
 
 def _general_frame(
@@ -297,6 +306,7 @@ def _general_frame(
     out: str,
     frame: _Frame,
     value: pl.Expr,
+    dtype: pl.DataType,
 ) -> pl.LazyFrame:
     """Any ROWS, RANGE (with offsets) or GROUPS frame: each row's frame becomes a pair of row
     positions in its sorted partition, found with search_sorted; sums and counts are then
@@ -378,7 +388,7 @@ def _general_frame(
         if isinstance(fn, exp.Count):
             result = count
         elif isinstance(fn, exp.Avg):
-            result = pl.when(count > 0).then(summed.cast(pl.Float64) / count)
+            result = _mean(summed, count, dtype)
         else:
             result = pl.when(count > 0).then(summed)
     return lf.with_columns(result.alias(out)).drop([*temps, *names], strict=False)
