@@ -163,6 +163,12 @@ WINDOW_AVERAGES = [
         "PARTITION BY g ORDER BY a RANGE BETWEEN 5 PRECEDING AND CURRENT ROW",
         ["-3.10", "-0.93", None, "0.05", None],
     ),
+    # keyed on b (a DECIMAL(4, 3)), within 2 either side: x's rows have b 2.500 (a -3.10),
+    # 0.125 (1.25) and 1.000 (NULL); 1.000 is near both others, they are not near each other
+    (
+        "PARTITION BY g ORDER BY b RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING",
+        ["-3.10", "1.25", "-0.93", "0.05", None],
+    ),
 ]
 
 

@@ -332,13 +332,13 @@ def _general_frame(
                 raise compiler.error(node, "RANGE with offsets needs exactly one ORDER BY key")
             order = node.args["order"].expressions[0]
             ordered = pl.col(key_cols[0]) if key_cols else pl.lit(0)
-            dtype = compiler.schema.get(key_cols[0]) if key_cols else pl.Int64()
+            key_type = compiler.schema.get(key_cols[0]) if key_cols else pl.Int64()
             scale = 1
-            if dtype == pl.Date:
+            if key_type == pl.Date:
                 ordered, scale = ordered.cast(pl.Int64), 1 / 86_400_000_000
-            elif isinstance(dtype, pl.Datetime):
+            elif isinstance(key_type, pl.Datetime):
                 ordered = ordered.dt.epoch("us")
-            elif not (T.is_numeric(dtype) or dtype == pl.Null):
+            elif not (T.is_numeric(key_type) or key_type == pl.Null):
                 raise compiler.error(
                     node, "RANGE offsets need a numeric, date or timestamp ORDER BY key"
                 )
