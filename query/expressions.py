@@ -939,7 +939,7 @@ def _avg(compiler: ExprCompiler, node: exp.Avg) -> pl.Expr:
         from loglake.query.compiler.unscaled import decimal_mean
 
         return decimal_mean(value.sum(), value.count(), dtype)
-    return value.cast(T.avg_type(dtype)).mean()
+    return value.cast(pl.Float64).mean().cast(T.avg_type(dtype))
 
 
 @translates(exp.Min, aggregate=True)

@@ -251,8 +251,9 @@ def sum_type(dtype: pl.DataType) -> pl.DataType:
 
 
 def avg_type(dtype: pl.DataType) -> pl.DataType:
-    """Trino's type of AVG over ``dtype``: a decimal keeps its type, the rest is double."""
-    return dtype if is_decimal(dtype) else pl.Float64()
+    """Trino's type of AVG over ``dtype``: a decimal or a real keeps its type, the rest is
+    double (a real's mean is computed in double, then narrowed, as Trino does)."""
+    return dtype if is_decimal(dtype) or dtype == pl.Float32 else pl.Float64()
 
 
 def common_supertype(left: pl.DataType, right: pl.DataType) -> pl.DataType | None:

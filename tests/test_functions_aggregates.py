@@ -109,3 +109,40 @@ DUCKDB_CASES = [
 @pytest.mark.parametrize("sql", DUCKDB_CASES)
 def test_same_as_duckdb(sql: str) -> None:
     assert_matches_duckdb(sql)
+
+
+#: (i INTEGER, r REAL) rows (1, 1.5) and (2, 2.5), in i's order; Trino sums integers as
+#: bigint, keeps a real's SUM and AVG real, and averages integers as double
+FRAMES = [
+    "OVER (ORDER BY i)",
+    "OVER (ORDER BY i ROWS 1 PRECEDING)",
+    "OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND UNBOUNDED FOLLOWING)",
+    "OVER (ORDER BY i RANGE BETWEEN 1 PRECEDING AND CURRENT ROW)",
+    "OVER ()",
+]
+WINDOW_TYPES = [
+    ("sum(i)", pl.Int64, {0: [1, 3], 4: [3, 3]}),
+    ("avg(i)", pl.Float64, {0: [1.0, 1.5], 4: [1.5, 1.5]}),
+    ("sum(r)", pl.Float32, {0: [1.5, 4.0], 4: [4.0, 4.0]}),
+    ("avg(r)", pl.Float32, {0: [1.5, 2.0], 4: [2.0, 2.0]}),
+]
+
+
+@pytest.mark.parametrize("frame", range(len(FRAMES)))
+@pytest.mark.parametrize(("call", "dtype", "expected"), WINDOW_TYPES)
+def test_window_aggregates_are_typed_as_trino_types_them(
+    call: str, dtype: pl.DataType, expected: dict[int, list[Any]], frame: int
+) -> None:
+    sql = (
+        f"SELECT {call} {FRAMES[frame]} AS v FROM (VALUES (1, REAL '1.5'), (2, REAL '2.5')) "
+        "t(i, r) ORDER BY i"
+    )
+    result = run(sql)
+    assert result.schema["v"] == dtype
+    # frames 2 and 4 hold both rows for each row; the others only the first row for the first
+    assert result["v"].to_list() == expected[4 if frame in (2, 4) else 0]
+
+
+def test_average_of_reals_is_real() -> None:
+    assert_typed("avg(r)", 1.75, "real", "FROM (VALUES REAL '1.5', REAL '2') t(r)")
+    assert_typed("avg(i)", 1.5, "double", "FROM (VALUES 1, 2) t(i)")

@@ -250,7 +250,7 @@ def _split_aggregate(
             # (over unscaled Int128 when ``fast``: to_physical leaves those as they are)
             total = pl.col(_null_aware_sum(compiler, plan, col, src, distinct))
             return decimal_mean(total, pl.col(count), average)
-        aggs.append(col.cast(average).mean().alias(out))
+        aggs.append(col.cast(pl.Float64).mean().cast(average).alias(out))
         return pl.col(out)
     compiled = compiler.expr(node)
     out = compiler.fresh("_a")

@@ -241,6 +241,8 @@ def _aggregate_window(
     dtype = pl.Int64() if star else compiler.dtype(value)
     if isinstance(fn, exp.Avg) and not T.is_decimal(dtype):
         value = value.cast(pl.Float64)
+    elif isinstance(fn, exp.Sum) and T.is_integer(dtype):
+        value = value.cast(T.sum_type(dtype))  # bigint, as Trino sums integers
     present = value.is_not_null().cast(pl.Int64)
     if (start == float("-inf") and end == 0) or (start == 0 and end == float("inf")):
         reverse = start == 0
@@ -291,11 +293,11 @@ def _aggregate_window(
 
 
 def _mean(total: pl.Expr, count: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """AVG over a frame from its sum and value count: decimals keep their type and round half
-    away from zero as Trino's do, anything else is a double."""
+    """AVG over a frame from its sum and value count, typed as Trino types it (see
+    ``types.avg_type``); decimals round half away from zero."""
     if T.is_decimal(dtype):
         return decimal_mean(total, count, dtype)
-    return pl.when(count > 0).then(total.cast(pl.Float64) / count)
+    return pl.when(count > 0).then((total.cast(pl.Float64) / count).cast(T.avg_type(dtype)))
 
 
 def _general_frame(
