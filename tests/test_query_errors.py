@@ -86,7 +86,12 @@ def test_set_operation_width_mismatch(engine: Engine) -> None:
 
 def test_runtime_cast_failure_is_a_sql_error(engine: Engine) -> None:
     err = error_of(engine, "SELECT CAST(eventname AS INTEGER) FROM events")
-    assert err.bare_message == "Cannot cast 'ConsoleLogin' to INTEGER"
+    # both rows fail; as in Trino, the one reported is whichever is converted first (Polars
+    # converts the rows of a frame in parallel pieces, so either can be)
+    assert err.bare_message in {
+        "Cannot cast 'ConsoleLogin' to INTEGER",
+        "Cannot cast 'GetObject' to INTEGER",
+    }
     assert underlined(err) == "eventname"
 
 
@@ -101,3 +106,26 @@ def test_unsupported_window_frame_names_the_function(function: str) -> None:
     over = "OVER (ORDER BY n ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"
     err = error_of(numbers, f"SELECT {function}(n) {over} FROM t")
     assert err.bare_message == f"{function} with an ordered window frame is not supported"
+
+
+#: a column outside GROUP BY: the message names it and the underline marks it as written, not
+#: with the table name that name resolution adds (whose position is the FROM clause's)
+UNGROUPED = [
+    ("SELECT eventname, count(*) FROM events", "eventname"),
+    ("SELECT upper(eventsource) || 'x', count(*) FROM events GROUP BY eventname", "eventsource"),
+    ("SELECT e.eventsource, count(*) FROM events e GROUP BY e.eventname", "e.eventsource"),
+    ('SELECT "e" . eventsource, count(*) FROM events e GROUP BY eventname', '"e" . eventsource'),
+    (
+        "SELECT count(*) OVER (ORDER BY eventsource), count(*) FROM events",
+        "eventsource",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sql", "written"), UNGROUPED)
+def test_a_column_outside_group_by_is_underlined_as_written(
+    engine: Engine, sql: str, written: str
+) -> None:
+    err = error_of(engine, sql)
+    assert underlined(err) == written
+    assert f"'{written}' must be an aggregate expression or appear in GROUP BY" in err.bare_message

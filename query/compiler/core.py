@@ -191,6 +191,20 @@ class Compiler:
         start, end = self.position(node)
         return SqlError(message, self.sql, start, end)
 
+    def _written_here(self, identifier: exp.Expr) -> bool:
+        """Whether a token's position is where the query wrote it for this node. Name resolution
+        qualifies a bare column with its table's identifier, position included (``i`` becomes
+        ``t.i``, ``t`` pointing into the FROM clause): such a qualifier counts only when the
+        text puts it right before the column's name (``t.i``, ``"t" . "i"``)."""
+        column = identifier.parent
+        if not isinstance(column, exp.Column) or identifier is column.this:
+            return True
+        name = getattr(column.this, "_meta", None) or {}
+        here = getattr(identifier, "_meta", None) or {}
+        if "start" not in name:
+            return True
+        return self.sql[here["end"] + 1 : name["start"]].strip() == "."
+
     def position(self, node: exp.Expr | None) -> tuple[int | None, int | None]:
         """Character span of a node in the query text, from identifier metadata or its name."""
         if node is None:
@@ -202,7 +216,7 @@ class Compiler:
         spans = [
             (m["start"], m["end"] + 1)
             for sub in node.walk()
-            if "start" in (m := getattr(sub, "_meta", None) or {})
+            if "start" in (m := getattr(sub, "_meta", None) or {}) and self._written_here(sub)
         ]
         if spans:
             return min(s for s, _ in spans), max(e for _, e in spans)
@@ -319,9 +333,10 @@ class Compiler:
         name = node.name.lower()
         ctx = self.ctx
         if ctx.aggregated:
+            start, end = self.position(node)
+            written = node.sql("trino") if start is None else self.sql[start:end]
             raise self.error(
-                node,
-                f"'{node.sql('trino')}' must be an aggregate expression or appear in GROUP BY clause",
+                node, f"'{written}' must be an aggregate expression or appear in GROUP BY clause"
             )
         cols = ctx.scope.sources.get(table) if table else None
         if cols is None and not table:
