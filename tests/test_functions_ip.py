@@ -241,5 +241,9 @@ def test_join_on_addresses_matches_every_spelling() -> None:
 def test_a_value_that_is_no_address_fails_the_cast_naming_it() -> None:
     with pytest.raises(SqlError) as error:
         run("SELECT CAST(sourceipaddress AS IPADDRESS) FROM cloudtrail", {"cloudtrail": SOURCES})
-    assert error.value.bare_message == "Cannot cast value to IPADDRESS: 's3.amazonaws.com'"
+    # two values fail; whichever Polars converts first is named (its pieces run in parallel)
+    assert error.value.bare_message in {
+        "Cannot cast value to IPADDRESS: 's3.amazonaws.com'",
+        "Cannot cast value to IPADDRESS: 'AWS Internal'",
+    }
     assert error.value.start is not None
