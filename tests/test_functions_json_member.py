@@ -27,6 +27,10 @@ HOSTILE = [
     '{"k":"back\\\\slash"}',
     '{"k":"caf\\u00e9"}',
     '{"k":"café"}',  # non-ASCII text
+    '{"k":"日本","z":"é"}',  # non-ASCII inside the token and after it
+    '{"k":"ok","é":"日本"}',
+    ' {"k":"leading space"}',  # the opening is read only at the very start of the text
+    'x\n{"k":"second line"}',
     '{"k":"tab\tinside"}',  # a raw control character: not JSON
     '{"k":12}',
     '{"k":-7,"z":[1]}',
@@ -95,7 +99,7 @@ def _both(sql: str, docs: list[str | None], monkeypatch: pytest.MonkeyPatch) -> 
     )
     read = column(sql, {"docs": frame})
     with monkeypatch.context() as patch:
-        patch.setattr(json_functions, "top_member", lambda text, steps: None)
+        patch.setattr(json_functions, "top_member", lambda *_: None)
         walked = column(sql, {"docs": frame})
     return read, walked
 
@@ -134,6 +138,7 @@ TRINO_STREAMING = [
     ('{"k": "first", "k": "second"}', "first", '"first"'),
     ('{"k": 7, broken', "7", "7"),
     ('{"k":"x"}{"k":"forged"}', "x", '"x"'),  # a second document after the first
+    ('{"k":"x"}\n{"k":"forged"}', "x", '"x"'),  # ... on the next line
     ('{"k":false,"k":true}', "false", "false"),
     ('{"k":"","k":"second"}', "", '""'),
 ]
@@ -223,7 +228,9 @@ def test_a_mostly_null_column_finds_members_as_a_dense_one(local_settings, tmp_p
         "not json",
         None,
     ]
-    docs = [*HOSTILE, *spellings]
+    # the first-member reading of a sparse column tests no prefix first: its anchored
+    # expression alone must keep Trino's reading
+    docs = [*HOSTILE, *spellings, *(doc for doc, _, _ in TRINO_STREAMING)]
     padded = [*docs, *[None] * (9 * len(docs))]
     frame = pl.DataFrame(
         {"id": range(len(padded)), "doc": padded}, schema={"id": pl.Int64, "doc": pl.String}

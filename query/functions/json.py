@@ -213,7 +213,7 @@ def _json_at(
 ) -> pl.Expr:
     """JSON text of the value at ``steps`` (strings quoted), NULL where there is none;
     ``streaming`` and ``sparse`` as in :func:`value_at`."""
-    member = top_member(text, steps) if streaming else None
+    member = top_member(text, steps, sparse) if streaming else None
     value, container = _walk(text, steps, None if member is None else member.known, sparse)
     if not steps:
         return _canonical(text, value, materialize(container))
@@ -235,7 +235,7 @@ def _scalar_at(
 ) -> pl.Expr:
     """The scalar at ``steps`` as text (a string's content); NULL for objects, arrays, null
     and missing values; ``streaming`` and ``sparse`` as in :func:`value_at`."""
-    member = top_member(text, steps) if streaming else None
+    member = top_member(text, steps, sparse) if streaming else None
     value, container = _walk(text, steps, None if member is None else member.known, sparse)
     scalar = ~materialize(container)
     if member is None:
