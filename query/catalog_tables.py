@@ -421,7 +421,7 @@ class CatalogTables:
             if not keys or _hive_layout(files, hive_schema):
                 # one scan: Polars reads the partition values from the key=value folders
                 lf = self._parquet_runs(table, files, data_schema, with_path, {}, hive_schema)
-                return self._with_pseudo(lf, files, pseudo).select(list(wanted))
+                return _in_order(self._with_pseudo(lf, files, pseudo), list(wanted))
         groups = _partition_groups(files, keys)
         frames = []
         # the first footer of each spelling decides the file types; later groups' scans of
@@ -436,7 +436,7 @@ class CatalogTables:
                 pl.lit(_partition_value(v, schema[k]), schema[k]).alias(k)
                 for k, v in zip(keys, values, strict=True)
             )
-            frames.append(self._with_pseudo(lf, group, pseudo).select(list(wanted)))
+            frames.append(_in_order(self._with_pseudo(lf, group, pseudo), list(wanted)))
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
 
     @staticmethod
@@ -557,6 +557,8 @@ class CatalogTables:
                 found[n] == schema[c] for c, n in present.items()
             ):
                 file_schema = pl.Schema({n: found[n] for n in present.values()})
+                if list(found) == [*schema, *passed]:
+                    return lf, file_schema  # already the table's columns: the scan stays bare
                 return lf.select(_conformed(schema, present, file_schema, passed)), file_schema
             file_schema = pl.Schema(
                 {
@@ -662,6 +664,18 @@ def _name_paths(schema: pl.Schema) -> set[str]:
                 yield from walk(f"{prefix}.{field.name}", field.dtype)
 
     return {path for name, dtype in schema.items() for path in (name, *walk(name, dtype))}
+
+
+def _in_order(lf: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """``columns`` of a frame in that order, with no step added when it already has just them.
+
+    A scan with nothing above it is what Polars reads best when a statement reads the table
+    twice: each reader gets a scan of its own with its own filters (see compiler/sharing.py),
+    where even a select that changes nothing makes Polars hold the rows for the slower reader.
+    """
+    if lf.collect_schema().names() == columns:
+        return lf
+    return lf.select(columns)
 
 
 def _conformed(

@@ -14,6 +14,7 @@ import os
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from loglake.errors import CatalogError, SqlError, UserError
 from loglake.query import expressions as _expressions  # noqa: F401  (registers translators)
 from loglake.query import statements
 from loglake.query.compiler import Compiler, Output, ScanRecord
+from loglake.query.compiler.sharing import bare_shared_aliases
 from loglake.query.cost import athena_cost_usd, format_usd
 from loglake.query.ddl import CATALOG_STATEMENTS, DdlExecutor
 from loglake.query.frontend import parse, qualify_tree
@@ -251,7 +253,17 @@ class Engine:
             self._resolve,
             getattr(self.tables, "elsewhere", None),
         )
-        compiler = Compiler(self.tables, sql, view_loader=self._view_loader(sql))
+        lf, compiler = self._compile_qualified(qualified, sql, frozenset())
+        repeated = {a for a, n in Counter(compiler.references).items() if n > 1}
+        unshared = bare_shared_aliases(lf, repeated)
+        if unshared:
+            lf, compiler = self._compile_qualified(qualified, sql, unshared)
+        return lf, compiler
+
+    def _compile_qualified(
+        self, qualified: exp.Expression, sql: str, unshared: frozenset[str]
+    ) -> tuple[pl.LazyFrame, Compiler]:
+        compiler = Compiler(self.tables, sql, self._view_loader(sql), unshared)
         out: Output = compiler.query(qualified)
         lf = out.renamed()
         for finish in compiler.finishers:

@@ -53,11 +53,21 @@ from loglake.query.tables import Scan, TableProvider, suggest
 class Compiler:
     """Compile one statement's query trees into LazyFrames (see the module docstring)."""
 
-    def __init__(self, tables: TableProvider, sql: str, view_loader: Any = None):
+    def __init__(
+        self,
+        tables: TableProvider,
+        sql: str,
+        view_loader: Any = None,
+        unshared: frozenset[str] = frozenset(),
+    ):
         self.tables = tables
         self.sql = sql
         self.view_loader = view_loader  # callable(db, name) -> qualified tree of a view, or None
         self.scans: list[ScanRecord] = []
+        # aliases of the table references made, and those whose references are kept apart
+        # above their scans (see ``sharing``)
+        self.references: list[str] = []
+        self.unshared = unshared
         self._counter = itertools.count()
         self._ctes: list[dict[str, Output]] = []
         # what expressions compile against; swapped only by context()

@@ -489,7 +489,14 @@ def table(compiler: Compiler, node: exp.Table, alias: str, hints: list[exp.Expre
         compiler.scanned_column(f"{alias}.{c}", scan, c)
     for p in pseudo:
         rel_schema[f"{alias}.{p}"] = PSEUDO_COLUMNS[p]
-    lf = scan.lf.rename({c: t for c, t in columns.items()})
+    lf = scan.lf
+    compiler.references.append(alias)
+    if alias in compiler.unshared:
+        # a step of this reference's own, gone once projections are pushed down: Polars then
+        # finds only the scan in common with the alias's other references (see ``sharing``)
+        own = compiler.fresh("_ref")
+        lf = lf.with_columns(pl.lit(None).alias(own)).drop(own)
+    lf = lf.rename({c: t for c, t in columns.items()})
     scope = Scope()
     scope.add(alias, columns)
     return Rel(lf, rel_schema, scope)
