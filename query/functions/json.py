@@ -127,20 +127,23 @@ def quote(value: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
 
 
-def _may_hold(
-    text: pl.Expr, steps: list[str | int], known: pl.Expr | None = None, sparse: bool = False
-) -> pl.Expr:
-    """``text`` where it can hold the path and ``known`` (answered without a walk) is false,
-    NULL elsewhere (a NULL document is skipped cheaply by every walk).
+def _present(text: pl.Expr, steps: list[str | int], sparse: bool = False) -> pl.Expr | None:
+    """Whether ``text`` can hold the path (None for a path without keys), computed once: the
+    first-member reading and the walk both read only those documents.
 
     A document holds key ``k`` only if its text contains ``"k"`` as JSON writes it, or spells
     characters of it with escapes (``\\u0041`` for ``A``, ``\\/`` for ``/``). Finding a literal
     costs a small fraction of a walk, and most CloudTrail documents lack any given key.
     """
     keys = [step for step in steps if isinstance(step, str)]
+    return materialize(_mentions(text, keys[-1], sparse)) if keys else None
+
+
+def _may_hold(text: pl.Expr, present: pl.Expr | None, known: pl.Expr | None) -> pl.Expr:
+    """``text`` where it can hold the path (``present``) and ``known`` (answered without a
+    walk) is false, NULL elsewhere (a NULL document is skipped cheaply by every walk)."""
     walked = None if known is None else ~known
-    if keys:
-        present = _mentions(text, keys[-1], sparse)
+    if present is not None:
         walked = present if walked is None else walked & present
     return text if walked is None else pl.when(walked).then(text)
 
@@ -163,7 +166,10 @@ def _mentions(text: pl.Expr, key: str, sparse: bool = False) -> pl.Expr:
 
 
 def _walk(
-    text: pl.Expr, steps: list[str | int], known: pl.Expr | None = None, sparse: bool = False
+    text: pl.Expr,
+    steps: list[str | int],
+    known: pl.Expr | None = None,
+    present: pl.Expr | None = None,
 ) -> tuple[pl.Expr, pl.Expr]:
     """(walk result, container) of the value at ``steps``: the walk gives a string's content,
     or the compact text of anything else; ``container`` tells a real object or array from a
@@ -173,10 +179,11 @@ def _walk(
     NULL elsewhere): a filter on the parent keeps it only when the member is a string, which
     is exact even for containers whose members are all null. A member reached by an array
     index has no such filter; there a container is recognised by its members (``path.*``).
-    Rows where ``known`` (answered without a walk) are skipped; ``sparse``: see :func:`_mentions`.
+    Only the rows where ``present`` (see :func:`_present`) and not ``known`` (answered without
+    a walk) are walked.
     """
     path = _path_text(steps)
-    value = materialize(_may_hold(text, steps, known, sparse).str.json_path_match(path))
+    value = materialize(_may_hold(text, present, known).str.json_path_match(path))
     bracketed = value.str.contains(_BRACKETED)
     if not steps:
         document = pl.when(bracketed).then(text).str.strip_chars_start(" \t\n\r")
@@ -213,8 +220,9 @@ def _json_at(
 ) -> pl.Expr:
     """JSON text of the value at ``steps`` (strings quoted), NULL where there is none;
     ``streaming`` and ``sparse`` as in :func:`value_at`."""
-    member = top_member(text, steps, sparse) if streaming else None
-    value, container = _walk(text, steps, None if member is None else member.known, sparse)
+    present = _present(text, steps, sparse)
+    member = top_member(text, steps, present) if streaming else None
+    value, container = _walk(text, steps, None if member is None else member.known, present)
     if not steps:
         return _canonical(text, value, materialize(container))
     container, typed = materialize_all(container, _typed(text, steps, value))
@@ -235,8 +243,9 @@ def _scalar_at(
 ) -> pl.Expr:
     """The scalar at ``steps`` as text (a string's content); NULL for objects, arrays, null
     and missing values; ``streaming`` and ``sparse`` as in :func:`value_at`."""
-    member = top_member(text, steps, sparse) if streaming else None
-    value, container = _walk(text, steps, None if member is None else member.known, sparse)
+    present = _present(text, steps, sparse)
+    member = top_member(text, steps, present) if streaming else None
+    value, container = _walk(text, steps, None if member is None else member.known, present)
     scalar = ~materialize(container)
     if member is None:
         return pl.when(scalar).then(value)
