@@ -99,7 +99,7 @@ def _both(sql: str, docs: list[str | None], monkeypatch: pytest.MonkeyPatch) -> 
     )
     read = column(sql, {"docs": frame})
     with monkeypatch.context() as patch:
-        patch.setattr(json_functions, "top_member", lambda *_: None)
+        patch.setattr(json_functions, "top_member", lambda *_, **__: None)
         walked = column(sql, {"docs": frame})
     return read, walked
 

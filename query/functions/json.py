@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json as pyjson
 import re
+from typing import Any
 
 import polars as pl
 from sqlglot import exp
@@ -29,7 +30,7 @@ from loglake.query.functions.common import (
     staged,
     string_arg,
 )
-from loglake.query.functions.json_member import top_member
+from loglake.query.functions.json_member import Member, top_member
 from loglake.query.registry import CAST_HOOKS, ExprCompiler, function, translates
 from loglake.query.runtime import rejecting
 
@@ -221,7 +222,7 @@ def _json_at(
     """JSON text of the value at ``steps`` (strings quoted), NULL where there is none;
     ``streaming`` and ``sparse`` as in :func:`value_at`."""
     present = _present(text, steps, sparse)
-    member = top_member(text, steps, present) if streaming else None
+    member = top_member(text, steps, present, scalar=False) if streaming else None
     value, container = _walk(text, steps, None if member is None else member.known, present)
     if not steps:
         return _canonical(text, value, materialize(container))
@@ -233,9 +234,7 @@ def _json_at(
         .then(value)
         .otherwise(quote(value))
     )
-    if member is None:
-        return walked
-    return pl.when(member.known).then(member.json).otherwise(walked)
+    return _read_first(member, walked)
 
 
 def _scalar_at(
@@ -244,13 +243,21 @@ def _scalar_at(
     """The scalar at ``steps`` as text (a string's content); NULL for objects, arrays, null
     and missing values; ``streaming`` and ``sparse`` as in :func:`value_at`."""
     present = _present(text, steps, sparse)
-    member = top_member(text, steps, present) if streaming else None
+    member = top_member(text, steps, present, scalar=True) if streaming else None
     value, container = _walk(text, steps, None if member is None else member.known, present)
-    scalar = ~materialize(container)
+    return _read_first(member, pl.when(~materialize(container)).then(value))
+
+
+def _read_first(member: Member | None, walked: pl.Expr) -> pl.Expr:
+    """The first-member readings where they answered, ``walked`` elsewhere: one chain of
+    conditions, not a coalesce (each step is a pass over every row)."""
     if member is None:
-        return pl.when(scalar).then(value)
-    # one chain of conditions, not a coalesce: each step is a pass over every row
-    return pl.when(member.known).then(member.scalar).when(scalar).then(value)
+        return walked
+    (where, answer), *later = member.readings
+    chain: Any = pl.when(where).then(answer)
+    for where, answer in later:
+        chain = chain.when(where).then(answer)
+    return chain.otherwise(walked)
 
 
 def value_at(
