@@ -926,6 +926,9 @@ def _sum(compiler: ExprCompiler, node: exp.Sum) -> pl.Expr:
     dtype = compiler.dtype(value)
     if distinct:
         value = value.unique()
+    if T.is_integer(dtype):
+        total = pl.when(value.count() > 0).then(value.cast(guards.exact_integers()).sum())
+        return guards.checked_bigint(compiler, node, total)
     return pl.when(value.count() > 0).then(value.sum().cast(T.sum_type(dtype)))
 
 

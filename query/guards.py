@@ -190,13 +190,23 @@ def integer_sum(
 ) -> tuple[pl.Expr, pl.Expr]:
     """SUM of integers as bigint: the aggregation (named ``out``) and the expression that reads
     its result afterwards, which fails with Trino's overflow error instead of wrapping."""
+    exact = pl.when(values.count() > 0).then(values.cast(exact_integers()).sum()).alias(out)
+    return exact, checked_bigint(compiler, node, pl.col(out))
+
+
+def exact_integers() -> pl.DataType:
+    """The type integer sums accumulate in: Int128, so that no sum of bigints wraps before
+    :func:`checked_bigint` sees it (Int64, wrapping, inside :func:`unchecked_integers`)."""
+    return pl.Int64() if _UNCHECKED.get() else pl.Int128()
+
+
+def checked_bigint(compiler: ExprCompiler, node: exp.Expression, total: pl.Expr) -> pl.Expr:
+    """A sum accumulated in :func:`exact_integers` as bigint, failing with Trino's overflow
+    error where it does not fit (a grouped, windowed or framed SUM alike)."""
     if _UNCHECKED.get():
-        return pl.when(values.count() > 0).then(values.cast(pl.Int64).sum()).alias(out), pl.col(out)
-    exact = pl.when(values.count() > 0).then(values.cast(pl.Int128).sum()).alias(out)
-    total = pl.col(out)
+        return total
     outside = (total > 2**63 - 1) | (total < -(2**63))
-    checked = guard(compiler, node, total, outside, "bigint addition overflow").cast(pl.Int64)
-    return exact, checked
+    return guard(compiler, node, total, outside, "bigint addition overflow").cast(pl.Int64)
 
 
 # ---------------------------------------------------------------------- deep statements

@@ -18,6 +18,7 @@ from sqlglot import exp
 from loglake.query import types as T
 from loglake.query.compiler.context import Grouping, Rel
 from loglake.query.compiler.unscaled import decimal_mean
+from loglake.query.guards import checked_bigint, exact_integers
 
 if TYPE_CHECKING:
     from loglake.query.compiler.core import Compiler
@@ -242,7 +243,7 @@ def _aggregate_window(
     if isinstance(fn, exp.Avg) and not T.is_decimal(dtype):
         value = value.cast(pl.Float64)
     elif isinstance(fn, exp.Sum) and T.is_integer(dtype):
-        value = value.cast(T.sum_type(dtype))  # bigint, as Trino sums integers
+        value = value.cast(exact_integers())  # a bigint at the end (see _total)
     present = value.is_not_null().cast(pl.Int64)
     if (start == float("-inf") and end == 0) or (start == 0 and end == float("inf")):
         reverse = start == 0
@@ -262,7 +263,7 @@ def _aggregate_window(
             if isinstance(fn, exp.Avg):
                 running = _mean(total, count, dtype)
             else:
-                running = pl.when(count > 0).then(total)
+                running = _total(compiler, fn, dtype, pl.when(count > 0).then(total))
         tmp = compiler.fresh("_run")
         lf = lf.with_columns(over(running).alias(tmp))
         if kind == "range":
@@ -288,8 +289,13 @@ def _aggregate_window(
     elif isinstance(fn, exp.Avg):
         result = _mean(pl.sum_horizontal(shifted), count, dtype)
     else:
-        result = pl.when(count > 0).then(pl.sum_horizontal(shifted))
+        result = _total(compiler, fn, dtype, pl.when(count > 0).then(pl.sum_horizontal(shifted)))
     return lf.with_columns(result.alias(out)).drop(temps)
+
+
+def _total(compiler: Compiler, fn: exp.Expression, dtype: pl.DataType, total: pl.Expr) -> pl.Expr:
+    """A frame's SUM: integers, summed exactly, become a bigint with Trino's overflow error."""
+    return checked_bigint(compiler, fn, total) if T.is_integer(dtype) else total
 
 
 def _mean(total: pl.Expr, count: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -392,7 +398,7 @@ def _general_frame(
         elif isinstance(fn, exp.Avg):
             result = _mean(summed, count, dtype)
         else:
-            result = pl.when(count > 0).then(summed)
+            result = _total(compiler, fn, dtype, pl.when(count > 0).then(summed))
     return lf.with_columns(result.alias(out)).drop([*temps, *names], strict=False)
 
 
