@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import decimal
 import re
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -21,6 +22,7 @@ from sqlglot import exp
 from loglake.query import guards
 from loglake.query import types as T
 from loglake.query.registry import ExprCompiler, translates
+from loglake.query.runtime import guard
 
 # ---------------------------------------------------------------------- names and literals
 
@@ -419,24 +421,40 @@ def truncated_div(left: pl.Expr, right: pl.Expr) -> pl.Expr:
     return pl.when(negative).then(-quotient).otherwise(quotient)
 
 
+def _nonzero(
+    compiler: ExprCompiler, node: exp.Expression, left: pl.Expr, right: pl.Expr, lt: Any, rt: Any
+) -> tuple[pl.Expr, Callable[[pl.Expr], pl.Expr]]:
+    """An exact divisor (integer or decimal) with its zeros taken out, and the finish that fails
+    the query with Trino's ``Division by zero`` where a value was divided by zero (NULL inside
+    TRY; NULL divided by zero is NULL). Doubles divide by zero into Infinity or NaN, as in Trino."""
+    if T.is_float(lt) or T.is_float(rt):
+        return right, lambda result: result
+    zero = (right == 0) & left.is_not_null()
+    return pl.when(right != 0).then(right), lambda result: guard(
+        compiler, node, result, zero, "Division by zero"
+    )
+
+
 @translates(exp.Div)
 def _div(compiler: ExprCompiler, node: exp.Div) -> pl.Expr:
     left, right, lt, rt = _operands(compiler, node)
     _check_numeric(compiler, node, "/", lt, rt)
+    right, checked = _nonzero(compiler, node, left, right, lt, rt)
     if T.is_integer(lt) and T.is_integer(rt):
-        return truncated_div(left, right)
+        return checked(truncated_div(left, right))
     if T.is_decimal(lt) or T.is_decimal(rt):
         left, right, lt, rt = _decimal_operands(left, right, lt, rt)
         if T.is_decimal(lt) and T.is_decimal(rt):
             scale = max(T.decimal_scale(lt), T.decimal_scale(rt))
-            return (left / right).cast(pl.Decimal(38, scale))
-    return left / right
+            return checked((left / right).cast(pl.Decimal(38, scale)))
+    return checked(left / right)
 
 
 @translates(exp.IntDiv)
 def _intdiv(compiler: ExprCompiler, node: exp.IntDiv) -> pl.Expr:
-    left, right, _lt, _rt = _operands(compiler, node)
-    return truncated_div(left, right)
+    left, right, lt, rt = _operands(compiler, node)
+    right, checked = _nonzero(compiler, node, left, right, lt, rt)
+    return checked(truncated_div(left, right))
 
 
 @translates(exp.Mod)
@@ -444,9 +462,11 @@ def _mod(compiler: ExprCompiler, node: exp.Mod) -> pl.Expr:
     left, right, lt, rt = _operands(compiler, node)
     _check_numeric(compiler, node, "%", lt, rt)
     if T.is_integer(lt) and T.is_integer(rt):
-        return left - right * truncated_div(left, right)
+        right, checked = _nonzero(compiler, node, left, right, lt, rt)
+        return checked(left - right * truncated_div(left, right))
     if (T.is_decimal(lt) or T.is_decimal(rt)) and not (T.is_float(lt) or T.is_float(rt)):
-        return _decimal_remainder(left, right, T.as_decimal(lt), T.as_decimal(rt))
+        right, checked = _nonzero(compiler, node, left, right, lt, rt)
+        return checked(_decimal_remainder(left, right, T.as_decimal(lt), T.as_decimal(rt)))
     remainder = left % right
     # Trino's remainder has the sign of the dividend
     return (

@@ -52,6 +52,10 @@ ANSWERS = [
         [(dt.date(2024, 2, 29),)],
     ),
     ("SELECT sum(sum(n)) OVER () FROM t GROUP BY eventid", [(3,), (3,)]),
+    # division by zero: NULL inside TRY, NULL for a NULL dividend, Infinity for doubles
+    ("SELECT try(bytes / (n - n)), try(bytes % (n - n)) FROM t", [(None, None), (None, None)]),
+    ("SELECT NULL / 0, CAST(NULL AS bigint) % 0", [(None, None)]),
+    ("SELECT CAST(1 AS DOUBLE) / 0", [(float("inf"),)]),
     # each frame's sum fits, though the running totals a RANGE frame is computed from do not
     (
         "SELECT sum(x) OVER (ORDER BY n RANGE BETWEEN CURRENT ROW AND CURRENT ROW) "
@@ -103,6 +107,11 @@ ERRORS = [
     ("SELECT -9223372036854775807 - 2", "bigint subtraction overflow"),
     ("SELECT 9223372036854775807 * 2", "bigint multiplication overflow"),
     ("SELECT 2147483647 + 1", "integer addition overflow"),
+    # Trino fails a division by zero of integers and decimals (they gave NULL or Polars' text)
+    ("SELECT bytes / (n - n) FROM t", "Division by zero"),
+    ("SELECT bytes % (n - n) FROM t", "Division by zero"),
+    ("SELECT 1.0 / 0", "Division by zero"),
+    ("SELECT CAST(bytes AS DECIMAL(10, 2)) % (n - n) FROM t", "Division by zero"),
     ("SELECT sum(bytes * 400000000000000000) FROM t", "bigint addition overflow"),
     # window sums fail as grouped ones do, in every kind of frame (they wrapped around)
     ("SELECT sum(bytes * 400000000000000000) OVER () FROM t", "bigint addition overflow"),
