@@ -20,6 +20,7 @@ from loglake.query import outer_reuse
 from loglake.query import types as T
 from loglake.query.compiler import relations, tree
 from loglake.query.compiler.context import KeyLookup, Output, Rel, Scope
+from loglake.query.runtime import guard
 
 if TYPE_CHECKING:
     from loglake.query.compiler.core import Compiler
@@ -381,14 +382,17 @@ def attach(
         lf = rel.lf.join(out.lf.select(value), how="cross")
         compiler.scalar_columns.add(value)
     else:
-        # an empty subquery yields one NULL, never zero rows
-        one = pl.concat(
-            [
-                out.lf.select(value).slice(0, 1),
-                pl.LazyFrame({value: [None]}, schema={value: out.schema[value]}),
-            ],
-            how="vertical_relaxed",
-        ).slice(0, 1)
+        # one row: the value (NULL for an empty subquery), or Trino's error for a second row
+        first_two = out.lf.select(value).slice(0, 2)
+        one = first_two.select(
+            guard(
+                compiler,
+                sub,
+                pl.col(value).first(),
+                pl.len() > 1,
+                "Scalar sub-query has returned multiple rows",
+            ).alias(value)
+        )
         lf = rel.lf.join(one, how="cross")
         compiler.scalar_columns.add(value)
     schema = {**rel.schema, value: out.schema[value]}

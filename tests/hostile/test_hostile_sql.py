@@ -55,6 +55,8 @@ ANSWERS = [
     # division by zero: NULL inside TRY, NULL for a NULL dividend, Infinity for doubles
     ("SELECT try(bytes / (n - n)), try(bytes % (n - n)) FROM t", [(None, None), (None, None)]),
     ("SELECT NULL / 0, CAST(NULL AS bigint) % 0", [(None, None)]),
+    # a scalar subquery gives its one row, or NULL for none
+    ("SELECT (SELECT n FROM t WHERE n = 2), (SELECT n FROM t WHERE n > 5)", [(2, None)]),
     ("SELECT CAST(1 AS DOUBLE) / 0", [(float("inf"),)]),
     # each frame's sum fits, though the running totals a RANGE frame is computed from do not
     (
@@ -111,6 +113,9 @@ ERRORS = [
     ("SELECT bytes / (n - n) FROM t", "Division by zero"),
     ("SELECT bytes % (n - n) FROM t", "Division by zero"),
     ("SELECT 1.0 / 0", "Division by zero"),
+    # ... and fails for a second row, as Trino does (one of the rows was used)
+    ("SELECT (SELECT n FROM t)", "Scalar sub-query has returned multiple rows"),
+    ("SELECT eventid FROM t WHERE n = (SELECT n FROM t)", "Scalar sub-query has returned multiple"),
     ("SELECT CAST(bytes AS DECIMAL(10, 2)) % (n - n) FROM t", "Division by zero"),
     ("SELECT sum(bytes * 400000000000000000) FROM t", "bigint addition overflow"),
     # window sums fail as grouped ones do, in every kind of frame (they wrapped around)
