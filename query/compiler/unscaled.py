@@ -68,25 +68,19 @@ def rescaled(total: pl.Expr, scale: int) -> pl.Expr:
     return (whole * unit).cast(pl.Decimal(38, scale))
 
 
-def averaged(total: pl.Expr, count: pl.Expr, scale: int) -> pl.Expr:
-    """AVG of decimals from the group's unscaled Int128 sum and its value count (above 0), as
-    DECIMAL(38, scale) rounded half away from zero as Trino rounds it (a decimal division
-    rounds half to even). Integer division on the magnitude: doubling a sum near 10^38 would
-    leave Int128."""
-    count = count.cast(pl.Int128)
-    magnitude = total.abs()
-    quotient = magnitude // count
-    up = (2 * (magnitude - quotient * count) >= count).cast(pl.Int128)
-    rounded = pl.when(total < 0).then(0 - (quotient + up)).otherwise(quotient + up)
-    return rescaled(rounded, scale)
-
-
 def decimal_mean(total: pl.Expr, count: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """AVG of DECIMAL(p, s) values from their decimal sum and value count, as Trino gives it:
-    DECIMAL(p, s) (a mean lies between the smallest and the largest value, so it fits),
-    rounded half away from zero, NULL over no values. Grouped, whole-partition and framed
-    window averages all end here."""
-    mean = averaged(total.to_physical(), count, T.decimal_scale(dtype))
+    """AVG of DECIMAL(p, s) values from their sum (decimal, or unscaled Int128) and value count,
+    as Trino gives it: DECIMAL(p, s) (a mean lies between the smallest and the largest value, so
+    it fits), rounded half away from zero (a decimal division rounds half to even), NULL over no
+    values. Grouped, whole-partition and framed window averages all end here. Integer division
+    on the magnitude: doubling a sum near 10^38 would leave Int128."""
+    unscaled = total.to_physical()
+    counted = count.cast(pl.Int128)
+    magnitude = unscaled.abs()
+    quotient = magnitude // counted
+    up = (2 * (magnitude - quotient * counted) >= counted).cast(pl.Int128)
+    rounded = pl.when(unscaled < 0).then(0 - (quotient + up)).otherwise(quotient + up)
+    mean = rescaled(rounded, T.decimal_scale(dtype))
     return pl.when(count > 0).then(mean.cast(dtype))
 
 
